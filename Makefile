@@ -1,0 +1,80 @@
+# tern: the two commands a newcomer needs are `make run` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Debian's python3, which has python3-pytest and python3-aiosmtpd.
+PYTHON     ?= /usr/bin/python3
+FUZZ_SECONDS ?= 10
+
+DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
+       libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
+       python3-aiosmtpd swaks msmtp curl unbound clang libclang-rt-14-dev \
+       openssl
+
+.PHONY: all deps build run test unit integration asan fuzz bench clean
+
+all: build
+
+# Installs what is missing (apt-get; sudo when not root).
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing:" $$missing; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# First run writes var/ternd.conf, var/users and var/aliases.
+run: build
+	@echo "tern: SMTP on 127.0.0.1:2525; mail for postmaster@localhost goes to ./var/mail/localhost/postmaster/new/"
+	@echo "tern: try: swaks --server 127.0.0.1:2525 --to postmaster@localhost"
+	./$(BUILD)/ternd -c var/ternd.conf --init
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+integration: build
+	TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/durability
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --print-errorlogs
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  TERN_BUILD=$(abspath $(ASAN_BUILD)) TERN_SANITIZED=1 \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+
+# Each libFuzzer target runs FUZZ_SECONDS from its seed corpus.
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	@set -e; for t in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
+	  [ -x "$$t" ] || continue; n=$$(basename $$t); \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n 2>&1 | tail -1; \
+	done
+
+# Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
+test: unit integration asan fuzz
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

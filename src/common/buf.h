@@ -1,0 +1,33 @@
+/*
+ * buf: tern's one growable byte string. It carries its length, grows with
+ * overflow checks and is always NUL-terminated so it can be logged, but the
+ * length is authoritative: data may contain NUL bytes.
+ */
+#ifndef TERN_BUF_H
+#define TERN_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data;  /* owned; NULL until the first append */
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+/* All return 0, or -1 when memory or the size_t range runs out. */
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_append_char(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+
+void buf_reset(struct buf *b);            /* len = 0, keeps the memory */
+void buf_release(struct buf *b);          /* frees the memory */
+const char *buf_cstr(const struct buf *b); /* "" when empty */
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * config: parse the configuration file.
+ *
+ * Grammar: one setting per line, "key value [value...]", '#' starts a
+ * comment, blank lines are ignored. Every key is in the table below with its
+ * type and bounds; docs/configuration.md documents each one and a test
+ * checks that it lists them all.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/str.h"
+
+enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION };
+
+struct ckey {
+	const char *name;
+	enum ctype type;
+	size_t off;
+	size_t size;        /* for C_STR: array size */
+	long long min, max; /* for numbers */
+};
+
+#define OFF(f) offsetof(struct config, f)
+#define STR(f) OFF(f), sizeof(((struct config *)0)->f)
+
+static const struct ckey keys[] = {
+	{ "hostname", C_STR, STR(hostname), 0, 0 },
+	{ "data_dir", C_STR, STR(data_dir), 0, 0 },
+	{ "users_file", C_STR, STR(users_file), 0, 0 },
+	{ "aliases_file", C_STR, STR(aliases_file), 0, 0 },
+	{ "postmaster", C_STR, STR(postmaster), 0, 0 },
+	{ "domains", C_DOMAINS, 0, 0, 0, 0 },
+	{ "listen", C_LISTEN, 0, 0, 0, 0 },
+	{ "max_message_size", C_SIZE, OFF(max_message_size), 0, 1024, 1LL << 40 },
+	{ "max_recipients", C_INT, OFF(max_recipients), sizeof(size_t), 1, 100000 },
+	{ "max_line_length", C_INT, OFF(max_line_length), sizeof(size_t), 0, 1 << 24 },
+	{ "max_command_length", C_INT, OFF(max_command_length), sizeof(size_t), 512, 65536 },
+	{ "max_received_headers", C_INT, OFF(max_received_headers), sizeof(size_t), 1, 10000 },
+	{ "max_connections", C_INT, OFF(max_connections), sizeof(int), 1, 1000000 },
+	{ "max_connections_per_ip", C_INT, OFF(max_connections_per_ip), sizeof(int), 1, 1000000 },
+	{ "idle_timeout", C_DURATION, OFF(idle_timeout), 0, 1, 86400 },
+	{ "data_timeout", C_DURATION, OFF(data_timeout), 0, 1, 86400 },
+	{ "max_errors", C_INT, OFF(max_errors), sizeof(int), 1, 1000 },
+	{ "io_threads", C_INT, OFF(io_threads), sizeof(int), 1, 64 },
+	{ "retry_initial", C_DURATION, OFF(retry_initial), 0, 1, 86400 },
+	{ "retry_max", C_DURATION, OFF(retry_max), 0, 1, 7 * 86400 },
+	{ "queue_lifetime", C_DURATION, OFF(queue_lifetime), 0, 1, 60 * 86400 },
+	{ "log_syslog", C_BOOL, OFF(log_syslog), 0, 0, 0 },
+	{ "log_debug", C_BOOL, OFF(log_debug), 0, 0, 0 },
+};
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (gethostname(cfg->hostname, sizeof(cfg->hostname)) != 0 ||
+	    cfg->hostname[0] == '\0')
+		str_copy(cfg->hostname, sizeof(cfg->hostname), "localhost");
+	cfg->hostname[sizeof(cfg->hostname) - 1] = '\0';
+	str_copy(cfg->data_dir, sizeof(cfg->data_dir), "./var");
+	str_copy(cfg->users_file, sizeof(cfg->users_file), "users");
+	str_copy(cfg->aliases_file, sizeof(cfg->aliases_file), "aliases");
+	cfg->max_message_size = 35u << 20;
+	cfg->max_recipients = 1000;
+	cfg->max_line_length = 1000;      /* RFC 5321 §4.5.3.1.6 */
+	cfg->max_command_length = 4096;   /* 512 + room for ESMTP parameters */
+	cfg->max_received_headers = 100;  /* RFC 5321 §6.3 */
+	cfg->max_connections = 2000;
+	cfg->max_connections_per_ip = 50;
+	cfg->idle_timeout = 300;          /* RFC 5321 §4.5.3.2.7 */
+	cfg->data_timeout = 600;
+	cfg->max_errors = 20;
+	cfg->io_threads = 8;
+	cfg->retry_initial = 300;
+	cfg->retry_max = 4 * 3600;
+	cfg->queue_lifetime = 5 * 86400;
+}
+
+static void
+err_at(struct buf *errs, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+err_at(struct buf *errs, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_printf(errs, "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	buf_vprintf(errs, fmt, ap);
+	va_end(ap);
+	buf_append_char(errs, '\n');
+}
+
+/* "30", "30s", "5m", "4h", "5d" -> seconds */
+static int
+parse_duration(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: return -1;
+	}
+	if (*end && end[1])
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "35M", "1024", "2G" -> bytes */
+static int
+parse_size(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': v <<= 10; break;
+	case 'm': case 'M': v <<= 20; break;
+	case 'g': case 'G': v <<= 30; break;
+	default: return -1;
+	}
+	if (*end && end[1])
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
+    const char *file, int line)
+{
+	struct config_listener *l;
+	char *colon;
+	long port;
+
+	if (argc != 2) {
+		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps HOST:PORT'");
+		return -1;
+	}
+	if (cfg->nlisteners == CONFIG_MAX_LISTENERS) {
+		err_at(errs, file, line, "listen: at most %d listeners", CONFIG_MAX_LISTENERS);
+		return -1;
+	}
+	l = &cfg->listeners[cfg->nlisteners];
+	if (strcmp(argv[0], "smtp") == 0)
+		l->kind = LISTEN_SMTP;
+	else if (strcmp(argv[0], "submission") == 0)
+		l->kind = LISTEN_SUBMISSION;
+	else if (strcmp(argv[0], "smtps") == 0)
+		l->kind = LISTEN_SMTPS;
+	else {
+		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps)", argv[0]);
+		return -1;
+	}
+	if ((colon = strrchr(argv[1], ':')) == NULL) {
+		err_at(errs, file, line, "listen: '%s' is not HOST:PORT", argv[1]);
+		return -1;
+	}
+	*colon = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 1 || port > 65535) {
+		err_at(errs, file, line, "listen: bad port '%s'", colon + 1);
+		return -1;
+	}
+	/* "[::1]" -> "::1" */
+	if (argv[1][0] == '[' && colon > argv[1] + 1 && colon[-1] == ']') {
+		colon[-1] = '\0';
+		argv[1]++;
+	}
+	if (str_copy(l->host, sizeof(l->host), argv[1]) == -1) {
+		err_at(errs, file, line, "listen: host too long");
+		return -1;
+	}
+	l->port = (int)port;
+	cfg->nlisteners++;
+	return 0;
+}
+
+static int
+apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
+    struct buf *errs, const char *file, int line)
+{
+	char *base = (char *)cfg;
+	long long v;
+	int i;
+
+	if (k->type == C_LISTEN)
+		return parse_listen(cfg, argv, argc, errs, file, line);
+	if (k->type == C_DOMAINS) {
+		for (i = 0; i < argc; i++) {
+			if (cfg->ndomains == CONFIG_MAX_DOMAINS ||
+			    str_copy(cfg->domains[cfg->ndomains], 256, argv[i]) == -1) {
+				err_at(errs, file, line, "domains: too many or too long");
+				return -1;
+			}
+			str_lower(cfg->domains[cfg->ndomains++]);
+		}
+		return 0;
+	}
+	if (argc != 1) {
+		err_at(errs, file, line, "%s: expected one value", k->name);
+		return -1;
+	}
+	switch (k->type) {
+	case C_STR:
+		if (str_copy(base + k->off, k->size, argv[0]) == -1) {
+			err_at(errs, file, line, "%s: value too long", k->name);
+			return -1;
+		}
+		return 0;
+	case C_BOOL:
+		if (strcmp(argv[0], "yes") == 0 || strcmp(argv[0], "true") == 0)
+			*(bool *)(base + k->off) = true;
+		else if (strcmp(argv[0], "no") == 0 || strcmp(argv[0], "false") == 0)
+			*(bool *)(base + k->off) = false;
+		else {
+			err_at(errs, file, line, "%s: expected yes or no", k->name);
+			return -1;
+		}
+		return 0;
+	case C_INT:
+	case C_SIZE:
+	case C_DURATION: {
+		int rc;
+
+		if (k->type == C_DURATION)
+			rc = parse_duration(argv[0], &v);
+		else if (k->type == C_SIZE)
+			rc = parse_size(argv[0], &v);
+		else {
+			char *end;
+
+			errno = 0;
+			v = strtoll(argv[0], &end, 10);
+			rc = (errno || *end || end == argv[0]) ? -1 : 0;
+		}
+		if (rc == -1 || v < k->min || v > k->max) {
+			err_at(errs, file, line, "%s: '%s' is not a valid value (%lld..%lld)",
+			    k->name, argv[0], k->min, k->max);
+			return -1;
+		}
+		if (k->type == C_SIZE)
+			*(uint64_t *)(base + k->off) = (uint64_t)v;
+		else if (k->type == C_DURATION || k->size == sizeof(int))
+			*(int *)(base + k->off) = (int)v;
+		else
+			*(size_t *)(base + k->off) = (size_t)v;
+		return 0;
+	}
+	default:
+		return -1;
+	}
+}
+
+int
+config_load(struct config *cfg, const char *path, struct buf *errs)
+{
+	char line[4096];
+	size_t before = errs->len;
+	int lineno = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		buf_printf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *argv[CONFIG_MAX_DOMAINS + 1], *p, *hash;
+		int argc = 0;
+		size_t i;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			err_at(errs, path, lineno, "line too long");
+			while (fgets(line, sizeof(line), f) && !strchr(line, '\n'))
+				;
+			continue;
+		}
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		for (p = strtok(line, " \t\r\n"); p; p = strtok(NULL, " \t\r\n")) {
+			if (argc == (int)(sizeof(argv) / sizeof(argv[0]))) {
+				err_at(errs, path, lineno, "too many values");
+				break;
+			}
+			argv[argc++] = p;
+		}
+		if (argc == 0)
+			continue;
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strcmp(keys[i].name, argv[0]) == 0)
+				break;
+		}
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			err_at(errs, path, lineno, "unknown key '%s'", argv[0]);
+			continue;
+		}
+		if (argc < 2) {
+			err_at(errs, path, lineno, "%s: missing value", argv[0]);
+			continue;
+		}
+		apply(cfg, &keys[i], argv + 1, argc - 1, errs, path, lineno);
+	}
+	fclose(f);
+	if (cfg->ndomains == 0)
+		buf_printf(errs, "%s: no 'domains' configured\n", path);
+	if (cfg->nlisteners == 0)
+		buf_printf(errs, "%s: no 'listen' configured\n", path);
+	if (cfg->retry_max < cfg->retry_initial)
+		buf_printf(errs, "%s: retry_max is below retry_initial\n", path);
+	if (cfg->postmaster[0] == '\0' && cfg->ndomains > 0)
+		snprintf(cfg->postmaster, sizeof(cfg->postmaster), "postmaster@%s",
+		    cfg->domains[0]);
+	return errs->len == before ? 0 : -1;
+}
+
+int
+config_path(const struct config *cfg, const char *rel, char *out,
+    size_t outsize)
+{
+	int n;
+
+	if (rel[0] == '/')
+		return str_copy(out, outsize, rel);
+	n = snprintf(out, outsize, "%s/%s", cfg->data_dir, rel);
+	return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
+}
+
+bool
+config_is_local_domain(const struct config *cfg, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndomains; i++) {
+		if (str_ieq(cfg->domains[i], domain))
+			return true;
+	}
+	return false;
+}
+
+int
+config_write_default(const char *path, const char *data_dir)
+{
+	FILE *f;
+
+	if ((f = fopen(path, "wx")) == NULL)
+		return -1;
+	fprintf(f,
+	    "# tern configuration, written on first run. Every key is described\n"
+	    "# in docs/configuration.md; check it with: ternctl check -c %s\n"
+	    "\n"
+	    "hostname     localhost\n"
+	    "data_dir     %s\n"
+	    "domains      localhost\n"
+	    "users_file   users        # relative to data_dir\n"
+	    "aliases_file aliases\n"
+	    "\n"
+	    "listen smtp  127.0.0.1:2525\n"
+	    "\n"
+	    "max_message_size       35M\n"
+	    "max_recipients         1000\n"
+	    "max_connections        2000\n"
+	    "max_connections_per_ip 50\n"
+	    "idle_timeout           5m\n", path, data_dir);
+	return fclose(f) == 0 ? 0 : -1;
+}

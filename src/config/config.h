@@ -1,0 +1,74 @@
+/*
+ * config: the one configuration of ternd, read from one file of
+ * "key value" lines. Immutable after config_load(); a reload builds a new
+ * struct config and swaps it.
+ */
+#ifndef TERN_CONFIG_H
+#define TERN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+
+#define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_DOMAINS   64
+#define CONFIG_PATH_MAX      1024
+
+enum listener_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS };
+
+struct config_listener {
+	enum listener_kind kind;
+	char host[64];
+	int port;
+};
+
+struct config {
+	char hostname[256];
+	char data_dir[CONFIG_PATH_MAX];
+	char users_file[CONFIG_PATH_MAX];
+	char aliases_file[CONFIG_PATH_MAX];
+	char domains[CONFIG_MAX_DOMAINS][256];
+	size_t ndomains;
+	char postmaster[512];
+	struct config_listener listeners[CONFIG_MAX_LISTENERS];
+	size_t nlisteners;
+
+	uint64_t max_message_size;
+	size_t max_recipients;
+	size_t max_line_length;
+	size_t max_command_length;
+	size_t max_received_headers;
+	int max_connections;
+	int max_connections_per_ip;
+	int idle_timeout;          /* seconds */
+	int data_timeout;          /* seconds, between reads inside DATA */
+	int max_errors;            /* bad commands before 421 */
+	int io_threads;
+	int retry_initial;         /* seconds */
+	int retry_max;             /* seconds */
+	int queue_lifetime;        /* seconds */
+	bool log_syslog;
+	bool log_debug;
+};
+
+/* Fills cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Reads path over the defaults. Every problem is appended to errs as
+ * "file:line: text\n"; returns 0 when there were none, else -1.
+ */
+int config_load(struct config *cfg, const char *path, struct buf *errs);
+
+/* Resolves a path relative to data_dir unless absolute; -1 if too long. */
+int config_path(const struct config *cfg, const char *rel, char *out,
+    size_t outsize);
+
+bool config_is_local_domain(const struct config *cfg, const char *domain);
+
+/* The default configuration file that first run writes, for data_dir. */
+int config_write_default(const char *path, const char *data_dir);
+
+#endif

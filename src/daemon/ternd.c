@@ -1,0 +1,283 @@
+/*
+ * ternd: the mail daemon. main() reads the configuration, opens the queue
+ * (recovering what a crash left), binds the listeners and runs the one
+ * event loop. It owns the only process-wide state, struct ternd, and
+ * passes pieces of it down.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "../config/config.h"
+#include "../queue/queue.h"
+#include "../route/directory.h"
+#include "../smtp/smtp_server.h"
+#include "iopool.h"
+
+struct ternd_listener {
+	struct ternd *d;
+	enum listener_kind kind;
+	struct evconnlistener *evl;
+};
+
+struct ternd {
+	struct config cfg;
+	const char *config_path;
+	struct event_base *base;
+	struct iopool *pool;
+	struct queue *queue;
+	struct directory *dir;
+	struct smtp_server_env smtp_env;
+	struct ternd_listener listeners[CONFIG_MAX_LISTENERS];
+	struct event *sig_term, *sig_int, *sig_hup;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ternd [-n] [-c config] [--init]\n"
+	    "  -c FILE  configuration file (default ./var/ternd.conf)\n"
+	    "  -n       check the configuration and exit\n"
+	    "  --init   on first run, write a default configuration, users and\n"
+	    "           aliases file under the configuration's directory\n");
+	exit(2);
+}
+
+static struct directory *
+load_directory(const struct config *cfg, struct buf *errs)
+{
+	char users[CONFIG_PATH_MAX], aliases[CONFIG_PATH_MAX];
+
+	if (config_path(cfg, cfg->users_file, users, sizeof(users)) == -1 ||
+	    config_path(cfg, cfg->aliases_file, aliases, sizeof(aliases)) == -1) {
+		buf_printf(errs, "users_file or aliases_file: path too long\n");
+		return NULL;
+	}
+	return directory_load(users, aliases, errs);
+}
+
+/* Writes the first-run files that do not exist yet. */
+static int
+init_files(const char *config_path)
+{
+	char dir[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 32], *slash;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s", config_path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "ternd: mkdir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (access(config_path, F_OK) == 0)
+		return 0;
+	if (config_write_default(config_path, dir) == -1) {
+		fprintf(stderr, "ternd: write %s: %s\n", config_path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/users", dir);
+	if (access(path, F_OK) != 0 && (f = fopen(path, "w")) != NULL) {
+		fprintf(f, "# One mailbox per line: user@domain[:{SCHEME}hash]\n"
+		    "# (Dovecot passwd-file format)\npostmaster@localhost\n");
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/aliases", dir);
+	if (access(path, F_OK) != 0 && (f = fopen(path, "w")) != NULL) {
+		fprintf(f, "# name: target, target   (a name without @ applies to every local domain)\n"
+		    "abuse: postmaster\nroot: postmaster\n");
+		fclose(f);
+	}
+	fprintf(stderr, "ternd: wrote a default configuration to %s\n", config_path);
+	return 0;
+}
+
+static void
+on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct ternd_listener *l = arg;
+
+	(void)evl;
+	smtp_server_accept(&l->d->smtp_env, fd, sa, salen, l->kind);
+}
+
+static void
+on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	(void)evl;
+	(void)arg;
+	/* EMFILE and friends: log and keep listening. */
+	log_warn("accept");
+}
+
+static int
+bind_listeners(struct ternd *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->cfg.nlisteners; i++) {
+		const struct config_listener *cl = &d->cfg.listeners[i];
+		struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+		char port[16];
+		int rc;
+
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+		snprintf(port, sizeof(port), "%d", cl->port);
+		if ((rc = evutil_getaddrinfo(cl->host, port, &hints, &ai)) != 0) {
+			log_msg(LOG_LVL_ERR, "listen %s:%d: %s", cl->host, cl->port,
+			    evutil_gai_strerror(rc));
+			return -1;
+		}
+		d->listeners[i].d = d;
+		d->listeners[i].kind = cl->kind;
+		d->listeners[i].evl = evconnlistener_new_bind(d->base, on_accept,
+		    &d->listeners[i], LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 1024, ai->ai_addr, (int)ai->ai_addrlen);
+		evutil_freeaddrinfo(ai);
+		if (d->listeners[i].evl == NULL) {
+			log_warn("listen %s:%d", cl->host, cl->port);
+			return -1;
+		}
+		evconnlistener_set_error_cb(d->listeners[i].evl, on_accept_error);
+		log_info("event=listening service=%s address=%s:%d",
+		    cl->kind == LISTEN_SMTP ? "smtp" : cl->kind == LISTEN_SUBMISSION ?
+		    "submission" : "smtps", cl->host, cl->port);
+	}
+	return 0;
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct ternd *d = arg;
+
+	(void)what;
+	log_info("event=stopping signal=%d", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+/* SIGHUP: reload the users and aliases files. */
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct ternd *d = arg;
+	struct buf errs = BUF_INIT;
+	struct directory *nd;
+
+	(void)sig;
+	(void)what;
+	if ((nd = load_directory(&d->cfg, &errs)) == NULL) {
+		log_warnx("event=reload-failed errors=\"%s\"", buf_cstr(&errs));
+		buf_release(&errs);
+		return;
+	}
+	directory_free(&d->dir);
+	d->dir = nd;
+	d->smtp_env.dir = nd;
+	log_info("event=reloaded users=%zu", directory_user_count(nd));
+	buf_release(&errs);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "init", no_argument, NULL, 'I' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ternd d;
+	struct buf errs = BUF_INIT;
+	int ch, check_only = 0, init = 0, rc = 1;
+	size_t i;
+
+	memset(&d, 0, sizeof(d));
+	d.config_path = "./var/ternd.conf";
+	while ((ch = getopt_long(argc, argv, "c:n", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': d.config_path = optarg; break;
+		case 'n': check_only = 1; break;
+		case 'I': init = 1; break;
+		default: usage();
+		}
+	}
+	if (init && init_files(d.config_path) == -1)
+		return 1;
+	config_defaults(&d.cfg);
+	if (config_load(&d.cfg, d.config_path, &errs) == -1 ||
+	    (d.dir = load_directory(&d.cfg, &errs)) == NULL) {
+		fprintf(stderr, "%s", buf_cstr(&errs));
+		buf_release(&errs);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: ok\n", d.config_path);
+		directory_free(&d.dir);
+		return 0;
+	}
+	log_init("ternd", d.cfg.log_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO, d.cfg.log_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	if ((d.base = event_base_new()) == NULL ||
+	    (d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
+		log_fatal("startup: out of memory");
+	if ((d.queue = queue_open(d.base, d.pool, &d.cfg, &errs)) == NULL) {
+		log_msg(LOG_LVL_ERR, "queue: %s", buf_cstr(&errs));
+		goto out;
+	}
+	d.smtp_env.base = d.base;
+	d.smtp_env.cfg = &d.cfg;
+	d.smtp_env.dir = d.dir;
+	d.smtp_env.queue = d.queue;
+	if (bind_listeners(&d) == -1)
+		goto out;
+	if (queue_recover(d.queue) == -1) {
+		log_warn("queue: recovery");
+		goto out;
+	}
+	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
+	d.sig_int = evsignal_new(d.base, SIGINT, on_stop, &d);
+	d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	event_add(d.sig_term, NULL);
+	event_add(d.sig_int, NULL);
+	event_add(d.sig_hup, NULL);
+	log_info("event=started hostname=%s data_dir=%s users=%zu queued=%zu",
+	    d.cfg.hostname, d.cfg.data_dir, directory_user_count(d.dir),
+	    queue_count(d.queue));
+	event_base_dispatch(d.base);
+	rc = 0;
+out:
+	for (i = 0; i < d.cfg.nlisteners; i++) {
+		if (d.listeners[i].evl)
+			evconnlistener_free(d.listeners[i].evl);
+	}
+	smtp_server_close_all();
+	/* Let running jobs complete so every message is back in memory. */
+	if (d.queue)
+		queue_stop(d.queue);
+	while (d.pool && iopool_pending(d.pool) > 0)
+		event_base_loop(d.base, EVLOOP_ONCE);
+	iopool_free(&d.pool);
+	queue_free(&d.queue);
+	if (d.sig_term) event_free(d.sig_term);
+	if (d.sig_int) event_free(d.sig_int);
+	if (d.sig_hup) event_free(d.sig_hup);
+	directory_free(&d.dir);
+	if (d.base)
+		event_base_free(d.base);
+	buf_release(&errs);
+	return rc;
+}

@@ -1,0 +1,196 @@
+/*
+ * maildir: Maildir delivery (see maildir.h).
+ *
+ * Unique names follow the Maildir convention: "<sec>.M<usec>P<pid>Q<n>.<host>"
+ * with ",S=<size>" so readers need no stat. The body is copied with
+ * copy_file_range, so the message never passes through user space.
+ */
+#include "maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static atomic_ulong maildir_seq;
+
+static void
+fail(struct maildir_result *res, const char *what, int err)
+{
+	res->status = (err == ENAMETOOLONG) ? DELIVER_PERM : DELIVER_TEMP;
+	snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(err));
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+maildir_mkdirs(const char *dir)
+{
+	char path[1024], *slash;
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		memcpy(path, dir, n + 1);
+		if ((slash = strrchr(path, '/')) != NULL && slash != path) {
+			*slash = '\0';
+			return fsync_dir(path);
+		}
+		return fsync_dir(".");
+	}
+	if (errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	memcpy(path, dir, n + 1);
+	if ((slash = strrchr(path, '/')) == NULL || slash == path)
+		return -1;
+	*slash = '\0';
+	if (maildir_mkdirs(path) == -1)
+		return -1;
+	return maildir_mkdirs(dir);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+copy_range(int src, off_t off, int dst, uint64_t len)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		ssize_t n = copy_file_range(src, &off, dst, NULL, len, 0);
+
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			errno = EIO;   /* the queue file is shorter than promised */
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP)
+			return -1;
+		/* Fallback for filesystems without copy_file_range. */
+		while (len > 0) {
+			size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+			ssize_t r = pread(src, buf, want, off);
+
+			if (r <= 0) {
+				if (r == -1 && errno == EINTR)
+					continue;
+				if (r == 0)
+					errno = EIO;
+				return -1;
+			}
+			if (write_all(dst, buf, (size_t)r) == -1)
+				return -1;
+			off += r;
+			len -= (uint64_t)r;
+		}
+	}
+	return 0;
+}
+
+void
+maildir_deliver(const char *path, const char *hostname, const char *prefix,
+    size_t prefix_len, int src_fd, off_t off, uint64_t len,
+    struct maildir_result *res)
+{
+	char tmpdir[1024], name[512], tmpf[1600], newf[1600];
+	struct timeval tv;
+	int fd;
+
+	memset(res, 0, sizeof(*res));
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", path) >= (int)sizeof(tmpdir) ||
+	    snprintf(res->newdir, sizeof(res->newdir), "%s/new", path) >= (int)sizeof(res->newdir)) {
+		fail(res, "maildir path", ENAMETOOLONG);
+		return;
+	}
+	if (maildir_mkdirs(tmpdir) == -1 || maildir_mkdirs(res->newdir) == -1) {
+		fail(res, "create maildir", errno);
+		return;
+	}
+	{
+		char cur[1100];
+
+		snprintf(cur, sizeof(cur), "%s/cur", path);
+		if (maildir_mkdirs(cur) == -1) {
+			fail(res, "create maildir", errno);
+			return;
+		}
+	}
+	gettimeofday(&tv, NULL);
+	snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%lu.%s,S=%llu",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    (unsigned long)atomic_fetch_add(&maildir_seq, 1), hostname,
+	    (unsigned long long)(prefix_len + len));
+	snprintf(tmpf, sizeof(tmpf), "%s/%s", tmpdir, name);
+	snprintf(newf, sizeof(newf), "%s/%s", res->newdir, name);
+
+	if ((fd = open(tmpf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		fail(res, "create", errno);
+		return;
+	}
+	if (write_all(fd, prefix, prefix_len) == -1 ||
+	    copy_range(src_fd, off, fd, len) == -1) {
+		fail(res, "write", errno);
+		goto unlink_out;
+	}
+	if (fsync(fd) == -1) {
+		/* Never retry fsync on the same file: the pages may be gone. */
+		fail(res, "fsync", errno);
+		goto unlink_out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		fail(res, "close", errno);
+		goto unlink_out;
+	}
+	fd = -1;
+	if (rename(tmpf, newf) == -1) {
+		fail(res, "rename", errno);
+		goto unlink_out;
+	}
+	res->status = DELIVER_OK;
+	return;
+unlink_out:
+	if (fd != -1)
+		close(fd);
+	unlink(tmpf);
+}

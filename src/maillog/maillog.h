@@ -1,0 +1,31 @@
+/*
+ * maillog: one function per mail event; the only place that formats the
+ * lines administrators grep. key=value, queue id first when there is one,
+ * every peer-supplied value escaped (log_append_value). docs/logging.md
+ * lists the events and their fields.
+ */
+#ifndef TERN_MAILLOG_H
+#define TERN_MAILLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void maillog_connect(uint64_t sid, const char *ip, int port,
+    const char *service);
+void maillog_refused(const char *ip, const char *reason);
+void maillog_disconnect(uint64_t sid, const char *ip, unsigned msgs,
+    unsigned cmds, const char *reason);
+/* A command refused with a 4xx/5xx reply; cmd is the client's line. */
+void maillog_reject(uint64_t sid, const char *ip, const char *cmd,
+    size_t cmdlen, const char *reply);
+void maillog_queued(const char *id, uint64_t sid, const char *ip,
+    const char *from, uint64_t size, size_t nrcpt, const char *proto);
+/* status: sent, deferred, bounced, expired */
+void maillog_delivery(const char *id, const char *to, const char *orig_to,
+    const char *relay, double delay, const char *dsn, const char *status,
+    const char *detail);
+void maillog_removed(const char *id);
+void maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt);
+void maillog_corrupt(const char *file, const char *why);
+
+#endif

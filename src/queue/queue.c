@@ -1,0 +1,957 @@
+/*
+ * queue: receive, commit, recover, schedule and deliver (see queue.h).
+ *
+ * Every message in the queue has a struct qmsg in memory holding its
+ * envelope and per-recipient state, so the spool is read only at startup.
+ * Waiting messages sit in a binary heap by next attempt time, with one
+ * libevent timer for the earliest: the cost per tick does not grow with the
+ * number of waiting messages. Deliveries run on the I/O pool, at most
+ * max_inflight at a time; new-/ directory fsyncs are batched by dirsync,
+ * exactly as commits are.
+ */
+#include "queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../config/config.h"
+#include "../daemon/iopool.h"
+#include "../deliver/maildir.h"
+#include "../maillog/maillog.h"
+#include "dirsync.h"
+
+#define QPATH_MAX 1200
+
+struct qmsg {
+	struct envelope env;
+	uint64_t body_off;      /* where the message starts in msg/<id> */
+	uint64_t body_len;
+	double arrival;         /* for delay= in the logs */
+	int64_t next_try;       /* unix seconds */
+	unsigned attempts;
+	size_t heap_idx;        /* SIZE_MAX when not in the heap */
+	bool busy;              /* a delivery job owns it */
+	struct qmsg *ready_next;
+};
+
+struct queue {
+	struct event_base *base;
+	struct iopool *pool;
+	const struct config *cfg;
+	struct dirsync *ds;
+	struct ids ids;
+	char tmpdir[QPATH_MAX], msgdir[QPATH_MAX], statedir[QPATH_MAX];
+	char corruptdir[QPATH_MAX], mailroot[QPATH_MAX];
+
+	struct qmsg **heap;
+	size_t nheap, heapcap;
+	struct qmsg *ready_head, *ready_tail;
+	int inflight, max_inflight;
+	struct event *timer;
+	size_t nmsgs;
+	bool stopping;          /* no new deliveries: shutting down */
+};
+
+struct queue_tx {
+	struct queue *q;
+	struct envelope env;
+	int fd;
+	uint64_t hdr_len, body_len;
+	enum queue_err err;
+	int sys_errno;
+	queue_commit_cb cb;
+	uint64_t cookie;
+};
+
+/* One delivery attempt of one message. */
+struct djob {
+	struct queue *q;
+	struct qmsg *m;
+	struct maildir_result *res;   /* one per recipient */
+	bool *tried;                  /* recipients this attempt covered */
+	int syncs_left;
+	bool remove;                  /* finish: unlink instead of append */
+	int finish_err;
+};
+
+static void pump(struct queue *q);
+static void schedule(struct queue *q, struct qmsg *m, int64_t when);
+static void finish_attempt(struct djob *j);
+
+static double
+now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static enum queue_err
+classify(int err)
+{
+	return (err == ENOSPC || err == EDQUOT) ? QUEUE_ENOSPC : QUEUE_EIO;
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+path_of(char *out, const char *dir, const char *id)
+{
+	snprintf(out, QPATH_MAX, "%s/%s", dir, id);
+}
+
+static void
+qmsg_free(struct qmsg *m)
+{
+	envelope_clear(&m->env);
+	free(m);
+}
+
+/* ------------------------------------------------------------ the heap -- */
+
+static void
+heap_swap(struct queue *q, size_t a, size_t b)
+{
+	struct qmsg *t = q->heap[a];
+
+	q->heap[a] = q->heap[b];
+	q->heap[b] = t;
+	q->heap[a]->heap_idx = a;
+	q->heap[b]->heap_idx = b;
+}
+
+static void
+heap_up(struct queue *q, size_t i)
+{
+	while (i > 0 && q->heap[(i - 1) / 2]->next_try > q->heap[i]->next_try) {
+		heap_swap(q, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct queue *q, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < q->nheap && q->heap[l]->next_try < q->heap[m]->next_try)
+			m = l;
+		if (r < q->nheap && q->heap[r]->next_try < q->heap[m]->next_try)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(q, i, m);
+		i = m;
+	}
+}
+
+static int
+heap_push(struct queue *q, struct qmsg *m)
+{
+	if (q->nheap == q->heapcap) {
+		size_t cap = q->heapcap ? q->heapcap * 2 : 64;
+		struct qmsg **p = realloc(q->heap, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		q->heap = p;
+		q->heapcap = cap;
+	}
+	q->heap[q->nheap] = m;
+	m->heap_idx = q->nheap++;
+	heap_up(q, m->heap_idx);
+	return 0;
+}
+
+static struct qmsg *
+heap_pop(struct queue *q)
+{
+	struct qmsg *m = q->heap[0];
+
+	heap_swap(q, 0, --q->nheap);
+	if (q->nheap)
+		heap_down(q, 0);
+	m->heap_idx = SIZE_MAX;
+	return m;
+}
+
+static void
+arm_timer(struct queue *q)
+{
+	struct timeval tv = { 0, 0 };
+	int64_t now = (int64_t)time(NULL);
+
+	if (q->nheap == 0) {
+		event_del(q->timer);
+		return;
+	}
+	if (q->heap[0]->next_try > now)
+		tv.tv_sec = q->heap[0]->next_try - now;
+	event_add(q->timer, &tv);
+}
+
+static void
+ready_push(struct queue *q, struct qmsg *m)
+{
+	m->ready_next = NULL;
+	if (q->ready_tail)
+		q->ready_tail->ready_next = m;
+	else
+		q->ready_head = m;
+	q->ready_tail = m;
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+	int64_t now = (int64_t)time(NULL);
+
+	(void)fd;
+	(void)what;
+	while (q->nheap && q->heap[0]->next_try <= now)
+		ready_push(q, heap_pop(q));
+	arm_timer(q);
+	pump(q);
+}
+
+static void
+schedule(struct queue *q, struct qmsg *m, int64_t when)
+{
+	m->next_try = when;
+	if (when <= (int64_t)time(NULL)) {
+		ready_push(q, m);
+		return;
+	}
+	if (heap_push(q, m) == -1) {
+		/* Out of memory: try again now rather than forget it. */
+		ready_push(q, m);
+		return;
+	}
+	if (m->heap_idx == 0)
+		arm_timer(q);
+}
+
+/* ------------------------------------------------------------- setup ---- */
+
+static int
+make_dir(const char *path, struct buf *errs)
+{
+	if (maildir_mkdirs(path) == -1) {
+		buf_printf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct queue *
+queue_open(struct event_base *base, struct iopool *pool,
+    const struct config *cfg, struct buf *errs)
+{
+	struct queue *q = calloc(1, sizeof(*q));
+	char root[QPATH_MAX];
+
+	if (q == NULL)
+		return NULL;
+	q->base = base;
+	q->pool = pool;
+	q->cfg = cfg;
+	q->max_inflight = cfg->io_threads * 2;
+	snprintf(root, sizeof(root), "%s/queue", cfg->data_dir);
+	snprintf(q->tmpdir, QPATH_MAX, "%s/tmp", root);
+	snprintf(q->msgdir, QPATH_MAX, "%s/msg", root);
+	snprintf(q->statedir, QPATH_MAX, "%s/state", root);
+	snprintf(q->corruptdir, QPATH_MAX, "%s/corrupt", root);
+	snprintf(q->mailroot, QPATH_MAX, "%s/mail", cfg->data_dir);
+	if (make_dir(q->tmpdir, errs) || make_dir(q->msgdir, errs) ||
+	    make_dir(q->statedir, errs) || make_dir(q->corruptdir, errs) ||
+	    make_dir(q->mailroot, errs) ||
+	    (q->ds = dirsync_new(pool)) == NULL ||
+	    (q->timer = evtimer_new(base, on_timer, q)) == NULL) {
+		queue_free(&q);
+		return NULL;
+	}
+	return q;
+}
+
+void
+queue_free(struct queue **qp)
+{
+	struct queue *q = *qp;
+	struct qmsg *m, *next;
+	size_t i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < q->nheap; i++)
+		qmsg_free(q->heap[i]);
+	free(q->heap);
+	for (m = q->ready_head; m; m = next) {
+		next = m->ready_next;
+		qmsg_free(m);
+	}
+	if (q->timer)
+		event_free(q->timer);
+	dirsync_free(&q->ds);
+	free(q);
+	*qp = NULL;
+}
+
+size_t
+queue_count(const struct queue *q)
+{
+	return q->nmsgs;
+}
+
+/* ------------------------------------------------------- receiving ------ */
+
+struct queue_tx *
+queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
+{
+	struct queue_tx *tx = calloc(1, sizeof(*tx));
+	struct buf hdr = BUF_INIT;
+	char path[QPATH_MAX];
+	int tries;
+
+	*err_r = QUEUE_EIO;
+	if (tx == NULL)
+		return NULL;
+	tx->q = q;
+	tx->fd = -1;
+	for (tries = 0; tries < 100; tries++) {
+		ids_next_queue_id(&q->ids, env->id);
+		path_of(path, q->tmpdir, env->id);
+		tx->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tx->fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (tx->fd == -1) {
+		*err_r = classify(errno);
+		log_warn("queue: create %s", path);
+		free(tx);
+		return NULL;
+	}
+	if (envelope_encode(env, &hdr) == -1 ||
+	    write_all(tx->fd, hdr.data, hdr.len) == -1) {
+		*err_r = hdr.data ? classify(errno) : QUEUE_EIO;
+		log_warn("queue: write %s", path);
+		buf_release(&hdr);
+		close(tx->fd);
+		unlink(path);
+		free(tx);
+		return NULL;
+	}
+	tx->hdr_len = hdr.len;
+	buf_release(&hdr);
+	tx->env = *env;
+	memset(env, 0, sizeof(*env));
+	*err_r = QUEUE_OK;
+	return tx;
+}
+
+const char *
+queue_tx_id(const struct queue_tx *tx)
+{
+	return tx->env.id;
+}
+
+uint64_t
+queue_tx_size(const struct queue_tx *tx)
+{
+	return tx->body_len;
+}
+
+enum queue_err
+queue_tx_write(struct queue_tx *tx, const void *p, size_t n)
+{
+	if (tx->err != QUEUE_OK)
+		return tx->err;
+	if (write_all(tx->fd, p, n) == -1) {
+		tx->sys_errno = errno;
+		tx->err = classify(errno);
+		log_warn("id=%s queue: write", tx->env.id);
+		return tx->err;
+	}
+	tx->body_len += n;
+	return QUEUE_OK;
+}
+
+void
+queue_tx_abort(struct queue_tx **txp)
+{
+	struct queue_tx *tx = *txp;
+	char path[QPATH_MAX];
+
+	if (tx == NULL)
+		return;
+	if (tx->fd != -1) {
+		close(tx->fd);
+		path_of(path, tx->q->tmpdir, tx->env.id);
+		unlink(path);
+	}
+	envelope_clear(&tx->env);
+	free(tx);
+	*txp = NULL;
+}
+
+/* Pool thread: trailer, fsync, rename into msg/. */
+static void
+commit_work(void *arg)
+{
+	struct queue_tx *tx = arg;
+	char trailer[ENVELOPE_TRAILER_LEN + 1], from[QPATH_MAX], to[QPATH_MAX];
+
+	if (tx->err != QUEUE_OK)
+		return;
+	envelope_trailer(tx->body_len, trailer);
+	path_of(from, tx->q->tmpdir, tx->env.id);
+	path_of(to, tx->q->msgdir, tx->env.id);
+	if (write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1 ||
+	    fsync(tx->fd) == -1) {
+		/* Never fsync this file again: the kernel may have dropped the
+		 * dirty pages. It is discarded and the client told 4xx. */
+		tx->sys_errno = errno;
+		tx->err = classify(errno);
+		return;
+	}
+	if (close(tx->fd) == -1 || (tx->fd = -1, rename(from, to) == -1)) {
+		tx->sys_errno = errno;
+		tx->err = classify(errno);
+	}
+	tx->fd = -1;
+}
+
+static void
+commit_fail(struct queue_tx *tx, const char *dir)
+{
+	char path[QPATH_MAX];
+
+	errno = tx->sys_errno;
+	log_warn("id=%s queue: commit failed", tx->env.id);
+	if (tx->fd != -1)
+		close(tx->fd);
+	path_of(path, dir, tx->env.id);
+	unlink(path);
+	tx->cb(tx->cookie, tx->err, tx->env.id);
+	envelope_clear(&tx->env);
+	free(tx);
+}
+
+static void
+commit_synced(void *arg, int err)
+{
+	struct queue_tx *tx = arg;
+	struct queue *q = tx->q;
+	struct qmsg *m;
+
+	if (err != 0 || (m = calloc(1, sizeof(*m))) == NULL) {
+		tx->sys_errno = err ? err : ENOMEM;
+		tx->err = classify(tx->sys_errno);
+		commit_fail(tx, q->msgdir);
+		return;
+	}
+	m->env = tx->env;
+	m->body_off = tx->hdr_len;
+	m->body_len = tx->body_len;
+	m->arrival = now_real();
+	m->heap_idx = SIZE_MAX;
+	q->nmsgs++;
+	tx->cb(tx->cookie, QUEUE_OK, m->env.id);
+	free(tx);
+	schedule(q, m, 0);
+	pump(q);
+}
+
+static void
+commit_done(void *arg)
+{
+	struct queue_tx *tx = arg;
+
+	if (tx->err != QUEUE_OK) {
+		commit_fail(tx, tx->q->tmpdir);
+		return;
+	}
+	if (dirsync_request(tx->q->ds, tx->q->msgdir, commit_synced, tx) == -1) {
+		tx->sys_errno = ENOMEM;
+		tx->err = QUEUE_EIO;
+		commit_fail(tx, tx->q->msgdir);
+	}
+}
+
+void
+queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie)
+{
+	tx->cb = cb;
+	tx->cookie = cookie;
+	if (iopool_submit(tx->q->pool, commit_work, commit_done, tx) == -1) {
+		tx->sys_errno = ENOMEM;
+		tx->err = QUEUE_EIO;
+		commit_fail(tx, tx->q->tmpdir);
+	}
+}
+
+/* ------------------------------------------------------- delivering ----- */
+
+/* Maildir of a local mailbox "user@domain": <data>/mail/<domain>/<user>. */
+static int
+mailbox_path(const struct queue *q, const char *addr, char *out, size_t outsize)
+{
+	const char *at = strrchr(addr, '@');
+	int n;
+
+	/* The names come from the users file, but a path is a path. */
+	if (at == NULL || at == addr || addr[0] == '.' || at[1] == '.' ||
+	    strchr(addr, '/') != NULL)
+		return -1;
+	n = snprintf(out, outsize, "%s/%s/%.*s", q->mailroot, at + 1,
+	    (int)(at - addr), addr);
+	return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
+}
+
+static void
+deliver_work(void *arg)
+{
+	struct djob *j = arg;
+	struct qmsg *m = j->m;
+	char path[QPATH_MAX], box[QPATH_MAX];
+	struct buf prefix = BUF_INIT;
+	size_t i;
+	int fd;
+
+	path_of(path, j->q->msgdir, m->env.id);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &m->env.rcpts[i];
+		struct maildir_result *res = &j->res[i];
+
+		if (!j->tried[i])
+			continue;
+		if (fd == -1) {
+			res->status = DELIVER_TEMP;
+			snprintf(res->error, sizeof(res->error), "open queue file: %s",
+			    strerror(errno));
+			continue;
+		}
+		if (!r->local) {
+			res->status = DELIVER_TEMP;
+			snprintf(res->error, sizeof(res->error),
+			    "remote delivery is not configured");
+			continue;
+		}
+		if (mailbox_path(j->q, r->addr, box, sizeof(box)) == -1) {
+			res->status = DELIVER_PERM;
+			snprintf(res->error, sizeof(res->error), "bad mailbox name");
+			continue;
+		}
+		/* RFC 5321 §4.4: Return-Path at final delivery; RFC 9228
+		 * Delivered-To for loop detection by later hops. */
+		buf_reset(&prefix);
+		buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+		    m->env.sender, r->addr);
+		maildir_deliver(box, j->q->cfg->hostname, prefix.data, prefix.len,
+		    fd, (off_t)m->body_off, m->body_len, res);
+	}
+	buf_release(&prefix);
+	if (fd != -1)
+		close(fd);
+}
+
+static void
+djob_free(struct djob *j)
+{
+	free(j->res);
+	free(j->tried);
+	free(j);
+}
+
+static void
+delivery_synced(void *arg, int err)
+{
+	struct djob *j = arg;
+
+	if (err != 0) {
+		/* The rename may not be durable: deliver again later. The copy
+		 * already in new/ may become a duplicate; never a loss. */
+		size_t i;
+
+		for (i = 0; i < j->m->env.nrcpts; i++) {
+			if (j->tried[i] && j->res[i].status == DELIVER_OK) {
+				j->res[i].status = DELIVER_TEMP;
+				snprintf(j->res[i].error, sizeof(j->res[i].error),
+				    "fsync of new/: %s", strerror(err));
+			}
+		}
+	}
+	if (--j->syncs_left == 0)
+		finish_attempt(j);
+}
+
+static void
+deliver_done(void *arg)
+{
+	struct djob *j = arg;
+	size_t i;
+
+	/* Hold one reference so the batch cannot finish us early. */
+	j->syncs_left = 1;
+	for (i = 0; i < j->m->env.nrcpts; i++) {
+		if (j->tried[i] && j->res[i].status == DELIVER_OK) {
+			j->syncs_left++;
+			if (dirsync_request(j->q->ds, j->res[i].newdir,
+			    delivery_synced, j) == -1) {
+				j->syncs_left--;
+				j->res[i].status = DELIVER_TEMP;
+				snprintf(j->res[i].error, sizeof(j->res[i].error),
+				    "out of memory");
+			}
+		}
+	}
+	delivery_synced(j, 0);
+}
+
+/* Pool thread: record outcomes, or remove a finished message. */
+static void
+finish_work(void *arg)
+{
+	struct djob *j = arg;
+	struct qmsg *m = j->m;
+	char path[QPATH_MAX];
+	struct buf lines = BUF_INIT;
+	size_t i;
+	int fd;
+
+	path_of(path, j->q->statedir, m->env.id);
+	if (j->remove) {
+		char mpath[QPATH_MAX];
+
+		path_of(mpath, j->q->msgdir, m->env.id);
+		if (unlink(mpath) == -1 && errno != ENOENT)
+			j->finish_err = errno;
+		if (unlink(path) == -1 && errno != ENOENT && !j->finish_err)
+			j->finish_err = errno;
+		return;
+	}
+	for (i = 0; i < m->env.nrcpts; i++) {
+		if (!j->tried[i] || j->res[i].status == DELIVER_TEMP)
+			continue;
+		buf_printf(&lines, "%c %zu\n",
+		    j->res[i].status == DELIVER_OK ? 'd' : 'f', i);
+	}
+	if (lines.len == 0)
+		return;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
+	    write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
+		j->finish_err = errno;
+	if (fd != -1)
+		close(fd);
+	buf_release(&lines);
+}
+
+static int64_t
+backoff(const struct queue *q, unsigned attempts)
+{
+	int64_t d = q->cfg->retry_initial;
+	unsigned i;
+
+	for (i = 1; i < attempts && d < q->cfg->retry_max; i++)
+		d *= 2;
+	return d < q->cfg->retry_max ? d : q->cfg->retry_max;
+}
+
+static void
+finish_done(void *arg)
+{
+	struct djob *j = arg;
+	struct queue *q = j->q;
+	struct qmsg *m = j->m;
+
+	q->inflight--;
+	if (j->finish_err) {
+		errno = j->finish_err;
+		log_warn("id=%s queue: %s", m->env.id,
+		    j->remove ? "remove" : "record recipient state");
+	}
+	if (j->remove) {
+		maillog_removed(m->env.id);
+		q->nmsgs--;
+		qmsg_free(m);
+	} else {
+		m->busy = false;
+		schedule(q, m, (int64_t)time(NULL) + backoff(q, m->attempts));
+	}
+	djob_free(j);
+	pump(q);
+}
+
+static void
+finish_attempt(struct djob *j)
+{
+	struct qmsg *m = j->m;
+	double now = now_real(), delay = now - m->arrival;
+	bool expired = (int64_t)now - m->env.arrival >= j->q->cfg->queue_lifetime;
+	size_t i, left = 0;
+
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &m->env.rcpts[i];
+		struct maildir_result *res = &j->res[i];
+
+		if (!j->tried[i])
+			continue;
+		if (res->status == DELIVER_TEMP && expired) {
+			res->status = DELIVER_PERM;
+			snprintf(res->error + strlen(res->error),
+			    sizeof(res->error) - strlen(res->error),
+			    " (queue lifetime expired)");
+		}
+		switch (res->status) {
+		case DELIVER_OK:
+			r->state = RCPT_DELIVERED;
+			maillog_delivery(m->env.id, r->addr, r->orig, "local", delay,
+			    "2.0.0", "sent", "delivered to maildir");
+			break;
+		case DELIVER_TEMP:
+			maillog_delivery(m->env.id, r->addr, r->orig,
+			    r->local ? "local" : "none", delay, "4.3.0", "deferred",
+			    res->error);
+			break;
+		case DELIVER_PERM:
+			r->state = RCPT_FAILED;
+			maillog_delivery(m->env.id, r->addr, r->orig,
+			    r->local ? "local" : "none", delay,
+			    expired ? "4.4.7" : "5.3.0", "bounced", res->error);
+			break;
+		}
+	}
+	for (i = 0; i < m->env.nrcpts; i++)
+		left += m->env.rcpts[i].state == RCPT_PENDING;
+	j->remove = left == 0;
+	if (iopool_submit(j->q->pool, finish_work, finish_done, j) == -1) {
+		/* Keep it in memory and try later; the files are unchanged. */
+		j->q->inflight--;
+		m->busy = false;
+		schedule(j->q, m, (int64_t)now + backoff(j->q, m->attempts));
+		djob_free(j);
+	}
+}
+
+static void
+start_delivery(struct queue *q, struct qmsg *m)
+{
+	struct djob *j = calloc(1, sizeof(*j));
+	size_t i;
+
+	if (j == NULL || (j->res = calloc(m->env.nrcpts, sizeof(*j->res))) == NULL ||
+	    (j->tried = calloc(m->env.nrcpts, sizeof(bool))) == NULL) {
+		if (j)
+			djob_free(j);
+		schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
+		return;
+	}
+	j->q = q;
+	j->m = m;
+	for (i = 0; i < m->env.nrcpts; i++)
+		j->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
+	m->busy = true;
+	m->attempts++;
+	q->inflight++;
+	if (iopool_submit(q->pool, deliver_work, deliver_done, j) == -1) {
+		q->inflight--;
+		m->busy = false;
+		djob_free(j);
+		schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
+	}
+}
+
+void
+queue_stop(struct queue *q)
+{
+	q->stopping = true;
+}
+
+static void
+pump(struct queue *q)
+{
+	while (!q->stopping && q->inflight < q->max_inflight && q->ready_head) {
+		struct qmsg *m = q->ready_head;
+
+		if ((q->ready_head = m->ready_next) == NULL)
+			q->ready_tail = NULL;
+		start_delivery(q, m);
+	}
+}
+
+/* ------------------------------------------------------- recovery ------- */
+
+static void
+move_corrupt(struct queue *q, const char *name, const char *why)
+{
+	char from[QPATH_MAX], to[QPATH_MAX];
+
+	path_of(from, q->msgdir, name);
+	path_of(to, q->corruptdir, name);
+	maillog_corrupt(from, why);
+	if (rename(from, to) == -1)
+		log_warn("queue: rename %s", from);
+}
+
+/* Reads msg/<name>: envelope, trailer, state file. */
+static struct qmsg *
+load_one(struct queue *q, const char *name, const char **why)
+{
+	char path[QPATH_MAX], trailer[ENVELOPE_TRAILER_LEN];
+	struct qmsg *m = NULL;
+	struct buf head = BUF_INIT;
+	struct stat st;
+	size_t hdrlen;
+	int64_t blen;
+	FILE *sf;
+	int fd;
+
+	*why = "unreadable";
+	path_of(path, q->msgdir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
+		goto out;
+	*why = "no valid trailer (incomplete file)";
+	if (st.st_size < ENVELOPE_TRAILER_LEN ||
+	    pread(fd, trailer, sizeof(trailer), st.st_size - ENVELOPE_TRAILER_LEN) !=
+	    ENVELOPE_TRAILER_LEN ||
+	    (blen = envelope_trailer_parse(trailer, sizeof(trailer))) < 0)
+		goto out;
+	/* The envelope is what precedes the message and the trailer. */
+	*why = "bad envelope";
+	if ((uint64_t)blen + ENVELOPE_TRAILER_LEN > (uint64_t)st.st_size)
+		goto out;
+	hdrlen = (size_t)((uint64_t)st.st_size - (uint64_t)blen - ENVELOPE_TRAILER_LEN);
+	if (hdrlen > (64u << 20) || buf_reserve(&head, hdrlen) == -1 ||
+	    pread(fd, head.data, hdrlen, 0) != (ssize_t)hdrlen)
+		goto out;
+	head.len = hdrlen;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		goto out;
+	{
+		size_t used;
+
+		if (envelope_decode(head.data, head.len, &m->env, &used) == -1 ||
+		    used != hdrlen || strcmp(m->env.id, name) != 0) {
+			qmsg_free(m);
+			m = NULL;
+			goto out;
+		}
+	}
+	m->body_off = hdrlen;
+	m->body_len = (uint64_t)blen;
+	m->arrival = (double)m->env.arrival;
+	m->heap_idx = SIZE_MAX;
+	path_of(path, q->statedir, name);
+	if ((sf = fopen(path, "r")) != NULL) {
+		char c;
+		size_t idx;
+
+		/* A torn last line is possible; it is simply not counted. */
+		while (fscanf(sf, " %c %zu", &c, &idx) == 2) {
+			if (idx < m->env.nrcpts && (c == 'd' || c == 'f'))
+				m->env.rcpts[idx].state = c == 'd' ? RCPT_DELIVERED : RCPT_FAILED;
+		}
+		fclose(sf);
+	}
+	*why = NULL;
+out:
+	if (fd != -1)
+		close(fd);
+	buf_release(&head);
+	return m;
+}
+
+int
+queue_recover(struct queue *q)
+{
+	size_t loaded = 0, removed = 0, corrupt = 0;
+	struct dirent *de;
+	char path[QPATH_MAX];
+	DIR *d;
+
+	/* tmp/: never acknowledged, so never promised. */
+	if ((d = opendir(q->tmpdir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path_of(path, q->tmpdir, de->d_name);
+		if (unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	if ((d = opendir(q->msgdir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		const char *why;
+		struct qmsg *m;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (!ids_valid_queue_id(de->d_name)) {
+			move_corrupt(q, de->d_name, "not a queue file name");
+			corrupt++;
+			continue;
+		}
+		if ((m = load_one(q, de->d_name, &why)) == NULL) {
+			move_corrupt(q, de->d_name, why);
+			corrupt++;
+			continue;
+		}
+		q->nmsgs++;
+		loaded++;
+		schedule(q, m, 0);
+	}
+	closedir(d);
+	/* state/ files whose message is gone are leftovers of a removal. */
+	if ((d = opendir(q->statedir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			struct stat st;
+
+			if (de->d_name[0] == '.')
+				continue;
+			path_of(path, q->msgdir, de->d_name);
+			if (stat(path, &st) == -1 && errno == ENOENT) {
+				path_of(path, q->statedir, de->d_name);
+				unlink(path);
+			}
+		}
+		closedir(d);
+	}
+	maillog_recovered(loaded, removed, corrupt);
+	pump(q);
+	return 0;
+}

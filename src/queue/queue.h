@@ -1,0 +1,61 @@
+/*
+ * queue: the durability contract of DESIGN.md lives here and nowhere else.
+ *
+ * A message is written to tmp/<id> while it arrives, then committed:
+ * trailer, fsync, rename into msg/<id>, and an fsync of msg/ shared with
+ * every other commit of that moment (dirsync). Only then does the commit
+ * callback run, and only then may the session say 250. The queue then
+ * delivers it and removes it when every recipient is done. docs/queue.md
+ * has the states and what a crash leaves in each.
+ */
+#ifndef TERN_QUEUE_H
+#define TERN_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "envelope.h"
+
+struct config;
+struct event_base;
+struct iopool;
+struct queue;
+struct queue_tx;
+
+enum queue_err {
+	QUEUE_OK = 0,
+	QUEUE_ENOSPC,    /* 452 4.3.1 */
+	QUEUE_EIO,       /* 451 4.3.0 */
+};
+
+/* Runs on the loop once the message is durable (err == QUEUE_OK) or lost. */
+typedef void (*queue_commit_cb)(uint64_t cookie, enum queue_err err,
+    const char *id);
+
+struct queue *queue_open(struct event_base *base, struct iopool *pool,
+    const struct config *cfg, struct buf *errs);
+/* Loads msg/ after a restart, removes tmp/; schedules every message. */
+int queue_recover(struct queue *q);
+/* Starts no further deliveries; running ones finish. For shutdown. */
+void queue_stop(struct queue *q);
+/* Frees every message; call once the I/O pool is idle. */
+void queue_free(struct queue **qp);
+size_t queue_count(const struct queue *q);
+
+/*
+ * Starts a message: assigns env->id, creates tmp/<id>, writes the envelope.
+ * env is moved into the transaction (and zeroed) on success.
+ */
+struct queue_tx *queue_tx_begin(struct queue *q, struct envelope *env,
+    enum queue_err *err_r);
+const char *queue_tx_id(const struct queue_tx *tx);
+/* Appends message octets; after an error further writes are ignored and
+ * the error is returned again. */
+enum queue_err queue_tx_write(struct queue_tx *tx, const void *p, size_t n);
+uint64_t queue_tx_size(const struct queue_tx *tx);
+/* Hands the transaction to the queue; cb(cookie, ...) reports the end. */
+void queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie);
+void queue_tx_abort(struct queue_tx **txp);
+
+#endif

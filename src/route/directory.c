@@ -1,0 +1,216 @@
+/*
+ * directory: users and aliases, as sorted arrays searched with bsearch.
+ */
+#include "directory.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/str.h"
+
+struct alias {
+	char *key;
+	char **targets;
+	size_t ntargets;
+};
+
+struct directory {
+	char **users;       /* sorted, lower case */
+	size_t nusers;
+	struct alias *aliases;
+	size_t naliases;
+};
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+cmp_alias(const void *a, const void *b)
+{
+	return strcmp(((const struct alias *)a)->key, ((const struct alias *)b)->key);
+}
+
+static int
+push(void **arr, size_t *n, size_t size)
+{
+	void *p;
+
+	/* Capacity is 8, then doubles: full when n is 8 or a larger power of 2. */
+	if (*n == 0 || (*n >= 8 && (*n & (*n - 1)) == 0)) {
+		size_t cap = *n ? *n * 2 : 8, bytes;
+
+		if (__builtin_mul_overflow(cap, size, &bytes) ||
+		    (p = realloc(*arr, bytes)) == NULL)
+			return -1;
+		*arr = p;
+	}
+	return 0;
+}
+
+static int
+load_users(struct directory *d, const char *path, struct buf *errs)
+{
+	char line[4096];
+	int lineno = 0, bad = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		buf_printf(errs, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = str_trim(line), *colon, *user;
+
+		lineno++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((colon = strchr(s, ':')) != NULL)
+			*colon = '\0';
+		s = str_trim(s);
+		if (strchr(s, '@') == NULL || s[0] == '@' || strchr(s, '@')[1] == '\0') {
+			buf_printf(errs, "%s:%d: user '%s' is not user@domain\n", path, lineno, s);
+			bad = 1;
+			continue;
+		}
+		if ((user = str_dup(s)) == NULL ||
+		    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
+			free(user);
+			fclose(f);
+			return -1;
+		}
+		str_lower(user);
+		d->users[d->nusers++] = user;
+	}
+	fclose(f);
+	if (d->nusers)
+		qsort(d->users, d->nusers, sizeof(char *), cmp_str);
+	return bad ? -1 : 0;
+}
+
+static int
+load_aliases(struct directory *d, const char *path, struct buf *errs)
+{
+	char line[8192];
+	int lineno = 0, bad = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return errno == ENOENT ? 0 : (buf_printf(errs, "%s: %s\n", path, strerror(errno)), -1);
+	while (fgets(line, sizeof(line), f)) {
+		char *s = str_trim(line), *colon, *t;
+		struct alias a = { 0 };
+
+		lineno++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((colon = strchr(s, ':')) == NULL || colon == s) {
+			buf_printf(errs, "%s:%d: expected 'name: target, ...'\n", path, lineno);
+			bad = 1;
+			continue;
+		}
+		*colon = '\0';
+		if ((a.key = str_dup(str_trim(s))) == NULL)
+			goto nomem;
+		str_lower(a.key);
+		for (t = strtok(colon + 1, ", \t"); t; t = strtok(NULL, ", \t")) {
+			char *dup = str_dup(t);
+
+			if (dup == NULL || push((void **)&a.targets, &a.ntargets, sizeof(char *)) == -1) {
+				free(dup);
+				goto nomem_alias;
+			}
+			str_lower(dup);
+			a.targets[a.ntargets++] = dup;
+		}
+		if (a.ntargets == 0) {
+			buf_printf(errs, "%s:%d: alias '%s' has no targets\n", path, lineno, a.key);
+			bad = 1;
+			free(a.key);
+			continue;
+		}
+		if (push((void **)&d->aliases, &d->naliases, sizeof(struct alias)) == -1)
+			goto nomem_alias;
+		d->aliases[d->naliases++] = a;
+		continue;
+nomem_alias:
+		while (a.ntargets)
+			free(a.targets[--a.ntargets]);
+		free(a.targets);
+		free(a.key);
+nomem:
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (d->naliases)
+		qsort(d->aliases, d->naliases, sizeof(struct alias), cmp_alias);
+	return bad ? -1 : 0;
+}
+
+struct directory *
+directory_load(const char *users_path, const char *aliases_path,
+    struct buf *errs)
+{
+	struct directory *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	if (load_users(d, users_path, errs) == -1 ||
+	    load_aliases(d, aliases_path, errs) == -1) {
+		directory_free(&d);
+		return NULL;
+	}
+	return d;
+}
+
+void
+directory_free(struct directory **dp)
+{
+	struct directory *d = *dp;
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->nusers; i++)
+		free(d->users[i]);
+	free(d->users);
+	for (i = 0; i < d->naliases; i++) {
+		while (d->aliases[i].ntargets)
+			free(d->aliases[i].targets[--d->aliases[i].ntargets]);
+		free(d->aliases[i].targets);
+		free(d->aliases[i].key);
+	}
+	free(d->aliases);
+	free(d);
+	*dp = NULL;
+}
+
+bool
+directory_has_user(const struct directory *d, const char *address)
+{
+	return d->nusers &&
+	    bsearch(&address, d->users, d->nusers, sizeof(char *), cmp_str) != NULL;
+}
+
+const char *const *
+directory_alias(const struct directory *d, const char *key, size_t *n_r)
+{
+	struct alias k = { .key = (char *)key }, *a;
+
+	if (d->naliases == 0 ||
+	    (a = bsearch(&k, d->aliases, d->naliases, sizeof(k), cmp_alias)) == NULL)
+		return NULL;
+	*n_r = a->ntargets;
+	return (const char *const *)a->targets;
+}
+
+size_t
+directory_user_count(const struct directory *d)
+{
+	return d->nusers;
+}

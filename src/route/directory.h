@@ -1,0 +1,33 @@
+/*
+ * directory: who lives here. The users file (Dovecot-compatible passwd-file,
+ * "user@domain:{SCHEME}hash:..."; only the first field matters for
+ * delivery) and the aliases file ("name: target, target"). Loaded once,
+ * read-only afterwards; a reload builds a new one.
+ */
+#ifndef TERN_DIRECTORY_H
+#define TERN_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/buf.h"
+
+struct directory;
+
+/* Loads both files; a missing aliases file is not an error. Problems are
+ * appended to errs as "file:line: text\n" and make it return NULL. */
+struct directory *directory_load(const char *users_path,
+    const char *aliases_path, struct buf *errs);
+void directory_free(struct directory **dp);
+
+/* address is "local@domain", lower case. */
+bool directory_has_user(const struct directory *d, const char *address);
+
+/* Returns the alias targets for key ("local@domain" or "local"), or NULL.
+ * *n_r is their count. */
+const char *const *directory_alias(const struct directory *d,
+    const char *key, size_t *n_r);
+
+size_t directory_user_count(const struct directory *d);
+
+#endif

@@ -1,0 +1,1158 @@
+/*
+ * smtp_server: the server session state machine.
+ *
+ * A session reads CRLF-terminated command lines from its bufferevent and
+ * dispatches them through commands[]; each handler checks the state,
+ * replies and moves the state. Replies are appended to the output buffer
+ * and libevent writes them when the loop turns, so pipelined commands
+ * (RFC 2920) get their replies in order and in few packets. While a commit
+ * is on the I/O pool the session reads nothing further, which keeps the
+ * reply to end-of-data ahead of any pipelined command after it.
+ *
+ * Sessions are freed only from libevent callbacks, never from inside a
+ * command handler: a handler that wants to end the session sets
+ * S_CLOSING and the write callback frees it once the reply is out.
+ */
+#include "smtp_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../maillog/maillog.h"
+#include "../proto/smtp_addr.h"
+#include "../proto/smtp_cmd.h"
+#include "../proto/smtp_data.h"
+#include "../queue/queue.h"
+#include "../route/router.h"
+#include "smtp_reply.h"
+
+/* Buffered message octets are written to the queue file in pieces of this. */
+#define FLUSH_AT (64 * 1024)
+
+enum smtp_state {
+	S_CONNECTED,   /* greeting sent; no HELO/EHLO yet */
+	S_READY,       /* HELO/EHLO done, no transaction */
+	S_MAIL,        /* MAIL accepted */
+	S_RCPT,        /* at least one RCPT accepted */
+	S_DATA,        /* reading the DATA body */
+	S_BDAT,        /* reading a BDAT chunk */
+	S_COMMIT,      /* end of message: waiting for the queue */
+	S_CLOSING,     /* final reply queued; freed once it is written */
+};
+
+static const char *const state_names[] = {
+	"CONNECTED", "READY", "MAIL", "RCPT", "DATA", "BDAT", "COMMIT", "CLOSING",
+};
+
+/* One mail transaction: MAIL .. end of data. RSET frees it. */
+struct smtp_tx {
+	struct smtp_mail_params mp;
+	struct envelope env;         /* until the queue takes it at DATA/BDAT */
+	size_t rcpts_given;          /* accepted RCPT commands */
+	struct queue_tx *qtx;        /* the queue file once DATA/BDAT began */
+	struct smtp_data data;
+	struct buf chunk;            /* message octets not yet written */
+	uint64_t size;               /* octets received so far */
+	bool too_big;
+	bool chunking;               /* BDAT used: DATA is no longer allowed */
+	struct buf bdat_error;       /* set: the transaction failed; this reply */
+	char sender[SMTP_PATH_MAX + 8];  /* copies for the log after the */
+	size_t nrcpt;                    /* envelope moved to the queue */
+};
+
+struct smtp_session {
+	uint64_t id;
+	struct smtp_server_env *env;
+	struct bufferevent *bev;
+	enum smtp_state state;
+	enum listener_kind kind;
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+	char helo[256];
+	bool esmtp;
+	bool skip_line;              /* discarding the rest of a too-long line */
+	uint64_t bdat_left;          /* chunk octets still to read */
+	bool bdat_last;
+	enum smtp_state bdat_return; /* state after the chunk */
+	struct buf bdat_reply;       /* set: discard the chunk, then send this */
+	unsigned errors, ncmds, nmsgs;
+	struct smtp_tx *tx;
+	struct buf out;              /* reply being built */
+	const char *cmdline;         /* current command, for reject logs */
+	size_t cmdlen;
+	struct smtp_session *hnext;  /* registry chain */
+};
+
+struct smtp_command {
+	enum smtp_verb verb;
+	void (*handler)(struct smtp_session *, const char *, size_t);
+};
+
+/* ------------------------------------------------------------ registry --
+ * Sessions by id, for completions that arrive after the session may be gone
+ * (practice: async completions carry ids, not pointers); and connection
+ * counts per client address. Loop thread only.
+ */
+#define REG_BUCKETS 4096
+
+struct ip_count {
+	char ip[INET6_ADDRSTRLEN];
+	int n;
+	struct ip_count *next;
+};
+
+static struct {
+	struct smtp_session *by_id[REG_BUCKETS];
+	struct ip_count *by_ip[REG_BUCKETS];
+	uint64_t next_id;
+	unsigned nsessions;
+	struct buf line;             /* the command being handled */
+} reg;
+
+static unsigned
+ip_hash(const char *ip)
+{
+	unsigned h = 2166136261u;
+
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h % REG_BUCKETS;
+}
+
+static struct ip_count **
+ip_slot(const char *ip)
+{
+	struct ip_count **pp = &reg.by_ip[ip_hash(ip)];
+
+	while (*pp && strcmp((*pp)->ip, ip) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void
+ip_release(const char *ip)
+{
+	struct ip_count **pp = ip_slot(ip), *c = *pp;
+
+	if (c && --c->n == 0) {
+		*pp = c->next;
+		free(c);
+	}
+}
+
+static struct smtp_session *
+session_find(uint64_t id)
+{
+	struct smtp_session *s = reg.by_id[id % REG_BUCKETS];
+
+	while (s && s->id != id)
+		s = s->hnext;
+	return s;
+}
+
+static void
+session_unlink(struct smtp_session *s)
+{
+	struct smtp_session **pp = &reg.by_id[s->id % REG_BUCKETS];
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = s->hnext;
+}
+
+unsigned
+smtp_server_sessions(void)
+{
+	return reg.nsessions;
+}
+
+/* ------------------------------------------------------------- helpers -- */
+
+static void process_input(struct smtp_session *s);
+
+static void
+enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	if (s->state != st)
+		log_debug("sid=%llu state %s -> %s", (unsigned long long)s->id,
+		    state_names[s->state], state_names[st]);
+	s->state = st;
+}
+
+static void
+flush_out(struct smtp_session *s)
+{
+	if (s->out.len) {
+		bufferevent_write(s->bev, s->out.data, s->out.len);
+		buf_reset(&s->out);
+	}
+}
+
+/* The one way a session replies; refusals are logged with the command. */
+static void reply(struct smtp_session *s, int code, const char *esc,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+reply(struct smtp_session *s, int code, const char *esc, const char *fmt, ...)
+{
+	size_t start = s->out.len;
+	va_list ap;
+
+	if (*esc)
+		buf_printf(&s->out, "%03d %s ", code, esc);
+	else
+		buf_printf(&s->out, "%03d ", code);   /* 354: no enhanced code */
+	va_start(ap, fmt);
+	buf_vprintf(&s->out, fmt, ap);
+	va_end(ap);
+	buf_append(&s->out, "\r\n", 2);
+	if (code >= 400) {
+		char line[512];
+
+		str_copyn(line, sizeof(line), s->out.data + start, s->out.len - start - 2);
+		maillog_reject(s->id, s->ip, s->cmdline ? s->cmdline : "",
+		    s->cmdline ? s->cmdlen : 0, line);
+	}
+}
+
+static void
+tx_free(struct smtp_tx **txp)
+{
+	struct smtp_tx *tx = *txp;
+
+	if (tx == NULL)
+		return;
+	queue_tx_abort(&tx->qtx);
+	envelope_clear(&tx->env);
+	buf_release(&tx->chunk);
+	buf_release(&tx->bdat_error);
+	free(tx);
+	*txp = NULL;
+}
+
+static void
+session_free(struct smtp_session *s, const char *reason)
+{
+	maillog_disconnect(s->id, s->ip, s->nmsgs, s->ncmds, reason);
+	session_unlink(s);
+	ip_release(s->ip);
+	reg.nsessions--;
+	tx_free(&s->tx);
+	buf_release(&s->out);
+	buf_release(&s->bdat_reply);
+	bufferevent_free(s->bev);
+	free(s);
+}
+
+/* Queues a final reply and ends the session once it is written. */
+static void
+close_after_reply(struct smtp_session *s)
+{
+	enter_state(s, S_CLOSING);
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+static void
+count_error(struct smtp_session *s)
+{
+	if (++s->errors >= (unsigned)s->env->cfg->max_errors) {
+		reply(s, 421, ESC_POLICY_TEMP, "%s Error: too many errors",
+		    s->env->cfg->hostname);
+		close_after_reply(s);
+	}
+}
+
+static const char *
+proto_name(const struct smtp_session *s, const struct smtp_tx *tx)
+{
+	/* RFC 3848 and RFC 6531 §3.7.3 "with" protocol names. */
+	if (tx && tx->mp.smtputf8)
+		return "UTF8SMTP";
+	return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+static bool
+in_transaction(const struct smtp_session *s)
+{
+	return s->state == S_MAIL || s->state == S_RCPT;
+}
+
+/* --------------------------------------------------------- commands ---- */
+
+static void
+cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
+{
+	const struct config *cfg = s->env->cfg;
+	size_t i;
+
+	if (len == 0) {
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		count_error(s);
+		return;
+	}
+	/* Kept for the Received header: printable, without comment syntax. */
+	for (i = 0; i < len && i < sizeof(s->helo) - 1; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		s->helo[i] = (c < 33 || c > 126 || c == '(' || c == ')' || c == '\\') ? '?' : (char)c;
+	}
+	s->helo[i] = '\0';
+	s->esmtp = esmtp;
+	tx_free(&s->tx);
+	enter_state(s, S_READY);
+	if (!esmtp) {
+		reply(s, 250, ESC_OK, "%s", cfg->hostname);
+		return;
+	}
+	{
+		char line[600];
+
+		snprintf(line, sizeof(line), "%s Hello %s [%s]", cfg->hostname, s->helo, s->ip);
+		smtp_reply_line(&s->out, 250, 0, line);
+		smtp_reply_line(&s->out, 250, 0, "PIPELINING");
+		snprintf(line, sizeof(line), "SIZE %llu", (unsigned long long)cfg->max_message_size);
+		smtp_reply_line(&s->out, 250, 0, line);
+		smtp_reply_line(&s->out, 250, 0, "8BITMIME");
+		smtp_reply_line(&s->out, 250, 0, "SMTPUTF8");
+		smtp_reply_line(&s->out, 250, 0, "ENHANCEDSTATUSCODES");
+		smtp_reply_line(&s->out, 250, 0, "DSN");
+		smtp_reply_line(&s->out, 250, 1, "CHUNKING");
+	}
+}
+
+static void
+cmd_helo(struct smtp_session *s, const char *arg, size_t len)
+{
+	cmd_helo_common(s, arg, len, false);
+}
+
+static void
+cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
+{
+	cmd_helo_common(s, arg, len, true);
+}
+
+static void
+path_error(struct smtp_session *s, enum smtp_addr_err e, bool sender)
+{
+	const char *esc = sender ? ESC_BAD_SENDER_SYNTAX : ESC_BAD_DEST_SYNTAX;
+
+	switch (e) {
+	case SMTP_ADDR_NEED_UTF8:
+		reply(s, 553, ESC_UTF8_REQUIRED, "Non-ASCII address requires SMTPUTF8");
+		break;
+	case SMTP_ADDR_LOCAL_LONG:
+	case SMTP_ADDR_DOMAIN_LONG:
+	case SMTP_ADDR_PATH_LONG:
+		reply(s, 553, esc, "Address rejected: %s", smtp_addr_strerror(e));
+		break;
+	default:
+		reply(s, 501, esc, "Bad %s address syntax", sender ? "sender" : "recipient");
+		break;
+	}
+	count_error(s);
+}
+
+static void
+cmd_error(struct smtp_session *s, enum smtp_cmd_err e, enum smtp_addr_err pe,
+    bool sender, const char *usage)
+{
+	switch (e) {
+	case SMTP_CMD_E_PATH:
+		path_error(s, pe, sender);
+		return;
+	case SMTP_CMD_E_PARAM_UNKNOWN:
+		reply(s, 555, ESC_BAD_ARGS, "Unsupported parameter");
+		break;
+	case SMTP_CMD_E_PARAM_SYNTAX:
+		reply(s, 501, ESC_BAD_ARGS, "Bad parameter syntax");
+		break;
+	default:
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: %s", usage);
+		break;
+	}
+	count_error(s);
+}
+
+static void
+cmd_mail(struct smtp_session *s, const char *arg, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_mail_params mp;
+	struct smtp_path from;
+	enum smtp_addr_err pe;
+	enum smtp_cmd_err e;
+	struct smtp_tx *tx;
+	char sender[SMTP_PATH_MAX + 8];
+
+	if (s->state == S_CONNECTED) {
+		reply(s, 503, ESC_INVALID_CMD, "Send HELO/EHLO first");
+		count_error(s);
+		return;
+	}
+	if (s->tx) {
+		reply(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
+		count_error(s);
+		return;
+	}
+	if ((e = smtp_cmd_parse_mail(arg, len, &from, &mp, &pe)) != SMTP_CMD_OK) {
+		cmd_error(s, e, pe, true, "MAIL FROM:<address> [parameters]");
+		return;
+	}
+	if (!s->esmtp && (mp.has_size || mp.body || mp.smtputf8 || mp.ret ||
+	    mp.envid[0] || mp.auth[0])) {
+		reply(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
+		count_error(s);
+		return;
+	}
+	if (mp.body == SMTP_BODY_BINARYMIME) {
+		reply(s, 555, ESC_BAD_ARGS, "BINARYMIME is not supported");
+		count_error(s);
+		return;
+	}
+	/* RFC 1870 §6.2: the declared size is over our fixed limit. */
+	if (mp.has_size && mp.size > cfg->max_message_size) {
+		reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
+		return;
+	}
+	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
+		reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return;
+	}
+	tx->mp = mp;
+	if (from.null)
+		sender[0] = '\0';
+	else
+		snprintf(sender, sizeof(sender), "%s@%s", from.local, from.domain);
+	if (envelope_set(&tx->env.sender, sender) == -1 ||
+	    envelope_set(&tx->env.envid, mp.envid) == -1) {
+		tx_free(&tx);
+		reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return;
+	}
+	s->tx = tx;
+	enter_state(s, S_MAIL);
+	reply(s, 250, ESC_SENDER_OK, "Ok");
+}
+
+static void
+cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_tx *tx = s->tx;
+	struct smtp_rcpt_params rp;
+	struct route_list dests = { 0 };
+	struct smtp_path to;
+	enum smtp_addr_err pe;
+	enum smtp_cmd_err e;
+	enum route_status rs;
+	char local[SMTP_LOCAL_MAX + 1], orig[SMTP_PATH_MAX + 8];
+	size_t i, k;
+
+	if (!in_transaction(s)) {
+		reply(s, 503, ESC_INVALID_CMD, "Need MAIL before RCPT");
+		count_error(s);
+		return;
+	}
+	if (tx->rcpts_given >= cfg->max_recipients) {
+		/* RFC 5321 §4.5.3.1.8: 452, and the client sends the rest later. */
+		reply(s, 452, ESC_TOO_MANY_RCPTS, "Too many recipients");
+		return;
+	}
+	if ((e = smtp_cmd_parse_rcpt(arg, len, tx->mp.smtputf8, &to, &rp, &pe)) != SMTP_CMD_OK) {
+		cmd_error(s, e, pe, false, "RCPT TO:<address> [parameters]");
+		return;
+	}
+	if (!s->esmtp && (rp.notify || rp.orcpt[0])) {
+		reply(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
+		count_error(s);
+		return;
+	}
+	if (smtp_addr_unquote_local(to.local, local, sizeof(local)) == -1) {
+		path_error(s, SMTP_ADDR_SYNTAX, false);
+		return;
+	}
+	if (to.domain[0])
+		snprintf(orig, sizeof(orig), "%s@%s", to.local, to.domain);
+	else
+		snprintf(orig, sizeof(orig), "%s", to.local);
+	rs = router_expand(cfg, s->env->dir, local, to.domain, &dests);
+	switch (rs) {
+	case ROUTE_OK:
+		break;
+	case ROUTE_NOT_LOCAL:
+		reply(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
+		goto out;
+	case ROUTE_UNKNOWN_USER:
+		reply(s, 550, ESC_BAD_DEST, "<%s>: Recipient address rejected: User unknown", orig);
+		goto out;
+	case ROUTE_LOOP:
+		reply(s, 550, ESC_LOOP, "<%s>: Alias expansion loops", orig);
+		goto out;
+	case ROUTE_TOO_MANY:
+		reply(s, 452, ESC_TOO_MANY_RCPTS, "<%s>: Alias expands to too many recipients", orig);
+		goto out;
+	case ROUTE_NOMEM:
+		reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		goto out;
+	}
+	for (i = 0; i < dests.n; i++) {
+		for (k = 0; k < tx->env.nrcpts; k++) {
+			if (strcmp(tx->env.rcpts[k].addr, dests.dests[i].address) == 0)
+				break;
+		}
+		if (k < tx->env.nrcpts)
+			continue;   /* the same mailbox twice gets one copy */
+		if (envelope_add_rcpt(&tx->env, dests.dests[i].address, orig,
+		    rp.orcpt, rp.notify, dests.dests[i].local) == -1) {
+			reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+			goto out;
+		}
+	}
+	tx->rcpts_given++;
+	enter_state(s, S_RCPT);
+	reply(s, 250, ESC_RCPT_OK, "Ok");
+out:
+	route_list_clear(&dests);
+}
+
+/* Opens the queue file and writes the trace header. On failure err_reply
+ * holds the reply to give. */
+static bool
+tx_open_queue(struct smtp_session *s, struct buf *err_reply)
+{
+	struct smtp_tx *tx = s->tx;
+	const struct config *cfg = s->env->cfg;
+	enum queue_err qe = QUEUE_EIO;
+	char date[64], forward[SMTP_PATH_MAX + 16] = "";
+	struct tm tm;
+	time_t now = time(NULL);
+
+	tx->env.arrival = (int64_t)now;
+	tx->env.body = (int)tx->mp.body;
+	tx->env.ret = (int)tx->mp.ret;
+	tx->env.smtputf8 = tx->mp.smtputf8;
+	str_copy(tx->sender, sizeof(tx->sender), tx->env.sender);
+	tx->nrcpt = tx->env.nrcpts;
+	/* "for" only with a single recipient: more would disclose Bcc. */
+	if (tx->rcpts_given == 1)
+		snprintf(forward, sizeof(forward), "\r\n\tfor <%s>", tx->env.rcpts[0].orig);
+	if (envelope_set(&tx->env.helo, s->helo) == -1 ||
+	    envelope_set(&tx->env.client, s->ip) == -1 ||
+	    envelope_set(&tx->env.proto, proto_name(s, tx)) == -1 ||
+	    (tx->qtx = queue_tx_begin(s->env->queue, &tx->env, &qe)) == NULL) {
+		if (qe == QUEUE_ENOSPC)
+			smtp_reply_format(err_reply, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+		else
+			smtp_reply_format(err_reply, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+		return false;
+	}
+	/* RFC 5321 §4.4 trace field. */
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	buf_printf(&tx->chunk, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s;\r\n\t%s\r\n",
+	    s->helo, s->ip, cfg->hostname, proto_name(s, tx), queue_tx_id(tx->qtx),
+	    forward, date);
+	return true;
+}
+
+/* Writes buffered message octets to the queue file. */
+static void
+tx_flush(struct smtp_tx *tx)
+{
+	if (tx->chunk.len == 0)
+		return;
+	if (!tx->too_big && queue_tx_write(tx->qtx, tx->chunk.data, tx->chunk.len) != QUEUE_OK)
+		tx->data.discard = true;   /* keep reading to the end, store nothing */
+	buf_reset(&tx->chunk);
+}
+
+/* Gives a refused transaction's reply, raw, and logs it. */
+static void
+reply_raw(struct smtp_session *s, const struct buf *r)
+{
+	buf_append(&s->out, r->data, r->len);
+	maillog_reject(s->id, s->ip, s->cmdline ? s->cmdline : "",
+	    s->cmdline ? s->cmdlen : 0, buf_cstr(r));
+}
+
+static void
+restore_idle_timeout(struct smtp_session *s)
+{
+	struct timeval tv = { s->env->cfg->idle_timeout, 0 };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+on_commit(uint64_t cookie, enum queue_err err, const char *id)
+{
+	struct smtp_session *s = session_find(cookie);
+	struct smtp_tx *tx;
+
+	if (s == NULL)
+		return;   /* client gone; a committed message is still delivered */
+	tx = s->tx;
+	s->cmdline = "(end of message)";
+	s->cmdlen = 16;
+	if (err == QUEUE_OK) {
+		s->nmsgs++;
+		maillog_queued(id, s->id, s->ip, tx->sender, tx->size, tx->nrcpt,
+		    proto_name(s, tx));
+		reply(s, 250, ESC_OK, "Ok: queued as %s", id);
+	} else if (err == QUEUE_ENOSPC)
+		reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+	else
+		reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+	s->cmdline = NULL;
+	tx_free(&s->tx);
+	enter_state(s, S_READY);
+	restore_idle_timeout(s);
+	process_input(s);
+}
+
+/* The whole message is in: refuse it, or hand it to the queue. */
+static void
+end_of_message(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_tx *tx = s->tx;
+	struct queue_tx *qtx;
+	enum queue_err qe;
+
+	tx_flush(tx);
+	qe = queue_tx_write(tx->qtx, "", 0);
+	s->cmdline = "(end of message)";
+	s->cmdlen = 16;
+	if (tx->too_big)
+		reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
+	else if (tx->data.bare_eol)
+		/* RFC 5321 §2.3.8: lines end with CRLF. Refusing (not repairing)
+		 * keeps SMTP smuggling impossible through tern. */
+		reply(s, 550, ESC_SYNTAX, "Message contains bare CR or LF; lines must end with CRLF");
+	else if (tx->data.long_line)
+		reply(s, 500, ESC_SYNTAX, "Message contains a line longer than %zu octets",
+		    cfg->max_line_length);
+	else if (qe == QUEUE_ENOSPC)
+		reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+	else if (qe != QUEUE_OK)
+		reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+	else {
+		enter_state(s, S_COMMIT);
+		qtx = tx->qtx;
+		tx->qtx = NULL;
+		s->cmdline = NULL;
+		queue_tx_commit(qtx, on_commit, s->id);
+		return;
+	}
+	s->cmdline = NULL;
+	tx_free(&s->tx);
+	enter_state(s, S_READY);
+	restore_idle_timeout(s);
+}
+
+/* DATA body: returns true when it made progress that may allow more. */
+static bool
+feed_data(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct smtp_tx *tx = s->tx;
+	struct evbuffer_iovec v;
+
+	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+		size_t used = smtp_data_feed(&tx->data, v.iov_base, v.iov_len, &tx->chunk);
+
+		if (used == (size_t)-1) {
+			reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
+			close_after_reply(s);
+			return false;
+		}
+		evbuffer_drain(in, used);
+		if (!tx->too_big && tx->data.size > s->env->cfg->max_message_size) {
+			/* RFC 1870 §6.2: read to the end, then 552. */
+			tx->too_big = true;
+			tx->data.discard = true;
+			buf_reset(&tx->chunk);
+		}
+		if (tx->chunk.len >= FLUSH_AT)
+			tx_flush(tx);
+		if (tx->data.done) {
+			tx->size = tx->data.size;
+			end_of_message(s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* BDAT chunk octets (RFC 3030): taken as they are, no dot-stuffing. */
+static bool
+feed_bdat(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct smtp_tx *tx = s->tx;
+	bool discard = s->bdat_reply.len > 0;
+
+	while (s->bdat_left > 0) {
+		size_t avail = evbuffer_get_length(in), n;
+
+		if (avail == 0)
+			return false;
+		n = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
+		if (discard)
+			evbuffer_drain(in, n);
+		else {
+			if (buf_reserve(&tx->chunk, n) == -1 ||
+			    evbuffer_remove(in, tx->chunk.data + tx->chunk.len, n) != (int)n) {
+				reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
+				close_after_reply(s);
+				return false;
+			}
+			tx->chunk.len += n;
+			tx->size += n;
+			if (tx->chunk.len >= FLUSH_AT)
+				tx_flush(tx);
+		}
+		s->bdat_left -= n;
+	}
+	s->cmdline = "(end of chunk)";
+	s->cmdlen = 14;
+	restore_idle_timeout(s);
+	if (discard) {
+		reply_raw(s, &s->bdat_reply);
+		buf_reset(&s->bdat_reply);
+		if (s->bdat_last && s->tx) {
+			tx_free(&s->tx);
+			enter_state(s, S_READY);
+		} else
+			enter_state(s, s->bdat_return);
+	} else if (!s->bdat_last) {
+		tx_flush(tx);
+		enter_state(s, S_RCPT);
+		reply(s, 250, ESC_OK, "%llu octets received", (unsigned long long)tx->size);
+	} else {
+		end_of_message(s);
+	}
+	s->cmdline = NULL;
+	return true;
+}
+
+static void
+cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct buf err = BUF_INIT;
+	struct timeval tv = { s->env->cfg->data_timeout, 0 };
+
+	(void)arg;
+	if (len != 0) {
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: DATA");
+		count_error(s);
+		return;
+	}
+	if (s->state == S_MAIL) {
+		reply(s, 554, ESC_INVALID_CMD, "No valid recipients");
+		return;
+	}
+	if (s->state != S_RCPT || s->tx->chunking) {
+		reply(s, 503, ESC_INVALID_CMD, "%s", s->state == S_RCPT ?
+		    "DATA not allowed after BDAT" : "Need RCPT before DATA");
+		count_error(s);
+		return;
+	}
+	if (!tx_open_queue(s, &err)) {
+		reply_raw(s, &err);
+		buf_release(&err);
+		tx_free(&s->tx);
+		enter_state(s, S_READY);
+		return;
+	}
+	smtp_data_init(&s->tx->data, s->env->cfg->max_line_length);
+	enter_state(s, S_DATA);
+	reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+static void
+cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_tx *tx = s->tx;
+	uint64_t size;
+	bool last;
+
+	if (smtp_cmd_parse_bdat(arg, len, &size, &last) != SMTP_CMD_OK) {
+		/* Without a size we cannot find the next command. */
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: BDAT size [LAST]");
+		close_after_reply(s);
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_return = s->state;
+	buf_reset(&s->bdat_reply);
+	if (s->state == S_MAIL)
+		smtp_reply_format(&s->bdat_reply, 554, ESC_INVALID_CMD, "No valid recipients");
+	else if (s->state != S_RCPT)
+		smtp_reply_format(&s->bdat_reply, 503, ESC_INVALID_CMD, "Need RCPT before BDAT");
+	else if (tx->bdat_error.len)
+		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
+	else if (!tx->chunking && !tx_open_queue(s, &tx->bdat_error))
+		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
+	else if (tx->size + size > cfg->max_message_size) {
+		smtp_reply_format(&tx->bdat_error, 552, ESC_MSG_TOO_BIG,
+		    "Message size exceeds fixed maximum message size");
+		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
+	}
+	if (tx && s->state == S_RCPT)
+		tx->chunking = true;
+	enter_state(s, S_BDAT);
+	{
+		struct timeval tv = { cfg->data_timeout, 0 };
+
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
+	}
+}
+
+static void
+cmd_rset(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len != 0) {
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: RSET");
+		count_error(s);
+		return;
+	}
+	tx_free(&s->tx);
+	if (s->state != S_CONNECTED)
+		enter_state(s, S_READY);
+	reply(s, 250, ESC_OK, "Ok");
+}
+
+static void
+cmd_noop(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	reply(s, 250, ESC_OK, "Ok");
+}
+
+static void
+cmd_quit(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	reply(s, 221, ESC_OK, "Bye");
+	close_after_reply(s);
+}
+
+static void
+cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len == 0) {
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: VRFY address");
+		count_error(s);
+		return;
+	}
+	/* RFC 5321 §3.5.3: 252 rather than reveal who exists. */
+	reply(s, 252, ESC_VRFY_CANNOT, "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_expn(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	reply(s, 502, ESC_INVALID_CMD, "EXPN is not available");
+}
+
+static void
+cmd_help(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply_line(&s->out, 214, 0, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT");
+	smtp_reply_line(&s->out, 214, 1, "2.0.0 RSET NOOP QUIT VRFY HELP; see RFC 5321");
+}
+
+static void
+cmd_not_implemented(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	reply(s, 502, ESC_INVALID_CMD, "Command not implemented");
+	count_error(s);
+}
+
+static const struct smtp_command commands[] = {
+	{ SMTP_CMD_HELO, cmd_helo },
+	{ SMTP_CMD_EHLO, cmd_ehlo },
+	{ SMTP_CMD_MAIL, cmd_mail },
+	{ SMTP_CMD_RCPT, cmd_rcpt },
+	{ SMTP_CMD_DATA, cmd_data },
+	{ SMTP_CMD_BDAT, cmd_bdat },
+	{ SMTP_CMD_RSET, cmd_rset },
+	{ SMTP_CMD_NOOP, cmd_noop },
+	{ SMTP_CMD_QUIT, cmd_quit },
+	{ SMTP_CMD_VRFY, cmd_vrfy },
+	{ SMTP_CMD_EXPN, cmd_expn },
+	{ SMTP_CMD_HELP, cmd_help },
+	{ SMTP_CMD_STARTTLS, cmd_not_implemented },
+	{ SMTP_CMD_AUTH, cmd_not_implemented },
+	{ SMTP_CMD_LHLO, NULL },
+};
+
+/* ------------------------------------------------------------ input ---- */
+
+/* One command line; returns true when it consumed something. */
+static bool
+next_command(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t max = s->env->cfg->max_command_length, linelen, eol_len, i;
+	struct evbuffer_ptr p;
+	struct smtp_cmd cmd;
+	enum smtp_cmd_err e;
+	char *line;
+
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	if (p.pos == -1) {
+		size_t avail = evbuffer_get_length(in);
+
+		/* RFC 5321 §4.5.3.1.4: 500 for a line over the limit. The
+		 * rest of it, up to the LF, is discarded unread. */
+		if (avail > max) {
+			evbuffer_drain(in, avail);
+			if (!s->skip_line) {
+				s->skip_line = true;
+				s->cmdline = NULL;
+				reply(s, 500, ESC_SYNTAX, "Line too long");
+				count_error(s);
+			}
+		}
+		return false;
+	}
+	linelen = (size_t)p.pos;
+	if (s->skip_line || linelen + 1 > max) {
+		evbuffer_drain(in, linelen + 1);
+		if (!s->skip_line) {
+			s->cmdline = NULL;
+			reply(s, 500, ESC_SYNTAX, "Line too long");
+			count_error(s);
+		}
+		s->skip_line = false;
+		return true;
+	}
+	buf_reset(&reg.line);
+	if (buf_reserve(&reg.line, linelen + 1) == -1) {
+		reply(s, 421, ESC_POLICY_TEMP, "Out of memory");
+		close_after_reply(s);
+		return false;
+	}
+	evbuffer_remove(in, reg.line.data, linelen + 1);
+	reg.line.len = linelen;
+	reg.line.data[linelen] = '\0';
+	line = reg.line.data;
+	s->ncmds++;
+	s->cmdline = line;
+	s->cmdlen = linelen;
+	/* RFC 5321 §2.3.8: a bare LF does not end a command. */
+	if (linelen == 0 || line[linelen - 1] != '\r') {
+		reply(s, 500, ESC_SYNTAX, "Bare LF in command; lines must end with CRLF");
+		count_error(s);
+		goto out;
+	}
+	line[--linelen] = '\0';
+	s->cmdlen = linelen;
+	e = smtp_cmd_parse(line, linelen, &cmd);
+	if (e == SMTP_CMD_E_BAD_CHAR) {
+		reply(s, 500, ESC_SYNTAX, "Bad character (NUL, CR or LF) in command");
+		count_error(s);
+		goto out;
+	}
+	for (i = 0; e == SMTP_CMD_OK && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].verb == cmd.verb && commands[i].handler) {
+			commands[i].handler(s, cmd.arg, cmd.arglen);
+			goto out;
+		}
+	}
+	reply(s, 500, ESC_INVALID_CMD, "Command unrecognized");
+	count_error(s);
+out:
+	s->cmdline = NULL;
+	return true;
+}
+
+static void
+process_input(struct smtp_session *s)
+{
+	bool progressed = true;
+
+	while (progressed) {
+		switch (s->state) {
+		case S_DATA:
+			progressed = feed_data(s);
+			break;
+		case S_BDAT:
+			progressed = feed_bdat(s);
+			break;
+		case S_COMMIT:
+		case S_CLOSING:
+			progressed = false;
+			break;
+		default:
+			progressed = next_command(s);
+			break;
+		}
+	}
+	flush_out(s);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	process_input(s);
+	if (s->state == S_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s, "closed");
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->state == S_CLOSING)
+		session_free(s, s->errors >= (unsigned)s->env->cfg->max_errors ?
+		    "too many errors" : "quit");
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_TIMEOUT) && s->state != S_CLOSING &&
+	    (what & BEV_EVENT_READING)) {
+		/* RFC 5321 §4.5.3.2: the client went quiet. */
+		s->cmdline = NULL;
+		reply(s, 421, ESC_TIMEOUT, "%s Error: timeout exceeded", s->env->cfg->hostname);
+		close_after_reply(s);
+		flush_out(s);
+		bufferevent_enable(s->bev, EV_WRITE);
+		return;
+	}
+	session_free(s, (what & BEV_EVENT_TIMEOUT) ? "write timeout" :
+	    (what & BEV_EVENT_EOF) ? "client closed" : "connection error");
+}
+
+static const char *
+service_name(enum listener_kind k)
+{
+	return k == LISTEN_SUBMISSION ? "submission" : k == LISTEN_SMTPS ? "smtps" : "smtp";
+}
+
+void
+smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, enum listener_kind kind)
+{
+	const struct config *cfg = env->cfg;
+	struct smtp_session *s;
+	struct ip_count **slot, *c;
+	char ip[INET6_ADDRSTRLEN] = "unknown";
+	int port = 0;
+
+	(void)salen;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
+		port = ntohs(in4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	slot = ip_slot(ip);
+	if (reg.nsessions >= (unsigned)cfg->max_connections ||
+	    (*slot && (*slot)->n >= cfg->max_connections_per_ip)) {
+		char msg[300];
+		int n = snprintf(msg, sizeof(msg), "421 4.7.0 %s Error: too many connections%s\r\n",
+		    cfg->hostname, reg.nsessions >= (unsigned)cfg->max_connections ? "" : " from your address");
+
+		if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			(void)0;   /* the client will see the close */
+		close(fd);
+		maillog_refused(ip, reg.nsessions >= (unsigned)cfg->max_connections ?
+		    "too many connections" : "too many connections from this address");
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(s);
+		close(fd);
+		log_warnx("smtp: out of memory accepting a connection");
+		return;
+	}
+	if (*slot == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			bufferevent_free(s->bev);
+			free(s);
+			return;
+		}
+		str_copy(c->ip, sizeof(c->ip), ip);
+		*slot = c;
+	}
+	(*slot)->n++;
+	s->id = ++reg.next_id;
+	s->env = env;
+	s->kind = kind;
+	s->state = S_CONNECTED;
+	str_copy(s->ip, sizeof(s->ip), ip);
+	s->port = port;
+	s->hnext = reg.by_id[s->id % REG_BUCKETS];
+	reg.by_id[s->id % REG_BUCKETS] = s;
+	reg.nsessions++;
+	maillog_connect(s->id, ip, port, service_name(kind));
+
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	/* Stop reading while 256 KiB wait unprocessed (e.g. during a commit). */
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
+	restore_idle_timeout(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	reply(s, 220, "", "%s ESMTP tern", cfg->hostname);
+	flush_out(s);
+}
+
+void
+smtp_server_close_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < REG_BUCKETS; i++) {
+		while (reg.by_id[i])
+			session_free(reg.by_id[i], "shutdown");
+	}
+	buf_release(&reg.line);
+}
