@@ -8,8 +8,11 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +20,8 @@
 
 #include "../common/str.h"
 
-enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION };
+enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
+	C_NETWORKS, C_ROUTE };
 
 struct ckey {
 	const char *name;
@@ -54,6 +58,15 @@ static const struct ckey keys[] = {
 	{ "queue_lifetime", C_DURATION, OFF(queue_lifetime), 0, 1, 60 * 86400 },
 	{ "log_syslog", C_BOOL, OFF(log_syslog), 0, 0, 0 },
 	{ "log_debug", C_BOOL, OFF(log_debug), 0, 0, 0 },
+	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
+	{ "route", C_ROUTE, 0, 0, 0, 0 },
+	{ "resolver", C_STR, STR(resolver), 0, 0 },
+	{ "smtp_port", C_INT, OFF(smtp_port), sizeof(int), 1, 65535 },
+	{ "smtp_connect_timeout", C_DURATION, OFF(smtp_connect_timeout), 0, 1, 600 },
+	{ "smtp_idle_timeout", C_DURATION, OFF(smtp_idle_timeout), 0, 1, 3600 },
+	{ "max_outbound", C_INT, OFF(max_outbound), sizeof(int), 1, 100000 },
+	{ "delay_warning", C_DURATION, OFF(delay_warning), 0, 0, 60 * 86400 },
+	{ "max_outbound_per_dest", C_INT, OFF(max_outbound_per_dest), sizeof(int), 1, 10000 },
 };
 
 void
@@ -81,6 +94,12 @@ config_defaults(struct config *cfg)
 	cfg->retry_initial = 300;
 	cfg->retry_max = 4 * 3600;
 	cfg->queue_lifetime = 5 * 86400;
+	cfg->smtp_port = 25;
+	cfg->smtp_connect_timeout = 30;
+	cfg->smtp_idle_timeout = 10;
+	cfg->max_outbound = 200;
+	cfg->max_outbound_per_dest = 20;
+	cfg->delay_warning = 4 * 3600;
 }
 
 static void
@@ -198,6 +217,122 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 	return 0;
 }
 
+/* "10.0.0.0/8", "::1", "192.0.2.7/32" */
+static int
+parse_network(const char *s, struct config_network *n)
+{
+	char addr[INET6_ADDRSTRLEN + 1], *slash;
+	long prefix = -1;
+
+	if (str_copy(addr, sizeof(addr), s) == -1)
+		return -1;
+	if ((slash = strchr(addr, '/')) != NULL) {
+		char *end;
+
+		*slash = '\0';
+		prefix = strtol(slash + 1, &end, 10);
+		if (*end || end == slash + 1)
+			return -1;
+	}
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, addr, n->addr) == 1) {
+		n->family = AF_INET;
+		n->prefix = prefix < 0 ? 32 : (int)prefix;
+		return n->prefix > 32 ? -1 : 0;
+	}
+	if (inet_pton(AF_INET6, addr, n->addr) == 1) {
+		n->family = AF_INET6;
+		n->prefix = prefix < 0 ? 128 : (int)prefix;
+		return n->prefix > 128 ? -1 : 0;
+	}
+	return -1;
+}
+
+bool
+config_relay_allowed(const struct config *cfg, int family, const void *addr)
+{
+	const unsigned char *a = addr;
+	size_t i;
+
+	for (i = 0; i < cfg->nrelay_networks; i++) {
+		const struct config_network *n = &cfg->relay_networks[i];
+		int full = n->prefix / 8, rest = n->prefix % 8;
+
+		if (n->family != family || memcmp(a, n->addr, (size_t)full) != 0)
+			continue;
+		if (rest && ((a[full] ^ n->addr[full]) & (0xff << (8 - rest)) & 0xff))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+const struct config_route *
+config_route_for(const struct config *cfg, const char *domain)
+{
+	const struct config_route *any = NULL;
+	size_t i;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (str_ieq(cfg->routes[i].domain, domain))
+			return &cfg->routes[i];
+		if (strcmp(cfg->routes[i].domain, "*") == 0 && any == NULL)
+			any = &cfg->routes[i];
+	}
+	return any;
+}
+
+static int
+parse_route(struct config *cfg, char **argv, int argc, struct buf *errs,
+    const char *file, int line)
+{
+	struct config_route *r;
+	char *colon, *host = argv[1];
+	long port = 25;
+
+	if (argc != 2) {
+		err_at(errs, file, line, "route: expected 'route DOMAIN|* HOST[:PORT]'");
+		return -1;
+	}
+	if (cfg->nroutes == CONFIG_MAX_ROUTES) {
+		err_at(errs, file, line, "route: at most %d routes", CONFIG_MAX_ROUTES);
+		return -1;
+	}
+	r = &cfg->routes[cfg->nroutes];
+	if (host[0] == '[') {
+		/* [IPv6]:port or [host]:port */
+		char *close = strchr(host, ']');
+
+		if (close == NULL) {
+			err_at(errs, file, line, "route: unbalanced '['");
+			return -1;
+		}
+		*close = '\0';
+		colon = close[1] == ':' ? close + 1 : NULL;
+		host++;
+	} else
+		colon = strrchr(host, ':');
+	if (colon) {
+		char *end;
+
+		*colon = '\0';
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port < 1 || port > 65535) {
+			err_at(errs, file, line, "route: bad port '%s'", colon + 1);
+			return -1;
+		}
+	}
+	if (str_copy(r->domain, sizeof(r->domain), argv[0]) == -1 ||
+	    str_copy(r->host, sizeof(r->host), host) == -1 || host[0] == '\0') {
+		err_at(errs, file, line, "route: domain or host too long or empty");
+		return -1;
+	}
+	str_lower(r->domain);
+	r->port = (int)port;
+	cfg->nroutes++;
+	return 0;
+}
+
 static int
 apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
     struct buf *errs, const char *file, int line)
@@ -206,6 +341,19 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 	long long v;
 	int i;
 
+	if (k->type == C_ROUTE)
+		return parse_route(cfg, argv, argc, errs, file, line);
+	if (k->type == C_NETWORKS) {
+		for (i = 0; i < argc; i++) {
+			if (cfg->nrelay_networks == CONFIG_MAX_NETWORKS ||
+			    parse_network(argv[i], &cfg->relay_networks[cfg->nrelay_networks]) == -1) {
+				err_at(errs, file, line, "relay_networks: '%s' is not an address or network (or too many)", argv[i]);
+				return -1;
+			}
+			cfg->nrelay_networks++;
+		}
+		return 0;
+	}
 	if (k->type == C_LISTEN)
 		return parse_listen(cfg, argv, argc, errs, file, line);
 	if (k->type == C_DOMAINS) {

@@ -24,6 +24,23 @@ struct config_listener {
 	int port;
 };
 
+#define CONFIG_MAX_NETWORKS 64
+#define CONFIG_MAX_ROUTES   64
+
+/* A network in CIDR notation: relay_networks. */
+struct config_network {
+	int family;                 /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;
+};
+
+/* route DOMAIN HOST[:PORT]: a static next hop; DOMAIN "*" is the smarthost. */
+struct config_route {
+	char domain[256];
+	char host[256];
+	int port;
+};
+
 struct config {
 	char hostname[256];
 	char data_dir[CONFIG_PATH_MAX];
@@ -51,7 +68,27 @@ struct config {
 	int queue_lifetime;        /* seconds */
 	bool log_syslog;
 	bool log_debug;
+
+	/* outbound */
+	struct config_network relay_networks[CONFIG_MAX_NETWORKS];
+	size_t nrelay_networks;
+	struct config_route routes[CONFIG_MAX_ROUTES];
+	size_t nroutes;
+	char resolver[256];        /* "" = /etc/resolv.conf; else "IP[@PORT]" */
+	int smtp_port;             /* port of MX hosts found in DNS */
+	int smtp_connect_timeout;  /* seconds */
+	int smtp_idle_timeout;     /* keep an idle outbound connection this long */
+	int max_outbound;          /* outbound connections in all */
+	int max_outbound_per_dest; /* per destination address */
+	int delay_warning;         /* seconds before a NOTIFY=DELAY DSN; 0 = never */
 };
+
+/* True when addr (family AF_INET/AF_INET6, raw bytes) is in relay_networks. */
+bool config_relay_allowed(const struct config *cfg, int family,
+    const void *addr);
+/* The static route for domain (exact, then "*"), or NULL. */
+const struct config_route *config_route_for(const struct config *cfg,
+    const char *domain);
 
 /* Fills cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);

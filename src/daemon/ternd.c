@@ -19,6 +19,8 @@
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "../config/config.h"
+#include "../deliver/remote.h"
+#include "../dns/dns.h"
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../smtp/smtp_server.h"
@@ -37,6 +39,8 @@ struct ternd {
 	struct iopool *pool;
 	struct queue *queue;
 	struct directory *dir;
+	struct dns *dns;
+	struct remote *remote;
 	struct smtp_server_env smtp_env;
 	struct ternd_listener listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
@@ -189,6 +193,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	directory_free(&d->dir);
 	d->dir = nd;
 	d->smtp_env.dir = nd;
+	queue_set_directory(d->queue, nd);
 	log_info("event=reloaded users=%zu", directory_user_count(nd));
 	buf_release(&errs);
 }
@@ -238,6 +243,13 @@ main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "queue: %s", buf_cstr(&errs));
 		goto out;
 	}
+	if ((d.dns = dns_new(d.base, &d.cfg, &errs)) == NULL ||
+	    (d.remote = remote_new(d.base, &d.cfg, d.dns)) == NULL) {
+		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
+		goto out;
+	}
+	queue_set_remote(d.queue, d.remote);
+	queue_set_directory(d.queue, d.dir);
 	d.smtp_env.base = d.base;
 	d.smtp_env.cfg = &d.cfg;
 	d.smtp_env.dir = d.dir;
@@ -271,7 +283,9 @@ out:
 	while (d.pool && iopool_pending(d.pool) > 0)
 		event_base_loop(d.base, EVLOOP_ONCE);
 	iopool_free(&d.pool);
+	remote_free(&d.remote);
 	queue_free(&d.queue);
+	dns_free(&d.dns);
 	if (d.sig_term) event_free(d.sig_term);
 	if (d.sig_int) event_free(d.sig_int);
 	if (d.sig_hup) event_free(d.sig_hup);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,10 @@
 #include "../config/config.h"
 #include "../daemon/iopool.h"
 #include "../deliver/maildir.h"
+#include "../deliver/remote.h"
+#include "../proto/smtp_cmd.h"
+#include "../route/router.h"
+#include "bounce.h"
 #include "../maillog/maillog.h"
 #include "dirsync.h"
 
@@ -44,6 +49,7 @@ struct qmsg {
 	unsigned attempts;
 	size_t heap_idx;        /* SIZE_MAX when not in the heap */
 	bool busy;              /* a delivery job owns it */
+	bool warned;            /* a delay DSN went out */
 	struct qmsg *ready_next;
 };
 
@@ -63,6 +69,8 @@ struct queue {
 	struct event *timer;
 	size_t nmsgs;
 	bool stopping;          /* no new deliveries: shutting down */
+	struct remote *remote;  /* NULL: remote recipients wait */
+	const struct directory *dir;
 };
 
 struct queue_tx {
@@ -74,20 +82,17 @@ struct queue_tx {
 	int sys_errno;
 	queue_commit_cb cb;
 	uint64_t cookie;
+	/* queue-internal commits (DSNs) report here instead */
+	void (*icb)(void *arg, enum queue_err err, const char *id);
+	void *iarg;
 };
 
-/* One delivery attempt of one message. */
-struct djob {
-	struct queue *q;
-	struct qmsg *m;
-	struct maildir_result *res;   /* one per recipient */
-	bool *tried;                  /* recipients this attempt covered */
-	int syncs_left;
-	bool remove;                  /* finish: unlink instead of append */
-	int finish_err;
-};
+struct djob;
 
 static void pump(struct queue *q);
+static void commit_report(struct queue_tx *tx, enum queue_err err, const char *id);
+static void queue_tx_commit_internal(struct queue_tx *tx,
+    void (*cb)(void *, enum queue_err, const char *), void *arg);
 static void schedule(struct queue *q, struct qmsg *m, int64_t when);
 static void finish_attempt(struct djob *j);
 
@@ -464,7 +469,7 @@ commit_fail(struct queue_tx *tx, const char *dir)
 		close(tx->fd);
 	path_of(path, dir, tx->env.id);
 	unlink(path);
-	tx->cb(tx->cookie, tx->err, tx->env.id);
+	commit_report(tx, tx->err, tx->env.id);
 	envelope_clear(&tx->env);
 	free(tx);
 }
@@ -488,7 +493,7 @@ commit_synced(void *arg, int err)
 	m->arrival = now_real();
 	m->heap_idx = SIZE_MAX;
 	q->nmsgs++;
-	tx->cb(tx->cookie, QUEUE_OK, m->env.id);
+	commit_report(tx, QUEUE_OK, m->env.id);
 	free(tx);
 	schedule(q, m, 0);
 	pump(q);
@@ -510,6 +515,36 @@ commit_done(void *arg)
 	}
 }
 
+static void
+commit_report(struct queue_tx *tx, enum queue_err err, const char *id)
+{
+	if (tx->icb)
+		tx->icb(tx->iarg, err, id);
+	else
+		tx->cb(tx->cookie, err, id);
+}
+
+static void
+queue_tx_commit_internal(struct queue_tx *tx,
+    void (*cb)(void *, enum queue_err, const char *), void *arg)
+{
+	tx->icb = cb;
+	tx->iarg = arg;
+	queue_tx_commit(tx, NULL, 0);
+}
+
+void
+queue_set_remote(struct queue *q, struct remote *r)
+{
+	q->remote = r;
+}
+
+void
+queue_set_directory(struct queue *q, const struct directory *dir)
+{
+	q->dir = dir;
+}
+
 void
 queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie)
 {
@@ -523,6 +558,27 @@ queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie)
 }
 
 /* ------------------------------------------------------- delivering ----- */
+
+/*
+ * One attempt at one message. Its pending recipients are split into
+ * parts: all local ones in one I/O-pool job, the remote ones one part per
+ * domain. When every part has reported, finish_attempt() logs, queues any
+ * DSN, and records the outcome on disk.
+ */
+struct djob {
+	struct queue *q;
+	struct qmsg *m;
+	struct courier_result *res;      /* per recipient */
+	struct maildir_result *mres;     /* per recipient, local part */
+	bool *tried;                     /* recipients this attempt covers */
+	int parts;                       /* parts still running (+1 guard) */
+	int syncs;                       /* new/ fsyncs still running */
+	int fd;                          /* queue file for remote parts */
+	struct remote_job *rjobs;
+	size_t *ridx;                    /* recipient indexes, grouped by domain */
+	bool remove;                     /* finish: unlink instead of append */
+	int finish_err;
+};
 
 /* Maildir of a local mailbox "user@domain": <data>/mail/<domain>/<user>. */
 static int
@@ -540,8 +596,15 @@ mailbox_path(const struct queue *q, const char *addr, char *out, size_t outsize)
 	return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
 }
 
+static bool
+is_local_rcpt(const struct djob *j, size_t i)
+{
+	return j->tried[i] && j->m->env.rcpts[i].local;
+}
+
+/* Pool thread: every local recipient of the attempt. */
 static void
-deliver_work(void *arg)
+local_work(void *arg)
 {
 	struct djob *j = arg;
 	struct qmsg *m = j->m;
@@ -554,20 +617,14 @@ deliver_work(void *arg)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (i = 0; i < m->env.nrcpts; i++) {
 		struct envelope_rcpt *r = &m->env.rcpts[i];
-		struct maildir_result *res = &j->res[i];
+		struct maildir_result *res = &j->mres[i];
 
-		if (!j->tried[i])
+		if (!is_local_rcpt(j, i))
 			continue;
 		if (fd == -1) {
 			res->status = DELIVER_TEMP;
 			snprintf(res->error, sizeof(res->error), "open queue file: %s",
 			    strerror(errno));
-			continue;
-		}
-		if (!r->local) {
-			res->status = DELIVER_TEMP;
-			snprintf(res->error, sizeof(res->error),
-			    "remote delivery is not configured");
 			continue;
 		}
 		if (mailbox_path(j->q, r->addr, box, sizeof(box)) == -1) {
@@ -591,54 +648,98 @@ deliver_work(void *arg)
 static void
 djob_free(struct djob *j)
 {
+	if (j->fd != -1)
+		close(j->fd);
 	free(j->res);
+	free(j->mres);
 	free(j->tried);
+	free(j->rjobs);
+	free(j->ridx);
 	free(j);
 }
 
 static void
-delivery_synced(void *arg, int err)
+part_done(struct djob *j)
 {
-	struct djob *j = arg;
-
-	if (err != 0) {
-		/* The rename may not be durable: deliver again later. The copy
-		 * already in new/ may become a duplicate; never a loss. */
-		size_t i;
-
-		for (i = 0; i < j->m->env.nrcpts; i++) {
-			if (j->tried[i] && j->res[i].status == DELIVER_OK) {
-				j->res[i].status = DELIVER_TEMP;
-				snprintf(j->res[i].error, sizeof(j->res[i].error),
-				    "fsync of new/: %s", strerror(err));
-			}
+	if (--j->parts == 0) {
+		if (j->fd != -1) {
+			close(j->fd);
+			j->fd = -1;
 		}
-	}
-	if (--j->syncs_left == 0)
 		finish_attempt(j);
+	}
 }
 
 static void
-deliver_done(void *arg)
+local_synced(void *arg, int err)
 {
 	struct djob *j = arg;
 	size_t i;
 
-	/* Hold one reference so the batch cannot finish us early. */
-	j->syncs_left = 1;
-	for (i = 0; i < j->m->env.nrcpts; i++) {
-		if (j->tried[i] && j->res[i].status == DELIVER_OK) {
-			j->syncs_left++;
-			if (dirsync_request(j->q->ds, j->res[i].newdir,
-			    delivery_synced, j) == -1) {
-				j->syncs_left--;
-				j->res[i].status = DELIVER_TEMP;
-				snprintf(j->res[i].error, sizeof(j->res[i].error),
-				    "out of memory");
+	if (err != 0) {
+		/* The renames may not be durable: deliver again later. A copy
+		 * already in new/ may become a duplicate; never a loss. */
+		for (i = 0; i < j->m->env.nrcpts; i++) {
+			if (is_local_rcpt(j, i) && j->mres[i].status == DELIVER_OK) {
+				j->mres[i].status = DELIVER_TEMP;
+				snprintf(j->mres[i].error, sizeof(j->mres[i].error),
+				    "fsync of new/: %s", strerror(err));
 			}
 		}
 	}
-	delivery_synced(j, 0);
+	if (--j->syncs > 0)
+		return;
+	for (i = 0; i < j->m->env.nrcpts; i++) {
+		struct courier_result *r = &j->res[i];
+
+		if (!is_local_rcpt(j, i))
+			continue;
+		r->status = j->mres[i].status;
+		str_copy(r->relay, sizeof(r->relay), "local");
+		str_copy(r->dsn, sizeof(r->dsn), r->status == DELIVER_OK ? "2.0.0" :
+		    r->status == DELIVER_TEMP ? "4.3.0" : "5.3.0");
+		str_copy(r->detail, sizeof(r->detail), r->status == DELIVER_OK ?
+		    "delivered to maildir" : j->mres[i].error);
+	}
+	part_done(j);
+}
+
+static void
+local_done(void *arg)
+{
+	struct djob *j = arg;
+	size_t i;
+
+	/* One hold so the first batch cannot finish us early. */
+	j->syncs = 1;
+	for (i = 0; i < j->m->env.nrcpts; i++) {
+		if (is_local_rcpt(j, i) && j->mres[i].status == DELIVER_OK) {
+			j->syncs++;
+			if (dirsync_request(j->q->ds, j->mres[i].newdir, local_synced, j) == -1) {
+				j->syncs--;
+				j->mres[i].status = DELIVER_TEMP;
+				snprintf(j->mres[i].error, sizeof(j->mres[i].error), "out of memory");
+			}
+		}
+	}
+	local_synced(j, 0);
+}
+
+static void
+remote_part_done(void *arg)
+{
+	part_done(arg);
+}
+
+static int64_t
+backoff(const struct queue *q, unsigned attempts)
+{
+	int64_t d = q->cfg->retry_initial;
+	unsigned i;
+
+	for (i = 1; i < attempts && d < q->cfg->retry_max; i++)
+		d *= 2;
+	return d < q->cfg->retry_max ? d : q->cfg->retry_max;
 }
 
 /* Pool thread: record outcomes, or remove a finished message. */
@@ -664,10 +765,10 @@ finish_work(void *arg)
 		return;
 	}
 	for (i = 0; i < m->env.nrcpts; i++) {
-		if (!j->tried[i] || j->res[i].status == DELIVER_TEMP)
+		if (!j->tried[i] || m->env.rcpts[i].state == RCPT_PENDING)
 			continue;
 		buf_printf(&lines, "%c %zu\n",
-		    j->res[i].status == DELIVER_OK ? 'd' : 'f', i);
+		    m->env.rcpts[i].state == RCPT_DELIVERED ? 'd' : 'f', i);
 	}
 	if (lines.len == 0)
 		return;
@@ -677,17 +778,6 @@ finish_work(void *arg)
 	if (fd != -1)
 		close(fd);
 	buf_release(&lines);
-}
-
-static int64_t
-backoff(const struct queue *q, unsigned attempts)
-{
-	int64_t d = q->cfg->retry_initial;
-	unsigned i;
-
-	for (i = 1; i < attempts && d < q->cfg->retry_max; i++)
-		d *= 2;
-	return d < q->cfg->retry_max ? d : q->cfg->retry_max;
 }
 
 static void
@@ -715,45 +805,13 @@ finish_done(void *arg)
 	pump(q);
 }
 
+/* Records the outcome on disk (state file or removal), then reschedules. */
 static void
-finish_attempt(struct djob *j)
+record_outcome(struct djob *j)
 {
 	struct qmsg *m = j->m;
-	double now = now_real(), delay = now - m->arrival;
-	bool expired = (int64_t)now - m->env.arrival >= j->q->cfg->queue_lifetime;
 	size_t i, left = 0;
 
-	for (i = 0; i < m->env.nrcpts; i++) {
-		struct envelope_rcpt *r = &m->env.rcpts[i];
-		struct maildir_result *res = &j->res[i];
-
-		if (!j->tried[i])
-			continue;
-		if (res->status == DELIVER_TEMP && expired) {
-			res->status = DELIVER_PERM;
-			snprintf(res->error + strlen(res->error),
-			    sizeof(res->error) - strlen(res->error),
-			    " (queue lifetime expired)");
-		}
-		switch (res->status) {
-		case DELIVER_OK:
-			r->state = RCPT_DELIVERED;
-			maillog_delivery(m->env.id, r->addr, r->orig, "local", delay,
-			    "2.0.0", "sent", "delivered to maildir");
-			break;
-		case DELIVER_TEMP:
-			maillog_delivery(m->env.id, r->addr, r->orig,
-			    r->local ? "local" : "none", delay, "4.3.0", "deferred",
-			    res->error);
-			break;
-		case DELIVER_PERM:
-			r->state = RCPT_FAILED;
-			maillog_delivery(m->env.id, r->addr, r->orig,
-			    r->local ? "local" : "none", delay,
-			    expired ? "4.4.7" : "5.3.0", "bounced", res->error);
-			break;
-		}
-	}
 	for (i = 0; i < m->env.nrcpts; i++)
 		left += m->env.rcpts[i].state == RCPT_PENDING;
 	j->remove = left == 0;
@@ -761,37 +819,328 @@ finish_attempt(struct djob *j)
 		/* Keep it in memory and try later; the files are unchanged. */
 		j->q->inflight--;
 		m->busy = false;
-		schedule(j->q, m, (int64_t)now + backoff(j->q, m->attempts));
+		schedule(j->q, m, (int64_t)time(NULL) + backoff(j->q, m->attempts));
 		djob_free(j);
 	}
+}
+
+/* ---------------------------------------------------------- DSNs ------- */
+
+struct dsn_ctx {
+	struct djob *j;
+	size_t *failed;                /* recipients whose failure it reports */
+	size_t nfailed;
+	bool delay_warning;
+};
+
+static void
+dsn_committed(void *arg, enum queue_err err, const char *id)
+{
+	struct dsn_ctx *d = arg;
+	struct djob *j = d->j;
+	size_t i;
+
+	if (err != QUEUE_OK) {
+		/* Without its bounce a failure may not be recorded (DESIGN.md
+		 * durability 2): those recipients stay pending and are tried,
+		 * and reported, again later. */
+		for (i = 0; i < d->nfailed; i++)
+			j->m->env.rcpts[d->failed[i]].state = RCPT_PENDING;
+		log_warnx("id=%s event=dsn-failed reason=\"cannot queue the notification\"",
+		    j->m->env.id);
+	} else {
+		log_info("id=%s event=dsn dsn_id=%s", j->m->env.id, id);
+		if (d->delay_warning)
+			j->m->warned = true;
+	}
+	free(d->failed);
+	free(d);
+	record_outcome(j);
+}
+
+/* Final recipient of a notification to addr, routed like any RCPT. */
+static int
+dsn_route(struct queue *q, const char *addr, struct envelope *env)
+{
+	struct route_list rl = { 0 };
+	const char *at = strrchr(addr, '@');
+	char local[SMTP_PATH_MAX];
+	enum route_status st;
+	size_t i;
+	int rc = -1;
+
+	if (at == NULL || at == addr)
+		return -1;
+	str_copyn(local, sizeof(local), addr, (size_t)(at - addr));
+	st = router_expand(q->cfg, q->dir, local, at + 1, &rl);
+	if (st == ROUTE_NOT_LOCAL)
+		rc = envelope_add_rcpt(env, addr, addr, "", SMTP_NOTIFY_NEVER, false);
+	else if (st == ROUTE_OK) {
+		for (i = 0, rc = 0; i < rl.n && rc == 0; i++)
+			rc = envelope_add_rcpt(env, rl.dests[i].address, addr, "",
+			    SMTP_NOTIFY_NEVER, rl.dests[i].local);
+	}
+	route_list_clear(&rl);
+	return rc;
+}
+
+/*
+ * Queues one notification covering this attempt's outcomes that the sender
+ * asked to hear about (RFC 3461 §4.1 NOTIFY), or returns false when there
+ * is none to send. A failed message from the null sender (a bounce that
+ * bounced) goes to the postmaster instead, and never further.
+ */
+static bool
+send_dsn(struct djob *j, int64_t now)
+{
+	struct queue *q = j->q;
+	struct qmsg *m = j->m;
+	struct bounce_item *items = NULL;
+	struct dsn_ctx *d = NULL;
+	struct envelope env = { 0 };
+	struct buf msg = BUF_INIT, orig = BUF_INIT;
+	struct queue_tx *tx;
+	enum queue_err qe;
+	size_t i, n = 0;
+	bool eightbit = false, is_bounce = m->env.sender[0] == '\0';
+	const char *to = is_bounce ? q->cfg->postmaster : m->env.sender;
+	char path[QPATH_MAX];
+	int fd;
+
+	if ((items = calloc(m->env.nrcpts, sizeof(*items))) == NULL ||
+	    (d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->failed = calloc(m->env.nrcpts, sizeof(size_t))) == NULL)
+		goto none;
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &m->env.rcpts[i];
+		struct courier_result *res = &j->res[i];
+		unsigned nf = r->notify;
+
+		if (!j->tried[i] || (nf & SMTP_NOTIFY_NEVER))
+			continue;
+		if (r->state == RCPT_FAILED && (nf == 0 || (nf & SMTP_NOTIFY_FAILURE))) {
+			/* A bounce to the postmaster that fails is only logged. */
+			if (is_bounce && str_ieq(r->addr, to))
+				continue;
+			items[n++] = (struct bounce_item){ r, res, DSN_FAILED };
+			d->failed[d->nfailed++] = i;
+		} else if (r->state == RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS) && !is_bounce) {
+			if (r->local)
+				items[n++] = (struct bounce_item){ r, res, DSN_DELIVERED };
+			else if (!res->peer_dsn)
+				items[n++] = (struct bounce_item){ r, res, DSN_RELAYED };
+		} else if (r->state == RCPT_PENDING && (nf & SMTP_NOTIFY_DELAY) && !is_bounce &&
+		    !m->warned && q->cfg->delay_warning > 0 &&
+		    now - m->env.arrival >= q->cfg->delay_warning) {
+			items[n++] = (struct bounce_item){ r, res, DSN_DELAYED };
+			d->delay_warning = true;
+		}
+	}
+	if (n == 0)
+		goto none;
+	/* The original, as queued, for the third part. */
+	path_of(path, q->msgdir, m->env.id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		goto none;
+	if (buf_reserve(&orig, m->body_len) == 0 &&
+	    pread(fd, orig.data, m->body_len, (off_t)m->body_off) == (ssize_t)m->body_len)
+		orig.len = m->body_len;
+	close(fd);
+	if (orig.len != m->body_len)
+		goto none;
+	if (bounce_compose(q->cfg->hostname, m->env.id, &m->env, items, n, to,
+	    orig.data ? orig.data : "", orig.len, now, &msg, &eightbit) == -1)
+		goto none;
+	env.arrival = now;
+	env.body = eightbit ? SMTP_BODY_8BITMIME : SMTP_BODY_7BIT;
+	if (envelope_set(&env.sender, "") || envelope_set(&env.helo, q->cfg->hostname) ||
+	    envelope_set(&env.client, "127.0.0.1") || envelope_set(&env.proto, "DSN") ||
+	    envelope_set(&env.envid, ""))
+		goto none;
+	/* Undeliverable sender: the postmaster reads it instead. */
+	if (dsn_route(q, to, &env) == -1 || env.nrcpts == 0) {
+		if (is_bounce || dsn_route(q, q->cfg->postmaster, &env) == -1 || env.nrcpts == 0)
+			goto none;
+	}
+	if ((tx = queue_tx_begin(q, &env, &qe)) == NULL)
+		goto none;
+	queue_tx_write(tx, msg.data, msg.len);
+	d->j = j;
+	free(items);
+	buf_release(&msg);
+	buf_release(&orig);
+	queue_tx_commit_internal(tx, dsn_committed, d);
+	return true;
+none:
+	if (n > 0)
+		log_warnx("id=%s event=dsn-failed reason=\"cannot compose or route the notification\"",
+		    m->env.id);
+	/* Failures stay failures: with nobody to tell, retrying won't help. */
+	envelope_clear(&env);
+	buf_release(&msg);
+	buf_release(&orig);
+	free(items);
+	if (d)
+		free(d->failed);
+	free(d);
+	return false;
+}
+
+static void
+finish_attempt(struct djob *j)
+{
+	struct qmsg *m = j->m;
+	double now = now_real();
+	double delay = now - m->arrival;
+	bool expired = (int64_t)now - m->env.arrival >= j->q->cfg->queue_lifetime;
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &m->env.rcpts[i];
+		struct courier_result *res = &j->res[i];
+
+		if (!j->tried[i])
+			continue;
+		if (res->status == DELIVER_TEMP && expired) {
+			/* RFC 3463 4.4.7: delivery time expired. */
+			res->status = DELIVER_PERM;
+			str_copy(res->dsn, sizeof(res->dsn), "4.4.7");
+			snprintf(res->detail + strlen(res->detail),
+			    sizeof(res->detail) - strlen(res->detail),
+			    " (gave up: queue lifetime expired)");
+		}
+		switch (res->status) {
+		case DELIVER_OK:
+			r->state = RCPT_DELIVERED;
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, delay,
+			    res->dsn, "sent", res->detail);
+			break;
+		case DELIVER_TEMP:
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, delay,
+			    res->dsn[0] ? res->dsn : "4.0.0", "deferred", res->detail);
+			break;
+		case DELIVER_PERM:
+			r->state = RCPT_FAILED;
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, delay,
+			    res->dsn[0] ? res->dsn : "5.0.0", "bounced", res->detail);
+			break;
+		}
+	}
+	if (!send_dsn(j, (int64_t)now))
+		record_outcome(j);
 }
 
 static void
 start_delivery(struct queue *q, struct qmsg *m)
 {
 	struct djob *j = calloc(1, sizeof(*j));
-	size_t i;
+	size_t i, k, nremote = 0, ndom = 0;
+	char path[QPATH_MAX];
 
-	if (j == NULL || (j->res = calloc(m->env.nrcpts, sizeof(*j->res))) == NULL ||
-	    (j->tried = calloc(m->env.nrcpts, sizeof(bool))) == NULL) {
-		if (j)
-			djob_free(j);
-		schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
-		return;
-	}
+	if (j == NULL)
+		goto retry;
+	j->fd = -1;
+	if ((j->res = calloc(m->env.nrcpts, sizeof(*j->res))) == NULL ||
+	    (j->mres = calloc(m->env.nrcpts, sizeof(*j->mres))) == NULL ||
+	    (j->tried = calloc(m->env.nrcpts, sizeof(bool))) == NULL ||
+	    (j->ridx = calloc(m->env.nrcpts, sizeof(size_t))) == NULL ||
+	    (j->rjobs = calloc(m->env.nrcpts, sizeof(*j->rjobs))) == NULL)
+		goto retry;
 	j->q = q;
 	j->m = m;
-	for (i = 0; i < m->env.nrcpts; i++)
+	for (i = 0; i < m->env.nrcpts; i++) {
 		j->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
+		if (j->tried[i] && !m->env.rcpts[i].local)
+			nremote++;
+	}
 	m->busy = true;
 	m->attempts++;
 	q->inflight++;
-	if (iopool_submit(q->pool, deliver_work, deliver_done, j) == -1) {
-		q->inflight--;
-		m->busy = false;
-		djob_free(j);
-		schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
+	j->parts = 1;   /* the guard, released at the end */
+	/* Remote recipients, grouped by domain: one SMTP transaction each. */
+	if (nremote > 0) {
+		path_of(path, q->msgdir, m->env.id);
+		j->fd = open(path, O_RDONLY | O_CLOEXEC);
+		for (i = 0; i < m->env.nrcpts; i++) {
+			const char *dom;
+
+			if (!j->tried[i] || m->env.rcpts[i].local)
+				continue;
+			dom = strrchr(m->env.rcpts[i].addr, '@');
+			dom = dom ? dom + 1 : "";
+			for (k = 0; k < ndom; k++) {
+				if (str_ieq(j->rjobs[k].domain, dom))
+					break;
+			}
+			if (k == ndom) {
+				j->rjobs[k].domain = dom;
+				ndom++;
+			}
+			j->rjobs[k].n++;
+		}
+		/* Lay the index lists out one domain after another. */
+		for (k = 0, i = 0; k < ndom; k++) {
+			j->rjobs[k].idx = j->ridx + i;
+			i += j->rjobs[k].n;
+			j->rjobs[k].n = 0;
+		}
+		for (i = 0; i < m->env.nrcpts; i++) {
+			const char *dom;
+
+			if (!j->tried[i] || m->env.rcpts[i].local)
+				continue;
+			dom = strrchr(m->env.rcpts[i].addr, '@');
+			dom = dom ? dom + 1 : "";
+			for (k = 0; k < ndom; k++) {
+				if (str_ieq(j->rjobs[k].domain, dom))
+					break;
+			}
+			((size_t *)j->rjobs[k].idx)[j->rjobs[k].n++] = i;
+		}
 	}
+	for (i = 0; i < m->env.nrcpts; i++) {
+		if (is_local_rcpt(j, i)) {
+			j->parts++;
+			if (iopool_submit(q->pool, local_work, local_done, j) == -1) {
+				j->parts--;
+				for (k = 0; k < m->env.nrcpts; k++) {
+					if (is_local_rcpt(j, k)) {
+						j->res[k].status = DELIVER_TEMP;
+						str_copy(j->res[k].detail, sizeof(j->res[k].detail), "out of memory");
+					}
+				}
+			}
+			break;
+		}
+	}
+	for (k = 0; k < ndom; k++) {
+		struct remote_job *rj = &j->rjobs[k];
+
+		if (j->fd == -1 || q->remote == NULL) {
+			for (i = 0; i < rj->n; i++) {
+				j->res[rj->idx[i]].status = DELIVER_TEMP;
+				str_copy(j->res[rj->idx[i]].detail, sizeof(j->res[0].detail),
+				    q->remote ? "cannot open the queue file" :
+				    "remote delivery is not configured");
+			}
+			continue;
+		}
+		rj->env = &m->env;
+		rj->res = j->res;
+		rj->fd = j->fd;
+		rj->off = m->body_off;
+		rj->len = m->body_len;
+		rj->done = remote_part_done;
+		rj->arg = j;
+		j->parts++;
+		remote_deliver(q->remote, rj);
+	}
+	part_done(j);
+	return;
+retry:
+	if (j)
+		djob_free(j);
+	schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
 }
 
 void

@@ -37,6 +37,12 @@ struct queue *queue_open(struct event_base *base, struct iopool *pool,
     const struct config *cfg, struct buf *errs);
 /* Loads msg/ after a restart, removes tmp/; schedules every message. */
 int queue_recover(struct queue *q);
+struct remote;
+struct directory;
+/* Where remote recipients go; without one they wait in the queue. */
+void queue_set_remote(struct queue *q, struct remote *r);
+/* For routing DSNs; set again after a reload. */
+void queue_set_directory(struct queue *q, const struct directory *dir);
 /* Starts no further deliveries; running ones finish. For shutdown. */
 void queue_stop(struct queue *q);
 /* Frees every message; call once the I/O pool is idle. */

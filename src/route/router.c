@@ -28,8 +28,8 @@ route_list_clear(struct route_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static enum route_status
-add(struct route_list *l, const char *address, bool local)
+enum route_status
+route_list_add(struct route_list *l, const char *address, bool local)
 {
 	size_t i;
 
@@ -78,7 +78,7 @@ lookup(const struct config *cfg, const struct directory *dir,
 				snprintf(target, sizeof(target), "%s@%s", t[i], domain);
 			/* "bob: bob, alice" keeps a copy in bob's own mailbox. */
 			if (strcmp(target, key) == 0 && directory_has_user(dir, key))
-				st = add(out, key, true);
+				st = route_list_add(out, key, true);
 			else
 				st = expand(cfg, dir, target, depth + 1, out);
 			if (st != ROUTE_OK)
@@ -88,7 +88,7 @@ lookup(const struct config *cfg, const struct directory *dir,
 	}
 	if (directory_has_user(dir, key)) {
 		*found = true;
-		return add(out, key, true);
+		return route_list_add(out, key, true);
 	}
 	return ROUTE_OK;
 }
@@ -113,7 +113,7 @@ expand(const struct config *cfg, const struct directory *dir,
 		if (depth == 0)
 			return ROUTE_NOT_LOCAL;
 		snprintf(local + strlen(local), sizeof(local) - strlen(local), "@%s", domain);
-		return add(out, local, false);
+		return route_list_add(out, local, false);
 	}
 	if ((st = lookup(cfg, dir, local, domain, depth, out, &found)) != ROUTE_OK || found)
 		return st;

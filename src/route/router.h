@@ -40,5 +40,8 @@ enum route_status router_expand(const struct config *cfg,
     struct route_list *out);
 
 void route_list_clear(struct route_list *l);
+/* Adds a destination (copied) unless already there. */
+enum route_status route_list_add(struct route_list *l, const char *address,
+    bool local);
 
 #endif

@@ -36,6 +36,7 @@
 #include "../proto/smtp_addr.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_data.h"
+#include "../proto/rfc5322.h"
 #include "../queue/queue.h"
 #include "../route/router.h"
 #include "smtp_reply.h"
@@ -70,6 +71,7 @@ struct smtp_tx {
 	bool too_big;
 	bool chunking;               /* BDAT used: DATA is no longer allowed */
 	struct buf bdat_error;       /* set: the transaction failed; this reply */
+	struct hdr_scan hs;          /* Received count for loop detection */
 	char sender[SMTP_PATH_MAX + 8];  /* copies for the log after the */
 	size_t nrcpt;                    /* envelope moved to the queue */
 };
@@ -82,6 +84,8 @@ struct smtp_session {
 	enum listener_kind kind;
 	char ip[INET6_ADDRSTRLEN];
 	int port;
+	int family;                  /* of the client address, for relay checks */
+	unsigned char addr[16];
 	char helo[256];
 	bool esmtp;
 	bool skip_line;              /* discarding the rest of a too-long line */
@@ -496,6 +500,17 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	case ROUTE_OK:
 		break;
 	case ROUTE_NOT_LOCAL:
+		/* Never an open relay: only trusted networks may send onwards. */
+		if (to.domain[0] && config_relay_allowed(cfg, s->family, s->addr)) {
+			char dest[SMTP_PATH_MAX + 8];
+
+			snprintf(dest, sizeof(dest), "%s@%s", to.local, to.domain);
+			str_lower(strrchr(dest, '@'));
+			if (route_list_add(&dests, dest, false) == ROUTE_OK)
+				break;
+			reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+			goto out;
+		}
 		reply(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
 		goto out;
 	case ROUTE_UNKNOWN_USER:
@@ -562,6 +577,7 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 			smtp_reply_format(err_reply, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
 		return false;
 	}
+	hdr_scan_init(&tx->hs);
 	/* RFC 5321 §4.4 trace field. */
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
@@ -577,6 +593,8 @@ tx_flush(struct smtp_tx *tx)
 {
 	if (tx->chunk.len == 0)
 		return;
+	if (!tx->hs.done)
+		hdr_scan_feed(&tx->hs, tx->chunk.data, tx->chunk.len);
 	if (!tx->too_big && queue_tx_write(tx->qtx, tx->chunk.data, tx->chunk.len) != QUEUE_OK)
 		tx->data.discard = true;   /* keep reading to the end, store nothing */
 	buf_reset(&tx->chunk);
@@ -645,6 +663,10 @@ end_of_message(struct smtp_session *s)
 		/* RFC 5321 §2.3.8: lines end with CRLF. Refusing (not repairing)
 		 * keeps SMTP smuggling impossible through tern. */
 		reply(s, 550, ESC_SYNTAX, "Message contains bare CR or LF; lines must end with CRLF");
+	else if (tx->hs.received > cfg->max_received_headers)
+		/* RFC 5321 §6.3: too many hops means a loop. */
+		reply(s, 554, ESC_LOOP, "Too many Received headers (%zu): mail loop",
+		    tx->hs.received);
 	else if (tx->data.long_line)
 		reply(s, 500, ESC_SYNTAX, "Message contains a line longer than %zu octets",
 		    cfg->max_line_length);
@@ -1080,6 +1102,7 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 	struct smtp_session *s;
 	struct ip_count **slot, *c;
 	char ip[INET6_ADDRSTRLEN] = "unknown";
+	unsigned char raw[16] = { 0 };
 	int port = 0;
 
 	(void)salen;
@@ -1088,11 +1111,13 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 
 		inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
 		port = ntohs(in4->sin_port);
+		memcpy(raw, &in4->sin_addr, 4);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
 		port = ntohs(in6->sin6_port);
+		memcpy(raw, &in6->sin6_addr, 16);
 	}
 	slot = ip_slot(ip);
 	if (reg.nsessions >= (unsigned)cfg->max_connections ||
@@ -1131,6 +1156,8 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 	s->state = S_CONNECTED;
 	str_copy(s->ip, sizeof(s->ip), ip);
 	s->port = port;
+	s->family = sa->sa_family;
+	memcpy(s->addr, raw, sizeof(raw));
 	s->hnext = reg.by_id[s->id % REG_BUCKETS];
 	reg.by_id[s->id % REG_BUCKETS] = s;
 	reg.nsessions++;

@@ -1,0 +1,386 @@
+/*
+ * remote: next hops and host fallback (see remote.h).
+ *
+ * RFC 5321 §5.1: MX hosts in preference order, every address of each; a
+ * failure to connect or a refused greeting moves on to the next address.
+ * Once a server has answered the transaction, its verdicts stand (a 4xx
+ * recipient is retried later, not at another MX), as in Postfix.
+ */
+#include "remote.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../config/config.h"
+#include "../dns/dns.h"
+#include "../smtp/smtp_client.h"
+
+#define MAX_HOPS 32
+#define MAX_ADDRS_PER_HOP 16
+
+struct idle_conn {
+	char key[80];                  /* ip:port */
+	struct smtp_client *c;
+	struct idle_conn *next;
+};
+
+struct remote {
+	struct event_base *base;
+	const struct config *cfg;
+	struct dns *dns;
+	struct idle_conn *idle;
+	int nconn;
+};
+
+struct rjob {
+	struct remote *r;
+	struct remote_job *job;
+	struct dns_mx hops[MAX_HOPS];
+	size_t nhops, hop;
+	int port;
+	struct sockaddr_storage addrs[MAX_ADDRS_PER_HOP];
+	size_t naddrs, addr;
+	char key[80];
+	struct smtp_client *c;
+	struct smtp_client_tx tx;
+	const char **rcpt;
+	const char **orcpt;
+	unsigned *notify;
+	struct courier_result *tres;
+	char error[600];
+	char error_dsn[16];
+	bool error_perm;
+	bool attempted;                /* some server was reached */
+};
+
+static void next_hop(struct rjob *j);
+static void next_addr(struct rjob *j);
+
+struct remote *
+remote_new(struct event_base *base, const struct config *cfg, struct dns *dns)
+{
+	struct remote *r = calloc(1, sizeof(*r));
+
+	if (r) {
+		r->base = base;
+		r->cfg = cfg;
+		r->dns = dns;
+	}
+	return r;
+}
+
+void
+remote_free(struct remote **rp)
+{
+	struct remote *r = *rp;
+	struct idle_conn *ic, *next;
+
+	if (r == NULL)
+		return;
+	for (ic = r->idle; ic; ic = next) {
+		next = ic->next;
+		smtp_client_close(&ic->c);
+		free(ic);
+	}
+	free(r);
+	*rp = NULL;
+}
+
+int
+remote_connections(const struct remote *r)
+{
+	return r->nconn;
+}
+
+static void
+addr_key(const struct sockaddr_storage *ss, char *out, size_t outsize)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	}
+	snprintf(out, outsize, "%s:%d", ip, port);
+}
+
+/* An idle, still usable connection to key; unusable ones are dropped. */
+static struct smtp_client *
+idle_take(struct remote *r, const char *key)
+{
+	struct idle_conn **pp = &r->idle, *ic;
+	struct smtp_client *found = NULL;
+
+	while ((ic = *pp) != NULL) {
+		if (!smtp_client_usable(ic->c)) {
+			*pp = ic->next;
+			smtp_client_quit(&ic->c);
+			r->nconn--;
+			free(ic);
+			continue;
+		}
+		if (found == NULL && strcmp(ic->key, key) == 0) {
+			*pp = ic->next;
+			found = ic->c;
+			free(ic);
+			continue;
+		}
+		pp = &ic->next;
+	}
+	return found;
+}
+
+static void
+release_conn(struct rjob *j)
+{
+	struct remote *r = j->r;
+	struct idle_conn *ic;
+
+	if (j->c == NULL)
+		return;
+	if (smtp_client_usable(j->c) && (ic = calloc(1, sizeof(*ic))) != NULL) {
+		str_copy(ic->key, sizeof(ic->key), j->key);
+		ic->c = j->c;
+		ic->next = r->idle;
+		r->idle = ic;
+	} else {
+		smtp_client_quit(&j->c);
+		r->nconn--;
+	}
+	j->c = NULL;
+}
+
+static void
+job_finish(struct rjob *j)
+{
+	struct remote_job *job = j->job;
+
+	release_conn(j);
+	free(j->rcpt);
+	free(j->orcpt);
+	free(j->notify);
+	free(j->tres);
+	free(j);
+	job->done(job->arg);
+}
+
+/* No server took the message: every recipient gets the last error. */
+static void
+fail_all(struct rjob *j, enum deliver_status st, const char *dsn,
+    const char *relay, const char *detail)
+{
+	size_t i;
+
+	for (i = 0; i < j->job->n; i++) {
+		struct courier_result *res = &j->job->res[j->job->idx[i]];
+
+		res->status = st;
+		res->remote_code = 0;
+		str_copy(res->dsn, sizeof(res->dsn), dsn);
+		str_copy(res->relay, sizeof(res->relay), relay);
+		str_copy(res->detail, sizeof(res->detail), detail);
+	}
+	job_finish(j);
+}
+
+static void
+on_sent(struct smtp_client *c, void *arg)
+{
+	struct rjob *j = arg;
+	size_t i;
+
+	(void)c;
+	for (i = 0; i < j->job->n; i++)
+		j->job->res[j->job->idx[i]] = j->tres[i];
+	job_finish(j);
+}
+
+static void
+on_ready(struct smtp_client *c, void *arg)
+{
+	struct rjob *j = arg;
+
+	if (!smtp_client_usable(c)) {
+		snprintf(j->error, sizeof(j->error), "%s", smtp_client_error(c));
+		str_copy(j->error_dsn, sizeof(j->error_dsn), smtp_client_error_dsn(c));
+		j->error_perm = smtp_client_error_is_perm(c);
+		smtp_client_quit(&j->c);
+		j->r->nconn--;
+		if (j->error_perm) {
+			fail_all(j, DELIVER_PERM, j->error_dsn, j->hops[j->hop].host, j->error);
+			return;
+		}
+		j->addr++;
+		next_addr(j);
+		return;
+	}
+	j->attempted = true;
+	smtp_client_send(c, &j->tx, on_sent, j);
+}
+
+static void
+next_addr(struct rjob *j)
+{
+	struct smtp_client *c;
+
+	if (j->addr >= j->naddrs) {
+		j->hop++;
+		next_hop(j);
+		return;
+	}
+	addr_key(&j->addrs[j->addr], j->key, sizeof(j->key));
+	if ((c = idle_take(j->r, j->key)) != NULL) {
+		j->c = c;
+		j->attempted = true;
+		smtp_client_send(c, &j->tx, on_sent, j);
+		return;
+	}
+	j->c = smtp_client_connect(j->r->base, j->r->cfg,
+	    (const struct sockaddr *)&j->addrs[j->addr],
+	    j->addrs[j->addr].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in), j->hops[j->hop].host, on_ready, j);
+	if (j->c == NULL) {
+		fail_all(j, DELIVER_TEMP, "4.3.0", "none", "out of memory");
+		return;
+	}
+	j->r->nconn++;
+}
+
+static void
+on_addrs(void *arg, enum dns_status st, const struct sockaddr_storage *addrs,
+    size_t n)
+{
+	struct rjob *j = arg;
+
+	if (st != DNS_OK || n == 0) {
+		snprintf(j->error, sizeof(j->error), "%s: %s", j->hops[j->hop].host,
+		    st == DNS_TEMP ? "temporary DNS failure looking up its address" :
+		    "host has no address");
+		str_copy(j->error_dsn, sizeof(j->error_dsn), st == DNS_TEMP ? "4.4.3" : "4.4.4");
+		j->hop++;
+		next_hop(j);
+		return;
+	}
+	j->naddrs = n < MAX_ADDRS_PER_HOP ? n : MAX_ADDRS_PER_HOP;
+	memcpy(j->addrs, addrs, j->naddrs * sizeof(addrs[0]));
+	j->addr = 0;
+	next_addr(j);
+}
+
+static void
+next_hop(struct rjob *j)
+{
+	if (j->hop >= j->nhops) {
+		/* Every host failed. Permanent only if DNS said so for all. */
+		if (j->error[0] == '\0')
+			snprintf(j->error, sizeof(j->error), "no usable next hop");
+		fail_all(j, DELIVER_TEMP, j->error_dsn[0] ? j->error_dsn : "4.4.1",
+		    j->nhops ? j->hops[j->nhops - 1].host : "none", j->error);
+		return;
+	}
+	if (dns_lookup_addrs(j->r->dns, j->hops[j->hop].host, j->port, on_addrs, j) == -1)
+		fail_all(j, DELIVER_TEMP, "4.3.0", "none", "out of memory");
+}
+
+static void
+on_mx(void *arg, enum dns_status st, const struct dns_mx *hosts, size_t n)
+{
+	struct rjob *j = arg;
+	const char *dom = j->job->domain;
+	char why[400];
+
+	switch (st) {
+	case DNS_OK:
+		j->nhops = n < MAX_HOPS ? n : MAX_HOPS;
+		memcpy(j->hops, hosts, j->nhops * sizeof(hosts[0]));
+		break;
+	case DNS_NODATA:
+		/* RFC 5321 §5.1: no MX, the domain itself is the implicit MX. */
+		str_copy(j->hops[0].host, sizeof(j->hops[0].host), dom);
+		j->nhops = 1;
+		break;
+	case DNS_NULLMX:
+		snprintf(why, sizeof(why), "domain %s accepts no mail (null MX, RFC 7505)", dom);
+		fail_all(j, DELIVER_PERM, "5.1.10", dom, why);
+		return;
+	case DNS_NXDOMAIN:
+		snprintf(why, sizeof(why), "domain %s does not exist (NXDOMAIN)", dom);
+		fail_all(j, DELIVER_PERM, "5.1.2", dom, why);
+		return;
+	case DNS_TEMP:
+		snprintf(why, sizeof(why), "temporary DNS failure looking up MX for %s", dom);
+		fail_all(j, DELIVER_TEMP, "4.4.3", dom, why);
+		return;
+	}
+	j->hop = 0;
+	next_hop(j);
+}
+
+void
+remote_deliver(struct remote *r, struct remote_job *job)
+{
+	const struct envelope *env = job->env;
+	const struct config_route *route;
+	struct rjob *j = calloc(1, sizeof(*j));
+	size_t i;
+
+	if (j == NULL || (j->rcpt = calloc(job->n, sizeof(char *))) == NULL ||
+	    (j->orcpt = calloc(job->n, sizeof(char *))) == NULL ||
+	    (j->notify = calloc(job->n, sizeof(unsigned))) == NULL ||
+	    (j->tres = calloc(job->n, sizeof(*j->tres))) == NULL) {
+		if (j) {
+			free(j->rcpt);
+			free(j->orcpt);
+			free(j->notify);
+			free(j);
+		}
+		for (i = 0; i < job->n; i++) {
+			job->res[job->idx[i]].status = DELIVER_TEMP;
+			str_copy(job->res[job->idx[i]].detail, sizeof(job->res[0].detail), "out of memory");
+		}
+		job->done(job->arg);
+		return;
+	}
+	j->r = r;
+	j->job = job;
+	for (i = 0; i < job->n; i++) {
+		j->rcpt[i] = env->rcpts[job->idx[i]].addr;
+		j->orcpt[i] = env->rcpts[job->idx[i]].orcpt;
+		j->notify[i] = env->rcpts[job->idx[i]].notify;
+	}
+	j->tx.sender = env->sender;
+	j->tx.envid = env->envid ? env->envid : "";
+	j->tx.ret = env->ret;
+	j->tx.body = env->body;
+	j->tx.smtputf8 = env->smtputf8;
+	j->tx.nrcpt = job->n;
+	j->tx.rcpt = j->rcpt;
+	j->tx.orcpt = j->orcpt;
+	j->tx.notify = j->notify;
+	j->tx.res = j->tres;
+	j->tx.fd = job->fd;
+	j->tx.off = job->off;
+	j->tx.len = job->len;
+	if ((route = config_route_for(r->cfg, job->domain)) != NULL) {
+		str_copy(j->hops[0].host, sizeof(j->hops[0].host), route->host);
+		j->nhops = 1;
+		j->port = route->port;
+		next_hop(j);
+		return;
+	}
+	j->port = r->cfg->smtp_port;
+	if (dns_lookup_mx(r->dns, job->domain, on_mx, j) == -1)
+		fail_all(j, DELIVER_TEMP, "4.3.0", "none", "out of memory");
+}

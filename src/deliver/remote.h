@@ -1,0 +1,42 @@
+/*
+ * remote: delivery to other servers. For one message and one recipient
+ * domain it finds the next hops (a static route from the configuration, or
+ * the domain's MX hosts in DNS, or its address as an implicit MX), tries
+ * them in order over SMTP, and reports a courier_result per recipient.
+ * Idle connections are kept for the next message to the same address.
+ */
+#ifndef TERN_REMOTE_H
+#define TERN_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../queue/envelope.h"
+#include "courier.h"
+
+struct config;
+struct dns;
+struct event_base;
+struct remote;
+
+struct remote_job {
+	const struct envelope *env;     /* read-only until done */
+	const char *domain;
+	const size_t *idx;              /* recipients of env for this domain */
+	size_t n;
+	struct courier_result *res;     /* indexed like env->rcpts */
+	int fd;                         /* the queue file, open for reading */
+	uint64_t off, len;              /* the message in it */
+	void (*done)(void *arg);        /* runs from the loop */
+	void *arg;
+};
+
+struct remote *remote_new(struct event_base *base, const struct config *cfg,
+    struct dns *dns);
+void remote_free(struct remote **rp);
+/* Starts a delivery; job->done runs once every recipient has a result. */
+void remote_deliver(struct remote *r, struct remote_job *job);
+/* Connections open, active or idle. */
+int remote_connections(const struct remote *r);
+
+#endif

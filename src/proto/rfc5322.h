@@ -1,0 +1,26 @@
+/*
+ * rfc5322: a streaming look at a message's header section (RFC 5322 §2.2)
+ * as it arrives, without buffering it: counts Received fields for loop
+ * detection (RFC 5321 §6.3) and notes Message-ID and Date. Pure.
+ */
+#ifndef TERN_RFC5322_H
+#define TERN_RFC5322_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hdr_scan {
+	int state;
+	char name[16];         /* field name so far, lower case, truncated */
+	size_t nlen;
+	size_t received;       /* Received: fields seen */
+	bool has_message_id;
+	bool has_date;
+	bool done;             /* the empty line ending the header was seen */
+};
+
+void hdr_scan_init(struct hdr_scan *h);
+/* Feeds message octets (CRLF line ends) in any chunking. */
+void hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n);
+
+#endif
