@@ -58,6 +58,7 @@ static const struct ckey keys[] = {
 	{ "queue_lifetime", C_DURATION, OFF(queue_lifetime), 0, 1, 60 * 86400 },
 	{ "log_syslog", C_BOOL, OFF(log_syslog), 0, 0, 0 },
 	{ "log_debug", C_BOOL, OFF(log_debug), 0, 0, 0 },
+	{ "direct_delivery", C_BOOL, OFF(direct_delivery), 0, 0, 0 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
 	{ "resolver", C_STR, STR(resolver), 0, 0 },
@@ -95,6 +96,7 @@ config_defaults(struct config *cfg)
 	cfg->retry_max = 4 * 3600;
 	cfg->queue_lifetime = 5 * 86400;
 	cfg->smtp_port = 25;
+	cfg->direct_delivery = true;
 	cfg->smtp_connect_timeout = 30;
 	cfg->smtp_idle_timeout = 10;
 	cfg->max_outbound = 200;
@@ -123,7 +125,7 @@ static int
 parse_duration(const char *s, long long *out)
 {
 	char *end;
-	long long v;
+	long long v, mult = 1;
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -131,12 +133,13 @@ parse_duration(const char *s, long long *out)
 		return -1;
 	switch (*end) {
 	case '\0': case 's': break;
-	case 'm': v *= 60; break;
-	case 'h': v *= 3600; break;
-	case 'd': v *= 86400; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
 	default: return -1;
 	}
-	if (*end && end[1])
+	/* "99999999999999999d" must be an error, not an overflow. */
+	if ((*end && end[1]) || __builtin_mul_overflow(v, mult, &v))
 		return -1;
 	*out = v;
 	return 0;
@@ -147,7 +150,7 @@ static int
 parse_size(const char *s, long long *out)
 {
 	char *end;
-	long long v;
+	long long v, mult = 1;
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -155,12 +158,12 @@ parse_size(const char *s, long long *out)
 		return -1;
 	switch (*end) {
 	case '\0': break;
-	case 'k': case 'K': v <<= 10; break;
-	case 'm': case 'M': v <<= 20; break;
-	case 'g': case 'G': v <<= 30; break;
+	case 'k': case 'K': mult = 1LL << 10; break;
+	case 'm': case 'M': mult = 1LL << 20; break;
+	case 'g': case 'G': mult = 1LL << 30; break;
 	default: return -1;
 	}
-	if (*end && end[1])
+	if ((*end && end[1]) || __builtin_mul_overflow(v, mult, &v))
 		return -1;
 	*out = v;
 	return 0;
@@ -171,7 +174,7 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
     const char *file, int line)
 {
 	struct config_listener *l;
-	char *colon;
+	char *colon, *end;
 	long port;
 
 	if (argc != 2) {
@@ -198,8 +201,10 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 		return -1;
 	}
 	*colon = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port < 1 || port > 65535) {
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	/* "25x" is a typo, not port 25. */
+	if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
 		err_at(errs, file, line, "listen: bad port '%s'", colon + 1);
 		return -1;
 	}

@@ -68,6 +68,7 @@ struct config {
 	int queue_lifetime;        /* seconds */
 	bool log_syslog;
 	bool log_debug;
+	bool direct_delivery;      /* single local recipient: commit = delivery */
 
 	/* outbound */
 	struct config_network relay_networks[CONFIG_MAX_NETWORKS];

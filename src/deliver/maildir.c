@@ -128,12 +128,22 @@ copy_range(int src, off_t off, int dst, uint64_t len)
 }
 
 void
+maildir_unique_name(const char *hostname, char *out, size_t outsize)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(out, outsize, "%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(),
+	    (unsigned long)atomic_fetch_add(&maildir_seq, 1), hostname);
+}
+
+void
 maildir_deliver(const char *path, const char *hostname, const char *prefix,
     size_t prefix_len, int src_fd, off_t off, uint64_t len,
     struct maildir_result *res)
 {
 	char tmpdir[1024], name[512], tmpf[1600], newf[1600];
-	struct timeval tv;
 	int fd;
 
 	memset(res, 0, sizeof(*res));
@@ -155,10 +165,8 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 			return;
 		}
 	}
-	gettimeofday(&tv, NULL);
-	snprintf(name, sizeof(name), "%lld.M%ldP%ldQ%lu.%s,S=%llu",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
-	    (unsigned long)atomic_fetch_add(&maildir_seq, 1), hostname,
+	maildir_unique_name(hostname, name, sizeof(name));
+	snprintf(name + strlen(name), sizeof(name) - strlen(name), ",S=%llu",
 	    (unsigned long long)(prefix_len + len));
 	snprintf(tmpf, sizeof(tmpf), "%s/%s", tmpdir, name);
 	snprintf(newf, sizeof(newf), "%s/%s", res->newdir, name);

@@ -27,6 +27,9 @@ void maildir_deliver(const char *path, const char *hostname,
     const char *prefix, size_t prefix_len, int src_fd, off_t off,
     uint64_t len, struct maildir_result *res);
 
+/* A Maildir unique name: "<sec>.M<usec>P<pid>Q<n>.<host>" (thread-safe). */
+void maildir_unique_name(const char *hostname, char *out, size_t outsize);
+
 /* Creates dir and missing parents (mode 0700), fsyncing each parent that
  * gained an entry. Returns 0 or -1 with errno. */
 int maildir_mkdirs(const char *dir);

@@ -40,6 +40,9 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t n,
 {
 	size_t i = 0;
 
+	/* After the end, the bytes belong to the next command. */
+	if (d->done)
+		return 0;
 	while (i < n) {
 		char c = in[i];
 

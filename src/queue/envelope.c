@@ -21,6 +21,9 @@
 
 #include "../common/str.h"
 
+/* Longest line decode reads, newline excluded, plus one. */
+#define LINE_MAX_DECODE 8192
+
 static int
 put_value(struct buf *out, const char *s)
 {
@@ -144,7 +147,7 @@ envelope_clear(struct envelope *env)
 int
 envelope_encode(const struct envelope *env, struct buf *out)
 {
-	size_t i;
+	size_t i, ll, start = out->len;
 	int rc = 0;
 
 	rc |= buf_printf(out, "tern-queue %d\nid %s\narrival %lld\n",
@@ -173,6 +176,13 @@ envelope_encode(const struct envelope *env, struct buf *out)
 		rc |= buf_printf(out, " %u %d\n", r->notify, r->local ? 1 : 0);
 	}
 	rc |= buf_append_str(out, "end\n");
+	/* Escaping can triple a value: refuse a block decode could not read
+	 * back, rather than queue a message that recovery would drop. */
+	for (i = start, ll = 0; rc == 0 && i < out->len; i++) {
+		ll = out->data[i] == '\n' ? 0 : ll + 1;
+		if (ll >= LINE_MAX_DECODE)
+			rc = -1;
+	}
 	return rc ? -1 : 0;
 }
 
@@ -187,6 +197,10 @@ split(char *line, char **tok, int max)
 		tok[n++] = p;
 		while (*p && *p != ' ')
 			p++;
+		/* Encode never writes an empty token ("-" is ""): a leading,
+		 * doubled or trailing space is damage. */
+		if (p == tok[n - 1] || (*p && p[1] == '\0'))
+			return -1;
 		if (*p)
 			*p++ = '\0';
 	}
@@ -211,7 +225,7 @@ envelope_decode(const char *data, size_t len, struct envelope *env,
 	size_t pos = 0;
 	int lineno = 0, seen_end = 0;
 	unsigned seen = 0;
-	char line[8192];
+	char line[LINE_MAX_DECODE];
 
 	while (pos < len && !seen_end) {
 		const char *nl = memchr(data + pos, '\n', len - pos);

@@ -82,6 +82,13 @@ struct queue_tx {
 	int sys_errno;
 	queue_commit_cb cb;
 	uint64_t cookie;
+	/* Where the octets go and where they end up. A queued message goes
+	 * tmp/<id> -> msg/<id>; a direct delivery (see queue_tx_begin) goes
+	 * <maildir>/tmp/<name> -> <maildir>/new/<name>,S=<size>. */
+	char tmp_path[QPATH_MAX], final_path[QPATH_MAX], sync_dir[QPATH_MAX];
+	bool direct;
+	size_t prefix_len;
+	double started;
 	/* queue-internal commits (DSNs) report here instead */
 	void (*icb)(void *arg, enum queue_err err, const char *id);
 	void *iarg;
@@ -95,6 +102,8 @@ static void queue_tx_commit_internal(struct queue_tx *tx,
     void (*cb)(void *, enum queue_err, const char *), void *arg);
 static void schedule(struct queue *q, struct qmsg *m, int64_t when);
 static void finish_attempt(struct djob *j);
+static int mailbox_path(const struct queue *q, const char *addr, char *out,
+    size_t outsize);
 
 static double
 now_real(void)
@@ -342,12 +351,58 @@ queue_count(const struct queue *q)
 
 /* ------------------------------------------------------- receiving ------ */
 
+/*
+ * A message with one local recipient that asked for no success report is
+ * written straight into that Maildir: its commit (fsync, rename into new/,
+ * fsync of new/) is its delivery, so a 250 still means "on stable
+ * storage", and the queue file, its fsync and its removal are saved. Any
+ * failure to set this up falls back to the queue.
+ */
+static bool
+begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
+{
+	const struct envelope_rcpt *r = &env->rcpts[0];
+	char box[QPATH_MAX], dir[QPATH_MAX + 8], name[256];
+	struct buf prefix = BUF_INIT;
+
+	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
+	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
+	    mailbox_path(q, r->addr, box, sizeof(box)) == -1)
+		return false;
+	snprintf(dir, sizeof(dir), "%s/tmp", box);
+	if (maildir_mkdirs(dir) == -1)
+		return false;
+	snprintf(dir, sizeof(dir), "%s/cur", box);
+	if (maildir_mkdirs(dir) == -1)
+		return false;
+	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
+	if (maildir_mkdirs(tx->sync_dir) == -1)
+		return false;
+	maildir_unique_name(q->cfg->hostname, name, sizeof(name));
+	snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
+	snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
+	if ((tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return false;
+	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+	    env->sender, r->addr);
+	if (prefix.data == NULL || write_all(tx->fd, prefix.data, prefix.len) == -1) {
+		buf_release(&prefix);
+		close(tx->fd);
+		tx->fd = -1;
+		unlink(tx->tmp_path);
+		return false;
+	}
+	tx->prefix_len = prefix.len;
+	buf_release(&prefix);
+	tx->direct = true;
+	return true;
+}
+
 struct queue_tx *
 queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
 {
 	struct queue_tx *tx = calloc(1, sizeof(*tx));
 	struct buf hdr = BUF_INIT;
-	char path[QPATH_MAX];
 	int tries;
 
 	*err_r = QUEUE_EIO;
@@ -355,31 +410,39 @@ queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
 		return NULL;
 	tx->q = q;
 	tx->fd = -1;
+	tx->started = now_real();
+	ids_next_queue_id(&q->ids, env->id);
+	if (begin_direct(q, tx, env))
+		goto ok;
 	for (tries = 0; tries < 100; tries++) {
-		ids_next_queue_id(&q->ids, env->id);
-		path_of(path, q->tmpdir, env->id);
-		tx->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tries > 0)
+			ids_next_queue_id(&q->ids, env->id);
+		path_of(tx->tmp_path, q->tmpdir, env->id);
+		tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (tx->fd != -1 || errno != EEXIST)
 			break;
 	}
 	if (tx->fd == -1) {
 		*err_r = classify(errno);
-		log_warn("queue: create %s", path);
+		log_warn("queue: create %s", tx->tmp_path);
 		free(tx);
 		return NULL;
 	}
+	path_of(tx->final_path, q->msgdir, env->id);
+	str_copy(tx->sync_dir, QPATH_MAX, q->msgdir);
 	if (envelope_encode(env, &hdr) == -1 ||
 	    write_all(tx->fd, hdr.data, hdr.len) == -1) {
 		*err_r = hdr.data ? classify(errno) : QUEUE_EIO;
-		log_warn("queue: write %s", path);
+		log_warn("queue: write %s", tx->tmp_path);
 		buf_release(&hdr);
 		close(tx->fd);
-		unlink(path);
+		unlink(tx->tmp_path);
 		free(tx);
 		return NULL;
 	}
 	tx->hdr_len = hdr.len;
 	buf_release(&hdr);
+ok:
 	tx->env = *env;
 	memset(env, 0, sizeof(*env));
 	*err_r = QUEUE_OK;
@@ -417,33 +480,29 @@ void
 queue_tx_abort(struct queue_tx **txp)
 {
 	struct queue_tx *tx = *txp;
-	char path[QPATH_MAX];
 
 	if (tx == NULL)
 		return;
 	if (tx->fd != -1) {
 		close(tx->fd);
-		path_of(path, tx->q->tmpdir, tx->env.id);
-		unlink(path);
+		unlink(tx->tmp_path);
 	}
 	envelope_clear(&tx->env);
 	free(tx);
 	*txp = NULL;
 }
 
-/* Pool thread: trailer, fsync, rename into msg/. */
+/* Pool thread: trailer, fsync, rename into msg/ (or new/). */
 static void
 commit_work(void *arg)
 {
 	struct queue_tx *tx = arg;
-	char trailer[ENVELOPE_TRAILER_LEN + 1], from[QPATH_MAX], to[QPATH_MAX];
+	char trailer[ENVELOPE_TRAILER_LEN + 1];
 
 	if (tx->err != QUEUE_OK)
 		return;
 	envelope_trailer(tx->body_len, trailer);
-	path_of(from, tx->q->tmpdir, tx->env.id);
-	path_of(to, tx->q->msgdir, tx->env.id);
-	if (write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1 ||
+	if ((!tx->direct && write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1) ||
 	    fsync(tx->fd) == -1) {
 		/* Never fsync this file again: the kernel may have dropped the
 		 * dirty pages. It is discarded and the client told 4xx. */
@@ -451,24 +510,29 @@ commit_work(void *arg)
 		tx->err = classify(errno);
 		return;
 	}
-	if (close(tx->fd) == -1 || (tx->fd = -1, rename(from, to) == -1)) {
+	if (tx->direct) {
+		/* Maildir readers take the size from the name (",S="). */
+		size_t n = strlen(tx->final_path);
+
+		snprintf(tx->final_path + n, QPATH_MAX - n, ",S=%llu",
+		    (unsigned long long)(tx->prefix_len + tx->body_len));
+	}
+	if (close(tx->fd) == -1 || (tx->fd = -1, rename(tx->tmp_path, tx->final_path) == -1)) {
 		tx->sys_errno = errno;
 		tx->err = classify(errno);
 	}
 	tx->fd = -1;
 }
 
+/* after_rename: the file is already at final_path. */
 static void
-commit_fail(struct queue_tx *tx, const char *dir)
+commit_fail(struct queue_tx *tx, bool after_rename)
 {
-	char path[QPATH_MAX];
-
 	errno = tx->sys_errno;
 	log_warn("id=%s queue: commit failed", tx->env.id);
 	if (tx->fd != -1)
 		close(tx->fd);
-	path_of(path, dir, tx->env.id);
-	unlink(path);
+	unlink(after_rename ? tx->final_path : tx->tmp_path);
 	commit_report(tx, tx->err, tx->env.id);
 	envelope_clear(&tx->env);
 	free(tx);
@@ -481,10 +545,26 @@ commit_synced(void *arg, int err)
 	struct queue *q = tx->q;
 	struct qmsg *m;
 
-	if (err != 0 || (m = calloc(1, sizeof(*m))) == NULL) {
-		tx->sys_errno = err ? err : ENOMEM;
-		tx->err = classify(tx->sys_errno);
-		commit_fail(tx, q->msgdir);
+	if (err != 0) {
+		tx->sys_errno = err;
+		tx->err = classify(err);
+		commit_fail(tx, true);
+		return;
+	}
+	if (tx->direct) {
+		const struct envelope_rcpt *r = &tx->env.rcpts[0];
+
+		commit_report(tx, QUEUE_OK, tx->env.id);
+		maillog_delivery(tx->env.id, r->addr, r->orig, "local",
+		    now_real() - tx->started, "2.0.0", "sent", "delivered to maildir");
+		envelope_clear(&tx->env);
+		free(tx);
+		return;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		tx->sys_errno = ENOMEM;
+		tx->err = QUEUE_EIO;
+		commit_fail(tx, true);
 		return;
 	}
 	m->env = tx->env;
@@ -505,13 +585,13 @@ commit_done(void *arg)
 	struct queue_tx *tx = arg;
 
 	if (tx->err != QUEUE_OK) {
-		commit_fail(tx, tx->q->tmpdir);
+		commit_fail(tx, false);
 		return;
 	}
-	if (dirsync_request(tx->q->ds, tx->q->msgdir, commit_synced, tx) == -1) {
+	if (dirsync_request(tx->q->ds, tx->sync_dir, commit_synced, tx) == -1) {
 		tx->sys_errno = ENOMEM;
 		tx->err = QUEUE_EIO;
-		commit_fail(tx, tx->q->msgdir);
+		commit_fail(tx, true);
 	}
 }
 
@@ -553,7 +633,7 @@ queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie)
 	if (iopool_submit(tx->q->pool, commit_work, commit_done, tx) == -1) {
 		tx->sys_errno = ENOMEM;
 		tx->err = QUEUE_EIO;
-		commit_fail(tx, tx->q->tmpdir);
+		commit_fail(tx, false);
 	}
 }
 
