@@ -32,12 +32,21 @@ struct idle_conn {
 	struct idle_conn *next;
 };
 
+/* Open connections (active or idle) per destination address. */
+struct dest_count {
+	char key[80];
+	int n;
+	struct dest_count *next;
+};
+
 struct remote {
 	struct event_base *base;
 	const struct config *cfg;
 	struct dns *dns;
 	struct idle_conn *idle;
 	int nconn;
+	struct dest_count *dests;
+	struct rjob *waiters, *waiters_tail;   /* over a limit; FIFO */
 };
 
 struct rjob {
@@ -59,10 +68,68 @@ struct rjob {
 	char error_dsn[16];
 	bool error_perm;
 	bool attempted;                /* some server was reached */
+	struct rjob *wnext;
 };
 
 static void next_hop(struct rjob *j);
 static void next_addr(struct rjob *j);
+
+static struct dest_count *
+dest_find(struct remote *r, const char *key, bool create)
+{
+	struct dest_count *d;
+
+	for (d = r->dests; d; d = d->next) {
+		if (strcmp(d->key, key) == 0)
+			return d;
+	}
+	if (!create || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	str_copy(d->key, sizeof(d->key), key);
+	d->next = r->dests;
+	r->dests = d;
+	return d;
+}
+
+static void
+conn_opened(struct remote *r, const char *key)
+{
+	struct dest_count *d = dest_find(r, key, true);
+
+	r->nconn++;
+	if (d)
+		d->n++;
+}
+
+/* A connection closed: a waiting delivery may go now. */
+static void
+conn_closed(struct remote *r, const char *key)
+{
+	struct dest_count *d = dest_find(r, key, false), **pp;
+	struct rjob *w;
+
+	r->nconn--;
+	if (d && --d->n == 0) {
+		for (pp = &r->dests; *pp != d; pp = &(*pp)->next)
+			;
+		*pp = d->next;
+		free(d);
+	}
+	if ((w = r->waiters) != NULL) {
+		if ((r->waiters = w->wnext) == NULL)
+			r->waiters_tail = NULL;
+		next_addr(w);
+	}
+}
+
+static bool
+over_limit(struct remote *r, const char *key)
+{
+	struct dest_count *d = dest_find(r, key, false);
+
+	return r->nconn >= r->cfg->max_outbound ||
+	    (d && d->n >= r->cfg->max_outbound_per_dest);
+}
 
 struct remote *
 remote_new(struct event_base *base, const struct config *cfg, struct dns *dns)
@@ -85,10 +152,16 @@ remote_free(struct remote **rp)
 
 	if (r == NULL)
 		return;
+	struct dest_count *d, *dn;
+
 	for (ic = r->idle; ic; ic = next) {
 		next = ic->next;
 		smtp_client_close(&ic->c);
 		free(ic);
+	}
+	for (d = r->dests; d; d = dn) {
+		dn = d->next;
+		free(d);
 	}
 	free(r);
 	*rp = NULL;
@@ -125,10 +198,14 @@ idle_take(struct remote *r, const char *key)
 
 	while ((ic = *pp) != NULL) {
 		if (!smtp_client_usable(ic->c)) {
+			char key[80];
+
 			*pp = ic->next;
+			str_copy(key, sizeof(key), ic->key);
 			smtp_client_quit(&ic->c);
-			r->nconn--;
 			free(ic);
+			conn_closed(r, key);
+			pp = &r->idle;   /* conn_closed may have changed the list */
 			continue;
 		}
 		if (found == NULL && strcmp(ic->key, key) == 0) {
@@ -151,13 +228,36 @@ release_conn(struct rjob *j)
 	if (j->c == NULL)
 		return;
 	if (smtp_client_usable(j->c) && (ic = calloc(1, sizeof(*ic))) != NULL) {
+		struct rjob *w;
+
 		str_copy(ic->key, sizeof(ic->key), j->key);
 		ic->c = j->c;
 		ic->next = r->idle;
 		r->idle = ic;
+		j->c = NULL;
+		/* A delivery waiting for this destination can take it. */
+		for (w = r->waiters; w; w = w->wnext) {
+			if (strcmp(w->key, ic->key) == 0)
+				break;
+		}
+		if (w != NULL) {
+			struct rjob **pp;
+
+			for (pp = &r->waiters; *pp != w; pp = &(*pp)->wnext)
+				;
+			*pp = w->wnext;
+			if (r->waiters_tail == w) {
+				struct rjob *t = r->waiters;
+
+				while (t && t->wnext)
+					t = t->wnext;
+				r->waiters_tail = t;
+			}
+			next_addr(w);
+		}
 	} else {
 		smtp_client_quit(&j->c);
-		r->nconn--;
+		conn_closed(r, j->key);
 	}
 	j->c = NULL;
 }
@@ -217,7 +317,7 @@ on_ready(struct smtp_client *c, void *arg)
 		str_copy(j->error_dsn, sizeof(j->error_dsn), smtp_client_error_dsn(c));
 		j->error_perm = smtp_client_error_is_perm(c);
 		smtp_client_quit(&j->c);
-		j->r->nconn--;
+		conn_closed(j->r, j->key);
 		if (j->error_perm) {
 			fail_all(j, DELIVER_PERM, j->error_dsn, j->hops[j->hop].host, j->error);
 			return;
@@ -247,6 +347,16 @@ next_addr(struct rjob *j)
 		smtp_client_send(c, &j->tx, on_sent, j);
 		return;
 	}
+	if (over_limit(j->r, j->key)) {
+		/* Wait for a connection to close or fall idle. */
+		j->wnext = NULL;
+		if (j->r->waiters_tail)
+			j->r->waiters_tail->wnext = j;
+		else
+			j->r->waiters = j;
+		j->r->waiters_tail = j;
+		return;
+	}
 	j->c = smtp_client_connect(j->r->base, j->r->cfg,
 	    (const struct sockaddr *)&j->addrs[j->addr],
 	    j->addrs[j->addr].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
@@ -255,7 +365,7 @@ next_addr(struct rjob *j)
 		fail_all(j, DELIVER_TEMP, "4.3.0", "none", "out of memory");
 		return;
 	}
-	j->r->nconn++;
+	conn_opened(j->r, j->key);
 }
 
 static void
