@@ -59,6 +59,9 @@ static const struct ckey keys[] = {
 	{ "log_syslog", C_BOOL, OFF(log_syslog), 0, 0, 0 },
 	{ "log_debug", C_BOOL, OFF(log_debug), 0, 0, 0 },
 	{ "direct_delivery", C_BOOL, OFF(direct_delivery), 0, 0, 0 },
+	{ "tls_cert", C_STR, STR(tls_cert), 0, 0 },
+	{ "tls_key", C_STR, STR(tls_key), 0, 0 },
+	{ "smtp_tls", C_BOOL, OFF(smtp_tls), 0, 0, 0 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
 	{ "resolver", C_STR, STR(resolver), 0, 0 },
@@ -97,6 +100,7 @@ config_defaults(struct config *cfg)
 	cfg->queue_lifetime = 5 * 86400;
 	cfg->smtp_port = 25;
 	cfg->direct_delivery = true;
+	cfg->smtp_tls = true;
 	cfg->smtp_connect_timeout = 30;
 	cfg->smtp_idle_timeout = 10;
 	cfg->max_outbound = 200;

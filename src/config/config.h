@@ -69,6 +69,9 @@ struct config {
 	bool log_syslog;
 	bool log_debug;
 	bool direct_delivery;      /* single local recipient: commit = delivery */
+	char tls_cert[CONFIG_PATH_MAX];  /* "" = data_dir/tls/cert.pem (made on first run) */
+	char tls_key[CONFIG_PATH_MAX];
+	bool smtp_tls;             /* outbound: STARTTLS when offered */
 
 	/* outbound */
 	struct config_network relay_networks[CONFIG_MAX_NETWORKS];

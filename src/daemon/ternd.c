@@ -24,6 +24,7 @@
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../smtp/smtp_server.h"
+#include "../tls/tls.h"
 #include "iopool.h"
 
 struct ternd_listener {
@@ -41,6 +42,7 @@ struct ternd {
 	struct directory *dir;
 	struct dns *dns;
 	struct remote *remote;
+	struct tls *tls;
 	struct smtp_server_env smtp_env;
 	struct ternd_listener listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
@@ -194,6 +196,9 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	d->dir = nd;
 	d->smtp_env.dir = nd;
 	queue_set_directory(d->queue, nd);
+	buf_reset(&errs);
+	if (tls_reload(d->tls, &d->cfg, &errs) == -1)
+		log_warnx("event=tls-reload-failed errors=\"%s\"", buf_cstr(&errs));
 	log_info("event=reloaded users=%zu", directory_user_count(nd));
 	buf_release(&errs);
 }
@@ -243,8 +248,12 @@ main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "queue: %s", buf_cstr(&errs));
 		goto out;
 	}
+	if ((d.tls = tls_new(&d.cfg, &errs)) == NULL) {
+		log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
+		goto out;
+	}
 	if ((d.dns = dns_new(d.base, &d.cfg, &errs)) == NULL ||
-	    (d.remote = remote_new(d.base, &d.cfg, d.dns)) == NULL) {
+	    (d.remote = remote_new(d.base, &d.cfg, d.dns, d.tls)) == NULL) {
 		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
 		goto out;
 	}
@@ -254,6 +263,7 @@ main(int argc, char **argv)
 	d.smtp_env.cfg = &d.cfg;
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
+	d.smtp_env.tls = d.tls;
 	if (bind_listeners(&d) == -1)
 		goto out;
 	if (queue_recover(d.queue) == -1) {
@@ -286,6 +296,7 @@ out:
 	remote_free(&d.remote);
 	queue_free(&d.queue);
 	dns_free(&d.dns);
+	tls_free(&d.tls);
 	if (d.sig_term) event_free(d.sig_term);
 	if (d.sig_int) event_free(d.sig_int);
 	if (d.sig_hup) event_free(d.sig_hup);

@@ -43,6 +43,7 @@ struct remote {
 	struct event_base *base;
 	const struct config *cfg;
 	struct dns *dns;
+	struct tls *tls;
 	struct idle_conn *idle;
 	int nconn;
 	struct dest_count *dests;
@@ -132,7 +133,8 @@ over_limit(struct remote *r, const char *key)
 }
 
 struct remote *
-remote_new(struct event_base *base, const struct config *cfg, struct dns *dns)
+remote_new(struct event_base *base, const struct config *cfg, struct dns *dns,
+    struct tls *tls)
 {
 	struct remote *r = calloc(1, sizeof(*r));
 
@@ -140,6 +142,7 @@ remote_new(struct event_base *base, const struct config *cfg, struct dns *dns)
 		r->base = base;
 		r->cfg = cfg;
 		r->dns = dns;
+		r->tls = tls;
 	}
 	return r;
 }
@@ -357,7 +360,7 @@ next_addr(struct rjob *j)
 		j->r->waiters_tail = j;
 		return;
 	}
-	j->c = smtp_client_connect(j->r->base, j->r->cfg,
+	j->c = smtp_client_connect(j->r->base, j->r->cfg, j->r->tls,
 	    (const struct sockaddr *)&j->addrs[j->addr],
 	    j->addrs[j->addr].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in), j->hops[j->hop].host, on_ready, j);

@@ -31,8 +31,9 @@ struct remote_job {
 	void *arg;
 };
 
+struct tls;
 struct remote *remote_new(struct event_base *base, const struct config *cfg,
-    struct dns *dns);
+    struct dns *dns, struct tls *tls);
 void remote_free(struct remote **rp);
 /* Starts a delivery; job->done runs once every recipient has a result. */
 void remote_deliver(struct remote *r, struct remote_job *job);

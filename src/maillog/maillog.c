@@ -103,8 +103,8 @@ maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
 
 void
 maillog_delivery(const char *id, const char *to, const char *orig_to,
-    const char *relay, double delay, const char *dsn, const char *status,
-    const char *detail)
+    const char *relay, const char *tls, double delay, const char *dsn,
+    const char *status, const char *detail)
 {
 	struct buf b = BUF_INIT;
 
@@ -113,6 +113,8 @@ maillog_delivery(const char *id, const char *to, const char *orig_to,
 	if (orig_to && orig_to[0] && strcmp(orig_to, to) != 0)
 		kv_addr(&b, "orig_to", orig_to);
 	kv(&b, "relay", relay);
+	if (tls && tls[0])
+		kv(&b, "tls", tls);
 	buf_printf(&b, " delay=%.3f", delay);
 	kv(&b, "dsn", dsn);
 	kv(&b, "status", status);

@@ -22,8 +22,8 @@ void maillog_queued(const char *id, uint64_t sid, const char *ip,
     const char *from, uint64_t size, size_t nrcpt, const char *proto);
 /* status: sent, deferred, bounced, expired */
 void maillog_delivery(const char *id, const char *to, const char *orig_to,
-    const char *relay, double delay, const char *dsn, const char *status,
-    const char *detail);
+    const char *relay, const char *tls, double delay, const char *dsn,
+    const char *status, const char *detail);
 void maillog_removed(const char *id);
 void maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt);
 void maillog_corrupt(const char *file, const char *why);

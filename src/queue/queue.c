@@ -555,7 +555,7 @@ commit_synced(void *arg, int err)
 		const struct envelope_rcpt *r = &tx->env.rcpts[0];
 
 		commit_report(tx, QUEUE_OK, tx->env.id);
-		maillog_delivery(tx->env.id, r->addr, r->orig, "local",
+		maillog_delivery(tx->env.id, r->addr, r->orig, "local", NULL,
 		    now_real() - tx->started, "2.0.0", "sent", "delivered to maildir");
 		envelope_clear(&tx->env);
 		free(tx);
@@ -1092,16 +1092,16 @@ finish_attempt(struct djob *j)
 		switch (res->status) {
 		case DELIVER_OK:
 			r->state = RCPT_DELIVERED;
-			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, delay,
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
 			    res->dsn, "sent", res->detail);
 			break;
 		case DELIVER_TEMP:
-			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, delay,
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
 			    res->dsn[0] ? res->dsn : "4.0.0", "deferred", res->detail);
 			break;
 		case DELIVER_PERM:
 			r->state = RCPT_FAILED;
-			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, delay,
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
 			    res->dsn[0] ? res->dsn : "5.0.0", "bounced", res->detail);
 			break;
 		}

@@ -23,6 +23,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "../common/buf.h"
@@ -31,6 +32,7 @@
 #include "../config/config.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_reply_parse.h"
+#include "../tls/tls.h"
 
 /* RFC 5321 §4.5.3.2 timeouts, in seconds. */
 #define T_GREETING  300
@@ -46,6 +48,8 @@ enum client_state {
 	C_GREETING,
 	C_EHLO,
 	C_HELO,
+	C_STARTTLS,   /* STARTTLS sent, waiting for 220 */
+	C_TLS,        /* handshake running */
 	C_READY,      /* between transactions: usable */
 	C_TX,         /* commands of a transaction sent, replies pending */
 	C_BODY,       /* writing the message */
@@ -61,6 +65,9 @@ struct smtp_client {
 	enum client_state state;
 	char host[256];
 	char relay[320];
+	struct tls *tls_ctx;          /* NULL: plain SMTP only */
+	bool tls;
+	char tls_info[128];           /* "TLSv1.3 CIPHER verified=yes" or "none" */
 	struct smtp_reply_parser rp;
 
 	/* what the peer offers */
@@ -108,6 +115,7 @@ result_from_reply(struct smtp_client *c, struct courier_result *r)
 
 	r->remote_code = code;
 	r->peer_dsn = c->dsn;
+	str_copy(r->tls, sizeof(r->tls), c->tls_info);
 	r->status = code < 400 ? DELIVER_OK : code < 500 ? DELIVER_TEMP : DELIVER_PERM;
 	if (c->rp.esc[0])
 		str_copy(r->dsn, sizeof(r->dsn), c->rp.esc);
@@ -129,6 +137,7 @@ result_set(struct smtp_client *c, struct courier_result *r,
 {
 	r->status = st;
 	r->remote_code = 0;
+	str_copy(r->tls, sizeof(r->tls), c->tls_info);
 	str_copy(r->dsn, sizeof(r->dsn), dsn);
 	str_copy(r->relay, sizeof(r->relay), c->relay);
 	str_copy(r->detail, sizeof(r->detail), detail);
@@ -209,6 +218,39 @@ send_line(struct smtp_client *c, const char *fmt, ...)
 
 /* ----------------------------------------------------- the handshake -- */
 
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+static void
+on_starttls_reply(struct smtp_client *c)
+{
+	struct bufferevent *tbev;
+	SSL *ssl;
+
+	if (c->rp.code != 220) {
+		/* Opportunistic: carry on in the clear. */
+		c->state = C_READY;
+		set_timeout(c, c->cfg->smtp_idle_timeout);
+		finish(c);
+		return;
+	}
+	if ((ssl = tls_client_ssl(c->tls_ctx, c->host)) == NULL ||
+	    (tbev = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		if (ssl)
+			SSL_free(ssl);
+		broken(c, "4.7.0", false, "cannot start TLS with %s", c->relay);
+		return;
+	}
+	c->bev = tbev;
+	c->state = C_TLS;
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, BODY_PIECE / 2, 0);
+	set_timeout(c, T_COMMAND);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
 static void
 on_ehlo_reply(struct smtp_client *c)
 {
@@ -223,6 +265,12 @@ on_ehlo_reply(struct smtp_client *c)
 		}
 		broken(c, c->rp.code >= 500 ? "5.5.0" : "4.5.0", false,
 		    "HELO refused by %s: %d %s", c->relay, c->rp.code, buf_cstr(&c->rp.text));
+		return;
+	}
+	if (c->state == C_EHLO && !c->tls && c->tls_ctx && c->cfg->smtp_tls &&
+	    smtp_reply_ehlo_has(&c->rp, "STARTTLS", NULL)) {
+		c->state = C_STARTTLS;
+		send_line(c, "STARTTLS");
 		return;
 	}
 	if (c->state == C_EHLO) {
@@ -501,6 +549,10 @@ on_read(struct bufferevent *bev, void *arg)
 		case C_HELO:
 			on_ehlo_reply(c);
 			break;
+		case C_STARTTLS:
+			on_starttls_reply(c);
+			smtp_reply_parser_reset(&c->rp);
+			return;   /* input from here on belongs to the TLS layer */
 		case C_TX:
 			on_tx_reply(c);
 			break;
@@ -536,6 +588,19 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct smtp_client *c = arg;
 
 	(void)bev;
+	if ((what & BEV_EVENT_CONNECTED) && c->state == C_TLS) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+		char d[96];
+
+		tls_describe(ssl, d, sizeof(d));
+		snprintf(c->tls_info, sizeof(c->tls_info), "%s verified=%s", d,
+		    tls_peer_verified(ssl) ? "yes" : "no");
+		c->tls = true;
+		/* RFC 3207 §4.2: start over with EHLO. */
+		c->state = C_EHLO;
+		send_line(c, "EHLO %s", c->cfg->hostname);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		c->state = C_GREETING;
 		set_timeout(c, T_GREETING);
@@ -553,7 +618,9 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if (c->state == C_TLS)
+		broken(c, "4.7.5", false, "TLS handshake with %s failed", c->relay);
+	else if (what & BEV_EVENT_TIMEOUT)
 		broken(c, "4.4.2", false, "timeout talking to %s", c->relay);
 	else if (c->state == C_CONNECTING)
 		broken(c, "4.4.1", false, "connect to %s: %s", c->relay,
@@ -564,8 +631,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 struct smtp_client *
 smtp_client_connect(struct event_base *base, const struct config *cfg,
-    const struct sockaddr *sa, socklen_t salen, const char *host,
-    smtp_client_cb on_ready, void *arg)
+    struct tls *tls, const struct sockaddr *sa, socklen_t salen,
+    const char *host, smtp_client_cb on_ready, void *arg)
 {
 	struct smtp_client *c = calloc(1, sizeof(*c));
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -578,6 +645,8 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	c->cfg = cfg;
 	c->cb = on_ready;
 	c->cb_arg = arg;
+	c->tls_ctx = tls;
+	str_copy(c->tls_info, sizeof(c->tls_info), "none");
 	str_copy(c->host, sizeof(c->host), host);
 	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));

@@ -3,7 +3,9 @@
  * libevent loop. It connects, reads the greeting, says EHLO (HELO when
  * EHLO is refused) and then carries messages, one transaction at a time;
  * after a clean transaction the connection can carry the next message.
- * TLS comes with the submission work; this client speaks plain SMTP.
+ * STARTTLS is used whenever the peer offers it and smtp_tls is on
+ * (opportunistic, RFC 3207); the certificate is checked and the outcome
+ * logged, never enforced.
  */
 #ifndef TERN_SMTP_CLIENT_H
 #define TERN_SMTP_CLIENT_H
@@ -18,6 +20,7 @@
 struct config;
 struct event_base;
 struct smtp_client;
+struct tls;
 
 /* One message for one connection. The caller owns every pointer and keeps
  * them alive until on_done. */
@@ -41,8 +44,8 @@ typedef void (*smtp_client_cb)(struct smtp_client *c, void *arg);
 /* Starts connecting; on_ready runs once the peer greeted and answered
  * EHLO/HELO, or the attempt failed (smtp_client_usable() says which). */
 struct smtp_client *smtp_client_connect(struct event_base *base,
-    const struct config *cfg, const struct sockaddr *sa, socklen_t salen,
-    const char *host, smtp_client_cb on_ready, void *arg);
+    const struct config *cfg, struct tls *tls, const struct sockaddr *sa,
+    socklen_t salen, const char *host, smtp_client_cb on_ready, void *arg);
 
 /* Runs one transaction; on_done runs when every recipient has a result.
  * The connection is usable again afterwards unless something broke. */

@@ -25,8 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "../common/buf.h"
@@ -39,6 +42,7 @@
 #include "../proto/rfc5322.h"
 #include "../queue/queue.h"
 #include "../route/router.h"
+#include "../tls/tls.h"
 #include "smtp_reply.h"
 
 /* Buffered message octets are written to the queue file in pieces of this. */
@@ -88,6 +92,8 @@ struct smtp_session {
 	unsigned char addr[16];
 	char helo[256];
 	bool esmtp;
+	bool tls;                    /* the connection is encrypted */
+	char tls_info[96];           /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	bool skip_line;              /* discarding the rest of a too-long line */
 	uint64_t bdat_left;          /* chunk octets still to read */
 	bool bdat_last;
@@ -99,6 +105,8 @@ struct smtp_session {
 	const char *cmdline;         /* current command, for reject logs */
 	size_t cmdlen;
 	struct smtp_session *hnext;  /* registry chain */
+	struct event *linger;        /* closing: wait for TLS's socket buffer */
+	int linger_ticks;
 };
 
 struct smtp_command {
@@ -259,6 +267,8 @@ session_free(struct smtp_session *s, const char *reason)
 	tx_free(&s->tx);
 	buf_release(&s->out);
 	buf_release(&s->bdat_reply);
+	if (s->linger)
+		event_free(s->linger);
 	bufferevent_free(s->bev);
 	free(s);
 }
@@ -285,9 +295,13 @@ static const char *
 proto_name(const struct smtp_session *s, const struct smtp_tx *tx)
 {
 	/* RFC 3848 and RFC 6531 §3.7.3 "with" protocol names. */
-	if (tx && tx->mp.smtputf8)
-		return "UTF8SMTP";
-	return s->esmtp ? "ESMTP" : "SMTP";
+	static const char *const names[2][2] = {
+		{ "ESMTP", "ESMTPS" }, { "UTF8SMTP", "UTF8SMTPS" },
+	};
+
+	if (!s->esmtp)
+		return "SMTP";
+	return names[tx && tx->mp.smtputf8][s->tls];
 }
 
 static bool
@@ -335,6 +349,8 @@ cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 		smtp_reply_line(&s->out, 250, 0, "SMTPUTF8");
 		smtp_reply_line(&s->out, 250, 0, "ENHANCEDSTATUSCODES");
 		smtp_reply_line(&s->out, 250, 0, "DSN");
+		if (s->env->tls && !s->tls)
+			smtp_reply_line(&s->out, 250, 0, "STARTTLS");
 		smtp_reply_line(&s->out, 250, 1, "CHUNKING");
 	}
 }
@@ -581,8 +597,9 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	/* RFC 5321 §4.4 trace field. */
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	buf_printf(&tx->chunk, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s;\r\n\t%s\r\n",
+	buf_printf(&tx->chunk, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
 	    s->helo, s->ip, cfg->hostname, proto_name(s, tx), queue_tx_id(tx->qtx),
+	    s->tls ? "\r\n\t(" : "", s->tls ? s->tls_info : "", s->tls ? ")" : "",
 	    forward, date);
 	return true;
 }
@@ -912,6 +929,67 @@ cmd_help(struct smtp_session *s, const char *arg, size_t len)
 	smtp_reply_line(&s->out, 214, 1, "2.0.0 RSET NOOP QUIT VRFY HELP; see RFC 5321");
 }
 
+static void on_read(struct bufferevent *, void *);
+static void on_write(struct bufferevent *, void *);
+static void on_event(struct bufferevent *, short, void *);
+
+/* RFC 3207. */
+static void
+cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct bufferevent *tbev;
+	struct evbuffer *in;
+	SSL *ssl;
+
+	(void)arg;
+	if (s->env->tls == NULL) {
+		reply(s, 502, ESC_INVALID_CMD, "STARTTLS not available");
+		count_error(s);
+		return;
+	}
+	if (s->tls) {
+		reply(s, 503, ESC_INVALID_CMD, "TLS already active");
+		count_error(s);
+		return;
+	}
+	if (len != 0) {
+		reply(s, 501, ESC_BAD_ARGS, "Syntax: STARTTLS");
+		count_error(s);
+		return;
+	}
+	if ((ssl = tls_server_ssl(s->env->tls)) == NULL) {
+		reply(s, 454, "4.7.0", "TLS not available due to temporary reason");
+		return;
+	}
+	reply(s, 220, ESC_OK, "Ready to start TLS");
+	flush_out(s);
+	/* Anything the client sent behind STARTTLS arrived in the clear and
+	 * is thrown away, never executed (CVE-2011-0411). */
+	in = bufferevent_get_input(s->bev);
+	if (evbuffer_get_length(in) > 0) {
+		log_info("sid=%llu event=starttls-discard octets=%zu",
+		    (unsigned long long)s->id, evbuffer_get_length(in));
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+	tbev = bufferevent_openssl_filter_new(s->env->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tbev == NULL) {
+		SSL_free(ssl);
+		close_after_reply(s);
+		return;
+	}
+	s->bev = tbev;
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
+	restore_idle_timeout(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	/* RFC 3207 §4.2: forget everything learned before TLS. */
+	tx_free(&s->tx);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	enter_state(s, S_CONNECTED);
+}
+
 static void
 cmd_not_implemented(struct smtp_session *s, const char *arg, size_t len)
 {
@@ -934,7 +1012,7 @@ static const struct smtp_command commands[] = {
 	{ SMTP_CMD_VRFY, cmd_vrfy },
 	{ SMTP_CMD_EXPN, cmd_expn },
 	{ SMTP_CMD_HELP, cmd_help },
-	{ SMTP_CMD_STARTTLS, cmd_not_implemented },
+	{ SMTP_CMD_STARTTLS, cmd_starttls },
 	{ SMTP_CMD_AUTH, cmd_not_implemented },
 	{ SMTP_CMD_LHLO, NULL },
 };
@@ -1045,6 +1123,51 @@ process_input(struct smtp_session *s)
 	flush_out(s);
 }
 
+/* Under TLS the write callback means "handed to the TLS layer"; the
+ * socket below may still hold the last reply. Wait for it (bounded). */
+static bool
+output_pending(struct smtp_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 ||
+	    (under && evbuffer_get_length(bufferevent_get_output(under)) > 0);
+}
+
+static void
+on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct timeval tv = { 0, 20000 };
+
+	(void)fd;
+	(void)what;
+	if (output_pending(s) && ++s->linger_ticks < 250) {
+		evtimer_add(s->linger, &tv);
+		return;
+	}
+	session_free(s, s->errors >= (unsigned)s->env->cfg->max_errors ?
+	    "too many errors" : "quit");
+}
+
+/* A closing session goes once its last reply is on the socket. */
+static void
+finish_close(struct smtp_session *s)
+{
+	if (s->linger != NULL)
+		return;   /* already waiting */
+	if (!output_pending(s)) {
+		session_free(s, s->errors >= (unsigned)s->env->cfg->max_errors ?
+		    "too many errors" : "quit");
+		return;
+	}
+	/* A plain socket bufferevent calls on_write when drained; a TLS
+	 * filter's socket below does not tell us, so poll it. */
+	if (bufferevent_get_underlying(s->bev) &&
+	    (s->linger = evtimer_new(s->env->base, on_linger, s)) != NULL)
+		on_linger(-1, 0, s);
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -1052,9 +1175,8 @@ on_read(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	process_input(s);
-	if (s->state == S_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		session_free(s, "closed");
+	if (s->state == S_CLOSING)
+		finish_close(s);
 }
 
 static void
@@ -1064,8 +1186,7 @@ on_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (s->state == S_CLOSING)
-		session_free(s, s->errors >= (unsigned)s->env->cfg->max_errors ?
-		    "too many errors" : "quit");
+		finish_close(s);
 }
 
 static void
@@ -1074,6 +1195,26 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct smtp_session *s = arg;
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		if (ssl) {
+			s->tls = true;
+			tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+			log_info("sid=%llu event=tls client=%s tls=\"%s\"",
+			    (unsigned long long)s->id, s->ip, s->tls_info);
+		}
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && bufferevent_openssl_get_ssl(s->bev) && !s->tls) {
+		unsigned long e = bufferevent_get_openssl_error(s->bev);
+		char msg[200] = "handshake failed";
+
+		if (e)
+			ERR_error_string_n(e, msg, sizeof(msg));
+		log_info("sid=%llu event=tls-failed client=%s reason=\"%s\"",
+		    (unsigned long long)s->id, s->ip, msg);
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != S_CLOSING &&
 	    (what & BEV_EVENT_READING)) {
 		/* RFC 5321 §4.5.3.2: the client went quiet. */
@@ -1133,11 +1274,24 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 		    "too many connections" : "too many connections from this address");
 		return;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		close(fd);
 		log_warnx("smtp: out of memory accepting a connection");
+		return;
+	}
+	if (kind == LISTEN_SMTPS) {
+		/* RFC 8314: TLS from the first octet. */
+		SSL *ssl = env->tls ? tls_server_ssl(env->tls) : NULL;
+
+		if (ssl && (s->bev = bufferevent_openssl_socket_new(env->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+			SSL_free(ssl);
+	} else
+		s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		free(s);
+		close(fd);
+		log_warnx("smtp: cannot set up a connection");
 		return;
 	}
 	if (*slot == NULL) {

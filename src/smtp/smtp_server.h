@@ -15,6 +15,7 @@
 struct event_base;
 struct directory;
 struct queue;
+struct tls;
 
 /* What sessions need from the daemon; owned by ternd, outlives sessions. */
 struct smtp_server_env {
@@ -22,6 +23,7 @@ struct smtp_server_env {
 	const struct config *cfg;
 	const struct directory *dir;
 	struct queue *queue;
+	struct tls *tls;             /* NULL: no STARTTLS, no smtps */
 };
 
 /* Takes fd: checks the connection limits, then starts a session (or
