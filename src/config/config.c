@@ -62,6 +62,10 @@ static const struct ckey keys[] = {
 	{ "tls_cert", C_STR, STR(tls_cert), 0, 0 },
 	{ "tls_key", C_STR, STR(tls_key), 0, 0 },
 	{ "smtp_tls", C_BOOL, OFF(smtp_tls), 0, 0, 0 },
+	{ "auth_cleartext_loopback", C_BOOL, OFF(auth_cleartext_loopback), 0, 0, 0 },
+	{ "auth_max_failures", C_INT, OFF(auth_max_failures), sizeof(int), 1, 100000 },
+	{ "submission_rate_limit", C_INT, OFF(submission_rate_limit), sizeof(int), 0, 10000000 },
+	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
 	{ "resolver", C_STR, STR(resolver), 0, 0 },
@@ -101,6 +105,8 @@ config_defaults(struct config *cfg)
 	cfg->smtp_port = 25;
 	cfg->direct_delivery = true;
 	cfg->smtp_tls = true;
+	cfg->auth_max_failures = 10;
+	cfg->submission_max_recipients = 100;
 	cfg->smtp_connect_timeout = 30;
 	cfg->smtp_idle_timeout = 10;
 	cfg->max_outbound = 200;

@@ -72,6 +72,10 @@ struct config {
 	char tls_cert[CONFIG_PATH_MAX];  /* "" = data_dir/tls/cert.pem (made on first run) */
 	char tls_key[CONFIG_PATH_MAX];
 	bool smtp_tls;             /* outbound: STARTTLS when offered */
+	bool auth_cleartext_loopback;  /* AUTH without TLS from 127/8 and ::1 */
+	int auth_max_failures;     /* per address and per account, 15 min */
+	int submission_rate_limit; /* messages per user per hour; 0 = none */
+	size_t submission_max_recipients;
 
 	/* outbound */
 	struct config_network relay_networks[CONFIG_MAX_NETWORKS];

@@ -1,19 +1,175 @@
 /*
  * ternctl: the administrator's command. "check" validates a configuration
- * and the users and aliases files it names, reporting file:line.
+ * and the users and aliases files it names, reporting file:line; "user"
+ * manages the passwd-file. Passwords are read from the terminal (echo off)
+ * or from stdin, never from the command line, where ps(1) would show them.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include "../auth/auth.h"
 #include "../common/buf.h"
+#include "../common/str.h"
 #include "../config/config.h"
 #include "../route/directory.h"
 
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: ternctl check [-c FILE | FILE]\n");
+	fprintf(stderr, "usage: ternctl [-c FILE] check [FILE]\n"
+	    "       ternctl [-c FILE] user add|passwd ADDRESS   (password from the terminal or stdin)\n"
+	    "       ternctl [-c FILE] user del ADDRESS\n"
+	    "       ternctl [-c FILE] user list\n"
+	    "After changing users, send ternd SIGHUP to reload them.\n");
 	return 2;
+}
+
+/* One line from the terminal with echo off, or from stdin. */
+static int
+read_password(const char *prompt, char *out, size_t outsize)
+{
+	struct termios old, noecho;
+	int tty = isatty(STDIN_FILENO);
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+	}
+	if (fgets(out, (int)outsize, stdin) == NULL)
+		out[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* Rewrites the users file with address's line replaced (hash != NULL),
+ * added, or removed (hash == NULL): temp file, fsync, rename. */
+static int
+users_update(const char *path, const char *address, const char *hash, int mode)
+{
+	char tmp[CONFIG_PATH_MAX + 8], line[4096];
+	FILE *in, *out;
+	int found = 0, fd;
+	size_t alen = strlen(address);
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    (out = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "ternctl: %s: %s\n", tmp, strerror(errno));
+		return 1;
+	}
+	if ((in = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), in)) {
+			if (strncasecmp(line, address, alen) == 0 &&
+			    (line[alen] == ':' || line[alen] == '\n' || line[alen] == '\0')) {
+				found = 1;
+				if (hash != NULL)
+					fprintf(out, "%s:%s\n", address, hash);
+				continue;
+			}
+			fputs(line, out);
+		}
+		fclose(in);
+	}
+	if (mode == 'a' && found) {
+		fclose(out);
+		unlink(tmp);
+		fprintf(stderr, "ternctl: %s already exists (use user passwd)\n", address);
+		return 1;
+	}
+	if ((mode == 'p' || mode == 'd') && !found) {
+		fclose(out);
+		unlink(tmp);
+		fprintf(stderr, "ternctl: no user %s\n", address);
+		return 1;
+	}
+	if (mode == 'a')
+		fprintf(out, "%s:%s\n", address, hash);
+	if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 ||
+	    rename(tmp, path) != 0) {
+		fprintf(stderr, "ternctl: writing %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_user(const char *config, int argc, char **argv)
+{
+	struct config cfg;
+	struct buf errs = BUF_INIT;
+	char users[CONFIG_PATH_MAX], pass[512], again[512], hash[256], addr[512];
+	int rc;
+
+	config_defaults(&cfg);
+	if (config_load(&cfg, config, &errs) == -1 ||
+	    config_path(&cfg, cfg.users_file, users, sizeof(users)) == -1) {
+		fprintf(stderr, "%s", buf_cstr(&errs));
+		buf_release(&errs);
+		return 1;
+	}
+	buf_release(&errs);
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		FILE *f = fopen(users, "r");
+		char line[4096];
+
+		if (f == NULL) {
+			fprintf(stderr, "ternctl: %s: %s\n", users, strerror(errno));
+			return 1;
+		}
+		while (fgets(line, sizeof(line), f)) {
+			char *s = str_trim(line);
+
+			if (*s == '\0' || *s == '#')
+				continue;
+			s[strcspn(s, ":")] = '\0';
+			printf("%s\n", s);
+		}
+		fclose(f);
+		return 0;
+	}
+	if (argc != 2 || str_copy(addr, sizeof(addr), argv[1]) == -1 ||
+	    strchr(addr, '@') == NULL || strchr(addr, ':') != NULL)
+		return usage();
+	str_lower(addr);
+	if (strcmp(argv[0], "del") == 0)
+		return users_update(users, addr, NULL, 'd');
+	if (strcmp(argv[0], "add") != 0 && strcmp(argv[0], "passwd") != 0)
+		return usage();
+	if (read_password("Password: ", pass, sizeof(pass)) == -1) {
+		fprintf(stderr, "ternctl: empty password\n");
+		return 1;
+	}
+	if (isatty(STDIN_FILENO) &&
+	    (read_password("Again: ", again, sizeof(again)) == -1 || strcmp(pass, again) != 0)) {
+		explicit_bzero(pass, sizeof(pass));
+		explicit_bzero(again, sizeof(again));
+		fprintf(stderr, "ternctl: passwords differ\n");
+		return 1;
+	}
+	rc = auth_hash(pass, hash, sizeof(hash));
+	explicit_bzero(pass, sizeof(pass));
+	explicit_bzero(again, sizeof(again));
+	if (rc == -1) {
+		fprintf(stderr, "ternctl: hashing failed\n");
+		return 1;
+	}
+	return users_update(users, addr, hash, argv[0][0] == 'a' ? 'a' : 'p');
 }
 
 static int
@@ -51,16 +207,25 @@ main(int argc, char **argv)
 {
 	const char *path = "./var/ternd.conf";
 
-	if (argc < 2)
+	argv++;
+	argc--;
+	if (argc >= 2 && strcmp(argv[0], "-c") == 0) {
+		path = argv[1];
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc < 1)
 		return usage();
-	if (strcmp(argv[1], "check") == 0) {
-		if (argc == 4 && strcmp(argv[2], "-c") == 0)
-			path = argv[3];
-		else if (argc == 3)
+	if (strcmp(argv[0], "check") == 0) {
+		if (argc == 3 && strcmp(argv[1], "-c") == 0)
 			path = argv[2];
-		else if (argc != 2)
+		else if (argc == 2)
+			path = argv[1];
+		else if (argc != 1)
 			return usage();
 		return cmd_check(path);
 	}
+	if (strcmp(argv[0], "user") == 0 && argc >= 2)
+		return cmd_user(path, argc - 1, argv + 1);
 	return usage();
 }

@@ -264,6 +264,7 @@ main(int argc, char **argv)
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
 	d.smtp_env.tls = d.tls;
+	d.smtp_env.pool = d.pool;
 	if (bind_listeners(&d) == -1)
 		goto out;
 	if (queue_recover(d.queue) == -1) {

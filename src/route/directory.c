@@ -17,7 +17,7 @@ struct alias {
 };
 
 struct directory {
-	char **users;       /* sorted, lower case */
+	char **users;       /* sorted, lower case; each "address\0hash\0" */
 	size_t nusers;
 	struct alias *aliases;
 	size_t naliases;
@@ -64,25 +64,34 @@ load_users(struct directory *d, const char *path, struct buf *errs)
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *s = str_trim(line), *colon, *user;
+		char *s = str_trim(line), *colon, *user, *hash = "";
+		size_t alen, hlen;
 
 		lineno++;
 		if (*s == '\0' || *s == '#')
 			continue;
-		if ((colon = strchr(s, ':')) != NULL)
+		/* passwd-file: user:password:uid:gid:gecos:home:shell:extra */
+		if ((colon = strchr(s, ':')) != NULL) {
 			*colon = '\0';
+			hash = colon + 1;
+			hash[strcspn(hash, ":")] = '\0';
+		}
 		s = str_trim(s);
 		if (strchr(s, '@') == NULL || s[0] == '@' || strchr(s, '@')[1] == '\0') {
 			buf_printf(errs, "%s:%d: user '%s' is not user@domain\n", path, lineno, s);
 			bad = 1;
 			continue;
 		}
-		if ((user = str_dup(s)) == NULL ||
+		alen = strlen(s);
+		hlen = strlen(hash);
+		if ((user = malloc(alen + hlen + 2)) == NULL ||
 		    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
 			free(user);
 			fclose(f);
 			return -1;
 		}
+		memcpy(user, s, alen + 1);
+		memcpy(user + alen + 1, hash, hlen + 1);
 		str_lower(user);
 		d->users[d->nusers++] = user;
 	}
@@ -207,6 +216,17 @@ directory_alias(const struct directory *d, const char *key, size_t *n_r)
 		return NULL;
 	*n_r = a->ntargets;
 	return (const char *const *)a->targets;
+}
+
+const char *
+directory_password(const struct directory *d, const char *address)
+{
+	char *const *u;
+
+	if (d->nusers == 0 ||
+	    (u = bsearch(&address, d->users, d->nusers, sizeof(char *), cmp_str)) == NULL)
+		return NULL;
+	return *u + strlen(*u) + 1;
 }
 
 size_t

@@ -28,6 +28,10 @@ bool directory_has_user(const struct directory *d, const char *address);
 const char *const *directory_alias(const struct directory *d,
     const char *key, size_t *n_r);
 
+/* The password field of a user ("{SCHEME}hash", "" if none), or NULL
+ * when there is no such user. */
+const char *directory_password(const struct directory *d, const char *address);
+
 size_t directory_user_count(const struct directory *d);
 
 #endif

@@ -42,6 +42,9 @@
 #include "../proto/rfc5322.h"
 #include "../queue/queue.h"
 #include "../route/router.h"
+#include "../auth/auth.h"
+#include "../daemon/iopool.h"
+#include "../proto/sasl.h"
 #include "../tls/tls.h"
 #include "smtp_reply.h"
 
@@ -57,10 +60,13 @@ enum smtp_state {
 	S_BDAT,        /* reading a BDAT chunk */
 	S_COMMIT,      /* end of message: waiting for the queue */
 	S_CLOSING,     /* final reply queued; freed once it is written */
+	S_AUTH,        /* AUTH: the next line is a SASL response */
+	S_AUTHWAIT,    /* AUTH: checking the password, or delaying a refusal */
 };
 
 static const char *const state_names[] = {
 	"CONNECTED", "READY", "MAIL", "RCPT", "DATA", "BDAT", "COMMIT", "CLOSING",
+	"AUTH", "AUTHWAIT",
 };
 
 /* One mail transaction: MAIL .. end of data. RSET frees it. */
@@ -107,7 +113,17 @@ struct smtp_session {
 	struct smtp_session *hnext;  /* registry chain */
 	struct event *linger;        /* closing: wait for TLS's socket buffer */
 	int linger_ticks;
+
+	/* SMTP AUTH (RFC 4954) */
+	bool authed;
+	char auth_user[SMTP_PATH_MAX + 1];
+	int auth_step;               /* AUTH_STEP_* while in S_AUTH */
+	enum smtp_state auth_return; /* state to go back to */
+	struct event *auth_timer;    /* delays a refusal */
+	struct buf auth_delayed;     /* the refusal to give when it fires */
 };
+
+enum { AUTH_STEP_PLAIN = 1, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
 
 struct smtp_command {
 	enum smtp_verb verb;
@@ -121,6 +137,14 @@ struct smtp_command {
  */
 #define REG_BUCKETS 4096
 
+/* A count within a time window, for AUTH failures and sending rates. */
+struct counter {
+	char key[SMTP_PATH_MAX + 8];
+	unsigned n;
+	time_t since;
+	struct counter *next;
+};
+
 struct ip_count {
 	char ip[INET6_ADDRSTRLEN];
 	int n;
@@ -133,6 +157,8 @@ static struct {
 	uint64_t next_id;
 	unsigned nsessions;
 	struct buf line;             /* the command being handled */
+	struct counter *fails;       /* failed AUTH per "ip:..." and "user:..." */
+	struct counter *rates;       /* messages per user in the current hour */
 } reg;
 
 static unsigned
@@ -196,6 +222,8 @@ smtp_server_sessions(void)
 /* ------------------------------------------------------------- helpers -- */
 
 static void process_input(struct smtp_session *s);
+static void finish_close(struct smtp_session *s);
+static bool auth_allowed(const struct smtp_session *s);
 
 static void
 enter_state(struct smtp_session *s, enum smtp_state st)
@@ -269,6 +297,9 @@ session_free(struct smtp_session *s, const char *reason)
 	buf_release(&s->bdat_reply);
 	if (s->linger)
 		event_free(s->linger);
+	if (s->auth_timer)
+		event_free(s->auth_timer);
+	buf_release(&s->auth_delayed);
 	bufferevent_free(s->bev);
 	free(s);
 }
@@ -295,13 +326,14 @@ static const char *
 proto_name(const struct smtp_session *s, const struct smtp_tx *tx)
 {
 	/* RFC 3848 and RFC 6531 §3.7.3 "with" protocol names. */
-	static const char *const names[2][2] = {
-		{ "ESMTP", "ESMTPS" }, { "UTF8SMTP", "UTF8SMTPS" },
+	static const char *const names[2][2][2] = {
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } },
 	};
 
 	if (!s->esmtp)
 		return "SMTP";
-	return names[tx && tx->mp.smtputf8][s->tls];
+	return names[tx && tx->mp.smtputf8][s->tls][s->authed];
 }
 
 static bool
@@ -351,6 +383,8 @@ cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 		smtp_reply_line(&s->out, 250, 0, "DSN");
 		if (s->env->tls && !s->tls)
 			smtp_reply_line(&s->out, 250, 0, "STARTTLS");
+		if (auth_allowed(s) && !s->authed)
+			smtp_reply_line(&s->out, 250, 0, "AUTH PLAIN LOGIN");
 		smtp_reply_line(&s->out, 250, 1, "CHUNKING");
 	}
 }
@@ -409,6 +443,354 @@ cmd_error(struct smtp_session *s, enum smtp_cmd_err e, enum smtp_addr_err pe,
 	count_error(s);
 }
 
+/* ------------------------------------------------------------- AUTH ---- */
+
+#define AUTH_WINDOW 900    /* failures are remembered 15 minutes */
+
+/* The counter for key in list, reset when older than window; NULL on ENOMEM. */
+static struct counter *
+counter_get(struct counter **list, const char *key, time_t window)
+{
+	time_t now = time(NULL);
+	struct counter **pp = list, *c;
+
+	while ((c = *pp) != NULL) {
+		if (now - c->since >= window) {
+			*pp = c->next;   /* expired: forget it */
+			free(c);
+			continue;
+		}
+		if (strcmp(c->key, key) == 0)
+			return c;
+		pp = &c->next;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	str_copy(c->key, sizeof(c->key), key);
+	c->since = now;
+	c->next = *list;
+	*list = c;
+	return c;
+}
+
+static bool
+is_loopback(const struct smtp_session *s)
+{
+	static const unsigned char v6lo[16] = { [15] = 1 };
+
+	return (s->family == AF_INET && s->addr[0] == 127) ||
+	    (s->family == AF_INET6 && memcmp(s->addr, v6lo, 16) == 0);
+}
+
+/* RFC 4954 §4: no passwords in the clear (except loopback, if allowed). */
+static bool
+auth_allowed(const struct smtp_session *s)
+{
+	return s->tls || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
+}
+
+/*
+ * RFC 6409 §6.1: the envelope sender must belong to the login: the login
+ * itself, its +tag forms, or an alias that delivers to it.
+ */
+static bool
+sender_owned(const struct smtp_session *s, const struct smtp_path *from)
+{
+	struct route_list rl = { 0 };
+	char local[SMTP_LOCAL_MAX + 1];
+	bool owned = false;
+	size_t i;
+
+	if (smtp_addr_unquote_local(from->local, local, sizeof(local)) == -1)
+		return false;
+	if (router_expand(s->env->cfg, s->env->dir, local, from->domain, &rl) == ROUTE_OK) {
+		for (i = 0; i < rl.n && !owned; i++)
+			owned = rl.dests[i].local && str_ieq(rl.dests[i].address, s->auth_user);
+	}
+	route_list_clear(&rl);
+	return owned;
+}
+
+/* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
+static bool
+rate_allow(struct smtp_session *s)
+{
+	unsigned limit = (unsigned)s->env->cfg->submission_rate_limit;
+	struct counter *c;
+
+	if (limit == 0 || (c = counter_get(&reg.rates, s->auth_user, 3600)) == NULL)
+		return true;
+	if (c->n >= limit) {
+		log_info("sid=%llu event=rate-limited user=%s client=%s limit=%u/h",
+		    (unsigned long long)s->id, s->auth_user, s->ip, limit);
+		return false;
+	}
+	c->n++;
+	return true;
+}
+
+struct auth_job {
+	uint64_t sid;
+	char user[SMTP_PATH_MAX + 1];
+	char pass[512];
+	char *stored;
+	bool ok;
+};
+
+static void
+auth_job_work(void *arg)
+{
+	struct auth_job *j = arg;
+
+	j->ok = j->stored != NULL && auth_verify(j->stored, j->pass);
+	explicit_bzero(j->pass, sizeof(j->pass));
+}
+
+static void
+on_auth_delay(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
+	buf_reset(&s->auth_delayed);
+	enter_state(s, s->auth_return);
+	process_input(s);
+	if (s->state == S_CLOSING)
+		finish_close(s);
+}
+
+static void
+auth_job_done(void *arg)
+{
+	struct auth_job *j = arg;
+	struct smtp_session *s = session_find(j->sid);
+	struct counter *ipc, *uc;
+	char key[SMTP_PATH_MAX + 16];
+	struct timeval tv = { 0, 0 };
+	unsigned max;
+
+	free(j->stored);
+	if (s == NULL) {
+		free(j);
+		return;
+	}
+	max = (unsigned)s->env->cfg->auth_max_failures;
+	snprintf(key, sizeof(key), "ip:%s", s->ip);
+	ipc = counter_get(&reg.fails, key, AUTH_WINDOW);
+	snprintf(key, sizeof(key), "user:%s", j->user);
+	uc = counter_get(&reg.fails, key, AUTH_WINDOW);
+	s->cmdline = "AUTH";
+	s->cmdlen = 4;
+	if (j->ok && !(uc && uc->n >= max)) {
+		s->authed = true;
+		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
+		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,
+		    s->ip, j->user);
+		reply(s, 235, "2.7.0", "Authentication successful");
+		enter_state(s, s->auth_return);
+		free(j);
+		s->cmdline = NULL;
+		process_input(s);
+		return;
+	}
+	/* fail2ban: "event=auth-failed client=IP user=NAME" */
+	log_info("sid=%llu event=auth-failed client=%s user=%s%s", (unsigned long long)s->id,
+	    s->ip, j->user, (uc && uc->n >= max) ? " reason=account-locked" : "");
+	if (ipc)
+		ipc->n++;
+	if (uc)
+		uc->n++;
+	free(j);
+	if (ipc && ipc->n >= max) {
+		reply(s, 421, ESC_POLICY_TEMP, "%s Too many failed logins from your address",
+		    s->env->cfg->hostname);
+		close_after_reply(s);
+		s->cmdline = NULL;
+		flush_out(s);
+		return;
+	}
+	/* The delay grows with each failure from this address. */
+	tv.tv_sec = ipc ? (ipc->n < 8 ? ipc->n : 8) : 1;
+	buf_reset(&s->auth_delayed);
+	smtp_reply_format(&s->auth_delayed, 535, "5.7.8", "Authentication credentials invalid");
+	maillog_reject(s->id, s->ip, "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
+	s->cmdline = NULL;
+	if (s->auth_timer == NULL &&
+	    (s->auth_timer = evtimer_new(s->env->base, on_auth_delay, s)) == NULL) {
+		on_auth_delay(-1, 0, s);
+		return;
+	}
+	evtimer_add(s->auth_timer, &tv);
+}
+
+/* Hands user and password to the pool; the reply comes from auth_job_done. */
+static void
+auth_check(struct smtp_session *s, const char *user, const char *pass)
+{
+	struct auth_job *j = calloc(1, sizeof(*j));
+	const char *stored;
+	char lower[SMTP_PATH_MAX + 1];
+
+	enter_state(s, S_AUTHWAIT);
+	if (j == NULL || str_copy(j->user, sizeof(j->user), user) == -1 ||
+	    str_copy(j->pass, sizeof(j->pass), pass) == -1) {
+		free(j);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		enter_state(s, s->auth_return);
+		return;
+	}
+	str_copy(lower, sizeof(lower), user);
+	str_lower(lower);
+	str_copy(j->user, sizeof(j->user), lower);
+	j->sid = s->id;
+	stored = directory_password(s->env->dir, lower);
+	j->stored = stored ? str_dup(stored) : NULL;
+	if (iopool_submit(s->env->pool, auth_job_work, auth_job_done, j) == -1) {
+		explicit_bzero(j->pass, sizeof(j->pass));
+		free(j->stored);
+		free(j);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		enter_state(s, s->auth_return);
+	}
+}
+
+/* A decoded PLAIN message, or the LOGIN password. */
+static void
+auth_plain_message(struct smtp_session *s, const char *b64, size_t len)
+{
+	struct buf msg = BUF_INIT;
+	char user[SMTP_PATH_MAX + 1], pass[512];
+
+	if (sasl_base64_decode(b64, len, &msg) == -1) {
+		reply(s, 501, "5.5.2", "Cannot decode response");
+		enter_state(s, s->auth_return);
+	} else if (sasl_plain_split(msg.data ? msg.data : "", msg.len, user, sizeof(user),
+	    pass, sizeof(pass)) == -1) {
+		reply(s, 501, "5.5.2", "Malformed PLAIN response");
+		enter_state(s, s->auth_return);
+	} else
+		auth_check(s, user, pass);
+	if (msg.data)
+		explicit_bzero(msg.data, msg.cap);
+	buf_release(&msg);
+	explicit_bzero(pass, sizeof(pass));
+}
+
+/* A line read in S_AUTH: the client's answer to our 334. */
+static void
+auth_response(struct smtp_session *s, const char *line, size_t len)
+{
+	struct buf dec = BUF_INIT;
+
+	if (len == 1 && line[0] == '*') {
+		reply(s, 501, "5.0.0", "Authentication cancelled");
+		enter_state(s, s->auth_return);
+		return;
+	}
+	switch (s->auth_step) {
+	case AUTH_STEP_PLAIN:
+		auth_plain_message(s, line, len);
+		return;
+	case AUTH_STEP_LOGIN_USER:
+		if (sasl_base64_decode(line, len, &dec) == -1 || dec.len == 0 ||
+		    dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
+			reply(s, 501, "5.5.2", "Cannot decode response");
+			enter_state(s, s->auth_return);
+			break;
+		}
+		str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
+		s->auth_step = AUTH_STEP_LOGIN_PASS;
+		reply(s, 334, "", "UGFzc3dvcmQ6");   /* "Password:" */
+		break;
+	case AUTH_STEP_LOGIN_PASS:
+		if (sasl_base64_decode(line, len, &dec) == -1 ||
+		    memchr(dec.data ? dec.data : "", '\0', dec.len)) {
+			reply(s, 501, "5.5.2", "Cannot decode response");
+			enter_state(s, s->auth_return);
+			s->auth_user[0] = '\0';
+			break;
+		}
+		{
+			char user[SMTP_PATH_MAX + 1];
+
+			str_copy(user, sizeof(user), s->auth_user);
+			s->auth_user[0] = '\0';
+			auth_check(s, user, dec.data ? dec.data : "");
+		}
+		break;
+	}
+	if (dec.data)
+		explicit_bzero(dec.data, dec.cap);
+	buf_release(&dec);
+}
+
+static void
+cmd_auth(struct smtp_session *s, const char *arg, size_t len)
+{
+	size_t mlen = 0;
+
+	s->cmdline = "AUTH (arguments not logged)";
+	s->cmdlen = strlen(s->cmdline);
+	if (!s->esmtp) {
+		reply(s, 503, ESC_INVALID_CMD, "Send EHLO first");
+		count_error(s);
+		return;
+	}
+	if (s->authed) {
+		reply(s, 503, ESC_INVALID_CMD, "Already authenticated");
+		count_error(s);
+		return;
+	}
+	if (in_transaction(s)) {
+		reply(s, 503, ESC_INVALID_CMD, "AUTH not allowed during a mail transaction");
+		count_error(s);
+		return;
+	}
+	if (!auth_allowed(s)) {
+		reply(s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
+		count_error(s);
+		return;
+	}
+	while (mlen < len && arg[mlen] != ' ')
+		mlen++;
+	s->auth_return = s->state;
+	if (str_ieqn(arg, mlen, "PLAIN")) {
+		if (mlen < len) {
+			/* Initial response (RFC 4954 §4); "=" means empty. */
+			auth_plain_message(s, arg + mlen + 1, len - mlen - 1);
+			return;
+		}
+		s->auth_step = AUTH_STEP_PLAIN;
+		enter_state(s, S_AUTH);
+		reply(s, 334, "", " ");
+	} else if (str_ieqn(arg, mlen, "LOGIN")) {
+		struct buf dec = BUF_INIT;
+
+		if (mlen < len) {
+			if (sasl_base64_decode(arg + mlen + 1, len - mlen - 1, &dec) == -1 ||
+			    dec.len == 0 || dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
+				buf_release(&dec);
+				reply(s, 501, "5.5.2", "Cannot decode response");
+				return;
+			}
+			str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
+			buf_release(&dec);
+			s->auth_step = AUTH_STEP_LOGIN_PASS;
+			enter_state(s, S_AUTH);
+			reply(s, 334, "", "UGFzc3dvcmQ6");
+			return;
+		}
+		s->auth_step = AUTH_STEP_LOGIN_USER;
+		enter_state(s, S_AUTH);
+		reply(s, 334, "", "VXNlcm5hbWU6");   /* "Username:" */
+	} else {
+		reply(s, 504, "5.5.4", "Unrecognized authentication type");
+		count_error(s);
+	}
+}
+
 static void
 cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 {
@@ -430,8 +812,24 @@ cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		count_error(s);
 		return;
 	}
+	/* RFC 6409 §4.3: submission is for authenticated users only. */
+	if (s->kind != LISTEN_SMTP && !s->authed) {
+		reply(s, 530, "5.7.0", "Authentication required");
+		count_error(s);
+		return;
+	}
 	if ((e = smtp_cmd_parse_mail(arg, len, &from, &mp, &pe)) != SMTP_CMD_OK) {
 		cmd_error(s, e, pe, true, "MAIL FROM:<address> [parameters]");
+		return;
+	}
+	if (s->authed && !from.null && !sender_owned(s, &from)) {
+		reply(s, 553, ESC_NOT_ALLOWED, "<%s@%s>: Sender address rejected: not owned by user %s",
+		    from.local, from.domain, s->auth_user);
+		return;
+	}
+	if (s->authed && !rate_allow(s)) {
+		reply(s, 450, "4.7.1", "Sending rate limit exceeded for %s; try again later",
+		    s->auth_user);
 		return;
 	}
 	if (!s->esmtp && (mp.has_size || mp.body || mp.smtputf8 || mp.ret ||
@@ -489,7 +887,9 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		count_error(s);
 		return;
 	}
-	if (tx->rcpts_given >= cfg->max_recipients) {
+	if (tx->rcpts_given >= cfg->max_recipients ||
+	    (s->authed && cfg->submission_max_recipients &&
+	    tx->rcpts_given >= cfg->submission_max_recipients)) {
 		/* RFC 5321 §4.5.3.1.8: 452, and the client sends the rest later. */
 		reply(s, 452, ESC_TOO_MANY_RCPTS, "Too many recipients");
 		return;
@@ -517,7 +917,7 @@ cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		break;
 	case ROUTE_NOT_LOCAL:
 		/* Never an open relay: only trusted networks may send onwards. */
-		if (to.domain[0] && config_relay_allowed(cfg, s->family, s->addr)) {
+		if (to.domain[0] && (s->authed || config_relay_allowed(cfg, s->family, s->addr))) {
 			char dest[SMTP_PATH_MAX + 8];
 
 			snprintf(dest, sizeof(dest), "%s@%s", to.local, to.domain);
@@ -987,17 +1387,11 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 	tx_free(&s->tx);
 	s->helo[0] = '\0';
 	s->esmtp = false;
+	s->authed = false;
+	s->auth_user[0] = '\0';
 	enter_state(s, S_CONNECTED);
 }
 
-static void
-cmd_not_implemented(struct smtp_session *s, const char *arg, size_t len)
-{
-	(void)arg;
-	(void)len;
-	reply(s, 502, ESC_INVALID_CMD, "Command not implemented");
-	count_error(s);
-}
 
 static const struct smtp_command commands[] = {
 	{ SMTP_CMD_HELO, cmd_helo },
@@ -1013,7 +1407,7 @@ static const struct smtp_command commands[] = {
 	{ SMTP_CMD_EXPN, cmd_expn },
 	{ SMTP_CMD_HELP, cmd_help },
 	{ SMTP_CMD_STARTTLS, cmd_starttls },
-	{ SMTP_CMD_AUTH, cmd_not_implemented },
+	{ SMTP_CMD_AUTH, cmd_auth },
 	{ SMTP_CMD_LHLO, NULL },
 };
 
@@ -1071,6 +1465,18 @@ next_command(struct smtp_session *s)
 	s->ncmds++;
 	s->cmdline = line;
 	s->cmdlen = linelen;
+	if (s->state == S_AUTH) {
+		/* A SASL response: never logged, wiped after use. */
+		s->cmdline = "(AUTH response)";
+		s->cmdlen = 15;
+		if (linelen == 0 || line[linelen - 1] != '\r') {
+			reply(s, 501, "5.5.2", "Bare LF in response");
+			enter_state(s, s->auth_return);
+		} else
+			auth_response(s, line, linelen - 1);
+		explicit_bzero(reg.line.data, linelen);
+		goto out;
+	}
 	/* RFC 5321 §2.3.8: a bare LF does not end a command. */
 	if (linelen == 0 || line[linelen - 1] != '\r') {
 		reply(s, 500, ESC_SYNTAX, "Bare LF in command; lines must end with CRLF");
@@ -1088,6 +1494,8 @@ next_command(struct smtp_session *s)
 	for (i = 0; e == SMTP_CMD_OK && i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].verb == cmd.verb && commands[i].handler) {
 			commands[i].handler(s, cmd.arg, cmd.arglen);
+			if (cmd.verb == SMTP_CMD_AUTH)
+				explicit_bzero(reg.line.data, reg.line.len);
 			goto out;
 		}
 	}
@@ -1112,6 +1520,7 @@ process_input(struct smtp_session *s)
 			progressed = feed_bdat(s);
 			break;
 		case S_COMMIT:
+		case S_AUTHWAIT:
 		case S_CLOSING:
 			progressed = false;
 			break;

@@ -16,6 +16,7 @@ struct event_base;
 struct directory;
 struct queue;
 struct tls;
+struct iopool;
 
 /* What sessions need from the daemon; owned by ternd, outlives sessions. */
 struct smtp_server_env {
@@ -24,6 +25,7 @@ struct smtp_server_env {
 	const struct directory *dir;
 	struct queue *queue;
 	struct tls *tls;             /* NULL: no STARTTLS, no smtps */
+	struct iopool *pool;         /* password checks run here */
 };
 
 /* Takes fd: checks the connection limits, then starts a session (or
