@@ -35,7 +35,8 @@ build: deps $(BUILD)/build.ninja
 
 # First run writes var/ternd.conf, var/users and var/aliases.
 run: build
-	@echo "tern: SMTP on 127.0.0.1:2525; mail for postmaster@localhost goes to ./var/mail/localhost/postmaster/new/"
+	@echo "tern: SMTP 127.0.0.1:2525, submission 2587 (STARTTLS+AUTH), SMTPS 2465; data in ./var"
+	@echo "tern: mail for postmaster@localhost goes to ./var/mail/localhost/postmaster/new/"
 	@echo "tern: try: swaks --server 127.0.0.1:2525 --to postmaster@localhost"
 	./$(BUILD)/ternd -c var/ternd.conf --init
 

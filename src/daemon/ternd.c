@@ -97,7 +97,9 @@ init_files(const char *config_path)
 	snprintf(path, sizeof(path), "%s/users", dir);
 	if (access(path, F_OK) != 0 && (f = fopen(path, "w")) != NULL) {
 		fprintf(f, "# One mailbox per line: user@domain[:{SCHEME}hash]\n"
-		    "# (Dovecot passwd-file format)\npostmaster@localhost\n");
+		    "# (Dovecot passwd-file format). Set a password with\n"
+		    "#   ternctl -c %s user passwd postmaster@localhost\n"
+		    "postmaster@localhost\n", config_path);
 		fclose(f);
 	}
 	snprintf(path, sizeof(path), "%s/aliases", dir);

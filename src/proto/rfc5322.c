@@ -39,8 +39,10 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 		switch (h->state) {
 		case H_BOL:
 			if (c == '\r') {
+				h->end_off = h->pos + i;
 				h->state = H_CR_EMPTY;
 			} else if (c == '\n') {
+				h->end_off = h->pos + i;
 				h->done = true;
 			} else if (c == ' ' || c == '\t') {
 				h->state = H_REST;     /* folded continuation */
@@ -74,4 +76,5 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 			break;
 		}
 	}
+	h->pos += n;
 }

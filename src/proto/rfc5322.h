@@ -17,6 +17,8 @@ struct hdr_scan {
 	bool has_message_id;
 	bool has_date;
 	bool done;             /* the empty line ending the header was seen */
+	unsigned long long pos;      /* octets fed so far */
+	unsigned long long end_off;  /* when done: where the empty line starts */
 };
 
 void hdr_scan_init(struct hdr_scan *h);

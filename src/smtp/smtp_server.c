@@ -82,6 +82,8 @@ struct smtp_tx {
 	bool chunking;               /* BDAT used: DATA is no longer allowed */
 	struct buf bdat_error;       /* set: the transaction failed; this reply */
 	struct hdr_scan hs;          /* Received count for loop detection */
+	bool submission;             /* authenticated: add Date/Message-ID */
+	const char *hostname;
 	char sender[SMTP_PATH_MAX + 8];  /* copies for the log after the */
 	size_t nrcpt;                    /* envelope moved to the queue */
 };
@@ -994,6 +996,8 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		return false;
 	}
 	hdr_scan_init(&tx->hs);
+	tx->submission = s->authed;
+	tx->hostname = cfg->hostname;
 	/* RFC 5321 §4.4 trace field. */
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
@@ -1004,16 +1008,56 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	return true;
 }
 
+static void
+tx_write(struct smtp_tx *tx, const char *p, size_t n)
+{
+	if (!tx->too_big && n > 0 && queue_tx_write(tx->qtx, p, n) != QUEUE_OK)
+		tx->data.discard = true;   /* keep reading to the end, store nothing */
+}
+
+static void
+tx_add_headers(struct smtp_tx *tx)
+{
+	struct buf h = BUF_INIT;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!tx->hs.has_date) {
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		buf_printf(&h, "Date: %s\r\n", date);
+	}
+	if (!tx->hs.has_message_id)
+		buf_printf(&h, "Message-ID: <%s@%s>\r\n", queue_tx_id(tx->qtx), tx->hostname);
+	tx_write(tx, h.data, h.len);
+	buf_release(&h);
+}
+
 /* Writes buffered message octets to the queue file. */
 static void
 tx_flush(struct smtp_tx *tx)
 {
 	if (tx->chunk.len == 0)
 		return;
-	if (!tx->hs.done)
+	if (!tx->hs.done) {
+		unsigned long long before = tx->hs.pos;
+
 		hdr_scan_feed(&tx->hs, tx->chunk.data, tx->chunk.len);
-	if (!tx->too_big && queue_tx_write(tx->qtx, tx->chunk.data, tx->chunk.len) != QUEUE_OK)
-		tx->data.discard = true;   /* keep reading to the end, store nothing */
+		/* RFC 6409 §8.2, §8.3: a submission gets Date and Message-ID
+		 * when it lacks them, at the end of its header. */
+		if (tx->hs.done && tx->submission &&
+		    (!tx->hs.has_date || !tx->hs.has_message_id)) {
+			size_t split = (size_t)(tx->hs.end_off - before);
+
+			tx_write(tx, tx->chunk.data, split);
+			tx_add_headers(tx);
+			tx_write(tx, tx->chunk.data + split, tx->chunk.len - split);
+			buf_reset(&tx->chunk);
+			return;
+		}
+	}
+	tx_write(tx, tx->chunk.data, tx->chunk.len);
 	buf_reset(&tx->chunk);
 }
 
