@@ -21,7 +21,7 @@
 #include "../common/str.h"
 
 enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
-	C_NETWORKS, C_ROUTE };
+	C_NETWORKS, C_ROUTE, C_DKIM };
 
 struct ckey {
 	const char *name;
@@ -68,6 +68,7 @@ static const struct ckey keys[] = {
 	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
+	{ "dkim_key", C_DKIM, 0, 0, 0, 0 },
 	{ "resolver", C_STR, STR(resolver), 0, 0 },
 	{ "smtp_port", C_INT, OFF(smtp_port), sizeof(int), 1, 65535 },
 	{ "smtp_connect_timeout", C_DURATION, OFF(smtp_connect_timeout), 0, 1, 600 },
@@ -358,6 +359,21 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 
 	if (k->type == C_ROUTE)
 		return parse_route(cfg, argv, argc, errs, file, line);
+	if (k->type == C_DKIM) {
+		struct config_dkim *d = &cfg->dkim[cfg->ndkim];
+
+		if (argc != 3 || cfg->ndkim == CONFIG_MAX_DKIM ||
+		    str_copy(d->domain, sizeof(d->domain), argv[0]) == -1 ||
+		    str_copy(d->selector, sizeof(d->selector), argv[1]) == -1 ||
+		    str_copy(d->path, sizeof(d->path), argv[2]) == -1) {
+			err_at(errs, file, line, "dkim_key: expected 'dkim_key DOMAIN SELECTOR KEYFILE' (at most %d)",
+			    CONFIG_MAX_DKIM);
+			return -1;
+		}
+		str_lower(d->domain);
+		cfg->ndkim++;
+		return 0;
+	}
 	if (k->type == C_NETWORKS) {
 		for (i = 0; i < argc; i++) {
 			if (cfg->nrelay_networks == CONFIG_MAX_NETWORKS ||
@@ -509,6 +525,18 @@ config_path(const struct config *cfg, const char *rel, char *out,
 		return str_copy(out, outsize, rel);
 	n = snprintf(out, outsize, "%s/%s", cfg->data_dir, rel);
 	return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
+}
+
+bool
+config_dkim_domain(const struct config *cfg, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ndkim; i++) {
+		if (str_ieq(cfg->dkim[i].domain, domain))
+			return true;
+	}
+	return false;
 }
 
 bool

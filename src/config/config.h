@@ -27,6 +27,15 @@ struct config_listener {
 #define CONFIG_MAX_NETWORKS 64
 #define CONFIG_MAX_ROUTES   64
 
+#define CONFIG_MAX_DKIM 32
+
+/* dkim_key DOMAIN SELECTOR FILE */
+struct config_dkim {
+	char domain[256];
+	char selector[64];
+	char path[CONFIG_PATH_MAX];
+};
+
 /* A network in CIDR notation: relay_networks. */
 struct config_network {
 	int family;                 /* AF_INET or AF_INET6 */
@@ -76,6 +85,8 @@ struct config {
 	int auth_max_failures;     /* per address and per account, 15 min */
 	int submission_rate_limit; /* messages per user per hour; 0 = none */
 	size_t submission_max_recipients;
+	struct config_dkim dkim[CONFIG_MAX_DKIM];
+	size_t ndkim;
 
 	/* outbound */
 	struct config_network relay_networks[CONFIG_MAX_NETWORKS];
@@ -112,6 +123,8 @@ int config_path(const struct config *cfg, const char *rel, char *out,
     size_t outsize);
 
 bool config_is_local_domain(const struct config *cfg, const char *domain);
+/* True when a dkim_key is configured for domain. */
+bool config_dkim_domain(const struct config *cfg, const char *domain);
 
 /* The default configuration file that first run writes, for data_dir. */
 int config_write_default(const char *path, const char *data_dir);

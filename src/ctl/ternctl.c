@@ -12,7 +12,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "../auth/auth.h"
+#include "../deliver/maildir.h"
+#include "../policy/dkim_sign.h"
 #include "../common/buf.h"
 #include "../common/str.h"
 #include "../config/config.h"
@@ -25,6 +30,7 @@ usage(void)
 	    "       ternctl [-c FILE] user add|passwd ADDRESS   (password from the terminal or stdin)\n"
 	    "       ternctl [-c FILE] user del ADDRESS\n"
 	    "       ternctl [-c FILE] user list\n"
+	    "       ternctl [-c FILE] dkim keygen DOMAIN SELECTOR [rsa|ed25519]\n"
 	    "After changing users, send ternd SIGHUP to reload them.\n");
 	return 2;
 }
@@ -202,6 +208,50 @@ cmd_check(const char *path)
 	return 0;
 }
 
+/* Writes data_dir/dkim/DOMAIN.SELECTOR.key and prints the DNS record. */
+static int
+cmd_dkim_keygen(const char *config, const char *domain, const char *selector,
+    const char *type)
+{
+	struct config cfg;
+	struct buf errs = BUF_INIT, txt = BUF_INIT;
+	char dir[CONFIG_PATH_MAX + 8], path[CONFIG_PATH_MAX + 600];
+	EVP_PKEY *key;
+	FILE *f;
+	int fd;
+
+	config_defaults(&cfg);
+	if (config_load(&cfg, config, &errs) == -1) {
+		fprintf(stderr, "%s", buf_cstr(&errs));
+		buf_release(&errs);
+		return 1;
+	}
+	buf_release(&errs);
+	if (strchr(domain, '/') || strchr(selector, '/') || domain[0] == '.') {
+		fprintf(stderr, "ternctl: bad domain or selector\n");
+		return 1;
+	}
+	key = strcmp(type, "ed25519") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519") :
+	    EVP_RSA_gen(2048);
+	snprintf(dir, sizeof(dir), "%s/dkim", cfg.data_dir);
+	snprintf(path, sizeof(path), "%s/%s.%s.key", dir, domain, selector);
+	if (key == NULL || maildir_mkdirs(dir) == -1 ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL ||
+	    !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) || fclose(f) != 0 ||
+	    dkim_txt_record(key, &txt) == -1) {
+		fprintf(stderr, "ternctl: writing %s: %s\n", path, strerror(errno));
+		EVP_PKEY_free(key);
+		return 1;
+	}
+	EVP_PKEY_free(key);
+	printf("Wrote %s. Add to %s:\n\n    dkim_key %s %s %s\n\n"
+	    "and publish in DNS:\n\n    %s._domainkey.%s. IN TXT \"%s\"\n",
+	    path, config, domain, selector, path, selector, domain, buf_cstr(&txt));
+	buf_release(&txt);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,5 +277,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "user") == 0 && argc >= 2)
 		return cmd_user(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "dkim") == 0 && (argc == 4 || argc == 5) &&
+	    strcmp(argv[1], "keygen") == 0)
+		return cmd_dkim_keygen(path, argv[2], argv[3], argc == 5 ? argv[4] : "rsa");
 	return usage();
 }

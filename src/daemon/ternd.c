@@ -24,6 +24,7 @@
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../smtp/smtp_server.h"
+#include "../policy/dkim_sign.h"
 #include "../tls/tls.h"
 #include "iopool.h"
 
@@ -43,6 +44,8 @@ struct ternd {
 	struct dns *dns;
 	struct remote *remote;
 	struct tls *tls;
+	struct dkim_key dkim[CONFIG_MAX_DKIM];
+	size_t ndkim;
 	struct smtp_server_env smtp_env;
 	struct ternd_listener listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
@@ -259,6 +262,15 @@ main(int argc, char **argv)
 		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
 		goto out;
 	}
+	for (i = 0; i < d.cfg.ndkim; i++) {
+		if (dkim_key_load(&d.dkim[i], d.cfg.dkim[i].domain, d.cfg.dkim[i].selector,
+		    d.cfg.dkim[i].path, &errs) == -1) {
+			log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
+			goto out;
+		}
+		d.ndkim++;
+	}
+	queue_set_dkim(d.queue, d.dkim, d.ndkim);
 	queue_set_remote(d.queue, d.remote);
 	queue_set_directory(d.queue, d.dir);
 	d.smtp_env.base = d.base;
@@ -300,6 +312,8 @@ out:
 	queue_free(&d.queue);
 	dns_free(&d.dns);
 	tls_free(&d.tls);
+	for (i = 0; i < d.ndkim; i++)
+		dkim_key_release(&d.dkim[i]);
 	if (d.sig_term) event_free(d.sig_term);
 	if (d.sig_int) event_free(d.sig_int);
 	if (d.sig_hup) event_free(d.sig_hup);

@@ -486,6 +486,8 @@ remote_deliver(struct remote *r, struct remote_job *job)
 	j->tx.fd = job->fd;
 	j->tx.off = job->off;
 	j->tx.len = job->len;
+	j->tx.prefix = job->prefix;
+	j->tx.prefix_len = job->prefix_len;
 	if ((route = config_route_for(r->cfg, job->domain)) != NULL) {
 		str_copy(j->hops[0].host, sizeof(j->hops[0].host), route->host);
 		j->nhops = 1;

@@ -27,6 +27,8 @@ struct remote_job {
 	struct courier_result *res;     /* indexed like env->rcpts */
 	int fd;                         /* the queue file, open for reading */
 	uint64_t off, len;              /* the message in it */
+	const char *prefix;             /* DKIM-Signature fields, or NULL */
+	size_t prefix_len;
 	void (*done)(void *arg);        /* runs from the loop */
 	void *arg;
 };

@@ -164,6 +164,8 @@ envelope_encode(const struct envelope *env, struct buf *out)
 	rc |= put_value(out, S(env->envid));
 	rc |= buf_printf(out, "\nbody %d\nret %d\nsmtputf8 %d\n", env->body,
 	    env->ret, env->smtputf8 ? 1 : 0);
+	if (env->dkim)
+		rc |= buf_append_str(out, "dkim 1\n");
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct envelope_rcpt *r = &env->rcpts[i];
 
@@ -302,6 +304,10 @@ envelope_decode(const char *data, size_t len, struct envelope *env,
 			if (get_int(v, 0, 2, &iv))
 				return -1;
 			env->ret = (int)iv;
+		} else if (strcmp(tok[0], "dkim") == 0) {
+			if (get_int(v, 0, 1, &iv))
+				return -1;
+			env->dkim = iv == 1;
 		} else if (strcmp(tok[0], "smtputf8") == 0) {
 			if (get_int(v, 0, 1, &iv))
 				return -1;

@@ -39,6 +39,7 @@ struct envelope {
 	int body;            /* enum smtp_body */
 	int ret;             /* enum smtp_ret */
 	bool smtputf8;
+	bool dkim;           /* sign when it leaves (local origin, own domain) */
 	struct envelope_rcpt *rcpts;
 	size_t nrcpts;
 	size_t rcpt_cap;

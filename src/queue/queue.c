@@ -34,6 +34,7 @@
 #include "../deliver/remote.h"
 #include "../proto/smtp_cmd.h"
 #include "../route/router.h"
+#include "../policy/dkim_sign.h"
 #include "bounce.h"
 #include "../maillog/maillog.h"
 #include "dirsync.h"
@@ -70,6 +71,8 @@ struct queue {
 	size_t nmsgs;
 	bool stopping;          /* no new deliveries: shutting down */
 	struct remote *remote;  /* NULL: remote recipients wait */
+	const struct dkim_key *dkim;
+	size_t ndkim;
 	const struct directory *dir;
 };
 
@@ -620,6 +623,13 @@ queue_set_remote(struct queue *q, struct remote *r)
 }
 
 void
+queue_set_dkim(struct queue *q, const struct dkim_key *keys, size_t n)
+{
+	q->dkim = keys;
+	q->ndkim = n;
+}
+
+void
 queue_set_directory(struct queue *q, const struct directory *dir)
 {
 	q->dir = dir;
@@ -658,7 +668,34 @@ struct djob {
 	size_t *ridx;                    /* recipient indexes, grouped by domain */
 	bool remove;                     /* finish: unlink instead of append */
 	int finish_err;
+	struct buf dkim;                 /* signatures for remote parts */
 };
+
+/* DKIM-Signature fields for every key of the sender's domain. */
+static void
+dkim_prepare(struct queue *q, struct djob *j)
+{
+	const struct qmsg *m = j->m;
+	const char *at = strrchr(m->env.sender, '@');
+	struct buf msg = BUF_INIT;
+	size_t i;
+
+	if (!m->env.dkim || at == NULL || j->fd == -1)
+		return;
+	if (buf_reserve(&msg, m->body_len) == -1 ||
+	    pread(j->fd, msg.data, m->body_len, (off_t)m->body_off) != (ssize_t)m->body_len) {
+		buf_release(&msg);
+		return;
+	}
+	msg.len = m->body_len;
+	for (i = 0; i < q->ndkim; i++) {
+		if (str_ieq(q->dkim[i].domain, at + 1) &&
+		    dkim_sign(&q->dkim[i], msg.data, msg.len, (int64_t)time(NULL), &j->dkim) == -1)
+			log_warnx("id=%s event=dkim-failed domain=%s selector=%s", m->env.id,
+			    q->dkim[i].domain, q->dkim[i].selector);
+	}
+	buf_release(&msg);
+}
 
 /* Maildir of a local mailbox "user@domain": <data>/mail/<domain>/<user>. */
 static int
@@ -735,6 +772,7 @@ djob_free(struct djob *j)
 	free(j->tried);
 	free(j->rjobs);
 	free(j->ridx);
+	buf_release(&j->dkim);
 	free(j);
 }
 
@@ -1141,6 +1179,7 @@ start_delivery(struct queue *q, struct qmsg *m)
 	if (nremote > 0) {
 		path_of(path, q->msgdir, m->env.id);
 		j->fd = open(path, O_RDONLY | O_CLOEXEC);
+		dkim_prepare(q, j);
 		for (i = 0; i < m->env.nrcpts; i++) {
 			const char *dom;
 
@@ -1210,6 +1249,8 @@ start_delivery(struct queue *q, struct qmsg *m)
 		rj->fd = j->fd;
 		rj->off = m->body_off;
 		rj->len = m->body_len;
+		rj->prefix = j->dkim.data;
+		rj->prefix_len = j->dkim.len;
 		rj->done = remote_part_done;
 		rj->arg = j;
 		j->parts++;

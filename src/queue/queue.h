@@ -41,6 +41,9 @@ struct remote;
 struct directory;
 /* Where remote recipients go; without one they wait in the queue. */
 void queue_set_remote(struct queue *q, struct remote *r);
+struct dkim_key;
+/* Keys for signing mail that leaves (not copied; must outlive the queue). */
+void queue_set_dkim(struct queue *q, const struct dkim_key *keys, size_t n);
 /* For routing DSNs; set again after a reload. */
 void queue_set_directory(struct queue *q, const struct directory *dir);
 /* Starts no further deliveries; running ones finish. For shutdown. */

@@ -341,7 +341,8 @@ send_command(struct smtp_client *c, size_t i)
 	if (i == 0) {
 		evbuffer_add_printf(out, "MAIL FROM:<%s>", tx->sender);
 		if (c->size_limit || c->esmtp)
-			evbuffer_add_printf(out, " SIZE=%llu", (unsigned long long)tx->len);
+			evbuffer_add_printf(out, " SIZE=%llu",
+			    (unsigned long long)(tx->len + tx->prefix_len));
 		if (tx->body == SMTP_BODY_8BITMIME && c->eightbit)
 			evbuffer_add_printf(out, " BODY=8BITMIME");
 		if (tx->smtputf8 && c->smtputf8)
@@ -426,6 +427,9 @@ on_tx_reply(struct smtp_client *c)
 			c->body_sent = 0;
 			c->at_bol = true;
 			c->last2[0] = c->last2[1] = 0;
+			if (tx->prefix_len)
+				evbuffer_add(bufferevent_get_output(c->bev), tx->prefix,
+				    tx->prefix_len);
 			set_timeout(c, T_BLOCK);
 			body_pump(c);
 			return;
@@ -692,7 +696,7 @@ smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx,
 	for (i = 0; i < tx->nrcpt; i++)
 		memset(&tx->res[i], 0, sizeof(tx->res[i]));
 	/* RFC 1870: do not send what the peer said it will refuse. */
-	if (c->size_limit && tx->len > c->size_limit) {
+	if (c->size_limit && tx->len + tx->prefix_len > c->size_limit) {
 		for (i = 0; i < tx->nrcpt; i++)
 			result_set(c, &tx->res[i], DELIVER_PERM, "5.3.4",
 			    "message is larger than the remote server accepts");

@@ -37,6 +37,8 @@ struct smtp_client_tx {
 	struct courier_result *res;  /* nrcpt results, written by the client */
 	int fd;                      /* the message octets: fd, off, len */
 	uint64_t off, len;
+	const char *prefix;          /* header fields sent first (DKIM); may be NULL */
+	size_t prefix_len;
 };
 
 typedef void (*smtp_client_cb)(struct smtp_client *c, void *arg);

@@ -980,6 +980,13 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	tx->env.body = (int)tx->mp.body;
 	tx->env.ret = (int)tx->mp.ret;
 	tx->env.smtputf8 = tx->mp.smtputf8;
+	/* Mail of our own users, from our own domains, leaves signed. */
+	{
+		const char *at = strrchr(tx->env.sender, '@');
+
+		tx->env.dkim = at && config_dkim_domain(cfg, at + 1) &&
+		    (s->authed || config_relay_allowed(cfg, s->family, s->addr));
+	}
 	str_copy(tx->sender, sizeof(tx->sender), tx->env.sender);
 	tx->nrcpt = tx->env.nrcpts;
 	/* "for" only with a single recipient: more would disclose Bcc. */

@@ -1,0 +1,71 @@
+/*
+ * fuzz_config: config_load on arbitrary file contents. Every failure must
+ * come with a message; success must leave a usable configuration.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+#define CHECK(x) do { \
+	if (!(x)) { \
+		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
+		abort(); \
+	} \
+} while (0)
+
+static char path[64];
+static int fd = -1;
+
+static void
+cleanup(void)
+{
+	if (path[0])
+		unlink(path);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config *cfg;
+	struct buf errs = BUF_INIT;
+	size_t i;
+	int rc;
+
+	if (fd == -1) {
+		snprintf(path, sizeof(path), "/tmp/fuzz_config.XXXXXX");
+		if ((fd = mkstemp(path)) == -1)
+			abort();
+		atexit(cleanup);
+	}
+	if (ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, data, size, 0) != (ssize_t)size)
+		abort();
+	if ((cfg = malloc(sizeof(*cfg))) == NULL)
+		return 0;
+	config_defaults(cfg);
+	rc = config_load(cfg, path, &errs);
+	if (rc == 0) {
+		CHECK(errs.len == 0);
+		CHECK(cfg->ndomains > 0 && cfg->ndomains <= CONFIG_MAX_DOMAINS);
+		CHECK(cfg->nlisteners > 0 && cfg->nlisteners <= CONFIG_MAX_LISTENERS);
+		for (i = 0; i < cfg->nlisteners; i++)
+			CHECK(cfg->listeners[i].port >= 1 &&
+			    cfg->listeners[i].port <= 65535);
+		CHECK(cfg->retry_initial <= cfg->retry_max);
+		CHECK(cfg->max_message_size >= 1024);
+		CHECK(cfg->idle_timeout >= 1 && cfg->queue_lifetime >= 1);
+		CHECK(cfg->postmaster[0] != '\0');
+		CHECK(config_is_local_domain(cfg, cfg->domains[0]));
+	} else {
+		CHECK(rc == -1 && errs.len > 0);
+		/* every message is a whole line */
+		CHECK(errs.data[errs.len - 1] == '\n');
+	}
+	free(cfg);
+	buf_release(&errs);
+	return 0;
+}

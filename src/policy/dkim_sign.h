@@ -1,0 +1,44 @@
+/*
+ * dkim_sign: DKIM signatures (RFC 6376) with rsa-sha256 and ed25519-sha256
+ * (RFC 8463), relaxed/relaxed canonicalization, for mail leaving tern from
+ * its own domains. Keys are PEM files made by `ternctl dkim keygen`.
+ */
+#ifndef TERN_DKIM_SIGN_H
+#define TERN_DKIM_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "../common/buf.h"
+
+struct dkim_key {
+	char domain[256];
+	char selector[64];
+	EVP_PKEY *pkey;          /* RSA or Ed25519 */
+};
+
+/* Loads a PEM private key; 0 or -1 with a reason in errs. */
+int dkim_key_load(struct dkim_key *k, const char *domain, const char *selector,
+    const char *path, struct buf *errs);
+void dkim_key_release(struct dkim_key *k);
+
+/*
+ * Appends a complete "DKIM-Signature: ...\r\n" field for the message
+ * (header and body, CRLF line ends) to out. Signs From (over-signed, so no
+ * second From can be added), To, Cc, Subject, Date, Message-ID, Reply-To,
+ * MIME-Version, Content-Type, Content-Transfer-Encoding, In-Reply-To,
+ * References — those present. Returns 0 or -1.
+ */
+int dkim_sign(const struct dkim_key *k, const char *msg, size_t len,
+    int64_t now, struct buf *out);
+
+/* Relaxed canonicalization, exposed for tests (RFC 6376 §3.4.2, §3.4.4). */
+void dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out);
+void dkim_canon_header_relaxed(const char *field, size_t len, struct buf *out);
+
+/* The DNS TXT record for the key's public half: "v=DKIM1; k=...; p=...". */
+int dkim_txt_record(EVP_PKEY *pkey, struct buf *out);
+
+#endif
