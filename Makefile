@@ -8,8 +8,8 @@ FUZZ_SECONDS ?= 10
 
 DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
-       python3-aiosmtpd swaks msmtp curl unbound clang libclang-rt-14-dev \
-       openssl
+       python3-aiosmtpd python3-dkim python3-dnspython swaks msmtp curl \
+       unbound clang libclang-rt-14-dev openssl
 
 .PHONY: all deps build run test unit integration asan fuzz bench clean
 
