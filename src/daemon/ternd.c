@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -246,6 +247,15 @@ main(int argc, char **argv)
 	}
 	log_init("ternd", d.cfg.log_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO, d.cfg.log_syslog);
 	signal(SIGPIPE, SIG_IGN);
+	/* Every connection is a descriptor: take all the kernel allows. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	if ((d.base = event_base_new()) == NULL ||
 	    (d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
 		log_fatal("startup: out of memory");
