@@ -333,6 +333,23 @@ on_ready(struct smtp_client *c, void *arg)
 	smtp_client_send(c, &j->tx, on_sent, j);
 }
 
+/* RFC 5321 §5.1: an MX that is one of our own listeners is a loop. */
+static bool
+is_self(const struct remote *r, const char *key)
+{
+	char mine[80];
+	size_t i;
+
+	for (i = 0; i < r->cfg->nlisteners; i++) {
+		const struct config_listener *l = &r->cfg->listeners[i];
+
+		snprintf(mine, sizeof(mine), "%s:%d", l->host, l->port);
+		if (strcmp(mine, key) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void
 next_addr(struct rjob *j)
 {
@@ -344,6 +361,14 @@ next_addr(struct rjob *j)
 		return;
 	}
 	addr_key(&j->addrs[j->addr], j->key, sizeof(j->key));
+	if (is_self(j->r, j->key)) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "mail for %s loops back to myself (%s is %s)",
+		    j->job->domain, j->hops[j->hop].host, j->key);
+		fail_all(j, DELIVER_PERM, "5.4.6", j->hops[j->hop].host, why);
+		return;
+	}
 	if ((c = idle_take(j->r, j->key)) != NULL) {
 		j->c = c;
 		j->attempted = true;
