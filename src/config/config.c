@@ -65,6 +65,7 @@ static const struct ckey keys[] = {
 	{ "auth_cleartext_loopback", C_BOOL, OFF(auth_cleartext_loopback), 0, 0, 0 },
 	{ "auth_max_failures", C_INT, OFF(auth_max_failures), sizeof(int), 1, 100000 },
 	{ "submission_rate_limit", C_INT, OFF(submission_rate_limit), sizeof(int), 0, 10000000 },
+	{ "submission_check_from", C_BOOL, OFF(submission_check_from), 0, 0, 0 },
 	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
@@ -108,6 +109,7 @@ config_defaults(struct config *cfg)
 	cfg->smtp_tls = true;
 	cfg->auth_max_failures = 10;
 	cfg->submission_max_recipients = 100;
+	cfg->submission_check_from = true;
 	cfg->smtp_connect_timeout = 30;
 	cfg->smtp_idle_timeout = 10;
 	cfg->max_outbound = 200;

@@ -85,6 +85,7 @@ struct config {
 	int auth_max_failures;     /* per address and per account, 15 min */
 	int submission_rate_limit; /* messages per user per hour; 0 = none */
 	size_t submission_max_recipients;
+	bool submission_check_from;  /* From: must belong to the login */
 	struct config_dkim dkim[CONFIG_MAX_DKIM];
 	size_t ndkim;
 

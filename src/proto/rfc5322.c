@@ -26,6 +26,17 @@ field_done(struct hdr_scan *h)
 		h->has_message_id = true;
 	else if (strcmp(h->name, "date") == 0)
 		h->has_date = true;
+	else if (strcmp(h->name, "from") == 0)
+		h->in_from = h->nfrom++ == 0;
+}
+
+static void
+from_char(struct hdr_scan *h, char c)
+{
+	if (h->in_from && h->from_len < sizeof(h->from) - 1) {
+		h->from[h->from_len++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' : c;
+		h->from[h->from_len] = '\0';
+	}
 }
 
 void
@@ -46,7 +57,9 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 				h->done = true;
 			} else if (c == ' ' || c == '\t') {
 				h->state = H_REST;     /* folded continuation */
+				from_char(h, ' ');
 			} else {
+				h->in_from = false;
 				h->nlen = 0;
 				h->state = H_NAME;
 				i--;                   /* reread as a name octet */
@@ -67,8 +80,11 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 		case H_REST:
 			if (c == '\n')
 				h->state = H_BOL;
+			else if (c != '\r')
+				from_char(h, c);
 			break;
 		case H_CR_EMPTY:
+			h->in_from = false;
 			if (c == '\n')
 				h->done = true;
 			else
@@ -77,4 +93,63 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 		}
 	}
 	h->pos += n;
+}
+
+bool
+rfc5322_next_address(const char *v, size_t len, size_t *pos, char *out,
+    size_t outsize)
+{
+	size_t i = *pos, start, depth;
+
+	while (i < len) {
+		/* Skip what cannot be the address: quoted strings, comments. */
+		if (v[i] == '"') {
+			for (i++; i < len && v[i] != '"'; i++)
+				if (v[i] == '\\')
+					i++;
+			i++;
+			continue;
+		}
+		if (v[i] == '(') {
+			for (depth = 1, i++; i < len && depth; i++) {
+				if (v[i] == '\\')
+					i++;
+				else if (v[i] == '(')
+					depth++;
+				else if (v[i] == ')')
+					depth--;
+			}
+			continue;
+		}
+		if (v[i] == '<') {
+			start = ++i;
+			while (i < len && v[i] != '>')
+				i++;
+			*pos = i < len ? i + 1 : len;
+			return i - start < outsize && (memcpy(out, v + start, i - start),
+			    out[i - start] = '\0', true);
+		}
+		if (v[i] == ',' || v[i] == ' ' || v[i] == ';' || v[i] == ':') {
+			i++;
+			continue;
+		}
+		/* A bare addr-spec: up to a separator. A display name without
+		 * angle brackets is not an address; it has no '@'. */
+		start = i;
+		while (i < len && v[i] != ',' && v[i] != ' ' && v[i] != '(' && v[i] != '<' &&
+		    v[i] != ';')
+			i++;
+		if (i < len && v[i] == '<')
+			continue;   /* it was a display name word */
+		if (memchr(v + start, '@', i - start) != NULL) {
+			*pos = i;
+			if (i - start >= outsize)
+				return false;
+			memcpy(out, v + start, i - start);
+			out[i - start] = '\0';
+			return true;
+		}
+	}
+	*pos = len;
+	return false;
 }

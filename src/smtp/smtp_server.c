@@ -513,6 +513,27 @@ sender_owned(const struct smtp_session *s, const struct smtp_path *from)
 	return owned;
 }
 
+/* Every address in the one From: field must belong to the login. */
+static bool
+from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
+{
+	char addr[SMTP_PATH_MAX + 1];
+	size_t pos = 0;
+	bool any = false;
+
+	if (hs->nfrom != 1)
+		return false;
+	while (rfc5322_next_address(hs->from, hs->from_len, &pos, addr, sizeof(addr))) {
+		struct smtp_path p;
+
+		any = true;
+		if (smtp_addr_parse_mailbox(addr, strlen(addr), true, &p) != SMTP_ADDR_OK ||
+		    !sender_owned(s, &p))
+			return false;
+	}
+	return any;
+}
+
 /* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
 static bool
 rate_allow(struct smtp_session *s)
@@ -1131,6 +1152,10 @@ end_of_message(struct smtp_session *s)
 		/* RFC 5321 §2.3.8: lines end with CRLF. Refusing (not repairing)
 		 * keeps SMTP smuggling impossible through tern. */
 		reply(s, 550, ESC_SYNTAX, "Message contains bare CR or LF; lines must end with CRLF");
+	else if (s->authed && cfg->submission_check_from && !from_owned(s, &tx->hs))
+		/* RFC 6409 §8: the MSA may check the From: field too. */
+		reply(s, 550, ESC_NOT_ALLOWED, "From: header address not owned by user %s",
+		    s->auth_user);
 	else if (tx->hs.received > cfg->max_received_headers)
 		/* RFC 5321 §6.3: too many hops means a loop. */
 		reply(s, 554, ESC_LOOP, "Too many Received headers (%zu): mail loop",
