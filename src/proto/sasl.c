@@ -38,8 +38,11 @@ sasl_base64_decode(const char *in, size_t len, struct buf *out)
 		return -1;
 	if (buf_reserve(out, len / 4 * 3) == -1)
 		return -1;
-	if (len == 0)
+	if (len == 0) {
+		/* buf_reserve may just have allocated: keep the NUL promise */
+		out->data[out->len] = '\0';
 		return 0;
+	}
 	n = EVP_DecodeBlock((unsigned char *)out->data + out->len,
 	    (const unsigned char *)in, (int)len);
 	if (n < 0 || (size_t)n < pad)

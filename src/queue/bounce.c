@@ -32,8 +32,9 @@ bounce_xtext_decode(const char *in, struct buf *out)
 		if (*in == '+' && hexv(in[1]) >= 0 && hexv(in[2]) >= 0) {
 			char c = (char)(hexv(in[1]) << 4 | hexv(in[2]));
 
-			/* Never let a decoded CR or LF break a header line. */
-			buf_append_char(out, (c == '\r' || c == '\n') ? ' ' : c);
+			/* Never let a decoded CR or LF break a header line, nor a
+			 * NUL or other control reach the message. */
+			buf_append_char(out, ((unsigned char)c < 0x20 || c == 0x7f) ? ' ' : c);
 			in += 2;
 		} else
 			buf_append_char(out, *in);

@@ -1,0 +1,415 @@
+/*
+ * smtp_server_auth: SMTP AUTH (RFC 4954) with PLAIN and LOGIN, and the
+ * submission rules of RFC 6409: who may send as whom, and how often.
+ *
+ * Passwords are checked on the I/O pool (libxcrypt is slow on purpose);
+ * the result comes back by session id. A failed login is answered after a
+ * delay that grows with the failures from that address, and too many
+ * failures per address or per account lock them out for 15 minutes.
+ * Credentials are never logged and are wiped once used.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "../auth/auth.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../daemon/iopool.h"
+#include "../maillog/maillog.h"
+#include "../proto/sasl.h"
+#include "../route/directory.h"
+#include "../route/router.h"
+#include "smtp_reply.h"
+#include "smtp_session.h"
+
+/* A count within a time window, for AUTH failures and sending rates. */
+struct counter {
+	char key[SMTP_PATH_MAX + 8];
+	unsigned n;
+	time_t since;
+	struct counter *next;
+};
+
+/* Loop thread only. */
+static struct {
+	struct counter *fails;       /* failed AUTH per "ip:..." and "user:..." */
+	struct counter *rates;       /* messages per user in the current hour */
+} auth_reg;
+
+#define AUTH_WINDOW 900    /* failures are remembered 15 minutes */
+
+
+
+
+
+
+
+struct auth_job {
+	uint64_t sid;
+	char user[SMTP_PATH_MAX + 1];
+	char pass[512];
+	char *stored;
+	bool ok;
+};
+
+
+/* The counter for key in list, reset when older than window; NULL on ENOMEM. */
+static struct counter *
+counter_get(struct counter **list, const char *key, time_t window)
+{
+	time_t now = time(NULL);
+	struct counter **pp = list, *c;
+
+	while ((c = *pp) != NULL) {
+		if (now - c->since >= window) {
+			*pp = c->next;   /* expired: forget it */
+			free(c);
+			continue;
+		}
+		if (strcmp(c->key, key) == 0)
+			return c;
+		pp = &c->next;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	str_copy(c->key, sizeof(c->key), key);
+	c->since = now;
+	c->next = *list;
+	*list = c;
+	return c;
+}
+
+static bool
+is_loopback(const struct smtp_session *s)
+{
+	static const unsigned char v6lo[16] = { [15] = 1 };
+
+	return (s->family == AF_INET && s->addr[0] == 127) ||
+	    (s->family == AF_INET6 && memcmp(s->addr, v6lo, 16) == 0);
+}
+
+/* RFC 4954 §4: no passwords in the clear (except loopback, if allowed). */
+bool
+smtp_auth_allowed(const struct smtp_session *s)
+{
+	return s->tls || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
+}
+
+/*
+ * RFC 6409 §6.1: the envelope sender must belong to the login: the login
+ * itself, its +tag forms, or an alias that delivers to it.
+ */
+bool
+smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from)
+{
+	struct route_list rl = { 0 };
+	char local[SMTP_LOCAL_MAX + 1];
+	bool owned = false;
+	size_t i;
+
+	if (smtp_addr_unquote_local(from->local, local, sizeof(local)) == -1)
+		return false;
+	if (router_expand(s->env->cfg, s->env->dir, local, from->domain, &rl) == ROUTE_OK) {
+		for (i = 0; i < rl.n && !owned; i++)
+			owned = rl.dests[i].local && str_ieq(rl.dests[i].address, s->auth_user);
+	}
+	route_list_clear(&rl);
+	return owned;
+}
+
+/* Every address in the one From: field must belong to the login. */
+bool
+smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
+{
+	char addr[SMTP_PATH_MAX + 1];
+	size_t pos = 0;
+	bool any = false;
+
+	if (hs->nfrom != 1)
+		return false;
+	while (rfc5322_next_address(hs->from, hs->from_len, &pos, addr, sizeof(addr))) {
+		struct smtp_path p;
+
+		any = true;
+		if (smtp_addr_parse_mailbox(addr, strlen(addr), true, &p) != SMTP_ADDR_OK ||
+		    !smtp_auth_sender_owned(s, &p))
+			return false;
+	}
+	return any;
+}
+
+/* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
+bool
+smtp_auth_rate_allow(struct smtp_session *s)
+{
+	unsigned limit = (unsigned)s->env->cfg->submission_rate_limit;
+	struct counter *c;
+
+	if (limit == 0 || (c = counter_get(&auth_reg.rates, s->auth_user, 3600)) == NULL)
+		return true;
+	if (c->n >= limit) {
+		log_info("sid=%llu event=rate-limited user=%s client=%s limit=%u/h",
+		    (unsigned long long)s->id, s->auth_user, s->ip, limit);
+		return false;
+	}
+	c->n++;
+	return true;
+}
+
+static void
+auth_job_work(void *arg)
+{
+	struct auth_job *j = arg;
+
+	j->ok = j->stored != NULL && auth_verify(j->stored, j->pass);
+	explicit_bzero(j->pass, sizeof(j->pass));
+}
+
+static void
+on_auth_delay(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
+	buf_reset(&s->auth_delayed);
+	smtp_session_enter(s, s->auth_return);
+	smtp_session_input(s);
+	if (s->state == S_CLOSING)
+		smtp_session_finish_close(s);
+}
+
+static void
+auth_job_done(void *arg)
+{
+	struct auth_job *j = arg;
+	struct smtp_session *s = smtp_session_find(j->sid);
+	struct counter *ipc, *uc;
+	char key[SMTP_PATH_MAX + 16];
+	struct timeval tv = { 0, 0 };
+	unsigned max;
+
+	free(j->stored);
+	if (s == NULL) {
+		free(j);
+		return;
+	}
+	max = (unsigned)s->env->cfg->auth_max_failures;
+	snprintf(key, sizeof(key), "ip:%s", s->ip);
+	ipc = counter_get(&auth_reg.fails, key, AUTH_WINDOW);
+	snprintf(key, sizeof(key), "user:%s", j->user);
+	uc = counter_get(&auth_reg.fails, key, AUTH_WINDOW);
+	s->cmdline = "AUTH";
+	s->cmdlen = 4;
+	if (j->ok && !(uc && uc->n >= max)) {
+		s->authed = true;
+		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
+		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,
+		    s->ip, j->user);
+		smtp_session_reply(s, 235, "2.7.0", "Authentication successful");
+		smtp_session_enter(s, s->auth_return);
+		free(j);
+		s->cmdline = NULL;
+		smtp_session_input(s);
+		return;
+	}
+	/* fail2ban: "event=auth-failed client=IP user=NAME" */
+	log_info("sid=%llu event=auth-failed client=%s user=%s%s", (unsigned long long)s->id,
+	    s->ip, j->user, (uc && uc->n >= max) ? " reason=account-locked" : "");
+	if (ipc)
+		ipc->n++;
+	if (uc)
+		uc->n++;
+	free(j);
+	if (ipc && ipc->n >= max) {
+		smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Too many failed logins from your address",
+		    s->env->cfg->hostname);
+		smtp_session_close_after_reply(s);
+		s->cmdline = NULL;
+		smtp_session_flush(s);
+		return;
+	}
+	/* The delay grows with each failure from this address. */
+	tv.tv_sec = ipc ? (ipc->n < 8 ? ipc->n : 8) : 1;
+	buf_reset(&s->auth_delayed);
+	smtp_reply_format(&s->auth_delayed, 535, "5.7.8", "Authentication credentials invalid");
+	maillog_reject(s->id, s->ip, "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
+	s->cmdline = NULL;
+	if (s->auth_timer == NULL &&
+	    (s->auth_timer = evtimer_new(s->env->base, on_auth_delay, s)) == NULL) {
+		on_auth_delay(-1, 0, s);
+		return;
+	}
+	evtimer_add(s->auth_timer, &tv);
+}
+
+/* Hands user and password to the pool; the reply comes from auth_job_done. */
+static void
+auth_check(struct smtp_session *s, const char *user, const char *pass)
+{
+	struct auth_job *j = calloc(1, sizeof(*j));
+	const char *stored;
+	char lower[SMTP_PATH_MAX + 1];
+
+	smtp_session_enter(s, S_AUTHWAIT);
+	if (j == NULL || str_copy(j->user, sizeof(j->user), user) == -1 ||
+	    str_copy(j->pass, sizeof(j->pass), pass) == -1) {
+		free(j);
+		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		smtp_session_enter(s, s->auth_return);
+		return;
+	}
+	str_copy(lower, sizeof(lower), user);
+	str_lower(lower);
+	str_copy(j->user, sizeof(j->user), lower);
+	j->sid = s->id;
+	stored = directory_password(s->env->dir, lower);
+	j->stored = stored ? str_dup(stored) : NULL;
+	if (iopool_submit(s->env->pool, auth_job_work, auth_job_done, j) == -1) {
+		explicit_bzero(j->pass, sizeof(j->pass));
+		free(j->stored);
+		free(j);
+		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		smtp_session_enter(s, s->auth_return);
+	}
+}
+
+/* A decoded PLAIN message, or the LOGIN password. */
+static void
+auth_plain_message(struct smtp_session *s, const char *b64, size_t len)
+{
+	struct buf msg = BUF_INIT;
+	char user[SMTP_PATH_MAX + 1], pass[512];
+
+	if (sasl_base64_decode(b64, len, &msg) == -1) {
+		smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
+		smtp_session_enter(s, s->auth_return);
+	} else if (sasl_plain_split(msg.data ? msg.data : "", msg.len, user, sizeof(user),
+	    pass, sizeof(pass)) == -1) {
+		smtp_session_reply(s, 501, "5.5.2", "Malformed PLAIN response");
+		smtp_session_enter(s, s->auth_return);
+	} else
+		auth_check(s, user, pass);
+	if (msg.data)
+		explicit_bzero(msg.data, msg.cap);
+	buf_release(&msg);
+	explicit_bzero(pass, sizeof(pass));
+}
+
+/* A line read in S_AUTH: the client's answer to our 334. */
+void
+smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
+{
+	struct buf dec = BUF_INIT;
+
+	if (len == 1 && line[0] == '*') {
+		smtp_session_reply(s, 501, "5.0.0", "Authentication cancelled");
+		smtp_session_enter(s, s->auth_return);
+		return;
+	}
+	switch (s->auth_step) {
+	case AUTH_STEP_PLAIN:
+		auth_plain_message(s, line, len);
+		return;
+	case AUTH_STEP_LOGIN_USER:
+		if (sasl_base64_decode(line, len, &dec) == -1 || dec.len == 0 ||
+		    dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
+			smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
+			smtp_session_enter(s, s->auth_return);
+			break;
+		}
+		str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
+		s->auth_step = AUTH_STEP_LOGIN_PASS;
+		smtp_session_reply(s, 334, "", "UGFzc3dvcmQ6");   /* "Password:" */
+		break;
+	case AUTH_STEP_LOGIN_PASS:
+		if (sasl_base64_decode(line, len, &dec) == -1 ||
+		    memchr(dec.data ? dec.data : "", '\0', dec.len)) {
+			smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
+			smtp_session_enter(s, s->auth_return);
+			s->auth_user[0] = '\0';
+			break;
+		}
+		{
+			char user[SMTP_PATH_MAX + 1];
+
+			str_copy(user, sizeof(user), s->auth_user);
+			s->auth_user[0] = '\0';
+			auth_check(s, user, dec.data ? dec.data : "");
+		}
+		break;
+	}
+	if (dec.data)
+		explicit_bzero(dec.data, dec.cap);
+	buf_release(&dec);
+}
+
+void
+smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len)
+{
+	size_t mlen = 0;
+
+	s->cmdline = "AUTH (arguments not logged)";
+	s->cmdlen = strlen(s->cmdline);
+	if (!s->esmtp) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Send EHLO first");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (s->authed) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Already authenticated");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (smtp_session_in_tx(s)) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "AUTH not allowed during a mail transaction");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (!smtp_auth_allowed(s)) {
+		smtp_session_reply(s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
+		smtp_session_count_error(s);
+		return;
+	}
+	while (mlen < len && arg[mlen] != ' ')
+		mlen++;
+	s->auth_return = s->state;
+	if (str_ieqn(arg, mlen, "PLAIN")) {
+		if (mlen < len) {
+			/* Initial response (RFC 4954 §4); "=" means empty. */
+			auth_plain_message(s, arg + mlen + 1, len - mlen - 1);
+			return;
+		}
+		s->auth_step = AUTH_STEP_PLAIN;
+		smtp_session_enter(s, S_AUTH);
+		smtp_session_reply(s, 334, "", " ");
+	} else if (str_ieqn(arg, mlen, "LOGIN")) {
+		struct buf dec = BUF_INIT;
+
+		if (mlen < len) {
+			if (sasl_base64_decode(arg + mlen + 1, len - mlen - 1, &dec) == -1 ||
+			    dec.len == 0 || dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
+				buf_release(&dec);
+				smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
+				return;
+			}
+			str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
+			buf_release(&dec);
+			s->auth_step = AUTH_STEP_LOGIN_PASS;
+			smtp_session_enter(s, S_AUTH);
+			smtp_session_reply(s, 334, "", "UGFzc3dvcmQ6");
+			return;
+		}
+		s->auth_step = AUTH_STEP_LOGIN_USER;
+		smtp_session_enter(s, S_AUTH);
+		smtp_session_reply(s, 334, "", "VXNlcm5hbWU6");   /* "Username:" */
+	} else {
+		smtp_session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
+		smtp_session_count_error(s);
+	}
+}

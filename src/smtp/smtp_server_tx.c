@@ -1,0 +1,612 @@
+/*
+ * smtp_server_tx: one mail transaction, MAIL to the end of the message.
+ *
+ * MAIL and RCPT build the envelope (recipients expanded by the router at
+ * RCPT time, so unknown users are refused while the client is there).
+ * DATA and BDAT open the queue file, write the trace header and stream the
+ * message into it through the strict DATA reader (proto/smtp_data.c); at
+ * the end the message is refused with the reply its fault deserves, or
+ * handed to the queue, whose commit callback sends the 250.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../maillog/maillog.h"
+#include "../queue/queue.h"
+#include "../route/router.h"
+#include "smtp_reply.h"
+#include "smtp_session.h"
+
+static void
+path_error(struct smtp_session *s, enum smtp_addr_err e, bool sender)
+{
+	const char *esc = sender ? ESC_BAD_SENDER_SYNTAX : ESC_BAD_DEST_SYNTAX;
+
+	switch (e) {
+	case SMTP_ADDR_NEED_UTF8:
+		smtp_session_reply(s, 553, ESC_UTF8_REQUIRED, "Non-ASCII address requires SMTPUTF8");
+		break;
+	case SMTP_ADDR_LOCAL_LONG:
+	case SMTP_ADDR_DOMAIN_LONG:
+	case SMTP_ADDR_PATH_LONG:
+		smtp_session_reply(s, 553, esc, "Address rejected: %s", smtp_addr_strerror(e));
+		break;
+	default:
+		smtp_session_reply(s, 501, esc, "Bad %s address syntax", sender ? "sender" : "recipient");
+		break;
+	}
+	smtp_session_count_error(s);
+}
+
+static void
+cmd_error(struct smtp_session *s, enum smtp_cmd_err e, enum smtp_addr_err pe,
+    bool sender, const char *usage)
+{
+	switch (e) {
+	case SMTP_CMD_E_PATH:
+		path_error(s, pe, sender);
+		return;
+	case SMTP_CMD_E_PARAM_UNKNOWN:
+		smtp_session_reply(s, 555, ESC_BAD_ARGS, "Unsupported parameter");
+		break;
+	case SMTP_CMD_E_PARAM_SYNTAX:
+		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Bad parameter syntax");
+		break;
+	default:
+		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: %s", usage);
+		break;
+	}
+	smtp_session_count_error(s);
+}
+
+void
+smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_mail_params mp;
+	struct smtp_path from;
+	enum smtp_addr_err pe;
+	enum smtp_cmd_err e;
+	struct smtp_tx *tx;
+	char sender[SMTP_PATH_MAX + 8];
+
+	if (s->state == S_CONNECTED) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Send HELO/EHLO first");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (s->tx) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
+		smtp_session_count_error(s);
+		return;
+	}
+	/* RFC 6409 §4.3: submission is for authenticated users only. */
+	if (s->kind != LISTEN_SMTP && !s->authed) {
+		smtp_session_reply(s, 530, "5.7.0", "Authentication required");
+		smtp_session_count_error(s);
+		return;
+	}
+	if ((e = smtp_cmd_parse_mail(arg, len, &from, &mp, &pe)) != SMTP_CMD_OK) {
+		cmd_error(s, e, pe, true, "MAIL FROM:<address> [parameters]");
+		return;
+	}
+	if (s->authed && !from.null && !smtp_auth_sender_owned(s, &from)) {
+		smtp_session_reply(s, 553, ESC_NOT_ALLOWED, "<%s@%s>: Sender address rejected: not owned by user %s",
+		    from.local, from.domain, s->auth_user);
+		return;
+	}
+	if (s->authed && !smtp_auth_rate_allow(s)) {
+		smtp_session_reply(s, 450, "4.7.1", "Sending rate limit exceeded for %s; try again later",
+		    s->auth_user);
+		return;
+	}
+	if (!s->esmtp && (mp.has_size || mp.body || mp.smtputf8 || mp.ret ||
+	    mp.envid[0] || mp.auth[0])) {
+		smtp_session_reply(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (mp.body == SMTP_BODY_BINARYMIME) {
+		smtp_session_reply(s, 555, ESC_BAD_ARGS, "BINARYMIME is not supported");
+		smtp_session_count_error(s);
+		return;
+	}
+	/* RFC 1870 §6.2: the declared size is over our fixed limit. */
+	if (mp.has_size && mp.size > cfg->max_message_size) {
+		smtp_session_reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
+		return;
+	}
+	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return;
+	}
+	tx->mp = mp;
+	if (from.null)
+		sender[0] = '\0';
+	else
+		snprintf(sender, sizeof(sender), "%s@%s", from.local, from.domain);
+	if (envelope_set(&tx->env.sender, sender) == -1 ||
+	    envelope_set(&tx->env.envid, mp.envid) == -1) {
+		smtp_tx_free(&tx);
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return;
+	}
+	s->tx = tx;
+	smtp_session_enter(s, S_MAIL);
+	smtp_session_reply(s, 250, ESC_SENDER_OK, "Ok");
+}
+
+void
+smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_tx *tx = s->tx;
+	struct smtp_rcpt_params rp;
+	struct route_list dests = { 0 };
+	struct smtp_path to;
+	enum smtp_addr_err pe;
+	enum smtp_cmd_err e;
+	enum route_status rs;
+	char local[SMTP_LOCAL_MAX + 1], orig[SMTP_PATH_MAX + 8];
+	size_t i, k;
+
+	if (!smtp_session_in_tx(s)) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Need MAIL before RCPT");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (tx->rcpts_given >= cfg->max_recipients ||
+	    (s->authed && cfg->submission_max_recipients &&
+	    tx->rcpts_given >= cfg->submission_max_recipients)) {
+		/* RFC 5321 §4.5.3.1.8: 452, and the client sends the rest later. */
+		smtp_session_reply(s, 452, ESC_TOO_MANY_RCPTS, "Too many recipients");
+		return;
+	}
+	if ((e = smtp_cmd_parse_rcpt(arg, len, tx->mp.smtputf8, &to, &rp, &pe)) != SMTP_CMD_OK) {
+		cmd_error(s, e, pe, false, "RCPT TO:<address> [parameters]");
+		return;
+	}
+	if (!s->esmtp && (rp.notify || rp.orcpt[0])) {
+		smtp_session_reply(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (smtp_addr_unquote_local(to.local, local, sizeof(local)) == -1) {
+		path_error(s, SMTP_ADDR_SYNTAX, false);
+		return;
+	}
+	if (to.domain[0])
+		snprintf(orig, sizeof(orig), "%s@%s", to.local, to.domain);
+	else
+		snprintf(orig, sizeof(orig), "%s", to.local);
+	rs = router_expand(cfg, s->env->dir, local, to.domain, &dests);
+	switch (rs) {
+	case ROUTE_OK:
+		break;
+	case ROUTE_NOT_LOCAL:
+		/* Never an open relay: only trusted networks may send onwards. */
+		if (to.domain[0] && (s->authed || config_relay_allowed(cfg, s->family, s->addr))) {
+			char dest[SMTP_PATH_MAX + 8];
+
+			snprintf(dest, sizeof(dest), "%s@%s", to.local, to.domain);
+			str_lower(strrchr(dest, '@'));
+			if (route_list_add(&dests, dest, false) == ROUTE_OK)
+				break;
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+			goto out;
+		}
+		smtp_session_reply(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
+		goto out;
+	case ROUTE_UNKNOWN_USER:
+		smtp_session_reply(s, 550, ESC_BAD_DEST, "<%s>: Recipient address rejected: User unknown", orig);
+		goto out;
+	case ROUTE_LOOP:
+		smtp_session_reply(s, 550, ESC_LOOP, "<%s>: Alias expansion loops", orig);
+		goto out;
+	case ROUTE_TOO_MANY:
+		smtp_session_reply(s, 452, ESC_TOO_MANY_RCPTS, "<%s>: Alias expands to too many recipients", orig);
+		goto out;
+	case ROUTE_NOMEM:
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		goto out;
+	}
+	for (i = 0; i < dests.n; i++) {
+		for (k = 0; k < tx->env.nrcpts; k++) {
+			if (strcmp(tx->env.rcpts[k].addr, dests.dests[i].address) == 0)
+				break;
+		}
+		if (k < tx->env.nrcpts)
+			continue;   /* the same mailbox twice gets one copy */
+		if (envelope_add_rcpt(&tx->env, dests.dests[i].address, orig,
+		    rp.orcpt, rp.notify, dests.dests[i].local) == -1) {
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+			goto out;
+		}
+	}
+	tx->rcpts_given++;
+	smtp_session_enter(s, S_RCPT);
+	smtp_session_reply(s, 250, ESC_RCPT_OK, "Ok");
+out:
+	route_list_clear(&dests);
+}
+
+/* Opens the queue file and writes the trace header. On failure err_reply
+ * holds the reply to give. */
+static bool
+tx_open_queue(struct smtp_session *s, struct buf *err_reply)
+{
+	struct smtp_tx *tx = s->tx;
+	const struct config *cfg = s->env->cfg;
+	enum queue_err qe = QUEUE_EIO;
+	char date[64], forward[SMTP_PATH_MAX + 16] = "";
+	struct tm tm;
+	time_t now = time(NULL);
+
+	tx->env.arrival = (int64_t)now;
+	tx->env.body = (int)tx->mp.body;
+	tx->env.ret = (int)tx->mp.ret;
+	tx->env.smtputf8 = tx->mp.smtputf8;
+	/* Mail of our own users, from our own domains, leaves signed. */
+	{
+		const char *at = strrchr(tx->env.sender, '@');
+
+		tx->env.dkim = at && config_dkim_domain(cfg, at + 1) &&
+		    (s->authed || config_relay_allowed(cfg, s->family, s->addr));
+	}
+	str_copy(tx->sender, sizeof(tx->sender), tx->env.sender);
+	tx->nrcpt = tx->env.nrcpts;
+	/* "for" only with a single recipient: more would disclose Bcc. */
+	if (tx->rcpts_given == 1)
+		snprintf(forward, sizeof(forward), "\r\n\tfor <%s>", tx->env.rcpts[0].orig);
+	if (envelope_set(&tx->env.helo, s->helo) == -1 ||
+	    envelope_set(&tx->env.client, s->ip) == -1 ||
+	    envelope_set(&tx->env.proto, smtp_session_proto(s, tx)) == -1 ||
+	    (tx->qtx = queue_tx_begin(s->env->queue, &tx->env, &qe)) == NULL) {
+		if (qe == QUEUE_ENOSPC)
+			smtp_reply_format(err_reply, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+		else
+			smtp_reply_format(err_reply, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+		return false;
+	}
+	hdr_scan_init(&tx->hs);
+	tx->submission = s->authed;
+	tx->hostname = cfg->hostname;
+	/* RFC 5321 §4.4 trace field. */
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	buf_printf(&tx->chunk, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
+	    s->helo, s->ip, cfg->hostname, smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
+	    s->tls ? "\r\n\t(" : "", s->tls ? s->tls_info : "", s->tls ? ")" : "",
+	    forward, date);
+	return true;
+}
+
+static void
+tx_write(struct smtp_tx *tx, const char *p, size_t n)
+{
+	if (!tx->too_big && n > 0 && queue_tx_write(tx->qtx, p, n) != QUEUE_OK)
+		tx->data.discard = true;   /* keep reading to the end, store nothing */
+}
+
+static void
+tx_add_headers(struct smtp_tx *tx)
+{
+	struct buf h = BUF_INIT;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!tx->hs.has_date) {
+		gmtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		buf_printf(&h, "Date: %s\r\n", date);
+	}
+	if (!tx->hs.has_message_id)
+		buf_printf(&h, "Message-ID: <%s@%s>\r\n", queue_tx_id(tx->qtx), tx->hostname);
+	tx_write(tx, h.data, h.len);
+	buf_release(&h);
+}
+
+/* Writes buffered message octets to the queue file. */
+static void
+tx_flush(struct smtp_tx *tx)
+{
+	if (tx->chunk.len == 0)
+		return;
+	if (!tx->hs.done) {
+		unsigned long long before = tx->hs.pos;
+
+		hdr_scan_feed(&tx->hs, tx->chunk.data, tx->chunk.len);
+		/* RFC 6409 §8.2, §8.3: a submission gets Date and Message-ID
+		 * when it lacks them, at the end of its header. */
+		if (tx->hs.done && tx->submission &&
+		    (!tx->hs.has_date || !tx->hs.has_message_id)) {
+			size_t split = (size_t)(tx->hs.end_off - before);
+
+			tx_write(tx, tx->chunk.data, split);
+			tx_add_headers(tx);
+			tx_write(tx, tx->chunk.data + split, tx->chunk.len - split);
+			buf_reset(&tx->chunk);
+			return;
+		}
+	}
+	tx_write(tx, tx->chunk.data, tx->chunk.len);
+	buf_reset(&tx->chunk);
+}
+
+/* Gives a refused transaction's reply, raw, and logs it. */
+static void
+reply_raw(struct smtp_session *s, const struct buf *r)
+{
+	buf_append(&s->out, r->data, r->len);
+	maillog_reject(s->id, s->ip, s->cmdline ? s->cmdline : "",
+	    s->cmdline ? s->cmdlen : 0, buf_cstr(r));
+}
+
+static void
+on_commit(uint64_t cookie, enum queue_err err, const char *id)
+{
+	struct smtp_session *s = smtp_session_find(cookie);
+	struct smtp_tx *tx;
+
+	if (s == NULL)
+		return;   /* client gone; a committed message is still delivered */
+	tx = s->tx;
+	s->cmdline = "(end of message)";
+	s->cmdlen = 16;
+	if (err == QUEUE_OK) {
+		s->nmsgs++;
+		maillog_queued(id, s->id, s->ip, tx->sender, tx->size, tx->nrcpt,
+		    smtp_session_proto(s, tx));
+		smtp_session_reply(s, 250, ESC_OK, "Ok: queued as %s", id);
+	} else if (err == QUEUE_ENOSPC)
+		smtp_session_reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+	else
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+	s->cmdline = NULL;
+	smtp_tx_free(&s->tx);
+	smtp_session_enter(s, S_READY);
+	smtp_session_idle_timeout(s);
+	smtp_session_input(s);
+}
+
+/* The whole message is in: refuse it, or hand it to the queue. */
+static void
+end_of_message(struct smtp_session *s)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_tx *tx = s->tx;
+	struct queue_tx *qtx;
+	enum queue_err qe;
+
+	tx_flush(tx);
+	qe = queue_tx_write(tx->qtx, "", 0);
+	s->cmdline = "(end of message)";
+	s->cmdlen = 16;
+	if (tx->too_big)
+		smtp_session_reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
+	else if (tx->data.bare_eol)
+		/* RFC 5321 §2.3.8: lines end with CRLF. Refusing (not repairing)
+		 * keeps SMTP smuggling impossible through tern. */
+		smtp_session_reply(s, 550, ESC_SYNTAX, "Message contains bare CR or LF; lines must end with CRLF");
+	else if (s->authed && cfg->submission_check_from && !smtp_auth_from_owned(s, &tx->hs))
+		/* RFC 6409 §8: the MSA may check the From: field too. */
+		smtp_session_reply(s, 550, ESC_NOT_ALLOWED, "From: header address not owned by user %s",
+		    s->auth_user);
+	else if (tx->hs.received > cfg->max_received_headers)
+		/* RFC 5321 §6.3: too many hops means a loop. */
+		smtp_session_reply(s, 554, ESC_LOOP, "Too many Received headers (%zu): mail loop",
+		    tx->hs.received);
+	else if (tx->data.long_line)
+		smtp_session_reply(s, 500, ESC_SYNTAX, "Message contains a line longer than %zu octets",
+		    cfg->max_line_length);
+	else if (qe == QUEUE_ENOSPC)
+		smtp_session_reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+	else if (qe != QUEUE_OK)
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+	else {
+		smtp_session_enter(s, S_COMMIT);
+		qtx = tx->qtx;
+		tx->qtx = NULL;
+		s->cmdline = NULL;
+		queue_tx_commit(qtx, on_commit, s->id);
+		return;
+	}
+	s->cmdline = NULL;
+	smtp_tx_free(&s->tx);
+	smtp_session_enter(s, S_READY);
+	smtp_session_idle_timeout(s);
+}
+
+/* DATA body: returns true when it made progress that may allow more. */
+bool
+smtp_tx_feed_data(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct smtp_tx *tx = s->tx;
+	struct evbuffer_iovec v;
+
+	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+		size_t used = smtp_data_feed(&tx->data, v.iov_base, v.iov_len, &tx->chunk);
+
+		if (used == (size_t)-1) {
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
+			smtp_session_close_after_reply(s);
+			return false;
+		}
+		evbuffer_drain(in, used);
+		if (!tx->too_big && tx->data.size > s->env->cfg->max_message_size) {
+			/* RFC 1870 §6.2: read to the end, then 552. */
+			tx->too_big = true;
+			tx->data.discard = true;
+			buf_reset(&tx->chunk);
+		}
+		if (tx->chunk.len >= FLUSH_AT)
+			tx_flush(tx);
+		if (tx->data.done) {
+			tx->size = tx->data.size;
+			end_of_message(s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* BDAT chunk octets (RFC 3030): taken as they are, no dot-stuffing. */
+/*
+ * BDAT content is not dot-stuffed, but tern holds it to the same rule as
+ * DATA (RFC 5321 §2.3.8): a bare CR or LF refuses the message, so nothing
+ * tern accepts can be read two ways by a server further on. The last CR
+ * is carried across chunks.
+ */
+static void
+bdat_check_eol(struct smtp_tx *tx, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (tx->bdat_cr && p[i] != '\n')
+			tx->data.bare_eol = true;
+		else if (!tx->bdat_cr && p[i] == '\n')
+			tx->data.bare_eol = true;
+		tx->bdat_cr = p[i] == '\r';
+	}
+}
+
+bool
+smtp_tx_feed_bdat(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct smtp_tx *tx = s->tx;
+	bool discard = s->bdat_reply.len > 0;
+
+	while (s->bdat_left > 0) {
+		size_t avail = evbuffer_get_length(in), n;
+
+		if (avail == 0)
+			return false;
+		n = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
+		if (discard)
+			evbuffer_drain(in, n);
+		else {
+			if (buf_reserve(&tx->chunk, n) == -1 ||
+			    evbuffer_remove(in, tx->chunk.data + tx->chunk.len, n) != (int)n) {
+				smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
+				smtp_session_close_after_reply(s);
+				return false;
+			}
+			bdat_check_eol(tx, tx->chunk.data + tx->chunk.len, n);
+			tx->chunk.len += n;
+			tx->size += n;
+			if (tx->chunk.len >= FLUSH_AT)
+				tx_flush(tx);
+		}
+		s->bdat_left -= n;
+	}
+	s->cmdline = "(end of chunk)";
+	s->cmdlen = 14;
+	smtp_session_idle_timeout(s);
+	if (discard) {
+		reply_raw(s, &s->bdat_reply);
+		buf_reset(&s->bdat_reply);
+		if (s->bdat_last && s->tx) {
+			smtp_tx_free(&s->tx);
+			smtp_session_enter(s, S_READY);
+		} else
+			smtp_session_enter(s, s->bdat_return);
+	} else if (!s->bdat_last) {
+		tx_flush(tx);
+		smtp_session_enter(s, S_RCPT);
+		smtp_session_reply(s, 250, ESC_OK, "%llu octets received", (unsigned long long)tx->size);
+	} else {
+		if (tx->bdat_cr)
+			tx->data.bare_eol = true;   /* a CR without its LF at the end */
+		end_of_message(s);
+	}
+	s->cmdline = NULL;
+	return true;
+}
+
+void
+smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct buf err = BUF_INIT;
+	struct timeval tv = { s->env->cfg->data_timeout, 0 };
+
+	(void)arg;
+	if (len != 0) {
+		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: DATA");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (s->state == S_MAIL) {
+		smtp_session_reply(s, 554, ESC_INVALID_CMD, "No valid recipients");
+		return;
+	}
+	if (s->state != S_RCPT || s->tx->chunking) {
+		smtp_session_reply(s, 503, ESC_INVALID_CMD, "%s", s->state == S_RCPT ?
+		    "DATA not allowed after BDAT" : "Need RCPT before DATA");
+		smtp_session_count_error(s);
+		return;
+	}
+	if (!tx_open_queue(s, &err)) {
+		reply_raw(s, &err);
+		buf_release(&err);
+		smtp_tx_free(&s->tx);
+		smtp_session_enter(s, S_READY);
+		return;
+	}
+	smtp_data_init(&s->tx->data, s->env->cfg->max_line_length);
+	smtp_session_enter(s, S_DATA);
+	smtp_session_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+void
+smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
+{
+	const struct config *cfg = s->env->cfg;
+	struct smtp_tx *tx = s->tx;
+	uint64_t size;
+	bool last;
+
+	if (smtp_cmd_parse_bdat(arg, len, &size, &last) != SMTP_CMD_OK) {
+		/* Without a size we cannot find the next command. */
+		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: BDAT size [LAST]");
+		smtp_session_close_after_reply(s);
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->bdat_return = s->state;
+	buf_reset(&s->bdat_reply);
+	if (s->state == S_MAIL)
+		smtp_reply_format(&s->bdat_reply, 554, ESC_INVALID_CMD, "No valid recipients");
+	else if (s->state != S_RCPT)
+		smtp_reply_format(&s->bdat_reply, 503, ESC_INVALID_CMD, "Need RCPT before BDAT");
+	else if (tx->bdat_error.len)
+		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
+	else if (!tx->chunking && !tx_open_queue(s, &tx->bdat_error))
+		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
+	else if (tx->size + size > cfg->max_message_size) {
+		smtp_reply_format(&tx->bdat_error, 552, ESC_MSG_TOO_BIG,
+		    "Message size exceeds fixed maximum message size");
+		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
+	}
+	if (tx && s->state == S_RCPT)
+		tx->chunking = true;
+	smtp_session_enter(s, S_BDAT);
+	{
+		struct timeval tv = { cfg->data_timeout, 0 };
+
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
+	}
+}

@@ -1,0 +1,142 @@
+/*
+ * smtp_session: what the files of the SMTP server share, and nothing
+ * outside them sees. smtp_server.c owns sessions (registry, I/O, the
+ * command table, HELO/EHLO/RSET/..., STARTTLS); smtp_server_tx.c one mail
+ * transaction (MAIL, RCPT, DATA, BDAT, the queue commit);
+ * smtp_server_auth.c SMTP AUTH and the submission rules.
+ */
+#ifndef TERN_SMTP_SESSION_H
+#define TERN_SMTP_SESSION_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../proto/rfc5322.h"
+#include "../proto/smtp_addr.h"
+#include "../proto/smtp_cmd.h"
+#include "../proto/smtp_data.h"
+#include "../queue/envelope.h"
+#include "smtp_server.h"
+
+struct bufferevent;
+struct event;
+struct queue_tx;
+
+/* Buffered message octets are written to the queue file in pieces of this. */
+#define FLUSH_AT (64 * 1024)
+
+enum smtp_state {
+	S_CONNECTED,   /* greeting sent; no HELO/EHLO yet */
+	S_READY,       /* HELO/EHLO done, no transaction */
+	S_MAIL,        /* MAIL accepted */
+	S_RCPT,        /* at least one RCPT accepted */
+	S_DATA,        /* reading the DATA body */
+	S_BDAT,        /* reading a BDAT chunk */
+	S_COMMIT,      /* end of message: waiting for the queue */
+	S_CLOSING,     /* final reply queued; freed once it is written */
+	S_AUTH,        /* AUTH: the next line is a SASL response */
+	S_AUTHWAIT,    /* AUTH: checking the password, or delaying a refusal */
+};
+
+static const char *const state_names[] = {
+	"CONNECTED", "READY", "MAIL", "RCPT", "DATA", "BDAT", "COMMIT", "CLOSING",
+	"AUTH", "AUTHWAIT",
+};
+
+/* One mail transaction: MAIL .. end of data. RSET frees it. */
+struct smtp_tx {
+	struct smtp_mail_params mp;
+	struct envelope env;         /* until the queue takes it at DATA/BDAT */
+	size_t rcpts_given;          /* accepted RCPT commands */
+	struct queue_tx *qtx;        /* the queue file once DATA/BDAT began */
+	struct smtp_data data;
+	struct buf chunk;            /* message octets not yet written */
+	uint64_t size;               /* octets received so far */
+	bool too_big;
+	bool chunking;               /* BDAT used: DATA is no longer allowed */
+	bool bdat_cr;                /* BDAT: the last octet was a CR */
+	struct buf bdat_error;       /* set: the transaction failed; this reply */
+	struct hdr_scan hs;          /* Received count for loop detection */
+	bool submission;             /* authenticated: add Date/Message-ID */
+	const char *hostname;
+	char sender[SMTP_PATH_MAX + 8];  /* copies for the log after the */
+	size_t nrcpt;                    /* envelope moved to the queue */
+};
+
+struct smtp_session {
+	uint64_t id;
+	struct smtp_server_env *env;
+	struct bufferevent *bev;
+	enum smtp_state state;
+	enum listener_kind kind;
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+	int family;                  /* of the client address, for relay checks */
+	unsigned char addr[16];
+	char helo[256];
+	bool esmtp;
+	bool tls;                    /* the connection is encrypted */
+	char tls_info[96];           /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+	bool skip_line;              /* discarding the rest of a too-long line */
+	uint64_t bdat_left;          /* chunk octets still to read */
+	bool bdat_last;
+	enum smtp_state bdat_return; /* state after the chunk */
+	struct buf bdat_reply;       /* set: discard the chunk, then send this */
+	unsigned errors, ncmds, nmsgs;
+	struct smtp_tx *tx;
+	struct buf out;              /* reply being built */
+	const char *cmdline;         /* current command, for reject logs */
+	size_t cmdlen;
+	struct smtp_session *hnext;  /* registry chain */
+	struct event *linger;        /* closing: wait for TLS's socket buffer */
+	int linger_ticks;
+
+	/* SMTP AUTH (RFC 4954) */
+	bool authed;
+	char auth_user[SMTP_PATH_MAX + 1];
+	int auth_step;               /* AUTH_STEP_* while in S_AUTH */
+	enum smtp_state auth_return; /* state to go back to */
+	struct event *auth_timer;    /* delays a refusal */
+	struct buf auth_delayed;     /* the refusal to give when it fires */
+};
+
+enum { AUTH_STEP_PLAIN = 1, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
+
+
+/* smtp_server.c */
+struct smtp_session *smtp_session_find(uint64_t id);
+void smtp_session_enter(struct smtp_session *s, enum smtp_state st);
+/* The one way a session replies; refusals are logged with the command. */
+void smtp_session_reply(struct smtp_session *s, int code, const char *esc,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void smtp_session_flush(struct smtp_session *s);
+void smtp_session_close_after_reply(struct smtp_session *s);
+void smtp_session_count_error(struct smtp_session *s);
+const char *smtp_session_proto(const struct smtp_session *s, const struct smtp_tx *tx);
+bool smtp_session_in_tx(const struct smtp_session *s);
+void smtp_session_input(struct smtp_session *s);
+void smtp_session_finish_close(struct smtp_session *s);
+void smtp_session_idle_timeout(struct smtp_session *s);
+void smtp_tx_free(struct smtp_tx **txp);
+
+/* smtp_server_tx.c */
+void smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len);
+void smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len);
+void smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len);
+void smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
+/* Input in S_DATA / S_BDAT; true when progress may allow more. */
+bool smtp_tx_feed_data(struct smtp_session *s);
+bool smtp_tx_feed_bdat(struct smtp_session *s);
+
+/* smtp_server_auth.c */
+void smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len);
+void smtp_auth_response(struct smtp_session *s, const char *line, size_t len);
+bool smtp_auth_allowed(const struct smtp_session *s);
+bool smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from);
+bool smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs);
+bool smtp_auth_rate_allow(struct smtp_session *s);
+
+#endif
