@@ -24,7 +24,11 @@ static const char *const sign_fields[] = {
 	"in-reply-to", "references",
 };
 
-#define MAX_FIELDS 256
+/* A header with more fields than this is not signed (a verifier could pick
+ * a field instance we never saw). */
+#define MAX_FIELDS 1000
+/* Instances of one field name signed at most (bottom-up), so h= stays short. */
+#define MAX_INSTANCES 4
 
 struct field {
 	const char *p;           /* the whole field, CRLFs of folding included */
@@ -168,9 +172,13 @@ split_fields(const char *msg, size_t len, struct field *f, size_t *n)
 				break;
 			i += 2;
 		}
-		if (*n < MAX_FIELDS) {
+		if (*n <= MAX_FIELDS) {
 			const char *colon = memchr(msg + start, ':', i - start);
 
+			if (*n == MAX_FIELDS) {
+				(*n)++;   /* too many: the caller refuses */
+				return len;
+			}
 			f[*n].p = msg + start;
 			f[*n].len = i - start;
 			f[*n].namelen = colon ? (size_t)(colon - (msg + start)) : 0;
@@ -196,8 +204,8 @@ int
 dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
     struct buf *out)
 {
-	struct field fields[MAX_FIELDS];
-	bool used[MAX_FIELDS] = { false };
+	static __thread struct field fields[MAX_FIELDS + 1];
+	bool used[MAX_FIELDS + 1] = { false };
 	size_t nf, body, i, j;
 	struct buf canon = BUF_INIT, hdata = BUF_INIT, tags = BUF_INIT, b64 = BUF_INIT;
 	unsigned char bh[SHA256_DIGEST_LENGTH], hh[SHA256_DIGEST_LENGTH], sig[1024];
@@ -207,20 +215,27 @@ dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
 	int rc = -1;
 
 	body = split_fields(msg, len, fields, &nf);
+	if (nf > MAX_FIELDS)
+		return -1;
 	dkim_canon_body_relaxed(msg + body, len - body, &canon);
 	SHA256((const unsigned char *)(canon.data ? canon.data : ""), canon.len, bh);
 	sasl_base64_encode((const char *)bh, sizeof(bh), &b64);
 
 	/* h=: each present field, bottom-up for repeats; "from" once more
 	 * so that no From can be added without breaking the signature. */
-	buf_printf(&tags, "v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s; t=%lld; h=",
+	/* Folded at "; " (FWS): relaxed canonicalization reads the fold as the
+	 * single space it replaces, so the signed form is the same. */
+	buf_printf(&tags, "v=1; a=%s; c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\th=",
 	    ed ? "ed25519-sha256" : "rsa-sha256", k->domain, k->selector, (long long)now);
 	{
 		bool first = true;
 
 		for (i = 0; i < sizeof(sign_fields) / sizeof(sign_fields[0]); i++) {
-			for (j = nf; j-- > 0;) {
+			int taken = 0;
+
+			for (j = nf; j-- > 0 && taken < MAX_INSTANCES;) {
 				if (!used[j] && name_is(&fields[j], sign_fields[i])) {
+					taken++;
 					used[j] = true;
 					dkim_canon_header_relaxed(fields[j].p, fields[j].len, &hdata);
 					buf_printf(&tags, "%s%s", first ? "" : ":", sign_fields[i]);
@@ -230,7 +245,7 @@ dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
 		}
 		buf_printf(&tags, "%sfrom", first ? "" : ":");
 	}
-	buf_printf(&tags, "; bh=%s; b=", buf_cstr(&b64));
+	buf_printf(&tags, ";\r\n\tbh=%s;\r\n\tb=", buf_cstr(&b64));
 	/* The signature field itself, b= empty, without its final CRLF. */
 	{
 		struct buf f = BUF_INIT, c = BUF_INIT;

@@ -1346,11 +1346,12 @@ load_one(struct queue *q, const char *name, const char **why)
 	m->heap_idx = SIZE_MAX;
 	path_of(path, q->statedir, name);
 	if ((sf = fopen(path, "r")) != NULL) {
-		char c;
+		char c, nl;
 		size_t idx;
 
-		/* A torn last line is possible; it is simply not counted. */
-		while (fscanf(sf, " %c %zu", &c, &idx) == 2) {
+		/* A torn last line is possible; it is simply not counted: only
+		 * lines with their "\n" are ("d 1" may be a torn "d 12\n"). */
+		while (fscanf(sf, " %c %zu%c", &c, &idx, &nl) == 3 && nl == '\n') {
 			if (idx < m->env.nrcpts && (c == 'd' || c == 'f'))
 				m->env.rcpts[idx].state = c == 'd' ? RCPT_DELIVERED : RCPT_FAILED;
 		}

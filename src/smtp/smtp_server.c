@@ -651,12 +651,33 @@ smtp_session_finish_close(struct smtp_session *s)
 		on_linger(-1, 0, s);
 }
 
+/*
+ * The TLS handshake is over: note it, once. Called for BEV_EVENT_CONNECTED
+ * and before reading: libevent enables reading when the handshake ends and
+ * may hand us the client's first command (sent along with its Finished)
+ * before it reports CONNECTED.
+ */
+static void
+tls_established(struct smtp_session *s)
+{
+	SSL *ssl;
+
+	if (s->tls || (ssl = bufferevent_openssl_get_ssl(s->bev)) == NULL ||
+	    !SSL_is_init_finished(ssl))
+		return;
+	s->tls = true;
+	tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
+	log_info("sid=%llu event=tls client=%s tls=\"%s\"",
+	    (unsigned long long)s->id, s->ip, s->tls_info);
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
 	(void)bev;
+	tls_established(s);
 	smtp_session_input(s);
 	if (s->state == S_CLOSING)
 		smtp_session_finish_close(s);
@@ -679,14 +700,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-
-		if (ssl) {
-			s->tls = true;
-			tls_describe(ssl, s->tls_info, sizeof(s->tls_info));
-			log_info("sid=%llu event=tls client=%s tls=\"%s\"",
-			    (unsigned long long)s->id, s->ip, s->tls_info);
-		}
+		tls_established(s);
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && bufferevent_openssl_get_ssl(s->bev) && !s->tls) {

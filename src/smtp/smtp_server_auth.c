@@ -206,7 +206,9 @@ auth_job_done(void *arg)
 	uc = counter_get(&auth_reg.fails, key, AUTH_WINDOW);
 	s->cmdline = "AUTH";
 	s->cmdlen = 4;
-	if (j->ok && !(uc && uc->n >= max)) {
+	/* A locked account, or an address over the limit (even on a new
+	 * connection), is refused whatever the password. */
+	if (j->ok && !(uc && uc->n >= max) && !(ipc && ipc->n >= max)) {
 		s->authed = true;
 		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
 		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,

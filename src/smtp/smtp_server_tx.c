@@ -596,7 +596,9 @@ smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
 	else if (!tx->chunking && !tx_open_queue(s, &tx->bdat_error))
 		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
-	else if (tx->size + size > cfg->max_message_size) {
+	else if (size > cfg->max_message_size - tx->size) {
+		/* Not tx->size + size: that wraps for a size near 2^64. (tx->size
+		 * never exceeds the limit: a chunk over it is not stored.) */
 		smtp_reply_format(&tx->bdat_error, 552, ESC_MSG_TOO_BIG,
 		    "Message size exceeds fixed maximum message size");
 		buf_append(&s->bdat_reply, tx->bdat_error.data, tx->bdat_error.len);
