@@ -48,6 +48,8 @@ struct remote {
 	int nconn;
 	struct dest_count *dests;
 	struct rjob *waiters, *waiters_tail;   /* over a limit; FIFO */
+	struct rjob *jobs;                     /* every running job */
+	struct event *reaper;                  /* drops dead idle connections */
 };
 
 struct rjob {
@@ -70,6 +72,7 @@ struct rjob {
 	bool error_perm;
 	bool attempted;                /* some server was reached */
 	struct rjob *wnext;
+	struct rjob *prev, *next;      /* r->jobs */
 };
 
 static void next_hop(struct rjob *j);
@@ -123,11 +126,86 @@ conn_closed(struct remote *r, const char *key)
 	}
 }
 
+/* Closes idle connections that died (timed out, closed by the peer);
+ * with all, every idle one. */
+static void
+idle_reap(struct remote *r, bool all)
+{
+	struct idle_conn **pp = &r->idle, *ic;
+
+	while ((ic = *pp) != NULL) {
+		if (all || !smtp_client_usable(ic->c)) {
+			*pp = ic->next;
+			smtp_client_quit(&ic->c);
+			r->nconn--;
+			{
+				struct dest_count *d = dest_find(r, ic->key, false), **dp;
+
+				if (d && --d->n == 0) {
+					for (dp = &r->dests; *dp != d; dp = &(*dp)->next)
+						;
+					*dp = d->next;
+					free(d);
+				}
+			}
+			free(ic);
+			continue;
+		}
+		pp = &ic->next;
+	}
+}
+
+/* Closes the idle connection unused longest (the list's tail). */
+static bool
+idle_evict_one(struct remote *r)
+{
+	struct idle_conn **pp = &r->idle, *ic;
+	struct dest_count *d, **dp;
+
+	if (*pp == NULL)
+		return false;
+	while ((*pp)->next)
+		pp = &(*pp)->next;
+	ic = *pp;
+	*pp = NULL;
+	smtp_client_quit(&ic->c);
+	r->nconn--;
+	if ((d = dest_find(r, ic->key, false)) != NULL && --d->n == 0) {
+		for (dp = &r->dests; *dp != d; dp = &(*dp)->next)
+			;
+		*dp = d->next;
+		free(d);
+	}
+	free(ic);
+	return true;
+}
+
+static void
+on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote *r = arg;
+	struct timeval tv = { 5, 0 };
+
+	(void)fd;
+	(void)what;
+	idle_reap(r, false);
+	evtimer_add(r->reaper, &tv);
+}
+
+/*
+ * Whether a new connection to key must wait. Idle connections make way:
+ * dead ones are dropped, and at the global limit the oldest idle one is
+ * closed, so idle connections never starve another destination.
+ */
 static bool
 over_limit(struct remote *r, const char *key)
 {
-	struct dest_count *d = dest_find(r, key, false);
+	struct dest_count *d;
 
+	idle_reap(r, false);
+	while (r->nconn >= r->cfg->max_outbound && idle_evict_one(r))
+		;
+	d = dest_find(r, key, false);
 	return r->nconn >= r->cfg->max_outbound ||
 	    (d && d->n >= r->cfg->max_outbound_per_dest);
 }
@@ -138,12 +216,19 @@ remote_new(struct event_base *base, const struct config *cfg, struct dns *dns,
 {
 	struct remote *r = calloc(1, sizeof(*r));
 
-	if (r) {
-		r->base = base;
-		r->cfg = cfg;
-		r->dns = dns;
-		r->tls = tls;
+	struct timeval tv = { 5, 0 };
+
+	if (r == NULL)
+		return NULL;
+	r->base = base;
+	r->cfg = cfg;
+	r->dns = dns;
+	r->tls = tls;
+	if ((r->reaper = evtimer_new(base, on_reap, r)) == NULL) {
+		free(r);
+		return NULL;
 	}
+	evtimer_add(r->reaper, &tv);
 	return r;
 }
 
@@ -162,6 +247,21 @@ remote_free(struct remote **rp)
 		smtp_client_close(&ic->c);
 		free(ic);
 	}
+	/* Shutdown: jobs still running are dropped without callbacks; the
+	 * queue frees their messages. */
+	while (r->jobs) {
+		struct rjob *j = r->jobs;
+
+		r->jobs = j->next;
+		smtp_client_close(&j->c);
+		free(j->rcpt);
+		free(j->orcpt);
+		free(j->notify);
+		free(j->tres);
+		free(j);
+	}
+	if (r->reaper)
+		event_free(r->reaper);
 	for (d = r->dests; d; d = dn) {
 		dn = d->next;
 		free(d);
@@ -270,6 +370,12 @@ job_finish(struct rjob *j)
 {
 	struct remote_job *job = j->job;
 
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		j->r->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
 	release_conn(j);
 	free(j->rcpt);
 	free(j->orcpt);
@@ -493,6 +599,9 @@ remote_deliver(struct remote *r, struct remote_job *job)
 	}
 	j->r = r;
 	j->job = job;
+	if ((j->next = r->jobs) != NULL)
+		j->next->prev = j;
+	r->jobs = j;
 	for (i = 0; i < job->n; i++) {
 		j->rcpt[i] = env->rcpts[job->idx[i]].addr;
 		j->orcpt[i] = env->rcpts[job->idx[i]].orcpt;
@@ -521,6 +630,13 @@ remote_deliver(struct remote *r, struct remote_job *job)
 		return;
 	}
 	j->port = r->cfg->smtp_port;
+	/* An address literal names its host: no MX lookup (RFC 5321 §5.1). */
+	if (job->domain[0] == '[') {
+		str_copy(j->hops[0].host, sizeof(j->hops[0].host), job->domain);
+		j->nhops = 1;
+		next_hop(j);
+		return;
+	}
 	if (dns_lookup_mx(r->dns, job->domain, on_mx, j) == -1)
 		fail_all(j, DELIVER_TEMP, "4.3.0", "none", "out of memory");
 }

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 #include <unbound.h>
@@ -273,9 +274,13 @@ dns_lookup_addrs(struct dns *d, const char *host, int port, dns_addr_cb cb,
 	r->port = port;
 	/* An address literal needs no lookup: "192.0.2.1", "[2001:db8::1]". */
 	n = strlen(host);
-	if (host[0] == '[' && n > 2 && host[n - 1] == ']')
-		str_copyn(lit, sizeof(lit), host + 1, n - 2);
-	else
+	if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+		/* RFC 5321 §4.1.3: "[192.0.2.1]", "[IPv6:2001:db8::1]" */
+		if (n > 7 && strncasecmp(host + 1, "IPv6:", 5) == 0)
+			str_copyn(lit, sizeof(lit), host + 6, n - 7);
+		else
+			str_copyn(lit, sizeof(lit), host + 1, n - 2);
+	} else
 		str_copy(lit, sizeof(lit), host);
 	sin = (struct sockaddr_in *)&r->v4[0];
 	sin6 = (struct sockaddr_in6 *)&r->v6[0];

@@ -153,3 +153,9 @@ rfc5322_next_address(const char *v, size_t len, size_t *pos, char *out,
 	*pos = len;
 	return false;
 }
+
+bool
+hdr_scan_at_line_start(const struct hdr_scan *h)
+{
+	return h->state == H_BOL;
+}

@@ -29,6 +29,9 @@ void hdr_scan_init(struct hdr_scan *h);
 /* Feeds message octets (CRLF line ends) in any chunking. */
 void hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n);
 
+/* True when the octets fed so far end with a complete line (or none). */
+bool hdr_scan_at_line_start(const struct hdr_scan *h);
+
 /*
  * The addr-specs of a From: value ("Name <a@b>, c@d (comment)"), one per
  * call: writes the next into out and returns true, or returns false at the

@@ -74,6 +74,7 @@ struct queue {
 	const struct dkim_key *dkim;
 	size_t ndkim;
 	const struct directory *dir;
+	struct djob *djobs;     /* attempts running; they own their messages */
 };
 
 struct queue_tx {
@@ -105,6 +106,7 @@ static void queue_tx_commit_internal(struct queue_tx *tx,
     void (*cb)(void *, enum queue_err, const char *), void *arg);
 static void schedule(struct queue *q, struct qmsg *m, int64_t when);
 static void finish_attempt(struct djob *j);
+static void free_running(struct queue *q);
 static int mailbox_path(const struct queue *q, const char *addr, char *out,
     size_t outsize);
 
@@ -339,6 +341,7 @@ queue_free(struct queue **qp)
 		next = m->ready_next;
 		qmsg_free(m);
 	}
+	free_running(q);
 	if (q->timer)
 		event_free(q->timer);
 	dirsync_free(&q->ds);
@@ -669,6 +672,7 @@ struct djob {
 	bool remove;                     /* finish: unlink instead of append */
 	int finish_err;
 	struct buf dkim;                 /* signatures for remote parts */
+	struct djob *prev, *next;        /* q->djobs: running attempts */
 };
 
 /* DKIM-Signature fields for every key of the sender's domain. */
@@ -765,6 +769,14 @@ local_work(void *arg)
 static void
 djob_free(struct djob *j)
 {
+	if (j->q) {
+		if (j->prev)
+			j->prev->next = j->next;
+		else
+			j->q->djobs = j->next;
+		if (j->next)
+			j->next->prev = j->prev;
+	}
 	if (j->fd != -1)
 		close(j->fd);
 	free(j->res);
@@ -774,6 +786,20 @@ djob_free(struct djob *j)
 	free(j->ridx);
 	buf_release(&j->dkim);
 	free(j);
+}
+
+/* Shutdown with attempts still running (remote ones never finish once the
+ * loop stops): their messages are theirs to free. */
+static void
+free_running(struct queue *q)
+{
+	while (q->djobs) {
+		struct djob *j = q->djobs;
+		struct qmsg *m = j->m;
+
+		djob_free(j);
+		qmsg_free(m);
+	}
 }
 
 static void
@@ -991,12 +1017,15 @@ dsn_route(struct queue *q, const char *addr, struct envelope *env)
 		return -1;
 	str_copyn(local, sizeof(local), addr, (size_t)(at - addr));
 	st = router_expand(q->cfg, q->dir, local, at + 1, &rl);
+	/* NOTIFY unset: a notification that fails is itself reported, to
+	 * the postmaster (send_dsn's rule for the null sender), and no
+	 * further. */
 	if (st == ROUTE_NOT_LOCAL)
-		rc = envelope_add_rcpt(env, addr, addr, "", SMTP_NOTIFY_NEVER, false);
+		rc = envelope_add_rcpt(env, addr, addr, "", 0, false);
 	else if (st == ROUTE_OK) {
 		for (i = 0, rc = 0; i < rl.n && rc == 0; i++)
 			rc = envelope_add_rcpt(env, rl.dests[i].address, addr, "",
-			    SMTP_NOTIFY_NEVER, rl.dests[i].local);
+			    0, rl.dests[i].local);
 	}
 	route_list_clear(&rl);
 	return rc;
@@ -1038,7 +1067,7 @@ send_dsn(struct djob *j, int64_t now)
 			continue;
 		if (r->state == RCPT_FAILED && (nf == 0 || (nf & SMTP_NOTIFY_FAILURE))) {
 			/* A bounce to the postmaster that fails is only logged. */
-			if (is_bounce && str_ieq(r->addr, to))
+			if (is_bounce && (str_ieq(r->addr, to) || str_ieq(r->orig, to)))
 				continue;
 			items[n++] = (struct bounce_item){ r, res, DSN_FAILED };
 			d->failed[d->nfailed++] = i;
@@ -1166,6 +1195,9 @@ start_delivery(struct queue *q, struct qmsg *m)
 		goto retry;
 	j->q = q;
 	j->m = m;
+	if ((j->next = q->djobs) != NULL)
+		j->next->prev = j;
+	q->djobs = j;
 	for (i = 0; i < m->env.nrcpts; i++) {
 		j->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
 		if (j->tried[i] && !m->env.rcpts[i].local)

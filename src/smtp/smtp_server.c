@@ -61,6 +61,9 @@ struct smtp_command {
  */
 #define REG_BUCKETS 4096
 
+/* Replies waiting to be written above which a session stops reading. */
+#define OUTPUT_HIGH (64 * 1024)
+
 struct ip_count {
 	char ip[INET6_ADDRSTRLEN];
 	int n;
@@ -586,6 +589,10 @@ smtp_session_input(struct smtp_session *s)
 	bool progressed = true;
 
 	while (progressed) {
+		/* A client that pipelines without reading our replies is not
+		 * served further until they drain (on_write resumes us). */
+		if (s->out.len + evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_HIGH)
+			break;
 		switch (s->state) {
 		case S_DATA:
 			progressed = smtp_tx_feed_data(s);
@@ -621,34 +628,61 @@ static void
 on_linger(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *s = arg;
-	struct timeval tv = { 0, 20000 };
 
 	(void)fd;
 	(void)what;
-	if (output_pending(s) && ++s->linger_ticks < 250) {
-		evtimer_add(s->linger, &tv);
+	if (++s->linger_ticks >= 250) {   /* 5 s: the client does not read */
+		session_free(s, "close timeout");
 		return;
 	}
-	session_free(s, s->errors >= (unsigned)s->env->cfg->max_errors ?
-	    "too many errors" : "quit");
+	smtp_session_finish_close(s);
 }
 
-/* A closing session goes once its last reply is on the socket. */
+/* A TLS filter's socket below does not tell us when it drained: poll. */
+static bool
+arm_linger(struct smtp_session *s)
+{
+	struct timeval tv = { 0, 20000 };
+
+	if (bufferevent_get_underlying(s->bev) == NULL)
+		return true;   /* a plain socket bufferevent calls on_write */
+	if (s->linger == NULL &&
+	    (s->linger = evtimer_new(s->env->base, on_linger, s)) == NULL)
+		return false;
+	if (!evtimer_pending(s->linger, NULL))
+		evtimer_add(s->linger, &tv);
+	return true;
+}
+
+/*
+ * A closing session goes once its last reply is on the socket; under TLS
+ * after that the close_notify alert (RFC 8446 §6.1), which must follow
+ * the reply, not overtake it.
+ */
 void
 smtp_session_finish_close(struct smtp_session *s)
 {
-	if (s->linger != NULL)
-		return;   /* already waiting */
-	if (!output_pending(s)) {
-		session_free(s, s->errors >= (unsigned)s->env->cfg->max_errors ?
-		    "too many errors" : "quit");
+	const char *why = s->errors >= (unsigned)s->env->cfg->max_errors ?
+	    "too many errors" : "quit";
+
+	if (output_pending(s)) {
+		if (!arm_linger(s))
+			session_free(s, why);
 		return;
 	}
-	/* A plain socket bufferevent calls on_write when drained; a TLS
-	 * filter's socket below does not tell us, so poll it. */
-	if (bufferevent_get_underlying(s->bev) &&
-	    (s->linger = evtimer_new(s->env->base, on_linger, s)) != NULL)
-		on_linger(-1, 0, s);
+	if (s->tls && !s->tls_closed) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		s->tls_closed = true;
+		if (ssl)
+			SSL_shutdown(ssl);
+		if (output_pending(s)) {
+			if (!arm_linger(s))
+				session_free(s, why);
+			return;
+		}
+	}
+	session_free(s, why);
 }
 
 /*
@@ -691,6 +725,8 @@ on_write(struct bufferevent *bev, void *arg)
 	(void)bev;
 	if (s->state == S_CLOSING)
 		smtp_session_finish_close(s);
+	else if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		smtp_session_input(s);   /* paused above OUTPUT_HIGH: go on */
 }
 
 static void

@@ -220,9 +220,16 @@ auth_job_done(void *arg)
 		smtp_session_input(s);
 		return;
 	}
-	/* fail2ban: "event=auth-failed client=IP user=NAME" */
-	log_info("sid=%llu event=auth-failed client=%s user=%s%s", (unsigned long long)s->id,
-	    s->ip, j->user, (uc && uc->n >= max) ? " reason=account-locked" : "");
+	/* fail2ban: "event=auth-failed client=IP user=NAME". The name is the
+	 * client's: quoted and escaped, or it could forge log lines. */
+	{
+		struct buf u = BUF_INIT;
+
+		log_append_value(&u, j->user, strlen(j->user));
+		log_info("sid=%llu event=auth-failed client=%s user=%s%s", (unsigned long long)s->id,
+		    s->ip, buf_cstr(&u), (uc && uc->n >= max) ? " reason=account-locked" : "");
+		buf_release(&u);
+	}
 	if (ipc)
 		ipc->n++;
 	if (uc)

@@ -238,6 +238,8 @@ out:
 	route_list_clear(&dests);
 }
 
+static void tx_write(struct smtp_tx *tx, const char *p, size_t n);
+
 /* Opens the queue file and writes the trace header. On failure err_reply
  * holds the reply to give. */
 static bool
@@ -282,10 +284,18 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	/* RFC 5321 §4.4 trace field. */
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	buf_printf(&tx->chunk, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
-	    s->helo, s->ip, cfg->hostname, smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
-	    s->tls ? "\r\n\t(" : "", s->tls ? s->tls_info : "", s->tls ? ")" : "",
-	    forward, date);
+	/* Written straight to the file: the header scan (Received count,
+	 * end of header) sees only what the client sent. */
+	{
+		struct buf rcvd = BUF_INIT;
+
+		buf_printf(&rcvd, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
+		    s->helo, s->ip, cfg->hostname, smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
+		    s->tls ? "\r\n\t(" : "", s->tls ? s->tls_info : "", s->tls ? ")" : "",
+		    forward, date);
+		tx_write(tx, rcvd.data, rcvd.len);
+		buf_release(&rcvd);
+	}
 	return true;
 }
 
@@ -388,6 +398,14 @@ end_of_message(struct smtp_session *s)
 	enum queue_err qe;
 
 	tx_flush(tx);
+	/* A message that is all header (RFC 5322 §3.5: the body is optional)
+	 * gets its missing fields at its end, which is its header's end. */
+	if (tx->submission && !tx->hs.done && !tx->too_big &&
+	    (!tx->hs.has_date || !tx->hs.has_message_id)) {
+		if (!hdr_scan_at_line_start(&tx->hs))
+			tx_write(tx, "\r\n", 2);
+		tx_add_headers(tx);
+	}
 	qe = queue_tx_write(tx->qtx, "", 0);
 	s->cmdline = "(end of message)";
 	s->cmdlen = 16;

@@ -79,6 +79,7 @@ struct smtp_session {
 	char helo[256];
 	bool esmtp;
 	bool tls;                    /* the connection is encrypted */
+	bool tls_closed;             /* close_notify sent */
 	char tls_info[96];           /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	bool skip_line;              /* discarding the rest of a too-long line */
 	uint64_t bdat_left;          /* chunk octets still to read */
