@@ -523,7 +523,10 @@ commit_work(void *arg)
 		snprintf(tx->final_path + n, QPATH_MAX - n, ",S=%llu",
 		    (unsigned long long)(tx->prefix_len + tx->body_len));
 	}
-	if (close(tx->fd) == -1 || (tx->fd = -1, rename(tx->tmp_path, tx->final_path) == -1)) {
+	/* RENAME_NOREPLACE: an id (or Maildir name) is never reused, even if
+	 * the clock stepped back; a clash is a failed commit, not a loss. */
+	if (close(tx->fd) == -1 || (tx->fd = -1, renameat2(AT_FDCWD, tx->tmp_path,
+	    AT_FDCWD, tx->final_path, RENAME_NOREPLACE) == -1)) {
 		tx->sys_errno = errno;
 		tx->err = classify(errno);
 	}
@@ -1436,6 +1439,14 @@ queue_recover(struct queue *q)
 		}
 		q->nmsgs++;
 		loaded++;
+		/* New ids must sort above every queued one, even if the clock
+		 * stepped back since they were made. */
+		{
+			uint64_t v = strtoull(m->env.id, NULL, 16);
+
+			if (v > q->ids.last)
+				q->ids.last = v;
+		}
 		schedule(q, m, 0);
 	}
 	closedir(d);

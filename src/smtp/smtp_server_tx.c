@@ -289,8 +289,11 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	{
 		struct buf rcvd = BUF_INIT;
 
-		buf_printf(&rcvd, "Received: from %s ([%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
-		    s->helo, s->ip, cfg->hostname, smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
+		/* TCP-info is an address-literal: "[IPv6:...]" for IPv6
+		 * (RFC 5321 §4.1.3, §4.4). */
+		buf_printf(&rcvd, "Received: from %s ([%s%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
+		    s->helo, strchr(s->ip, ':') ? "IPv6:" : "", s->ip, cfg->hostname,
+		    smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
 		    s->tls ? "\r\n\t(" : "", s->tls ? s->tls_info : "", s->tls ? ")" : "",
 		    forward, date);
 		tx_write(tx, rcvd.data, rcvd.len);
@@ -356,9 +359,13 @@ tx_flush(struct smtp_tx *tx)
 static void
 reply_raw(struct smtp_session *s, const struct buf *r)
 {
+	char line[512];
+
 	buf_append(&s->out, r->data, r->len);
+	/* The log line gets the reply without its CRLF. */
+	str_copyn(line, sizeof(line), buf_cstr(r), r->len >= 2 ? r->len - 2 : r->len);
 	maillog_reject(s->id, s->ip, s->cmdline ? s->cmdline : "",
-	    s->cmdline ? s->cmdlen : 0, buf_cstr(r));
+	    s->cmdline ? s->cmdlen : 0, line);
 }
 
 static void
