@@ -40,6 +40,7 @@ struct ternd {
 	const char *config_path;
 	struct event_base *base;
 	struct iopool *pool;
+	struct iopool *auth_pool;
 	struct queue *queue;
 	struct directory *dir;
 	struct dns *dns;
@@ -257,7 +258,8 @@ main(int argc, char **argv)
 		}
 	}
 	if ((d.base = event_base_new()) == NULL ||
-	    (d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
+	    (d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL ||
+	    (d.auth_pool = iopool_new(d.base, 2)) == NULL)
 		log_fatal("startup: out of memory");
 	if ((d.queue = queue_open(d.base, d.pool, &d.cfg, &errs)) == NULL) {
 		log_msg(LOG_LVL_ERR, "queue: %s", buf_cstr(&errs));
@@ -288,7 +290,7 @@ main(int argc, char **argv)
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
 	d.smtp_env.tls = d.tls;
-	d.smtp_env.pool = d.pool;
+	d.smtp_env.auth_pool = d.auth_pool;
 	if (bind_listeners(&d) == -1)
 		goto out;
 	if (queue_recover(d.queue) == -1) {
@@ -315,9 +317,11 @@ out:
 	/* Let running jobs complete so every message is back in memory. */
 	if (d.queue)
 		queue_stop(d.queue);
-	while (d.pool && iopool_pending(d.pool) > 0)
+	while ((d.pool && iopool_pending(d.pool) > 0) ||
+	    (d.auth_pool && iopool_pending(d.auth_pool) > 0))
 		event_base_loop(d.base, EVLOOP_ONCE);
 	iopool_free(&d.pool);
+	iopool_free(&d.auth_pool);
 	remote_free(&d.remote);
 	queue_free(&d.queue);
 	dns_free(&d.dns);

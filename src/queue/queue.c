@@ -307,7 +307,9 @@ queue_open(struct event_base *base, struct iopool *pool,
 	q->base = base;
 	q->pool = pool;
 	q->cfg = cfg;
-	q->max_inflight = cfg->io_threads * 2;
+	/* Remote attempts mostly wait on the network, and remote.c limits
+	 * their connections; local ones keep the I/O pool busy. */
+	q->max_inflight = cfg->io_threads * 2 + cfg->max_outbound * 2;
 	snprintf(root, sizeof(root), "%s/queue", cfg->data_dir);
 	snprintf(q->tmpdir, QPATH_MAX, "%s/tmp", root);
 	snprintf(q->msgdir, QPATH_MAX, "%s/msg", root);
@@ -676,6 +678,7 @@ struct djob {
 	int finish_err;
 	struct buf dkim;                 /* signatures for remote parts */
 	struct djob *prev, *next;        /* q->djobs: running attempts */
+	int64_t next_try;                /* when deferred: the next attempt */
 };
 
 /* DKIM-Signature fields for every key of the sender's domain. */
@@ -917,8 +920,9 @@ finish_work(void *arg)
 		buf_printf(&lines, "%c %zu\n",
 		    m->env.rcpts[i].state == RCPT_DELIVERED ? 'd' : 'f', i);
 	}
-	if (lines.len == 0)
-		return;
+	/* When to try next and how often it was tried, so a restart keeps
+	 * the schedule instead of retrying the whole queue at once. */
+	buf_printf(&lines, "t %lld %u\n", (long long)j->next_try, m->attempts);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
 	    write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
 		j->finish_err = errno;
@@ -946,7 +950,7 @@ finish_done(void *arg)
 		qmsg_free(m);
 	} else {
 		m->busy = false;
-		schedule(q, m, (int64_t)time(NULL) + backoff(q, m->attempts));
+		schedule(q, m, j->next_try);
 	}
 	djob_free(j);
 	pump(q);
@@ -962,6 +966,7 @@ record_outcome(struct djob *j)
 	for (i = 0; i < m->env.nrcpts; i++)
 		left += m->env.rcpts[i].state == RCPT_PENDING;
 	j->remove = left == 0;
+	j->next_try = (int64_t)time(NULL) + backoff(j->q, m->attempts);
 	if (iopool_submit(j->q->pool, finish_work, finish_done, j) == -1) {
 		/* Keep it in memory and try later; the files are unchanged. */
 		j->q->inflight--;
@@ -1386,9 +1391,24 @@ load_one(struct queue *q, const char *name, const char **why)
 
 		/* A torn last line is possible; it is simply not counted: only
 		 * lines with their "\n" are ("d 1" may be a torn "d 12\n"). */
-		while (fscanf(sf, " %c %zu%c", &c, &idx, &nl) == 3 && nl == '\n') {
-			if (idx < m->env.nrcpts && (c == 'd' || c == 'f'))
-				m->env.rcpts[idx].state = c == 'd' ? RCPT_DELIVERED : RCPT_FAILED;
+		char line[128];
+
+		/* "d N", "f N", "t WHEN ATTEMPTS"; a line without its "\n" is
+		 * torn ("d 1" may be the start of "d 12") and not counted. */
+		while (fgets(line, sizeof(line), sf) != NULL) {
+			long long when;
+			unsigned att;
+
+			if (strchr(line, '\n') == NULL)
+				break;
+			if (sscanf(line, "%c %zu%c", &c, &idx, &nl) == 3 && nl == '\n' &&
+			    (c == 'd' || c == 'f')) {
+				if (idx < m->env.nrcpts)
+					m->env.rcpts[idx].state = c == 'd' ? RCPT_DELIVERED : RCPT_FAILED;
+			} else if (sscanf(line, "t %lld %u", &when, &att) == 2) {
+				m->next_try = (int64_t)when;
+				m->attempts = att;
+			}
 		}
 		fclose(sf);
 	}
@@ -1447,7 +1467,7 @@ queue_recover(struct queue *q)
 			if (v > q->ids.last)
 				q->ids.last = v;
 		}
-		schedule(q, m, 0);
+		schedule(q, m, m->next_try);
 	}
 	closedir(d);
 	/* state/ files whose message is gone are leftovers of a removal. */

@@ -25,7 +25,8 @@ struct smtp_server_env {
 	const struct directory *dir;
 	struct queue *queue;
 	struct tls *tls;             /* NULL: no STARTTLS, no smtps */
-	struct iopool *pool;         /* password checks run here */
+	struct iopool *auth_pool;    /* password checks run here, apart from
+	                              * the disk work: yescrypt is slow */
 };
 
 /* Takes fd: checks the connection limits, then starts a session (or

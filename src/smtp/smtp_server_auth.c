@@ -279,7 +279,7 @@ auth_check(struct smtp_session *s, const char *user, const char *pass)
 	j->sid = s->id;
 	stored = directory_password(s->env->dir, lower);
 	j->stored = stored ? str_dup(stored) : NULL;
-	if (iopool_submit(s->env->pool, auth_job_work, auth_job_done, j) == -1) {
+	if (iopool_submit(s->env->auth_pool, auth_job_work, auth_job_done, j) == -1) {
 		explicit_bzero(j->pass, sizeof(j->pass));
 		free(j->stored);
 		free(j);

@@ -469,3 +469,30 @@ def test_deferred_message_survives_restart(tern_factory, sender, params):
     assert rp == sender.encode()
     assert msg == body
     assert len(tern.messages("bob")) == 1      # not delivered again
+
+
+def test_restart_keeps_the_retry_schedule(tern_factory):
+    """After a restart a deferred message waits for its next attempt time,
+    which its state file keeps, instead of the whole queue being retried at
+    once; and its attempt count carries on."""
+    tern = tern_factory(retry_initial="1h", retry_max="2h")
+    block = tern.maildir("alice")
+    block.parent.mkdir(parents=True, exist_ok=True)
+    block.write_bytes(b"not a directory")
+    c = tern.raw()
+    c.cmd("EHLO sched.example.net")
+    assert c.cmd("MAIL FROM:<someone@example.net>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    assert c.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: later\r\n\r\nbody\r\n.\r\n")
+    assert c.reply()[0] == 250
+    c.close()
+    tern.wait_for_log(r"event=delivery to=<alice@example.test>.*status=deferred")
+    tern.restart()
+    block.unlink()
+    time.sleep(2)
+    assert tern.messages("alice") == []
+    attempts = re.findall(r"event=delivery to=<alice@example.test>", tern.log)
+    assert len(attempts) == 1, tern.log_tail()
+    assert len(tern.queue_files("msg")) == 1
