@@ -21,7 +21,7 @@
 #include "../common/str.h"
 
 enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
-	C_NETWORKS, C_ROUTE, C_DKIM };
+	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC };
 
 struct ckey {
 	const char *name;
@@ -70,6 +70,7 @@ static const struct ckey keys[] = {
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
 	{ "dkim_key", C_DKIM, 0, 0, 0, 0 },
+	{ "commit_sync", C_SYNC, 0, 0, 0, 0 },
 	{ "resolver", C_STR, STR(resolver), 0, 0 },
 	{ "smtp_port", C_INT, OFF(smtp_port), sizeof(int), 1, 65535 },
 	{ "smtp_connect_timeout", C_DURATION, OFF(smtp_connect_timeout), 0, 1, 600 },
@@ -106,6 +107,7 @@ config_defaults(struct config *cfg)
 	cfg->queue_lifetime = 5 * 86400;
 	cfg->smtp_port = 25;
 	cfg->direct_delivery = true;
+	cfg->commit_syncfs = true;
 	cfg->smtp_tls = true;
 	cfg->auth_max_failures = 10;
 	cfg->submission_max_recipients = 100;
@@ -361,6 +363,17 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 
 	if (k->type == C_ROUTE)
 		return parse_route(cfg, argv, argc, errs, file, line);
+	if (k->type == C_SYNC) {
+		if (argc == 1 && strcmp(argv[0], "syncfs") == 0)
+			cfg->commit_syncfs = true;
+		else if (argc == 1 && strcmp(argv[0], "fsync") == 0)
+			cfg->commit_syncfs = false;
+		else {
+			err_at(errs, file, line, "commit_sync: expected syncfs or fsync");
+			return -1;
+		}
+		return 0;
+	}
 	if (k->type == C_DKIM) {
 		struct config_dkim *d = &cfg->dkim[cfg->ndkim];
 

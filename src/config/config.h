@@ -78,6 +78,7 @@ struct config {
 	bool log_syslog;
 	bool log_debug;
 	bool direct_delivery;      /* single local recipient: commit = delivery */
+	bool commit_syncfs;        /* commit_sync syncfs (batched) vs fsync */
 	char tls_cert[CONFIG_PATH_MAX];  /* "" = data_dir/tls/cert.pem (made on first run) */
 	char tls_key[CONFIG_PATH_MAX];
 	bool smtp_tls;             /* outbound: STARTTLS when offered */

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +18,8 @@
 
 struct ds_req {
 	char *dir;
+	char *tmp, *final;          /* dirsync_commit: rename between syncs */
+	int fd;                     /* dirsync_commit: the file, or -1 */
 	dirsync_cb cb;
 	void *arg;
 	int err;
@@ -48,6 +53,10 @@ free_list(struct ds_req *r)
 	for (; r; r = next) {
 		next = r->next;
 		free(r->dir);
+		free(r->tmp);
+		free(r->final);
+		if (r->fd != -1)
+			close(r->fd);
 		free(r);
 	}
 }
@@ -69,18 +78,88 @@ dirsync_free(struct dirsync **dsp)
 	*dsp = NULL;
 }
 
-/* Pool thread: fsync each distinct directory of the batch once. */
+#define MAX_DEVS 8
+
+/* syncfs() once per filesystem among the batch's commits; errno or 0. */
+static int
+sync_filesystems(struct ds_req *list)
+{
+	dev_t devs[MAX_DEVS];
+	size_t ndevs = 0, i;
+	struct ds_req *r;
+	int err = 0;
+
+	for (r = list; r; r = r->next) {
+		struct stat st;
+		int fd;
+
+		if (r->tmp == NULL)
+			continue;
+		if ((fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			err = errno;
+			continue;
+		}
+		if (fstat(fd, &st) == 0) {
+			for (i = 0; i < ndevs && devs[i] != st.st_dev; i++)
+				;
+			if (i == ndevs) {
+				if (syncfs(fd) == -1)
+					err = errno;
+				if (ndevs < MAX_DEVS)
+					devs[ndevs++] = st.st_dev;
+			}
+		}
+		close(fd);
+	}
+	return err;
+}
+
+/* Pool thread: the batch's commits (sync, rename, sync), then an fsync of
+ * each distinct directory named by plain requests. */
 static void
 batch_work(void *arg)
 {
 	struct dirsync *ds = arg;
 	struct ds_req *r, *q;
+	bool commits = false;
+	int err;
 
+	for (r = ds->batch; r; r = r->next)
+		commits |= r->tmp != NULL;
+	if (commits) {
+		err = sync_filesystems(ds->batch);
+		for (r = ds->batch; r; r = r->next) {
+			if (r->tmp == NULL)
+				continue;
+			/* A failed syncfs may have lost anyone's pages: fail all.
+			 * The file's own check catches an error that a syncfs
+			 * reported elsewhere: nothing is left to write, so this
+			 * only reads the error state (AS_EIO). */
+			if ((r->err = err) == 0 && sync_file_range(r->fd, 0, 0,
+			    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == -1)
+				r->err = errno;
+			if (close(r->fd) == -1 && r->err == 0)
+				r->err = errno;
+			r->fd = -1;
+			if (r->err == 0 && renameat2(AT_FDCWD, r->tmp, AT_FDCWD,
+			    r->final, RENAME_NOREPLACE) == -1)
+				r->err = errno;
+		}
+		if (err == 0 && (err = sync_filesystems(ds->batch)) != 0) {
+			for (r = ds->batch; r; r = r->next) {
+				if (r->tmp)
+					r->err = err;
+			}
+		}
+	}
 	for (r = ds->batch; r; r = r->next) {
 		int fd;
 
+		if (r->tmp != NULL)
+			continue;
 		for (q = ds->batch; q != r; q = q->next) {
-			if (strcmp(q->dir, r->dir) == 0)
+			if (q->tmp == NULL && strcmp(q->dir, r->dir) == 0)
 				break;
 		}
 		if (q != r) {
@@ -132,15 +211,9 @@ start_batch(struct dirsync *ds)
 	}
 }
 
-int
-dirsync_request(struct dirsync *ds, const char *dir, dirsync_cb cb, void *arg)
+static int
+enqueue(struct dirsync *ds, struct ds_req *r, dirsync_cb cb, void *arg)
 {
-	struct ds_req *r = calloc(1, sizeof(*r));
-
-	if (r == NULL || (r->dir = str_dup(dir)) == NULL) {
-		free(r);
-		return -1;
-	}
 	r->cb = cb;
 	r->arg = arg;
 	if (ds->pending_tail)
@@ -151,4 +224,38 @@ dirsync_request(struct dirsync *ds, const char *dir, dirsync_cb cb, void *arg)
 	if (ds->batch == NULL)
 		start_batch(ds);
 	return 0;
+}
+
+int
+dirsync_commit(struct dirsync *ds, int fd, const char *tmp, const char *final,
+    dirsync_cb cb, void *arg)
+{
+	struct ds_req *r = calloc(1, sizeof(*r));
+	const char *slash = strrchr(final, '/');
+
+	if (r != NULL)
+		r->fd = fd;
+	else
+		close(fd);
+	if (r == NULL || slash == NULL ||
+	    (r->dir = str_dupn(final, (size_t)(slash - final))) == NULL ||
+	    (r->tmp = str_dup(tmp)) == NULL || (r->final = str_dup(final)) == NULL) {
+		if (r)
+			free_list(r);
+		return -1;
+	}
+	return enqueue(ds, r, cb, arg);
+}
+
+int
+dirsync_request(struct dirsync *ds, const char *dir, dirsync_cb cb, void *arg)
+{
+	struct ds_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->dir = str_dup(dir)) == NULL) {
+		free(r);
+		return -1;
+	}
+	r->fd = -1;
+	return enqueue(ds, r, cb, arg);
 }

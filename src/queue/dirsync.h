@@ -19,4 +19,18 @@ void dirsync_free(struct dirsync **dsp);
 int dirsync_request(struct dirsync *ds, const char *dir, dirsync_cb cb,
     void *arg);
 
+/*
+ * The batched commit (commit_sync syncfs): the file at tmp is written, not
+ * fsync'd; fd is its descriptor, opened before it was written, which
+ * dirsync closes (it asks it for the file's own writeback errors, which a
+ * syncfs may have reported to another caller). For a whole batch: syncfs() of each filesystem
+ * involved (the files' data and inodes are on disk), then every rename
+ * tmp -> final (never replacing), then syncfs() again (the new names are
+ * on disk). Two device flushes per batch instead of one per file; the data
+ * is durable before its name appears, so no half-written file is ever
+ * visible after a crash. cb(arg, errno) as for dirsync_request.
+ */
+int dirsync_commit(struct dirsync *ds, int fd, const char *tmp,
+    const char *final, dirsync_cb cb, void *arg);
+
 #endif

@@ -40,6 +40,7 @@
 #include "dirsync.h"
 
 #define QPATH_MAX 1200
+#define BOX_CACHE 1024
 
 struct qmsg {
 	struct envelope env;
@@ -75,6 +76,7 @@ struct queue {
 	size_t ndkim;
 	const struct directory *dir;
 	struct djob *djobs;     /* attempts running; they own their messages */
+	uint64_t boxes[BOX_CACHE];  /* hashes of Maildirs known to exist */
 };
 
 struct queue_tx {
@@ -359,6 +361,32 @@ queue_count(const struct queue *q)
 
 /* ------------------------------------------------------- receiving ------ */
 
+static uint64_t
+box_hash(const char *box)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *box; box++)
+		h = (h ^ (unsigned char)*box) * 1099511628211ull;
+	return h | 1;   /* 0 marks an empty slot */
+}
+
+static bool
+box_known(const struct queue *q, const char *box)
+{
+	uint64_t h = box_hash(box);
+
+	return q->boxes[h % BOX_CACHE] == h;
+}
+
+static void
+box_remember(struct queue *q, const char *box)
+{
+	uint64_t h = box_hash(box);
+
+	q->boxes[h % BOX_CACHE] = h;
+}
+
 /*
  * A message with one local recipient that asked for no success report is
  * written straight into that Maildir: its commit (fsync, rename into new/,
@@ -377,15 +405,19 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
 	    mailbox_path(q, r->addr, box, sizeof(box)) == -1)
 		return false;
-	snprintf(dir, sizeof(dir), "%s/tmp", box);
-	if (maildir_mkdirs(dir) == -1)
-		return false;
-	snprintf(dir, sizeof(dir), "%s/cur", box);
-	if (maildir_mkdirs(dir) == -1)
-		return false;
 	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
-	if (maildir_mkdirs(tx->sync_dir) == -1)
-		return false;
+	/* Three mkdir calls per message cost more than a lookup in the cache
+	 * of Maildirs seen; a stale entry just makes the open below fail,
+	 * and the queue path (which creates the Maildir) takes over. */
+	if (!box_known(q, box)) {
+		snprintf(dir, sizeof(dir), "%s/tmp", box);
+		if (maildir_mkdirs(dir) == -1)
+			return false;
+		snprintf(dir, sizeof(dir), "%s/cur", box);
+		if (maildir_mkdirs(dir) == -1 || maildir_mkdirs(tx->sync_dir) == -1)
+			return false;
+		box_remember(q, box);
+	}
 	maildir_unique_name(q->cfg->hostname, name, sizeof(name));
 	snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
 	snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
@@ -506,12 +538,13 @@ commit_work(void *arg)
 {
 	struct queue_tx *tx = arg;
 	char trailer[ENVELOPE_TRAILER_LEN + 1];
+	bool batched = tx->q->cfg->commit_syncfs;
 
 	if (tx->err != QUEUE_OK)
 		return;
 	envelope_trailer(tx->body_len, trailer);
 	if ((!tx->direct && write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1) ||
-	    fsync(tx->fd) == -1) {
+	    (!batched && fsync(tx->fd) == -1)) {
 		/* Never fsync this file again: the kernel may have dropped the
 		 * dirty pages. It is discarded and the client told 4xx. */
 		tx->sys_errno = errno;
@@ -525,17 +558,27 @@ commit_work(void *arg)
 		snprintf(tx->final_path + n, QPATH_MAX - n, ",S=%llu",
 		    (unsigned long long)(tx->prefix_len + tx->body_len));
 	}
+	/* Batched, the data and the rename are made durable by dirsync's
+	 * syncfs-rename-syncfs (commit_done), which takes the descriptor to
+	 * check this file's own writeback errors. */
+	if (batched)
+		return;
+	if (close(tx->fd) == -1) {
+		tx->fd = -1;
+		tx->sys_errno = errno;
+		tx->err = classify(errno);
+		return;
+	}
+	tx->fd = -1;
 	/* RENAME_NOREPLACE: an id (or Maildir name) is never reused, even if
 	 * the clock stepped back; a clash is a failed commit, not a loss. */
-	if (close(tx->fd) == -1 || (tx->fd = -1, renameat2(AT_FDCWD, tx->tmp_path,
-	    AT_FDCWD, tx->final_path, RENAME_NOREPLACE) == -1)) {
+	if (renameat2(AT_FDCWD, tx->tmp_path, AT_FDCWD, tx->final_path,
+	    RENAME_NOREPLACE) == -1) {
 		tx->sys_errno = errno;
 		tx->err = classify(errno);
 	}
-	tx->fd = -1;
 }
 
-/* after_rename: the file is already at final_path. */
 static void
 commit_fail(struct queue_tx *tx, bool after_rename)
 {
@@ -543,7 +586,11 @@ commit_fail(struct queue_tx *tx, bool after_rename)
 	log_warn("id=%s queue: commit failed", tx->env.id);
 	if (tx->fd != -1)
 		close(tx->fd);
-	unlink(after_rename ? tx->final_path : tx->tmp_path);
+	/* After a batched commit failed, either name may be the file. */
+	if (after_rename || tx->q->cfg->commit_syncfs)
+		unlink(tx->final_path);
+	if (!after_rename || tx->q->cfg->commit_syncfs)
+		unlink(tx->tmp_path);
 	commit_report(tx, tx->err, tx->env.id);
 	envelope_clear(&tx->env);
 	free(tx);
@@ -596,6 +643,18 @@ commit_done(void *arg)
 	struct queue_tx *tx = arg;
 
 	if (tx->err != QUEUE_OK) {
+		commit_fail(tx, false);
+		return;
+	}
+	if (tx->q->cfg->commit_syncfs) {
+		int fd = tx->fd;
+
+		tx->fd = -1;   /* dirsync_commit closes it */
+		if (dirsync_commit(tx->q->ds, fd, tx->tmp_path, tx->final_path,
+		    commit_synced, tx) == 0)
+			return;
+		tx->sys_errno = ENOMEM;
+		tx->err = QUEUE_EIO;
 		commit_fail(tx, false);
 		return;
 	}
@@ -1185,6 +1244,24 @@ finish_attempt(struct djob *j)
 		record_outcome(j);
 }
 
+/* The remote part for recipient i's domain (its index in j->rjobs),
+ * added when the domain is new. */
+static size_t
+remote_part_of(struct djob *j, size_t i, size_t *ndom)
+{
+	const char *dom = strrchr(j->m->env.rcpts[i].addr, '@');
+	size_t k;
+
+	dom = dom ? dom + 1 : "";
+	for (k = 0; k < *ndom; k++) {
+		if (str_ieq(j->rjobs[k].domain, dom))
+			return k;
+	}
+	j->rjobs[k].domain = dom;
+	(*ndom)++;
+	return k;
+}
+
 static void
 start_delivery(struct queue *q, struct qmsg *m)
 {
@@ -1221,21 +1298,8 @@ start_delivery(struct queue *q, struct qmsg *m)
 		j->fd = open(path, O_RDONLY | O_CLOEXEC);
 		dkim_prepare(q, j);
 		for (i = 0; i < m->env.nrcpts; i++) {
-			const char *dom;
-
-			if (!j->tried[i] || m->env.rcpts[i].local)
-				continue;
-			dom = strrchr(m->env.rcpts[i].addr, '@');
-			dom = dom ? dom + 1 : "";
-			for (k = 0; k < ndom; k++) {
-				if (str_ieq(j->rjobs[k].domain, dom))
-					break;
-			}
-			if (k == ndom) {
-				j->rjobs[k].domain = dom;
-				ndom++;
-			}
-			j->rjobs[k].n++;
+			if (j->tried[i] && !m->env.rcpts[i].local)
+				j->rjobs[remote_part_of(j, i, &ndom)].n++;
 		}
 		/* Lay the index lists out one domain after another. */
 		for (k = 0, i = 0; k < ndom; k++) {
@@ -1244,17 +1308,10 @@ start_delivery(struct queue *q, struct qmsg *m)
 			j->rjobs[k].n = 0;
 		}
 		for (i = 0; i < m->env.nrcpts; i++) {
-			const char *dom;
-
-			if (!j->tried[i] || m->env.rcpts[i].local)
-				continue;
-			dom = strrchr(m->env.rcpts[i].addr, '@');
-			dom = dom ? dom + 1 : "";
-			for (k = 0; k < ndom; k++) {
-				if (str_ieq(j->rjobs[k].domain, dom))
-					break;
+			if (j->tried[i] && !m->env.rcpts[i].local) {
+				k = remote_part_of(j, i, &ndom);
+				((size_t *)j->rjobs[k].idx)[j->rjobs[k].n++] = i;
 			}
-			((size_t *)j->rjobs[k].idx)[j->rjobs[k].n++] = i;
 		}
 	}
 	for (i = 0; i < m->env.nrcpts; i++) {

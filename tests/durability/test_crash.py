@@ -130,8 +130,10 @@ def mailbox_contents(tern, boxes=("alice", "bob", "postmaster")):
     return found, bad
 
 
-def test_kill9_under_load_loses_nothing(tern_factory):
-    tern = tern_factory(io_threads=4)
+@pytest.mark.parametrize("commit_sync", ["syncfs", "fsync"])
+def test_kill9_under_load_loses_nothing(tern_factory, commit_sync):
+    """Both commit modes: batched syncfs (the default) and per-file fsync."""
+    tern = tern_factory(io_threads=4, commit_sync=commit_sync)
     rnd = random.Random()
     load = Load(tern, nthreads=4)
     print("seed %d" % load.seed)
