@@ -3,7 +3,8 @@
 #
 # Runs ../shared/bench/peers.sh twice in one go: once for Postfix (and any
 # other peers in PEERS_ONLY), once with --target for ternd started from
-# this tree's build, then writes bench/RESULTS.md: the date, the machine,
+# this tree's build, then writes bench/RESULTS.new.md (to be merged into
+# bench/RESULTS.md by hand): the date, the machine,
 # both tables, and tern's ratio to Postfix per load.
 #
 # Usage (as root): bench/run.sh [--quick] [--loads a,b,c] [--reps N]
