@@ -270,6 +270,19 @@ remote_free(struct remote **rp)
 	*rp = NULL;
 }
 
+bool
+remote_domain_saturated(const struct remote *r, const char *domain)
+{
+	const struct rjob *j;
+	int n = 0;
+
+	for (j = r->jobs; j; j = j->next) {
+		if (str_ieq(j->job->domain, domain) && ++n >= r->cfg->max_outbound_per_dest)
+			return true;
+	}
+	return false;
+}
+
 int
 remote_connections(const struct remote *r)
 {

@@ -8,6 +8,7 @@
 #ifndef TERN_REMOTE_H
 #define TERN_REMOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ struct remote_job {
 	size_t prefix_len;
 	void (*done)(void *arg);        /* runs from the loop */
 	void *arg;
+	void *owner;                    /* the caller's, untouched */
 };
 
 struct tls;
@@ -39,6 +41,10 @@ struct remote *remote_new(struct event_base *base, const struct config *cfg,
 void remote_free(struct remote **rp);
 /* Starts a delivery; job->done runs once every recipient has a result. */
 void remote_deliver(struct remote *r, struct remote_job *job);
+/* Deliveries to domain running now; at max_outbound_per_dest the queue
+ * holds further messages for it back (so they cannot crowd out others). */
+bool remote_domain_saturated(const struct remote *r, const char *domain);
+
 /* Connections open, active or idle. */
 int remote_connections(const struct remote *r);
 

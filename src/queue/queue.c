@@ -53,6 +53,7 @@ struct qmsg {
 	bool busy;              /* a delivery job owns it */
 	bool warned;            /* a delay DSN went out */
 	struct qmsg *ready_next;
+	char held_domain[256];  /* while on the held list */
 };
 
 struct queue {
@@ -67,6 +68,10 @@ struct queue {
 	struct qmsg **heap;
 	size_t nheap, heapcap;
 	struct qmsg *ready_head, *ready_tail;
+	/* Due messages whose every destination is saturated (remote.c's
+	 * per-destination limit): they wait here, not in attempt slots, and
+	 * go back to ready when a delivery to held_domain ends. */
+	struct qmsg *held_head, *held_tail;
 	int inflight, max_inflight;
 	struct event *timer;
 	size_t nmsgs;
@@ -342,6 +347,10 @@ queue_free(struct queue **qp)
 		qmsg_free(q->heap[i]);
 	free(q->heap);
 	for (m = q->ready_head; m; m = next) {
+		next = m->ready_next;
+		qmsg_free(m);
+	}
+	for (m = q->held_head; m; m = next) {
 		next = m->ready_next;
 		qmsg_free(m);
 	}
@@ -934,10 +943,65 @@ local_done(void *arg)
 	local_synced(j, 0);
 }
 
+/* The first held message waiting for domain goes back to ready. */
+static void
+release_held(struct queue *q, const char *domain)
+{
+	struct qmsg **pp = &q->held_head, *m, *prev = NULL;
+
+	for (; (m = *pp) != NULL; prev = m, pp = &m->ready_next) {
+		if (!str_ieq(m->held_domain, domain))
+			continue;
+		*pp = m->ready_next;
+		if (q->held_tail == m)
+			q->held_tail = prev;
+		ready_push(q, m);
+		return;
+	}
+}
+
 static void
 remote_part_done(void *arg)
 {
-	part_done(arg);
+	struct remote_job *rj = arg;
+	struct djob *j = rj->owner;
+	struct queue *q = j->q;
+	char domain[256];
+
+	/* Copied first: the message (and its envelope) may be gone after. */
+	str_copy(domain, sizeof(domain), rj->domain);
+	part_done(j);
+	release_held(q, domain);
+	pump(q);
+}
+
+/* Whether m should wait: all its pending recipients are remote, and every
+ * one of their domains is saturated. Sets m->held_domain. */
+static bool
+must_hold(struct queue *q, struct qmsg *m)
+{
+	size_t i;
+	bool any = false;
+
+	if (q->remote == NULL)
+		return false;
+	for (i = 0; i < m->env.nrcpts; i++) {
+		const struct envelope_rcpt *r = &m->env.rcpts[i];
+		const char *dom;
+
+		if (r->state != RCPT_PENDING)
+			continue;
+		if (r->local)
+			return false;
+		dom = strrchr(r->addr, '@');
+		dom = dom ? dom + 1 : "";
+		if (!remote_domain_saturated(q->remote, dom))
+			return false;
+		if (!any)
+			str_copy(m->held_domain, sizeof(m->held_domain), dom);
+		any = true;
+	}
+	return any;
 }
 
 static int64_t
@@ -1349,7 +1413,8 @@ start_delivery(struct queue *q, struct qmsg *m)
 		rj->prefix = j->dkim.data;
 		rj->prefix_len = j->dkim.len;
 		rj->done = remote_part_done;
-		rj->arg = j;
+		rj->arg = rj;
+		rj->owner = j;
 		j->parts++;
 		remote_deliver(q->remote, rj);
 	}
@@ -1375,6 +1440,15 @@ pump(struct queue *q)
 
 		if ((q->ready_head = m->ready_next) == NULL)
 			q->ready_tail = NULL;
+		if (must_hold(q, m)) {
+			m->ready_next = NULL;
+			if (q->held_tail)
+				q->held_tail->ready_next = m;
+			else
+				q->held_head = m;
+			q->held_tail = m;
+			continue;
+		}
 		start_delivery(q, m);
 	}
 }

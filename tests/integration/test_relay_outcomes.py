@@ -464,6 +464,31 @@ def test_max_outbound_per_dest(relay):
     assert p.sessions <= 2, p.sessions
 
 
+def test_slow_destination_does_not_hold_up_others(relay):
+    """Messages for a destination at its connection limit wait in the
+    queue, not in delivery slots: mail for another domain goes at once
+    even when more are due for the slow one than there are slots
+    (io_threads 1, max_outbound 2: six slots)."""
+    relay.start_dns([])
+    slow = relay.peer("127.0.0.2", "slow.example")
+    fast = relay.peer("127.0.0.3", "fast.example")
+    slow.data_delay = 2.0
+    t = relay.ternd(routes=[("slow.example", "127.0.0.2:%d" % relay.port),
+                            ("fast.example", "127.0.0.3:%d" % relay.port)],
+                    options={"io_threads": "1", "max_outbound": "2",
+                             "max_outbound_per_dest": "1"})
+    with t.smtp() as s:
+        for i in range(8):
+            s.sendmail(ALICE, ["s%d@slow.example" % i], make_msg(msgid="<slow%d@client.test>" % i))
+        start = time.monotonic()
+        s.sendmail(ALICE, ["f@fast.example"], make_msg(msgid="<fast@client.test>"))
+    fast.wait_messages(1, timeout=10)
+    assert time.monotonic() - start < 1.5 * SLOW
+    got = slow.wait_messages(8, timeout=60)
+    assert len({m.msgid for m in got}) == 8
+    assert slow.max_active <= 1, slow.max_active
+
+
 def test_idle_connections_do_not_starve_other_destinations(relay):
     # One outbound connection in all: the idle one to the first peer must
     # make way for a delivery to the second.
