@@ -16,6 +16,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "../common/fileio.h"
+
 static atomic_ulong maildir_seq;
 
 static void
@@ -69,23 +71,6 @@ maildir_mkdirs(const char *dir)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 copy_range(int src, off_t off, int dst, uint64_t len)
 {
 	char buf[65536];
@@ -118,7 +103,7 @@ copy_range(int src, off_t off, int dst, uint64_t len)
 					errno = EIO;
 				return -1;
 			}
-			if (write_all(dst, buf, (size_t)r) == -1)
+			if (fileio_write_all(dst, buf, (size_t)r) == -1)
 				return -1;
 			off += r;
 			len -= (uint64_t)r;
@@ -175,7 +160,7 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		fail(res, "create", errno);
 		return;
 	}
-	if (write_all(fd, prefix, prefix_len) == -1 ||
+	if (fileio_write_all(fd, prefix, prefix_len) == -1 ||
 	    copy_range(src_fd, off, fd, len) == -1) {
 		fail(res, "write", errno);
 		goto unlink_out;

@@ -105,12 +105,11 @@ conn_opened(struct remote *r, const char *key)
 		d->n++;
 }
 
-/* A connection closed: a waiting delivery may go now. */
+/* A connection is gone from the counts (overall and per destination). */
 static void
-conn_closed(struct remote *r, const char *key)
+conn_uncount(struct remote *r, const char *key)
 {
 	struct dest_count *d = dest_find(r, key, false), **pp;
-	struct rjob *w;
 
 	r->nconn--;
 	if (d && --d->n == 0) {
@@ -119,6 +118,15 @@ conn_closed(struct remote *r, const char *key)
 		*pp = d->next;
 		free(d);
 	}
+}
+
+/* A connection closed: a waiting delivery may go now. */
+static void
+conn_closed(struct remote *r, const char *key)
+{
+	struct rjob *w;
+
+	conn_uncount(r, key);
 	if ((w = r->waiters) != NULL) {
 		if ((r->waiters = w->wnext) == NULL)
 			r->waiters_tail = NULL;
@@ -126,28 +134,17 @@ conn_closed(struct remote *r, const char *key)
 	}
 }
 
-/* Closes idle connections that died (timed out, closed by the peer);
- * with all, every idle one. */
+/* Closes idle connections that died (timed out, closed by the peer). */
 static void
-idle_reap(struct remote *r, bool all)
+idle_reap(struct remote *r)
 {
 	struct idle_conn **pp = &r->idle, *ic;
 
 	while ((ic = *pp) != NULL) {
-		if (all || !smtp_client_usable(ic->c)) {
+		if (!smtp_client_usable(ic->c)) {
 			*pp = ic->next;
 			smtp_client_quit(&ic->c);
-			r->nconn--;
-			{
-				struct dest_count *d = dest_find(r, ic->key, false), **dp;
-
-				if (d && --d->n == 0) {
-					for (dp = &r->dests; *dp != d; dp = &(*dp)->next)
-						;
-					*dp = d->next;
-					free(d);
-				}
-			}
+			conn_uncount(r, ic->key);
 			free(ic);
 			continue;
 		}
@@ -160,7 +157,6 @@ static bool
 idle_evict_one(struct remote *r)
 {
 	struct idle_conn **pp = &r->idle, *ic;
-	struct dest_count *d, **dp;
 
 	if (*pp == NULL)
 		return false;
@@ -169,13 +165,7 @@ idle_evict_one(struct remote *r)
 	ic = *pp;
 	*pp = NULL;
 	smtp_client_quit(&ic->c);
-	r->nconn--;
-	if ((d = dest_find(r, ic->key, false)) != NULL && --d->n == 0) {
-		for (dp = &r->dests; *dp != d; dp = &(*dp)->next)
-			;
-		*dp = d->next;
-		free(d);
-	}
+	conn_uncount(r, ic->key);
 	free(ic);
 	return true;
 }
@@ -188,7 +178,7 @@ on_reap(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	idle_reap(r, false);
+	idle_reap(r);
 	evtimer_add(r->reaper, &tv);
 }
 
@@ -202,7 +192,7 @@ over_limit(struct remote *r, const char *key)
 {
 	struct dest_count *d;
 
-	idle_reap(r, false);
+	idle_reap(r);
 	while (r->nconn >= r->cfg->max_outbound && idle_evict_one(r))
 		;
 	d = dest_find(r, key, false);

@@ -26,6 +26,7 @@
 
 #include <event2/event.h>
 
+#include "../common/fileio.h"
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
@@ -130,25 +131,6 @@ static enum queue_err
 classify(int err)
 {
 	return (err == ENOSPC || err == EDQUOT) ? QUEUE_ENOSPC : QUEUE_EIO;
-}
-
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static void
@@ -434,7 +416,7 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 		return false;
 	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    env->sender, r->addr);
-	if (prefix.data == NULL || write_all(tx->fd, prefix.data, prefix.len) == -1) {
+	if (prefix.data == NULL || fileio_write_all(tx->fd, prefix.data, prefix.len) == -1) {
 		buf_release(&prefix);
 		close(tx->fd);
 		tx->fd = -1;
@@ -480,7 +462,7 @@ queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
 	path_of(tx->final_path, q->msgdir, env->id);
 	str_copy(tx->sync_dir, QPATH_MAX, q->msgdir);
 	if (envelope_encode(env, &hdr) == -1 ||
-	    write_all(tx->fd, hdr.data, hdr.len) == -1) {
+	    fileio_write_all(tx->fd, hdr.data, hdr.len) == -1) {
 		*err_r = hdr.data ? classify(errno) : QUEUE_EIO;
 		log_warn("queue: write %s", tx->tmp_path);
 		buf_release(&hdr);
@@ -515,7 +497,7 @@ queue_tx_write(struct queue_tx *tx, const void *p, size_t n)
 {
 	if (tx->err != QUEUE_OK)
 		return tx->err;
-	if (write_all(tx->fd, p, n) == -1) {
+	if (fileio_write_all(tx->fd, p, n) == -1) {
 		tx->sys_errno = errno;
 		tx->err = classify(errno);
 		log_warn("id=%s queue: write", tx->env.id);
@@ -552,7 +534,7 @@ commit_work(void *arg)
 	if (tx->err != QUEUE_OK)
 		return;
 	envelope_trailer(tx->body_len, trailer);
-	if ((!tx->direct && write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1) ||
+	if ((!tx->direct && fileio_write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1) ||
 	    (!batched && fsync(tx->fd) == -1)) {
 		/* Never fsync this file again: the kernel may have dropped the
 		 * dirty pages. It is discarded and the client told 4xx. */
@@ -1047,7 +1029,7 @@ finish_work(void *arg)
 	 * the schedule instead of retrying the whole queue at once. */
 	buf_printf(&lines, "t %lld %u\n", (long long)j->next_try, m->attempts);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
-	    write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
+	    fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
 		j->finish_err = errno;
 	if (fd != -1)
 		close(fd);
