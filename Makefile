@@ -9,9 +9,13 @@ FUZZ_SECONDS ?= 10
 DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
        python3-aiosmtpd python3-dkim python3-dnspython swaks msmtp curl \
-       unbound clang libclang-rt-14-dev openssl
+       python3-nacl unbound clang libclang-rt-14-dev openssl libnet-ssleay-perl \
+       nodejs
+# nodemailer (a client the submission tests drive) comes from the npm registry.
+NODEMAILER = nodemailer@6.10.1
+NODE_DIR   = $(abspath .deps/node)
 
-.PHONY: all deps build run test unit integration asan fuzz bench clean
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench clean
 
 all: build
 
@@ -26,6 +30,19 @@ deps:
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# What only the tests need beyond DEPS: nodemailer, from the npm registry.
+# Debian's nodejs has no npm (NodeSource's brings its own).
+test-deps: deps
+	@command -v npm >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends npm; }
+	@[ -f $(NODE_DIR)/node_modules/nodemailer/package.json ] || { \
+	  echo "installing: $(NODEMAILER) into $(NODE_DIR)"; mkdir -p $(NODE_DIR) && \
+	  npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent $(NODEMAILER); }
+
+# Every outside tool the suites use can do what they ask of it.
+preflight: test-deps
+	TERN_NODE_DIR=$(NODE_DIR) tests/preflight.sh $(PYTHON)
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) -Dwerror=true
@@ -44,7 +61,7 @@ unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build
-	TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/durability
+	TERN_BUILD=$(abspath $(BUILD)) TERN_NODE_DIR=$(NODE_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/durability
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -54,7 +71,7 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  TERN_BUILD=$(abspath $(ASAN_BUILD)) TERN_SANITIZED=1 \
+	  TERN_BUILD=$(abspath $(ASAN_BUILD)) TERN_SANITIZED=1 TERN_NODE_DIR=$(NODE_DIR) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # Each libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs
@@ -75,7 +92,7 @@ fuzz: deps
 	done
 
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
-test: unit integration asan fuzz
+test: preflight unit integration asan fuzz
 
 bench: build
 	bench/run.sh

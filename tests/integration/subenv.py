@@ -15,7 +15,7 @@
 - the `peers` fixture: relayenv Peers (aiosmtpd remote MX) on 127.0.0.N;
 - TxtDns: relayenv's Unbound serving TXT records (DKIM keys) in the zone
   example.test.; dkim_dnsfunc() queries it with dnspython for dkimpy;
-- nodemailer_dir(): nodemailer installed with npm on first use.
+- nodemailer_dir(): where `make deps` installed nodemailer.
 
 Every wait is bounded and stretched by TERN_SANITIZED=1.
 """
@@ -283,10 +283,11 @@ def header_block(blob):
 
 
 def tool(name):
-    """Path of an installed client program, or a skip."""
+    """Path of an installed client program. A missing one fails the test:
+    `make deps` installs every client (tests/preflight.sh checks them)."""
     p = shutil.which(name) or ("/usr/bin/" + name if os.access("/usr/bin/" + name, os.X_OK) else None)
     if p is None:
-        pytest.skip("%s is not installed" % name)
+        pytest.fail("%s is not installed; run `make deps`" % name)
     return p
 
 
@@ -374,42 +375,16 @@ def dkim_dnsfunc(dns_port, timeout=2):
 
 # ------------------------------------------------------------ nodemailer --
 
-NODE_DIR = Path(os.environ.get("TERN_NODE_DIR") or "/tmp/tern-it-node")
+NODE_DIR = Path(os.environ.get("TERN_NODE_DIR")
+                or Path(__file__).resolve().parents[2] / ".deps" / "node")
 
 
 def nodemailer_dir():
-    """A directory whose node_modules has nodemailer: installed with npm
-    on first use (outside the repository; TERN_NODE_DIR to choose), or
-    tests/integration/node_modules if someone installed it there. Skips
-    with the reason when node or npm is missing or the install fails."""
-    here = Path(__file__).resolve().parent
-    if (here / "node_modules" / "nodemailer" / "package.json").is_file():
-        return here
-    node = shutil.which("node") or "/usr/bin/node"
-    npm = shutil.which("npm") or "/usr/bin/npm"
-    if not os.access(node, os.X_OK):
-        pytest.skip("node is not installed")
-    if (NODE_DIR / "node_modules" / "nodemailer" / "package.json").is_file():
-        return NODE_DIR
-    if not os.access(npm, os.X_OK):
-        pytest.skip("npm is not installed, cannot install nodemailer")
-    import fcntl
-    NODE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(NODE_DIR / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # parallel runs install once
-        if not (NODE_DIR / "node_modules" / "nodemailer" / "package.json").is_file():
-            if not (NODE_DIR / "package.json").is_file():
-                (NODE_DIR / "package.json").write_text('{"name": "tern-it-node", "private": true}\n')
-            try:
-                p = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent",
-                                    "nodemailer"], cwd=str(NODE_DIR), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=180)
-                out = p.stdout.decode("utf-8", "replace")
-                ok = p.returncode == 0
-            except subprocess.TimeoutExpired:
-                ok, out = False, "timed out after 180s"
-            if not ok or not (NODE_DIR / "node_modules" / "nodemailer" / "package.json").is_file():
-                pytest.skip("npm could not install nodemailer into %s: %s" % (NODE_DIR, out[-500:]))
+    """The directory whose node_modules has nodemailer, installed there by
+    `make deps` (TERN_NODE_DIR to use another). Missing means a broken
+    set-up, so the test fails rather than skips."""
+    if not (NODE_DIR / "node_modules" / "nodemailer" / "package.json").is_file():
+        pytest.fail("nodemailer is not installed in %s; run `make deps`" % NODE_DIR)
     return NODE_DIR
 
 

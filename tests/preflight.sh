@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Before any suite runs: check that every outside tool the tests use can do
+# what the tests ask of it, and name the Debian package (a DEPS entry in the
+# Makefile) when it cannot. A missing capability must fail here, loudly,
+# rather than as a skipped test or a confusing failure deep in a suite.
+#
+#   tests/preflight.sh [PYTHON]      (default /usr/bin/python3)
+set -u
+PY=${1:-/usr/bin/python3}
+NODE_DIR=${TERN_NODE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.deps/node}
+fail=0
+
+bad() {  # bad WHAT PACKAGE
+	echo "preflight: FAIL: $1 (install: $2; \`make deps\` does)" >&2
+	fail=1
+}
+ok() { echo "preflight: ok: $1"; }
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Python and the modules the suites import.
+if [ -x "$PY" ]; then
+	for m in pytest:python3-pytest aiosmtpd:python3-aiosmtpd dkim:python3-dkim \
+	         dns.resolver:python3-dnspython nacl:python3-nacl; do
+		mod=${m%%:*} pkg=${m#*:}
+		if "$PY" -c "import $mod" 2>/dev/null; then ok "python $mod"; else bad "$PY cannot import $mod" "$pkg"; fi
+	done
+else
+	bad "$PY missing" python3
+fi
+
+# swaks: plain SMTP, TLS (Net::SSLeay is only a Recommends) and AUTH.
+if have swaks; then
+	sup=$(swaks --support 2>&1)
+	grep -q '^=== TLS supported' <<<"$sup" && ok "swaks TLS" || bad "swaks cannot do TLS" libnet-ssleay-perl
+	grep -q '^=== Basic AUTH supported' <<<"$sup" && ok "swaks AUTH" || bad "swaks cannot do AUTH" swaks
+else
+	bad "swaks missing" swaks
+fi
+
+# msmtp with its TLS library.
+if have msmtp; then
+	msmtp --version 2>&1 | grep -qi 'TLS/SSL library: *\(GnuTLS\|OpenSSL\)' \
+		&& ok "msmtp TLS" || bad "msmtp has no TLS library" msmtp
+else
+	bad "msmtp missing" msmtp
+fi
+
+# curl speaking SMTP and SMTPS.
+if have curl; then
+	v=$(curl -V 2>&1)
+	grep -q '^Protocols:.* smtps\b' <<<"$v" && grep -q '^Protocols:.* smtp\b' <<<"$v" \
+		&& ok "curl smtp+smtps" || bad "curl lacks smtp/smtps" curl
+else
+	bad "curl missing" curl
+fi
+
+# openssl s_client and certificate generation.
+have openssl && ok "openssl" || bad "openssl missing" openssl
+
+# unbound serving the test zones (the tests run the daemon themselves).
+{ have unbound || [ -x /usr/sbin/unbound ]; } && ok "unbound" || bad "unbound missing" unbound
+
+# node with nodemailer, installed by `make deps` into .deps/node.
+if have node; then
+	if (cd "$NODE_DIR" 2>/dev/null && node -e 'require("nodemailer")' 2>/dev/null); then
+		ok "node nodemailer"
+	else
+		bad "nodemailer not installed in $NODE_DIR" "npm install nodemailer"
+	fi
+else
+	bad "node missing" nodejs
+fi
+
+# clang with libFuzzer and the sanitizer runtimes (the fuzz targets).
+if have clang; then
+	t=$(mktemp -d)
+	printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n){(void)d;(void)n;return 0;}\n' > "$t/f.c"
+	if clang -fsanitize=fuzzer,address,undefined -o "$t/f" "$t/f.c" 2>"$t/err" && "$t/f" -runs=1 >/dev/null 2>&1; then
+		ok "clang libFuzzer+ASan+UBSan"
+	else
+		bad "clang cannot build a fuzzer: $(head -c 200 "$t/err")" libclang-rt-14-dev
+	fi
+	rm -rf "$t"
+else
+	bad "clang missing" clang
+fi
+
+if [ $fail -ne 0 ]; then
+	echo "preflight: some tools the tests need are missing; run \`make deps\`" >&2
+	exit 1
+fi
+echo "preflight: every tool the suites use is here"
