@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 
 #include "../common/str.h"
@@ -201,19 +202,16 @@ name_is(const struct field *f, const char *name)
 }
 
 int
-dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
-    struct buf *out)
+dkim_sign_prepare(const char *domain, const char *selector, bool ed,
+    const char *msg, size_t len, int64_t now, struct dkim_pending *p)
 {
 	static __thread struct field fields[MAX_FIELDS + 1];
 	bool used[MAX_FIELDS + 1] = { false };
 	size_t nf, body, i, j;
-	struct buf canon = BUF_INIT, hdata = BUF_INIT, tags = BUF_INIT, b64 = BUF_INIT;
-	unsigned char bh[SHA256_DIGEST_LENGTH], hh[SHA256_DIGEST_LENGTH], sig[1024];
-	size_t siglen = sizeof(sig);
-	bool ed = EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519;
-	EVP_MD_CTX *md = NULL;
-	int rc = -1;
+	struct buf canon = BUF_INIT, hdata = BUF_INIT, b64 = BUF_INIT;
+	unsigned char bh[SHA256_DIGEST_LENGTH];
 
+	memset(p, 0, sizeof(*p));
 	body = split_fields(msg, len, fields, &nf);
 	if (nf > MAX_FIELDS)
 		return -1;
@@ -225,8 +223,8 @@ dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
 	 * so that no From can be added without breaking the signature. */
 	/* Folded at "; " (FWS): relaxed canonicalization reads the fold as the
 	 * single space it replaces, so the signed form is the same. */
-	buf_printf(&tags, "v=1; a=%s; c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\th=",
-	    ed ? "ed25519-sha256" : "rsa-sha256", k->domain, k->selector, (long long)now);
+	buf_printf(&p->tags, "v=1; a=%s; c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\th=",
+	    ed ? "ed25519-sha256" : "rsa-sha256", domain, selector, (long long)now);
 	{
 		bool first = true;
 
@@ -238,53 +236,104 @@ dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
 					taken++;
 					used[j] = true;
 					dkim_canon_header_relaxed(fields[j].p, fields[j].len, &hdata);
-					buf_printf(&tags, "%s%s", first ? "" : ":", sign_fields[i]);
+					buf_printf(&p->tags, "%s%s", first ? "" : ":", sign_fields[i]);
 					first = false;
 				}
 			}
 		}
-		buf_printf(&tags, "%sfrom", first ? "" : ":");
+		buf_printf(&p->tags, "%sfrom", first ? "" : ":");
 	}
-	buf_printf(&tags, ";\r\n\tbh=%s;\r\n\tb=", buf_cstr(&b64));
+	buf_printf(&p->tags, ";\r\n\tbh=%s;\r\n\tb=", buf_cstr(&b64));
 	/* The signature field itself, b= empty, without its final CRLF. */
 	{
 		struct buf f = BUF_INIT, c = BUF_INIT;
 
-		buf_printf(&f, "DKIM-Signature: %s", buf_cstr(&tags));
+		buf_printf(&f, "DKIM-Signature: %s", buf_cstr(&p->tags));
 		dkim_canon_header_relaxed(f.data, f.len, &c);
 		buf_append(&hdata, c.data, c.len - 2);
 		buf_release(&f);
 		buf_release(&c);
 	}
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		goto out;
-	if (ed) {
-		SHA256((const unsigned char *)hdata.data, hdata.len, hh);
-		if (EVP_DigestSignInit(md, NULL, NULL, NULL, k->pkey) != 1 ||
-		    EVP_DigestSign(md, sig, &siglen, hh, sizeof(hh)) != 1)
-			goto out;
-	} else if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k->pkey) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)hdata.data, hdata.len) != 1)
-		goto out;
-	buf_reset(&b64);
+	SHA256((const unsigned char *)(hdata.data ? hdata.data : ""), hdata.len, p->digest);
+	buf_release(&canon);
+	buf_release(&hdata);
+	buf_release(&b64);
+	return 0;
+}
+
+int
+dkim_sign_digest(EVP_PKEY *pkey, const uint8_t digest[DKIM_DIGEST_LEN],
+    uint8_t *sig, size_t *siglen)
+{
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+	int rc = -1;
+
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
+		/* RFC 8463 §3: PureEdDSA over the SHA-256 of the header data. */
+		if ((md = EVP_MD_CTX_new()) != NULL &&
+		    EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) == 1 &&
+		    EVP_DigestSign(md, sig, siglen, digest, DKIM_DIGEST_LEN) == 1)
+			rc = 0;
+	} else {
+		/* RSASSA-PKCS1-v1_5 of a SHA-256 digest: the same bytes as
+		 * EVP_DigestSign with SHA-256 over the data. */
+		if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) != NULL &&
+		    EVP_PKEY_sign_init(pc) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+		    EVP_PKEY_sign(pc, sig, siglen, digest, DKIM_DIGEST_LEN) == 1)
+			rc = 0;
+	}
+	if (rc == -1)
+		ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_CTX_free(pc);
+	return rc;
+}
+
+void
+dkim_sign_finish(const struct dkim_pending *p, const uint8_t *sig, size_t siglen,
+    struct buf *out)
+{
+	struct buf b64 = BUF_INIT;
+	size_t i;
+
 	sasl_base64_encode((const char *)sig, siglen, &b64);
 	/* Fold: tags on the first lines, b= in pieces of 72. */
 	buf_append_str(out, "DKIM-Signature: ");
-	buf_append(out, tags.data, tags.len);
+	buf_append(out, p->tags.data, p->tags.len);
 	for (i = 0; i < b64.len; i += 72) {
 		buf_append(out, "\r\n\t", 3);
 		buf_append(out, b64.data + i, b64.len - i < 72 ? b64.len - i : 72);
 	}
 	buf_append(out, "\r\n", 2);
-	rc = 0;
-out:
-	if (rc == -1)
-		ERR_clear_error();
-	EVP_MD_CTX_free(md);
-	buf_release(&canon);
-	buf_release(&hdata);
-	buf_release(&tags);
 	buf_release(&b64);
+}
+
+void
+dkim_pending_release(struct dkim_pending *p)
+{
+	buf_release(&p->tags);
+}
+
+int
+dkim_sign(const struct dkim_key *k, const char *msg, size_t len, int64_t now,
+    struct buf *out)
+{
+	struct dkim_pending p;
+	uint8_t sig[DKIM_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	int rc = -1;
+
+	if (dkim_sign_prepare(k->domain, k->selector,
+	    EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519, msg, len, now, &p) == -1)
+		return -1;
+	if (dkim_sign_digest(k->pkey, p.digest, sig, &siglen) == 0) {
+		dkim_sign_finish(&p, sig, siglen, out);
+		rc = 0;
+	}
+	dkim_pending_release(&p);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #ifndef TERN_DKIM_SIGN_H
 #define TERN_DKIM_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,26 @@ void dkim_key_release(struct dkim_key *k);
  */
 int dkim_sign(const struct dkim_key *k, const char *msg, size_t len,
     int64_t now, struct buf *out);
+
+/*
+ * The same in three steps, so that the key can live in another process:
+ * prepare canonicalizes and hashes the message (tags holds the field up to
+ * "b=", digest the SHA-256 of the signed header data); sign_digest makes
+ * the signature with the key; finish appends the folded field to out.
+ */
+#define DKIM_DIGEST_LEN 32
+#define DKIM_SIG_MAX 1024
+struct dkim_pending {
+	struct buf tags;
+	uint8_t digest[DKIM_DIGEST_LEN];
+};
+int dkim_sign_prepare(const char *domain, const char *selector, bool ed,
+    const char *msg, size_t len, int64_t now, struct dkim_pending *p);
+int dkim_sign_digest(EVP_PKEY *pkey, const uint8_t digest[DKIM_DIGEST_LEN],
+    uint8_t *sig, size_t *siglen);
+void dkim_sign_finish(const struct dkim_pending *p, const uint8_t *sig,
+    size_t siglen, struct buf *out);
+void dkim_pending_release(struct dkim_pending *p);
 
 /* Relaxed canonicalization, exposed for tests (RFC 6376 §3.4.2, §3.4.4). */
 void dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out);
