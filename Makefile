@@ -30,6 +30,12 @@ deps:
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# Started as root, ternd gives up root for this user (run_as).
+	@if [ "$$(id -u)" = 0 ] && ! getent passwd tern >/dev/null; then \
+	  echo "creating the system user tern"; \
+	  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin tern; \
+	fi
 
 # What only the tests need beyond DEPS: nodemailer, from the npm registry.
 # Debian's nodejs has no npm (NodeSource's brings its own).

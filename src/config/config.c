@@ -39,6 +39,8 @@ static const struct ckey keys[] = {
 	{ "data_dir", C_STR, STR(data_dir), 0, 0 },
 	{ "users_file", C_STR, STR(users_file), 0, 0 },
 	{ "aliases_file", C_STR, STR(aliases_file), 0, 0 },
+	{ "run_as", C_STR, STR(run_as), 0, 0 },
+	{ "sandbox", C_BOOL, OFF(sandbox), 0, 0, 0 },
 	{ "postmaster", C_STR, STR(postmaster), 0, 0 },
 	{ "domains", C_DOMAINS, 0, 0, 0, 0 },
 	{ "listen", C_LISTEN, 0, 0, 0, 0 },
@@ -91,6 +93,8 @@ config_defaults(struct config *cfg)
 	str_copy(cfg->data_dir, sizeof(cfg->data_dir), "./var");
 	str_copy(cfg->users_file, sizeof(cfg->users_file), "users");
 	str_copy(cfg->aliases_file, sizeof(cfg->aliases_file), "aliases");
+	str_copy(cfg->run_as, sizeof(cfg->run_as), "tern");
+	cfg->sandbox = true;
 	cfg->max_message_size = 35u << 20;
 	cfg->max_recipients = 1000;
 	cfg->max_line_length = 1000;      /* RFC 5321 §4.5.3.1.6 */

@@ -55,6 +55,8 @@ struct config {
 	char data_dir[CONFIG_PATH_MAX];
 	char users_file[CONFIG_PATH_MAX];
 	char aliases_file[CONFIG_PATH_MAX];
+	char run_as[64];           /* started as root: become this user */
+	bool sandbox;              /* Landlock the processes (where the kernel can) */
 	char domains[CONFIG_MAX_DOMAINS][256];
 	size_t ndomains;
 	char postmaster[512];

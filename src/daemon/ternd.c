@@ -1,8 +1,9 @@
 /*
- * ternd: the mail daemon. main() reads the configuration, opens the queue
- * (recovering what a crash left), binds the listeners and runs the one
- * event loop. It owns the only process-wide state, struct ternd, and
- * passes pieces of it down.
+ * ternd: the mail daemon. main() reads the configuration, forks the keeper
+ * (the process that holds the password hashes and DKIM keys), binds the
+ * listeners, gives up root and sandboxes itself, opens the queue
+ * (recovering what a crash left) and runs the one event loop. It owns the
+ * only process-wide state, struct ternd, and passes pieces of it down.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -25,7 +27,9 @@
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../smtp/smtp_server.h"
-#include "../policy/dkim_sign.h"
+#include "../privsep/keeper.h"
+#include "../privsep/keeper_client.h"
+#include "../privsep/sandbox.h"
 #include "../tls/tls.h"
 #include "iopool.h"
 
@@ -40,14 +44,18 @@ struct ternd {
 	const char *config_path;
 	struct event_base *base;
 	struct iopool *pool;
-	struct iopool *auth_pool;
+	struct keeper_client *keeper;   /* the loop's requests to the keeper */
+	struct keeper_signer *signer;   /* the I/O threads' DKIM signatures */
+	pid_t keeper_pid;
+	struct sandbox_user user;
+	bool loading;                   /* a LOAD is in flight */
+	bool keeper_dead;
 	struct queue *queue;
 	struct directory *dir;
 	struct dns *dns;
 	struct remote *remote;
 	struct tls *tls;
-	struct dkim_key dkim[CONFIG_MAX_DKIM];
-	size_t ndkim;
+	uint8_t dkim_kinds[CONFIG_MAX_DKIM];
 	struct smtp_server_env smtp_env;
 	struct ternd_listener listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
@@ -160,7 +168,8 @@ bind_listeners(struct ternd *d)
 		d->listeners[i].kind = cl->kind;
 		d->listeners[i].evl = evconnlistener_new_bind(d->base, on_accept,
 		    &d->listeners[i], LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 1024, ai->ai_addr, (int)ai->ai_addrlen);
+		    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024, ai->ai_addr,
+		    (int)ai->ai_addrlen);
 		evutil_freeaddrinfo(ai);
 		if (d->listeners[i].evl == NULL) {
 			log_warn("listen %s:%d", cl->host, cl->port);
@@ -184,30 +193,165 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
-/* SIGHUP: reload the users and aliases files. */
+/*
+ * What the keeper sends on (re)load: the users without their hashes, the
+ * aliases, and the TLS certificate and key, as descriptors (the network
+ * process may not open those files itself). Installs them; on an error
+ * the old ones stay.
+ */
+static void
+on_loaded(void *arg, const struct keeper_reply *r)
+{
+	struct ternd *d = arg;
+	struct buf errs = BUF_INIT;
+	struct directory *nd = NULL;
+	FILE *uf = NULL, *af = NULL;
+	size_t i;
+
+	d->loading = false;
+	if (r->status != KEEPER_OK) {
+		buf_append(&errs, r->payload, r->len);
+		if (r->status == KEEPER_TEMP)
+			buf_printf(&errs, "the keeper did not answer");
+		goto out;
+	}
+	if (r->len != d->cfg.ndkim) {
+		buf_printf(&errs, "keeper: %zu DKIM keys, configured %zu", r->len, d->cfg.ndkim);
+		goto out;
+	}
+	memcpy(d->dkim_kinds, r->payload, r->len);
+	if ((uf = fdopen(r->fds[0], "r")) == NULL || (af = fdopen(r->fds[1], "r")) == NULL) {
+		buf_printf(&errs, "keeper: no users or aliases");
+		goto out;
+	}
+	if ((nd = directory_load_files(uf, d->cfg.users_file, af, d->cfg.aliases_file,
+	    &errs)) == NULL)
+		goto out;
+	if (d->tls == NULL)
+		d->tls = tls_new(r->fds[2], r->fds[3], &errs);
+	else if (tls_reload(d->tls, r->fds[2], r->fds[3], &errs) == -1)
+		log_warnx("event=tls-reload-failed errors=\"%s\"", buf_cstr(&errs));
+	buf_reset(&errs);
+	directory_free(&d->dir);
+	d->dir = nd;
+	d->smtp_env.dir = nd;
+	if (d->queue)
+		queue_set_directory(d->queue, nd);
+out:
+	if (errs.len)
+		log_warnx("event=reload-failed errors=\"%s\"", buf_cstr(&errs));
+	else
+		log_info("event=reloaded users=%zu", directory_user_count(d->dir));
+	if (uf)
+		fclose(uf);
+	else if (r->fds[0] != -1)
+		close(r->fds[0]);
+	if (af)
+		fclose(af);
+	else if (r->fds[1] != -1)
+		close(r->fds[1]);
+	for (i = 2; i < KEEPER_LOAD_FDS; i++) {
+		if (r->fds[i] != -1)
+			close(r->fds[i]);
+	}
+	buf_release(&errs);
+}
+
+/* SIGHUP: reload the users and aliases files and the TLS certificate. */
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct ternd *d = arg;
-	struct buf errs = BUF_INIT;
-	struct directory *nd;
 
 	(void)sig;
 	(void)what;
-	if ((nd = load_directory(&d->cfg, &errs)) == NULL) {
-		log_warnx("event=reload-failed errors=\"%s\"", buf_cstr(&errs));
-		buf_release(&errs);
+	if (d->loading)
 		return;
+	d->loading = keeper_load(d->keeper, on_loaded, d) == 0;
+}
+
+/* The keeper is gone: no password checks, no signatures. Stop cleanly and
+ * let the service manager start both again. */
+static void
+on_keeper_dead(void *arg)
+{
+	struct ternd *d = arg;
+
+	d->keeper_dead = true;
+	event_base_loopexit(d->base, NULL);
+}
+
+/*
+ * As root: the directories the network process writes (queue/, mail/)
+ * exist and belong to run_as. An installation that ran as root before is
+ * given away whole, once; queue/ is checked entry by entry every start
+ * (recovery reads every file of it anyway).
+ */
+static int
+prepare_data_dir(const struct ternd *d, struct buf *errs)
+{
+	static const char *const subdirs[] = { "queue", "mail" };
+	char path[CONFIG_PATH_MAX + 16];
+	struct stat st;
+	size_t i;
+
+	if (!d->user.change)
+		return 0;
+	if (mkdir(d->cfg.data_dir, 0755) == -1 && errno != EEXIST) {
+		buf_printf(errs, "mkdir %s: %s\n", d->cfg.data_dir, strerror(errno));
+		return -1;
 	}
-	directory_free(&d->dir);
-	d->dir = nd;
-	d->smtp_env.dir = nd;
-	queue_set_directory(d->queue, nd);
-	buf_reset(&errs);
-	if (tls_reload(d->tls, &d->cfg, &errs) == -1)
-		log_warnx("event=tls-reload-failed errors=\"%s\"", buf_cstr(&errs));
-	log_info("event=reloaded users=%zu", directory_user_count(nd));
-	buf_release(&errs);
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		bool whole;
+
+		snprintf(path, sizeof(path), "%s/%s", d->cfg.data_dir, subdirs[i]);
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			buf_printf(errs, "mkdir %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		whole = i == 0 || (stat(path, &st) == 0 && st.st_uid != d->user.uid);
+		if (sandbox_chown(&d->user, path, whole) == -1) {
+			buf_printf(errs, "chown %s to %s: %s\n", path, d->user.name, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Landlock for the network process: write below queue/ and mail/, read the
+ * system's files (resolver, CA certificates, time zones), TCP connections
+ * only to the ports mail and DNS go to. */
+static int
+sandbox_network(const struct ternd *d, struct buf *errs)
+{
+	struct sandbox_rules r = { 0 };
+	char queue[CONFIG_PATH_MAX + 16], mail[CONFIG_PATH_MAX + 16];
+	size_t i;
+
+	snprintf(queue, sizeof(queue), "%s/queue", d->cfg.data_dir);
+	snprintf(mail, sizeof(mail), "%s/mail", d->cfg.data_dir);
+	r.write[r.nwrite++] = queue;
+	r.write[r.nwrite++] = mail;
+	r.write[r.nwrite++] = "/dev/null";
+	r.read[r.nread++] = "/etc";
+	r.read[r.nread++] = "/usr";
+	r.read[r.nread++] = "/lib";
+	r.read[r.nread++] = "/lib64";
+	r.read[r.nread++] = "/proc";
+	r.read[r.nread++] = "/sys/devices/system/cpu";
+	r.read[r.nread++] = "/dev/urandom";
+	r.restrict_tcp = true;
+	r.ports[r.nports++] = (unsigned short)d->cfg.smtp_port;
+	r.ports[r.nports++] = 53;
+	{
+		const char *at = strchr(d->cfg.resolver, '@');
+
+		if (at)
+			r.ports[r.nports++] = (unsigned short)atoi(at + 1);
+	}
+	for (i = 0; i < d->cfg.nroutes && r.nports < SANDBOX_MAX_PORTS; i++)
+		r.ports[r.nports++] = (unsigned short)d->cfg.routes[i].port;
+	return sandbox_landlock(&r, errs);
 }
 
 int
@@ -241,9 +385,11 @@ main(int argc, char **argv)
 		buf_release(&errs);
 		return 1;
 	}
+	/* The keeper reads the users file from now on; this copy, hashes and
+	 * all, was only the check. */
+	directory_free(&d.dir);
 	if (check_only) {
 		printf("%s: ok\n", d.config_path);
-		directory_free(&d.dir);
 		return 0;
 	}
 	log_init("ternd", d.cfg.log_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO, d.cfg.log_syslog);
@@ -257,32 +403,64 @@ main(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	if ((d.base = event_base_new()) == NULL ||
-	    (d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL ||
-	    (d.auth_pool = iopool_new(d.base, 2)) == NULL)
+	/* As root: who to become, the directories to give it, the first-run
+	 * certificate; then the keeper, before any listener or thread. */
+	{
+		int kfds[2];
+
+		if (sandbox_user_lookup(d.cfg.run_as, &d.user, &errs) == -1 ||
+		    prepare_data_dir(&d, &errs) == -1 ||
+		    tls_ensure_cert(&d.cfg, &errs) == -1 ||
+		    keeper_spawn(&d.cfg, &d.user, kfds, &d.keeper_pid, &errs) == -1) {
+			log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
+			buf_release(&errs);
+			return 1;
+		}
+		if ((d.base = event_base_new()) == NULL ||
+		    (d.keeper = keeper_client_new(d.base, kfds[0], on_keeper_dead, &d)) == NULL ||
+		    (d.signer = keeper_signer_new(kfds[1])) == NULL)
+			log_fatal("startup: out of memory");
+	}
+	if (bind_listeners(&d) == -1)
+		goto out;
+	if ((d.dns = dns_new(d.base, &d.cfg, &errs)) == NULL) {
+		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
+		goto out;
+	}
+	/* Users, aliases and the certificate, from the keeper. */
+	d.loading = keeper_load(d.keeper, on_loaded, &d) == 0;
+	while (d.loading && !d.keeper_dead)
+		event_base_loop(d.base, EVLOOP_ONCE);
+	if (d.dir == NULL || d.tls == NULL) {
+		log_msg(LOG_LVL_ERR, "startup: the keeper could not load the users, aliases, "
+		    "DKIM keys or TLS certificate (see above)");
+		goto out;
+	}
+	/* Give up root, then fence the process in, before any thread starts
+	 * (Landlock binds the calling thread and those it makes later). */
+	{
+		int abi = 0;
+
+		if (sandbox_drop(&d.user, false, true, &errs) == -1 ||
+		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1)) {
+			log_msg(LOG_LVL_ERR, "sandbox: %s", buf_cstr(&errs));
+			goto out;
+		}
+		log_info("event=sandboxed user=%s uid=%u landlock=%s%d keeper_pid=%ld",
+		    d.user.change ? d.user.name : "unchanged", (unsigned)getuid(),
+		    abi > 0 ? "abi" : "off", abi, (long)d.keeper_pid);
+	}
+	if ((d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
 		log_fatal("startup: out of memory");
 	if ((d.queue = queue_open(d.base, d.pool, &d.cfg, &errs)) == NULL) {
 		log_msg(LOG_LVL_ERR, "queue: %s", buf_cstr(&errs));
 		goto out;
 	}
-	if ((d.tls = tls_new(&d.cfg, &errs)) == NULL) {
-		log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
+	if ((d.remote = remote_new(d.base, &d.cfg, d.dns, d.tls)) == NULL) {
+		log_msg(LOG_LVL_ERR, "out of memory");
 		goto out;
 	}
-	if ((d.dns = dns_new(d.base, &d.cfg, &errs)) == NULL ||
-	    (d.remote = remote_new(d.base, &d.cfg, d.dns, d.tls)) == NULL) {
-		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
-		goto out;
-	}
-	for (i = 0; i < d.cfg.ndkim; i++) {
-		if (dkim_key_load(&d.dkim[i], d.cfg.dkim[i].domain, d.cfg.dkim[i].selector,
-		    d.cfg.dkim[i].path, &errs) == -1) {
-			log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
-			goto out;
-		}
-		d.ndkim++;
-	}
-	queue_set_dkim(d.queue, d.dkim, d.ndkim);
+	queue_set_dkim(d.queue, d.signer, d.dkim_kinds, d.cfg.ndkim);
 	queue_set_remote(d.queue, d.remote);
 	queue_set_directory(d.queue, d.dir);
 	d.smtp_env.base = d.base;
@@ -290,9 +468,9 @@ main(int argc, char **argv)
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
 	d.smtp_env.tls = d.tls;
-	d.smtp_env.auth_pool = d.auth_pool;
-	if (bind_listeners(&d) == -1)
-		goto out;
+	d.smtp_env.keeper = d.keeper;
+	for (i = 0; i < d.cfg.nlisteners; i++)
+		evconnlistener_enable(d.listeners[i].evl);
 	if (queue_recover(d.queue) == -1) {
 		log_warn("queue: recovery");
 		goto out;
@@ -307,7 +485,7 @@ main(int argc, char **argv)
 	    d.cfg.hostname, d.cfg.data_dir, directory_user_count(d.dir),
 	    queue_count(d.queue));
 	event_base_dispatch(d.base);
-	rc = 0;
+	rc = d.keeper_dead ? 1 : 0;
 out:
 	for (i = 0; i < d.cfg.nlisteners; i++) {
 		if (d.listeners[i].evl)
@@ -317,17 +495,18 @@ out:
 	/* Let running jobs complete so every message is back in memory. */
 	if (d.queue)
 		queue_stop(d.queue);
-	while ((d.pool && iopool_pending(d.pool) > 0) ||
-	    (d.auth_pool && iopool_pending(d.auth_pool) > 0))
+	while (d.pool && iopool_pending(d.pool) > 0)
 		event_base_loop(d.base, EVLOOP_ONCE);
+	/* Closing our ends stops the keeper; pending requests fail first. */
+	keeper_client_free(&d.keeper);
 	iopool_free(&d.pool);
-	iopool_free(&d.auth_pool);
+	keeper_signer_free(&d.signer);
+	if (d.keeper_pid > 0)
+		waitpid(d.keeper_pid, NULL, 0);
 	remote_free(&d.remote);
 	queue_free(&d.queue);
 	dns_free(&d.dns);
 	tls_free(&d.tls);
-	for (i = 0; i < d.ndkim; i++)
-		dkim_key_release(&d.dkim[i]);
 	if (d.sig_term) event_free(d.sig_term);
 	if (d.sig_int) event_free(d.sig_int);
 	if (d.sig_hup) event_free(d.sig_hup);

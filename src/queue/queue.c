@@ -36,6 +36,7 @@
 #include "../proto/smtp_cmd.h"
 #include "../route/router.h"
 #include "../policy/dkim_sign.h"
+#include "../privsep/keeper_client.h"
 #include "bounce.h"
 #include "../maillog/maillog.h"
 #include "dirsync.h"
@@ -78,7 +79,8 @@ struct queue {
 	size_t nmsgs;
 	bool stopping;          /* no new deliveries: shutting down */
 	struct remote *remote;  /* NULL: remote recipients wait */
-	const struct dkim_key *dkim;
+	struct keeper_signer *signer;   /* DKIM keys live in the keeper */
+	const uint8_t *dkim_kinds;      /* per cfg->dkim[]: KEEPER_KEY_* */
 	size_t ndkim;
 	const struct directory *dir;
 	struct djob *djobs;     /* attempts running; they own their messages */
@@ -681,9 +683,11 @@ queue_set_remote(struct queue *q, struct remote *r)
 }
 
 void
-queue_set_dkim(struct queue *q, const struct dkim_key *keys, size_t n)
+queue_set_dkim(struct queue *q, struct keeper_signer *signer, const uint8_t *kinds,
+    size_t n)
 {
-	q->dkim = keys;
+	q->signer = signer;
+	q->dkim_kinds = kinds;
 	q->ndkim = n;
 }
 
@@ -727,34 +731,78 @@ struct djob {
 	bool remove;                     /* finish: unlink instead of append */
 	int finish_err;
 	struct buf dkim;                 /* signatures for remote parts */
+	size_t ndom;                     /* remote parts (domains) */
 	struct djob *prev, *next;        /* q->djobs: running attempts */
 	int64_t next_try;                /* when deferred: the next attempt */
 };
 
-/* DKIM-Signature fields for every key of the sender's domain. */
-static void
-dkim_prepare(struct queue *q, struct djob *j)
+/* True when the message leaves signed: a key for the sender's domain. */
+static bool
+dkim_wanted(const struct queue *q, const struct qmsg *m)
 {
+	const char *at = strrchr(m->env.sender, '@');
+	size_t i;
+
+	if (!m->env.dkim || at == NULL || q->signer == NULL)
+		return false;
+	for (i = 0; i < q->ndkim; i++) {
+		if (str_ieq(q->cfg->dkim[i].domain, at + 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pool thread: DKIM-Signature fields for every key of the sender's domain.
+ * Reading and hashing a message of up to max_message_size is whole-message
+ * work, kept off the loop; the keeper signs the digest.
+ */
+static void
+dkim_work(void *arg)
+{
+	struct djob *j = arg;
 	const struct qmsg *m = j->m;
+	const struct queue *q = j->q;
 	const char *at = strrchr(m->env.sender, '@');
 	struct buf msg = BUF_INIT;
 	size_t i;
 
-	if (!m->env.dkim || at == NULL || j->fd == -1)
-		return;
-	if (buf_reserve(&msg, m->body_len) == -1 ||
+	if (at == NULL || j->fd == -1 || buf_reserve(&msg, m->body_len + 1) == -1 ||
 	    pread(j->fd, msg.data, m->body_len, (off_t)m->body_off) != (ssize_t)m->body_len) {
 		buf_release(&msg);
 		return;
 	}
 	msg.len = m->body_len;
 	for (i = 0; i < q->ndkim; i++) {
-		if (str_ieq(q->dkim[i].domain, at + 1) &&
-		    dkim_sign(&q->dkim[i], msg.data, msg.len, (int64_t)time(NULL), &j->dkim) == -1)
-			log_warnx("id=%s event=dkim-failed domain=%s selector=%s", m->env.id,
-			    q->dkim[i].domain, q->dkim[i].selector);
+		const struct config_dkim *cd = &q->cfg->dkim[i];
+		struct dkim_pending p;
+		uint8_t sig[DKIM_SIG_MAX];
+		size_t siglen = sizeof(sig);
+
+		if (!str_ieq(cd->domain, at + 1))
+			continue;
+		if (dkim_sign_prepare(cd->domain, cd->selector,
+		    q->dkim_kinds[i] == KEEPER_KEY_ED25519, msg.data, msg.len,
+		    (int64_t)time(NULL), &p) == -1)
+			continue;   /* too many fields: sent unsigned (logged below) */
+		if (keeper_signer_sign(q->signer, (uint32_t)i, p.digest, sig, &siglen) == 0)
+			dkim_sign_finish(&p, sig, siglen, &j->dkim);
+		dkim_pending_release(&p);
 	}
 	buf_release(&msg);
+}
+
+static void launch_parts(struct djob *j);
+
+static void
+dkim_done(void *arg)
+{
+	struct djob *j = arg;
+
+	if (j->dkim.len == 0)
+		log_warnx("id=%s event=dkim-failed sender=%s note=\"sent unsigned\"",
+		    j->m->env.id, j->m->env.sender);
+	launch_parts(j);
 }
 
 /* Maildir of a local mailbox "user@domain": <data>/mail/<domain>/<user>. */
@@ -1342,7 +1390,6 @@ start_delivery(struct queue *q, struct qmsg *m)
 	if (nremote > 0) {
 		path_of(path, q->msgdir, m->env.id);
 		j->fd = open(path, O_RDONLY | O_CLOEXEC);
-		dkim_prepare(q, j);
 		for (i = 0; i < m->env.nrcpts; i++) {
 			if (j->tried[i] && !m->env.rcpts[i].local)
 				j->rjobs[remote_part_of(j, i, &ndom)].n++;
@@ -1360,6 +1407,28 @@ start_delivery(struct queue *q, struct qmsg *m)
 			}
 		}
 	}
+	j->ndom = ndom;
+	/* Signatures first (on the pool), then the parts. */
+	if (nremote > 0 && j->fd != -1 && dkim_wanted(q, m) &&
+	    iopool_submit(q->pool, dkim_work, dkim_done, j) == 0)
+		return;
+	launch_parts(j);
+	return;
+retry:
+	if (j)
+		djob_free(j);
+	schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
+}
+
+/* Starts the local part (one pool job for every local recipient) and one
+ * remote part per domain, then releases the guard part. */
+static void
+launch_parts(struct djob *j)
+{
+	struct queue *q = j->q;
+	struct qmsg *m = j->m;
+	size_t i, k, ndom = j->ndom;
+
 	for (i = 0; i < m->env.nrcpts; i++) {
 		if (is_local_rcpt(j, i)) {
 			j->parts++;
@@ -1401,11 +1470,6 @@ start_delivery(struct queue *q, struct qmsg *m)
 		remote_deliver(q->remote, rj);
 	}
 	part_done(j);
-	return;
-retry:
-	if (j)
-		djob_free(j);
-	schedule(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
 }
 
 void

@@ -41,9 +41,12 @@ struct remote;
 struct directory;
 /* Where remote recipients go; without one they wait in the queue. */
 void queue_set_remote(struct queue *q, struct remote *r);
-struct dkim_key;
-/* Keys for signing mail that leaves (not copied; must outlive the queue). */
-void queue_set_dkim(struct queue *q, const struct dkim_key *keys, size_t n);
+
+/* DKIM for mail that leaves: signer asks the keeper; kinds[i] (KEEPER_KEY_*)
+ * is cfg->dkim[i]'s. Not copied; both must outlive the queue. */
+struct keeper_signer;
+void queue_set_dkim(struct queue *q, struct keeper_signer *signer,
+    const uint8_t *kinds, size_t n);
 /* For routing DSNs; set again after a reload. */
 void queue_set_directory(struct queue *q, const struct directory *dir);
 /* Starts no further deliveries; running ones finish. For shutdown. */

@@ -52,17 +52,13 @@ push(void **arr, size_t *n, size_t size)
 	return 0;
 }
 
+/* Reads users from f (named path in errors); f stays open. */
 static int
-load_users(struct directory *d, const char *path, struct buf *errs)
+load_users(struct directory *d, FILE *f, const char *path, struct buf *errs)
 {
 	char line[4096];
 	int lineno = 0, bad = 0;
-	FILE *f;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		buf_printf(errs, "%s: %s\n", path, strerror(errno));
-		return -1;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		char *s = str_trim(line), *colon, *user, *hash = "";
 		size_t alen, hlen;
@@ -87,7 +83,6 @@ load_users(struct directory *d, const char *path, struct buf *errs)
 		if ((user = malloc(alen + hlen + 2)) == NULL ||
 		    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
 			free(user);
-			fclose(f);
 			return -1;
 		}
 		memcpy(user, s, alen + 1);
@@ -95,21 +90,18 @@ load_users(struct directory *d, const char *path, struct buf *errs)
 		str_lower(user);
 		d->users[d->nusers++] = user;
 	}
-	fclose(f);
 	if (d->nusers)
 		qsort(d->users, d->nusers, sizeof(char *), cmp_str);
 	return bad ? -1 : 0;
 }
 
+/* Reads aliases from f (named path in errors); f stays open. */
 static int
-load_aliases(struct directory *d, const char *path, struct buf *errs)
+load_aliases(struct directory *d, FILE *f, const char *path, struct buf *errs)
 {
 	char line[8192];
 	int lineno = 0, bad = 0;
-	FILE *f;
 
-	if ((f = fopen(path, "r")) == NULL)
-		return errno == ENOENT ? 0 : (buf_printf(errs, "%s: %s\n", path, strerror(errno)), -1);
 	while (fgets(line, sizeof(line), f)) {
 		char *s = str_trim(line), *colon, *t;
 		struct alias a = { 0 };
@@ -152,29 +144,62 @@ nomem_alias:
 		free(a.targets);
 		free(a.key);
 nomem:
-		fclose(f);
 		return -1;
 	}
-	fclose(f);
 	if (d->naliases)
 		qsort(d->aliases, d->naliases, sizeof(struct alias), cmp_alias);
 	return bad ? -1 : 0;
 }
 
 struct directory *
-directory_load(const char *users_path, const char *aliases_path,
-    struct buf *errs)
+directory_load_files(FILE *users, const char *users_name, FILE *aliases,
+    const char *aliases_name, struct buf *errs)
 {
 	struct directory *d = calloc(1, sizeof(*d));
 
 	if (d == NULL)
 		return NULL;
-	if (load_users(d, users_path, errs) == -1 ||
-	    load_aliases(d, aliases_path, errs) == -1) {
+	if (load_users(d, users, users_name, errs) == -1 ||
+	    (aliases && load_aliases(d, aliases, aliases_name, errs) == -1)) {
 		directory_free(&d);
 		return NULL;
 	}
 	return d;
+}
+
+struct directory *
+directory_load(const char *users_path, const char *aliases_path,
+    struct buf *errs)
+{
+	struct directory *d;
+	FILE *u, *a = NULL;
+
+	if ((u = fopen(users_path, "r")) == NULL) {
+		buf_printf(errs, "%s: %s\n", users_path, strerror(errno));
+		return NULL;
+	}
+	if ((a = fopen(aliases_path, "r")) == NULL && errno != ENOENT) {
+		buf_printf(errs, "%s: %s\n", aliases_path, strerror(errno));
+		fclose(u);
+		return NULL;
+	}
+	d = directory_load_files(u, users_path, a, aliases_path, errs);
+	fclose(u);
+	if (a)
+		fclose(a);
+	return d;
+}
+
+int
+directory_write_users(const struct directory *d, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < d->nusers; i++) {
+		if (fprintf(f, "%s\n", d->users[i]) < 0)
+			return -1;
+	}
+	return fflush(f) == 0 ? 0 : -1;
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "../common/buf.h"
 
@@ -18,7 +19,15 @@ struct directory;
  * appended to errs as "file:line: text\n" and make it return NULL. */
 struct directory *directory_load(const char *users_path,
     const char *aliases_path, struct buf *errs);
+/* The same from open streams (aliases may be NULL: none); names are for
+ * the errors. The streams stay open. */
+struct directory *directory_load_files(FILE *users, const char *users_name,
+    FILE *aliases, const char *aliases_name, struct buf *errs);
 void directory_free(struct directory **dp);
+
+/* Writes the users, one address a line, without their passwords: what the
+ * keeper hands the network process, which never sees a hash. */
+int directory_write_users(const struct directory *d, FILE *f);
 
 /* address is "local@domain", lower case. */
 bool directory_has_user(const struct directory *d, const char *address);

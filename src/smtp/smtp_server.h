@@ -16,7 +16,7 @@ struct event_base;
 struct directory;
 struct queue;
 struct tls;
-struct iopool;
+struct keeper_client;
 
 /* What sessions need from the daemon; owned by ternd, outlives sessions. */
 struct smtp_server_env {
@@ -25,8 +25,8 @@ struct smtp_server_env {
 	const struct directory *dir;
 	struct queue *queue;
 	struct tls *tls;             /* NULL: no STARTTLS, no smtps */
-	struct iopool *auth_pool;    /* password checks run here, apart from
-	                              * the disk work: yescrypt is slow */
+	struct keeper_client *keeper;  /* password checks: the keeper process
+	                                * alone holds the hashes */
 };
 
 /* Takes fd: checks the connection limits, then starts a session (or

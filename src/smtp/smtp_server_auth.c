@@ -15,10 +15,9 @@
 
 #include <event2/event.h>
 
-#include "../auth/auth.h"
 #include "../common/log.h"
 #include "../common/str.h"
-#include "../daemon/iopool.h"
+#include "../privsep/keeper_client.h"
 #include "../maillog/maillog.h"
 #include "../proto/sasl.h"
 #include "../route/directory.h"
@@ -51,9 +50,6 @@ static struct {
 struct auth_job {
 	uint64_t sid;
 	char user[SMTP_PATH_MAX + 1];
-	char pass[512];
-	char *stored;
-	bool ok;
 };
 
 
@@ -161,15 +157,6 @@ smtp_auth_rate_allow(struct smtp_session *s)
 }
 
 static void
-auth_job_work(void *arg)
-{
-	struct auth_job *j = arg;
-
-	j->ok = j->stored != NULL && auth_verify(j->stored, j->pass);
-	explicit_bzero(j->pass, sizeof(j->pass));
-}
-
-static void
 on_auth_delay(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *s = arg;
@@ -184,8 +171,9 @@ on_auth_delay(evutil_socket_t fd, short what, void *arg)
 		smtp_session_finish_close(s);
 }
 
+/* The keeper's answer (KEEPER_TEMP if it is gone), on the loop. */
 static void
-auth_job_done(void *arg)
+auth_job_done(void *arg, const struct keeper_reply *r)
 {
 	struct auth_job *j = arg;
 	struct smtp_session *s = smtp_session_find(j->sid);
@@ -194,9 +182,15 @@ auth_job_done(void *arg)
 	struct timeval tv = { 0, 0 };
 	unsigned max;
 
-	free(j->stored);
 	if (s == NULL) {
 		free(j);
+		return;
+	}
+	if (r->status == KEEPER_TEMP) {
+		free(j);
+		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
+		smtp_session_enter(s, s->auth_return);
+		smtp_session_input(s);
 		return;
 	}
 	max = (unsigned)s->env->cfg->auth_max_failures;
@@ -208,7 +202,7 @@ auth_job_done(void *arg)
 	s->cmdlen = 4;
 	/* A locked account, or an address over the limit (even on a new
 	 * connection), is refused whatever the password. */
-	if (j->ok && !(uc && uc->n >= max) && !(ipc && ipc->n >= max)) {
+	if (r->status == KEEPER_OK && !(uc && uc->n >= max) && !(ipc && ipc->n >= max)) {
 		s->authed = true;
 		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
 		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,
@@ -257,31 +251,22 @@ auth_job_done(void *arg)
 	evtimer_add(s->auth_timer, &tv);
 }
 
-/* Hands user and password to the pool; the reply comes from auth_job_done. */
+/* Hands user and password to the keeper; the reply comes to auth_job_done. */
 static void
 auth_check(struct smtp_session *s, const char *user, const char *pass)
 {
 	struct auth_job *j = calloc(1, sizeof(*j));
-	const char *stored;
-	char lower[SMTP_PATH_MAX + 1];
 
 	smtp_session_enter(s, S_AUTHWAIT);
-	if (j == NULL || str_copy(j->user, sizeof(j->user), user) == -1 ||
-	    str_copy(j->pass, sizeof(j->pass), pass) == -1) {
+	if (j == NULL || str_copy(j->user, sizeof(j->user), user) == -1) {
 		free(j);
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_session_enter(s, s->auth_return);
 		return;
 	}
-	str_copy(lower, sizeof(lower), user);
-	str_lower(lower);
-	str_copy(j->user, sizeof(j->user), lower);
+	str_lower(j->user);
 	j->sid = s->id;
-	stored = directory_password(s->env->dir, lower);
-	j->stored = stored ? str_dup(stored) : NULL;
-	if (iopool_submit(s->env->auth_pool, auth_job_work, auth_job_done, j) == -1) {
-		explicit_bzero(j->pass, sizeof(j->pass));
-		free(j->stored);
+	if (keeper_auth(s->env->keeper, j->user, pass, auth_job_done, j) == -1) {
 		free(j);
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_session_enter(s, s->auth_return);

@@ -103,8 +103,8 @@ out:
 	return rc;
 }
 
-static void
-paths(const struct config *cfg, char *cert, char *key, size_t n)
+void
+tls_paths(const struct config *cfg, char *cert, char *key, size_t n)
 {
 	if (cfg->tls_cert[0])
 		snprintf(cert, n, "%s", cfg->tls_cert);
@@ -116,26 +116,37 @@ paths(const struct config *cfg, char *cert, char *key, size_t n)
 		snprintf(key, n, "%s/tls/key.pem", cfg->data_dir);
 }
 
-static SSL_CTX *
-server_ctx(const struct config *cfg, struct buf *errs)
+int
+tls_ensure_cert(const struct config *cfg, struct buf *errs)
 {
 	char cert[CONFIG_PATH_MAX], key[CONFIG_PATH_MAX], dir[CONFIG_PATH_MAX + 8];
+
+	tls_paths(cfg, cert, key, sizeof(cert));
+	if (cfg->tls_cert[0] || access(cert, F_OK) == 0)
+		return 0;
+	/* First run: make a pair so that TLS works at once. */
+	snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
+	if (maildir_mkdirs(dir) == -1) {
+		buf_printf(errs, "tls: mkdir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (tls_make_self_signed(cfg->hostname, cert, key, errs) == -1)
+		return -1;
+	log_info("event=tls-self-signed cert=%s key=%s hostname=%s "
+	    "note=\"generated; configure tls_cert and tls_key for a real certificate\"",
+	    cert, key, cfg->hostname);
+	return 0;
+}
+
+/* The certificate chain and key, read from descriptors the keeper opened. */
+static SSL_CTX *
+server_ctx(int cert_fd, int key_fd, struct buf *errs)
+{
+	BIO *cb = NULL, *kb = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pkey = NULL;
 	SSL_CTX *ctx;
 
-	paths(cfg, cert, key, sizeof(cert));
-	if (!cfg->tls_cert[0] && access(cert, F_OK) != 0) {
-		/* First run: make a pair so that TLS works at once. */
-		snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
-		if (maildir_mkdirs(dir) == -1) {
-			buf_printf(errs, "tls: mkdir %s: %s\n", dir, strerror(errno));
-			return NULL;
-		}
-		if (tls_make_self_signed(cfg->hostname, cert, key, errs) == -1)
-			return NULL;
-		log_info("event=tls-self-signed cert=%s key=%s hostname=%s "
-		    "note=\"generated; configure tls_cert and tls_key for a real certificate\"",
-		    cert, key, cfg->hostname);
-	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		ssl_errors(errs, "tls: SSL_CTX_new");
 		return NULL;
@@ -143,25 +154,51 @@ server_ctx(const struct config *cfg, struct buf *errs)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"ternd", 5);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		buf_printf(errs, "tls: %s / %s", cert, key);
-		ssl_errors(errs, "");
-		SSL_CTX_free(ctx);
-		return NULL;
+	if ((cb = BIO_new_fd(cert_fd, BIO_NOCLOSE)) == NULL ||
+	    (kb = BIO_new_fd(key_fd, BIO_NOCLOSE)) == NULL ||
+	    (x = PEM_read_bio_X509_AUX(cb, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1)
+		goto fail;
+	/* The rest of the file is the chain, in order. */
+	for (;;) {
+		X509 *ca = PEM_read_bio_X509(cb, NULL, NULL, NULL);
+
+		if (ca == NULL)
+			break;
+		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+			X509_free(ca);
+			goto fail;
+		}
 	}
+	ERR_clear_error();   /* the end of the chain reads as an error */
+	if ((pkey = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	BIO_free(cb);
+	BIO_free(kb);
 	return ctx;
+fail:
+	buf_printf(errs, "tls: certificate or key");
+	ssl_errors(errs, "");
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	BIO_free(cb);
+	BIO_free(kb);
+	SSL_CTX_free(ctx);
+	return NULL;
 }
 
 struct tls *
-tls_new(const struct config *cfg, struct buf *errs)
+tls_new(int cert_fd, int key_fd, struct buf *errs)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
-	if ((t->server = server_ctx(cfg, errs)) == NULL ||
+	if ((t->server = server_ctx(cert_fd, key_fd, errs)) == NULL ||
 	    (t->client = SSL_CTX_new(TLS_client_method())) == NULL) {
 		if (t->server && !t->client)
 			ssl_errors(errs, "tls: client context");
@@ -177,9 +214,9 @@ tls_new(const struct config *cfg, struct buf *errs)
 }
 
 int
-tls_reload(struct tls *t, const struct config *cfg, struct buf *errs)
+tls_reload(struct tls *t, int cert_fd, int key_fd, struct buf *errs)
 {
-	SSL_CTX *ctx = server_ctx(cfg, errs);
+	SSL_CTX *ctx = server_ctx(cert_fd, key_fd, errs);
 
 	if (ctx == NULL)
 		return -1;

@@ -18,9 +18,17 @@
 struct config;
 struct tls;
 
-struct tls *tls_new(const struct config *cfg, struct buf *errs);
+/* Where the certificate and key are: tls_cert/tls_key, or the self-signed
+ * pair under data_dir/tls. */
+void tls_paths(const struct config *cfg, char *cert, char *key, size_t n);
+/* First run without tls_cert: makes the self-signed pair if missing. */
+int tls_ensure_cert(const struct config *cfg, struct buf *errs);
+
+/* Contexts with the certificate chain and key read from descriptors (the
+ * keeper opens the files; the network process may not). */
+struct tls *tls_new(int cert_fd, int key_fd, struct buf *errs);
 /* Reloads certificate and key (SIGHUP); on error the old ones stay. */
-int tls_reload(struct tls *t, const struct config *cfg, struct buf *errs);
+int tls_reload(struct tls *t, int cert_fd, int key_fd, struct buf *errs);
 void tls_free(struct tls **tp);
 
 /* A new SSL object for an accepted or an outgoing connection; NULL on

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tern_harness import DOMAIN, split_delivered, t
+from tern_harness import DOMAIN, give_to_tern, split_delivered, t
 
 # (recipients as sent, mailboxes they end up in)
 RCPT_SETS = [
@@ -445,6 +445,7 @@ def test_deferred_message_survives_restart(tern_factory, sender, params):
     # alice's Maildir cannot be created (a file is in the way): deferred.
     block = tern.maildir("alice")
     block.parent.mkdir(parents=True, exist_ok=True)
+    give_to_tern(block.parent)
     block.write_bytes(b"not a directory")
     c = tern.raw()
     c.cmd("EHLO odd.example.net")
@@ -480,6 +481,7 @@ def test_restart_keeps_the_retry_schedule(tern_factory):
     tern = tern_factory(retry_initial="1h", retry_max="2h")
     block = tern.maildir("alice")
     block.parent.mkdir(parents=True, exist_ok=True)
+    give_to_tern(block.parent)
     block.write_bytes(b"not a directory")
     c = tern.raw()
     c.cmd("EHLO sched.example.net")

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from tern_harness import reachable_by_tern
 from aiosmtpd.smtp import SMTP
 
 BUILD = Path(os.environ.get("TERN_BUILD", "/work/main/build"))
@@ -473,6 +474,7 @@ class Ternd:
         self.dir = env.tmp / name
         self.data_dir = self.dir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        reachable_by_tern(self.data_dir)
         (self.data_dir / "users").write_text("".join(u + "\n" for u in users))
         (self.data_dir / "aliases").write_text(
             "".join("%s: %s\n" % (k, v) for k, v in (aliases or {}).items()))
@@ -513,6 +515,7 @@ class Ternd:
 
     def start(self):
         assert self.proc is None, "ternd %s is running" % self.name
+        reachable_by_tern(self.data_dir)   # a later pytest run may have reset it
         envv = dict(os.environ)
         envv.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         envv.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")

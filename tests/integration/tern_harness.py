@@ -83,6 +83,33 @@ def sha256(b):
     return hashlib.sha256(b).hexdigest()
 
 
+def reachable_by_tern(path):
+    """Run as root, ternd becomes the user tern (run_as), which must reach
+    its data_dir: pytest makes its directories 0700, so let others pass
+    through them (search only, no listing) from path up to /tmp."""
+    if os.geteuid() != 0:
+        return
+    for p in [Path(path), *Path(path).parents]:
+        if str(p) in ("/", "/tmp"):
+            break
+        st = os.stat(p)
+        if st.st_mode & 0o011 != 0o011:
+            os.chmod(p, (st.st_mode & 0o7777) | 0o011)
+
+
+def give_to_tern(path):
+    """A directory a test made inside a data_dir, as root, handed to the
+    user ternd runs as (what an administrator does with chown)."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+    try:
+        u = pwd.getpwnam("tern")
+    except KeyError:
+        return
+    os.chown(path, u.pw_uid, u.pw_gid)
+
+
 class TernError(AssertionError):
     pass
 
@@ -96,6 +123,7 @@ class Tern:
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        reachable_by_tern(self.data_dir)
         self.config_path = self.root / "ternd.conf"
         self.log_path = self.root / "ternd.log"
         self.port = free_port()
@@ -222,6 +250,7 @@ class Tern:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         before = self.log_count(r"event=started")
+        reachable_by_tern(self.data_dir)   # a later pytest run may have reset it
         logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen([str(TERND), "-c", str(self.config_path)],
@@ -466,6 +495,7 @@ def stuff(body):
 
 # ------------------------------------------------------------- fixtures --
 # Imported by tests/integration/conftest.py and tests/durability/conftest.py.
+
 
 @pytest.fixture
 def tern_factory(tmp_path):

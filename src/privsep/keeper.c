@@ -1,0 +1,375 @@
+/*
+ * keeper: the secrets process (see keeper.h).
+ *
+ * Two threads block in recv() on the one SOCK_SEQPACKET socket; each packet
+ * is a whole request, so the kernel hands every request to exactly one of
+ * them and a slow password hash in one never holds up the other. Replies
+ * are single packets too, so the two threads never interleave bytes.
+ */
+#include "keeper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "../auth/auth.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../config/config.h"
+#include "../policy/dkim_sign.h"
+#include "../proto/keeper_msg.h"
+#include "../route/directory.h"
+#include "../tls/tls.h"
+#include "sandbox.h"
+
+/* The keeper's own state: one per process, owned by keeper_main. */
+struct keeper {
+	const struct config *cfg;
+	int sock;                       /* the loop's requests */
+	int sync_sock;                  /* I/O threads' blocking signatures */
+	char users_path[CONFIG_PATH_MAX];
+	char aliases_path[CONFIG_PATH_MAX];
+	char cert_path[CONFIG_PATH_MAX];
+	char key_path[CONFIG_PATH_MAX];
+	pthread_rwlock_t lock;          /* dir, swapped by LOAD */
+	struct directory *dir;
+	struct dkim_key dkim[CONFIG_MAX_DKIM];
+	size_t ndkim;
+	struct buf dkim_errs;           /* reported by the first LOAD */
+	char dummy[256];                /* a hash unknown users are checked against */
+};
+
+static void
+reply(int sock, uint32_t type, uint32_t status, uint64_t id,
+    const void *payload, size_t len, const int *fds, size_t nfds)
+{
+	uint8_t pkt[KEEPER_MSG_MAX];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * KEEPER_LOAD_FDS)];
+	} cm;
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	size_t n = keeper_msg_encode(pkt, type, status, id, payload, len);
+
+	if (n == 0)
+		n = keeper_msg_encode(pkt, type, KEEPER_TEMP, id, NULL, 0);
+	iov.iov_base = pkt;
+	iov.iov_len = n;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm.h.cmsg_level = SOL_SOCKET;
+		cm.h.cmsg_type = SCM_RIGHTS;
+		cm.h.cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(&cm.h), fds, sizeof(int) * nfds);
+	}
+	while (sendmsg(sock, &mh, MSG_NOSIGNAL) == -1 && errno == EINTR)
+		;
+}
+
+static void
+do_auth(struct keeper *k, int sock, const struct keeper_msg *m)
+{
+	char user[KEEPER_USER_MAX + 1];
+	const char *stored;
+	char *copy = NULL;
+	bool known, ok;
+
+	str_copy(user, sizeof(user), m->user);
+	str_lower(user);
+	pthread_rwlock_rdlock(&k->lock);
+	stored = k->dir ? directory_password(k->dir, user) : NULL;
+	known = stored != NULL && stored[0] != '\0';
+	if (known)
+		copy = str_dup(stored);
+	pthread_rwlock_unlock(&k->lock);
+	/* An unknown user (or one without a password) costs a hash too, so
+	 * the time of the answer does not tell which users exist. */
+	ok = auth_verify(copy ? copy : k->dummy, m->pass);
+	ok = ok && known && copy != NULL;
+	if (copy) {
+		OPENSSL_cleanse(copy, strlen(copy));
+		free(copy);
+	}
+	reply(sock, KEEPER_AUTH, ok ? KEEPER_OK : KEEPER_FAIL, m->id, NULL, 0, NULL, 0);
+}
+
+static void
+do_sign(struct keeper *k, int sock, const struct keeper_msg *m)
+{
+	uint8_t sig[DKIM_SIG_MAX];
+	size_t siglen = sizeof(sig);
+
+	if (m->key >= k->ndkim ||
+	    dkim_sign_digest(k->dkim[m->key].pkey, m->digest, sig, &siglen) == -1) {
+		reply(sock, KEEPER_SIGN, KEEPER_FAIL, m->id, NULL, 0, NULL, 0);
+		return;
+	}
+	reply(sock, KEEPER_SIGN, KEEPER_OK, m->id, sig, siglen, NULL, 0);
+}
+
+/* A memfd holding text, rewound; -1 on error. */
+static int
+memfd_with(const char *name, struct directory *users_of)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC), dupfd;
+	FILE *f;
+
+	if (fd == -1)
+		return -1;
+	if (users_of == NULL)
+		return fd;   /* empty */
+	if ((dupfd = dup(fd)) == -1 || (f = fdopen(dupfd, "w")) == NULL) {
+		if (dupfd != -1)
+			close(dupfd);
+		close(fd);
+		return -1;
+	}
+	if (directory_write_users(users_of, f) == -1) {
+		fclose(f);
+		close(fd);
+		return -1;
+	}
+	fclose(f);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static void
+do_load(struct keeper *k, int sock, const struct keeper_msg *m)
+{
+	struct buf errs = BUF_INIT;
+	struct directory *nd, *old;
+	int fds[KEEPER_LOAD_FDS] = { -1, -1, -1, -1 };
+	uint8_t kinds[CONFIG_MAX_DKIM];
+	size_t i;
+
+	if (k->dkim_errs.len) {
+		reply(sock, KEEPER_LOAD, KEEPER_FAIL, m->id, k->dkim_errs.data, k->dkim_errs.len,
+		    NULL, 0);
+		return;
+	}
+	if ((nd = directory_load(k->users_path, k->aliases_path, &errs)) == NULL) {
+		if (errs.len == 0)
+			buf_printf(&errs, "users: out of memory\n");
+		reply(sock, KEEPER_LOAD, KEEPER_FAIL, m->id, errs.data, errs.len, NULL, 0);
+		buf_release(&errs);
+		return;
+	}
+	if ((fds[0] = memfd_with("users", nd)) == -1 ||
+	    ((fds[1] = open(k->aliases_path, O_RDONLY | O_CLOEXEC)) == -1 &&
+	     (errno != ENOENT || (fds[1] = memfd_with("aliases", NULL)) == -1))) {
+		buf_printf(&errs, "%s: %s\n", fds[0] == -1 ? "users" : k->aliases_path,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((fds[2] = open(k->cert_path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (fds[3] = open(k->key_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		buf_printf(&errs, "tls: %s: %s\n", fds[2] == -1 ? k->cert_path : k->key_path,
+		    strerror(errno));
+		goto fail;
+	}
+	pthread_rwlock_wrlock(&k->lock);
+	old = k->dir;
+	k->dir = nd;
+	pthread_rwlock_unlock(&k->lock);
+	directory_free(&old);
+	for (i = 0; i < k->ndkim; i++)
+		kinds[i] = EVP_PKEY_get_base_id(k->dkim[i].pkey) == EVP_PKEY_ED25519 ?
+		    KEEPER_KEY_ED25519 : KEEPER_KEY_RSA;
+	reply(sock, KEEPER_LOAD, KEEPER_OK, m->id, kinds, k->ndkim, fds, KEEPER_LOAD_FDS);
+	for (i = 0; i < KEEPER_LOAD_FDS; i++)
+		close(fds[i]);
+	return;
+fail:
+	directory_free(&nd);
+	for (i = 0; i < KEEPER_LOAD_FDS; i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+	}
+	reply(sock, KEEPER_LOAD, KEEPER_FAIL, m->id, errs.data, errs.len, NULL, 0);
+	buf_release(&errs);
+}
+
+struct server {
+	struct keeper *k;
+	int sock;
+	pthread_t thread;
+	bool started;
+};
+
+static void *
+serve(void *arg)
+{
+	struct server *sv = arg;
+	struct keeper *k = sv->k;
+	int sock = sv->sock;
+	uint8_t pkt[KEEPER_MSG_MAX + 1];
+	struct keeper_msg m;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(sock, pkt, sizeof(pkt), 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;   /* the network process is gone: so are we */
+		if (keeper_msg_decode_request(pkt, (size_t)n, &m) == -1) {
+			/* Only a compromised or broken peer sends this. */
+			log_warnx("event=keeper-bad-request bytes=%zd", n);
+			OPENSSL_cleanse(pkt, sizeof(pkt));
+			continue;
+		}
+		switch (m.type) {
+		case KEEPER_AUTH: do_auth(k, sock, &m); break;
+		case KEEPER_SIGN: do_sign(k, sock, &m); break;
+		case KEEPER_LOAD: do_load(k, sock, &m); break;
+		}
+		OPENSSL_cleanse(pkt, (size_t)n);
+	}
+	return NULL;
+}
+
+/* The parent directory of path, for a Landlock read rule (files are
+ * replaced by rename, so the rule cannot be on the file itself). */
+static const char *
+parent_of(const char *path, char *out, size_t n)
+{
+	char *slash;
+
+	snprintf(out, n, "%s", path);
+	if ((slash = strrchr(out, '/')) == NULL)
+		snprintf(out, n, ".");
+	else if (slash == out)
+		out[1] = '\0';
+	else
+		*slash = '\0';
+	return out;
+}
+
+static void
+keeper_main(struct keeper *k, const struct sandbox_user *u)
+{
+	char dirs[4][CONFIG_PATH_MAX];
+	char pw[33];
+	unsigned char rnd[16];
+	struct sandbox_rules rules = { 0 };
+	struct buf errs = BUF_INIT;
+	/* Two threads for the loop's requests (password checks are slow),
+	 * one for the I/O threads' signatures. */
+	struct server sv[3] = { { k, k->sock, 0, false }, { k, k->sock, 0, false },
+	    { k, k->sync_sock, 0, false } };
+	size_t i;
+
+	signal(SIGINT, SIG_IGN);     /* a terminal's ^C is for the parent */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "ternd-keeper", 0, 0, 0);
+	pthread_rwlock_init(&k->lock, NULL);
+	for (i = 0; i < k->cfg->ndkim; i++) {
+		if (dkim_key_load(&k->dkim[k->ndkim], k->cfg->dkim[i].domain,
+		    k->cfg->dkim[i].selector, k->cfg->dkim[i].path, &k->dkim_errs) == -1)
+			break;
+		k->ndkim++;
+	}
+	/* The dummy: a real hash, of the cost ternctl writes, of a password
+	 * nobody knows. */
+	RAND_bytes(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+	if (auth_hash(pw, k->dummy, sizeof(k->dummy)) == -1)
+		snprintf(k->dummy, sizeof(k->dummy), "{CRYPT}*");
+	OPENSSL_cleanse(pw, sizeof(pw));
+
+	if (sandbox_drop(u, true, false, &errs) == -1)
+		log_fatal("keeper: %s", buf_cstr(&errs));
+	/* Dropping privileges clears the parent-death signal; set it after. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	rules.read[rules.nread++] = parent_of(k->users_path, dirs[0], sizeof(dirs[0]));
+	rules.read[rules.nread++] = parent_of(k->aliases_path, dirs[1], sizeof(dirs[1]));
+	rules.read[rules.nread++] = parent_of(k->cert_path, dirs[2], sizeof(dirs[2]));
+	rules.read[rules.nread++] = parent_of(k->key_path, dirs[3], sizeof(dirs[3]));
+	rules.restrict_tcp = true;   /* no ports: the keeper never connects */
+	if (sandbox_landlock(&rules, &errs) == -1)
+		log_fatal("keeper: %s", buf_cstr(&errs));
+
+	for (i = 1; i < 3; i++)
+		sv[i].started = pthread_create(&sv[i].thread, NULL, serve, &sv[i]) == 0;
+	serve(&sv[0]);
+	for (i = 1; i < 3; i++) {
+		if (sv[i].started)
+			pthread_join(sv[i].thread, NULL);
+	}
+	directory_free(&k->dir);
+	for (i = 0; i < k->ndkim; i++)
+		dkim_key_release(&k->dkim[i]);
+	buf_release(&k->dkim_errs);
+	buf_release(&errs);
+	pthread_rwlock_destroy(&k->lock);
+	close(k->sock);
+	close(k->sync_sock);
+}
+
+int
+keeper_spawn(const struct config *cfg, const struct sandbox_user *u,
+    int fds[2], pid_t *pid_r, struct buf *errs)
+{
+	static struct keeper k;   /* the child's, set up after fork */
+	int sv[2], ss[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		buf_printf(errs, "keeper: socketpair: %s\n", strerror(errno));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ss) == -1) {
+		buf_printf(errs, "keeper: socketpair: %s\n", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		buf_printf(errs, "keeper: fork: %s\n", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		close(ss[0]);
+		close(ss[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(sv[1]);
+		close(ss[1]);
+		fds[0] = sv[0];
+		fds[1] = ss[0];
+		*pid_r = pid;
+		return 0;
+	}
+	close(sv[0]);
+	close(ss[0]);
+	memset(&k, 0, sizeof(k));
+	k.cfg = cfg;
+	k.sock = sv[1];
+	k.sync_sock = ss[1];
+	if (config_path(cfg, cfg->users_file, k.users_path, sizeof(k.users_path)) == -1 ||
+	    config_path(cfg, cfg->aliases_file, k.aliases_path, sizeof(k.aliases_path)) == -1)
+		log_fatal("keeper: users_file or aliases_file: path too long");
+	tls_paths(cfg, k.cert_path, k.key_path, sizeof(k.cert_path));
+	keeper_main(&k, u);
+	exit(0);
+}
