@@ -10,6 +10,10 @@
  *
  * The body is read from the queue file in pieces as the socket drains and
  * dot-stuffed on the way (RFC 5321 §4.5.2).
+ *
+ * Reply text reaches results and error lines on one line: the reply
+ * parser already turned control octets into spaces, and the "\n" between
+ * the lines of a multi-line reply becomes a space here.
  */
 #include "smtp_client.h"
 
@@ -97,6 +101,8 @@ struct smtp_client {
 
 static void client_send_next(struct smtp_client *c);
 static void body_pump(struct smtp_client *c);
+static void body_add(struct smtp_client *c, struct evbuffer *out,
+    const char *p, size_t n);
 
 static void
 set_timeout(struct smtp_client *c, int secs)
@@ -104,6 +110,17 @@ set_timeout(struct smtp_client *c, int secs)
 	struct timeval tv = { secs, 0 };
 
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+/* Puts text made of reply lines on one line: for logs, DSN fields and
+ * error lines, where a line break would start a new field or command. */
+static void
+one_line(char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+	}
 }
 
 /* Turns a reply into a result: the remote's enhanced code when it sent
@@ -124,11 +141,7 @@ result_from_reply(struct smtp_client *c, struct courier_result *r)
 	str_copy(r->relay, sizeof(r->relay), c->relay);
 	snprintf(r->detail, sizeof(r->detail), "%d %s%s%s", code, c->rp.esc,
 	    c->rp.esc[0] ? " " : "", buf_cstr(&c->rp.text));
-	/* Multi-line replies are logged on one line. */
-	for (char *p = r->detail; *p; p++) {
-		if (*p == '\n')
-			*p = ' ';
-	}
+	one_line(r->detail);
 }
 
 static void
@@ -191,6 +204,8 @@ broken(struct smtp_client *c, const char *dsn, bool perm, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->error, sizeof(c->error), fmt, ap);
 	va_end(ap);
+	/* A multi-line greeting or HELO reply quoted here ends up in a DSN. */
+	one_line(c->error);
 	str_copy(c->error_dsn, sizeof(c->error_dsn), dsn);
 	c->error_perm = perm;
 	if (c->state == C_TX || c->state == C_BODY || c->state == C_DOT)
@@ -428,7 +443,7 @@ on_tx_reply(struct smtp_client *c)
 			c->at_bol = true;
 			c->last2[0] = c->last2[1] = 0;
 			if (tx->prefix_len)
-				evbuffer_add(bufferevent_get_output(c->bev), tx->prefix,
+				body_add(c, bufferevent_get_output(c->bev), tx->prefix,
 				    tx->prefix_len);
 			set_timeout(c, T_BLOCK);
 			body_pump(c);
@@ -478,6 +493,30 @@ on_dot_reply(struct smtp_client *c)
 	tx_done(c);
 }
 
+/*
+ * Adds message octets to out, dot-stuffed (RFC 5321 §4.5.2). A line
+ * starts after LF and also after a lone CR: tern's queue holds CRLF only,
+ * but a receiver that takes a bare CR (or LF) for a line end would read an
+ * unstuffed "\r.\r\n" as the end of the data and the rest as commands.
+ * Stuffing there costs a strict receiver one extra dot in a line that
+ * contains a bare CR, which no conforming message has.
+ */
+static void
+body_add(struct smtp_client *c, struct evbuffer *out, const char *p, size_t n)
+{
+	size_t i, start;
+
+	for (i = start = 0; i < n; i++) {
+		if (c->at_bol && p[i] == '.') {
+			evbuffer_add(out, p + start, i - start);
+			evbuffer_add(out, ".", 1);
+			start = i;
+		}
+		c->at_bol = p[i] == '\n' || p[i] == '\r';
+	}
+	evbuffer_add(out, p + start, n - start);
+}
+
 /* Writes the next piece of the body, dot-stuffed, then the final ".". */
 static void
 body_pump(struct smtp_client *c)
@@ -488,7 +527,7 @@ body_pump(struct smtp_client *c)
 
 	while (evbuffer_get_length(out) < BODY_PIECE && c->body_sent < tx->len) {
 		uint64_t left = tx->len - c->body_sent;
-		size_t want = left < sizeof(in) ? (size_t)left : sizeof(in), i, start;
+		size_t want = left < sizeof(in) ? (size_t)left : sizeof(in);
 		ssize_t n = pread(tx->fd, in, want, (off_t)(tx->off + c->body_sent));
 
 		if (n <= 0) {
@@ -496,15 +535,7 @@ body_pump(struct smtp_client *c)
 			    n == 0 ? "short file" : strerror(errno));
 			return;
 		}
-		for (i = start = 0; i < (size_t)n; i++) {
-			if (c->at_bol && in[i] == '.') {
-				evbuffer_add(out, in + start, i - start);
-				evbuffer_add(out, ".", 1);
-				start = i;
-			}
-			c->at_bol = in[i] == '\n';
-		}
-		evbuffer_add(out, in + start, (size_t)n - start);
+		body_add(c, out, in, (size_t)n);
 		if (n >= 2) {
 			c->last2[0] = in[n - 2];
 			c->last2[1] = in[n - 1];
