@@ -3,8 +3,10 @@
  * and each line fed to the parser; after DONE or BAD it starts a new
  * reply. Checked: the status agrees with a plain reading of the line, the
  * code and lines stay in range, the enhanced code is well formed and of
- * the reply's class, the text is the lines' texts joined, and EHLO
- * keyword lookups point inside the text.
+ * the reply's class, the text is the lines' texts joined (control octets
+ * and DEL as spaces, 8-bit octets as '?'), the text holds nothing but
+ * printable ASCII, spaces and one "\n" between lines, and EHLO keyword
+ * lookups point inside the text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +46,37 @@ esc_ok(const char *e, int cls)
 			return 0;
 	}
 	return e[i] == '\0';
+}
+
+/* The model of the text's cleaning, octet by octet. */
+static void
+model_append(struct buf *b, const char *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)t[i];
+
+		buf_append_char(b, ch >= 0x80 ? '?' : (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch);
+	}
+}
+
+/* Nothing in the text can break a line or carry 8 bits. */
+static void
+check_clean(const struct smtp_reply_parser *p)
+{
+	size_t i;
+	int nl = 0;
+
+	for (i = 0; i < p->text.len; i++) {
+		unsigned char ch = (unsigned char)p->text.data[i];
+
+		if (ch == '\n')
+			nl++;
+		else
+			CHECK(ch >= 0x20 && ch < 0x7f);
+	}
+	CHECK(nl == p->lines - 1);
 }
 
 static void
@@ -127,10 +160,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						tl--;
 					}
 				}
-				buf_append(&model, t, tl);
+				model_append(&model, t, tl);
 			}
 			CHECK(p.text.len == model.len);
 			CHECK(model.len == 0 || memcmp(p.text.data, model.data, model.len) == 0);
+			check_clean(&p);
 			check_ehlo(&p, "SIZE");
 			check_ehlo(&p, "PIPELINING");
 			check_ehlo(&p, "8BITMIME");

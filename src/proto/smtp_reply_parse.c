@@ -50,6 +50,32 @@ parse_esc(const char *s, size_t len, int cls)
 	return i;
 }
 
+/*
+ * Appends reply text made safe to repeat. The text ends up in logs, in DSNs
+ * tern relays and in its own error lines, so a hostile next hop must not
+ * be able to put a line break there ("550 x\r.\rMAIL FROM:..."): every
+ * control octet (CR, NUL, HT, ESC, ...) and DEL becomes a space. RFC 5321
+ * §4.2 textstring is printable US-ASCII; an 8-bit octet (GBK, Latin-1 or
+ * UTF-8 from servers that ignore that) becomes '?', so a DSN quoting the
+ * reply stays 7-bit and truncation can never split a UTF-8 sequence.
+ */
+static void
+append_text(struct buf *b, const char *text, size_t len)
+{
+	size_t i, start;
+
+	for (i = start = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		if (ch >= 0x20 && ch < 0x7f)
+			continue;
+		buf_append(b, text + start, i - start);
+		buf_append_char(b, ch >= 0x80 ? '?' : ' ');
+		start = i + 1;
+	}
+	buf_append(b, text + start, len - start);
+}
+
 enum smtp_reply_status
 smtp_reply_parser_feed(struct smtp_reply_parser *p, const char *line,
     size_t len)
@@ -82,7 +108,7 @@ smtp_reply_parser_feed(struct smtp_reply_parser *p, const char *line,
 	}
 	if (p->lines > 1)
 		buf_append_char(&p->text, '\n');
-	buf_append(&p->text, text, tlen);
+	append_text(&p->text, text, tlen);
 	return (len > 3 && line[3] == '-') ? SMTP_REPLY_MORE : SMTP_REPLY_DONE;
 }
 

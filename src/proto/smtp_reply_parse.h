@@ -19,7 +19,10 @@ struct smtp_reply_parser {
 	int code;              /* 0 until the first line */
 	int lines;
 	char esc[16];          /* "x.y.z" from the first line, "" if none */
-	struct buf text;       /* lines' text joined with "\n", codes removed */
+	/* Lines' text joined with "\n", codes removed. Only printable ASCII,
+	 * spaces and those "\n": control octets and DEL became spaces, 8-bit
+	 * octets '?' (see append_text). */
+	struct buf text;
 };
 
 enum smtp_reply_status {

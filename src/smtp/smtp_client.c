@@ -10,6 +10,13 @@
  *
  * The body is read from the queue file in pieces as the socket drains and
  * dot-stuffed on the way (RFC 5321 §4.5.2).
+ *
+ * Reply text reaches results and error lines on one line: the reply
+ * parser already turned control octets into spaces, and the "\n" between
+ * the lines of a multi-line reply becomes a space here.
+ *
+ * The peer's EHLO keywords are kept from the first EHLO when STARTTLS is
+ * then refused, and forgotten when TLS starts (RFC 3207 §4.2).
  */
 #include "smtp_client.h"
 
@@ -97,6 +104,8 @@ struct smtp_client {
 
 static void client_send_next(struct smtp_client *c);
 static void body_pump(struct smtp_client *c);
+static void body_add(struct smtp_client *c, struct evbuffer *out,
+    const char *p, size_t n);
 
 static void
 set_timeout(struct smtp_client *c, int secs)
@@ -104,6 +113,17 @@ set_timeout(struct smtp_client *c, int secs)
 	struct timeval tv = { secs, 0 };
 
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+/* Puts text made of reply lines on one line: for logs, DSN fields and
+ * error lines, where a line break would start a new field or command. */
+static void
+one_line(char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+	}
 }
 
 /* Turns a reply into a result: the remote's enhanced code when it sent
@@ -124,11 +144,7 @@ result_from_reply(struct smtp_client *c, struct courier_result *r)
 	str_copy(r->relay, sizeof(r->relay), c->relay);
 	snprintf(r->detail, sizeof(r->detail), "%d %s%s%s", code, c->rp.esc,
 	    c->rp.esc[0] ? " " : "", buf_cstr(&c->rp.text));
-	/* Multi-line replies are logged on one line. */
-	for (char *p = r->detail; *p; p++) {
-		if (*p == '\n')
-			*p = ' ';
-	}
+	one_line(r->detail);
 }
 
 static void
@@ -191,6 +207,8 @@ broken(struct smtp_client *c, const char *dsn, bool perm, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->error, sizeof(c->error), fmt, ap);
 	va_end(ap);
+	/* A multi-line greeting or HELO reply quoted here ends up in a DSN. */
+	one_line(c->error);
 	str_copy(c->error_dsn, sizeof(c->error_dsn), dsn);
 	c->error_perm = perm;
 	if (c->state == C_TX || c->state == C_BODY || c->state == C_DOT)
@@ -218,6 +236,30 @@ send_line(struct smtp_client *c, const char *fmt, ...)
 
 /* ----------------------------------------------------- the handshake -- */
 
+/* What the peer offers, from its EHLO reply (in c->rp). */
+static void
+caps_from_ehlo(struct smtp_client *c)
+{
+	const char *param;
+
+	c->esmtp = true;
+	c->pipelining = smtp_reply_ehlo_has(&c->rp, "PIPELINING", NULL);
+	c->dsn = smtp_reply_ehlo_has(&c->rp, "DSN", NULL);
+	c->eightbit = smtp_reply_ehlo_has(&c->rp, "8BITMIME", NULL);
+	c->smtputf8 = smtp_reply_ehlo_has(&c->rp, "SMTPUTF8", NULL);
+	c->size_limit = 0;
+	if (smtp_reply_ehlo_has(&c->rp, "SIZE", &param))
+		c->size_limit = strtoull(param, NULL, 10);
+}
+
+/* RFC 3207 §4.2: after the handshake, nothing learnt before it counts. */
+static void
+caps_forget(struct smtp_client *c)
+{
+	c->esmtp = c->pipelining = c->dsn = c->eightbit = c->smtputf8 = false;
+	c->size_limit = 0;
+}
+
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -229,12 +271,15 @@ on_starttls_reply(struct smtp_client *c)
 	SSL *ssl;
 
 	if (c->rp.code != 220) {
-		/* Opportunistic: carry on in the clear. */
+		/* Opportunistic: carry on in the clear, with what the EHLO
+		 * before STARTTLS offered (RFC 3207 §4: 454 or 501 leave the
+		 * session as it was). */
 		c->state = C_READY;
 		set_timeout(c, c->cfg->smtp_idle_timeout);
 		finish(c);
 		return;
 	}
+	caps_forget(c);
 	if ((ssl = tls_client_ssl(c->tls_ctx, c->host)) == NULL ||
 	    (tbev = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -254,8 +299,6 @@ on_starttls_reply(struct smtp_client *c)
 static void
 on_ehlo_reply(struct smtp_client *c)
 {
-	const char *param;
-
 	if (c->rp.code / 100 != 2) {
 		if (c->state == C_EHLO) {
 			/* RFC 5321 §3.2: fall back to HELO. */
@@ -267,20 +310,15 @@ on_ehlo_reply(struct smtp_client *c)
 		    "HELO refused by %s: %d %s", c->relay, c->rp.code, buf_cstr(&c->rp.text));
 		return;
 	}
+	/* Recorded before STARTTLS too: a refused STARTTLS (454) leaves
+	 * the session in the clear with these keywords. */
+	if (c->state == C_EHLO)
+		caps_from_ehlo(c);
 	if (c->state == C_EHLO && !c->tls && c->tls_ctx && c->cfg->smtp_tls &&
 	    smtp_reply_ehlo_has(&c->rp, "STARTTLS", NULL)) {
 		c->state = C_STARTTLS;
 		send_line(c, "STARTTLS");
 		return;
-	}
-	if (c->state == C_EHLO) {
-		c->esmtp = true;
-		c->pipelining = smtp_reply_ehlo_has(&c->rp, "PIPELINING", NULL);
-		c->dsn = smtp_reply_ehlo_has(&c->rp, "DSN", NULL);
-		c->eightbit = smtp_reply_ehlo_has(&c->rp, "8BITMIME", NULL);
-		c->smtputf8 = smtp_reply_ehlo_has(&c->rp, "SMTPUTF8", NULL);
-		if (smtp_reply_ehlo_has(&c->rp, "SIZE", &param))
-			c->size_limit = strtoull(param, NULL, 10);
 	}
 	c->state = C_READY;
 	set_timeout(c, c->cfg->smtp_idle_timeout);
@@ -428,7 +466,7 @@ on_tx_reply(struct smtp_client *c)
 			c->at_bol = true;
 			c->last2[0] = c->last2[1] = 0;
 			if (tx->prefix_len)
-				evbuffer_add(bufferevent_get_output(c->bev), tx->prefix,
+				body_add(c, bufferevent_get_output(c->bev), tx->prefix,
 				    tx->prefix_len);
 			set_timeout(c, T_BLOCK);
 			body_pump(c);
@@ -478,6 +516,30 @@ on_dot_reply(struct smtp_client *c)
 	tx_done(c);
 }
 
+/*
+ * Adds message octets to out, dot-stuffed (RFC 5321 §4.5.2). A line
+ * starts after LF and also after a lone CR: tern's queue holds CRLF only,
+ * but a receiver that takes a bare CR (or LF) for a line end would read an
+ * unstuffed "\r.\r\n" as the end of the data and the rest as commands.
+ * Stuffing there costs a strict receiver one extra dot in a line that
+ * contains a bare CR, which no conforming message has.
+ */
+static void
+body_add(struct smtp_client *c, struct evbuffer *out, const char *p, size_t n)
+{
+	size_t i, start;
+
+	for (i = start = 0; i < n; i++) {
+		if (c->at_bol && p[i] == '.') {
+			evbuffer_add(out, p + start, i - start);
+			evbuffer_add(out, ".", 1);
+			start = i;
+		}
+		c->at_bol = p[i] == '\n' || p[i] == '\r';
+	}
+	evbuffer_add(out, p + start, n - start);
+}
+
 /* Writes the next piece of the body, dot-stuffed, then the final ".". */
 static void
 body_pump(struct smtp_client *c)
@@ -488,7 +550,7 @@ body_pump(struct smtp_client *c)
 
 	while (evbuffer_get_length(out) < BODY_PIECE && c->body_sent < tx->len) {
 		uint64_t left = tx->len - c->body_sent;
-		size_t want = left < sizeof(in) ? (size_t)left : sizeof(in), i, start;
+		size_t want = left < sizeof(in) ? (size_t)left : sizeof(in);
 		ssize_t n = pread(tx->fd, in, want, (off_t)(tx->off + c->body_sent));
 
 		if (n <= 0) {
@@ -496,15 +558,7 @@ body_pump(struct smtp_client *c)
 			    n == 0 ? "short file" : strerror(errno));
 			return;
 		}
-		for (i = start = 0; i < (size_t)n; i++) {
-			if (c->at_bol && in[i] == '.') {
-				evbuffer_add(out, in + start, i - start);
-				evbuffer_add(out, ".", 1);
-				start = i;
-			}
-			c->at_bol = in[i] == '\n';
-		}
-		evbuffer_add(out, in + start, (size_t)n - start);
+		body_add(c, out, in, (size_t)n);
 		if (n >= 2) {
 			c->last2[0] = in[n - 2];
 			c->last2[1] = in[n - 1];
@@ -681,6 +735,80 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	return c;
 }
 
+static bool
+has_8bit(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Feeds header octets to a search for 8-bit octets before the empty line
+ * that ends the header section. *tail holds the last octets seen (start
+ * with "\r\n": the message starts a line). Returns 1 for an 8-bit octet
+ * in the header, 0 at the header's end, -1 to be fed more.
+ */
+static int
+header_scan(uint32_t *tail, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)p[i] >= 0x80)
+			return 1;
+		*tail = *tail << 8 | (unsigned char)p[i];
+		if (*tail == 0x0d0a0d0a)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Whether a message that came with SMTPUTF8 really needs it (RFC 6531
+ * §3.2, §3.4): a non-ASCII address in the envelope, or non-ASCII in the
+ * header section (RFC 6532) of what goes out: our DKIM fields, our
+ * Received field (it may quote a UTF-8 recipient) and the client's
+ * header. An 8-bit body needs only 8BITMIME. The header is read from the
+ * queue file here, not recorded on arrival: the envelope block is written
+ * before the header arrives, and the scan stops at the header's end.
+ * Returns 1, 0, or -1 when the queue file cannot be read.
+ */
+static int
+tx_needs_smtputf8(const struct smtp_client_tx *tx)
+{
+	char in[BODY_PIECE];
+	uint32_t tail = 0x0d0a;
+	uint64_t done = 0;
+	size_t i;
+	int r;
+
+	if (has_8bit(tx->sender, strlen(tx->sender)))
+		return 1;
+	for (i = 0; i < tx->nrcpt; i++) {
+		if (has_8bit(tx->rcpt[i], strlen(tx->rcpt[i])))
+			return 1;
+	}
+	if (tx->prefix_len && (r = header_scan(&tail, tx->prefix, tx->prefix_len)) >= 0)
+		return r;
+	while (done < tx->len) {
+		uint64_t left = tx->len - done;
+		size_t want = left < sizeof(in) ? (size_t)left : sizeof(in);
+		ssize_t n = pread(tx->fd, in, want, (off_t)(tx->off + done));
+
+		if (n <= 0)
+			return -1;
+		if ((r = header_scan(&tail, in, (size_t)n)) >= 0)
+			return r;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
 void
 smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx,
     smtp_client_cb on_done, void *arg)
@@ -703,13 +831,24 @@ smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx,
 		finish(c);
 		return;
 	}
-	/* RFC 6531 §3.2: no SMTPUTF8 at the peer, no UTF-8 envelope. */
+	/* RFC 6531 §3.2: no SMTPUTF8 at the peer, no UTF-8 envelope or
+	 * header. A message that merely came with SMTPUTF8 goes without it
+	 * (send_command leaves the parameter out). */
 	if (tx->smtputf8 && !c->smtputf8) {
-		for (i = 0; i < tx->nrcpt; i++)
-			result_set(c, &tx->res[i], DELIVER_PERM, "5.6.7",
-			    "the remote server does not support SMTPUTF8");
-		finish(c);
-		return;
+		int need = tx_needs_smtputf8(tx);
+
+		if (need != 0) {
+			for (i = 0; i < tx->nrcpt; i++) {
+				if (need == 1)
+					result_set(c, &tx->res[i], DELIVER_PERM, "5.6.7",
+					    "the remote server does not support SMTPUTF8");
+				else
+					result_set(c, &tx->res[i], DELIVER_TEMP, "4.3.0",
+					    "reading the queue file failed");
+			}
+			finish(c);
+			return;
+		}
 	}
 	/* RFC 6152 §3: tern does not downgrade 8-bit bodies; such a message
 	 * fails with 5.6.3 rather than being damaged. */

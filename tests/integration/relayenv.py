@@ -6,11 +6,13 @@ A plain module, not a conftest: the relay tests import it. It provides
   (everything under ZONE is local data; a name without data is
   NXDOMAIN; selected domains can be made to SERVFAIL);
 - Peer: an aiosmtpd server on 127.0.0.N (or ::1) that records what it
-  receives, can refuse chosen recipients (or MAIL, or the end of DATA)
-  with any reply, can sleep in DATA or hang up there, counts its SMTP
-  sessions and the most connections it had open at once, and can be
-  stopped and started again on the same address; RawPeer: a listener that
-  only sends a given greeting (554/421) and hangs up;
+  receives (with the MAIL parameters), can refuse chosen recipients (or
+  MAIL, or the end of DATA) with any reply, can sleep in DATA or hang up
+  there, counts its SMTP sessions and the most connections it had open at
+  once, and can be stopped and started again on the same address; it can
+  leave SMTPUTF8 out of its EHLO, and offer STARTTLS only to refuse it;
+  RawPeer: a listener that only sends a given greeting (554/421) and
+  hangs up;
 - Ternd: a ternd process with its own data_dir, config and log, with log
   parsing helpers and the teardown checks (SIGTERM exits 0; no sanitizer
   report in the log);
@@ -230,11 +232,12 @@ class Unbound:
 class Received:
     """One message a peer accepted."""
 
-    def __init__(self, mail_from, rcpt_tos, content, session):
+    def __init__(self, mail_from, rcpt_tos, content, session, mail_options=()):
         self.mail_from = mail_from
         self.rcpt_tos = list(rcpt_tos)
         self.content = content
         self.session = session
+        self.mail_options = list(mail_options)   # as given on MAIL, e.g. "BODY=8BITMIME"
         self.msg = email.message_from_bytes(content)
 
     @property
@@ -252,6 +255,9 @@ class _Handler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.peer._session_started(session)
         session.host_name = hostname
+        if self.peer.starttls_reply:
+            # Offered, to be refused (see _CountingSMTP.smtp_STARTTLS).
+            responses.insert(len(responses) - 1, "250-STARTTLS")
         return responses
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -293,7 +299,7 @@ class _Handler:
             if not reply:
                 p.messages.append(Received(envelope.mail_from, envelope.rcpt_tos,
                                            envelope.original_content or envelope.content,
-                                           id(session)))
+                                           id(session), envelope.mail_options))
         return reply or "250 2.0.0 Ok: queued"
 
 
@@ -315,6 +321,15 @@ class _CountingSMTP(SMTP):
             self._peer.active -= 1
         super().connection_lost(error)
 
+    async def smtp_STARTTLS(self, arg):
+        with self._peer.lock:
+            self._peer.starttls_seen += 1
+            reply = self._peer.starttls_reply
+        if reply:
+            await self.push(reply)
+            return
+        await super().smtp_STARTTLS(arg)
+
 
 class _PeerController(Controller):
     def __init__(self, peer, *args, **kwargs):
@@ -326,17 +341,25 @@ class _PeerController(Controller):
 
 
 class Peer:
-    """An SMTP server at ip:port (aiosmtpd: no PIPELINING, no DSN) whose
-    EHLO/greeting name is `name`.
+    """An SMTP server at ip:port (aiosmtpd: no PIPELINING, no DSN; SIZE,
+    8BITMIME and, unless smtputf8=False, SMTPUTF8) whose EHLO/greeting
+    name is `name`.
 
     rcpt_replies maps a lower-case recipient to the reply its RCPT gets
     (e.g. "550 5.1.1 no such user"); mail_reply / data_reply override MAIL
     and the end of DATA; data_delay sleeps in DATA. Change them any time
     (under .lock, or with set_rcpt); drop_in_data > 0 hangs up at the
-    final dot instead of answering, that many times."""
+    final dot instead of answering, that many times. With starttls_reply
+    (e.g. "454 4.7.0 TLS not available") EHLO offers STARTTLS and STARTTLS
+    gets that reply; starttls_seen counts the STARTTLS commands. size_limit
+    sets the SIZE it announces (aiosmtpd's default is 32 MiB)."""
 
-    def __init__(self, ip, port, name):
+    def __init__(self, ip, port, name, smtputf8=True, starttls_reply=None, size_limit=None):
         self.ip, self.port, self.name = ip, port, name
+        self.smtputf8 = smtputf8
+        self.size_limit = size_limit
+        self.starttls_reply = starttls_reply
+        self.starttls_seen = 0
         self.lock = threading.Lock()
         self.messages = []
         self.rcpt_log = []
@@ -369,7 +392,10 @@ class Peer:
         assert self.controller is None
         # A Controller cannot be restarted: a new one each time.
         self.controller = _PeerController(self, _Handler(self), hostname=self.ip, port=self.port,
-                                          server_hostname=self.name, ready_timeout=10 * SLOW)
+                                          server_hostname=self.name, ready_timeout=10 * SLOW,
+                                          enable_SMTPUTF8=self.smtputf8,
+                                          **({"data_size_limit": self.size_limit}
+                                             if self.size_limit else {}))
         self.controller.start()
         return self
 
@@ -709,8 +735,9 @@ class RelayEnv:
         self.peers.append(p)
         return p
 
-    def peer(self, ip, name=None, start=True):
-        p = Peer(ip, self.port, name or "peer-%s.example.net" % ip.replace(":", "-").replace(".", "-"))
+    def peer(self, ip, name=None, start=True, **kw):
+        p = Peer(ip, self.port, name or "peer-%s.example.net" % ip.replace(":", "-").replace(".", "-"),
+                 **kw)
         self.peers.append(p)
         if start:
             p.start()

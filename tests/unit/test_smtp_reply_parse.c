@@ -2,7 +2,8 @@
  * test_smtp_reply_parse: replies of a remote SMTP/LMTP server (RFC 5321
  * §4.2). Multi-line replies are joined, the enhanced status code (RFC 3463)
  * of the first line is split off, a line whose code differs from the first
- * one's is refused, and EHLO keywords are found with their parameters.
+ * one's is refused, EHLO keywords are found with their parameters, and
+ * the text never carries a control octet, DEL or an 8-bit octet.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,6 +176,74 @@ test_bad_lines(void **state)
 	smtp_reply_parser_release(&p);
 }
 
+/* What the text may hold: a hostile server's reply is quoted in DSNs and
+ * logs, so control octets (CR above all) and DEL become spaces, 8-bit
+ * octets '?'; printable ASCII stays as it is. */
+static void
+test_text_cleaned(void **state)
+{
+	static const struct {
+		const char *line;
+		size_t len;
+		const char *esc, *text;
+	} cases[] = {
+		/* the reply: lone CRs would start lines in a DSN */
+		{ S("550 x\r.\rMAIL FROM:<a@b>"), "", "x . MAIL FROM:<a@b>" },
+		{ S("550 5.1.1 a\rb"), "5.1.1", "a b" },
+		{ S("550 5.1.1\rb"), "", "5.1.1 b" },       /* not a code: CR is no SP */
+		{ S("550 a\r"), "", "a " },
+		{ S("550 \r\r"), "", "  " },
+		{ S("550 a\0b"), "", "a b" },
+		{ S("550 \0\0"), "", "  " },
+		{ S("550 a\tb"), "", "a b" },               /* HT: RFC 5321 allows it; spaces are simpler */
+		{ S("550 \x1b[31mred\x1b[0m"), "", " [31mred [0m" },
+		{ S("550 a\x01\x02\x1f\x7f b"), "", "a     b" },
+		{ S("550 a\x0b\x0c\x08" "b"), "", "a   b" },
+		{ S("550 a\nb"), "", "a b" },               /* an LF inside a fed line */
+		/* 8-bit: UTF-8, Latin-1, GBK all become '?' */
+		{ S("550 5.1.1 m\xc3\xbcller"), "5.1.1", "m??ller" },
+		{ S("550 caf\xe9"), "", "caf?" },
+		{ S("535 \xc7\xeb\xca\xb9"), "", "????" },
+		{ S("550 \x80\xff"), "", "??" },
+		/* printable ASCII untouched, edges included */
+		{ S("550 ~ !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}"), "", "~ !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}" },
+	};
+	struct smtp_reply_parser p = { 0 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		smtp_reply_parser_reset(&p);
+		assert_int_equal(smtp_reply_parser_feed(&p, cases[i].line, cases[i].len),
+		    SMTP_REPLY_DONE);
+		assert_string_equal(p.esc, cases[i].esc);
+		assert_int_equal(p.text.len, strlen(cases[i].text));
+		assert_string_equal(buf_cstr(&p.text), cases[i].text);
+	}
+
+	/* multi-line: each line cleaned, "\n" only between lines */
+	smtp_reply_parser_reset(&p);
+	assert_int_equal(smtp_reply_parser_feed(&p, S("550-5.7.1 one\r")), SMTP_REPLY_MORE);
+	assert_int_equal(smtp_reply_parser_feed(&p, S("550-\rRCPT TO:<x@y>\0")), SMTP_REPLY_MORE);
+	assert_int_equal(smtp_reply_parser_feed(&p, S("550 thr\xe9" "e")), SMTP_REPLY_DONE);
+	assert_string_equal(p.esc, "5.7.1");
+	assert_string_equal(buf_cstr(&p.text), "one \n RCPT TO:<x@y> \nthr?e");
+
+	/* EHLO keywords after a CR still match, as keywords with parameters */
+	smtp_reply_parser_reset(&p);
+	assert_int_equal(smtp_reply_parser_feed(&p, S("250-mx\r")), SMTP_REPLY_MORE);
+	assert_int_equal(smtp_reply_parser_feed(&p, S("250-PIPELINING\r")), SMTP_REPLY_MORE);
+	assert_int_equal(smtp_reply_parser_feed(&p, S("250 SIZE\t1000")), SMTP_REPLY_DONE);
+	{
+		const char *param = NULL;
+
+		assert_true(smtp_reply_ehlo_has(&p, "PIPELINING", &param));
+		assert_true(smtp_reply_ehlo_has(&p, "SIZE", &param));
+		assert_string_equal(param, "1000");
+	}
+	smtp_reply_parser_release(&p);
+}
+
 static void
 test_mismatched_codes(void **state)
 {
@@ -291,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_multi_line),
 		cmocka_unit_test(test_enhanced_codes),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_text_cleaned),
 		cmocka_unit_test(test_mismatched_codes),
 		cmocka_unit_test(test_max_lines),
 		cmocka_unit_test(test_ehlo_keywords),
