@@ -99,6 +99,7 @@ struct queue_tx {
 	 * <maildir>/tmp/<name> -> <maildir>/new/<name>,S=<size>. */
 	char tmp_path[QPATH_MAX], final_path[QPATH_MAX], sync_dir[QPATH_MAX];
 	bool direct;
+	bool redone;            /* direct: the rename was tried again */
 	size_t prefix_len;
 	double started;
 	/* queue-internal commits (DSNs) report here instead */
@@ -110,6 +111,8 @@ struct djob;
 
 static void pump(struct queue *q);
 static void commit_report(struct queue_tx *tx, enum queue_err err, const char *id);
+static void commit_fail(struct queue_tx *tx, bool after_rename);
+static void commit_synced(void *arg, int err);
 static void queue_tx_commit_internal(struct queue_tx *tx,
     void (*cb)(void *, enum queue_err, const char *), void *arg);
 static void schedule(struct queue *q, struct qmsg *m, int64_t when);
@@ -378,6 +381,15 @@ box_remember(struct queue *q, const char *box)
 	q->boxes[h % BOX_CACHE] = h;
 }
 
+static void
+box_forget(struct queue *q, const char *box)
+{
+	uint64_t h = box_hash(box);
+
+	if (q->boxes[h % BOX_CACHE] == h)
+		q->boxes[h % BOX_CACHE] = 0;
+}
+
 /*
  * A message with one local recipient that asked for no success report is
  * written straight into that Maildir: its commit (fsync, rename into new/,
@@ -389,8 +401,9 @@ static bool
 begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 {
 	const struct envelope_rcpt *r = &env->rcpts[0];
-	char box[QPATH_MAX], dir[QPATH_MAX + 8], name[256];
+	char box[QPATH_MAX], name[256];
 	struct buf prefix = BUF_INIT;
+	int tries;
 
 	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
@@ -398,22 +411,25 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 		return false;
 	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
 	/* Three mkdir calls per message cost more than a lookup in the cache
-	 * of Maildirs seen; a stale entry just makes the open below fail,
-	 * and the queue path (which creates the Maildir) takes over. */
-	if (!box_known(q, box)) {
-		snprintf(dir, sizeof(dir), "%s/tmp", box);
-		if (maildir_mkdirs(dir) == -1)
+	 * of Maildirs seen. A Maildir removed behind the cache's back shows
+	 * as ENOENT: forget it, create it again, once. (A new/ removed after
+	 * the open is dealt with at the rename: redo_work.) */
+	for (tries = 0; ; tries++) {
+		if (!box_known(q, box)) {
+			if (maildir_create(box) == -1)
+				return false;
+			box_remember(q, box);
+		}
+		maildir_unique_name(q->cfg->hostname, name, sizeof(name));
+		snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
+		snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
+		tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tx->fd != -1)
+			break;
+		if (errno != ENOENT || tries > 0)
 			return false;
-		snprintf(dir, sizeof(dir), "%s/cur", box);
-		if (maildir_mkdirs(dir) == -1 || maildir_mkdirs(tx->sync_dir) == -1)
-			return false;
-		box_remember(q, box);
+		box_forget(q, box);
 	}
-	maildir_unique_name(q->cfg->hostname, name, sizeof(name));
-	snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
-	snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
-	if ((tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
-		return false;
 	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    env->sender, r->addr);
 	if (prefix.data == NULL || fileio_write_all(tx->fd, prefix.data, prefix.len) == -1) {
@@ -570,9 +586,76 @@ commit_work(void *arg)
 	}
 }
 
+/* The Maildir of a direct delivery: sync_dir without its "/new". */
+static void
+direct_box(const struct queue_tx *tx, char box[QPATH_MAX])
+{
+	size_t n = strlen(tx->sync_dir);
+
+	str_copyn(box, QPATH_MAX, tx->sync_dir, n > 4 ? n - 4 : 0);
+}
+
+/* Pool thread: the Maildir again, then the rename once more. The file's
+ * data was made durable before the first rename was tried. */
+static void
+redo_work(void *arg)
+{
+	struct queue_tx *tx = arg;
+	char box[QPATH_MAX];
+
+	direct_box(tx, box);
+	if (maildir_create(box) == -1 || renameat2(AT_FDCWD, tx->tmp_path,
+	    AT_FDCWD, tx->final_path, RENAME_NOREPLACE) == -1) {
+		tx->sys_errno = errno;
+		tx->err = classify(errno);
+		return;
+	}
+	tx->err = QUEUE_OK;
+}
+
+static void
+redo_done(void *arg)
+{
+	struct queue_tx *tx = arg;
+	char box[QPATH_MAX];
+
+	if (tx->err != QUEUE_OK) {
+		commit_fail(tx, false);
+		return;
+	}
+	direct_box(tx, box);
+	box_remember(tx->q, box);
+	if (dirsync_request(tx->q->ds, tx->sync_dir, commit_synced, tx) == -1) {
+		tx->sys_errno = ENOMEM;
+		tx->err = QUEUE_EIO;
+		commit_fail(tx, true);
+	}
+}
+
+/*
+ * A direct delivery whose rename found no new/ (ENOENT): its Maildir was
+ * removed or damaged behind the cache of known Maildirs. Rather than
+ * answer 451 until a restart, the cache entry goes and the rename is
+ * tried once more after the directories are created again.
+ */
+static bool
+redo_direct(struct queue_tx *tx)
+{
+	char box[QPATH_MAX];
+
+	if (!tx->direct || tx->redone || tx->sys_errno != ENOENT || tx->fd != -1)
+		return false;
+	tx->redone = true;
+	direct_box(tx, box);
+	box_forget(tx->q, box);
+	return iopool_submit(tx->q->pool, redo_work, redo_done, tx) == 0;
+}
+
 static void
 commit_fail(struct queue_tx *tx, bool after_rename)
 {
+	if (redo_direct(tx))
+		return;
 	errno = tx->sys_errno;
 	log_warn("id=%s queue: commit failed", tx->env.id);
 	if (tx->fd != -1)
