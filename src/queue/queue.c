@@ -42,6 +42,8 @@
 
 #define QPATH_MAX 1200
 #define BOX_CACHE 1024
+/* state/<id> (docs/queue.md): 2 added the version line and "w". */
+#define STATE_VERSION 2
 
 struct qmsg {
 	struct envelope env;
@@ -52,7 +54,8 @@ struct qmsg {
 	unsigned attempts;
 	size_t heap_idx;        /* SIZE_MAX when not in the heap */
 	bool busy;              /* a delivery job owns it */
-	bool warned;            /* a delay DSN went out */
+	bool warned;            /* a delay DSN went out ("w" in state/<id>) */
+	bool has_state;         /* state/<id> exists */
 	struct qmsg *ready_next;
 	char held_domain[256];  /* while on the held list */
 };
@@ -117,6 +120,7 @@ static void queue_tx_commit_internal(struct queue_tx *tx,
     void (*cb)(void *, enum queue_err, const char *), void *arg);
 static void schedule(struct queue *q, struct qmsg *m, int64_t when);
 static void finish_attempt(struct djob *j);
+static void finish_done(void *arg);
 static void free_running(struct queue *q);
 static int mailbox_path(const struct queue *q, const char *addr, char *out,
     size_t outsize);
@@ -808,6 +812,9 @@ struct djob {
 	struct remote_job *rjobs;
 	size_t *ridx;                    /* recipient indexes, grouped by domain */
 	bool remove;                     /* finish: unlink instead of append */
+	bool unlink_state;               /* removal, second step: state/<id> */
+	bool state_new;                  /* finish_work created state/<id> */
+	bool warned_now;                 /* this attempt queued the delay warning */
 	int finish_err;
 	struct buf dkim;                 /* signatures for remote parts */
 	struct djob *prev, *next;        /* q->djobs: running attempts */
@@ -1095,13 +1102,24 @@ finish_work(void *arg)
 	if (j->remove) {
 		char mpath[QPATH_MAX];
 
+		/* Second step (finish_synced): msg/<id> is gone for good. */
+		if (j->unlink_state) {
+			if (unlink(path) == -1 && errno != ENOENT)
+				j->finish_err = errno;
+			return;
+		}
 		path_of(mpath, j->q->msgdir, m->env.id);
 		if (unlink(mpath) == -1 && errno != ENOENT)
 			j->finish_err = errno;
-		if (unlink(path) == -1 && errno != ENOENT && !j->finish_err)
-			j->finish_err = errno;
 		return;
 	}
+	/* A new state file starts with its version; finish_done makes its
+	 * name durable. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600)) != -1) {
+		j->state_new = true;
+		buf_printf(&lines, "tern-state %d\n", STATE_VERSION);
+	} else if (errno == EEXIST)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	for (i = 0; i < m->env.nrcpts; i++) {
 		if (!j->tried[i] || m->env.rcpts[i].state == RCPT_PENDING)
 			continue;
@@ -1111,8 +1129,10 @@ finish_work(void *arg)
 	/* When to try next and how often it was tried, so a restart keeps
 	 * the schedule instead of retrying the whole queue at once. */
 	buf_printf(&lines, "t %lld %u\n", (long long)j->next_try, m->attempts);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
-	    fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
+	/* The delay warning went out: a restart must not send another. */
+	if (j->warned_now)
+		buf_printf(&lines, "w %lld\n", (long long)time(NULL));
+	if (fd == -1 || fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
 		j->finish_err = errno;
 	if (fd != -1)
 		close(fd);
@@ -1120,18 +1140,12 @@ finish_work(void *arg)
 }
 
 static void
-finish_done(void *arg)
+finish_end(struct djob *j)
 {
-	struct djob *j = arg;
 	struct queue *q = j->q;
 	struct qmsg *m = j->m;
 
 	q->inflight--;
-	if (j->finish_err) {
-		errno = j->finish_err;
-		log_warn("id=%s queue: %s", m->env.id,
-		    j->remove ? "remove" : "record recipient state");
-	}
 	if (j->remove) {
 		maillog_removed(m->env.id);
 		q->nmsgs--;
@@ -1142,6 +1156,56 @@ finish_done(void *arg)
 	}
 	djob_free(j);
 	pump(q);
+}
+
+static void
+finish_synced(void *arg, int err)
+{
+	struct djob *j = arg;
+
+	if (err != 0) {
+		/* A removal keeps the state file: should the message come
+		 * back after a crash, its record comes back with it. */
+		errno = err;
+		log_warn("id=%s queue: sync of %s", j->m->env.id,
+		    j->remove ? "msg/" : "state/");
+	} else if (j->remove) {
+		j->unlink_state = true;
+		if (iopool_submit(j->q->pool, finish_work, finish_done, j) == 0)
+			return;
+	}
+	finish_end(j);
+}
+
+/*
+ * The state file's name must be durable like the records in it (a batched
+ * fsync of state/ after it was created); and it may go only once the
+ * message's removal is durable (a batched fsync of msg/ between the two
+ * unlinks), or a crash could bring the message back without the record of
+ * who already has it. A state file left behind by a crash after that is
+ * an orphan, removed at startup; ids are never reused.
+ */
+static void
+finish_done(void *arg)
+{
+	struct djob *j = arg;
+	struct queue *q = j->q;
+	struct qmsg *m = j->m;
+	bool sync;
+
+	if (j->finish_err) {
+		errno = j->finish_err;
+		log_warn("id=%s queue: %s", m->env.id,
+		    j->remove ? "remove" : "record recipient state");
+	}
+	if (j->state_new)
+		m->has_state = true;
+	sync = j->finish_err == 0 &&
+	    (j->remove ? m->has_state && !j->unlink_state : j->state_new);
+	if (sync && dirsync_request(q->ds, j->remove ? q->msgdir : q->statedir,
+	    finish_synced, j) == 0)
+		return;
+	finish_end(j);
 }
 
 /* Records the outcome on disk (state file or removal), then reschedules. */
@@ -1191,7 +1255,7 @@ dsn_committed(void *arg, enum queue_err err, const char *id)
 	} else {
 		log_info("id=%s event=dsn dsn_id=%s", j->m->env.id, id);
 		if (d->delay_warning)
-			j->m->warned = true;
+			j->m->warned = j->warned_now = true;
 	}
 	free(d->failed);
 	free(d);
@@ -1530,6 +1594,11 @@ move_corrupt(struct queue *q, const char *name, const char *why)
 	maillog_corrupt(from, why);
 	if (rename(from, to) == -1)
 		log_warn("queue: rename %s", from);
+	/* Its state file, if any, goes with it, for the same human. */
+	path_of(from, q->statedir, name);
+	snprintf(to, QPATH_MAX, "%s/%s.state", q->corruptdir, name);
+	if (rename(from, to) == -1 && errno != ENOENT)
+		log_warn("queue: rename %s", from);
 }
 
 /* Reads msg/<name>: envelope, trailer, state file. */
@@ -1582,21 +1651,27 @@ load_one(struct queue *q, const char *name, const char **why)
 	m->heap_idx = SIZE_MAX;
 	path_of(path, q->statedir, name);
 	if ((sf = fopen(path, "r")) != NULL) {
-		char c, nl;
+		char line[128], c, nl;
 		size_t idx;
+		unsigned version = 1;
+		bool first = true;
 
-		/* A torn last line is possible; it is simply not counted: only
-		 * lines with their "\n" are ("d 1" may be a torn "d 12\n"). */
-		char line[128];
-
-		/* "d N", "f N", "t WHEN ATTEMPTS"; a line without its "\n" is
-		 * torn ("d 1" may be the start of "d 12") and not counted. */
+		/* "tern-state V" first (none: version 1, before "w" existed),
+		 * then "d N", "f N", "t WHEN ATTEMPTS", "w WHEN"; a line without
+		 * its "\n" is torn ("d 1" may be the start of "d 12") and not
+		 * counted. */
+		m->has_state = true;
 		while (fgets(line, sizeof(line), sf) != NULL) {
 			long long when;
 			unsigned att;
 
 			if (strchr(line, '\n') == NULL)
 				break;
+			if (first && sscanf(line, "tern-state %u%c", &version, &nl) == 2 && nl == '\n') {
+				first = false;
+				continue;
+			}
+			first = false;
 			if (sscanf(line, "%c %zu%c", &c, &idx, &nl) == 3 && nl == '\n' &&
 			    (c == 'd' || c == 'f')) {
 				if (idx < m->env.nrcpts)
@@ -1604,9 +1679,17 @@ load_one(struct queue *q, const char *name, const char **why)
 			} else if (sscanf(line, "t %lld %u", &when, &att) == 2) {
 				m->next_try = (int64_t)when;
 				m->attempts = att;
-			}
+			} else if (sscanf(line, "w %lld", &when) == 1)
+				m->warned = true;
 		}
 		fclose(sf);
+		/* Records of a later version are not guessed at. */
+		if (version > STATE_VERSION) {
+			*why = "state file of a later version";
+			qmsg_free(m);
+			m = NULL;
+			goto out;
+		}
 	}
 	*why = NULL;
 out:
