@@ -70,6 +70,24 @@ maildir_mkdirs(const char *dir)
 	return maildir_mkdirs(dir);
 }
 
+int
+maildir_create(const char *path)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char dir[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (snprintf(dir, sizeof(dir), "%s/%s", path, subs[i]) >= (int)sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (maildir_mkdirs(dir) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 copy_range(int src, off_t off, int dst, uint64_t len)
 {
@@ -137,18 +155,9 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		fail(res, "maildir path", ENAMETOOLONG);
 		return;
 	}
-	if (maildir_mkdirs(tmpdir) == -1 || maildir_mkdirs(res->newdir) == -1) {
+	if (maildir_create(path) == -1) {
 		fail(res, "create maildir", errno);
 		return;
-	}
-	{
-		char cur[1100];
-
-		snprintf(cur, sizeof(cur), "%s/cur", path);
-		if (maildir_mkdirs(cur) == -1) {
-			fail(res, "create maildir", errno);
-			return;
-		}
 	}
 	maildir_unique_name(hostname, name, sizeof(name));
 	snprintf(name + strlen(name), sizeof(name) - strlen(name), ",S=%llu",

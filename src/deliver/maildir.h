@@ -34,4 +34,8 @@ void maildir_unique_name(const char *hostname, char *out, size_t outsize);
  * gained an entry. Returns 0 or -1 with errno. */
 int maildir_mkdirs(const char *dir);
 
+/* Creates whatever is missing of the Maildir at path: tmp/, new/, cur/
+ * and their parents (maildir_mkdirs). Returns 0 or -1 with errno. */
+int maildir_create(const char *path);
+
 #endif

@@ -42,6 +42,17 @@ bounce_xtext_decode(const char *in, struct buf *out)
 	return 0;
 }
 
+unsigned
+bounce_notify_honoured(unsigned notify, bool trusted)
+{
+	unsigned kept;
+
+	if (trusted || notify == 0 || (notify & SMTP_NOTIFY_NEVER))
+		return notify;
+	kept = notify & ~(unsigned)(SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY);
+	return kept ? kept : SMTP_NOTIFY_NEVER;
+}
+
 static const char *
 action_name(enum dsn_action a)
 {
@@ -87,7 +98,7 @@ bounce_compose(const char *hostname, const char *queue_id,
 {
 	char date[64], arrival[64], boundary[80];
 	enum dsn_action worst = DSN_DELIVERED;
-	bool hdrs_only = env->ret == SMTP_RET_HDRS;
+	bool hdrs_only;
 	size_t i, orig_hdr = header_len(original, original_len);
 	const char *subject;
 
@@ -97,6 +108,10 @@ bounce_compose(const char *hostname, const char *queue_id,
 		else if (items[i].action == DSN_DELAYED && worst != DSN_FAILED)
 			worst = DSN_DELAYED;
 	}
+	/* RET chooses what a failure report returns (RFC 3461 §4.3). A
+	 * report of success or delay identifies the message by its header
+	 * alone: the body would make it a carrier for whatever was sent. */
+	hdrs_only = env->ret == SMTP_RET_HDRS || worst != DSN_FAILED;
 	subject = worst == DSN_FAILED ? "Undelivered Mail Returned to Sender" :
 	    worst == DSN_DELAYED ? "Delayed Mail (still being retried)" :
 	    "Successful Mail Delivery Report";
@@ -190,8 +205,9 @@ bounce_compose(const char *hostname, const char *queue_id,
 	/* Part 3: what was sent. */
 	*eightbit_r = !all_ascii(out->data, out->len);
 	if (hdrs_only) {
-		buf_printf(out, "--%s\r\nContent-Description: Undelivered Message Headers\r\n"
-		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary);
+		buf_printf(out, "--%s\r\nContent-Description: %s\r\n"
+		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary,
+		    worst == DSN_FAILED ? "Undelivered Message Headers" : "Message Headers");
 		buf_append(out, original, orig_hdr);
 	} else {
 		buf_printf(out, "--%s\r\nContent-Description: Undelivered Message\r\n"

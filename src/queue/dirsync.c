@@ -80,9 +80,16 @@ dirsync_free(struct dirsync **dsp)
 
 #define MAX_DEVS 8
 
-/* syncfs() once per filesystem among the batch's commits; errno or 0. */
+/*
+ * syncfs() once per filesystem among the batch's commits; a failed one
+ * fails them all (it may have lost anyone's pages): returns its errno or
+ * 0. Before the renames each file is reached through its own descriptor;
+ * after them, through the directory of its new name, for the commits
+ * whose rename succeeded. A directory that is not there (a Maildir
+ * removed under us) fails its own commit only, never the batch.
+ */
 static int
-sync_filesystems(struct ds_req *list)
+sync_filesystems(struct ds_req *list, bool renamed)
 {
 	dev_t devs[MAX_DEVS];
 	size_t ndevs = 0, i;
@@ -91,12 +98,12 @@ sync_filesystems(struct ds_req *list)
 
 	for (r = list; r; r = r->next) {
 		struct stat st;
-		int fd;
+		int fd = r->fd;
 
-		if (r->tmp == NULL)
+		if (r->tmp == NULL || (renamed && r->err != 0))
 			continue;
-		if ((fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-			err = errno;
+		if (renamed && (fd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+			r->err = errno;
 			continue;
 		}
 		if (fstat(fd, &st) == 0) {
@@ -109,7 +116,8 @@ sync_filesystems(struct ds_req *list)
 					devs[ndevs++] = st.st_dev;
 			}
 		}
-		close(fd);
+		if (renamed)
+			close(fd);
 	}
 	return err;
 }
@@ -127,7 +135,7 @@ batch_work(void *arg)
 	for (r = ds->batch; r; r = r->next)
 		commits |= r->tmp != NULL;
 	if (commits) {
-		err = sync_filesystems(ds->batch);
+		err = sync_filesystems(ds->batch, false);
 		for (r = ds->batch; r; r = r->next) {
 			if (r->tmp == NULL)
 				continue;
@@ -146,7 +154,7 @@ batch_work(void *arg)
 			    r->final, RENAME_NOREPLACE) == -1)
 				r->err = errno;
 		}
-		if (err == 0 && (err = sync_filesystems(ds->batch)) != 0) {
+		if (err == 0 && (err = sync_filesystems(ds->batch, true)) != 0) {
 			for (r = ds->batch; r; r = r->next) {
 				if (r->tmp)
 					r->err = err;

@@ -28,7 +28,9 @@ int dirsync_request(struct dirsync *ds, const char *dir, dirsync_cb cb,
  * tmp -> final (never replacing), then syncfs() again (the new names are
  * on disk). Two device flushes per batch instead of one per file; the data
  * is durable before its name appears, so no half-written file is ever
- * visible after a crash. cb(arg, errno) as for dirsync_request.
+ * visible after a crash. A final directory that is missing fails that
+ * commit alone (ENOENT), never the batch. cb(arg, errno) as for
+ * dirsync_request.
  */
 int dirsync_commit(struct dirsync *ds, int fd, const char *tmp,
     const char *final, dirsync_cb cb, void *arg);

@@ -43,6 +43,8 @@
 
 #define QPATH_MAX 1200
 #define BOX_CACHE 1024
+/* state/<id> (docs/queue.md): 2 added the version line and "w". */
+#define STATE_VERSION 2
 
 struct qmsg {
 	struct envelope env;
@@ -53,7 +55,8 @@ struct qmsg {
 	unsigned attempts;
 	size_t heap_idx;        /* SIZE_MAX when not in the heap */
 	bool busy;              /* a delivery job owns it */
-	bool warned;            /* a delay DSN went out */
+	bool warned;            /* a delay DSN went out ("w" in state/<id>) */
+	bool has_state;         /* state/<id> exists */
 	struct qmsg *ready_next;
 	char held_domain[256];  /* while on the held list */
 };
@@ -101,6 +104,7 @@ struct queue_tx {
 	 * <maildir>/tmp/<name> -> <maildir>/new/<name>,S=<size>. */
 	char tmp_path[QPATH_MAX], final_path[QPATH_MAX], sync_dir[QPATH_MAX];
 	bool direct;
+	bool redone;            /* direct: the rename was tried again */
 	size_t prefix_len;
 	double started;
 	/* queue-internal commits (DSNs) report here instead */
@@ -112,10 +116,13 @@ struct djob;
 
 static void pump(struct queue *q);
 static void commit_report(struct queue_tx *tx, enum queue_err err, const char *id);
+static void commit_fail(struct queue_tx *tx, bool after_rename);
+static void commit_synced(void *arg, int err);
 static void queue_tx_commit_internal(struct queue_tx *tx,
     void (*cb)(void *, enum queue_err, const char *), void *arg);
 static void schedule(struct queue *q, struct qmsg *m, int64_t when);
 static void finish_attempt(struct djob *j);
+static void finish_done(void *arg);
 static void free_running(struct queue *q);
 static int mailbox_path(const struct queue *q, const char *addr, char *out,
     size_t outsize);
@@ -380,6 +387,15 @@ box_remember(struct queue *q, const char *box)
 	q->boxes[h % BOX_CACHE] = h;
 }
 
+static void
+box_forget(struct queue *q, const char *box)
+{
+	uint64_t h = box_hash(box);
+
+	if (q->boxes[h % BOX_CACHE] == h)
+		q->boxes[h % BOX_CACHE] = 0;
+}
+
 /*
  * A message with one local recipient that asked for no success report is
  * written straight into that Maildir: its commit (fsync, rename into new/,
@@ -391,8 +407,9 @@ static bool
 begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 {
 	const struct envelope_rcpt *r = &env->rcpts[0];
-	char box[QPATH_MAX], dir[QPATH_MAX + 8], name[256];
+	char box[QPATH_MAX], name[256];
 	struct buf prefix = BUF_INIT;
+	int tries;
 
 	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
@@ -400,22 +417,25 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 		return false;
 	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
 	/* Three mkdir calls per message cost more than a lookup in the cache
-	 * of Maildirs seen; a stale entry just makes the open below fail,
-	 * and the queue path (which creates the Maildir) takes over. */
-	if (!box_known(q, box)) {
-		snprintf(dir, sizeof(dir), "%s/tmp", box);
-		if (maildir_mkdirs(dir) == -1)
+	 * of Maildirs seen. A Maildir removed behind the cache's back shows
+	 * as ENOENT: forget it, create it again, once. (A new/ removed after
+	 * the open is dealt with at the rename: redo_work.) */
+	for (tries = 0; ; tries++) {
+		if (!box_known(q, box)) {
+			if (maildir_create(box) == -1)
+				return false;
+			box_remember(q, box);
+		}
+		maildir_unique_name(q->cfg->hostname, name, sizeof(name));
+		snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
+		snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
+		tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (tx->fd != -1)
+			break;
+		if (errno != ENOENT || tries > 0)
 			return false;
-		snprintf(dir, sizeof(dir), "%s/cur", box);
-		if (maildir_mkdirs(dir) == -1 || maildir_mkdirs(tx->sync_dir) == -1)
-			return false;
-		box_remember(q, box);
+		box_forget(q, box);
 	}
-	maildir_unique_name(q->cfg->hostname, name, sizeof(name));
-	snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
-	snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
-	if ((tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
-		return false;
 	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    env->sender, r->addr);
 	if (prefix.data == NULL || fileio_write_all(tx->fd, prefix.data, prefix.len) == -1) {
@@ -572,9 +592,76 @@ commit_work(void *arg)
 	}
 }
 
+/* The Maildir of a direct delivery: sync_dir without its "/new". */
+static void
+direct_box(const struct queue_tx *tx, char box[QPATH_MAX])
+{
+	size_t n = strlen(tx->sync_dir);
+
+	str_copyn(box, QPATH_MAX, tx->sync_dir, n > 4 ? n - 4 : 0);
+}
+
+/* Pool thread: the Maildir again, then the rename once more. The file's
+ * data was made durable before the first rename was tried. */
+static void
+redo_work(void *arg)
+{
+	struct queue_tx *tx = arg;
+	char box[QPATH_MAX];
+
+	direct_box(tx, box);
+	if (maildir_create(box) == -1 || renameat2(AT_FDCWD, tx->tmp_path,
+	    AT_FDCWD, tx->final_path, RENAME_NOREPLACE) == -1) {
+		tx->sys_errno = errno;
+		tx->err = classify(errno);
+		return;
+	}
+	tx->err = QUEUE_OK;
+}
+
+static void
+redo_done(void *arg)
+{
+	struct queue_tx *tx = arg;
+	char box[QPATH_MAX];
+
+	if (tx->err != QUEUE_OK) {
+		commit_fail(tx, false);
+		return;
+	}
+	direct_box(tx, box);
+	box_remember(tx->q, box);
+	if (dirsync_request(tx->q->ds, tx->sync_dir, commit_synced, tx) == -1) {
+		tx->sys_errno = ENOMEM;
+		tx->err = QUEUE_EIO;
+		commit_fail(tx, true);
+	}
+}
+
+/*
+ * A direct delivery whose rename found no new/ (ENOENT): its Maildir was
+ * removed or damaged behind the cache of known Maildirs. Rather than
+ * answer 451 until a restart, the cache entry goes and the rename is
+ * tried once more after the directories are created again.
+ */
+static bool
+redo_direct(struct queue_tx *tx)
+{
+	char box[QPATH_MAX];
+
+	if (!tx->direct || tx->redone || tx->sys_errno != ENOENT || tx->fd != -1)
+		return false;
+	tx->redone = true;
+	direct_box(tx, box);
+	box_forget(tx->q, box);
+	return iopool_submit(tx->q->pool, redo_work, redo_done, tx) == 0;
+}
+
 static void
 commit_fail(struct queue_tx *tx, bool after_rename)
 {
+	if (redo_direct(tx))
+		return;
 	errno = tx->sys_errno;
 	log_warn("id=%s queue: commit failed", tx->env.id);
 	if (tx->fd != -1)
@@ -729,6 +816,9 @@ struct djob {
 	struct remote_job *rjobs;
 	size_t *ridx;                    /* recipient indexes, grouped by domain */
 	bool remove;                     /* finish: unlink instead of append */
+	bool unlink_state;               /* removal, second step: state/<id> */
+	bool state_new;                  /* finish_work created state/<id> */
+	bool warned_now;                 /* this attempt queued the delay warning */
 	int finish_err;
 	struct buf dkim;                 /* signatures for remote parts */
 	size_t ndom;                     /* remote parts (domains) */
@@ -1060,13 +1150,24 @@ finish_work(void *arg)
 	if (j->remove) {
 		char mpath[QPATH_MAX];
 
+		/* Second step (finish_synced): msg/<id> is gone for good. */
+		if (j->unlink_state) {
+			if (unlink(path) == -1 && errno != ENOENT)
+				j->finish_err = errno;
+			return;
+		}
 		path_of(mpath, j->q->msgdir, m->env.id);
 		if (unlink(mpath) == -1 && errno != ENOENT)
 			j->finish_err = errno;
-		if (unlink(path) == -1 && errno != ENOENT && !j->finish_err)
-			j->finish_err = errno;
 		return;
 	}
+	/* A new state file starts with its version; finish_done makes its
+	 * name durable. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600)) != -1) {
+		j->state_new = true;
+		buf_printf(&lines, "tern-state %d\n", STATE_VERSION);
+	} else if (errno == EEXIST)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	for (i = 0; i < m->env.nrcpts; i++) {
 		if (!j->tried[i] || m->env.rcpts[i].state == RCPT_PENDING)
 			continue;
@@ -1076,8 +1177,10 @@ finish_work(void *arg)
 	/* When to try next and how often it was tried, so a restart keeps
 	 * the schedule instead of retrying the whole queue at once. */
 	buf_printf(&lines, "t %lld %u\n", (long long)j->next_try, m->attempts);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
-	    fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
+	/* The delay warning went out: a restart must not send another. */
+	if (j->warned_now)
+		buf_printf(&lines, "w %lld\n", (long long)time(NULL));
+	if (fd == -1 || fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
 		j->finish_err = errno;
 	if (fd != -1)
 		close(fd);
@@ -1085,18 +1188,12 @@ finish_work(void *arg)
 }
 
 static void
-finish_done(void *arg)
+finish_end(struct djob *j)
 {
-	struct djob *j = arg;
 	struct queue *q = j->q;
 	struct qmsg *m = j->m;
 
 	q->inflight--;
-	if (j->finish_err) {
-		errno = j->finish_err;
-		log_warn("id=%s queue: %s", m->env.id,
-		    j->remove ? "remove" : "record recipient state");
-	}
 	if (j->remove) {
 		maillog_removed(m->env.id);
 		q->nmsgs--;
@@ -1107,6 +1204,56 @@ finish_done(void *arg)
 	}
 	djob_free(j);
 	pump(q);
+}
+
+static void
+finish_synced(void *arg, int err)
+{
+	struct djob *j = arg;
+
+	if (err != 0) {
+		/* A removal keeps the state file: should the message come
+		 * back after a crash, its record comes back with it. */
+		errno = err;
+		log_warn("id=%s queue: sync of %s", j->m->env.id,
+		    j->remove ? "msg/" : "state/");
+	} else if (j->remove) {
+		j->unlink_state = true;
+		if (iopool_submit(j->q->pool, finish_work, finish_done, j) == 0)
+			return;
+	}
+	finish_end(j);
+}
+
+/*
+ * The state file's name must be durable like the records in it (a batched
+ * fsync of state/ after it was created); and it may go only once the
+ * message's removal is durable (a batched fsync of msg/ between the two
+ * unlinks), or a crash could bring the message back without the record of
+ * who already has it. A state file left behind by a crash after that is
+ * an orphan, removed at startup; ids are never reused.
+ */
+static void
+finish_done(void *arg)
+{
+	struct djob *j = arg;
+	struct queue *q = j->q;
+	struct qmsg *m = j->m;
+	bool sync;
+
+	if (j->finish_err) {
+		errno = j->finish_err;
+		log_warn("id=%s queue: %s", m->env.id,
+		    j->remove ? "remove" : "record recipient state");
+	}
+	if (j->state_new)
+		m->has_state = true;
+	sync = j->finish_err == 0 &&
+	    (j->remove ? m->has_state && !j->unlink_state : j->state_new);
+	if (sync && dirsync_request(q->ds, j->remove ? q->msgdir : q->statedir,
+	    finish_synced, j) == 0)
+		return;
+	finish_end(j);
 }
 
 /* Records the outcome on disk (state file or removal), then reschedules. */
@@ -1156,7 +1303,7 @@ dsn_committed(void *arg, enum queue_err err, const char *id)
 	} else {
 		log_info("id=%s event=dsn dsn_id=%s", j->m->env.id, id);
 		if (d->delay_warning)
-			j->m->warned = true;
+			j->m->warned = j->warned_now = true;
 	}
 	free(d->failed);
 	free(d);
@@ -1511,6 +1658,11 @@ move_corrupt(struct queue *q, const char *name, const char *why)
 	maillog_corrupt(from, why);
 	if (rename(from, to) == -1)
 		log_warn("queue: rename %s", from);
+	/* Its state file, if any, goes with it, for the same human. */
+	path_of(from, q->statedir, name);
+	snprintf(to, QPATH_MAX, "%s/%s.state", q->corruptdir, name);
+	if (rename(from, to) == -1 && errno != ENOENT)
+		log_warn("queue: rename %s", from);
 }
 
 /* Reads msg/<name>: envelope, trailer, state file. */
@@ -1563,21 +1715,27 @@ load_one(struct queue *q, const char *name, const char **why)
 	m->heap_idx = SIZE_MAX;
 	path_of(path, q->statedir, name);
 	if ((sf = fopen(path, "r")) != NULL) {
-		char c, nl;
+		char line[128], c, nl;
 		size_t idx;
+		unsigned version = 1;
+		bool first = true;
 
-		/* A torn last line is possible; it is simply not counted: only
-		 * lines with their "\n" are ("d 1" may be a torn "d 12\n"). */
-		char line[128];
-
-		/* "d N", "f N", "t WHEN ATTEMPTS"; a line without its "\n" is
-		 * torn ("d 1" may be the start of "d 12") and not counted. */
+		/* "tern-state V" first (none: version 1, before "w" existed),
+		 * then "d N", "f N", "t WHEN ATTEMPTS", "w WHEN"; a line without
+		 * its "\n" is torn ("d 1" may be the start of "d 12") and not
+		 * counted. */
+		m->has_state = true;
 		while (fgets(line, sizeof(line), sf) != NULL) {
 			long long when;
 			unsigned att;
 
 			if (strchr(line, '\n') == NULL)
 				break;
+			if (first && sscanf(line, "tern-state %u%c", &version, &nl) == 2 && nl == '\n') {
+				first = false;
+				continue;
+			}
+			first = false;
 			if (sscanf(line, "%c %zu%c", &c, &idx, &nl) == 3 && nl == '\n' &&
 			    (c == 'd' || c == 'f')) {
 				if (idx < m->env.nrcpts)
@@ -1585,9 +1743,17 @@ load_one(struct queue *q, const char *name, const char **why)
 			} else if (sscanf(line, "t %lld %u", &when, &att) == 2) {
 				m->next_try = (int64_t)when;
 				m->attempts = att;
-			}
+			} else if (sscanf(line, "w %lld", &when) == 1)
+				m->warned = true;
 		}
 		fclose(sf);
+		/* Records of a later version are not guessed at. */
+		if (version > STATE_VERSION) {
+			*why = "state file of a later version";
+			qmsg_free(m);
+			m = NULL;
+			goto out;
+		}
 	}
 	*why = NULL;
 out:

@@ -20,6 +20,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../maillog/maillog.h"
+#include "../queue/bounce.h"
 #include "../queue/queue.h"
 #include "../route/router.h"
 #include "smtp_reply.h"
@@ -179,6 +180,9 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_count_error(s);
 		return;
 	}
+	/* No success or delay notices to an unverified sender (bounce.h). */
+	rp.notify = bounce_notify_honoured(rp.notify,
+	    s->authed || config_relay_allowed(cfg, s->family, s->addr));
 	if (smtp_addr_unquote_local(to.local, local, sizeof(local)) == -1) {
 		path_error(s, SMTP_ADDR_SYNTAX, false);
 		return;

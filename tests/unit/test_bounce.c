@@ -3,7 +3,8 @@
  * multipart/report). The result is taken apart with plain string checks:
  * the header, the three parts between the boundaries, the per-message and
  * per-recipient fields, the returned original (all of it, or only its
- * header for RET=HDRS), xtext decoding of ENVID and ORCPT, and when the
+ * header for RET=HDRS and for every report without a failure), which
+ * NOTIFY conditions are honoured for which clients, xtext decoding of ENVID and ORCPT, and when the
  * notification needs 8BITMIME.
  */
 #include <stdarg.h>
@@ -619,6 +620,97 @@ test_relayed(void **state)
 	fixture_clear(&f);
 }
 
+/*
+ * What the third part returns, for every RET and every kind of report:
+ * RET decides only for a failure report; success, relay and delay reports
+ * return the header whatever RET says (a success notice with the body
+ * would carry spam to a forged sender). A report with a failure anywhere
+ * is a failure report.
+ */
+static void
+test_returned_part_by_action(void **state)
+{
+	static const struct {
+		enum dsn_action a1, a2;     /* a2 == a1: one item only */
+		int ret;
+		bool full;
+	} cases[] = {
+		{ DSN_FAILED, DSN_FAILED, SMTP_RET_UNSET, true },
+		{ DSN_FAILED, DSN_FAILED, SMTP_RET_FULL, true },
+		{ DSN_FAILED, DSN_FAILED, SMTP_RET_HDRS, false },
+		{ DSN_DELIVERED, DSN_DELIVERED, SMTP_RET_UNSET, false },
+		{ DSN_DELIVERED, DSN_DELIVERED, SMTP_RET_FULL, false },
+		{ DSN_DELIVERED, DSN_DELIVERED, SMTP_RET_HDRS, false },
+		{ DSN_RELAYED, DSN_RELAYED, SMTP_RET_FULL, false },
+		{ DSN_DELAYED, DSN_DELAYED, SMTP_RET_UNSET, false },
+		{ DSN_DELAYED, DSN_DELAYED, SMTP_RET_FULL, false },
+		{ DSN_DELAYED, DSN_DELAYED, SMTP_RET_HDRS, false },
+		{ DSN_DELIVERED, DSN_DELAYED, SMTP_RET_FULL, false },
+		{ DSN_DELIVERED, DSN_FAILED, SMTP_RET_FULL, true },
+		{ DSN_DELAYED, DSN_FAILED, SMTP_RET_UNSET, true },
+		{ DSN_DELAYED, DSN_FAILED, SMTP_RET_HDRS, false },
+	};
+	size_t hl = (size_t)(strstr(original, "\r\n\r\n") - original) + 2, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fixture f;
+		struct dsn d;
+		const char *o;
+
+		fixture_init(&f, cases[i].ret);
+		/* recipient 0 for a failure, 1 for a delay, 2 otherwise */
+		fixture_item(&f, cases[i].a1 == DSN_FAILED ? 0 : cases[i].a1 == DSN_DELAYED ? 1 : 2,
+		    cases[i].a1);
+		if (cases[i].a2 != cases[i].a1)
+			fixture_item(&f, cases[i].a2 == DSN_FAILED ? 0 : 1, cases[i].a2);
+		compose(&f, original, sizeof(original) - 1, &d);
+		o = strstr(d.part[2], "\r\n\r\n") + 4;
+		if (cases[i].full) {
+			assert_non_null(strstr(d.part[2], "Content-Type: message/rfc822\r\n\r\n"));
+			assert_string_equal(o, original);
+		} else {
+			assert_non_null(strstr(d.part[2], "Content-Type: text/rfc822-headers\r\n\r\n"));
+			assert_null(strstr(d.part[2], "message/rfc822"));
+			assert_int_equal(strlen(o), hl);
+			assert_memory_equal(o, original, hl);
+			assert_null(strstr(d.all, "The body of the message."));
+			/* only a failure report speaks of undelivered mail */
+			assert_true((strstr(d.part[2], "Undelivered") != NULL) ==
+			    (cases[i].a1 == DSN_FAILED || cases[i].a2 == DSN_FAILED));
+		}
+		dsn_free(&d);
+		fixture_clear(&f);
+	}
+}
+
+/* Success and delay notices only for clients that can vouch for the
+ * sender; failure reports as asked. */
+static void
+test_notify_honoured(void **state)
+{
+	enum { S = SMTP_NOTIFY_SUCCESS, F = SMTP_NOTIFY_FAILURE,
+	    D = SMTP_NOTIFY_DELAY, N = SMTP_NOTIFY_NEVER };
+	static const struct { unsigned in; unsigned anon, trusted; } cases[] = {
+		{ 0, 0, 0 },                    /* unset: the default (failures) */
+		{ N, N, N },
+		{ F, F, F },
+		{ S, N, S },                    /* not FAILURE either: nothing */
+		{ D, N, D },
+		{ S | D, N, S | D },
+		{ S | F, F, S | F },
+		{ D | F, F, D | F },
+		{ S | D | F, F, S | D | F },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(bounce_notify_honoured(cases[i].in, false), cases[i].anon);
+		assert_int_equal(bounce_notify_honoured(cases[i].in, true), cases[i].trusted);
+	}
+}
+
 int
 main(void)
 {
@@ -631,6 +723,8 @@ main(void)
 		cmocka_unit_test(test_orcpt_and_envid),
 		cmocka_unit_test(test_eightbit),
 		cmocka_unit_test(test_relayed),
+		cmocka_unit_test(test_returned_part_by_action),
+		cmocka_unit_test(test_notify_honoured),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,11 @@
  * complete messages are counted and delivered into their Maildirs exactly
  * once and removed, recipients a state file marks done are not delivered
  * again, damaged files are moved to queue/corrupt/, tmp/ is emptied. A
- * second start on the same directory finds nothing left to do.
+ * second start on the same directory finds nothing left to do. And the
+ * state file's versions: version 1 files (no version line, as the spool
+ * above has) still load, a delay warning recorded ("w") is not sent
+ * again, also after a restart, and a file of a later version puts its
+ * message aside.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,6 +36,7 @@
 
 #include "config/config.h"
 #include "daemon/iopool.h"
+#include "proto/smtp_cmd.h"
 #include "queue/envelope.h"
 #include "queue/queue.h"
 #include "route/directory.h"
@@ -212,11 +217,12 @@ static const char msg_v3[] =
     "\r\n"
     "Already delivered before the crash.\r\n";
 
-/* Envelope block + message + trailer, as queue.c writes it. *hdrlen_r is
- * the envelope block's length. */
+/* Envelope block + message + trailer, as queue.c writes it, from sender
+ * at arrival, every recipient local with the given NOTIFY bits. */
 static void
-make_queue_file(struct buf *out, const char *id, const char *const *rcpts,
-    size_t n, const char *msg, size_t msglen, size_t *hdrlen_r)
+make_queue_file_from(struct buf *out, const char *id, const char *sender,
+    int64_t arrival, unsigned notify, const char *const *rcpts, size_t n,
+    const char *msg, size_t msglen, size_t *hdrlen_r)
 {
 	struct envelope env;
 	char trailer[ENVELOPE_TRAILER_LEN + 1];
@@ -225,14 +231,14 @@ make_queue_file(struct buf *out, const char *id, const char *const *rcpts,
 	memset(&env, 0, sizeof(env));
 	assert_int_equal(strlen(id), QUEUE_ID_LEN);
 	memcpy(env.id, id, QUEUE_ID_LEN + 1);
-	env.arrival = (int64_t)time(NULL);
-	assert_int_equal(envelope_set(&env.sender, SENDER), 0);
+	env.arrival = arrival;
+	assert_int_equal(envelope_set(&env.sender, sender), 0);
 	assert_int_equal(envelope_set(&env.helo, "client.remote.example"), 0);
 	assert_int_equal(envelope_set(&env.client, "192.0.2.9"), 0);
 	assert_int_equal(envelope_set(&env.proto, "ESMTP"), 0);
 	assert_int_equal(envelope_set(&env.envid, ""), 0);
 	for (i = 0; i < n; i++)
-		assert_int_equal(envelope_add_rcpt(&env, rcpts[i], rcpts[i], "", 0, true), 0);
+		assert_int_equal(envelope_add_rcpt(&env, rcpts[i], rcpts[i], "", notify, true), 0);
 	assert_int_equal(envelope_encode(&env, out), 0);
 	*hdrlen_r = out->len;
 	assert_int_equal(buf_append(out, msg, msglen), 0);
@@ -240,6 +246,16 @@ make_queue_file(struct buf *out, const char *id, const char *const *rcpts,
 	assert_int_equal(strlen(trailer), ENVELOPE_TRAILER_LEN);
 	assert_int_equal(buf_append(out, trailer, ENVELOPE_TRAILER_LEN), 0);
 	envelope_clear(&env);
+}
+
+/* The same from SENDER, arrived now, NOTIFY unset. *hdrlen_r is the
+ * envelope block's length. */
+static void
+make_queue_file(struct buf *out, const char *id, const char *const *rcpts,
+    size_t n, const char *msg, size_t msglen, size_t *hdrlen_r)
+{
+	make_queue_file_from(out, id, SENDER, (int64_t)time(NULL), 0, rcpts, n,
+	    msg, msglen, hdrlen_r);
 }
 
 static void
@@ -550,55 +566,67 @@ check_delivered(void)
 	check_no_mail("frank");     /* "d 0", only the removal was lost */
 }
 
-/* ------------------------------------------------------------ the test */
-
+/* A fresh data_dir with its queue directories, a config for it and the
+ * users file (no aliases). */
 static void
-test_recovery(void **state)
+setup(struct env *e, const char *users)
 {
-	struct env e;
 	struct buf errs = BUF_INIT;
-	char path[1024], upath[1024], apath[1024], names[8192];
+	char path[1024], upath[1024], apath[1024];
 
-	(void)state;
 	pathf(data_dir, sizeof(data_dir), "/tmp/tern_qrec.XXXXXX");
 	assert_non_null(mkdtemp(data_dir));
-
-	memset(&e, 0, sizeof(e));
-	config_defaults(&e.cfg);
-	pathf(e.cfg.data_dir, sizeof(e.cfg.data_dir), "%s", data_dir);
-	pathf(e.cfg.hostname, sizeof(e.cfg.hostname), "mx.test");
-	pathf(e.cfg.domains[0], sizeof(e.cfg.domains[0]), DOMAIN);
-	e.cfg.ndomains = 1;
-	pathf(e.cfg.postmaster, sizeof(e.cfg.postmaster), "postmaster@" DOMAIN);
-	e.cfg.io_threads = 2;
-	e.cfg.direct_delivery = false;
+	memset(e, 0, sizeof(*e));
+	config_defaults(&e->cfg);
+	pathf(e->cfg.data_dir, sizeof(e->cfg.data_dir), "%s", data_dir);
+	pathf(e->cfg.hostname, sizeof(e->cfg.hostname), "mx.test");
+	pathf(e->cfg.domains[0], sizeof(e->cfg.domains[0]), DOMAIN);
+	e->cfg.ndomains = 1;
+	pathf(e->cfg.postmaster, sizeof(e->cfg.postmaster), "postmaster@" DOMAIN);
+	e->cfg.io_threads = 2;
+	e->cfg.direct_delivery = false;
 
 	pathf(upath, sizeof(upath), "%s/users", data_dir);
 	pathf(apath, sizeof(apath), "%s/aliases", data_dir);
-	{
-		static const char users[] =
-		    "alice@" DOMAIN ":{PLAIN}x\n"
-		    "bob@" DOMAIN ":\n"
-		    "carol@" DOMAIN "\n"
-		    "dave@" DOMAIN "\n"
-		    "erin@" DOMAIN "\n"
-		    "frank@" DOMAIN "\n"
-		    "postmaster@" DOMAIN "\n";
-
-		write_file(upath, users, sizeof(users) - 1);
-		write_file(apath, "", 0);
-	}
-	e.dir = directory_load(upath, apath, &errs);
-	if (e.dir == NULL)
+	write_file(upath, users, strlen(users));
+	write_file(apath, "", 0);
+	e->dir = directory_load(upath, apath, &errs);
+	if (e->dir == NULL)
 		fail_msg("directory_load: %s", buf_cstr(&errs));
+	buf_release(&errs);
 
-	/* the spool as a crash left it */
 	pathf(path, sizeof(path), "%s/queue/msg", data_dir);
 	mkdir_p(path);
 	pathf(path, sizeof(path), "%s/queue/tmp", data_dir);
 	mkdir_p(path);
 	pathf(path, sizeof(path), "%s/queue/state", data_dir);
 	mkdir_p(path);
+}
+
+static void
+teardown(struct env *e)
+{
+	directory_free(&e->dir);
+	rm_rf(data_dir);
+}
+
+/* ------------------------------------------------------------ the test */
+
+static void
+test_recovery(void **state)
+{
+	struct env e;
+	char path[1024], names[8192];
+
+	(void)state;
+	setup(&e, "alice@" DOMAIN ":{PLAIN}x\n"
+	    "bob@" DOMAIN ":\n"
+	    "carol@" DOMAIN "\n"
+	    "dave@" DOMAIN "\n"
+	    "erin@" DOMAIN "\n"
+	    "frank@" DOMAIN "\n"
+	    "postmaster@" DOMAIN "\n");
+	/* the spool as a crash left it */
 	write_spool();
 
 	/* restart */
@@ -647,9 +675,118 @@ test_recovery(void **state)
 	assert_string_equal(names, corrupt_expected);
 	stop(&e);
 
-	directory_free(&e.dir);
-	buf_release(&errs);
-	rm_rf(data_dir);
+	teardown(&e);
+}
+
+/* Runs the loop until the I/O pool is idle (at most max_ms), so the
+ * queue can be freed; attempts keep coming, so this is not the end. */
+static void
+run_until_pool_idle(struct env *e, int max_ms)
+{
+	int t;
+
+	for (t = 0; t < max_ms && iopool_pending(e->pool) != 0; t += 10)
+		run_for(e, 10);
+	assert_int_equal(iopool_pending(e->pool), 0);
+}
+
+static size_t
+count_mail(const char *user)
+{
+	char dir[1024];
+
+	pathf(dir, sizeof(dir), "%s/mail/%s/%s/new", data_dir, DOMAIN, user);
+	return count_dir(dir);
+}
+
+static void
+check_warnings(size_t henry, size_t ivan, size_t jack)
+{
+	assert_int_equal(count_mail("henry"), henry);
+	assert_int_equal(count_mail("ivan"), ivan);
+	assert_int_equal(count_mail("jack"), jack);
+	assert_int_equal(count_mail("kate"), 0);
+}
+
+/*
+ * The state file's versions and its delay-warning record ("w"). Four
+ * messages for gina, whose Maildir cannot be made (a file is in its
+ * place), so they stay queued, each from its own local sender, NOTIFY=
+ * DELAY, older than delay_warning: henry's state file (version 2)
+ * records the warning as sent; ivan's is version 1, without the version
+ * line, as tern wrote them before "w"; jack's has none yet; kate's is of
+ * a version from the future. ivan and jack are warned once, henry never,
+ * kate's message is put aside; and a restart warns nobody again.
+ */
+static void
+test_state_versions(void **state)
+{
+	static const char *const gina[] = { "gina@" DOMAIN };
+	static const char *const ids[] = {
+		"0000000000001001", "0000000000001002", "0000000000001003", "0000000000001004",
+	};
+	static const char *const senders[] = {
+		"henry@" DOMAIN, "ivan@" DOMAIN, "jack@" DOMAIN, "kate@" DOMAIN,
+	};
+	struct env e;
+	struct buf f = BUF_INIT;
+	char path[1024], names[8192], *text;
+	size_t i, hl, len;
+	int round;
+
+	(void)state;
+	setup(&e, "gina@" DOMAIN "\nhenry@" DOMAIN "\nivan@" DOMAIN "\njack@" DOMAIN
+	    "\nkate@" DOMAIN "\npostmaster@" DOMAIN "\n");
+	e.cfg.delay_warning = 1;
+	e.cfg.retry_initial = 1;
+	e.cfg.retry_max = 1;
+	pathf(path, sizeof(path), "%s/mail/%s", data_dir, DOMAIN);
+	mkdir_p(path);
+	pathf(path, sizeof(path), "%s/mail/%s/gina", data_dir, DOMAIN);
+	write_file(path, "not a directory", 15);
+	for (i = 0; i < 4; i++) {
+		buf_reset(&f);
+		make_queue_file_from(&f, ids[i], senders[i], (int64_t)time(NULL) - 100,
+		    SMTP_NOTIFY_DELAY | SMTP_NOTIFY_FAILURE, gina, 1, msg_v1,
+		    sizeof(msg_v1) - 1, &hl);
+		put_msg(ids[i], f.data, f.len);
+	}
+	buf_release(&f);
+	put_state(ids[0], "tern-state 2\nt 0 1\nw 1764057992\n");
+	put_state(ids[1], "t 0 1\n");
+	put_state(ids[3], "tern-state 3\nt 0 1\nw 1764057992\n");
+
+	for (round = 0; round < 2; round++) {
+		start(&e);
+		assert_int_equal(queue_recover(e.q), 0);
+		assert_int_equal(queue_count(e.q), 3);
+		/* a few attempts each (retry_initial 1 s) */
+		run_for(&e, 2500);
+		run_until_pool_idle(&e, 5000);
+		check_warnings(0, 1, 1);
+		assert_int_equal(queue_count(e.q), 3);
+		stop(&e);
+	}
+
+	/* the later version put aside whole, for a human */
+	pathf(path, sizeof(path), "%s/queue/corrupt", data_dir);
+	list_dir(path, names, sizeof(names));
+	assert_string_equal(names, "0000000000001004|0000000000001004.state");
+	/* the version 1 file was appended to as it is */
+	pathf(path, sizeof(path), "%s/queue/state/%s", data_dir, ids[1]);
+	text = read_file(path, &len);
+	assert_true(strncmp(text, "t 0 1\n", 6) == 0);
+	assert_non_null(strstr(text, "\nw "));
+	assert_null(strstr(text, "tern-state"));
+	free(text);
+	/* a new one starts with its version */
+	pathf(path, sizeof(path), "%s/queue/state/%s", data_dir, ids[2]);
+	text = read_file(path, &len);
+	assert_true(strncmp(text, "tern-state 2\n", 13) == 0);
+	assert_non_null(strstr(text, "\nw "));
+	assert_null(strstr(text + 1, "tern-state"));
+	free(text);
+	teardown(&e);
 }
 
 int
@@ -657,6 +794,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recovery),
+		cmocka_unit_test(test_state_versions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
