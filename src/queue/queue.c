@@ -409,32 +409,29 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	const struct envelope_rcpt *r = &env->rcpts[0];
 	char box[QPATH_MAX], name[256];
 	struct buf prefix = BUF_INIT;
-	int tries;
 
 	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
 	    mailbox_path(q, r->addr, box, sizeof(box)) == -1)
 		return false;
 	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
-	/* Three mkdir calls per message cost more than a lookup in the cache
-	 * of Maildirs seen. A Maildir removed behind the cache's back shows
-	 * as ENOENT: forget it, create it again, once. (A new/ removed after
-	 * the open is dealt with at the rename: redo_work.) */
-	for (tries = 0; ; tries++) {
-		if (!box_known(q, box)) {
-			if (maildir_create(box) == -1)
-				return false;
-			box_remember(q, box);
-		}
-		maildir_unique_name(q->cfg->hostname, name, sizeof(name));
-		snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
-		snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
-		tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (tx->fd != -1)
-			break;
-		if (errno != ENOENT || tries > 0)
-			return false;
-		box_forget(q, box);
+	/* Only into a Maildir known to exist: making one (mkdir, fsync of the
+	 * parents) is disk work the loop must not wait for, so a mailbox's
+	 * first message goes through the queue, whose delivery on the pool
+	 * makes the Maildir (local_done then remembers it). A Maildir removed
+	 * behind the cache's back shows as ENOENT here: forget it and take
+	 * the queue, which makes it again. (A new/ removed after the open is
+	 * dealt with at the rename: redo_work.) */
+	if (!box_known(q, box))
+		return false;
+	maildir_unique_name(q->cfg->hostname, name, sizeof(name));
+	snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
+	snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
+	tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (tx->fd == -1) {
+		if (errno == ENOENT)
+			box_forget(q, box);
+		return false;
 	}
 	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
 	    env->sender, r->addr);
@@ -1052,6 +1049,11 @@ local_done(void *arg)
 	j->syncs = 1;
 	for (i = 0; i < j->m->env.nrcpts; i++) {
 		if (is_local_rcpt(j, i) && j->mres[i].status == DELIVER_OK) {
+			char box[QPATH_MAX];
+
+			/* It exists now: the next message may go direct. */
+			if (mailbox_path(j->q, j->m->env.rcpts[i].addr, box, sizeof(box)) == 0)
+				box_remember(j->q, box);
 			j->syncs++;
 			if (dirsync_request(j->q->ds, j->mres[i].newdir, local_synced, j) == -1) {
 				j->syncs--;
@@ -1283,7 +1285,25 @@ struct dsn_ctx {
 	size_t *failed;                /* recipients whose failure it reports */
 	size_t nfailed;
 	bool delay_warning;
+	/* Composed on the pool (the original is read there, not on the loop). */
+	struct bounce_item *items;
+	size_t n;
+	const char *to;                /* m->env.sender or cfg->postmaster */
+	int64_t now;
+	struct buf msg;
+	bool eightbit, composed;
 };
+
+static void
+dsn_ctx_free(struct dsn_ctx *d)
+{
+	if (d == NULL)
+		return;
+	free(d->failed);
+	free(d->items);
+	buf_release(&d->msg);
+	free(d);
+}
 
 static void
 dsn_committed(void *arg, enum queue_err err, const char *id)
@@ -1305,8 +1325,7 @@ dsn_committed(void *arg, enum queue_err err, const char *id)
 		if (d->delay_warning)
 			j->m->warned = j->warned_now = true;
 	}
-	free(d->failed);
-	free(d);
+	dsn_ctx_free(d);
 	record_outcome(j);
 }
 
@@ -1339,6 +1358,73 @@ dsn_route(struct queue *q, const char *addr, struct envelope *env)
 	return rc;
 }
 
+/* Pool thread: the notification's text, with the original (or its
+ * header) as the queue file holds it. Touches only d and what the finished
+ * attempt no longer changes (the envelope, the results, the config). */
+static void
+dsn_compose_work(void *arg)
+{
+	struct dsn_ctx *d = arg;
+	struct djob *j = d->j;
+	struct qmsg *m = j->m;
+	struct buf orig = BUF_INIT;
+	char path[QPATH_MAX];
+	int fd;
+
+	path_of(path, j->q->msgdir, m->env.id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	if (buf_reserve(&orig, m->body_len + 1) == 0 &&
+	    pread(fd, orig.data, m->body_len, (off_t)m->body_off) == (ssize_t)m->body_len)
+		orig.len = m->body_len;
+	close(fd);
+	d->composed = orig.len == m->body_len &&
+	    bounce_compose(j->q->cfg->hostname, m->env.id, &m->env, d->items, d->n, d->to,
+	    orig.data ? orig.data : "", orig.len, d->now, &d->msg, &d->eightbit) == 0;
+	buf_release(&orig);
+}
+
+/* Loop: routes and queues the composed notification; its commit ends the
+ * attempt (dsn_committed). Without it the attempt ends here. */
+static void
+dsn_composed(void *arg)
+{
+	struct dsn_ctx *d = arg;
+	struct djob *j = d->j;
+	struct queue *q = j->q;
+	struct envelope env = { 0 };
+	struct queue_tx *tx;
+	enum queue_err qe;
+	bool is_bounce = j->m->env.sender[0] == '\0';
+
+	if (!d->composed)
+		goto none;
+	env.arrival = d->now;
+	env.body = d->eightbit ? SMTP_BODY_8BITMIME : SMTP_BODY_7BIT;
+	if (envelope_set(&env.sender, "") || envelope_set(&env.helo, q->cfg->hostname) ||
+	    envelope_set(&env.client, "127.0.0.1") || envelope_set(&env.proto, "DSN") ||
+	    envelope_set(&env.envid, ""))
+		goto none;
+	/* Undeliverable sender: the postmaster reads it instead. */
+	if (dsn_route(q, d->to, &env) == -1 || env.nrcpts == 0) {
+		if (is_bounce || dsn_route(q, q->cfg->postmaster, &env) == -1 || env.nrcpts == 0)
+			goto none;
+	}
+	if ((tx = queue_tx_begin(q, &env, &qe)) == NULL)
+		goto none;
+	queue_tx_write(tx, d->msg.data, d->msg.len);
+	buf_release(&d->msg);
+	queue_tx_commit_internal(tx, dsn_committed, d);
+	return;
+none:
+	log_warnx("id=%s event=dsn-failed reason=\"cannot compose or route the notification\"",
+	    j->m->env.id);
+	/* Failures stay failures: with nobody to tell, retrying won't help. */
+	envelope_clear(&env);
+	dsn_ctx_free(d);
+	record_outcome(j);
+}
+
 /*
  * Queues one notification covering this attempt's outcomes that the sender
  * asked to hear about (RFC 3461 §4.1 NOTIFY), or returns false when there
@@ -1350,20 +1436,13 @@ send_dsn(struct djob *j, int64_t now)
 {
 	struct queue *q = j->q;
 	struct qmsg *m = j->m;
-	struct bounce_item *items = NULL;
 	struct dsn_ctx *d = NULL;
-	struct envelope env = { 0 };
-	struct buf msg = BUF_INIT, orig = BUF_INIT;
-	struct queue_tx *tx;
-	enum queue_err qe;
 	size_t i, n = 0;
-	bool eightbit = false, is_bounce = m->env.sender[0] == '\0';
+	bool is_bounce = m->env.sender[0] == '\0';
 	const char *to = is_bounce ? q->cfg->postmaster : m->env.sender;
-	char path[QPATH_MAX];
-	int fd;
 
-	if ((items = calloc(m->env.nrcpts, sizeof(*items))) == NULL ||
-	    (d = calloc(1, sizeof(*d))) == NULL ||
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->items = calloc(m->env.nrcpts, sizeof(*d->items))) == NULL ||
 	    (d->failed = calloc(m->env.nrcpts, sizeof(size_t))) == NULL)
 		goto none;
 	for (i = 0; i < m->env.nrcpts; i++) {
@@ -1377,67 +1456,34 @@ send_dsn(struct djob *j, int64_t now)
 			/* A bounce to the postmaster that fails is only logged. */
 			if (is_bounce && (str_ieq(r->addr, to) || str_ieq(r->orig, to)))
 				continue;
-			items[n++] = (struct bounce_item){ r, res, DSN_FAILED };
+			d->items[n++] = (struct bounce_item){ r, res, DSN_FAILED };
 			d->failed[d->nfailed++] = i;
 		} else if (r->state == RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS) && !is_bounce) {
 			if (r->local)
-				items[n++] = (struct bounce_item){ r, res, DSN_DELIVERED };
+				d->items[n++] = (struct bounce_item){ r, res, DSN_DELIVERED };
 			else if (!res->peer_dsn)
-				items[n++] = (struct bounce_item){ r, res, DSN_RELAYED };
+				d->items[n++] = (struct bounce_item){ r, res, DSN_RELAYED };
 		} else if (r->state == RCPT_PENDING && (nf & SMTP_NOTIFY_DELAY) && !is_bounce &&
 		    !m->warned && q->cfg->delay_warning > 0 &&
 		    now - m->env.arrival >= q->cfg->delay_warning) {
-			items[n++] = (struct bounce_item){ r, res, DSN_DELAYED };
+			d->items[n++] = (struct bounce_item){ r, res, DSN_DELAYED };
 			d->delay_warning = true;
 		}
 	}
 	if (n == 0)
 		goto none;
-	/* The original, as queued, for the third part. */
-	path_of(path, q->msgdir, m->env.id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		goto none;
-	if (buf_reserve(&orig, m->body_len) == 0 &&
-	    pread(fd, orig.data, m->body_len, (off_t)m->body_off) == (ssize_t)m->body_len)
-		orig.len = m->body_len;
-	close(fd);
-	if (orig.len != m->body_len)
-		goto none;
-	if (bounce_compose(q->cfg->hostname, m->env.id, &m->env, items, n, to,
-	    orig.data ? orig.data : "", orig.len, now, &msg, &eightbit) == -1)
-		goto none;
-	env.arrival = now;
-	env.body = eightbit ? SMTP_BODY_8BITMIME : SMTP_BODY_7BIT;
-	if (envelope_set(&env.sender, "") || envelope_set(&env.helo, q->cfg->hostname) ||
-	    envelope_set(&env.client, "127.0.0.1") || envelope_set(&env.proto, "DSN") ||
-	    envelope_set(&env.envid, ""))
-		goto none;
-	/* Undeliverable sender: the postmaster reads it instead. */
-	if (dsn_route(q, to, &env) == -1 || env.nrcpts == 0) {
-		if (is_bounce || dsn_route(q, q->cfg->postmaster, &env) == -1 || env.nrcpts == 0)
-			goto none;
-	}
-	if ((tx = queue_tx_begin(q, &env, &qe)) == NULL)
-		goto none;
-	queue_tx_write(tx, msg.data, msg.len);
 	d->j = j;
-	free(items);
-	buf_release(&msg);
-	buf_release(&orig);
-	queue_tx_commit_internal(tx, dsn_committed, d);
-	return true;
+	d->n = n;
+	d->to = to;
+	d->now = now;
+	/* Reading the original (up to max_message_size) and composing is
+	 * whole-message work: the pool does it, dsn_composed queues it. */
+	if (iopool_submit(q->pool, dsn_compose_work, dsn_composed, d) == 0)
+		return true;
+	log_warnx("id=%s event=dsn-failed reason=\"out of memory\"", m->env.id);
 none:
-	if (n > 0)
-		log_warnx("id=%s event=dsn-failed reason=\"cannot compose or route the notification\"",
-		    m->env.id);
 	/* Failures stay failures: with nobody to tell, retrying won't help. */
-	envelope_clear(&env);
-	buf_release(&msg);
-	buf_release(&orig);
-	free(items);
-	if (d)
-		free(d->failed);
-	free(d);
+	dsn_ctx_free(d);
 	return false;
 }
 

@@ -7,6 +7,7 @@ relay_networks client is signed, and only when it leaves.
 """
 import re
 import smtplib
+import time
 import subprocess
 
 import pytest
@@ -270,3 +271,30 @@ def test_raw_submission_8bitmime_parameter(signer):
     got, = signer.peer.wait_messages(1)
     assert got.content.endswith(body)
     signer.assert_signed_by_both(got.content)
+
+
+def test_signing_a_large_message_does_not_stall_other_sessions(signer):
+    """Reading and hashing a message for DKIM is whole-message work: it runs
+    on an I/O thread (and the keeper signs the digest), so while a 30 MiB
+    message is signed another session's NOOPs are answered at once."""
+    line = b"x" * 998 + b"\r\n"
+    body = line * (30 * 1024 * 1024 // len(line))
+    msg = make_msg(to="big@example.net", msgid="<dkim-big@client.example.net>").encode() + body
+    watcher = signer.tern.smtp()
+    with smtplib.SMTP("127.0.0.1", signer.tern.port, local_hostname="app.example.test",
+                      timeout=t(60), source_address=(RELAY_CLIENT, 0)) as s:
+        assert s.sendmail(ALICE, ["big@example.net"], msg) == {}
+    # From the 250 until the peer has it: signing, then sending.
+    worst, n = 0.0, 0
+    deadline = time.monotonic() + t(60)
+    while not signer.peer.messages and time.monotonic() < deadline:
+        t0 = time.monotonic()
+        assert watcher.noop()[0] == 250
+        worst = max(worst, time.monotonic() - t0)
+        n += 1
+        time.sleep(0.005)
+    watcher.quit()
+    got, = signer.peer.wait_messages(1, timeout=60)
+    signer.assert_signed_by_both(got.content)
+    assert n >= 5, n
+    assert worst < t(0.1), "a NOOP waited %.3fs while the message was signed" % worst
