@@ -175,6 +175,61 @@ def test_from_field_must_belong_to_login(sub, from_field, ok):
     assert len(sub.messages("bob")) == (1 if ok else 0)
 
 
+# The From: check and the DKIM signer read a header the same way (one
+# definition of a field name, proto/rfc5322.c), and what the check cannot
+# read in full it refuses rather than reads in part.
+FOLDED_COMMENT = "(" + "\r\n ".join(["x" * 70] * 16) + ")"     # ~1150 octets
+LONGER_COMMENT = "(" + "\r\n ".join(["x" * 70] * 40) + ")"     # over 2048
+
+
+@pytest.mark.parametrize("fields,ok", [
+    # RFC 5322 §4.5.3 obsolete syntax: WSP before the colon is still From
+    (['From : <alice@example.test>'], True),
+    (['From\t: Alice <alice@example.test>'], True),
+    (['From : "CEO" <ceo@example.test>', 'From: <alice@example.test>'], False),
+    (['From: <alice@example.test>', 'From : "CEO" <ceo@example.test>'], False),
+    (['FROM  :<bob@example.test>', 'From: <alice@example.test>'], False),
+    # the name's WSP may be folded (unfolding comes first, RFC 5322 §2.2.3)
+    (['From\r\n : <bob@example.test>', 'From: <alice@example.test>'], False),
+    # exactly one From (RFC 5322 §3.6)
+    (['From: <alice@example.test>', 'From: <alice@example.test>'], False),
+    # every address of the list, every address of a group
+    (['From: <alice@example.test>, Bob <bob@example.test>'], False),
+    (['From: Us: <alice@example.test>, <bob@example.test>;'], False),
+    (['From: Us: <alice@example.test>, alice+x@example.test;'], True),
+    (['From: no address at all'], False),
+    # a value longer than the check reads (folded, every line short)
+    (['From: <alice@example.test>, ' + FOLDED_COMMENT + ' <bob@example.test>'], False),
+    (['From: ' + FOLDED_COMMENT + ' <alice@example.test>'], True),
+    (['From: ' + LONGER_COMMENT + ' <alice@example.test>'], False),
+    # an address too long for a path (RFC 5321 §4.5.3.1.3) is not the end
+    (['From: <alice@example.test>, <' + "b" * 300 + '@example.test>, <bob@example.test>'], False),
+    (['From: <alice@example.test>, <' + "b" * 300 + '@example.test>'], False),
+    # unterminated quoted string, comment or angle address
+    (['From: <alice@example.test>, "<bob@example.test>'], False),
+    (['From: <alice@example.test>, (<bob@example.test>'], False),
+    (['From: <alice@example.test>, <bob@example.test'], False),
+])
+def test_from_field_read_like_the_signer(sub, fields, ok):
+    hdr = "\r\n".join(fields).encode()
+    msg = make_msg(to=BOB).replace(b"From: <alice@example.test>", hdr)
+    c = sub.raw_tls(user=ALICE)
+    try:
+        code, lines = c.send_message(ALICE, [BOB], stuff(msg))
+        if ok:
+            assert code == 250, lines
+        else:
+            assert code == 550 and "5.7.1" in lines[-1], lines
+        # the session goes on
+        c.cmd_expect("NOOP", 250)
+    finally:
+        c.close()
+    sub.settle()
+    assert len(sub.messages("bob")) == (1 if ok else 0)
+    if not ok:
+        sub.wait_for_log(r"event=reject .*reply=\"550 5\.7\.1 From: header")
+
+
 # ------------------------------------------------- trace and headers --
 
 def delivered_one(tern, user):
