@@ -328,30 +328,55 @@ tx_add_headers(struct smtp_tx *tx)
 	buf_release(&h);
 }
 
-/* Writes buffered message octets to the queue file. */
-static void
-tx_flush(struct smtp_tx *tx)
+static bool
+tx_needs_headers(const struct smtp_tx *tx)
 {
-	if (tx->chunk.len == 0)
-		return;
-	if (!tx->hs.done) {
-		unsigned long long before = tx->hs.pos;
+	return tx->submission && (!tx->hs.has_date || !tx->hs.has_message_id);
+}
 
-		hdr_scan_feed(&tx->hs, tx->chunk.data, tx->chunk.len);
-		/* RFC 6409 §8.2, §8.3: a submission gets Date and Message-ID
-		 * when it lacks them, at the end of its header. */
-		if (tx->hs.done && tx->submission &&
-		    (!tx->hs.has_date || !tx->hs.has_message_id)) {
-			size_t split = (size_t)(tx->hs.end_off - before);
+/*
+ * Writes buffered message octets to the queue file. A submission lacking
+ * Date or Message-ID gets them at the end of its header (RFC 6409 §8.2,
+ * §8.3), before the empty line. That line may begin in one flush and end
+ * in the next (a BDAT chunk may end between its CR and LF), so a CR that
+ * may begin it is held back, unwritten, until the next octet tells; last
+ * writes it whatever comes.
+ */
+static void
+tx_flush(struct smtp_tx *tx, bool last)
+{
+	unsigned long long base = tx->hs.pos;   /* stream offset of chunk[0] */
+	const char *p = tx->chunk.data;
+	size_t n = tx->chunk.len, split = 0;
+	bool add = false;
 
-			tx_write(tx, tx->chunk.data, split);
+	if (!tx->hs.done && n > 0) {
+		hdr_scan_feed(&tx->hs, p, n);
+		add = tx->hs.done && tx_needs_headers(tx);
+	}
+	if (tx->held_cr) {
+		/* The held CR began the empty line: the fields go before it. */
+		if (add && tx->hs.end_off + 1 == base) {
 			tx_add_headers(tx);
-			tx_write(tx, tx->chunk.data + split, tx->chunk.len - split);
-			buf_reset(&tx->chunk);
-			return;
+			add = false;
+		}
+		if (n > 0 || last) {
+			tx_write(tx, "\r", 1);
+			tx->held_cr = false;
 		}
 	}
-	tx_write(tx, tx->chunk.data, tx->chunk.len);
+	/* With the CR held back the empty line starts in this chunk; never
+	 * split outside it all the same. */
+	if (add && tx->hs.end_off >= base && tx->hs.end_off - base < n) {
+		split = (size_t)(tx->hs.end_off - base);
+		tx_write(tx, p, split);
+		tx_add_headers(tx);
+	} else if (!last && n > 0 && hdr_scan_cr_pending(&tx->hs) && tx_needs_headers(tx)) {
+		tx->held_cr = true;
+		n--;   /* the CR is p[n - 1]: written by the next flush */
+	}
+	if (n > split)
+		tx_write(tx, p + split, n - split);
 	buf_reset(&tx->chunk);
 }
 
@@ -404,7 +429,7 @@ end_of_message(struct smtp_session *s)
 	struct queue_tx *qtx;
 	enum queue_err qe;
 
-	tx_flush(tx);
+	tx_flush(tx, true);
 	/* A message that is all header (RFC 5322 §3.5: the body is optional)
 	 * gets its missing fields at its end, which is its header's end. */
 	if (tx->submission && !tx->hs.done && !tx->too_big &&
@@ -475,7 +500,7 @@ smtp_tx_feed_data(struct smtp_session *s)
 			buf_reset(&tx->chunk);
 		}
 		if (tx->chunk.len >= FLUSH_AT)
-			tx_flush(tx);
+			tx_flush(tx, false);
 		if (tx->data.done) {
 			tx->size = tx->data.size;
 			end_of_message(s);
@@ -532,7 +557,7 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 			tx->chunk.len += n;
 			tx->size += n;
 			if (tx->chunk.len >= FLUSH_AT)
-				tx_flush(tx);
+				tx_flush(tx, false);
 		}
 		s->bdat_left -= n;
 	}
@@ -548,7 +573,7 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 		} else
 			smtp_session_enter(s, s->bdat_return);
 	} else if (!s->bdat_last) {
-		tx_flush(tx);
+		tx_flush(tx, false);
 		smtp_session_enter(s, S_RCPT);
 		smtp_session_reply(s, 250, ESC_OK, "%llu octets received", (unsigned long long)tx->size);
 	} else {

@@ -322,6 +322,37 @@ def test_headers_added_with_bdat(sub):
     assert len(re.findall(rb"(?im)^Message-ID: ", hdr)) == 1, hdr
 
 
+@pytest.mark.parametrize("chunks", [
+    # the issue's trigger: the first chunk ends between the CR and the LF
+    # of the empty line that ends the header
+    [b"From: <alice@example.test>\r\n\r", b"\nhi\r\n"],
+    [b"From: <alice@example.test>\r\n", b"\r", b"\n", b"hi\r\n"],
+    [b"From: <alice@example.test>\r", b"\n\r", b"\nhi\r\n"],
+    [b"From: <alice@example.test>\r\n\r", b"", b"\nhi\r\n"],
+])
+def test_headers_added_with_bdat_split_in_the_empty_line(sub, chunks):
+    c = sub.raw_tls(user=ALICE)
+    try:
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+        c.cmd_expect("RCPT TO:<bob@example.test>", 250)
+        for i, ch in enumerate(chunks):
+            last = i == len(chunks) - 1
+            c.send(b"BDAT %d%s\r\n" % (len(ch), b" LAST" if last else b"") + ch)
+            code, lines = c.reply()
+            assert code == 250, (i, lines)
+        qid = re.search(r"queued as ([0-9A-F]+)", lines[-1]).group(1)
+    finally:
+        c.close()
+    _, _, _, msg = delivered_one(sub, "bob")
+    m = re.fullmatch(rb"From: <alice@example\.test>\r\n"
+                     rb"Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n"
+                     rb"Message-ID: <([^>]*)>\r\n"
+                     rb"\r\nhi\r\n", msg)
+    assert m, msg
+    assert m.group(1) == ("%s@%s" % (qid, HOSTNAME)).encode()
+    assert "write:" not in sub.log
+
+
 def test_headers_added_to_a_message_without_body(sub):
     """A message may be all header (RFC 5322 §3.5: the body is optional)."""
     c = sub.raw_tls(user=ALICE)
