@@ -279,6 +279,7 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		return false;
 	}
 	hdr_scan_init(&tx->hs);
+	smtp_data_init(&tx->data, cfg->max_line_length);
 	tx->submission = s->authed;
 	tx->hostname = cfg->hostname;
 	/* RFC 5321 §4.4 trace field. */
@@ -510,27 +511,7 @@ smtp_tx_feed_data(struct smtp_session *s)
 	return false;
 }
 
-/* BDAT chunk octets (RFC 3030): taken as they are, no dot-stuffing. */
-/*
- * BDAT content is not dot-stuffed, but tern holds it to the same rule as
- * DATA (RFC 5321 §2.3.8): a bare CR or LF refuses the message, so nothing
- * tern accepts can be read two ways by a server further on. The last CR
- * is carried across chunks.
- */
-static void
-bdat_check_eol(struct smtp_tx *tx, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (tx->bdat_cr && p[i] != '\n')
-			tx->data.bare_eol = true;
-		else if (!tx->bdat_cr && p[i] == '\n')
-			tx->data.bare_eol = true;
-		tx->bdat_cr = p[i] == '\r';
-	}
-}
-
+/* BDAT chunk octets (RFC 3030): stored as they are, no dot-stuffing. */
 bool
 smtp_tx_feed_bdat(struct smtp_session *s)
 {
@@ -553,7 +534,11 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 				smtp_session_close_after_reply(s);
 				return false;
 			}
-			bdat_check_eol(tx, tx->chunk.data + tx->chunk.len, n);
+			/* Not dot-stuffed, but held to DATA's rules all the same
+			 * (RFC 5321 §2.3.8, §4.5.3.1.6): a bare CR or LF or an
+			 * over-long line refuses the message at its end, so
+			 * nothing tern accepts can be read two ways further on. */
+			smtp_data_check_raw(&tx->data, tx->chunk.data + tx->chunk.len, n);
 			tx->chunk.len += n;
 			tx->size += n;
 			if (tx->chunk.len >= FLUSH_AT)
@@ -577,8 +562,7 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 		smtp_session_enter(s, S_RCPT);
 		smtp_session_reply(s, 250, ESC_OK, "%llu octets received", (unsigned long long)tx->size);
 	} else {
-		if (tx->bdat_cr)
-			tx->data.bare_eol = true;   /* a CR without its LF at the end */
+		smtp_data_raw_end(&tx->data);
 		end_of_message(s);
 	}
 	s->cmdline = NULL;
@@ -614,7 +598,6 @@ smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_enter(s, S_READY);
 		return;
 	}
-	smtp_data_init(&s->tx->data, s->env->cfg->max_line_length);
 	smtp_session_enter(s, S_DATA);
 	smtp_session_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
