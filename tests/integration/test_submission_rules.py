@@ -154,27 +154,6 @@ def test_authenticated_user_relays_to_any_domain(sub_factory, peers):
         c.close()
 
 
-@pytest.mark.parametrize("from_field,ok", [
-    ("<alice@example.test>", True),
-    ("Alice <alice+news@example.test>", True),
-    ("<bob@example.test>", False),
-    ("<alice@example.test>, <bob@example.test>", False),
-])
-def test_from_field_must_belong_to_login(sub, from_field, ok):
-    msg = make_msg(to=BOB).replace(b"From: <alice@example.test>", b"From: " + from_field.encode())
-    c = sub.raw_tls(user=ALICE)
-    try:
-        code, lines = c.send_message(ALICE, [BOB], stuff(msg))
-        if ok:
-            assert code == 250, lines
-        else:
-            assert code == 550 and "5.7.1" in lines[-1], lines
-    finally:
-        c.close()
-    sub.settle()
-    assert len(sub.messages("bob")) == (1 if ok else 0)
-
-
 # The From: check and the DKIM signer read a header the same way (one
 # definition of a field name, proto/rfc5322.c), and what the check cannot
 # read in full it refuses rather than reads in part.
@@ -183,7 +162,11 @@ LONGER_COMMENT = "(" + "\r\n ".join(["x" * 70] * 40) + ")"     # over 2048
 
 
 @pytest.mark.parametrize("fields,ok", [
-    # RFC 5322 §4.5.3 obsolete syntax: WSP before the colon is still From
+    (['From: <alice@example.test>'], True),
+    (['From: Alice <alice+news@example.test>'], True),
+    (['From: <bob@example.test>'], False),
+    (['From: <alice@example.test>, <bob@example.test>'], False),
+    # obsolete syntax (RFC 5322 §4.5.2 obs-from): WSP before the colon is still From
     (['From : <alice@example.test>'], True),
     (['From\t: Alice <alice@example.test>'], True),
     (['From : "CEO" <ceo@example.test>', 'From: <alice@example.test>'], False),
@@ -210,7 +193,7 @@ LONGER_COMMENT = "(" + "\r\n ".join(["x" * 70] * 40) + ")"     # over 2048
     (['From: <alice@example.test>, (<bob@example.test>'], False),
     (['From: <alice@example.test>, <bob@example.test'], False),
 ])
-def test_from_field_read_like_the_signer(sub, fields, ok):
+def test_from_field_must_belong_to_login(sub, fields, ok):
     hdr = "\r\n".join(fields).encode()
     msg = make_msg(to=BOB).replace(b"From: <alice@example.test>", hdr)
     c = sub.raw_tls(user=ALICE)
