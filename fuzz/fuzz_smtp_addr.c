@@ -1,7 +1,8 @@
 /*
  * fuzz_smtp_addr: paths, mailboxes and local-part unquoting. Whatever the
  * path parser accepts must also be a valid bare mailbox with the same
- * parts, and stay within the RFC 5321 limits.
+ * parts, and stay within the RFC 5321 limits; "<>" only as MAIL's path,
+ * a bare "<postmaster>" only as RCPT's.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,14 +39,14 @@ check_unquote(const char *local)
 }
 
 static void
-path(const char *s, size_t n, bool allow_null, bool allow_utf8)
+path(const char *s, size_t n, enum smtp_path_kind kind, bool allow_utf8)
 {
 	struct smtp_path p, m;
 	size_t used = 0, ll, dl;
 	enum smtp_addr_err e;
 	char mbox[SMTP_LOCAL_MAX + 1 + SMTP_DOMAIN_MAX + 1];
 
-	e = smtp_addr_parse_path(s, n, allow_null, allow_utf8, &p, &used);
+	e = smtp_addr_parse_path(s, n, kind, allow_utf8, &p, &used);
 	if (e != SMTP_ADDR_OK) {
 		if (e == SMTP_ADDR_NEED_UTF8)
 			CHECK(!allow_utf8);
@@ -57,7 +58,7 @@ path(const char *s, size_t n, bool allow_null, bool allow_utf8)
 	dl = strlen(p.domain);
 	CHECK(ll <= SMTP_LOCAL_MAX && dl <= SMTP_DOMAIN_MAX);
 	if (p.null) {
-		CHECK(allow_null && used == 2 && ll == 0 && dl == 0);
+		CHECK(kind == SMTP_PATH_REVERSE && used == 2 && ll == 0 && dl == 0);
 		return;
 	}
 	CHECK(ll > 0);
@@ -68,6 +69,7 @@ path(const char *s, size_t n, bool allow_null, bool allow_utf8)
 	check_unquote(p.local);
 	if (dl == 0) {
 		CHECK(strcasecmp(p.local, "postmaster") == 0);
+		CHECK(kind == SMTP_PATH_FORWARD && used == 12);
 		return;
 	}
 	/* the same mailbox, bare, parses to the same parts */
@@ -87,8 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct smtp_path m;
 	char *z;
 
-	path(s, size, true, true);
-	path(s, size, false, false);
+	path(s, size, SMTP_PATH_REVERSE, true);
+	path(s, size, SMTP_PATH_FORWARD, false);
 	if (smtp_addr_parse_mailbox(s, size, true, &m) == SMTP_ADDR_OK) {
 		CHECK(strlen(m.local) + 1 + strlen(m.domain) == size);
 		CHECK(strlen(m.domain) > 0 && !m.null);

@@ -6,6 +6,9 @@
  * and must match feeding it whole, and the reference model: the message
  * ends right after the first CR LF "." CR LF (or ".\r\n" at the start),
  * a leading dot is removed from every line, bare CR and LF are data.
+ * The same input is BDAT content too (smtp_data_check_raw): in the same
+ * pieces it must give what it gives whole, and what a plain model says
+ * (a bare CR or LF anywhere, a CRLF-ended line longer than the limit).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +71,50 @@ model_run(const char *s, size_t n, size_t max_line, struct model *m)
 		if (max_line && line_len > max_line)
 			m->long_line = true;
 	}
+}
+
+/* BDAT content: every octet counts, only CR LF ends a line. */
+static void
+raw_model(const char *s, size_t n, size_t max_line, bool *bare_eol, bool *long_line)
+{
+	size_t i, line_len = 0;
+
+	*bare_eol = *long_line = false;
+	for (i = 0; i < n; i++) {
+		line_len++;
+		if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') {
+			line_len++;
+			i++;
+			if (max_line && line_len > max_line)
+				*long_line = true;
+			line_len = 0;
+			continue;
+		}
+		if (s[i] == '\r' || s[i] == '\n')
+			*bare_eol = true;
+		if (max_line && line_len > max_line)
+			*long_line = true;
+	}
+}
+
+static void
+raw_check(const char *s, size_t n, size_t cut, size_t max_line)
+{
+	struct smtp_data whole, two;
+	bool bare_eol, long_line;
+
+	smtp_data_init(&whole, max_line);
+	smtp_data_check_raw(&whole, s, n);
+	smtp_data_raw_end(&whole);
+	smtp_data_init(&two, max_line);
+	smtp_data_check_raw(&two, s, cut);
+	smtp_data_check_raw(&two, s + cut, 0);
+	smtp_data_check_raw(&two, s + cut, n - cut);
+	smtp_data_raw_end(&two);
+	CHECK(whole.bare_eol == two.bare_eol && whole.long_line == two.long_line);
+	raw_model(s, n, max_line, &bare_eol, &long_line);
+	CHECK(whole.bare_eol == bare_eol);
+	CHECK(whole.long_line == long_line);
 }
 
 struct run {
@@ -162,6 +209,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (whole.d.bare_eol)
 			CHECK(m.bare_eol);
 	}
+
+	raw_check(s, n, cut, max_line);
 
 	buf_release(&whole.out);
 	buf_release(&two.out);

@@ -17,6 +17,7 @@
 #include <openssl/sha.h>
 
 #include "../common/str.h"
+#include "../proto/rfc5322.h"
 #include "../proto/sasl.h"
 
 static const char *const sign_fields[] = {
@@ -34,7 +35,7 @@ static const char *const sign_fields[] = {
 struct field {
 	const char *p;           /* the whole field, CRLFs of folding included */
 	size_t len;              /* without the final CRLF */
-	size_t namelen;
+	size_t namelen;          /* rfc5322_field_name(): the name is p[0..namelen) */
 };
 
 int
@@ -129,7 +130,10 @@ dkim_canon_header_relaxed(const char *field, size_t len, struct buf *out)
 	if (colon == NULL)
 		return;
 	nlen = (size_t)(colon - field);
-	while (nlen > 0 && wsp(field[nlen - 1]))
+	/* Unfolded first, so a folding CRLF before the colon goes with the
+	 * WSP around it. */
+	while (nlen > 0 && (wsp(field[nlen - 1]) || field[nlen - 1] == '\r' ||
+	    field[nlen - 1] == '\n'))
 		nlen--;
 	for (i = 0; i < nlen; i++) {
 		char c = field[i];
@@ -153,7 +157,9 @@ dkim_canon_header_relaxed(const char *field, size_t len, struct buf *out)
 	buf_append(out, "\r\n", 2);
 }
 
-/* Splits the header section into fields; returns the body offset. */
+/* Splits the header section into fields; returns the body offset. A
+ * field is what rfc5322_field_name() says is one, as for the submission
+ * From: check: anything else is not signed. */
 static size_t
 split_fields(const char *msg, size_t len, struct field *f, size_t *n)
 {
@@ -174,7 +180,7 @@ split_fields(const char *msg, size_t len, struct field *f, size_t *n)
 			i += 2;
 		}
 		if (*n <= MAX_FIELDS) {
-			const char *colon = memchr(msg + start, ':', i - start);
+			size_t colon;
 
 			if (*n == MAX_FIELDS) {
 				(*n)++;   /* too many: the caller refuses */
@@ -182,8 +188,8 @@ split_fields(const char *msg, size_t len, struct field *f, size_t *n)
 			}
 			f[*n].p = msg + start;
 			f[*n].len = i - start;
-			f[*n].namelen = colon ? (size_t)(colon - (msg + start)) : 0;
-			if (colon)
+			f[*n].namelen = rfc5322_field_name(msg + start, i - start, &colon);
+			if (f[*n].namelen)
 				(*n)++;
 		}
 		i = i < len ? i + 2 : len;
@@ -194,11 +200,7 @@ split_fields(const char *msg, size_t len, struct field *f, size_t *n)
 static bool
 name_is(const struct field *f, const char *name)
 {
-	size_t n = f->namelen;
-
-	while (n > 0 && wsp(f->p[n - 1]))
-		n--;
-	return str_ieqn(f->p, n, name);
+	return str_ieqn(f->p, f->namelen, name);
 }
 
 int

@@ -1,7 +1,13 @@
 /*
  * rfc5322: a streaming look at a message's header section (RFC 5322 §2.2)
  * as it arrives, without buffering it: counts Received fields for loop
- * detection (RFC 5321 §6.3) and notes Message-ID and Date. Pure.
+ * detection (RFC 5321 §6.3), notes Message-ID and Date, and keeps the
+ * From field for the submission check. Pure.
+ *
+ * What a header field's name is, is defined here once
+ * (rfc5322_field_name): the submission From: check reads the header with
+ * it, and the DKIM signer picks the fields it signs with it, so that no
+ * field can be a From to one and something else to the other.
  */
 #ifndef TERN_RFC5322_H
 #define TERN_RFC5322_H
@@ -9,16 +15,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The longest From value (unfolded) the scan keeps. A longer one is not
+ * cut: from_long is set and the submission check refuses the message. */
+#define RFC5322_FROM_MAX 2048
+
 struct hdr_scan {
 	int state;
+	int nstate;            /* inside a field name: see rfc5322.c */
 	char name[16];         /* field name so far, lower case, truncated */
 	size_t nlen;
 	size_t received;       /* Received: fields seen */
 	bool has_message_id;
 	bool has_date;
 	unsigned nfrom;              /* From: fields seen */
-	char from[1000];             /* the first From: value, unfolded, truncated */
+	char from[RFC5322_FROM_MAX + 1];  /* the first From: value, unfolded */
 	size_t from_len;
+	bool from_long;              /* ... was longer than RFC5322_FROM_MAX */
 	bool in_from;
 	bool done;             /* the empty line ending the header was seen */
 	unsigned long long pos;      /* octets fed so far */
@@ -33,11 +45,42 @@ void hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n);
 bool hdr_scan_at_line_start(const struct hdr_scan *h);
 
 /*
- * The addr-specs of a From: value ("Name <a@b>, c@d (comment)"), one per
- * call: writes the next into out and returns true, or returns false at the
- * end. *pos starts at 0. Quoted display names and comments are skipped.
+ * True when the header is not done and the last octet fed is a CR at the
+ * start of a line: it may begin the empty line that ends the header (the
+ * next octet tells). Fields to add at the end of the header go before it.
  */
-bool rfc5322_next_address(const char *value, size_t len, size_t *pos,
-    char *out, size_t outsize);
+bool hdr_scan_cr_pending(const struct hdr_scan *h);
+
+/*
+ * The name of a header field: field holds a whole field as it stands in
+ * the message, folding CRLFs included. Returns the length of its name
+ * (field[0 .. len)), or 0 when it is not a field; *colon_r is then the
+ * offset of its colon.
+ *
+ *   field-name = 1*ftext; ftext = %d33-57 / %d59-126   (RFC 5322 §3.6.8)
+ *   obs-optional: field-name *WSP ":"                  (RFC 5322 §4.5)
+ *
+ * WSP before the colon is the obsolete syntax that readers still accept,
+ * and unfolding (§2.2.3) comes first, so a folding CRLF there counts as
+ * WSP too. The streaming scan applies this same definition.
+ */
+size_t rfc5322_field_name(const char *field, size_t len, size_t *colon_r);
+
+enum rfc5322_addr {
+	RFC5322_ADDR_END = 0,    /* no more addresses */
+	RFC5322_ADDR_OK,         /* one addr-spec in out */
+	RFC5322_ADDR_BAD,        /* one that cannot be read in full: too long
+	                          * for out, or an unterminated quoted string,
+	                          * comment or angle address */
+};
+
+/*
+ * The addr-specs of a From: value ("Name <a@b>, c@d (comment)"), one per
+ * call. *pos starts at 0. Quoted display names and comments are skipped.
+ * A caller checking every address stops at RFC5322_ADDR_BAD: what comes
+ * after it was not read.
+ */
+enum rfc5322_addr rfc5322_next_address(const char *value, size_t len,
+    size_t *pos, char *out, size_t outsize);
 
 #endif

@@ -219,7 +219,7 @@ smtp_addr_parse_mailbox(const char *s, size_t len, bool allow_utf8,
 }
 
 enum smtp_addr_err
-smtp_addr_parse_path(const char *s, size_t len, bool allow_null,
+smtp_addr_parse_path(const char *s, size_t len, enum smtp_path_kind kind,
     bool allow_utf8, struct smtp_path *out, size_t *consumed_r)
 {
 	enum smtp_addr_err e;
@@ -247,7 +247,7 @@ smtp_addr_parse_path(const char *s, size_t len, bool allow_null,
 			return SMTP_ADDR_PATH_LONG;
 	}
 	if (end == 1) {
-		if (!allow_null)
+		if (kind != SMTP_PATH_REVERSE)
 			return SMTP_ADDR_SYNTAX;
 		out->null = true;
 		*consumed_r = 2;
@@ -271,7 +271,9 @@ smtp_addr_parse_path(const char *s, size_t len, bool allow_null,
 			i++;
 		}
 	}
-	if (str_ieqn(s + i, end - i, "postmaster")) {
+	/* "<Postmaster>" is RCPT's alone: as a sender it would be
+	 * "postmaster@", which nobody can answer. */
+	if (kind == SMTP_PATH_FORWARD && i == 1 && str_ieqn(s + i, end - i, "postmaster")) {
 		memcpy(out->local, s + i, end - i);
 		out->local[end - i] = '\0';
 		*consumed_r = end + 1;

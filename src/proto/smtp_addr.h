@@ -26,18 +26,24 @@ struct smtp_path {
 	bool null;                          /* "<>" */
 	bool utf8;                          /* has non-ASCII octets */
 	char local[SMTP_LOCAL_MAX + 1];     /* as on the wire, quotes kept */
-	char domain[SMTP_DOMAIN_MAX + 1];   /* empty for <postmaster> */
+	char domain[SMTP_DOMAIN_MAX + 1];   /* empty for RCPT's <postmaster> */
+};
+
+/* Which path a command takes; each has its own special form. */
+enum smtp_path_kind {
+	SMTP_PATH_REVERSE = 1,   /* MAIL: also "<>" (RFC 5321 §4.1.1.2) */
+	SMTP_PATH_FORWARD,       /* RCPT: also "<Postmaster>", no domain,
+	                          * no source route (RFC 5321 §4.1.1.3) */
 };
 
 /*
- * Parses a path starting at s[0] == '<'. allow_null accepts "<>"; allow_utf8
- * accepts non-ASCII (RFC 6531). A source route "@a,@b:" is parsed and
- * dropped (RFC 5321 §4.1.2, C.). "<postmaster>" without a domain is
- * accepted (RFC 5321 §4.1.1.3). On success *consumed_r is the length up to
- * and including '>'.
+ * Parses a path starting at s[0] == '<'. kind says which special form is
+ * allowed; allow_utf8 accepts non-ASCII (RFC 6531). A source route
+ * "@a,@b:" is parsed and dropped (RFC 5321 §4.1.2, C.). On success
+ * *consumed_r is the length up to and including '>'.
  */
 enum smtp_addr_err smtp_addr_parse_path(const char *s, size_t len,
-    bool allow_null, bool allow_utf8, struct smtp_path *out,
+    enum smtp_path_kind kind, bool allow_utf8, struct smtp_path *out,
     size_t *consumed_r);
 
 /* Parses a bare mailbox "local@domain" (no angle brackets), for config files

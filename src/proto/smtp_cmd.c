@@ -154,7 +154,7 @@ parse_u64(const char *s, size_t len, uint64_t *v)
 /* "FROM:" or "TO:" then the path; returns where the parameters start. */
 static enum smtp_cmd_err
 parse_prefix_path(const char *arg, size_t len, const char *prefix,
-    bool allow_null, bool allow_utf8, struct smtp_path *path,
+    enum smtp_path_kind kind, bool allow_utf8, struct smtp_path *path,
     enum smtp_addr_err *perr, size_t *pos_r)
 {
 	size_t plen = strlen(prefix), i, used;
@@ -164,7 +164,7 @@ parse_prefix_path(const char *arg, size_t len, const char *prefix,
 	i = plen;
 	if (i < len && arg[i] == ' ')
 		i++;
-	if ((*perr = smtp_addr_parse_path(arg + i, len - i, allow_null,
+	if ((*perr = smtp_addr_parse_path(arg + i, len - i, kind,
 	    allow_utf8, path, &used)) != SMTP_ADDR_OK)
 		return SMTP_CMD_E_PATH;
 	i += used;
@@ -189,7 +189,7 @@ smtp_cmd_parse_mail(const char *arg, size_t len, struct smtp_path *from,
 	memset(p, 0, sizeof(*p));
 	*path_err_r = SMTP_ADDR_OK;
 	/* The address may be UTF-8 only if SMTPUTF8 follows; checked below. */
-	if ((e = parse_prefix_path(arg, len, "FROM:", true, true, from,
+	if ((e = parse_prefix_path(arg, len, "FROM:", SMTP_PATH_REVERSE, true, from,
 	    path_err_r, &pos)) != SMTP_CMD_OK)
 		return e;
 	while (pos < len) {
@@ -294,7 +294,7 @@ smtp_cmd_parse_rcpt(const char *arg, size_t len, bool allow_utf8,
 
 	memset(p, 0, sizeof(*p));
 	*path_err_r = SMTP_ADDR_OK;
-	if ((e = parse_prefix_path(arg, len, "TO:", false, allow_utf8, to,
+	if ((e = parse_prefix_path(arg, len, "TO:", SMTP_PATH_FORWARD, allow_utf8, to,
 	    path_err_r, &pos)) != SMTP_CMD_OK)
 		return e;
 	while (pos < len) {

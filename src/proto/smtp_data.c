@@ -123,3 +123,38 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t n,
 	}
 	return n;
 }
+
+void
+smtp_data_check_raw(struct smtp_data *d, const char *in, size_t n)
+{
+	size_t i;
+
+	/* D_CR: the last octet was a CR; any other state: inside a line. */
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		d->line_len++;
+		if (d->max_line && d->line_len > d->max_line)
+			d->long_line = true;
+		if (d->state == D_CR) {
+			d->state = D_TEXT;
+			if (c == '\n') {
+				d->line_len = 0;   /* CR LF: the line ends */
+				continue;
+			}
+			d->bare_eol = true;
+		}
+		if (c == '\r')
+			d->state = D_CR;
+		else if (c == '\n')
+			d->bare_eol = true;
+	}
+}
+
+void
+smtp_data_raw_end(struct smtp_data *d)
+{
+	if (d->state == D_CR)
+		d->bare_eol = true;
+	d->state = D_TEXT;
+}

@@ -39,4 +39,15 @@ void smtp_data_init(struct smtp_data *d, size_t max_line);
 size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n,
     struct buf *out);
 
+/*
+ * BDAT content (RFC 3030): not dot-stuffed, no end mark, stored as it is,
+ * but held to the same line rules as DATA: records a bare CR or LF and a
+ * line longer than max_line (CRLF included), counting across calls, since
+ * a line or its CR LF may span chunks. Touches only bare_eol, long_line
+ * and the line state. smtp_data_raw_end() once the content is complete.
+ */
+void smtp_data_check_raw(struct smtp_data *d, const char *in, size_t n);
+/* The content ended: a CR still waiting for its LF was bare. */
+void smtp_data_raw_end(struct smtp_data *d);
+
 #endif

@@ -283,6 +283,7 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		return false;
 	}
 	hdr_scan_init(&tx->hs);
+	smtp_data_init(&tx->data, cfg->max_line_length);
 	tx->submission = s->authed;
 	tx->hostname = cfg->hostname;
 	/* RFC 5321 §4.4 trace field. */
@@ -332,30 +333,55 @@ tx_add_headers(struct smtp_tx *tx)
 	buf_release(&h);
 }
 
-/* Writes buffered message octets to the queue file. */
-static void
-tx_flush(struct smtp_tx *tx)
+static bool
+tx_needs_headers(const struct smtp_tx *tx)
 {
-	if (tx->chunk.len == 0)
-		return;
-	if (!tx->hs.done) {
-		unsigned long long before = tx->hs.pos;
+	return tx->submission && (!tx->hs.has_date || !tx->hs.has_message_id);
+}
 
-		hdr_scan_feed(&tx->hs, tx->chunk.data, tx->chunk.len);
-		/* RFC 6409 §8.2, §8.3: a submission gets Date and Message-ID
-		 * when it lacks them, at the end of its header. */
-		if (tx->hs.done && tx->submission &&
-		    (!tx->hs.has_date || !tx->hs.has_message_id)) {
-			size_t split = (size_t)(tx->hs.end_off - before);
+/*
+ * Writes buffered message octets to the queue file. A submission lacking
+ * Date or Message-ID gets them at the end of its header (RFC 6409 §8.2,
+ * §8.3), before the empty line. That line may begin in one flush and end
+ * in the next (a BDAT chunk may end between its CR and LF), so a CR that
+ * may begin it is held back, unwritten, until the next octet tells; last
+ * writes it whatever comes.
+ */
+static void
+tx_flush(struct smtp_tx *tx, bool last)
+{
+	unsigned long long base = tx->hs.pos;   /* stream offset of chunk[0] */
+	const char *p = tx->chunk.data;
+	size_t n = tx->chunk.len, split = 0;
+	bool add = false;
 
-			tx_write(tx, tx->chunk.data, split);
+	if (!tx->hs.done && n > 0) {
+		hdr_scan_feed(&tx->hs, p, n);
+		add = tx->hs.done && tx_needs_headers(tx);
+	}
+	if (tx->held_cr) {
+		/* The held CR began the empty line: the fields go before it. */
+		if (add && tx->hs.end_off + 1 == base) {
 			tx_add_headers(tx);
-			tx_write(tx, tx->chunk.data + split, tx->chunk.len - split);
-			buf_reset(&tx->chunk);
-			return;
+			add = false;
+		}
+		if (n > 0 || last) {
+			tx_write(tx, "\r", 1);
+			tx->held_cr = false;
 		}
 	}
-	tx_write(tx, tx->chunk.data, tx->chunk.len);
+	/* With the CR held back the empty line starts in this chunk; never
+	 * split outside it all the same. */
+	if (add && tx->hs.end_off >= base && tx->hs.end_off - base < n) {
+		split = (size_t)(tx->hs.end_off - base);
+		tx_write(tx, p, split);
+		tx_add_headers(tx);
+	} else if (!last && n > 0 && hdr_scan_cr_pending(&tx->hs) && tx_needs_headers(tx)) {
+		tx->held_cr = true;
+		n--;   /* the CR is p[n - 1]: written by the next flush */
+	}
+	if (n > split)
+		tx_write(tx, p + split, n - split);
 	buf_reset(&tx->chunk);
 }
 
@@ -408,7 +434,7 @@ end_of_message(struct smtp_session *s)
 	struct queue_tx *qtx;
 	enum queue_err qe;
 
-	tx_flush(tx);
+	tx_flush(tx, true);
 	/* A message that is all header (RFC 5322 §3.5: the body is optional)
 	 * gets its missing fields at its end, which is its header's end. */
 	if (tx->submission && !tx->hs.done && !tx->too_big &&
@@ -479,7 +505,7 @@ smtp_tx_feed_data(struct smtp_session *s)
 			buf_reset(&tx->chunk);
 		}
 		if (tx->chunk.len >= FLUSH_AT)
-			tx_flush(tx);
+			tx_flush(tx, false);
 		if (tx->data.done) {
 			tx->size = tx->data.size;
 			end_of_message(s);
@@ -489,27 +515,7 @@ smtp_tx_feed_data(struct smtp_session *s)
 	return false;
 }
 
-/* BDAT chunk octets (RFC 3030): taken as they are, no dot-stuffing. */
-/*
- * BDAT content is not dot-stuffed, but tern holds it to the same rule as
- * DATA (RFC 5321 §2.3.8): a bare CR or LF refuses the message, so nothing
- * tern accepts can be read two ways by a server further on. The last CR
- * is carried across chunks.
- */
-static void
-bdat_check_eol(struct smtp_tx *tx, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (tx->bdat_cr && p[i] != '\n')
-			tx->data.bare_eol = true;
-		else if (!tx->bdat_cr && p[i] == '\n')
-			tx->data.bare_eol = true;
-		tx->bdat_cr = p[i] == '\r';
-	}
-}
-
+/* BDAT chunk octets (RFC 3030): stored as they are, no dot-stuffing. */
 bool
 smtp_tx_feed_bdat(struct smtp_session *s)
 {
@@ -532,11 +538,15 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 				smtp_session_close_after_reply(s);
 				return false;
 			}
-			bdat_check_eol(tx, tx->chunk.data + tx->chunk.len, n);
+			/* Not dot-stuffed, but held to DATA's rules all the same
+			 * (RFC 5321 §2.3.8, §4.5.3.1.6): a bare CR or LF or an
+			 * over-long line refuses the message at its end, so
+			 * nothing tern accepts can be read two ways further on. */
+			smtp_data_check_raw(&tx->data, tx->chunk.data + tx->chunk.len, n);
 			tx->chunk.len += n;
 			tx->size += n;
 			if (tx->chunk.len >= FLUSH_AT)
-				tx_flush(tx);
+				tx_flush(tx, false);
 		}
 		s->bdat_left -= n;
 	}
@@ -552,12 +562,11 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 		} else
 			smtp_session_enter(s, s->bdat_return);
 	} else if (!s->bdat_last) {
-		tx_flush(tx);
+		tx_flush(tx, false);
 		smtp_session_enter(s, S_RCPT);
 		smtp_session_reply(s, 250, ESC_OK, "%llu octets received", (unsigned long long)tx->size);
 	} else {
-		if (tx->bdat_cr)
-			tx->data.bare_eol = true;   /* a CR without its LF at the end */
+		smtp_data_raw_end(&tx->data);
 		end_of_message(s);
 	}
 	s->cmdline = NULL;
@@ -593,7 +602,6 @@ smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_enter(s, S_READY);
 		return;
 	}
-	smtp_data_init(&s->tx->data, s->env->cfg->max_line_length);
 	smtp_session_enter(s, S_DATA);
 	smtp_session_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
 	bufferevent_set_timeouts(s->bev, &tv, &tv);

@@ -57,7 +57,7 @@ struct smtp_tx {
 	uint64_t size;               /* octets received so far */
 	bool too_big;
 	bool chunking;               /* BDAT used: DATA is no longer allowed */
-	bool bdat_cr;                /* BDAT: the last octet was a CR */
+	bool held_cr;                /* a CR scanned but not yet written */
 	struct buf bdat_error;       /* set: the transaction failed; this reply */
 	struct hdr_scan hs;          /* Received count for loop detection */
 	bool submission;             /* authenticated: add Date/Message-ID */

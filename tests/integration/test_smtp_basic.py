@@ -1,4 +1,5 @@
 """SMTP sessions with smtplib: commands, sequencing, routing (RFC 5321)."""
+import re
 import smtplib
 
 import pytest
@@ -474,6 +475,29 @@ def test_bad_sender_syntax_code(tern):
     code, text = s.docmd("MAIL FROM:<a@@example.net>")
     assert (code, text[:5]) == (501, b"5.1.7")
     s.quit()
+
+
+@pytest.mark.parametrize("path", ["<postmaster>", "<PostMaster>", "<@relay.example:postmaster>"])
+def test_bare_postmaster_is_not_a_sender(tern, path):
+    """RFC 5321 §4.1.1.3: "<Postmaster>" without a domain is a RCPT form
+    only; as a reverse-path it would become "postmaster@" (nothing to
+    reply to)."""
+    c = tern.raw()
+    c.ehlo()
+    code, lines = c.cmd("MAIL FROM:%s" % path)
+    assert code == 501 and lines[-1].startswith("501 5.1.7"), lines
+    # the session goes on, and the domain form is a sender like any other
+    assert c.cmd("MAIL FROM:<postmaster@example.net>")[0] == 250
+    assert c.cmd("RCPT TO:<postmaster>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(msg("after the refusal") + b".\r\n")
+    code, lines = c.reply()
+    assert code == 250, lines
+    c.close()
+    m, = tern.wait_for_messages("postmaster", 1)
+    assert split_delivered(m)[0] == b"postmaster@example.net"
+    tern.wait_for_log(r"event=reject .*command=\"MAIL FROM:%s\" reply=\"501 5\.1\.7" % re.escape(path))
+    assert "postmaster@ " not in tern.log and "postmaster@>" not in tern.log
 
 
 @pytest.mark.parametrize("arg", ["TO:<alice@@example.test>", "TO:<>", "TO:<alice>",

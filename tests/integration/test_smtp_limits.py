@@ -158,6 +158,76 @@ def test_text_line_limit_configured(tern_factory):
     c.close()
 
 
+def bdat_tx(c, chunks, user="alice"):
+    """MAIL, RCPT and the chunks as BDAT (the last with LAST); returns
+    the replies to the chunks."""
+    assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
+    assert c.cmd("RCPT TO:<%s@example.test>" % user)[0] == 250
+    got = []
+    for i, ch in enumerate(chunks):
+        last = b" LAST" if i == len(chunks) - 1 else b""
+        c.send(b"BDAT %d%s\r\n" % (len(ch), last) + ch)
+        got.append(c.reply())
+    return got
+
+
+# BDAT content is held to DATA's line limit (RFC 5321 §4.5.3.1.6), counted
+# across chunks: a line, or its CR LF, may span a chunk boundary.
+@pytest.mark.parametrize("chunks", [
+    [b"Subject: long\r\n\r\n" + b"k" * 999 + b"\r\nshort\r\n"],
+    [b"Subject: long\r\n\r\n" + b"k" * 500, b"k" * 499 + b"\r\nshort\r\n"],
+    [b"Subject: long\r\n\r\n" + b"k" * 999 + b"\r", b"\nshort\r\n"],
+    [b"Subject: long\r\n\r\n" + b"k" * 400, b"k" * 400, b"k" * 400, b"\r\n"],
+    [b"Subject: " + b"h" * 1000 + b"\r\n\r\nbody\r\n"],
+], ids=["one-chunk", "two-chunks", "cr-lf-split", "three-chunks", "header-line"])
+def test_bdat_line_too_long(tern, chunks):
+    c = tern.raw()
+    c.ehlo()
+    replies = bdat_tx(c, chunks)
+    for code, l in replies[:-1]:
+        assert code == 250, l
+    code, l = replies[-1]
+    assert code == 500 and l[0].startswith("500 5.5.2"), l
+    assert "longer than 1000" in l[0], l
+    c.no_reply(0.2)
+    # The session continues, and the next message (BDAT too) gets through.
+    code, l = bdat_tx(c, [b"Subject: ok\r\n\r\n", b"ok\r\n"], user="bob")[-1]
+    assert code == 250, l
+    c.close()
+    tern.wait_for_messages("bob", 1)
+    tern.settle()
+    assert tern.messages("alice") == []
+    assert tern.log_count(r"event=queued ") == 1
+    tern.wait_for_log(r"event=reject .*command=\"\(end of message\)\" reply=\"500 5\.5\.2 ")
+
+
+@pytest.mark.parametrize("chunks", [
+    [b"Subject: long\r\n\r\n" + b"k" * 998 + b"\r\n"],
+    [b"Subject: long\r\n\r\n" + b"k" * 998 + b"\r", b"\n"],
+    [b"Subject: long\r\n\r\n" + b"k" * 500, b"k" * 498 + b"\r\n" + b"k" * 998 + b"\r\n"],
+], ids=["one-chunk", "cr-lf-split", "two-chunks"])
+def test_bdat_line_at_limit(tern, chunks):
+    c = tern.raw()
+    c.ehlo()
+    replies = bdat_tx(c, chunks)
+    assert all(code == 250 for code, _ in replies), replies
+    c.close()
+    m, = tern.wait_for_messages("alice", 1)
+    assert split_delivered(m)[3] == b"".join(chunks)
+
+
+def test_bdat_line_limit_configured(tern_factory):
+    tern = tern_factory(max_line_length=100)
+    c = tern.raw()
+    c.ehlo()
+    code, l = bdat_tx(c, [b"Subject: x\r\n\r\n" + b"k" * 60, b"k" * 39 + b"\r\n"])[-1]
+    assert code == 500 and "longer than 100" in l[0], l
+    code, l = bdat_tx(c, [b"Subject: x\r\n\r\n" + b"k" * 60, b"k" * 38 + b"\r\n"])[-1]
+    assert code == 250, l
+    c.close()
+    tern.wait_for_messages("alice", 1)
+
+
 # --------------------------------------------------------------- garbage --
 
 GARBAGE = {

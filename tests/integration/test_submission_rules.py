@@ -154,14 +154,48 @@ def test_authenticated_user_relays_to_any_domain(sub_factory, peers):
         c.close()
 
 
-@pytest.mark.parametrize("from_field,ok", [
-    ("<alice@example.test>", True),
-    ("Alice <alice+news@example.test>", True),
-    ("<bob@example.test>", False),
-    ("<alice@example.test>, <bob@example.test>", False),
+# The From: check and the DKIM signer read a header the same way (one
+# definition of a field name, proto/rfc5322.c), and what the check cannot
+# read in full it refuses rather than reads in part.
+FOLDED_COMMENT = "(" + "\r\n ".join(["x" * 70] * 16) + ")"     # ~1150 octets
+LONGER_COMMENT = "(" + "\r\n ".join(["x" * 70] * 40) + ")"     # over 2048
+
+
+@pytest.mark.parametrize("fields,ok", [
+    (['From: <alice@example.test>'], True),
+    (['From: Alice <alice+news@example.test>'], True),
+    (['From: <bob@example.test>'], False),
+    (['From: <alice@example.test>, <bob@example.test>'], False),
+    # obsolete syntax (RFC 5322 §4.5.2 obs-from): WSP before the colon is still From
+    (['From : <alice@example.test>'], True),
+    (['From\t: Alice <alice@example.test>'], True),
+    (['From : "CEO" <ceo@example.test>', 'From: <alice@example.test>'], False),
+    (['From: <alice@example.test>', 'From : "CEO" <ceo@example.test>'], False),
+    (['FROM  :<bob@example.test>', 'From: <alice@example.test>'], False),
+    # the name's WSP may be folded (unfolding comes first, RFC 5322 §2.2.3)
+    (['From\r\n : <bob@example.test>', 'From: <alice@example.test>'], False),
+    # exactly one From (RFC 5322 §3.6)
+    (['From: <alice@example.test>', 'From: <alice@example.test>'], False),
+    # every address of the list, every address of a group
+    (['From: <alice@example.test>, Bob <bob@example.test>'], False),
+    (['From: Us: <alice@example.test>, <bob@example.test>;'], False),
+    (['From: Us: <alice@example.test>, alice+x@example.test;'], True),
+    (['From: no address at all'], False),
+    # a value longer than the check reads (folded, every line short)
+    (['From: <alice@example.test>, ' + FOLDED_COMMENT + ' <bob@example.test>'], False),
+    (['From: ' + FOLDED_COMMENT + ' <alice@example.test>'], True),
+    (['From: ' + LONGER_COMMENT + ' <alice@example.test>'], False),
+    # an address too long for a path (RFC 5321 §4.5.3.1.3) is not the end
+    (['From: <alice@example.test>, <' + "b" * 300 + '@example.test>, <bob@example.test>'], False),
+    (['From: <alice@example.test>, <' + "b" * 300 + '@example.test>'], False),
+    # unterminated quoted string, comment or angle address
+    (['From: <alice@example.test>, "<bob@example.test>'], False),
+    (['From: <alice@example.test>, (<bob@example.test>'], False),
+    (['From: <alice@example.test>, <bob@example.test'], False),
 ])
-def test_from_field_must_belong_to_login(sub, from_field, ok):
-    msg = make_msg(to=BOB).replace(b"From: <alice@example.test>", b"From: " + from_field.encode())
+def test_from_field_must_belong_to_login(sub, fields, ok):
+    hdr = "\r\n".join(fields).encode()
+    msg = make_msg(to=BOB).replace(b"From: <alice@example.test>", hdr)
     c = sub.raw_tls(user=ALICE)
     try:
         code, lines = c.send_message(ALICE, [BOB], stuff(msg))
@@ -169,10 +203,14 @@ def test_from_field_must_belong_to_login(sub, from_field, ok):
             assert code == 250, lines
         else:
             assert code == 550 and "5.7.1" in lines[-1], lines
+        # the session goes on
+        c.cmd_expect("NOOP", 250)
     finally:
         c.close()
     sub.settle()
     assert len(sub.messages("bob")) == (1 if ok else 0)
+    if not ok:
+        sub.wait_for_log(r"event=reject .*reply=\"550 5\.7\.1 From: header")
 
 
 # ------------------------------------------------- trace and headers --
@@ -265,6 +303,37 @@ def test_headers_added_with_bdat(sub):
     hdr = header_block(msg)
     assert len(re.findall(rb"(?im)^Date: ", hdr)) == 1, hdr
     assert len(re.findall(rb"(?im)^Message-ID: ", hdr)) == 1, hdr
+
+
+@pytest.mark.parametrize("chunks", [
+    # the issue's trigger: the first chunk ends between the CR and the LF
+    # of the empty line that ends the header
+    [b"From: <alice@example.test>\r\n\r", b"\nhi\r\n"],
+    [b"From: <alice@example.test>\r\n", b"\r", b"\n", b"hi\r\n"],
+    [b"From: <alice@example.test>\r", b"\n\r", b"\nhi\r\n"],
+    [b"From: <alice@example.test>\r\n\r", b"", b"\nhi\r\n"],
+])
+def test_headers_added_with_bdat_split_in_the_empty_line(sub, chunks):
+    c = sub.raw_tls(user=ALICE)
+    try:
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+        c.cmd_expect("RCPT TO:<bob@example.test>", 250)
+        for i, ch in enumerate(chunks):
+            last = i == len(chunks) - 1
+            c.send(b"BDAT %d%s\r\n" % (len(ch), b" LAST" if last else b"") + ch)
+            code, lines = c.reply()
+            assert code == 250, (i, lines)
+        qid = re.search(r"queued as ([0-9A-F]+)", lines[-1]).group(1)
+    finally:
+        c.close()
+    _, _, _, msg = delivered_one(sub, "bob")
+    m = re.fullmatch(rb"From: <alice@example\.test>\r\n"
+                     rb"Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n"
+                     rb"Message-ID: <([^>]*)>\r\n"
+                     rb"\r\nhi\r\n", msg)
+    assert m, msg
+    assert m.group(1) == ("%s@%s" % (qid, HOSTNAME)).encode()
+    assert "write:" not in sub.log
 
 
 def test_headers_added_to_a_message_without_body(sub):

@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "policy/dkim_sign.h"
+#include "proto/rfc5322.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 #define NOW 1764057992
@@ -93,7 +94,8 @@ ref_header(const char *f, size_t len, struct buf *out)
 
 	assert_non_null(colon);
 	nlen = (size_t)(colon - f);
-	while (nlen && wsp(f[nlen - 1]))
+	/* unfolded first: a folding CR LF before the colon goes too */
+	while (nlen && (wsp(f[nlen - 1]) || f[nlen - 1] == '\r' || f[nlen - 1] == '\n'))
 		nlen--;
 	for (i = 0; i < nlen; i++)
 		buf_append_char(out, (f[i] >= 'A' && f[i] <= 'Z') ? (char)(f[i] + 32) : f[i]);
@@ -175,7 +177,7 @@ field_named(const struct hfield *f, const char *name)
 	if (colon == NULL)
 		return false;
 	n = (size_t)(colon - f->p);
-	while (n && wsp(f->p[n - 1]))
+	while (n && (wsp(f->p[n - 1]) || f->p[n - 1] == '\r' || f->p[n - 1] == '\n'))
 		n--;
 	return n == strlen(name) && strncasecmp(f->p, name, n) == 0;
 }
@@ -528,6 +530,9 @@ test_header_relaxed(void **state)
 	check_header(S("Subject: a\r\n b\r\n\tc"), "subject:a b c\r\n");
 	check_header(S("Subject:\r\n b"), "subject:b\r\n");
 	check_header(S("Subject: a\r\n "), "subject:a\r\n");
+	/* WSP before the colon, folded too (obsolete syntax, RFC 5322 §4.5) */
+	check_header(S("From\r\n : a"), "from:a\r\n");
+	check_header(S("From \r\n\t: a"), "from:a\r\n");
 	/* the value's case is kept */
 	check_header(S("From: Alice <ALICE@Example.ORG>"), "from:Alice <ALICE@Example.ORG>\r\n");
 	/* 8-bit octets pass through */
@@ -718,6 +723,57 @@ test_sign_edge_messages(void **state)
 	}
 }
 
+
+/*
+ * The signer and the submission From: check read a header the same way:
+ * the From fields the signer signs (h= names "from" once per signed
+ * instance, at most 4, and once more) are those the scanner counts.
+ */
+static void
+test_sign_agrees_with_from_check(void **state)
+{
+	static const char *const cases[] = {
+		"From: <a@example.org>\r\n\r\nhi\r\n",
+		"From : \"CEO\" <ceo@example.org>\r\nFrom: <a@example.org>\r\n\r\nhi\r\n",
+		"From: <a@example.org>\r\nFROM\t:<ceo@example.org>\r\n\r\nhi\r\n",
+		"From\r\n : <ceo@example.org>\r\nSubject: x\r\n\r\nhi\r\n",
+		"From \r\n\t: <ceo@example.org>\r\n\r\n",
+		"From <x@example.org>\r\nFrom x: y\r\nFr\x01om: z\r\nX-From: w\r\n\r\n",
+		"From\x01: <ceo@example.org>\r\nFrom: <a@example.org>\r\n\r\nhi\r\n",
+		":From: <ceo@example.org>\r\nFrom: <a@example.org>\r\n\r\nhi\r\n",
+		"Subject: s\r\n From: folded\r\n\r\nFrom: body\r\n",
+		"From: 1\r\nFrom : 2\r\nfrom:3\r\nFROM  :4\r\nFrom\r\n :5\r\n\r\nhi\r\n",
+	};
+	size_t i;
+	EVP_PKEY *pub = pub_from_txt(ed_key);
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *m = cases[i];
+		struct hdr_scan hs;
+		struct sig sg;
+		char h[1024], *p, *save = NULL;
+		unsigned signed_from = 0, want;
+		bool bh_ok = false;
+
+		hdr_scan_init(&hs);
+		hdr_scan_feed(&hs, m, strlen(m));
+		sign(ed_key, m, strlen(m), &sg);
+		strcpy(h, sg.h);
+		for (p = strtok_r(h, ":", &save); p; p = strtok_r(NULL, ":", &save))
+			signed_from += strcmp(p, "from") == 0;
+		want = (hs.nfrom < 4 ? hs.nfrom : 4) + 1;
+		if (signed_from != want)
+			fail_msg("case %zu: h=%s, the scan saw %u From", i, sg.h, hs.nfrom);
+		/* (past 4 instances the extra "from" names a field that is
+		 * there, and the signature fails: closed, not open) */
+		if (hs.nfrom <= 4 && verify(m, strlen(m), &sg, pub, &bh_ok) != 1)
+			fail_msg("case %zu: does not verify; h=%s", i, sg.h);
+		free(sg.field);
+	}
+	EVP_PKEY_free(pub);
+}
+
 static void
 test_key_load(void **state)
 {
@@ -781,6 +837,7 @@ main(void)
 		cmocka_unit_test(test_sign_rsa),
 		cmocka_unit_test(test_sign_ed25519),
 		cmocka_unit_test(test_sign_edge_messages),
+		cmocka_unit_test(test_sign_agrees_with_from_check),
 		cmocka_unit_test(test_key_load),
 	};
 

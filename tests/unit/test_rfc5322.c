@@ -1,7 +1,9 @@
 /*
  * test_rfc5322: the streaming header scanner. It counts Received fields
- * (loop detection), notes Date and Message-ID, and finds the empty line
- * that ends the header; none of it may depend on how the octets arrive.
+ * (loop detection), notes Date and Message-ID, keeps the From value, and
+ * finds the empty line that ends the header; none of it may depend on how
+ * the octets arrive. Also the one definition of a field name, which the
+ * scanner and the DKIM signer share, and the From address list.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 #include "proto/rfc5322.h"
@@ -44,32 +47,56 @@ scan(const char *m, size_t n, size_t step, struct hdr_scan *h)
 		assert_true(h->end_off <= h->pos);
 }
 
-/* Every chunk size and every two-piece split give the same result. */
+/* Everything a scan found; a and b read the same octets. */
+static void
+same(const struct hdr_scan *a, const struct hdr_scan *b)
+{
+	assert_int_equal(a->received, b->received);
+	assert_int_equal(a->has_message_id, b->has_message_id);
+	assert_int_equal(a->has_date, b->has_date);
+	assert_int_equal(a->nfrom, b->nfrom);
+	assert_int_equal(a->from_len, b->from_len);
+	assert_memory_equal(a->from, b->from, a->from_len);
+	assert_int_equal(a->from_long, b->from_long);
+	assert_int_equal(a->done, b->done);
+	assert_true(a->pos == b->pos);
+	if (a->done)
+		assert_true(a->end_off == b->end_off);
+	assert_int_equal(hdr_scan_at_line_start(a), hdr_scan_at_line_start(b));
+	assert_int_equal(hdr_scan_cr_pending(a), hdr_scan_cr_pending(b));
+}
+
+/* Every chunk size, every two-piece and every three-piece split give
+ * what feeding the whole gives, and that is e. */
 static void
 check(const char *m, size_t n, const struct expect *e)
 {
-	struct hdr_scan h;
-	size_t step, cut;
+	struct hdr_scan whole, h;
+	size_t step, cut, cut2;
 
-	for (step = 0; step <= n + 1; step++) {
+	scan(m, n, 0, &whole);
+	assert_int_equal(whole.received, e->received);
+	assert_int_equal(whole.has_message_id, e->mid);
+	assert_int_equal(whole.has_date, e->date);
+	assert_int_equal(whole.done, e->done);
+	if (e->done)
+		assert_int_equal(whole.end_off, e->end_off);
+	for (step = 1; step <= n + 1; step++) {
 		scan(m, n, step, &h);
-		assert_int_equal(h.received, e->received);
-		assert_int_equal(h.has_message_id, e->mid);
-		assert_int_equal(h.has_date, e->date);
-		assert_int_equal(h.done, e->done);
-		if (e->done)
-			assert_int_equal(h.end_off, e->end_off);
+		same(&whole, &h);
 	}
 	for (cut = 0; cut <= n; cut++) {
 		hdr_scan_init(&h);
 		hdr_scan_feed(&h, m, cut);
 		hdr_scan_feed(&h, m + cut, n - cut);
-		assert_int_equal(h.received, e->received);
-		assert_int_equal(h.has_message_id, e->mid);
-		assert_int_equal(h.has_date, e->date);
-		assert_int_equal(h.done, e->done);
-		if (e->done)
-			assert_int_equal(h.end_off, e->end_off);
+		same(&whole, &h);
+		for (cut2 = cut; cut2 <= n && n < 200; cut2++) {
+			hdr_scan_init(&h);
+			hdr_scan_feed(&h, m, cut);
+			hdr_scan_feed(&h, m + cut, cut2 - cut);
+			hdr_scan_feed(&h, m + cut2, n - cut2);
+			same(&whole, &h);
+		}
 	}
 }
 
@@ -241,10 +268,14 @@ test_date_and_message_id(void **state)
 	e.mid = true;
 	e.end_off = 15;
 	check(S("Message-ID: x\r\n\r\n"), &e);
-	/* not the names: no colon, a space before the colon (obsolete
-	 * syntax, not recognized), a longer name */
+	/* WSP before the colon is the obsolete syntax (RFC 5322 §4.5): the
+	 * same field */
+	check(S("Date : x\r\n\r\n"), &(struct expect){ 0, false, true, true, 10 });
+	check(S("Date\t \t:x\r\n\r\n"), &(struct expect){ 0, false, true, true, 11 });
+	check(S("Date\r\n : x\r\n\r\n"), &(struct expect){ 0, false, true, true, 12 });
+	/* not the names: no colon, WSP inside, a longer name */
 	check(S("Message-ID\r\n\r\n"), &(struct expect){ 0, false, false, true, 12 });
-	check(S("Date : x\r\n\r\n"), &(struct expect){ 0, false, false, true, 10 });
+	check(S("Da te: x\r\n\r\n"), &(struct expect){ 0, false, false, true, 10 });
 	check(S("Message-IDs: x\r\n\r\n"), &(struct expect){ 0, false, false, true, 16 });
 	check(S("Dates: x\r\n\r\n"), &(struct expect){ 0, false, false, true, 10 });
 	/* very long names are truncated but never match by their prefix */
@@ -252,6 +283,278 @@ test_date_and_message_id(void **state)
 	    &(struct expect){ 0, false, false, true, 31 });
 	check(S("message-id-0123456789abcdef: x\r\n\r\n"),
 	    &(struct expect){ 0, false, false, true, 32 });
+}
+
+
+/*
+ * The header split the way the DKIM signer splits it (a field runs to a
+ * CRLF not followed by WSP), each field named by rfc5322_field_name():
+ * how many are called name. The scanner must count the same.
+ */
+static unsigned
+count_named(const char *m, size_t n, const char *name)
+{
+	size_t i = 0, start, colon, nl;
+	unsigned k = 0;
+
+	while (i < n) {
+		if (n - i >= 2 && m[i] == '\r' && m[i + 1] == '\n')
+			break;
+		start = i;
+		for (;;) {
+			while (i < n && !(m[i] == '\r' && i + 1 < n && m[i + 1] == '\n'))
+				i++;
+			if (i + 2 < n && (m[i + 2] == ' ' || m[i + 2] == '\t')) {
+				i += 2;
+				continue;
+			}
+			break;
+		}
+		nl = rfc5322_field_name(m + start, i - start, &colon);
+		if (nl == strlen(name) && strncasecmp(m + start, name, nl) == 0)
+			k++;
+		i = i < n ? i + 2 : n;
+	}
+	return k;
+}
+
+static const struct {
+	const char *m;
+	unsigned nfrom;
+	const char *from;      /* the first From value, unfolded */
+} from_cases[] = {
+	{ "From: <a@example.org>\r\n\r\n", 1, " <a@example.org>" },
+	{ "from:a@example.org\r\n\r\n", 1, "a@example.org" },
+	/* obsolete syntax: WSP before the colon, folding there too */
+	{ "From : \"CEO\" <ceo@example.org>\r\nFrom: <a@example.org>\r\n\r\n", 2,
+	  " \"CEO\" <ceo@example.org>" },
+	{ "From: <a@example.org>\r\nFROM\t:<ceo@example.org>\r\n\r\n", 2, " <a@example.org>" },
+	{ "From\r\n :<b@example.org>\r\n\r\n", 1, "<b@example.org>" },
+	{ "From \r\n\t\r\n : x\r\n\r\n", 1, " x" },
+	/* a folded value, unfolded */
+	{ "From: A\r\n <a@example.org>,\r\n\tb@example.org\r\n\r\n", 1,
+	  " A <a@example.org>, b@example.org" },
+	/* not From: no colon, other names, bad octets, a folded line */
+	{ "From <a@example.org>\r\nSubject: x\r\n\r\n", 0, "" },
+	{ "Fr om: x\r\n\r\n", 0, "" },
+	{ "From\x01: x\r\n\r\n", 0, "" },
+	{ "From\xc2\xa0: x\r\n\r\n", 0, "" },
+	{ ":From: x\r\n\r\n", 0, "" },
+	{ "X-From: x\r\nFromx: y\r\nResent-From: z\r\n\r\n", 0, "" },
+	{ "Subject: x\r\n From: folded, not a field\r\n\r\n", 0, "" },
+	{ "From\r\nFrom: <a@example.org>\r\n\r\n", 1, " <a@example.org>" },
+	{ "From \r\nX: y\r\n\r\n", 0, "" },
+	/* after the header: the body */
+	{ "Subject: x\r\n\r\nFrom: <b@example.org>\r\n", 0, "" },
+	{ "From\r\n\r\nFrom: <b@example.org>\r\n", 0, "" },
+	/* three, and the first is the one kept */
+	{ "From: 1\r\nFrom: 2\r\nfrom :3\r\n\r\n", 3, " 1" },
+};
+
+static void
+test_from(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(from_cases) / sizeof(from_cases[0]); i++) {
+		const char *m = from_cases[i].m;
+		size_t n = strlen(m);
+		struct hdr_scan h;
+		struct expect e = { 0, false, false, true, 0 };
+
+		scan(m, n, 0, &h);
+		if (h.nfrom != from_cases[i].nfrom || strcmp(h.from, from_cases[i].from) != 0)
+			fail_msg("case %zu: %u From, \"%s\"", i, h.nfrom, h.from);
+		assert_int_equal(h.from_len, strlen(h.from));
+		assert_false(h.from_long);
+		/* the signer's reading of the same header */
+		assert_int_equal(count_named(m, n, "from"), h.nfrom);
+		e.end_off = h.end_off;
+		check(m, n, &e);
+	}
+}
+
+/* A From value longer than the scan keeps is said to be so, not cut. */
+static void
+test_from_long(void **state)
+{
+	struct buf m = BUF_INIT;
+	struct hdr_scan h;
+	size_t i, fill;
+
+	(void)state;
+	for (fill = RFC5322_FROM_MAX - 2; fill <= RFC5322_FROM_MAX + 2; fill++) {
+		buf_reset(&m);
+		buf_append_str(&m, "From: ");
+		/* folded every 70 octets: the fold is one octet, unfolded */
+		for (i = 1; i < fill; i++)
+			buf_append_str(&m, i % 70 ? "x" : "\r\n ");
+		buf_append_str(&m, "\r\nSubject: after\r\n\r\n");
+		scan(m.data, m.len, 0, &h);
+		assert_int_equal(h.nfrom, 1);
+		/* the value is " " and fill - 1 octets */
+		assert_int_equal(h.from_long, fill > RFC5322_FROM_MAX);
+		assert_int_equal(h.from_len, fill > RFC5322_FROM_MAX ? RFC5322_FROM_MAX : fill);
+		assert_true(h.done);
+		for (i = 0; i <= m.len; i += 97) {
+			struct hdr_scan two;
+
+			hdr_scan_init(&two);
+			hdr_scan_feed(&two, m.data, i);
+			hdr_scan_feed(&two, m.data + i, m.len - i);
+			same(&h, &two);
+		}
+	}
+	/* only the first From is kept, so only its length counts */
+	buf_reset(&m);
+	buf_append_str(&m, "From: a\r\nFrom: ");
+	for (i = 0; i < 3 * RFC5322_FROM_MAX; i++)
+		buf_append_str(&m, i % 70 ? "x" : "\r\n ");
+	buf_append_str(&m, "\r\n\r\n");
+	scan(m.data, m.len, 0, &h);
+	assert_int_equal(h.nfrom, 2);
+	assert_false(h.from_long);
+	assert_string_equal(h.from, " a");
+	buf_release(&m);
+}
+
+/* Where fields go when the header ends: before the CR of the empty line,
+ * which hdr_scan_cr_pending() says may be the last octet fed. */
+static void
+test_line_state(void **state)
+{
+	static const struct {
+		const char *m;
+		bool bol, cr;
+	} cases[] = {
+		{ "", true, false },
+		{ "From: a\r\n", true, false },
+		{ "From: a\r\n\r", false, true },
+		{ "From: a\r", false, false },
+		{ "From: a", false, false },
+		{ "From", false, false },
+		{ "From\r\n", true, false },         /* a line, not a field */
+		{ "From\r\n\r", false, true },
+		{ "From \r\n", true, false },
+		{ "From \r", false, false },
+		{ "\r", false, true },
+		{ "A: b\r\n\rX", false, false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hdr_scan h;
+
+		scan(cases[i].m, strlen(cases[i].m), 0, &h);
+		if (hdr_scan_at_line_start(&h) != cases[i].bol ||
+		    hdr_scan_cr_pending(&h) != cases[i].cr)
+			fail_msg("case %zu \"%s\"", i, cases[i].m);
+	}
+}
+
+static void
+test_field_name(void **state)
+{
+	static const struct {
+		const char *f;
+		size_t nlen, colon;
+	} cases[] = {
+		{ "From: x", 4, 4 },
+		{ "From:", 4, 4 },
+		{ "From :x", 4, 5 },
+		{ "From\t \t: x", 4, 7 },
+		{ "From\r\n : x", 4, 7 },
+		{ "From \r\n\t\r\n :", 4, 11 },
+		{ "X-A!#$%&'*+-/=?^_`{|}~9: y", 23, 23 },
+		{ "a:b:c", 1, 1 },
+		/* not fields */
+		{ "", 0, 0 },
+		{ ": x", 0, 0 },
+		{ " From: x", 0, 0 },
+		{ "\tFrom: x", 0, 0 },
+		{ "From", 0, 0 },
+		{ "From ", 0, 0 },
+		{ "From x: y", 0, 0 },
+		{ "From\r: x", 0, 0 },
+		{ "From\n: x", 0, 0 },
+		{ "From\r\n: x", 0, 0 },       /* CR LF not before WSP: no folding */
+		{ "From\r\nx: y", 0, 0 },
+		{ "Fr\x7fom: x", 0, 0 },
+		{ "Fr\x80om: x", 0, 0 },
+		{ "From\xc2\xa0: x", 0, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t colon = 12345, nl;
+
+		nl = rfc5322_field_name(cases[i].f, strlen(cases[i].f), &colon);
+		if (nl != cases[i].nlen || (nl && colon != cases[i].colon))
+			fail_msg("case %zu \"%s\": %zu, colon %zu", i, cases[i].f, nl, colon);
+		if (nl)
+			assert_int_equal(cases[i].f[colon], ':');
+	}
+	/* only len octets are read */
+	{
+		size_t colon;
+
+		assert_int_equal(rfc5322_field_name("From: x", 4, &colon), 0);
+		assert_int_equal(rfc5322_field_name("From: x", 5, &colon), 4);
+	}
+}
+
+/* The addresses of a From value, in order, then END or BAD. */
+static void
+addresses(const char *v, size_t outsize, const char *const *want, enum rfc5322_addr last)
+{
+	char out[300];
+	size_t pos = 0, k = 0;
+	enum rfc5322_addr r;
+
+	assert_true(outsize <= sizeof(out));
+	while ((r = rfc5322_next_address(v, strlen(v), &pos, out, outsize)) == RFC5322_ADDR_OK) {
+		if (want[k] == NULL || strcmp(out, want[k]) != 0)
+			fail_msg("\"%s\": address %zu is \"%s\"", v, k, out);
+		k++;
+		assert_true(pos <= strlen(v));
+	}
+	if (want[k] != NULL || r != last)
+		fail_msg("\"%s\": stopped after %zu with %d", v, k, r);
+	/* and it stays stopped */
+	assert_int_equal(pos, strlen(v));
+	assert_int_equal(rfc5322_next_address(v, strlen(v), &pos, out, outsize), RFC5322_ADDR_END);
+}
+
+#define A(...) (const char *const[]){ __VA_ARGS__, NULL }
+#define NONE (const char *const[]){ NULL }
+
+static void
+test_next_address(void **state)
+{
+	(void)state;
+	addresses("<a@b>", 257, A("a@b"), RFC5322_ADDR_END);
+	addresses(" \"Name, <x@y>\" <a@b>, c@d (c <e@f>)", 257, A("a@b", "c@d"), RFC5322_ADDR_END);
+	addresses("Us: <a@b>, c@d;", 257, A("a@b", "c@d"), RFC5322_ADDR_END);
+	addresses("Name <a@b>", 257, A("a@b"), RFC5322_ADDR_END);
+	addresses("w@x <a@b>", 257, A("w@x", "a@b"), RFC5322_ADDR_END);
+	addresses("no address", 257, NONE, RFC5322_ADDR_END);
+	addresses("", 257, NONE, RFC5322_ADDR_END);
+	addresses("(a (nested) comment) a@b", 257, A("a@b"), RFC5322_ADDR_END);
+	addresses("\"q\\\"uote\" <a@b>", 257, A("a@b"), RFC5322_ADDR_END);
+	/* too long for out: BAD, not the end of the list */
+	addresses("<a@b>, <0123456789@b>, <c@d>", 12, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, 0123456789@b, c@d", 12, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, <012345678@b>", 12, A("a@b", "012345678@b"), RFC5322_ADDR_END);
+	/* unterminated: what follows was not read */
+	addresses("<a@b>, \"<c@d>", 257, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, \"x\\", 257, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, (<c@d>", 257, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, ((x) <c@d>", 257, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, (x\\", 257, A("a@b"), RFC5322_ADDR_BAD);
+	addresses("<a@b>, <c@d", 257, A("a@b"), RFC5322_ADDR_BAD);
 }
 
 int
@@ -264,6 +567,11 @@ main(void)
 		cmocka_unit_test(test_folded_not_fields),
 		cmocka_unit_test(test_end_offset),
 		cmocka_unit_test(test_date_and_message_id),
+		cmocka_unit_test(test_from),
+		cmocka_unit_test(test_from_long),
+		cmocka_unit_test(test_line_state),
+		cmocka_unit_test(test_field_name),
+		cmocka_unit_test(test_next_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,64 +14,68 @@
 #include "proto/smtp_addr.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define FWD SMTP_PATH_FORWARD      /* RCPT's path */
+#define REV SMTP_PATH_REVERSE      /* MAIL's path */
 
 struct path_ok {
 	const char *in;
-	bool allow_null, allow_utf8;
+	enum smtp_path_kind kind;
+	bool allow_utf8;
 	const char *local, *domain;
 	bool null, utf8;
 	size_t consumed;          /* 0: strlen(in) */
 };
 
 static const struct path_ok path_ok[] = {
-	{ "<a@b>", false, false, "a", "b", false, false, 0 },
-	{ "<alice@example.org>", false, false, "alice", "example.org", false, false, 0 },
-	{ "<Alice.Smith@Example.ORG>", false, false, "Alice.Smith", "Example.ORG", false, false, 0 },
-	{ "<a@b> SIZE=100", false, false, "a", "b", false, false, 5 },
-	{ "<a@b>>", false, false, "a", "b", false, false, 5 },
-	{ "<a.b.c@x.y.z>", false, false, "a.b.c", "x.y.z", false, false, 0 },
-	{ "<!#$%&'*+-/=?^_`{|}~@x>", false, false, "!#$%&'*+-/=?^_`{|}~", "x", false, false, 0 },
-	{ "<a+tag@b>", false, false, "a+tag", "b", false, false, 0 },
+	{ "<a@b>", FWD, false, "a", "b", false, false, 0 },
+	{ "<alice@example.org>", FWD, false, "alice", "example.org", false, false, 0 },
+	{ "<Alice.Smith@Example.ORG>", FWD, false, "Alice.Smith", "Example.ORG", false, false, 0 },
+	{ "<a@b> SIZE=100", FWD, false, "a", "b", false, false, 5 },
+	{ "<a@b>>", FWD, false, "a", "b", false, false, 5 },
+	{ "<a.b.c@x.y.z>", FWD, false, "a.b.c", "x.y.z", false, false, 0 },
+	{ "<!#$%&'*+-/=?^_`{|}~@x>", FWD, false, "!#$%&'*+-/=?^_`{|}~", "x", false, false, 0 },
+	{ "<a+tag@b>", FWD, false, "a+tag", "b", false, false, 0 },
 	/* quoted local parts are kept as on the wire */
-	{ "<\"a b\"@x>", false, false, "\"a b\"", "x", false, false, 0 },
-	{ "<\"a\\\"b\"@x>", false, false, "\"a\\\"b\"", "x", false, false, 0 },
-	{ "<\"a\\\\b\"@x>", false, false, "\"a\\\\b\"", "x", false, false, 0 },
-	{ "<\"a>b\"@x>", false, false, "\"a>b\"", "x", false, false, 0 },
-	{ "<\"a\\>b\"@x>", false, false, "\"a\\>b\"", "x", false, false, 0 },
-	{ "<\"a@b\"@x>", false, false, "\"a@b\"", "x", false, false, 0 },
-	{ "<\"\"@x>", false, false, "\"\"", "x", false, false, 0 },
-	{ "<\"a.\"@x>", false, false, "\"a.\"", "x", false, false, 0 },
-	{ "<\"..\"@x>", false, false, "\"..\"", "x", false, false, 0 },
+	{ "<\"a b\"@x>", FWD, false, "\"a b\"", "x", false, false, 0 },
+	{ "<\"a\\\"b\"@x>", FWD, false, "\"a\\\"b\"", "x", false, false, 0 },
+	{ "<\"a\\\\b\"@x>", FWD, false, "\"a\\\\b\"", "x", false, false, 0 },
+	{ "<\"a>b\"@x>", FWD, false, "\"a>b\"", "x", false, false, 0 },
+	{ "<\"a\\>b\"@x>", FWD, false, "\"a\\>b\"", "x", false, false, 0 },
+	{ "<\"a@b\"@x>", FWD, false, "\"a@b\"", "x", false, false, 0 },
+	{ "<\"\"@x>", FWD, false, "\"\"", "x", false, false, 0 },
+	{ "<\"a.\"@x>", FWD, false, "\"a.\"", "x", false, false, 0 },
+	{ "<\"..\"@x>", FWD, false, "\"..\"", "x", false, false, 0 },
 	/* source routes are parsed and dropped */
-	{ "<@a:u@d>", false, false, "u", "d", false, false, 0 },
-	{ "<@a,@b:u@d>", false, false, "u", "d", false, false, 0 },
-	{ "<@a.example,@b.example,@[1.2.3.4]:u@d>", false, false, "u", "d", false, false, 0 },
-	/* <postmaster> without a domain, any case */
-	{ "<postmaster>", false, false, "postmaster", "", false, false, 0 },
-	{ "<POSTMASTER>", false, false, "POSTMASTER", "", false, false, 0 },
-	{ "<PostMaster>", false, false, "PostMaster", "", false, false, 0 },
-	{ "<postmaster@example.org>", false, false, "postmaster", "example.org", false, false, 0 },
+	{ "<@a:u@d>", FWD, false, "u", "d", false, false, 0 },
+	{ "<@a,@b:u@d>", FWD, false, "u", "d", false, false, 0 },
+	{ "<@a.example,@b.example,@[1.2.3.4]:u@d>", FWD, false, "u", "d", false, false, 0 },
+	/* RCPT's <postmaster> without a domain, any case */
+	{ "<postmaster>", FWD, false, "postmaster", "", false, false, 0 },
+	{ "<POSTMASTER>", FWD, false, "POSTMASTER", "", false, false, 0 },
+	{ "<PostMaster>", FWD, false, "PostMaster", "", false, false, 0 },
+	{ "<postmaster@example.org>", FWD, false, "postmaster", "example.org", false, false, 0 },
+	{ "<postmaster@example.org>", REV, false, "postmaster", "example.org", false, false, 0 },
 	/* the null path */
-	{ "<>", true, false, "", "", true, false, 0 },
-	{ "<> SIZE=1", true, true, "", "", true, false, 2 },
+	{ "<>", REV, false, "", "", true, false, 0 },
+	{ "<> SIZE=1", REV, true, "", "", true, false, 2 },
 	/* address literals */
-	{ "<a@[1.2.3.4]>", false, false, "a", "[1.2.3.4]", false, false, 0 },
-	{ "<a@[IPv6:2001:db8::1]>", false, false, "a", "[IPv6:2001:db8::1]", false, false, 0 },
+	{ "<a@[1.2.3.4]>", FWD, false, "a", "[1.2.3.4]", false, false, 0 },
+	{ "<a@[IPv6:2001:db8::1]>", FWD, false, "a", "[IPv6:2001:db8::1]", false, false, 0 },
 	/* hyphens inside labels, digits anywhere */
-	{ "<a@x-y.z>", false, false, "a", "x-y.z", false, false, 0 },
-	{ "<a@x--y.z>", false, false, "a", "x--y.z", false, false, 0 },
-	{ "<a@1.2.3.4>", false, false, "a", "1.2.3.4", false, false, 0 },
-	{ "<a@3com.example>", false, false, "a", "3com.example", false, false, 0 },
-	{ "<a-@x>", false, false, "a-", "x", false, false, 0 },
+	{ "<a@x-y.z>", FWD, false, "a", "x-y.z", false, false, 0 },
+	{ "<a@x--y.z>", FWD, false, "a", "x--y.z", false, false, 0 },
+	{ "<a@1.2.3.4>", FWD, false, "a", "1.2.3.4", false, false, 0 },
+	{ "<a@3com.example>", FWD, false, "a", "3com.example", false, false, 0 },
+	{ "<a-@x>", FWD, false, "a-", "x", false, false, 0 },
 	/* UTF-8 with SMTPUTF8 */
-	{ "<\xc3\xbc@b>", false, true, "\xc3\xbc", "b", false, true, 0 },
-	{ "<a@\xe4\xbe\x8b.example>", false, true, "a", "\xe4\xbe\x8b.example", false, true, 0 },
-	{ "<\xf0\x9f\x98\x80@x>", false, true, "\xf0\x9f\x98\x80", "x", false, true, 0 },
-	{ "<\"\xc3\xbc x\"@b>", false, true, "\"\xc3\xbc x\"", "b", false, true, 0 },
-	{ "<\xe2\x82\xac.\xc3\xa9@\xc3\xa9t\xc3\xa9.fr>", false, true,
+	{ "<\xc3\xbc@b>", FWD, true, "\xc3\xbc", "b", false, true, 0 },
+	{ "<a@\xe4\xbe\x8b.example>", FWD, true, "a", "\xe4\xbe\x8b.example", false, true, 0 },
+	{ "<\xf0\x9f\x98\x80@x>", FWD, true, "\xf0\x9f\x98\x80", "x", false, true, 0 },
+	{ "<\"\xc3\xbc x\"@b>", FWD, true, "\"\xc3\xbc x\"", "b", false, true, 0 },
+	{ "<\xe2\x82\xac.\xc3\xa9@\xc3\xa9t\xc3\xa9.fr>", FWD, true,
 	  "\xe2\x82\xac.\xc3\xa9", "\xc3\xa9t\xc3\xa9.fr", false, true, 0 },
-	{ "<\xf4\x8f\xbf\xbf@x>", false, true, "\xf4\x8f\xbf\xbf", "x", false, true, 0 },
-	{ "<a@b>", false, true, "a", "b", false, false, 0 },
+	{ "<\xf4\x8f\xbf\xbf@x>", FWD, true, "\xf4\x8f\xbf\xbf", "x", false, true, 0 },
+	{ "<a@b>", FWD, true, "a", "b", false, false, 0 },
 };
 
 static void
@@ -86,7 +90,7 @@ test_path_valid(void **state)
 		size_t used = 0, want = c->consumed ? c->consumed : strlen(c->in);
 		enum smtp_addr_err e;
 
-		e = smtp_addr_parse_path(c->in, strlen(c->in), c->allow_null,
+		e = smtp_addr_parse_path(c->in, strlen(c->in), c->kind,
 		    c->allow_utf8, &p, &used);
 		if (e != SMTP_ADDR_OK)
 			fail_msg("case %zu \"%s\": %s", i, c->in, smtp_addr_strerror(e));
@@ -103,100 +107,108 @@ test_path_valid(void **state)
 struct path_bad {
 	const char *in;
 	size_t len;               /* 0: strlen(in) */
-	bool allow_null, allow_utf8;
+	enum smtp_path_kind kind;
+	bool allow_utf8;
 	enum smtp_addr_err err;
 };
 
 static const struct path_bad path_bad[] = {
-	{ "", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ ">", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "a@b", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@b", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ " <a@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<>", 0, false, true, SMTP_ADDR_SYNTAX },
-	{ "<a>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<postmasterx>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<postmaster@>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@b@c>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a b@c>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@b c>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "< a@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@b >", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a\0b@c>", 7, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@b\0>", 6, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a(b)@c>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a,b@c>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a\x7f@c>", 0, true, true, SMTP_ADDR_SYNTAX },
+	{ "", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ ">", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "a@b", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@b", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ " <a@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<>", 0, FWD, true, SMTP_ADDR_SYNTAX },
+	{ "<a>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<postmasterx>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	/* "<Postmaster>" is RCPT's form alone (RFC 5321 §4.1.1.3) */
+	{ "<postmaster>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<PostMaster>", 0, REV, false, SMTP_ADDR_SYNTAX },
+	{ "<@a:postmaster>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a:postmaster>", 0, FWD, true, SMTP_ADDR_SYNTAX },
+	{ "<@a,@b:Postmaster>", 0, FWD, false, SMTP_ADDR_SYNTAX },
+	{ "<postmaster>", 1, FWD, false, SMTP_ADDR_SYNTAX },
+	{ "<postmaster@>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@b@c>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a b@c>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@b c>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "< a@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@b >", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a\0b@c>", 7, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@b\0>", 6, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a(b)@c>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a,b@c>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a\x7f@c>", 0, REV, true, SMTP_ADDR_SYNTAX },
 	/* dots in the local part */
-	{ "<a..b@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<.a@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a.@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<.@x>", 0, true, true, SMTP_ADDR_SYNTAX },
+	{ "<a..b@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<.a@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a.@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<.@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
 	/* domains */
-	{ "<a@-x.com>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x-.com>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x.-com>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x.com->", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@->", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x..com>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@.x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x.>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x_y.com>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@x!y.com>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@[]>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@[1.2.3.4>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@[1.2[3]>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@[1.2 3]>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@[1\\.2]>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@[1.2.3.4]x>", 0, true, true, SMTP_ADDR_SYNTAX },
+	{ "<a@-x.com>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x-.com>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x.-com>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x.com->", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@->", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x..com>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@.x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x.>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x_y.com>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@x!y.com>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@[]>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@[1.2.3.4>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@[1.2[3]>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@[1.2 3]>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@[1\\.2]>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@[1.2.3.4]x>", 0, REV, true, SMTP_ADDR_SYNTAX },
 	/* quoted strings */
-	{ "<\"a@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"a\"b@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a\"b\"@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"a\x01\"@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"a\\\x01\"@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"a\x7f\"@x>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"a\\", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"a\"", 0, true, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a\"b@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a\"b\"@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a\x01\"@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a\\\x01\"@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a\x7f\"@x>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a\\", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"a\"", 0, REV, true, SMTP_ADDR_SYNTAX },
 	/* source routes */
-	{ "<@a,@b u@d>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@a,u@d>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@:u@d>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@a,@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@a>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@a,>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@a:>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@a:@b:u@d>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<@-a:u@d>", 0, true, true, SMTP_ADDR_SYNTAX },
+	{ "<@a,@b u@d>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a,u@d>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@:u@d>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a,@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a,>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a:>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@a:@b:u@d>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<@-a:u@d>", 0, REV, true, SMTP_ADDR_SYNTAX },
 	/* UTF-8 without SMTPUTF8 */
-	{ "<\xc3\xbc@b>", 0, true, false, SMTP_ADDR_NEED_UTF8 },
-	{ "<a@\xc3\xbc.b>", 0, true, false, SMTP_ADDR_NEED_UTF8 },
-	{ "<\"\xc3\xbc\"@b>", 0, true, false, SMTP_ADDR_NEED_UTF8 },
+	{ "<\xc3\xbc@b>", 0, REV, false, SMTP_ADDR_NEED_UTF8 },
+	{ "<a@\xc3\xbc.b>", 0, REV, false, SMTP_ADDR_NEED_UTF8 },
+	{ "<\"\xc3\xbc\"@b>", 0, REV, false, SMTP_ADDR_NEED_UTF8 },
 	/* malformed UTF-8, even with SMTPUTF8 */
-	{ "<\xc0\xaf@b>", 0, true, true, SMTP_ADDR_SYNTAX },          /* overlong '/' */
-	{ "<\xc1\xbf@b>", 0, true, true, SMTP_ADDR_SYNTAX },          /* overlong */
-	{ "<\xe0\x80\xaf@b>", 0, true, true, SMTP_ADDR_SYNTAX },      /* overlong */
-	{ "<\xe0\x9f\xbf@b>", 0, true, true, SMTP_ADDR_SYNTAX },      /* overlong U+7FF */
-	{ "<\xf0\x80\x80\xaf@b>", 0, true, true, SMTP_ADDR_SYNTAX },  /* overlong */
-	{ "<\xf0\x8f\xbf\xbf@b>", 0, true, true, SMTP_ADDR_SYNTAX },  /* overlong U+FFFF */
-	{ "<\xed\xa0\x80@b>", 0, true, true, SMTP_ADDR_SYNTAX },      /* U+D800 */
-	{ "<\xed\xbf\xbf@b>", 0, true, true, SMTP_ADDR_SYNTAX },      /* U+DFFF */
-	{ "<\xf4\x90\x80\x80@b>", 0, true, true, SMTP_ADDR_SYNTAX },  /* U+110000 */
-	{ "<\xf5\x80\x80\x80@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\xf8\x88\x80\x80\x80@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\xc3@b>", 0, true, true, SMTP_ADDR_SYNTAX },              /* truncated */
-	{ "<a\xe4\xbe@b>", 0, true, true, SMTP_ADDR_SYNTAX },         /* truncated */
-	{ "<\xf0\x9f\x98@b>", 0, true, true, SMTP_ADDR_SYNTAX },      /* truncated */
-	{ "<a@b\xc3>", 0, true, true, SMTP_ADDR_SYNTAX },             /* truncated at '>' */
-	{ "<\x80@b>", 0, true, true, SMTP_ADDR_SYNTAX },              /* lone continuation */
-	{ "<\xff@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<a@\xed\xa0\x80.b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"\xc0\xaf\"@b>", 0, true, true, SMTP_ADDR_SYNTAX },
-	{ "<\"\xc3\"@b>", 0, true, true, SMTP_ADDR_SYNTAX },
+	{ "<\xc0\xaf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },          /* overlong '/' */
+	{ "<\xc1\xbf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },          /* overlong */
+	{ "<\xe0\x80\xaf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },      /* overlong */
+	{ "<\xe0\x9f\xbf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },      /* overlong U+7FF */
+	{ "<\xf0\x80\x80\xaf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },  /* overlong */
+	{ "<\xf0\x8f\xbf\xbf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },  /* overlong U+FFFF */
+	{ "<\xed\xa0\x80@b>", 0, REV, true, SMTP_ADDR_SYNTAX },      /* U+D800 */
+	{ "<\xed\xbf\xbf@b>", 0, REV, true, SMTP_ADDR_SYNTAX },      /* U+DFFF */
+	{ "<\xf4\x90\x80\x80@b>", 0, REV, true, SMTP_ADDR_SYNTAX },  /* U+110000 */
+	{ "<\xf5\x80\x80\x80@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\xf8\x88\x80\x80\x80@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\xc3@b>", 0, REV, true, SMTP_ADDR_SYNTAX },              /* truncated */
+	{ "<a\xe4\xbe@b>", 0, REV, true, SMTP_ADDR_SYNTAX },         /* truncated */
+	{ "<\xf0\x9f\x98@b>", 0, REV, true, SMTP_ADDR_SYNTAX },      /* truncated */
+	{ "<a@b\xc3>", 0, REV, true, SMTP_ADDR_SYNTAX },             /* truncated at '>' */
+	{ "<\x80@b>", 0, REV, true, SMTP_ADDR_SYNTAX },              /* lone continuation */
+	{ "<\xff@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<a@\xed\xa0\x80.b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"\xc0\xaf\"@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
+	{ "<\"\xc3\"@b>", 0, REV, true, SMTP_ADDR_SYNTAX },
 };
 
 static void
@@ -211,7 +223,7 @@ test_path_invalid(void **state)
 		struct smtp_path p;
 		enum smtp_addr_err e;
 
-		e = smtp_addr_parse_path(c->in, len, c->allow_null, c->allow_utf8,
+		e = smtp_addr_parse_path(c->in, len, c->kind, c->allow_utf8,
 		    &p, &used);
 		if (e != c->err)
 			fail_msg("case %zu \"%s\": %s, want %s", i, c->in,
@@ -248,7 +260,7 @@ parse_built(size_t local_len, size_t domain_len, size_t *used)
 	n += domain_len;
 	s[n++] = '>';
 	s[n] = '\0';
-	return smtp_addr_parse_path(s, n, false, false, &p, used);
+	return smtp_addr_parse_path(s, n, FWD, false, &p, used);
 }
 
 static void
@@ -267,11 +279,11 @@ test_length_limits(void **state)
 
 	/* quoted local part counts its quotes */
 	snprintf(s, sizeof(s), "<\"%062d\"@x>", 0);
-	assert_int_equal(smtp_addr_parse_path(s, strlen(s), false, false, &p,
+	assert_int_equal(smtp_addr_parse_path(s, strlen(s), FWD, false, &p,
 	    &used), SMTP_ADDR_OK);
 	assert_int_equal(strlen(p.local), 64);
 	snprintf(s, sizeof(s), "<\"%063d\"@x>", 0);
-	assert_int_equal(smtp_addr_parse_path(s, strlen(s), false, false, &p,
+	assert_int_equal(smtp_addr_parse_path(s, strlen(s), FWD, false, &p,
 	    &used), SMTP_ADDR_LOCAL_LONG);
 
 	/* whole path: "<" 64 "@" 189 ">" = 256 ok; one more is too long */
@@ -284,10 +296,10 @@ test_length_limits(void **state)
 	memset(s, 'x', 400);
 	s[0] = '<';
 	s[399] = '>';
-	assert_int_equal(smtp_addr_parse_path(s, 400, false, false, &p, &used),
+	assert_int_equal(smtp_addr_parse_path(s, 400, FWD, false, &p, &used),
 	    SMTP_ADDR_PATH_LONG);
 	/* and with no '>' at all it is plain syntax */
-	assert_int_equal(smtp_addr_parse_path(s, 399, false, false, &p, &used),
+	assert_int_equal(smtp_addr_parse_path(s, 399, FWD, false, &p, &used),
 	    SMTP_ADDR_SYNTAX);
 
 	/* domain: 255 ok, 256 too long (only reachable in a bare mailbox) */
@@ -318,9 +330,9 @@ test_path_bounded(void **state)
 
 	(void)state;
 	for (n = 0; n < sizeof(s) - 1; n++)
-		assert_int_equal(smtp_addr_parse_path(s, n, true, true, &p, &used),
+		assert_int_equal(smtp_addr_parse_path(s, n, REV, true, &p, &used),
 		    SMTP_ADDR_SYNTAX);
-	assert_int_equal(smtp_addr_parse_path(s, 5, true, true, &p, &used),
+	assert_int_equal(smtp_addr_parse_path(s, 5, REV, true, &p, &used),
 	    SMTP_ADDR_OK);
 }
 
@@ -445,7 +457,7 @@ test_parse_then_unquote(void **state)
 	size_t used;
 
 	(void)state;
-	assert_int_equal(smtp_addr_parse_path(in, strlen(in), false, false, &p,
+	assert_int_equal(smtp_addr_parse_path(in, strlen(in), FWD, false, &p,
 	    &used), SMTP_ADDR_OK);
 	assert_int_equal(smtp_addr_unquote_local(p.local, out, sizeof(out)), 0);
 	assert_string_equal(out, "john \"jd\" doe");

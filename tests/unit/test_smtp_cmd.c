@@ -229,7 +229,7 @@ static const struct mail_ok mail_ok[] = {
 	  SMTP_BODY_7BIT, false, SMTP_RET_UNSET, "", "" },
 	{ "FROM:<\"a b\"@b>", false, "\"a b\"", "b", false, 0,
 	  SMTP_BODY_7BIT, false, SMTP_RET_UNSET, "", "" },
-	{ "FROM:<postmaster>", false, "postmaster", "", false, 0,
+	{ "FROM:<postmaster@b>", false, "postmaster", "b", false, 0,
 	  SMTP_BODY_7BIT, false, SMTP_RET_UNSET, "", "" },
 };
 
@@ -331,6 +331,11 @@ static const struct bad_case mail_bad[] = {
 	{ "FROM:<a@b> SIZE=1 X-FOO", SMTP_CMD_E_PARAM_UNKNOWN, 0 },
 	{ "FROM:<a@b> NOTIFY=NEVER", SMTP_CMD_E_PARAM_UNKNOWN, 0 },
 	{ "FROM:<a@b> ORCPT=rfc822;a", SMTP_CMD_E_PARAM_UNKNOWN, 0 },
+	/* "<Postmaster>" without a domain is RCPT's alone (RFC 5321 §4.1.1.3) */
+	{ "FROM:<postmaster>", SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
+	{ "FROM:<PostMaster>", SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
+	{ "FROM: <postmaster> SIZE=1", SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
+	{ "FROM:<@a:postmaster>", SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
 	/* UTF-8 addresses need SMTPUTF8 among the parameters */
 	{ "FROM:<\xc3\xbc@b>", SMTP_CMD_E_PATH, SMTP_ADDR_NEED_UTF8 },
 	{ "FROM:<\xc3\xbc@b> BODY=8BITMIME", SMTP_CMD_E_PATH, SMTP_ADDR_NEED_UTF8 },
@@ -457,6 +462,7 @@ static const struct rcpt_bad rcpt_bad[] = {
 	{ "TO:", false, SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
 	{ "TO:<>", false, SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
 	{ "TO:<>", true, SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
+	{ "TO:<@a:postmaster>", false, SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
 	{ "TO:bob@x", false, SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
 	{ "TO:<bob>", false, SMTP_CMD_E_PATH, SMTP_ADDR_SYNTAX },
 	{ "TO:<b@x>x", false, SMTP_CMD_E_SYNTAX, 0 },

@@ -1,7 +1,8 @@
 /*
  * test_smtp_data: the DATA body reader. Dot-unstuffing must be byte-exact,
  * the end is CR LF "." CR LF and nothing else (SMTP smuggling), and the
- * result must not depend on how the bytes were chunked.
+ * result must not depend on how the bytes were chunked. BDAT content is
+ * held to the same line rules, across chunks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -462,6 +463,113 @@ test_chunking_random(void **state)
 	result_free(&one);
 }
 
+
+/* BDAT content in up to three pieces, as chunks arrive. */
+static void
+raw3(const char *in, size_t n, size_t a, size_t b, size_t max_line,
+    struct smtp_data *d)
+{
+	smtp_data_init(d, max_line);
+	smtp_data_check_raw(d, in, a);
+	smtp_data_check_raw(d, in + a, b - a);
+	smtp_data_check_raw(d, in + b, n - b);
+	smtp_data_raw_end(d);
+}
+
+static void
+test_raw(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t max_line;
+		bool bare_eol, long_line;
+	} cases[] = {
+		{ "", 10, false, false },
+		{ "12345678\r\n", 10, false, false },
+		{ "123456789\r\n", 10, false, true },
+		{ "12345678\r\n12345678\r\n1234", 10, false, false },
+		{ "1\r\n12345678901\r\n", 10, false, true },
+		{ "12345678901", 10, false, true },            /* no CRLF at all */
+		{ "1234567890", 10, false, false },
+		/* dots are content: no unstuffing, no end */
+		{ ".12345678\r\n", 10, false, true },
+		{ "x\r\n.\r\ny\r\n", 10, false, false },
+		/* bare line ends: refused, and no line end for the count */
+		{ "12345\n12345\r\n", 10, true, true },
+		{ "12345\r12345\r\n", 10, true, true },
+		{ "a\nb\r\n", 0, true, false },
+		{ "a\r\rb\r\n", 0, true, false },
+		{ "a\r\n\n", 0, true, false },
+		{ "a\r", 0, true, false },                     /* CR at the end */
+		{ "\r", 0, true, false },
+		{ "\n", 0, true, false },
+		{ "a\r\n\r\n", 0, false, false },
+		/* 0: no limit */
+		{ "1234567890123456789012345678901234567890\r\n", 0, false, false },
+	};
+	size_t i, a, b;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		const char *in = cases[i].in;
+		size_t n = strlen(in);
+
+		/* every split into up to three chunks, empty ones too */
+		for (a = 0; a <= n; a++) {
+			for (b = a; b <= n; b++) {
+				struct smtp_data d;
+
+				raw3(in, n, a, b, cases[i].max_line, &d);
+				if (d.bare_eol != cases[i].bare_eol || d.long_line != cases[i].long_line)
+					fail_msg("case %zu split %zu/%zu: bare %d long %d", i, a, b,
+					    d.bare_eol, d.long_line);
+			}
+		}
+		/* and DATA says the same of it, where it is a DATA body too (no
+		 * dot to unstuff, ends with CR LF) */
+		if (n >= 2 && memcmp(in + n - 2, "\r\n", 2) == 0 && in[0] != '.' &&
+		    strstr(in, "\n.") == NULL) {
+			struct buf body = BUF_INIT;
+			struct result r;
+
+			buf_append(&body, in, n);
+			buf_append_str(&body, ".\r\n");
+			run(body.data, body.len, 0, cases[i].max_line, false, &r);
+			assert_true(r.done);
+			assert_int_equal(r.bare_eol, cases[i].bare_eol);
+			assert_int_equal(r.long_line, cases[i].long_line);
+			result_free(&r);
+			buf_release(&body);
+		}
+	}
+}
+
+/* A long BDAT body: the line count runs across any chunking. */
+static void
+test_raw_long(void **state)
+{
+	char in[5000];
+	struct smtp_data one, d;
+	size_t i, step;
+
+	(void)state;
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = i % 1001 == 999 ? '\r' : i % 1001 == 1000 ? '\n' : 'k';
+	smtp_data_init(&one, 1001);    /* 999 + CR LF = 1001 fits */
+	smtp_data_check_raw(&one, in, sizeof(in));
+	smtp_data_raw_end(&one);
+	assert_false(one.long_line);
+	assert_false(one.bare_eol);
+	for (step = 1; step < 1100; step += 37) {
+		smtp_data_init(&d, 1000);
+		for (i = 0; i < sizeof(in); i += step)
+			smtp_data_check_raw(&d, in + i, sizeof(in) - i < step ? sizeof(in) - i : step);
+		smtp_data_raw_end(&d);
+		assert_true(d.long_line);
+		assert_false(d.bare_eol);
+	}
+}
+
 int
 main(void)
 {
@@ -476,6 +584,8 @@ main(void)
 		cmocka_unit_test(test_max_line),
 		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_chunking_random),
+		cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_raw_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
