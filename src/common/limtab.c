@@ -149,7 +149,7 @@ expired(const struct limtab *t, const struct entry *x, time_t now)
 }
 
 unsigned
-limtab_peek(struct limtab *t, const void *key, size_t keylen, time_t now)
+limtab_count(struct limtab *t, const void *key, size_t keylen, time_t now)
 {
 	uint32_t i;
 
@@ -158,6 +158,8 @@ limtab_peek(struct limtab *t, const void *key, size_t keylen, time_t now)
 	i = find(t, bucket_of(t, key, keylen), key, keylen);
 	if (i == NIL || expired(t, &t->e[i], now))
 		return 0;
+	lru_unlink(t, i);
+	lru_push_head(t, i);
 	return t->e[i].n;
 }
 

@@ -29,8 +29,10 @@ struct limtab_stats {
 struct limtab *limtab_new(size_t capacity, time_t window);
 void limtab_free(struct limtab **tp);
 
-/* The count for key now (0 when unknown or expired); does not add an entry. */
-unsigned limtab_peek(struct limtab *t, const void *key, size_t keylen, time_t now);
+/* The count for key now (0 when unknown or expired). Does not add an
+ * entry, but marks a found one as used: a counter that is looked at often
+ * (a locked client that keeps trying) is the last to be evicted. */
+unsigned limtab_count(struct limtab *t, const void *key, size_t keylen, time_t now);
 /* Adds one to key's count (making its entry, evicting the least recently
  * touched one when full) and returns the new count. A key longer than
  * LIMTAB_KEY_MAX is cut, which only merges counters of absurd keys. */

@@ -64,6 +64,8 @@ static const struct ckey keys[] = {
 	{ "smtp_tls", C_BOOL, OFF(smtp_tls), 0, 0, 0 },
 	{ "auth_cleartext_loopback", C_BOOL, OFF(auth_cleartext_loopback), 0, 0, 0 },
 	{ "auth_max_failures", C_INT, OFF(auth_max_failures), sizeof(int), 1, 100000 },
+	{ "auth_max_account_failures", C_INT, OFF(auth_max_account_failures), sizeof(int), 1, 100000 },
+	{ "auth_fail_table_size", C_INT, OFF(auth_fail_table_size), sizeof(int), 16, 1 << 22 },
 	{ "submission_rate_limit", C_INT, OFF(submission_rate_limit), sizeof(int), 0, 10000000 },
 	{ "submission_check_from", C_BOOL, OFF(submission_check_from), 0, 0, 0 },
 	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
@@ -110,6 +112,8 @@ config_defaults(struct config *cfg)
 	cfg->commit_syncfs = true;
 	cfg->smtp_tls = true;
 	cfg->auth_max_failures = 10;
+	cfg->auth_max_account_failures = 5;
+	cfg->auth_fail_table_size = 16384;  /* about 5 MB when all used */
 	cfg->submission_max_recipients = 100;
 	cfg->submission_check_from = true;
 	cfg->smtp_connect_timeout = 30;

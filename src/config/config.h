@@ -83,7 +83,9 @@ struct config {
 	char tls_key[CONFIG_PATH_MAX];
 	bool smtp_tls;             /* outbound: STARTTLS when offered */
 	bool auth_cleartext_loopback;  /* AUTH without TLS from 127/8 and ::1 */
-	int auth_max_failures;     /* per address and per account, 15 min */
+	int auth_max_failures;     /* per client network (/32, /64), 15 min */
+	int auth_max_account_failures;  /* per account from one network, 15 min */
+	int auth_fail_table_size;  /* counters kept, fixed (LRU eviction) */
 	int submission_rate_limit; /* messages per user per hour; 0 = none */
 	size_t submission_max_recipients;
 	bool submission_check_from;  /* From: must belong to the login */

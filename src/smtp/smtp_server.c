@@ -869,4 +869,5 @@ smtp_server_close_all(void)
 			session_free(reg.by_id[i], "shutdown");
 	}
 	buf_release(&reg.line);
+	smtp_auth_shutdown();
 }

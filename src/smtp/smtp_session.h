@@ -139,5 +139,7 @@ bool smtp_auth_allowed(const struct smtp_session *s);
 bool smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from);
 bool smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs);
 bool smtp_auth_rate_allow(struct smtp_session *s);
+/* Frees the failure and rate tables (at shutdown). */
+void smtp_auth_shutdown(void);
 
 #endif

@@ -25,20 +25,20 @@ test_counts_and_expiry(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_int_equal(limtab_peek(t, K("a"), 1000), 0);
+	assert_int_equal(limtab_count(t, K("a"), 1000), 0);
 	assert_int_equal(limtab_add(t, K("a"), 1000), 1);
 	assert_int_equal(limtab_add(t, K("a"), 1001), 2);
 	assert_int_equal(limtab_add(t, K("b"), 1001), 1);
-	assert_int_equal(limtab_peek(t, K("a"), 1899), 2);
+	assert_int_equal(limtab_count(t, K("a"), 1899), 2);
 	/* The window runs from the first count, not the last. */
-	assert_int_equal(limtab_peek(t, K("a"), 1900), 0);
+	assert_int_equal(limtab_count(t, K("a"), 1900), 0);
 	assert_int_equal(limtab_add(t, K("a"), 1900), 1);
 	/* Keys are bytes: NULs and prefixes do not merge. */
 	assert_int_equal(limtab_add(t, "a\0x", 3, 1900), 1);
 	assert_int_equal(limtab_add(t, "a\0", 2, 1900), 1);
-	assert_int_equal(limtab_peek(t, K("a"), 1900), 1);
+	assert_int_equal(limtab_count(t, K("a"), 1900), 1);
 	/* A clock that went back does not keep an old count forever. */
-	assert_int_equal(limtab_peek(t, K("b"), 10), 0);
+	assert_int_equal(limtab_count(t, K("b"), 10), 0);
 	limtab_free(&t);
 	assert_null(t);
 }
@@ -67,15 +67,15 @@ test_capacity_is_fixed(void **state)
 	assert_int_equal(st.capacity, 64);
 	assert_int_equal(st.used, 64);
 	assert_true(st.evicted >= 10000 - 64);
-	assert_int_equal(limtab_peek(t, K("hot"), 100), 10000 / 16);
+	assert_int_equal(limtab_count(t, K("hot"), 100), 10000 / 16);
 	/* The oldest keys went, the newest are there. */
-	assert_int_equal(limtab_peek(t, K("user0"), 100), 0);
-	assert_int_equal(limtab_peek(t, K("user9999"), 100), 1);
+	assert_int_equal(limtab_count(t, K("user0"), 100), 0);
+	assert_int_equal(limtab_count(t, K("user9999"), 100), 1);
 	/* Every chain is still intact: each of the last keys is found. */
 	for (i = 10000 - 40; i < 10000; i++) {
 		int n = snprintf(key, sizeof(key), "user%d", i);
 
-		assert_int_equal(limtab_peek(t, key, (size_t)n, 100), 1);
+		assert_int_equal(limtab_count(t, key, (size_t)n, 100), 1);
 	}
 	limtab_free(&t);
 }
@@ -96,9 +96,29 @@ test_expired_evictions_not_counted(void **state)
 	limtab_add(t, K("e"), 22);     /* "c" was live */
 	limtab_stats(t, &st);
 	assert_int_equal(st.evicted, 1);
-	assert_int_equal(limtab_peek(t, K("e"), 22), 1);
-	assert_int_equal(limtab_peek(t, K("d"), 22), 1);
-	assert_int_equal(limtab_peek(t, K("c"), 22), 0);
+	assert_int_equal(limtab_count(t, K("e"), 22), 1);
+	assert_int_equal(limtab_count(t, K("d"), 22), 1);
+	assert_int_equal(limtab_count(t, K("c"), 22), 0);
+	limtab_free(&t);
+}
+
+static void
+test_looking_keeps_alive(void **state)
+{
+	struct limtab *t = limtab_new(4, 900);
+	char key[16];
+	int i;
+
+	(void)state;
+	limtab_add(t, K("locked"), 0);
+	limtab_add(t, K("locked"), 0);
+	for (i = 0; i < 100; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+
+		limtab_add(t, key, (size_t)n, 1);
+		/* A locked client trying again only looks its count up. */
+		assert_int_equal(limtab_count(t, K("locked"), 1), 2);
+	}
 	limtab_free(&t);
 }
 
@@ -158,6 +178,7 @@ main(void)
 		cmocka_unit_test(test_counts_and_expiry),
 		cmocka_unit_test(test_capacity_is_fixed),
 		cmocka_unit_test(test_expired_evictions_not_counted),
+		cmocka_unit_test(test_looking_keeps_alive),
 		cmocka_unit_test(test_long_keys_cut),
 		cmocka_unit_test(test_addr_prefix),
 	};
