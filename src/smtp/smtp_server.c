@@ -490,6 +490,14 @@ static const struct smtp_command commands[] = {
 
 /* ------------------------------------------------------------ input ---- */
 
+/* An AUTH command carries credentials in its arguments (RFC 4954 §4). */
+static bool
+is_auth_line(const char *line, size_t len)
+{
+	return len >= 4 && str_ieqn(line, 4, "AUTH") &&
+	    (len == 4 || line[4] == ' ' || line[4] == '\r' || line[4] == '\0');
+}
+
 /* One command line; returns true when it consumed something. */
 static bool
 next_command(struct smtp_session *s)
@@ -500,6 +508,7 @@ next_command(struct smtp_session *s)
 	struct smtp_cmd cmd;
 	enum smtp_cmd_err e;
 	char *line;
+	bool after_auth;
 
 	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	if (p.pos == -1) {
@@ -542,6 +551,15 @@ next_command(struct smtp_session *s)
 	s->ncmds++;
 	s->cmdline = line;
 	s->cmdlen = linelen;
+	/* A refused AUTH line, and the line after an AUTH (which may be a
+	 * SASL response the client sent although AUTH was refused), are
+	 * never logged as they came: they may hold a password. */
+	after_auth = s->after_auth;
+	s->after_auth = is_auth_line(line, linelen);
+	if (s->after_auth || after_auth) {
+		s->cmdline = s->after_auth ? "AUTH (arguments not logged)" : "(line after AUTH, not logged)";
+		s->cmdlen = strlen(s->cmdline);
+	}
 	if (s->state == S_AUTH) {
 		/* A SASL response: never logged, wiped after use. */
 		s->cmdline = "(AUTH response)";
@@ -561,8 +579,14 @@ next_command(struct smtp_session *s)
 		goto out;
 	}
 	line[--linelen] = '\0';
-	s->cmdlen = linelen;
+	if (s->cmdline == line)
+		s->cmdlen = linelen;
 	e = smtp_cmd_parse(line, linelen, &cmd);
+	if (after_auth && !s->after_auth && e == SMTP_CMD_OK && cmd.verb != SMTP_CMD_UNKNOWN) {
+		/* A real command after all: log it as it is. */
+		s->cmdline = line;
+		s->cmdlen = linelen;
+	}
 	if (e == SMTP_CMD_E_BAD_CHAR) {
 		smtp_session_reply(s, 500, ESC_SYNTAX, "Bad character (NUL, CR or LF) in command");
 		smtp_session_count_error(s);
@@ -571,14 +595,14 @@ next_command(struct smtp_session *s)
 	for (i = 0; e == SMTP_CMD_OK && i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].verb == cmd.verb && commands[i].handler) {
 			commands[i].handler(s, cmd.arg, cmd.arglen);
-			if (cmd.verb == SMTP_CMD_AUTH)
-				explicit_bzero(reg.line.data, reg.line.len);
 			goto out;
 		}
 	}
 	smtp_session_reply(s, 500, ESC_INVALID_CMD, "Command unrecognized");
 	smtp_session_count_error(s);
 out:
+	if (s->after_auth || after_auth)
+		explicit_bzero(reg.line.data, reg.line.len + 1);
 	s->cmdline = NULL;
 	return true;
 }

@@ -94,6 +94,7 @@ struct smtp_session {
 	struct smtp_session *hnext;  /* registry chain */
 	struct event *linger;        /* closing: wait for TLS's socket buffer */
 	int linger_ticks;
+	bool after_auth;             /* the last line was an AUTH command */
 
 	/* SMTP AUTH (RFC 4954) */
 	bool authed;

@@ -492,6 +492,37 @@ def test_unknown_user_costs_a_password_check(sub_factory):
     assert u > 0.4 * k, "unknown %.4fs vs known %.4fs: a timing oracle" % (u, k)
 
 
+def test_refused_auth_lines_are_not_logged(sub):
+    """A broken AUTH line (bare LF, NUL) is refused before AUTH sees it,
+    and a SASL response sent after a refused AUTH is taken as a command;
+    neither reject line may carry the credentials."""
+    secret = "Sup3r-s3cret-pw"
+    cred = plain_b64(ALICE, secret)
+    c = SubRaw(sub.port, t(10))          # port 25, in the clear
+    try:
+        c.expect(220)
+        c.ehlo()
+        c.send("AUTH PLAIN %s\n" % cred)                       # bare LF
+        assert c.reply()[0] == 500
+        c.send(b"AUTH PLAIN " + cred.encode() + b"\x00\r\n")   # NUL
+        assert c.reply()[0] == 500
+        c.send(b"AUTH PLAIN\n")                                # bare LF...
+        assert c.reply()[0] == 500
+        c.cmd_expect(cred, 500)                                # ...its response
+        c.cmd_expect("AUTH PLAIN", 538)                         # refused: no TLS
+        c.cmd_expect(cred, 500)
+        c.cmd_expect("AUTH LOGIN", 538)
+        c.cmd_expect(b64(secret), 500)
+        c.cmd_expect("NOOP", 250)
+    finally:
+        c.close()
+    sub.wait_for_log(r"event=reject ", count=8)
+    log = sub.log
+    for needle in (cred, cred.rstrip("="), b64(secret).rstrip("="), secret):
+        assert needle not in log, "%r in the log:\n%s" % (needle, sub.log_tail())
+    assert "AUTH (arguments not logged)" in log
+
+
 def test_user_name_cannot_forge_log_lines(sub):
     """The SASL user name is the client's: CR LF, spaces or '=' in it must
     not make a second log line or a second client= field (fail2ban reads
