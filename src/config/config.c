@@ -69,6 +69,7 @@ static const struct ckey keys[] = {
 	{ "submission_rate_limit", C_INT, OFF(submission_rate_limit), sizeof(int), 0, 10000000 },
 	{ "submission_check_from", C_BOOL, OFF(submission_check_from), 0, 0, 0 },
 	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
+	{ "reject_own_domain_sender", C_BOOL, OFF(reject_own_domain_sender), 0, 0, 0 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
 	{ "dkim_key", C_DKIM, 0, 0, 0, 0 },
@@ -116,6 +117,7 @@ config_defaults(struct config *cfg)
 	cfg->auth_fail_table_size = 16384;  /* about 5 MB when all used */
 	cfg->submission_max_recipients = 100;
 	cfg->submission_check_from = true;
+	cfg->reject_own_domain_sender = true;
 	cfg->smtp_connect_timeout = 30;
 	cfg->smtp_idle_timeout = 10;
 	cfg->max_outbound = 200;

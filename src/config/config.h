@@ -89,6 +89,7 @@ struct config {
 	int submission_rate_limit; /* messages per user per hour; 0 = none */
 	size_t submission_max_recipients;
 	bool submission_check_from;  /* From: must belong to the login */
+	bool reject_own_domain_sender;  /* port 25: our domains only from auth/relay clients */
 	struct config_dkim dkim[CONFIG_MAX_DKIM];
 	size_t ndkim;
 

@@ -124,6 +124,16 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
 		return;
 	}
+	/* Our own domains send through submission, or from relay_networks;
+	 * anyone else using them on port 25 is forging them. */
+	if (cfg->reject_own_domain_sender && !s->authed && !from.null &&
+	    config_is_local_domain(cfg, from.domain) &&
+	    !config_relay_allowed(cfg, s->family, s->addr)) {
+		smtp_session_reply(s, 550, ESC_NOT_ALLOWED,
+		    "<%s@%s>: Sender address rejected: log in to send as a local domain",
+		    from.local, from.domain);
+		return;
+	}
 	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
 		return;
