@@ -214,9 +214,13 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 			goto out;
 		}
 		smtp_session_reply(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
+		smtp_session_count_error(s);
 		goto out;
 	case ROUTE_UNKNOWN_USER:
+		/* An error like any other: else a client could try addresses at
+		 * line rate, max_errors never ending its session. */
 		smtp_session_reply(s, 550, ESC_BAD_DEST, "<%s>: Recipient address rejected: User unknown", orig);
+		smtp_session_count_error(s);
 		goto out;
 	case ROUTE_LOOP:
 		smtp_session_reply(s, 550, ESC_LOOP, "<%s>: Alias expansion loops", orig);

@@ -94,7 +94,12 @@ struct smtp_session {
 	struct smtp_session *hnext;  /* registry chain */
 	struct event *linger;        /* closing: wait for TLS's socket buffer */
 	int linger_ticks;
+	char limit_key[INET6_ADDRSTRLEN + 4];  /* per-IP count: address or /64 */
+	unsigned junk, junk_nmsgs;   /* NOOP/RSET/VRFY/EXPN/HELP since message junk_nmsgs */
 	bool after_auth;             /* the last line was an AUTH command */
+	struct event *deadline;      /* session_deadline, data_deadline */
+	int64_t session_end, data_end;  /* monotonic seconds; 0 = none */
+	const char *close_reason;    /* for the disconnect line, when not "quit" */
 
 	/* SMTP AUTH (RFC 4954) */
 	bool authed;
