@@ -450,14 +450,21 @@ def test_session_deadline_one_octet_at_a_time(tern_factory):
     good_session(tern)
 
 
-def test_data_deadline_one_line_at_a_time(tern_factory):
-    """A message trickled line by line, each within data_timeout, is cut
-    at data_deadline: 421 4.4.2, nothing stored."""
+def slow_transaction(tern_factory):
+    """A ternd with data_deadline 2s (other timeouts long) and a session
+    on it after MAIL and RCPT."""
     tern = tern_factory(idle_timeout="30s", data_timeout="30s", data_deadline="2s")
     c = tern.raw(timeout=t(10))
     c.ehlo()
     assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
     assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    return tern, c
+
+
+def test_data_deadline_one_line_at_a_time(tern_factory):
+    """A message trickled line by line, each within data_timeout, is cut
+    at data_deadline: 421 4.4.2, nothing stored."""
+    tern, c = slow_transaction(tern_factory)
     assert c.cmd("DATA")[0] == 354
     reply, took = trickle(c, b"Subject: slow\r\n\r\n" + b"line\r\n" * 100, 0.1, t(15))
     assert reply is not None, "no reply after %.1fs of trickling" % took
@@ -474,11 +481,7 @@ def test_data_deadline_one_line_at_a_time(tern_factory):
 
 def test_data_deadline_spans_bdat_chunks(tern_factory):
     """BDAT chunks each on time, the message as a whole too slow."""
-    tern = tern_factory(idle_timeout="30s", data_timeout="30s", data_deadline="2s")
-    c = tern.raw(timeout=t(10))
-    c.ehlo()
-    assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
-    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    tern, c = slow_transaction(tern_factory)
     start = time.monotonic()
     code = 250
     while code == 250 and time.monotonic() - start < t(10):
