@@ -9,16 +9,29 @@
 
 #include <openssl/crypto.h>
 
+/*
+ * A valid yescrypt hash at libxcrypt's default cost (the cost auth_hash
+ * and so ternctl use), of a password nobody knows. Checking a password for
+ * an unknown user, or one without a password, against it costs what a
+ * real check costs, so the time of a refusal does not tell whether the
+ * account exists.
+ */
+static const char dummy_hash[] =
+    "$y$j9T$5s1QGbbN4aUrEtmVVzUF4/$67rY/u5yxZ9WZGQ95MI0u7yt3OFWNl5qkf.NKe8SqY6";
+
+static bool crypt_matches(const char *hash, const char *password);
+
 bool
 auth_verify(const char *stored, const char *password)
 {
-	struct crypt_data cd;
-	const char *hash = stored, *res;
+	const char *hash = stored;
 	size_t n;
-	bool ok;
 
-	if (stored == NULL || stored[0] == '\0')
-		return false;   /* no password: this user cannot log in */
+	if (stored == NULL || stored[0] == '\0') {
+		/* No such user, or no password: this user cannot log in. */
+		(void)crypt_matches(dummy_hash, password);
+		return false;
+	}
 	if (stored[0] == '{') {
 		const char *close = strchr(stored, '}');
 
@@ -32,6 +45,16 @@ auth_verify(const char *stored, const char *password)
 	}
 	if (hash[0] != '$')
 		return false;   /* DES crypt and friends: refused as too weak */
+	return crypt_matches(hash, password);
+}
+
+static bool
+crypt_matches(const char *hash, const char *password)
+{
+	struct crypt_data cd;
+	const char *res;
+	bool ok;
+
 	memset(&cd, 0, sizeof(cd));
 	res = crypt_r(password, hash, &cd);
 	/* libxcrypt returns a string starting with '*' on failure. */

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* True when password matches stored. stored NULL or "" (no such user, no
+ * password) is false after a check of the same cost against a fixed hash,
+ * so that a refusal takes the same time whether the user exists or not. */
 bool auth_verify(const char *stored, const char *password);
 /* Writes "{CRYPT}$y$..." for password into out; 0 or -1. */
 int auth_hash(const char *password, char *out, size_t outsize);

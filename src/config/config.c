@@ -54,6 +54,9 @@ static const struct ckey keys[] = {
 	{ "idle_timeout", C_DURATION, OFF(idle_timeout), 0, 1, 86400 },
 	{ "data_timeout", C_DURATION, OFF(data_timeout), 0, 1, 86400 },
 	{ "max_errors", C_INT, OFF(max_errors), sizeof(int), 1, 1000 },
+	{ "max_junk_commands", C_INT, OFF(max_junk_commands), sizeof(int), 1, 100000 },
+	{ "session_deadline", C_DURATION, OFF(session_deadline), 0, 0, 7 * 86400 },
+	{ "data_deadline", C_DURATION, OFF(data_deadline), 0, 0, 7 * 86400 },
 	{ "io_threads", C_INT, OFF(io_threads), sizeof(int), 1, 64 },
 	{ "retry_initial", C_DURATION, OFF(retry_initial), 0, 1, 86400 },
 	{ "retry_max", C_DURATION, OFF(retry_max), 0, 1, 7 * 86400 },
@@ -66,6 +69,9 @@ static const struct ckey keys[] = {
 	{ "smtp_tls", C_BOOL, OFF(smtp_tls), 0, 0, 0 },
 	{ "auth_cleartext_loopback", C_BOOL, OFF(auth_cleartext_loopback), 0, 0, 0 },
 	{ "auth_max_failures", C_INT, OFF(auth_max_failures), sizeof(int), 1, 100000 },
+	{ "auth_max_account_failures", C_INT, OFF(auth_max_account_failures), sizeof(int), 1, 100000 },
+	{ "auth_fail_table_size", C_INT, OFF(auth_fail_table_size), sizeof(int), 16, 1 << 22 },
+	{ "reject_own_domain_sender", C_BOOL, OFF(reject_own_domain_sender), 0, 0, 0 },
 	{ "submission_rate_limit", C_INT, OFF(submission_rate_limit), sizeof(int), 0, 10000000 },
 	{ "submission_check_from", C_BOOL, OFF(submission_check_from), 0, 0, 0 },
 	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
@@ -104,7 +110,10 @@ config_defaults(struct config *cfg)
 	cfg->max_connections_per_ip = 50;
 	cfg->idle_timeout = 300;          /* RFC 5321 §4.5.3.2.7 */
 	cfg->data_timeout = 600;
-	cfg->max_errors = 20;
+	cfg->max_errors = 20;             /* Postfix smtpd_hard_error_limit */
+	cfg->max_junk_commands = 100;     /* Postfix smtpd_junk_command_limit */
+	cfg->session_deadline = 3600;
+	cfg->data_deadline = 1800;
 	cfg->io_threads = 8;
 	cfg->retry_initial = 300;
 	cfg->retry_max = 4 * 3600;
@@ -114,8 +123,11 @@ config_defaults(struct config *cfg)
 	cfg->commit_syncfs = true;
 	cfg->smtp_tls = true;
 	cfg->auth_max_failures = 10;
+	cfg->auth_max_account_failures = 5;
+	cfg->auth_fail_table_size = 16384;  /* about 5 MB when all used */
 	cfg->submission_max_recipients = 100;
 	cfg->submission_check_from = true;
+	cfg->reject_own_domain_sender = true;
 	cfg->smtp_connect_timeout = 30;
 	cfg->smtp_idle_timeout = 10;
 	cfg->max_outbound = 200;

@@ -73,6 +73,9 @@ struct config {
 	int idle_timeout;          /* seconds */
 	int data_timeout;          /* seconds, between reads inside DATA */
 	int max_errors;            /* bad commands before 421 */
+	int max_junk_commands;     /* NOOP/RSET/VRFY/EXPN/HELP before they count as errors */
+	int session_deadline;      /* seconds a session may last; 0 = no limit */
+	int data_deadline;         /* seconds from DATA/first BDAT to the end; 0 = none */
 	int io_threads;
 	int retry_initial;         /* seconds */
 	int retry_max;             /* seconds */
@@ -85,7 +88,10 @@ struct config {
 	char tls_key[CONFIG_PATH_MAX];
 	bool smtp_tls;             /* outbound: STARTTLS when offered */
 	bool auth_cleartext_loopback;  /* AUTH without TLS from 127/8 and ::1 */
-	int auth_max_failures;     /* per address and per account, 15 min */
+	int auth_max_failures;     /* per client network (/32, /64), 15 min */
+	int auth_max_account_failures;  /* per account from one network, 15 min */
+	int auth_fail_table_size;  /* counters kept, fixed (LRU eviction) */
+	bool reject_own_domain_sender;  /* port 25: our domains only from auth/relay clients */
 	int submission_rate_limit; /* messages per user per hour; 0 = none */
 	size_t submission_max_recipients;
 	bool submission_check_from;  /* From: must belong to the login */

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "../auth/auth.h"
 #include "../common/log.h"
@@ -56,7 +55,6 @@ struct keeper {
 	struct dkim_key dkim[CONFIG_MAX_DKIM];
 	size_t ndkim;
 	struct buf dkim_errs;           /* reported by the first LOAD */
-	char dummy[256];                /* a hash unknown users are checked against */
 };
 
 static void
@@ -107,10 +105,10 @@ do_auth(struct keeper *k, int sock, const struct keeper_msg *m)
 	if (known)
 		copy = str_dup(stored);
 	pthread_rwlock_unlock(&k->lock);
-	/* An unknown user (or one without a password) costs a hash too, so
-	 * the time of the answer does not tell which users exist. */
-	ok = auth_verify(copy ? copy : k->dummy, m->pass);
-	ok = ok && known && copy != NULL;
+	/* An unknown user (or one without a password) costs a hash too
+	 * (auth_verify of NULL), so the time of the answer does not tell
+	 * which users exist. */
+	ok = auth_verify(copy, m->pass) && known;
 	if (copy) {
 		OPENSSL_cleanse(copy, strlen(copy));
 		free(copy);
@@ -275,8 +273,6 @@ static void
 keeper_main(struct keeper *k, const struct sandbox_user *u)
 {
 	char dirs[4][CONFIG_PATH_MAX];
-	char pw[33];
-	unsigned char rnd[16];
 	struct sandbox_rules rules = { 0 };
 	struct buf errs = BUF_INIT;
 	/* Two threads for the loop's requests (password checks are slow),
@@ -296,15 +292,6 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 			break;
 		k->ndkim++;
 	}
-	/* The dummy: a real hash, of the cost ternctl writes, of a password
-	 * nobody knows. */
-	RAND_bytes(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
-	if (auth_hash(pw, k->dummy, sizeof(k->dummy)) == -1)
-		snprintf(k->dummy, sizeof(k->dummy), "{CRYPT}*");
-	OPENSSL_cleanse(pw, sizeof(pw));
-
 	if (sandbox_drop(u, true, SANITIZED_BUILD, &errs) == -1)
 		log_fatal("keeper: %s", buf_cstr(&errs));
 	/* Dropping privileges clears the parent-death signal; set it after. */

@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "../common/buf.h"
+#include "../common/limtab.h"
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../maillog/maillog.h"
@@ -65,7 +66,7 @@ struct smtp_command {
 #define OUTPUT_HIGH (64 * 1024)
 
 struct ip_count {
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN + 4];   /* address, or IPv6 prefix "…/64" */
 	int n;
 	struct ip_count *next;
 };
@@ -138,14 +139,61 @@ smtp_server_sessions(void)
 
 /* ------------------------------------------------------------- helpers -- */
 
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
+
+static int64_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/*
+ * The idle timeouts are per read: a client sending one octet a minute
+ * would never meet them. So a session also has a deadline (its whole
+ * length), and a message one from DATA or its first BDAT to its end. One
+ * timer serves both: it fires at the earlier.
+ */
+static void
+deadline_arm(struct smtp_session *s)
+{
+	int64_t end = s->session_end;
+	struct timeval tv = { 0, 0 };
+
+	if (s->data_end && (end == 0 || s->data_end < end))
+		end = s->data_end;
+	if (end == 0) {
+		if (s->deadline)
+			evtimer_del(s->deadline);
+		return;
+	}
+	if (s->deadline == NULL &&
+	    (s->deadline = evtimer_new(s->env->base, on_deadline, s)) == NULL)
+		return;   /* out of memory: the idle timeouts still hold */
+	tv.tv_sec = end > now_mono() ? (time_t)(end - now_mono()) : 0;
+	evtimer_add(s->deadline, &tv);
+}
 
 void
 smtp_session_enter(struct smtp_session *s, enum smtp_state st)
 {
+	int data_deadline = s->env->cfg->data_deadline;
+
 	if (s->state != st)
 		log_debug("sid=%llu state %s -> %s", (unsigned long long)s->id,
 		    state_names[s->state], state_names[st]);
 	s->state = st;
+	/* The message deadline runs from DATA or the first BDAT chunk until
+	 * the transaction is over (BDAT goes back to RCPT between chunks). */
+	if ((st == S_DATA || st == S_BDAT) && s->data_end == 0 && data_deadline) {
+		s->data_end = now_mono() + data_deadline;
+		deadline_arm(s);
+	} else if ((st == S_READY || st == S_CONNECTED) && s->data_end) {
+		s->data_end = 0;
+		deadline_arm(s);
+	}
 }
 
 void
@@ -201,7 +249,7 @@ session_free(struct smtp_session *s, const char *reason)
 {
 	maillog_disconnect(s->id, s->ip, s->nmsgs, s->ncmds, reason);
 	session_unlink(s);
-	ip_release(s->ip);
+	ip_release(s->limit_key);
 	reg.nsessions--;
 	smtp_tx_free(&s->tx);
 	buf_release(&s->out);
@@ -210,6 +258,8 @@ session_free(struct smtp_session *s, const char *reason)
 		event_free(s->linger);
 	if (s->auth_timer)
 		event_free(s->auth_timer);
+	if (s->deadline)
+		event_free(s->deadline);
 	buf_release(&s->auth_delayed);
 	bufferevent_free(s->bev);
 	free(s);
@@ -344,6 +394,23 @@ smtp_session_idle_timeout(struct smtp_session *s)
 
 
 
+/*
+ * NOOP, RSET, VRFY, EXPN and HELP cost a client nothing and move no mail:
+ * past max_junk_commands of them since the last message was accepted,
+ * each one counts as an error, so that max_errors ends the session
+ * (Postfix's smtpd_junk_command_limit).
+ */
+static void
+count_junk(struct smtp_session *s)
+{
+	if (s->nmsgs != s->junk_nmsgs) {
+		s->junk = 0;
+		s->junk_nmsgs = s->nmsgs;
+	}
+	if (++s->junk > (unsigned)s->env->cfg->max_junk_commands)
+		smtp_session_count_error(s);
+}
+
 static void
 cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 {
@@ -357,6 +424,7 @@ cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 	if (s->state != S_CONNECTED)
 		smtp_session_enter(s, S_READY);
 	smtp_session_reply(s, 250, ESC_OK, "Ok");
+	count_junk(s);
 }
 
 static void
@@ -365,6 +433,7 @@ cmd_noop(struct smtp_session *s, const char *arg, size_t len)
 	(void)arg;
 	(void)len;
 	smtp_session_reply(s, 250, ESC_OK, "Ok");
+	count_junk(s);
 }
 
 static void
@@ -387,6 +456,7 @@ cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
 	}
 	/* RFC 5321 §3.5.3: 252 rather than reveal who exists. */
 	smtp_session_reply(s, 252, ESC_VRFY_CANNOT, "Cannot VRFY user, but will accept message and attempt delivery");
+	count_junk(s);
 }
 
 static void
@@ -395,6 +465,7 @@ cmd_expn(struct smtp_session *s, const char *arg, size_t len)
 	(void)arg;
 	(void)len;
 	smtp_session_reply(s, 502, ESC_INVALID_CMD, "EXPN is not available");
+	count_junk(s);
 }
 
 static void
@@ -404,6 +475,7 @@ cmd_help(struct smtp_session *s, const char *arg, size_t len)
 	(void)len;
 	smtp_reply_line(&s->out, 214, 0, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT");
 	smtp_reply_line(&s->out, 214, 1, "2.0.0 RSET NOOP QUIT VRFY HELP; see RFC 5321");
+	count_junk(s);
 }
 
 static void on_read(struct bufferevent *, void *);
@@ -490,6 +562,14 @@ static const struct smtp_command commands[] = {
 
 /* ------------------------------------------------------------ input ---- */
 
+/* An AUTH command carries credentials in its arguments (RFC 4954 §4). */
+static bool
+is_auth_line(const char *line, size_t len)
+{
+	return len >= 4 && str_ieqn(line, 4, "AUTH") &&
+	    (len == 4 || line[4] == ' ' || line[4] == '\r' || line[4] == '\0');
+}
+
 /* One command line; returns true when it consumed something. */
 static bool
 next_command(struct smtp_session *s)
@@ -500,6 +580,7 @@ next_command(struct smtp_session *s)
 	struct smtp_cmd cmd;
 	enum smtp_cmd_err e;
 	char *line;
+	bool after_auth;
 
 	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	if (p.pos == -1) {
@@ -542,6 +623,15 @@ next_command(struct smtp_session *s)
 	s->ncmds++;
 	s->cmdline = line;
 	s->cmdlen = linelen;
+	/* A refused AUTH line, and the line after an AUTH (which may be a
+	 * SASL response the client sent although AUTH was refused), are
+	 * never logged as they came: they may hold a password. */
+	after_auth = s->after_auth;
+	s->after_auth = is_auth_line(line, linelen);
+	if (s->after_auth || after_auth) {
+		s->cmdline = s->after_auth ? "AUTH (arguments not logged)" : "(line after AUTH, not logged)";
+		s->cmdlen = strlen(s->cmdline);
+	}
 	if (s->state == S_AUTH) {
 		/* A SASL response: never logged, wiped after use. */
 		s->cmdline = "(AUTH response)";
@@ -561,8 +651,14 @@ next_command(struct smtp_session *s)
 		goto out;
 	}
 	line[--linelen] = '\0';
-	s->cmdlen = linelen;
+	if (s->cmdline == line)
+		s->cmdlen = linelen;
 	e = smtp_cmd_parse(line, linelen, &cmd);
+	if (after_auth && !s->after_auth && e == SMTP_CMD_OK && cmd.verb != SMTP_CMD_UNKNOWN) {
+		/* A real command after all: log it as it is. */
+		s->cmdline = line;
+		s->cmdlen = linelen;
+	}
 	if (e == SMTP_CMD_E_BAD_CHAR) {
 		smtp_session_reply(s, 500, ESC_SYNTAX, "Bad character (NUL, CR or LF) in command");
 		smtp_session_count_error(s);
@@ -571,14 +667,14 @@ next_command(struct smtp_session *s)
 	for (i = 0; e == SMTP_CMD_OK && i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].verb == cmd.verb && commands[i].handler) {
 			commands[i].handler(s, cmd.arg, cmd.arglen);
-			if (cmd.verb == SMTP_CMD_AUTH)
-				explicit_bzero(reg.line.data, reg.line.len);
 			goto out;
 		}
 	}
 	smtp_session_reply(s, 500, ESC_INVALID_CMD, "Command unrecognized");
 	smtp_session_count_error(s);
 out:
+	if (s->after_auth || after_auth)
+		explicit_bzero(reg.line.data, reg.line.len + 1);
 	s->cmdline = NULL;
 	return true;
 }
@@ -662,8 +758,8 @@ arm_linger(struct smtp_session *s)
 void
 smtp_session_finish_close(struct smtp_session *s)
 {
-	const char *why = s->errors >= (unsigned)s->env->cfg->max_errors ?
-	    "too many errors" : "quit";
+	const char *why = s->close_reason ? s->close_reason :
+	    s->errors >= (unsigned)s->env->cfg->max_errors ? "too many errors" : "quit";
 
 	if (output_pending(s)) {
 		if (!arm_linger(s))
@@ -730,6 +826,33 @@ on_write(struct bufferevent *bev, void *arg)
 }
 
 static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct timeval again = { 1, 0 };
+	bool data;
+
+	(void)fd;
+	(void)what;
+	if (s->state == S_CLOSING)
+		return;
+	if (s->state == S_COMMIT || s->state == S_AUTHWAIT) {
+		/* Let the queue's or the password check's answer go first: a
+		 * 421 before a 250 would make the client send it again. */
+		evtimer_add(s->deadline, &again);
+		return;
+	}
+	data = s->data_end && now_mono() >= s->data_end;
+	s->close_reason = data ? "data deadline" : "session deadline";
+	s->cmdline = NULL;
+	smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: %s exceeded", s->env->cfg->hostname,
+	    data ? "message time limit" : "session time limit");
+	smtp_session_close_after_reply(s);
+	smtp_session_flush(s);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
@@ -752,6 +875,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	    (what & BEV_EVENT_READING)) {
 		/* RFC 5321 §4.5.3.2: the client went quiet. */
 		s->cmdline = NULL;
+		s->close_reason = "idle timeout";
 		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: timeout exceeded", s->env->cfg->hostname);
 		smtp_session_close_after_reply(s);
 		smtp_session_flush(s);
@@ -760,6 +884,31 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	session_free(s, (what & BEV_EVENT_TIMEOUT) ? "write timeout" :
 	    (what & BEV_EVENT_EOF) ? "client closed" : "connection error");
+}
+
+/*
+ * The key connections are counted under for max_connections_per_ip: the
+ * address for IPv4, the /64 for IPv6, where one client holds the whole
+ * /64 and could otherwise open max_connections_per_ip from each address.
+ */
+static void
+limit_key(int family, const unsigned char raw[16], const char *ip, char *out, size_t outsize)
+{
+	unsigned char pfx[9], a6[16] = { 0 };
+	char text[INET6_ADDRSTRLEN];
+
+	if (limtab_addr_prefix(family, raw, pfx) != 9) {
+		if (family == AF_INET6 && inet_ntop(AF_INET, raw + 12, text, sizeof(text)))
+			str_copy(out, outsize, text);   /* IPv4-mapped */
+		else
+			str_copy(out, outsize, ip);
+		return;
+	}
+	memcpy(a6, pfx + 1, 8);
+	if (inet_ntop(AF_INET6, a6, text, sizeof(text)) == NULL)
+		str_copy(out, outsize, ip);
+	else
+		snprintf(out, outsize, "%s/64", text);
 }
 
 static const char *
@@ -775,7 +924,7 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 	const struct config *cfg = env->cfg;
 	struct smtp_session *s;
 	struct ip_count **slot, *c;
-	char ip[INET6_ADDRSTRLEN] = "unknown";
+	char ip[INET6_ADDRSTRLEN] = "unknown", key[INET6_ADDRSTRLEN + 4];
 	unsigned char raw[16] = { 0 };
 	int port = 0;
 
@@ -793,7 +942,8 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 		port = ntohs(in6->sin6_port);
 		memcpy(raw, &in6->sin6_addr, 16);
 	}
-	slot = ip_slot(ip);
+	limit_key(sa->sa_family, raw, ip, key, sizeof(key));
+	slot = ip_slot(key);
 	if (reg.nsessions >= (unsigned)cfg->max_connections ||
 	    (*slot && (*slot)->n >= cfg->max_connections_per_ip)) {
 		char msg[300];
@@ -833,7 +983,7 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 			free(s);
 			return;
 		}
-		str_copy(c->ip, sizeof(c->ip), ip);
+		str_copy(c->ip, sizeof(c->ip), key);
 		*slot = c;
 	}
 	(*slot)->n++;
@@ -842,6 +992,7 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 	s->kind = kind;
 	s->state = S_CONNECTED;
 	str_copy(s->ip, sizeof(s->ip), ip);
+	str_copy(s->limit_key, sizeof(s->limit_key), key);
 	s->port = port;
 	s->family = sa->sa_family;
 	memcpy(s->addr, raw, sizeof(raw));
@@ -854,6 +1005,10 @@ smtp_server_accept(struct smtp_server_env *env, evutil_socket_t fd,
 	/* Stop reading while 256 KiB wait unprocessed (e.g. during a commit). */
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 256 * 1024);
 	smtp_session_idle_timeout(s);
+	if (cfg->session_deadline) {
+		s->session_end = now_mono() + cfg->session_deadline;
+		deadline_arm(s);
+	}
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtp_session_reply(s, 220, "", "%s ESMTP tern", cfg->hostname);
 	smtp_session_flush(s);
@@ -869,4 +1024,5 @@ smtp_server_close_all(void)
 			session_free(reg.by_id[i], "shutdown");
 	}
 	buf_release(&reg.line);
+	smtp_auth_shutdown();
 }

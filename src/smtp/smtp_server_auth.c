@@ -2,11 +2,17 @@
  * smtp_server_auth: SMTP AUTH (RFC 4954) with PLAIN and LOGIN, and the
  * submission rules of RFC 6409: who may send as whom, and how often.
  *
- * Passwords are checked on the I/O pool (libxcrypt is slow on purpose);
- * the result comes back by session id. A failed login is answered after a
- * delay that grows with the failures from that address, and too many
- * failures per address or per account lock them out for 15 minutes.
- * Credentials are never logged and are wiped once used.
+ * Passwords are checked on the auth pool (libxcrypt is slow on purpose);
+ * the result comes back by session id. Unknown users are checked too,
+ * against a dummy hash (auth.c), so they cost what known ones cost.
+ *
+ * Failed logins are counted in one bounded table (common/limtab.c): per
+ * client network (IPv4 /32, IPv6 /64), and per account from that network
+ * only, so nobody can lock an account for everyone. The limits are looked
+ * up before a check is started: a locked network gets its 421 at once,
+ * without a hash, and a locked account its 535 without one. A refusal
+ * comes after a delay that grows with the network's failures. Credentials
+ * are never logged and are wiped once used.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "../common/limtab.h"
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../privsep/keeper_client.h"
@@ -25,58 +32,98 @@
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
-/* A count within a time window, for AUTH failures and sending rates. */
-struct counter {
-	char key[SMTP_PATH_MAX + 8];
-	unsigned n;
-	time_t since;
-	struct counter *next;
-};
-
-/* Loop thread only. */
-static struct {
-	struct counter *fails;       /* failed AUTH per "ip:..." and "user:..." */
-	struct counter *rates;       /* messages per user in the current hour */
-} auth_reg;
-
 #define AUTH_WINDOW 900    /* failures are remembered 15 minutes */
+#define RATE_WINDOW 3600   /* submission_rate_limit is per hour */
+#define FULL_LOG_EVERY 60  /* seconds between two auth-table-full lines */
 
+/* Key types in the tables: the first octet of every key. */
+enum { KEY_NET = 'N', KEY_ACCOUNT = 'A', KEY_RATE = 'R' };
 
-
-
-
-
+/* Loop thread only. Made at the first use, with the configured size. */
+static struct {
+	struct limtab *fails;        /* failed AUTH per network, per account+network */
+	struct limtab *rates;        /* messages per user in the current hour */
+	uint64_t evicted_logged;     /* fails' eviction count when last logged */
+	time_t full_logged;
+} auth_reg;
 
 struct auth_job {
 	uint64_t sid;
 	char user[SMTP_PATH_MAX + 1];
 };
 
-
-/* The counter for key in list, reset when older than window; NULL on ENOMEM. */
-static struct counter *
-counter_get(struct counter **list, const char *key, time_t window)
+/* A key for a failure counter: type, client network, then the account (for
+ * KEY_ACCOUNT). Returns its length. */
+static size_t
+fail_key(const struct smtp_session *s, int type, const char *user,
+    unsigned char key[LIMTAB_KEY_MAX])
 {
-	time_t now = time(NULL);
-	struct counter **pp = list, *c;
+	size_t n = 1, ulen;
 
-	while ((c = *pp) != NULL) {
-		if (now - c->since >= window) {
-			*pp = c->next;   /* expired: forget it */
-			free(c);
-			continue;
-		}
-		if (strcmp(c->key, key) == 0)
-			return c;
-		pp = &c->next;
+	key[0] = (unsigned char)type;
+	n += limtab_addr_prefix(s->family, s->addr, key + 1);
+	if (type == KEY_ACCOUNT) {
+		ulen = strlen(user);
+		if (ulen > LIMTAB_KEY_MAX - n)
+			ulen = LIMTAB_KEY_MAX - n;
+		memcpy(key + n, user, ulen);
+		n += ulen;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	str_copy(c->key, sizeof(c->key), key);
-	c->since = now;
-	c->next = *list;
-	*list = c;
-	return c;
+	return n;
+}
+
+static struct limtab *
+fails_table(const struct smtp_session *s)
+{
+	if (auth_reg.fails == NULL)
+		auth_reg.fails = limtab_new((size_t)s->env->cfg->auth_fail_table_size, AUTH_WINDOW);
+	return auth_reg.fails;
+}
+
+/* Failures of the client's network, and of user from it, in this window. */
+static void
+fail_counts(const struct smtp_session *s, const char *user, unsigned *net, unsigned *acct)
+{
+	unsigned char key[LIMTAB_KEY_MAX];
+	time_t now = time(NULL);
+	size_t n;
+
+	n = fail_key(s, KEY_NET, user, key);
+	*net = limtab_count(auth_reg.fails, key, n, now);
+	n = fail_key(s, KEY_ACCOUNT, user, key);
+	*acct = limtab_count(auth_reg.fails, key, n, now);
+}
+
+/* Counts one failure; returns the network's count. Says so in the log,
+ * once a minute at most, when the table is full and counters are lost. */
+static unsigned
+fail_record(const struct smtp_session *s, const char *user)
+{
+	unsigned char key[LIMTAB_KEY_MAX];
+	struct limtab_stats st;
+	time_t now = time(NULL);
+	unsigned net;
+	size_t n;
+
+	n = fail_key(s, KEY_ACCOUNT, user, key);
+	limtab_add(auth_reg.fails, key, n, now);
+	n = fail_key(s, KEY_NET, user, key);
+	net = limtab_add(auth_reg.fails, key, n, now);
+	limtab_stats(auth_reg.fails, &st);
+	if (st.evicted != auth_reg.evicted_logged && now - auth_reg.full_logged >= FULL_LOG_EVERY) {
+		log_info("event=auth-table-full capacity=%zu used=%zu evicted=%llu",
+		    st.capacity, st.used, (unsigned long long)st.evicted);
+		auth_reg.evicted_logged = st.evicted;
+		auth_reg.full_logged = now;
+	}
+	return net;
+}
+
+void
+smtp_auth_shutdown(void)
+{
+	limtab_free(&auth_reg.fails);
+	limtab_free(&auth_reg.rates);
 }
 
 static bool
@@ -117,24 +164,17 @@ smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *fro
 	return owned;
 }
 
-/*
- * Every address in the one From: field (RFC 5322 §3.6: exactly one) must
- * belong to the login. What cannot be read in full is refused, not read
- * in part: a value longer than the scan keeps, an address too long for a
- * path, an unterminated quoted string, comment or angle address.
- */
+/* Every address in the one From: field must belong to the login. */
 bool
 smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 {
 	char addr[SMTP_PATH_MAX + 1];
 	size_t pos = 0;
 	bool any = false;
-	enum rfc5322_addr r;
 
-	if (hs->nfrom != 1 || hs->from_long)
+	if (hs->nfrom != 1)
 		return false;
-	while ((r = rfc5322_next_address(hs->from, hs->from_len, &pos, addr,
-	    sizeof(addr))) == RFC5322_ADDR_OK) {
+	while (rfc5322_next_address(hs->from, hs->from_len, &pos, addr, sizeof(addr))) {
 		struct smtp_path p;
 
 		any = true;
@@ -142,7 +182,7 @@ smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 		    !smtp_auth_sender_owned(s, &p))
 			return false;
 	}
-	return any && r == RFC5322_ADDR_END;
+	return any;
 }
 
 /* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
@@ -150,16 +190,25 @@ bool
 smtp_auth_rate_allow(struct smtp_session *s)
 {
 	unsigned limit = (unsigned)s->env->cfg->submission_rate_limit;
-	struct counter *c;
+	unsigned char key[LIMTAB_KEY_MAX];
+	time_t now = time(NULL);
+	size_t n;
 
-	if (limit == 0 || (c = counter_get(&auth_reg.rates, s->auth_user, 3600)) == NULL)
+	if (limit == 0)
 		return true;
-	if (c->n >= limit) {
+	if (auth_reg.rates == NULL &&
+	    (auth_reg.rates = limtab_new((size_t)s->env->cfg->auth_fail_table_size, RATE_WINDOW)) == NULL)
+		return true;
+	key[0] = KEY_RATE;
+	n = strlen(s->auth_user);
+	n = n < LIMTAB_KEY_MAX - 1 ? n : LIMTAB_KEY_MAX - 1;
+	memcpy(key + 1, s->auth_user, n);
+	if (limtab_count(auth_reg.rates, key, n + 1, now) >= limit) {
 		log_info("sid=%llu event=rate-limited user=%s client=%s limit=%u/h",
 		    (unsigned long long)s->id, s->auth_user, s->ip, limit);
 		return false;
 	}
-	c->n++;
+	limtab_add(auth_reg.rates, key, n + 1, now);
 	return true;
 }
 
@@ -178,16 +227,71 @@ on_auth_delay(evutil_socket_t fd, short what, void *arg)
 		smtp_session_finish_close(s);
 }
 
+/* fail2ban: "event=auth-failed client=IP user=NAME". The name is the
+ * client's: quoted and escaped, or it could forge log lines. */
+static void
+log_auth_failed(const struct smtp_session *s, const char *user, const char *reason)
+{
+	struct buf u = BUF_INIT;
+
+	log_append_value(&u, user, strlen(user));
+	log_info("sid=%llu event=auth-failed client=%s user=%s%s%s", (unsigned long long)s->id,
+	    s->ip, buf_cstr(&u), reason ? " reason=" : "", reason ? reason : "");
+	buf_release(&u);
+}
+
+/* The client's network is over auth_max_failures: 421 and close. */
+static void
+auth_network_locked(struct smtp_session *s, const char *user)
+{
+	log_auth_failed(s, user, "client-locked");
+	s->cmdline = "AUTH";
+	s->cmdlen = 4;
+	smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Too many failed logins from your address",
+	    s->env->cfg->hostname);
+	s->cmdline = NULL;
+	smtp_session_close_after_reply(s);
+}
+
+/*
+ * A failed login: counted, logged, and answered with 421 when it takes the
+ * network to its limit, else with a 535 after a delay that grows with the
+ * network's failures. The session stays in S_AUTHWAIT until the 535 is
+ * given, unless no timer could be made: then it is given now.
+ */
+static void
+auth_refuse(struct smtp_session *s, const char *user, const char *reason)
+{
+	struct timeval tv = { 0, 0 };
+	unsigned net = fail_record(s, user);
+
+	if (net >= (unsigned)s->env->cfg->auth_max_failures) {
+		auth_network_locked(s, user);
+		return;
+	}
+	log_auth_failed(s, user, reason);
+	tv.tv_sec = net < 8 ? net : 8;
+	buf_reset(&s->auth_delayed);
+	smtp_reply_format(&s->auth_delayed, 535, "5.7.8", "Authentication credentials invalid");
+	maillog_reject(s->id, s->ip, "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
+	if (s->auth_timer == NULL &&
+	    (s->auth_timer = evtimer_new(s->env->base, on_auth_delay, s)) == NULL) {
+		buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
+		buf_reset(&s->auth_delayed);
+		smtp_session_enter(s, s->auth_return);
+		return;
+	}
+	evtimer_add(s->auth_timer, &tv);
+}
+
 /* The keeper's answer (KEEPER_TEMP if it is gone), on the loop. */
 static void
 auth_job_done(void *arg, const struct keeper_reply *r)
 {
 	struct auth_job *j = arg;
 	struct smtp_session *s = smtp_session_find(j->sid);
-	struct counter *ipc, *uc;
-	char key[SMTP_PATH_MAX + 16];
-	struct timeval tv = { 0, 0 };
-	unsigned max;
+	const struct config *cfg;
+	unsigned net, acct;
 
 	if (s == NULL) {
 		free(j);
@@ -200,72 +304,49 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		smtp_session_input(s);
 		return;
 	}
-	max = (unsigned)s->env->cfg->auth_max_failures;
-	snprintf(key, sizeof(key), "ip:%s", s->ip);
-	ipc = counter_get(&auth_reg.fails, key, AUTH_WINDOW);
-	snprintf(key, sizeof(key), "user:%s", j->user);
-	uc = counter_get(&auth_reg.fails, key, AUTH_WINDOW);
-	s->cmdline = "AUTH";
-	s->cmdlen = 4;
-	/* A locked account, or an address over the limit (even on a new
-	 * connection), is refused whatever the password. */
-	if (r->status == KEEPER_OK && !(uc && uc->n >= max) && !(ipc && ipc->n >= max)) {
+	cfg = s->env->cfg;
+	/* Other sessions may have failed meanwhile: look again. A locked
+	 * network or account is refused whatever the password. */
+	fail_counts(s, j->user, &net, &acct);
+	if (r->status == KEEPER_OK && net < (unsigned)cfg->auth_max_failures &&
+	    acct < (unsigned)cfg->auth_max_account_failures) {
 		s->authed = true;
 		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
 		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,
 		    s->ip, j->user);
+		s->cmdline = "AUTH";
+		s->cmdlen = 4;
 		smtp_session_reply(s, 235, "2.7.0", "Authentication successful");
+		s->cmdline = NULL;
 		smtp_session_enter(s, s->auth_return);
-		free(j);
-		s->cmdline = NULL;
-		smtp_session_input(s);
-		return;
-	}
-	/* fail2ban: "event=auth-failed client=IP user=NAME". The name is the
-	 * client's: quoted and escaped, or it could forge log lines. */
-	{
-		struct buf u = BUF_INIT;
-
-		log_append_value(&u, j->user, strlen(j->user));
-		log_info("sid=%llu event=auth-failed client=%s user=%s%s", (unsigned long long)s->id,
-		    s->ip, buf_cstr(&u), (uc && uc->n >= max) ? " reason=account-locked" : "");
-		buf_release(&u);
-	}
-	if (ipc)
-		ipc->n++;
-	if (uc)
-		uc->n++;
+	} else if (net >= (unsigned)cfg->auth_max_failures)
+		auth_network_locked(s, j->user);
+	else
+		auth_refuse(s, j->user, acct >= (unsigned)cfg->auth_max_account_failures ?
+		    "account-locked" : NULL);
 	free(j);
-	if (ipc && ipc->n >= max) {
-		smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Too many failed logins from your address",
-		    s->env->cfg->hostname);
-		smtp_session_close_after_reply(s);
-		s->cmdline = NULL;
-		smtp_session_flush(s);
-		return;
-	}
-	/* The delay grows with each failure from this address. */
-	tv.tv_sec = ipc ? (ipc->n < 8 ? ipc->n : 8) : 1;
-	buf_reset(&s->auth_delayed);
-	smtp_reply_format(&s->auth_delayed, 535, "5.7.8", "Authentication credentials invalid");
-	maillog_reject(s->id, s->ip, "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
-	s->cmdline = NULL;
-	if (s->auth_timer == NULL &&
-	    (s->auth_timer = evtimer_new(s->env->base, on_auth_delay, s)) == NULL) {
-		on_auth_delay(-1, 0, s);
-		return;
-	}
-	evtimer_add(s->auth_timer, &tv);
+	if (s->state == S_CLOSING)
+		smtp_session_flush(s);   /* on_write ends the session */
+	else if (s->state != S_AUTHWAIT)
+		smtp_session_input(s);
 }
 
-/* Hands user and password to the keeper; the reply comes to auth_job_done. */
+/*
+ * Hands user and password to the keeper (which alone has the hashes); the
+ * reply comes to auth_job_done. The limits are looked at first, so a
+ * locked network or account costs no hash: the lock is what makes
+ * guessing slow, not the hash.
+ */
 static void
 auth_check(struct smtp_session *s, const char *user, const char *pass)
 {
+	const struct config *cfg = s->env->cfg;
 	struct auth_job *j = calloc(1, sizeof(*j));
+	unsigned net, acct;
 
 	smtp_session_enter(s, S_AUTHWAIT);
-	if (j == NULL || str_copy(j->user, sizeof(j->user), user) == -1) {
+	if (j == NULL || fails_table(s) == NULL ||
+	    str_copy(j->user, sizeof(j->user), user) == -1) {
 		free(j);
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_session_enter(s, s->auth_return);
@@ -273,6 +354,17 @@ auth_check(struct smtp_session *s, const char *user, const char *pass)
 	}
 	str_lower(j->user);
 	j->sid = s->id;
+	fail_counts(s, j->user, &net, &acct);
+	if (net >= (unsigned)cfg->auth_max_failures ||
+	    acct >= (unsigned)cfg->auth_max_account_failures) {
+		if (net >= (unsigned)cfg->auth_max_failures)
+			auth_network_locked(s, j->user);
+		else
+			auth_refuse(s, j->user, "account-locked");
+		free(j);
+		return;
+	}
+	log_debug("sid=%llu auth-check queued", (unsigned long long)s->id);
 	if (keeper_auth(s->env->keeper, j->user, pass, auth_job_done, j) == -1) {
 		free(j);
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");

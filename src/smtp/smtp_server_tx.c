@@ -125,6 +125,16 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
 		return;
 	}
+	/* Our own domains send through submission, or from relay_networks;
+	 * anyone else using them on port 25 is forging them. */
+	if (cfg->reject_own_domain_sender && !s->authed && !from.null &&
+	    config_is_local_domain(cfg, from.domain) &&
+	    !config_relay_allowed(cfg, s->family, s->addr)) {
+		smtp_session_reply(s, 550, ESC_NOT_ALLOWED,
+		    "<%s@%s>: Sender address rejected: log in to send as a local domain",
+		    from.local, from.domain);
+		return;
+	}
 	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
 		return;
@@ -208,9 +218,13 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 			goto out;
 		}
 		smtp_session_reply(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
+		smtp_session_count_error(s);
 		goto out;
 	case ROUTE_UNKNOWN_USER:
+		/* An error like any other: else a client could try addresses at
+		 * line rate, max_errors never ending its session. */
 		smtp_session_reply(s, 550, ESC_BAD_DEST, "<%s>: Recipient address rejected: User unknown", orig);
+		smtp_session_count_error(s);
 		goto out;
 	case ROUTE_LOOP:
 		smtp_session_reply(s, 550, ESC_LOOP, "<%s>: Alias expansion loops", orig);

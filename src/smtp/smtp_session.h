@@ -94,6 +94,12 @@ struct smtp_session {
 	struct smtp_session *hnext;  /* registry chain */
 	struct event *linger;        /* closing: wait for TLS's socket buffer */
 	int linger_ticks;
+	char limit_key[INET6_ADDRSTRLEN + 4];  /* per-IP count: address or /64 */
+	unsigned junk, junk_nmsgs;   /* NOOP/RSET/VRFY/EXPN/HELP since message junk_nmsgs */
+	bool after_auth;             /* the last line was an AUTH command */
+	struct event *deadline;      /* session_deadline, data_deadline */
+	int64_t session_end, data_end;  /* monotonic seconds; 0 = none */
+	const char *close_reason;    /* for the disconnect line, when not "quit" */
 
 	/* SMTP AUTH (RFC 4954) */
 	bool authed;
@@ -139,5 +145,7 @@ bool smtp_auth_allowed(const struct smtp_session *s);
 bool smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from);
 bool smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs);
 bool smtp_auth_rate_allow(struct smtp_session *s);
+/* Frees the failure and rate tables (at shutdown). */
+void smtp_auth_shutdown(void);
 
 #endif

@@ -106,16 +106,21 @@ def keys(tmp_path_factory):
         k.dns.stop()
 
 
-@pytest.fixture
-def signer(sub_factory, peers, keys):
+def make_signer(sub_factory, peers, keys, **settings):
     peer = peers("127.0.0.2")
     users = SUB_USERS + ["%s:{PLAIN}%s" % (CAROL, CAROL_PW)]
     tern = sub_factory(users=users,
                        aliases="team: alice, bob\ninfo: alice\nfwd: someone@example.net\n",
                        domains="example.test other.test",
                        relay_networks="%s/32" % RELAY_CLIENT,
-                       extra=["route example.net 127.0.0.2:%d" % peers.port] + keys.conf_lines)
+                       extra=["route example.net 127.0.0.2:%d" % peers.port] + keys.conf_lines,
+                       **settings)
     return DkimSetup(tern, peer, keys.dns)
+
+
+@pytest.fixture
+def signer(sub_factory, peers, keys):
+    return make_signer(sub_factory, peers, keys)
 
 
 def submit(tern, user, password, rcpts, msg, mail_options=()):
@@ -229,10 +234,11 @@ def test_other_domain_not_signed(signer):
     assert signer.signatures(got.content) == []
 
 
-def test_unauthenticated_outside_mail_not_signed(signer):
-    """Anyone can send mail claiming to be from alice@example.test to a
-    local address; when an alias forwards it out, it must not be signed
-    with example.test's key."""
+def test_unauthenticated_outside_mail_not_signed(sub_factory, peers, keys):
+    """With reject_own_domain_sender off, anyone can send mail claiming to
+    be from alice@example.test to a local address; when an alias forwards
+    it out, it must not be signed with example.test's key."""
+    signer = make_signer(sub_factory, peers, keys, reject_own_domain_sender="no")
     msg = make_msg(to="fwd@example.test", msgid="<dkim-forged@client.example.net>")
     with smtplib.SMTP("127.0.0.1", signer.tern.port, local_hostname="outside.example.net",
                       timeout=t(10)) as s:

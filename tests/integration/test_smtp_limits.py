@@ -399,10 +399,13 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
-def test_unread_replies_are_bounded(tern):
+def test_unread_replies_are_bounded(tern_factory):
     """A client that pipelines commands and never reads the replies must
     not make the server buffer them without bound: it should stop reading
     (TCP flow control then stalls the client), not grow."""
+    # HELP is a junk command: without this, max_junk_commands would end
+    # the session long before the buffers matter.
+    tern = tern_factory(max_junk_commands=100000)
     base = rss_kb(tern.pid)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -476,6 +479,156 @@ def test_data_timeout(tern_factory):
     tern.settle()
     assert tern.messages("alice") == []
     assert tern.queue_files("tmp") == []
+
+
+def trickle(c, data, every, until):
+    """Sends data one octet every `every` seconds until a reply arrives or
+    `until` seconds pass; returns (reply or None, seconds)."""
+    start = time.monotonic()
+    for i in range(len(data)):
+        try:
+            c.send(data[i:i + 1])
+        except OSError:
+            break
+        c.sock.settimeout(every)
+        try:
+            chunk = c.sock.recv(4096)
+        except socket.timeout:
+            chunk = None
+        if chunk is not None:
+            c.buf += chunk
+            break
+        if time.monotonic() - start > until:
+            return None, time.monotonic() - start
+    return c.reply(timeout=t(10)), time.monotonic() - start
+
+
+def test_session_deadline_one_octet_at_a_time(tern_factory):
+    """Each octet comes well within idle_timeout, but the session as a
+    whole may last session_deadline only: 421 4.4.2, then close."""
+    tern = tern_factory(idle_timeout="30s", session_deadline="3s")
+    c = tern.raw(timeout=t(10))
+    c.ehlo()
+    reply, took = trickle(c, b"NOOP " + b"x" * 200 + b"\r\n", 0.3, t(15))
+    assert reply is not None, "no reply after %.1fs of trickling" % took
+    code, l = reply
+    assert code == 421 and l[0].startswith("421 4.4.2"), l
+    assert 2.0 <= took <= t(8), took
+    c.expect_closed()
+    c.close()
+    tern.wait_for_log(r"event=disconnect .*reason=\"session deadline\"")
+    good_session(tern)
+
+
+def slow_transaction(tern_factory):
+    """A ternd with data_deadline 2s (other timeouts long) and a session
+    on it after MAIL and RCPT."""
+    tern = tern_factory(idle_timeout="30s", data_timeout="30s", data_deadline="2s")
+    c = tern.raw(timeout=t(10))
+    c.ehlo()
+    assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    return tern, c
+
+
+def test_data_deadline_one_line_at_a_time(tern_factory):
+    """A message trickled line by line, each within data_timeout, is cut
+    at data_deadline: 421 4.4.2, nothing stored."""
+    tern, c = slow_transaction(tern_factory)
+    assert c.cmd("DATA")[0] == 354
+    reply, took = trickle(c, b"Subject: slow\r\n\r\n" + b"line\r\n" * 100, 0.1, t(15))
+    assert reply is not None, "no reply after %.1fs of trickling" % took
+    code, l = reply
+    assert code == 421 and l[0].startswith("421 4.4.2"), l
+    assert 1.5 <= took <= t(8), took
+    c.expect_closed()
+    c.close()
+    tern.wait_for_log(r"event=disconnect .*reason=\"data deadline\"")
+    tern.settle()
+    assert tern.messages("alice") == []
+    assert tern.queue_files("tmp") == []
+
+
+def test_data_deadline_spans_bdat_chunks(tern_factory):
+    """BDAT chunks each on time, the message as a whole too slow."""
+    tern, c = slow_transaction(tern_factory)
+    start = time.monotonic()
+    code = 250
+    while code == 250 and time.monotonic() - start < t(10):
+        c.send(b"BDAT 6\r\nline\r\n")
+        code, l = c.reply()
+        if code == 250:
+            time.sleep(0.4)
+    assert code == 421 and l[0].startswith("421 4.4.2"), l
+    c.close()
+    tern.settle()
+    assert tern.messages("alice") == []
+
+
+def test_deadline_does_not_cut_a_good_session(tern_factory):
+    """Sessions and messages that end within the deadlines are not
+    affected by them."""
+    tern = tern_factory(session_deadline="3s", data_deadline="2s")
+    good_session(tern, user="alice")
+    good_session(tern, user="bob")
+    tern.wait_for_messages("alice", 1)
+    tern.wait_for_messages("bob", 1)
+
+
+# ------------------------------------------------------------------ errors --
+
+def test_junk_commands_count_as_errors_past_the_limit(tern_factory):
+    """NOOP/RSET/VRFY/HELP: max_junk_commands of them are free, each
+    further one is answered and counted as an error (Postfix's
+    smtpd_junk_command_limit); max_errors then ends the session."""
+    tern = tern_factory(max_junk_commands=5, max_errors=3)
+    c = tern.raw()
+    c.ehlo()
+    for cmd in ("NOOP", "RSET", "VRFY bob", "HELP", "NOOP"):
+        assert c.cmd(cmd)[0] in (250, 252, 214), cmd
+    assert c.cmd("NOOP")[0] == 250
+    assert c.cmd("RSET")[0] == 250
+    c.send(b"NOOP\r\n")
+    assert c.reply()[0] == 250
+    code, l = c.reply()
+    assert code == 421 and l[0].startswith("421 4.7.0"), l
+    c.expect_closed()
+    c.close()
+
+
+def test_junk_count_restarts_after_a_message(tern_factory):
+    tern = tern_factory(max_junk_commands=3, max_errors=2)
+    c = tern.raw()
+    c.ehlo()
+    for _ in range(3):
+        assert c.cmd("NOOP")[0] == 250
+    assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
+    assert c.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(b"Subject: x\r\n\r\nok\r\n.\r\n")
+    assert c.reply()[0] == 250
+    for _ in range(4):          # 3 free again, the 4th is one error
+        assert c.cmd("NOOP")[0] == 250
+    assert c.cmd("QUIT")[0] == 221
+    c.close()
+
+
+def test_unknown_recipients_count_as_errors(tern_factory):
+    """Address harvesting: each 550 for an unknown user (or a refused
+    relay) counts toward max_errors."""
+    tern = tern_factory(max_errors=5)
+    c = tern.raw()
+    c.ehlo()
+    assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
+    for i in range(4):
+        assert c.cmd("RCPT TO:<guess%d@example.test>" % i)[0] == 550
+    c.send(b"RCPT TO:<x@elsewhere.example>\r\n")
+    assert c.reply()[0] == 550
+    code, l = c.reply()
+    assert code == 421 and l[0].startswith("421 4.7.0"), l
+    c.expect_closed()
+    c.close()
+    tern.wait_for_log(r"event=disconnect .*reason=\"?too many errors")
 
 
 # ------------------------------------------------------------------ errors --

@@ -2,7 +2,10 @@
 PLAIN and LOGIN, refusals and their codes, growing delays after failed
 logins, the per-address and per-account limits, and their log lines.
 """
+import random
 import re
+import statistics
+import threading
 import time
 
 import pytest
@@ -10,7 +13,8 @@ import pytest
 from subenv import (ALICE, BOB, PASSWORDS, SubRaw, b64, plain_b64, starttls,  # noqa: F401
                     sub, sub_factory)
 from relayenv import parse_log_line
-from tern_harness import t
+from tern_harness import SANITIZED, t
+from test_smtp_limits import rss_kb
 
 
 def ehlo_keywords(lines):
@@ -284,29 +288,240 @@ def test_address_limit_holds_across_connections(sub_factory):
         c.close()
 
 
-def test_account_lockout_from_any_address(sub_factory):
-    tern = sub_factory(auth_max_failures="2")
-    c = tern.raw_tls(timeout=30)
+def cleartext(tern, source, timeout=30):
+    """A session on the submission port from source, after EHLO, for AUTH
+    in the clear (auth_cleartext_loopback: no TLS handshake to wait for)."""
+    c = tern.raw_sub(timeout=timeout, source=source)
+    c.ehlo()
+    return c
+
+
+def auth_once(tern, source, user, password, timeout=30):
+    """One AUTH PLAIN on a new connection: (code, lines, seconds)."""
+    c = cleartext(tern, source, timeout)
+    try:
+        return timed(c, "AUTH PLAIN " + plain_b64(user, password))
+    finally:
+        c.close()
+
+
+def in_parallel(fn, args_list):
+    """Runs fn(*args) for each args on its own thread; the results in order."""
+    out = [None] * len(args_list)
+    errors = []
+
+    def run(i, args):
+        try:
+            out[i] = fn(*args)
+        except Exception as e:   # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_list)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(t(120))
+    assert not errors, errors
+    return out
+
+
+def test_account_lock_is_per_source(sub_factory):
+    """10 wrong passwords for alice from 127.0.0.2 lock alice, and then
+    127.0.0.2, there only: from 127.0.0.3 alice logs in (with the default
+    limits: 5 per account and network, 10 per network)."""
+    tern = sub_factory(auth_cleartext_loopback="yes")
+    res = in_parallel(auth_once, [(tern, "127.0.0.2", ALICE, "wrong-%d" % i) for i in range(10)])
+    codes = sorted(r[0] for r in res)
+    assert codes.count(535) == 9 and codes.count(421) == 1, res
+    # 127.0.0.2 is locked now, whatever the account and password.
+    code, lines, _ = auth_once(tern, "127.0.0.2", ALICE, PASSWORDS[ALICE])
+    assert code == 421 and "4.7.0" in lines[-1], lines
+    # Elsewhere alice is not locked.
+    c = cleartext(tern, "127.0.0.3")
+    try:
+        c.cmd_expect("AUTH PLAIN " + plain_b64(ALICE, PASSWORDS[ALICE]), 235)
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+    finally:
+        c.close()
+    fails = tern.wait_for_log(r"event=auth-failed client=127\.0\.0\.2 user=alice@example\.test"
+                              r"( reason=account-locked)?", count=11)
+    assert "reason=account-locked" in tern.log
+    assert not re.search(r"event=auth-failed client=127\.0\.0\.3 ", tern.log)
+    assert len(fails) == 11
+
+
+def test_account_locked_for_a_network_without_hash(sub_factory):
+    """After auth_max_account_failures for alice from one network, alice's
+    next AUTH from there is refused without a password check (even with
+    the right password); other accounts from there still log in."""
+    tern = sub_factory(auth_cleartext_loopback="yes", auth_max_account_failures="2",
+                       log_debug="yes")
+    c = cleartext(tern, "127.0.0.2")
     try:
         c.cmd_expect("AUTH PLAIN " + plain_b64(ALICE, "bad-1"), 535)
-        c.cmd_expect("AUTH PLAIN " + plain_b64(ALICE, "bad-2"), 421)
-    finally:
-        c.close()
-    # Another address, the right password: alice is locked for now.
-    c = tern.raw_tls(timeout=30, source="127.0.0.3")
-    try:
+        c.cmd_expect("AUTH PLAIN " + plain_b64(ALICE, "bad-2"), 535)
+        checks = tern.log_count(r"auth-check queued")
+        assert checks == 2, tern.log_tail()
         c.cmd_expect("AUTH PLAIN " + plain_b64(ALICE, PASSWORDS[ALICE]), 535, "5.7.8")
-        c.cmd_expect("MAIL FROM:<alice@example.test>", 530)
-    finally:
-        c.close()
-    tern.wait_for_log(r"event=auth-failed client=127\.0\.0\.3 user=alice@example\.test "
-                      r"reason=account-locked")
-    # Other accounts are not affected.
-    c = tern.raw_tls(timeout=30, source="127.0.0.4")
-    try:
+        assert tern.log_count(r"auth-check queued") == checks
         c.cmd_expect("AUTH PLAIN " + plain_b64(BOB, PASSWORDS[BOB]), 235)
     finally:
         c.close()
+    tern.wait_for_log(r"event=auth-failed client=127\.0\.0\.2 user=alice@example\.test "
+                      r"reason=account-locked")
+
+
+def test_locked_network_refused_at_once_without_hash(sub_factory):
+    """A network over auth_max_failures gets its 421 before any password
+    check is started: the reply comes at once (no hash, no delay)."""
+    tern = sub_factory(auth_cleartext_loopback="yes", auth_max_failures="2", log_debug="yes")
+    c = cleartext(tern, "127.0.0.2")
+    try:
+        c.cmd_expect("AUTH PLAIN " + plain_b64("x1@example.test", "bad"), 535)
+        c.cmd_expect("AUTH PLAIN " + plain_b64("x2@example.test", "bad"), 421)
+    finally:
+        c.close()
+    checks = tern.log_count(r"auth-check queued")
+    assert checks == 2
+    for user, pw in ((BOB, PASSWORDS[BOB]), ("nobody@example.test", "x")):
+        code, lines, took = auth_once(tern, "127.0.0.2", user, pw)
+        assert code == 421 and "4.7.0" in lines[-1], lines
+        assert took < t(0.5), took
+    assert tern.log_count(r"auth-check queued") == checks
+    tern.wait_for_log(r"event=auth-failed client=127\.0\.0\.2 user=bob@example\.test "
+                      r"reason=client-locked")
+    # Another network is not affected.
+    code, lines, _ = auth_once(tern, "127.0.0.3", BOB, PASSWORDS[BOB])
+    assert code == 235, lines
+
+
+def test_random_user_flood_stays_cheap(sub_factory):
+    """Thousands of AUTH attempts with made-up user names from 20
+    addresses: each address costs at most auth_max_failures password
+    checks, then gets 421 at once; the failure table stays at its size
+    (small here, so that it fills: the log line says so); another client
+    is served meanwhile, and logs in."""
+    tern = sub_factory(auth_cleartext_loopback="yes", log_debug="yes", auth_max_failures="3",
+                       auth_fail_table_size="64")
+    # Warm up: the auth threads' yescrypt memory is allocated once.
+    auth_once(tern, "127.0.0.99", "warm@example.test", "x")
+    auth_once(tern, "127.0.0.98", "warm@example.test", "x")
+    base = rss_kb(tern.pid)
+    sources = ["127.0.1.%d" % i for i in range(1, 21)]
+    per_source = 100
+    lat, other_errors = [], []
+    stop = threading.Event()
+
+    def other_client():
+        # A new session each time: greeting, EHLO and NOOP, timed.
+        try:
+            while not stop.is_set():
+                t0 = time.monotonic()
+                c = cleartext(tern, "127.0.0.50")
+                try:
+                    c.cmd_expect("NOOP", 250)
+                finally:
+                    c.close()
+                lat.append(time.monotonic() - t0)
+                time.sleep(0.05)
+        except Exception as e:   # noqa: BLE001 - reported below
+            other_errors.append(e)
+
+    def flood(src):
+        seen = {}
+        for i in range(per_source):
+            user = "%s@example.test" % "".join(random.choice("abcdefghij") for _ in range(12))
+            code, _, _ = auth_once(tern, src, user, "pw-%d" % i)
+            seen[code] = seen.get(code, 0) + 1
+        return seen
+
+    th = threading.Thread(target=other_client)
+    th.start()
+    try:
+        results = in_parallel(flood, [(s,) for s in sources])
+    finally:
+        stop.set()
+        th.join(t(30))
+    for seen in results:
+        assert set(seen) <= {535, 421}, seen
+        assert seen.get(421, 0) >= per_source - 3, seen
+    # 3 checks per address (and the warm-up), not one per attempt.
+    checks = tern.log_count(r"auth-check queued")
+    assert 3 * len(sources) <= checks <= 2 + 3 * len(sources) + 10, checks
+    found = tern.wait_for_log(r"event=auth-table-full capacity=(\d+) used=(\d+) evicted=(\d+)")
+    assert all(int(c) == 64 and int(u) <= 64 for c, u, _ in found), found
+    assert not other_errors, other_errors
+    assert lat and max(lat) < t(1.0), max(lat)
+    if not SANITIZED:   # ASan's quarantine holds freed memory for a while
+        growth = rss_kb(tern.pid) - base
+        assert growth < 8 * 1024, "ternd grew by %d KiB" % growth
+    code, lines, took = auth_once(tern, "127.0.0.51", ALICE, PASSWORDS[ALICE])
+    assert code == 235 and took < t(2), (lines, took)
+
+
+def test_failure_table_is_bounded(sub_factory):
+    """More failing networks than auth_fail_table_size: the table stays at
+    its size, drops the oldest counters and says so in the log."""
+    tern = sub_factory(auth_cleartext_loopback="yes", auth_fail_table_size="16")
+    res = in_parallel(auth_once, [(tern, "127.0.2.%d" % i, "u%d@example.test" % i, "x")
+                                  for i in range(1, 41)])
+    assert all(r[0] == 535 for r in res), res
+    found = tern.wait_for_log(r"event=auth-table-full capacity=(\d+) used=(\d+) evicted=(\d+)")
+    cap, used, evicted = (int(x) for x in found[0])
+    assert cap == 16 and used <= 16 and evicted >= 1, found
+
+
+def test_unknown_user_costs_a_password_check(sub_factory):
+    """A refusal takes as long for an unknown user as for a known one with
+    a wrong password: both run yescrypt (the unknown one against a dummy
+    hash). With auth_max_failures 1 the 421 comes right after the check,
+    without the growing delay, so the time is the check's."""
+    tern = sub_factory(auth_cleartext_loopback="yes", auth_max_failures="1", users=[])
+    rc, out, err = tern.ternctl("user", "add", "carol@example.test", input="carol pw 1\n")
+    assert rc == 0, err
+    tern.reload()
+    known, unknown = [], []
+    for i in range(1, 8):
+        code, lines, took = auth_once(tern, "127.0.3.%d" % i, "carol@example.test", "wrong")
+        assert code == 421, lines
+        known.append(took)
+        code, lines, took = auth_once(tern, "127.0.4.%d" % i, "nobody%d@example.test" % i, "wrong")
+        assert code == 421, lines
+        unknown.append(took)
+    k, u = statistics.median(known), statistics.median(unknown)
+    assert k > 0.003, "a yescrypt check should take milliseconds: %r" % known
+    print("known %r unknown %r" % (known, unknown))
+    assert u > 0.4 * k, "unknown %.4fs vs known %.4fs: a timing oracle" % (u, k)
+
+
+def test_refused_auth_lines_are_not_logged(sub):
+    """A broken AUTH line (bare LF, NUL) is refused before AUTH sees it,
+    and a SASL response sent after a refused AUTH is taken as a command;
+    neither reject line may carry the credentials."""
+    secret = "Sup3r-s3cret-pw"
+    cred = plain_b64(ALICE, secret)
+    c = SubRaw(sub.port, t(10))          # port 25, in the clear
+    try:
+        c.expect(220)
+        c.ehlo()
+        c.send("AUTH PLAIN %s\n" % cred)                       # bare LF
+        assert c.reply()[0] == 500
+        c.send(b"AUTH PLAIN " + cred.encode() + b"\x00\r\n")   # NUL
+        assert c.reply()[0] == 500
+        c.send(b"AUTH PLAIN\n")                                # bare LF...
+        assert c.reply()[0] == 500
+        c.cmd_expect(cred, 500)                                # ...its response
+        c.cmd_expect("AUTH PLAIN", 538)                         # refused: no TLS
+        c.cmd_expect(cred, 500)
+        c.cmd_expect("AUTH LOGIN", 538)
+        c.cmd_expect(b64(secret), 500)
+        c.cmd_expect("NOOP", 250)
+    finally:
+        c.close()
+    sub.wait_for_log(r"event=reject ", count=8)
+    log = sub.log
+    for needle in (cred, cred.rstrip("="), b64(secret).rstrip("="), secret):
+        assert needle not in log, "%r in the log:\n%s" % (needle, sub.log_tail())
+    assert "AUTH (arguments not logged)" in log
 
 
 def test_user_name_cannot_forge_log_lines(sub):

@@ -10,6 +10,7 @@ import pytest
 
 from subenv import (ALICE, BOB, HOSTNAME, PASSWORDS, SubRaw, header_block, make_msg,  # noqa: F401
                     peers, plain_b64, sub, sub_factory)
+from subenv import starttls
 from tern_harness import split_delivered, stuff, t
 
 
@@ -130,6 +131,66 @@ def test_null_sender_allowed_when_authenticated(sub):
 
 # ------------------------------------------------------------ relaying --
 
+# ------------------------------------------- our domains on port 25 --
+
+def port25(tern, source=None):
+    c = SubRaw(tern.port, t(10), source)
+    c.expect(220)
+    c.ehlo()
+    return c
+
+
+@pytest.mark.parametrize("sender", ["alice@example.test", "nobody@EXAMPLE.TEST",
+                                    "x@other.test"])
+def test_own_domain_sender_on_port25_refused(sub_factory, sender):
+    """reject_own_domain_sender (default yes): an anonymous client outside
+    relay_networks cannot use one of our domains as sender on port 25."""
+    tern = sub_factory(domains="example.test other.test")
+    c = port25(tern)
+    try:
+        c.cmd_expect("MAIL FROM:<%s>" % sender, 550, "5.7.1")
+        # Others are fine, the session goes on.
+        c.cmd_expect("MAIL FROM:<someone@example.net>", 250)
+        c.cmd_expect("RCPT TO:<alice@example.test>", 250)
+        c.cmd_expect("RSET", 250)
+        c.cmd_expect("MAIL FROM:<>", 250)     # bounces come from anyone
+    finally:
+        c.close()
+    tern.wait_for_log(r"event=reject .*550 5\.7\.1")
+
+
+def test_own_domain_sender_allowed_when_trusted(sub_factory):
+    """A relay_networks client and an authenticated one may; and
+    reject_own_domain_sender no restores the old behaviour."""
+    tern = sub_factory(relay_networks="127.0.0.9/32")
+    c = port25(tern, "127.0.0.9")
+    try:
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+    finally:
+        c.close()
+    c = port25(tern, "127.0.0.10")
+    try:
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 550, "5.7.1")
+        c.cmd_expect("STARTTLS", 220)
+        starttls(c)
+        c.ehlo()
+        c.cmd_expect("AUTH PLAIN " + plain_b64(ALICE, PASSWORDS[ALICE]), 235)
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+        c.cmd_expect("RCPT TO:<bob@example.test>", 250)
+        c.cmd_expect("DATA", 354)
+        c.send(make_msg(to=BOB) + b".\r\n")
+        c.expect(250)
+    finally:
+        c.close()
+    tern.wait_for_messages("bob", 1)
+    off = sub_factory(reject_own_domain_sender="no")
+    c = port25(off)
+    try:
+        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+    finally:
+        c.close()
+
+
 def test_authenticated_user_relays_to_any_domain(sub_factory, peers):
     peer = peers("127.0.0.2")
     tern = sub_factory(extra=route_to(peers))
@@ -143,12 +204,13 @@ def test_authenticated_user_relays_to_any_domain(sub_factory, peers):
     assert got.rcpt_tos == ["x@example.net"] and got.mail_from == ALICE
     assert got.msgid == "<relay-1@client.example.net>"
     tern.wait_for_messages("bob", 1)
-    # The same server refuses to relay for an anonymous client.
+    # The same server refuses to relay for an anonymous client (whose
+    # sender is not in our domains: reject_own_domain_sender).
     c = SubRaw(tern.port, t(10))
     try:
         c.expect(220)
         c.ehlo()
-        c.cmd_expect("MAIL FROM:<alice@example.test>", 250)
+        c.cmd_expect("MAIL FROM:<someone@example.org>", 250)
         c.cmd_expect("RCPT TO:<x@example.net>", 550, "5.7.1")
     finally:
         c.close()
