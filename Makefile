@@ -67,7 +67,8 @@ unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build
-	TERN_BUILD=$(abspath $(BUILD)) TERN_NODE_DIR=$(NODE_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration tests/durability
+	TERN_BUILD=$(abspath $(BUILD)) TERN_NODE_DIR=$(NODE_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  --basetemp=$(abspath $(BUILD))/pytest-tmp tests/integration tests/durability
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -78,7 +79,8 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  TERN_BUILD=$(abspath $(ASAN_BUILD)) TERN_SANITIZED=1 TERN_NODE_DIR=$(NODE_DIR) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	  $(PYTHON) -m pytest -q -p no:cacheprovider --basetemp=$(abspath $(ASAN_BUILD))/pytest-tmp \
+	  tests/integration
 
 # Each libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs
 # go to the build dir, never into fuzz/corpus). Skipped without clang.

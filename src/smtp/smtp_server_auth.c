@@ -164,17 +164,24 @@ smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *fro
 	return owned;
 }
 
-/* Every address in the one From: field must belong to the login. */
+/*
+ * Every address in the one From: field (RFC 5322 §3.6: exactly one) must
+ * belong to the login. What cannot be read in full is refused, not read
+ * in part: a value longer than the scan keeps, an address too long for a
+ * path, an unterminated quoted string, comment or angle address.
+ */
 bool
 smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 {
 	char addr[SMTP_PATH_MAX + 1];
 	size_t pos = 0;
 	bool any = false;
+	enum rfc5322_addr r;
 
-	if (hs->nfrom != 1)
+	if (hs->nfrom != 1 || hs->from_long)
 		return false;
-	while (rfc5322_next_address(hs->from, hs->from_len, &pos, addr, sizeof(addr))) {
+	while ((r = rfc5322_next_address(hs->from, hs->from_len, &pos, addr,
+	    sizeof(addr))) == RFC5322_ADDR_OK) {
 		struct smtp_path p;
 
 		any = true;
@@ -182,7 +189,7 @@ smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 		    !smtp_auth_sender_owned(s, &p))
 			return false;
 	}
-	return any;
+	return any && r == RFC5322_ADDR_END;
 }
 
 /* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
