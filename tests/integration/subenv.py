@@ -83,12 +83,13 @@ class SubTern(Tern):
         """Tern.start; if a port was taken meanwhile (by another test run),
         again on new ports (the users and aliases files are left as they
         are)."""
-        for attempt in range(3):
+        for attempt in range(6):
             try:
                 return super().start(timeout)
             except TernError as e:
-                if "Address already in use" not in str(e) or attempt == 2:
+                if "Address already in use" not in str(e) or attempt == 5:
                     raise
+                time.sleep(0.2 * (attempt + 1))   # whatever holds them may pass
                 self.exits = [x for x in self.exits if x[0] != "start"]
                 old = (self.port, self.sub_port, self.smtps_port)
                 self.port, self.sub_port, self.smtps_port = (relayenv.free_port() for _ in old)
