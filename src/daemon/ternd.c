@@ -108,7 +108,9 @@ init_files(const char *config_path)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/users", dir);
+	/* Password hashes go in here: owner only. */
 	if (access(path, F_OK) != 0 && (f = fopen(path, "w")) != NULL) {
+		fchmod(fileno(f), 0600);
 		fprintf(f, "# One mailbox per line: user@domain[:{SCHEME}hash]\n"
 		    "# (Dovecot passwd-file format). Set a password with\n"
 		    "#   ternctl -c %s user passwd postmaster@localhost\n"
@@ -301,6 +303,13 @@ prepare_data_dir(const struct ternd *d, struct buf *errs)
 		buf_printf(errs, "mkdir %s: %s\n", d->cfg.data_dir, strerror(errno));
 		return -1;
 	}
+	/* run_as must pass through data_dir to queue/ and mail/ (search
+	 * only: it still cannot list it or read root's files in it). The
+	 * first-run layout makes it 0700, with the config inside. */
+	if (stat(d->cfg.data_dir, &st) == 0 && st.st_uid != d->user.uid &&
+	    !(st.st_mode & S_IXOTH) && chmod(d->cfg.data_dir, (st.st_mode & 07777) | S_IXOTH) == 0)
+		log_info("event=chmod path=%s mode=%o note=\"search for run_as\"", d->cfg.data_dir,
+		    (unsigned)((st.st_mode & 07777) | S_IXOTH));
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		bool whole;
 
@@ -443,7 +452,8 @@ main(int argc, char **argv)
 
 		if (sandbox_drop(&d.user, false, true, &errs) == -1 ||
 		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1)) {
-			log_msg(LOG_LVL_ERR, "sandbox: %s", buf_cstr(&errs));
+			log_msg(LOG_LVL_ERR, "sandbox: %s%s", buf_cstr(&errs), d.user.change ?
+			    " (every directory above data_dir must be searchable by run_as)" : "");
 			goto out;
 		}
 		log_info("event=sandboxed user=%s uid=%u landlock=%s%d keeper_pid=%ld",
