@@ -281,7 +281,12 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	    { k, k->sync_sock, 0, false } };
 	size_t i;
 
-	signal(SIGINT, SIG_IGN);     /* a terminal's ^C is for the parent */
+	/* Signals are for the parent: a terminal's ^C, or a service
+	 * manager's SIGTERM to the whole group, must not make the keeper
+	 * die first (the parent would take that for a crash). The keeper
+	 * ends when the parent closes its end. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "ternd-keeper", 0, 0, 0);
@@ -294,8 +299,9 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	}
 	if (sandbox_drop(u, true, SANITIZED_BUILD, &errs) == -1)
 		log_fatal("keeper: %s", buf_cstr(&errs));
-	/* Dropping privileges clears the parent-death signal; set it after. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	/* Dropping privileges clears the parent-death signal; set it after
+	 * (SIGKILL: SIGTERM is ignored). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	rules.read[rules.nread++] = parent_of(k->users_path, dirs[0], sizeof(dirs[0]));
 	rules.read[rules.nread++] = parent_of(k->aliases_path, dirs[1], sizeof(dirs[1]));
 	rules.read[rules.nread++] = parent_of(k->cert_path, dirs[2], sizeof(dirs[2]));

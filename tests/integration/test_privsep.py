@@ -162,3 +162,20 @@ def test_keeper_death_stops_ternd(secured):
     assert rc == 1, rc
     assert "event=keeper-gone" in inst.log
     inst.exits.append(("sigkill", rc))   # expected: not a teardown failure
+
+
+def test_sigterm_to_the_whole_group_is_a_clean_stop(secured):
+    """A service manager stops a service by sending SIGTERM to every
+    process of it: the keeper must not die first and look like a crash."""
+    inst, _, _, _ = secured
+    kids = children(inst.proc.pid)
+    os.kill(kids[0], signal.SIGTERM)
+    time.sleep(0.2)
+    assert os.path.exists("/proc/%d" % kids[0]), "the keeper died of SIGTERM"
+    assert inst.stop() == 0
+    deadline = time.monotonic() + t(5)
+    while os.path.exists("/proc/%d" % kids[0]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists("/proc/%d/status" % kids[0]) or \
+        status(kids[0]).get("State", "").startswith("Z"), "the keeper outlived ternd"
+    assert "keeper-gone" not in inst.log
