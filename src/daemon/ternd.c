@@ -33,6 +33,13 @@
 #include "../tls/tls.h"
 #include "iopool.h"
 
+/* LeakSanitizer stops the world with ptrace: a test build keeps it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED_BUILD true
+#else
+#define SANITIZED_BUILD false
+#endif
+
 struct ternd_listener {
 	struct ternd *d;
 	enum listener_kind kind;
@@ -451,14 +458,15 @@ main(int argc, char **argv)
 		int abi = 0;
 
 		if (sandbox_drop(&d.user, false, true, &errs) == -1 ||
-		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1)) {
+		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1) ||
+		    (d.cfg.sandbox && sandbox_seccomp(SANITIZED_BUILD, &errs) == -1)) {
 			log_msg(LOG_LVL_ERR, "sandbox: %s%s", buf_cstr(&errs), d.user.change ?
 			    " (every directory above data_dir must be searchable by run_as)" : "");
 			goto out;
 		}
-		log_info("event=sandboxed user=%s uid=%u landlock=%s%d keeper_pid=%ld",
+		log_info("event=sandboxed user=%s uid=%u landlock=%s%d seccomp=%s keeper_pid=%ld",
 		    d.user.change ? d.user.name : "unchanged", (unsigned)getuid(),
-		    abi > 0 ? "abi" : "off", abi, (long)d.keeper_pid);
+		    abi > 0 ? "abi" : "off", abi, d.cfg.sandbox ? "on" : "off", (long)d.keeper_pid);
 	}
 	if ((d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
 		log_fatal("startup: out of memory");

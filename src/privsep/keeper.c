@@ -309,7 +309,8 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	if (SANITIZED_BUILD)
 		rules.read[rules.nread++] = "/proc";   /* LeakSanitizer's thread list */
 	rules.restrict_tcp = true;   /* no ports: the keeper never connects */
-	if (sandbox_landlock(&rules, &errs) == -1)
+	if (sandbox_landlock(&rules, &errs) == -1 ||
+	    (k->cfg->sandbox && sandbox_seccomp(SANITIZED_BUILD, &errs) == -1))
 		log_fatal("keeper: %s", buf_cstr(&errs));
 
 	for (i = 1; i < 3; i++)

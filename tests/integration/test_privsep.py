@@ -90,7 +90,9 @@ def test_network_process_dropped_root(secured):
     for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
         assert int(st[cap], 16) == 0, (cap, st[cap])
     assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2", st["Seccomp"]   # filter mode
     assert "event=sandboxed user=tern" in inst.log
+    assert "seccomp=on" in inst.log
     # queue/ and mail/ belong to tern; a delivered message too.
     assert os.stat(inst.queue_dir).st_uid == tern.pw_uid
     s = inst.smtp()
@@ -112,6 +114,7 @@ def test_keeper_holds_the_secrets(secured):
     assert int(kst["CapEff"], 16) == CAP_DAC_READ_SEARCH, kst["CapEff"]
     assert int(kst["CapPrm"], 16) == CAP_DAC_READ_SEARCH, kst["CapPrm"]
     assert kst["NoNewPrivs"] == "1"
+    assert kst["Seccomp"] == "2", kst["Seccomp"]
     # The network process holds no descriptor of the secrets...
     fds = open_fds(inst.proc.pid)
     assert not any(str(conf) in p for p in fds), fds
