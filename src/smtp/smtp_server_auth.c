@@ -379,74 +379,46 @@ auth_check(struct smtp_session *s, const char *user, const char *pass)
 	}
 }
 
-/* A decoded PLAIN message, or the LOGIN password. */
+/*
+ * Where the SASL exchange (proto/sasl, the same for every protocol) goes
+ * next: a 334 challenge, the password check, or the end of the command.
+ */
 static void
-auth_plain_message(struct smtp_session *s, const char *b64, size_t len)
+auth_sasl_next(struct smtp_session *s, enum sasl_result r)
 {
-	struct buf msg = BUF_INIT;
-	char user[SMTP_PATH_MAX + 1], pass[512];
-
-	if (sasl_base64_decode(b64, len, &msg) == -1) {
+	switch (r) {
+	case SASL_CHALLENGE:
+		smtp_session_enter(s, S_AUTH);
+		smtp_session_reply(s, 334, "", "%s", s->sasl.challenge[0] ? s->sasl.challenge : " ");
+		return;   /* the exchange goes on: keep what it holds */
+	case SASL_DONE:
+		auth_check(s, s->sasl.user, s->sasl.pass);
+		break;
+	case SASL_CANCELLED:
+		smtp_session_reply(s, 501, "5.0.0", "Authentication cancelled");
+		smtp_session_enter(s, s->auth_return);
+		break;
+	case SASL_BAD:
 		smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
 		smtp_session_enter(s, s->auth_return);
-	} else if (sasl_plain_split(msg.data ? msg.data : "", msg.len, user, sizeof(user),
-	    pass, sizeof(pass)) == -1) {
+		break;
+	case SASL_MALFORMED:
 		smtp_session_reply(s, 501, "5.5.2", "Malformed PLAIN response");
 		smtp_session_enter(s, s->auth_return);
-	} else
-		auth_check(s, user, pass);
-	if (msg.data)
-		explicit_bzero(msg.data, msg.cap);
-	buf_release(&msg);
-	explicit_bzero(pass, sizeof(pass));
+		break;
+	case SASL_UNKNOWN_MECH:
+		smtp_session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
+		smtp_session_count_error(s);
+		break;
+	}
+	sasl_server_clear(&s->sasl);
 }
 
 /* A line read in S_AUTH: the client's answer to our 334. */
 void
 smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 {
-	struct buf dec = BUF_INIT;
-
-	if (len == 1 && line[0] == '*') {
-		smtp_session_reply(s, 501, "5.0.0", "Authentication cancelled");
-		smtp_session_enter(s, s->auth_return);
-		return;
-	}
-	switch (s->auth_step) {
-	case AUTH_STEP_PLAIN:
-		auth_plain_message(s, line, len);
-		return;
-	case AUTH_STEP_LOGIN_USER:
-		if (sasl_base64_decode(line, len, &dec) == -1 || dec.len == 0 ||
-		    dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
-			smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
-			smtp_session_enter(s, s->auth_return);
-			break;
-		}
-		str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
-		s->auth_step = AUTH_STEP_LOGIN_PASS;
-		smtp_session_reply(s, 334, "", "UGFzc3dvcmQ6");   /* "Password:" */
-		break;
-	case AUTH_STEP_LOGIN_PASS:
-		if (sasl_base64_decode(line, len, &dec) == -1 ||
-		    memchr(dec.data ? dec.data : "", '\0', dec.len)) {
-			smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
-			smtp_session_enter(s, s->auth_return);
-			s->auth_user[0] = '\0';
-			break;
-		}
-		{
-			char user[SMTP_PATH_MAX + 1];
-
-			str_copy(user, sizeof(user), s->auth_user);
-			s->auth_user[0] = '\0';
-			auth_check(s, user, dec.data ? dec.data : "");
-		}
-		break;
-	}
-	if (dec.data)
-		explicit_bzero(dec.data, dec.cap);
-	buf_release(&dec);
+	auth_sasl_next(s, sasl_server_step(&s->sasl, line, len));
 }
 
 void
@@ -479,37 +451,7 @@ smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len)
 	while (mlen < len && arg[mlen] != ' ')
 		mlen++;
 	s->auth_return = s->state;
-	if (str_ieqn(arg, mlen, "PLAIN")) {
-		if (mlen < len) {
-			/* Initial response (RFC 4954 §4); "=" means empty. */
-			auth_plain_message(s, arg + mlen + 1, len - mlen - 1);
-			return;
-		}
-		s->auth_step = AUTH_STEP_PLAIN;
-		smtp_session_enter(s, S_AUTH);
-		smtp_session_reply(s, 334, "", " ");
-	} else if (str_ieqn(arg, mlen, "LOGIN")) {
-		struct buf dec = BUF_INIT;
-
-		if (mlen < len) {
-			if (sasl_base64_decode(arg + mlen + 1, len - mlen - 1, &dec) == -1 ||
-			    dec.len == 0 || dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
-				buf_release(&dec);
-				smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
-				return;
-			}
-			str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
-			buf_release(&dec);
-			s->auth_step = AUTH_STEP_LOGIN_PASS;
-			smtp_session_enter(s, S_AUTH);
-			smtp_session_reply(s, 334, "", "UGFzc3dvcmQ6");
-			return;
-		}
-		s->auth_step = AUTH_STEP_LOGIN_USER;
-		smtp_session_enter(s, S_AUTH);
-		smtp_session_reply(s, 334, "", "VXNlcm5hbWU6");   /* "Username:" */
-	} else {
-		smtp_session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
-		smtp_session_count_error(s);
-	}
+	/* An initial response follows the mechanism (RFC 4954 §4). */
+	auth_sasl_next(s, sasl_server_start(&s->sasl, arg, mlen,
+	    mlen < len ? arg + mlen + 1 : NULL, mlen < len ? len - mlen - 1 : 0));
 }

@@ -15,6 +15,7 @@
 
 #include "../common/buf.h"
 #include "../proto/rfc5322.h"
+#include "../proto/sasl.h"
 #include "../proto/smtp_addr.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_data.h"
@@ -104,13 +105,12 @@ struct smtp_session {
 	/* SMTP AUTH (RFC 4954) */
 	bool authed;
 	char auth_user[SMTP_PATH_MAX + 1];
-	int auth_step;               /* AUTH_STEP_* while in S_AUTH */
+	struct sasl_server sasl;     /* the AUTH exchange while in S_AUTH */
 	enum smtp_state auth_return; /* state to go back to */
 	struct event *auth_timer;    /* delays a refusal */
 	struct buf auth_delayed;     /* the refusal to give when it fires */
 };
 
-enum { AUTH_STEP_PLAIN = 1, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
 
 
 /* smtp_server.c */
