@@ -26,9 +26,8 @@
 #include "../common/str.h"
 #include "../privsep/keeper_client.h"
 #include "../maillog/maillog.h"
+#include "../policy/submission.h"
 #include "../proto/sasl.h"
-#include "../route/directory.h"
-#include "../route/router.h"
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
@@ -37,7 +36,7 @@
 #define FULL_LOG_EVERY 60  /* seconds between two auth-table-full lines */
 
 /* Key types in the tables: the first octet of every key. */
-enum { KEY_NET = 'N', KEY_ACCOUNT = 'A', KEY_RATE = 'R' };
+enum { KEY_NET = 'N', KEY_ACCOUNT = 'A' };   /* policy/submission has 'R' */
 
 /* Loop thread only. Made at the first use, with the configured size. */
 static struct {
@@ -142,54 +141,17 @@ smtp_auth_allowed(const struct smtp_session *s)
 	return s->tls || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
 }
 
-/*
- * RFC 6409 §6.1: the envelope sender must belong to the login: the login
- * itself, its +tag forms, or an alias that delivers to it.
- */
+/* The submission rules (policy/submission.c) for this session's login. */
 bool
 smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from)
 {
-	struct route_list rl = { 0 };
-	char local[SMTP_LOCAL_MAX + 1];
-	bool owned = false;
-	size_t i;
-
-	if (smtp_addr_unquote_local(from->local, local, sizeof(local)) == -1)
-		return false;
-	if (router_expand(s->env->cfg, s->env->dir, local, from->domain, &rl) == ROUTE_OK) {
-		for (i = 0; i < rl.n && !owned; i++)
-			owned = rl.dests[i].local && str_ieq(rl.dests[i].address, s->auth_user);
-	}
-	route_list_clear(&rl);
-	return owned;
+	return submission_sender_owned(s->env->cfg, s->env->dir, s->auth_user, from);
 }
 
-/*
- * Every address in the one From: field (RFC 5322 §3.6: exactly one) must
- * belong to the login. What cannot be read in full is refused, not read
- * in part: a value longer than the scan keeps, an address too long for a
- * path, an unterminated quoted string, comment or angle address.
- */
 bool
 smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 {
-	char addr[SMTP_PATH_MAX + 1];
-	size_t pos = 0;
-	bool any = false;
-	enum rfc5322_addr r;
-
-	if (hs->nfrom != 1 || hs->from_long)
-		return false;
-	while ((r = rfc5322_next_address(hs->from, hs->from_len, &pos, addr,
-	    sizeof(addr))) == RFC5322_ADDR_OK) {
-		struct smtp_path p;
-
-		any = true;
-		if (smtp_addr_parse_mailbox(addr, strlen(addr), true, &p) != SMTP_ADDR_OK ||
-		    !smtp_auth_sender_owned(s, &p))
-			return false;
-	}
-	return any && r == RFC5322_ADDR_END;
+	return submission_from_owned(s->env->cfg, s->env->dir, s->auth_user, hs);
 }
 
 /* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
@@ -197,25 +159,17 @@ bool
 smtp_auth_rate_allow(struct smtp_session *s)
 {
 	unsigned limit = (unsigned)s->env->cfg->submission_rate_limit;
-	unsigned char key[LIMTAB_KEY_MAX];
-	time_t now = time(NULL);
-	size_t n;
 
 	if (limit == 0)
 		return true;
 	if (auth_reg.rates == NULL &&
 	    (auth_reg.rates = limtab_new((size_t)s->env->cfg->auth_fail_table_size, RATE_WINDOW)) == NULL)
 		return true;
-	key[0] = KEY_RATE;
-	n = strlen(s->auth_user);
-	n = n < LIMTAB_KEY_MAX - 1 ? n : LIMTAB_KEY_MAX - 1;
-	memcpy(key + 1, s->auth_user, n);
-	if (limtab_count(auth_reg.rates, key, n + 1, now) >= limit) {
+	if (!submission_rate_allow(auth_reg.rates, s->auth_user, limit, time(NULL))) {
 		log_info("sid=%llu event=rate-limited user=%s client=%s limit=%u/h",
 		    (unsigned long long)s->id, s->auth_user, s->ip, limit);
 		return false;
 	}
-	limtab_add(auth_reg.rates, key, n + 1, now);
 	return true;
 }
 
