@@ -30,7 +30,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "../common/buf.h"
@@ -39,7 +38,7 @@
 #include "../config/config.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_reply_parse.h"
-#include "../tls/tls.h"
+#include "../tls/tls_bev.h"
 
 /* RFC 5321 §4.5.3.2 timeouts, in seconds. */
 #define T_GREETING  300
@@ -268,7 +267,7 @@ static void
 on_starttls_reply(struct smtp_client *c)
 {
 	struct bufferevent *tbev;
-	SSL *ssl;
+	struct tls_pending *p;
 
 	if (c->rp.code != 220) {
 		/* Opportunistic: carry on in the clear, with what the EHLO
@@ -280,11 +279,8 @@ on_starttls_reply(struct smtp_client *c)
 		return;
 	}
 	caps_forget(c);
-	if ((ssl = tls_client_ssl(c->tls_ctx, c->host)) == NULL ||
-	    (tbev = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		if (ssl)
-			SSL_free(ssl);
+	p = tls_bev_prepare(c->tls_ctx, false, c->host);
+	if ((tbev = tls_bev_starttls(&p, c->bev)) == NULL) {
 		broken(c, "4.7.0", false, "cannot start TLS with %s", c->relay);
 		return;
 	}
@@ -647,12 +643,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if ((what & BEV_EVENT_CONNECTED) && c->state == C_TLS) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		char d[96];
-
-		tls_describe(ssl, d, sizeof(d));
-		snprintf(c->tls_info, sizeof(c->tls_info), "%s verified=%s", d,
-		    tls_peer_verified(ssl) ? "yes" : "no");
+		tls_bev_describe(c->bev, true, c->tls_info, sizeof(c->tls_info));
 		c->tls = true;
 		/* RFC 3207 §4.2: start over with EHLO. */
 		c->state = C_EHLO;
