@@ -46,10 +46,23 @@
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
+/*
+ * A row of the command table: the states a command may come in (a bit per
+ * enum smtp_state), and the refusal otherwise (503, counted as an error).
+ * A command whose handler must look at its arguments before it may refuse
+ * by state (DATA: 501 first) keeps that check in the handler and allows
+ * every state here.
+ */
 struct smtp_command {
 	enum smtp_verb verb;
 	void (*handler)(struct smtp_session *, const char *, size_t);
+	unsigned states;
+	const char *refusal;
 };
+
+#define ST(x) (1u << (x))
+/* The states in which the session reads commands at all. */
+#define ST_ANY (ST(S_CONNECTED) | ST(S_READY) | ST(S_MAIL) | ST(S_RCPT))
 
 /* The command being handled. Loop thread only. */
 static struct buf cmd_line;
@@ -405,21 +418,24 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 
 
 static const struct smtp_command commands[] = {
-	{ SMTP_CMD_HELO, cmd_helo },
-	{ SMTP_CMD_EHLO, cmd_ehlo },
-	{ SMTP_CMD_MAIL, smtp_tx_cmd_mail },
-	{ SMTP_CMD_RCPT, smtp_tx_cmd_rcpt },
-	{ SMTP_CMD_DATA, smtp_tx_cmd_data },
-	{ SMTP_CMD_BDAT, smtp_tx_cmd_bdat },
-	{ SMTP_CMD_RSET, cmd_rset },
-	{ SMTP_CMD_NOOP, cmd_noop },
-	{ SMTP_CMD_QUIT, cmd_quit },
-	{ SMTP_CMD_VRFY, cmd_vrfy },
-	{ SMTP_CMD_EXPN, cmd_expn },
-	{ SMTP_CMD_HELP, cmd_help },
-	{ SMTP_CMD_STARTTLS, cmd_starttls },
-	{ SMTP_CMD_AUTH, smtp_auth_cmd },
-	{ SMTP_CMD_LHLO, NULL },
+	{ SMTP_CMD_HELO, cmd_helo, ST_ANY, NULL },
+	{ SMTP_CMD_EHLO, cmd_ehlo, ST_ANY, NULL },
+	{ SMTP_CMD_MAIL, smtp_tx_cmd_mail, ST(S_READY) | ST(S_MAIL) | ST(S_RCPT),
+	    "Send HELO/EHLO first" },
+	{ SMTP_CMD_RCPT, smtp_tx_cmd_rcpt, ST(S_MAIL) | ST(S_RCPT), "Need MAIL before RCPT" },
+	{ SMTP_CMD_DATA, smtp_tx_cmd_data, ST_ANY, NULL },
+	{ SMTP_CMD_BDAT, smtp_tx_cmd_bdat, ST_ANY, NULL },
+	{ SMTP_CMD_RSET, cmd_rset, ST_ANY, NULL },
+	{ SMTP_CMD_NOOP, cmd_noop, ST_ANY, NULL },
+	{ SMTP_CMD_QUIT, cmd_quit, ST_ANY, NULL },
+	{ SMTP_CMD_VRFY, cmd_vrfy, ST_ANY, NULL },
+	{ SMTP_CMD_EXPN, cmd_expn, ST_ANY, NULL },
+	{ SMTP_CMD_HELP, cmd_help, ST_ANY, NULL },
+	/* RFC 3207 leaves STARTTLS inside a transaction to the server;
+	 * tern accepts it and forgets the transaction with the rest (§4.2). */
+	{ SMTP_CMD_STARTTLS, cmd_starttls, ST_ANY, NULL },
+	{ SMTP_CMD_AUTH, smtp_auth_cmd, ST_ANY, NULL },
+	{ SMTP_CMD_LHLO, NULL, 0, NULL },
 };
 
 /* ------------------------------------------------------------ input ---- */
@@ -515,10 +531,16 @@ next_command(struct smtp_session *s)
 		goto out;
 	}
 	for (i = 0; e == SMTP_CMD_OK && i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (commands[i].verb == cmd.verb && commands[i].handler) {
-			commands[i].handler(s, cmd.arg, cmd.arglen);
-			goto out;
-		}
+		const struct smtp_command *c = &commands[i];
+
+		if (c->verb != cmd.verb || c->handler == NULL)
+			continue;
+		if (!(c->states & ST(s->state))) {
+			smtp_session_reply(s, 503, ESC_INVALID_CMD, "%s", c->refusal);
+			smtp_session_count_error(s);
+		} else
+			c->handler(s, cmd.arg, cmd.arglen);
+		goto out;
 	}
 	smtp_session_reply(s, 500, ESC_INVALID_CMD, "Command unrecognized");
 	smtp_session_count_error(s);

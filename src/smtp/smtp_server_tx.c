@@ -86,11 +86,6 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_tx *tx;
 	char sender[SMTP_PATH_MAX + 8];
 
-	if (s->state == S_CONNECTED) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Send HELO/EHLO first");
-		smtp_session_count_error(s);
-		return;
-	}
 	if (s->tx) {
 		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
 		smtp_session_count_error(s);
@@ -176,11 +171,6 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	char local[SMTP_LOCAL_MAX + 1], orig[SMTP_PATH_MAX + 8];
 	size_t i, k;
 
-	if (!smtp_session_in_tx(s)) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Need MAIL before RCPT");
-		smtp_session_count_error(s);
-		return;
-	}
 	if (tx->rcpts_given >= cfg->max_recipients ||
 	    (s->authed && cfg->submission_max_recipients &&
 	    tx->rcpts_given >= cfg->submission_max_recipients)) {
