@@ -26,6 +26,7 @@
 #include "../common/str.h"
 #include "../privsep/keeper_client.h"
 #include "../maillog/maillog.h"
+#include "../net/conn.h"
 #include "../policy/submission.h"
 #include "../proto/sasl.h"
 #include "smtp_reply.h"
@@ -60,7 +61,7 @@ fail_key(const struct smtp_session *s, int type, const char *user,
 	size_t n = 1, ulen;
 
 	key[0] = (unsigned char)type;
-	n += limtab_addr_prefix(s->family, s->addr, key + 1);
+	n += limtab_addr_prefix(conn_family(s->conn), conn_addr(s->conn), key + 1);
 	if (type == KEY_ACCOUNT) {
 		ulen = strlen(user);
 		if (ulen > LIMTAB_KEY_MAX - n)
@@ -130,15 +131,15 @@ is_loopback(const struct smtp_session *s)
 {
 	static const unsigned char v6lo[16] = { [15] = 1 };
 
-	return (s->family == AF_INET && s->addr[0] == 127) ||
-	    (s->family == AF_INET6 && memcmp(s->addr, v6lo, 16) == 0);
+	return (conn_family(s->conn) == AF_INET && conn_addr(s->conn)[0] == 127) ||
+	    (conn_family(s->conn) == AF_INET6 && memcmp(conn_addr(s->conn), v6lo, 16) == 0);
 }
 
 /* RFC 4954 §4: no passwords in the clear (except loopback, if allowed). */
 bool
 smtp_auth_allowed(const struct smtp_session *s)
 {
-	return s->tls || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
+	return conn_tls(s->conn) || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
 }
 
 /* The submission rules (policy/submission.c) for this session's login. */
@@ -167,7 +168,7 @@ smtp_auth_rate_allow(struct smtp_session *s)
 		return true;
 	if (!submission_rate_allow(auth_reg.rates, s->auth_user, limit, time(NULL))) {
 		log_info("sid=%llu event=rate-limited user=%s client=%s limit=%u/h",
-		    (unsigned long long)s->id, s->auth_user, s->ip, limit);
+		    (unsigned long long)s->id, s->auth_user, conn_ip(s->conn), limit);
 		return false;
 	}
 	return true;
@@ -183,9 +184,7 @@ on_auth_delay(evutil_socket_t fd, short what, void *arg)
 	buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
 	buf_reset(&s->auth_delayed);
 	smtp_session_enter(s, s->auth_return);
-	smtp_session_input(s);
-	if (s->state == S_CLOSING)
-		smtp_session_finish_close(s);
+	conn_resume(s->conn);
 }
 
 /* fail2ban: "event=auth-failed client=IP user=NAME". The name is the
@@ -197,7 +196,7 @@ log_auth_failed(const struct smtp_session *s, const char *user, const char *reas
 
 	log_append_value(&u, user, strlen(user));
 	log_info("sid=%llu event=auth-failed client=%s user=%s%s%s", (unsigned long long)s->id,
-	    s->ip, buf_cstr(&u), reason ? " reason=" : "", reason ? reason : "");
+	    conn_ip(s->conn), buf_cstr(&u), reason ? " reason=" : "", reason ? reason : "");
 	buf_release(&u);
 }
 
@@ -234,7 +233,7 @@ auth_refuse(struct smtp_session *s, const char *user, const char *reason)
 	tv.tv_sec = net < 8 ? net : 8;
 	buf_reset(&s->auth_delayed);
 	smtp_reply_format(&s->auth_delayed, 535, "5.7.8", "Authentication credentials invalid");
-	maillog_reject(s->id, s->ip, "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
+	maillog_reject(s->id, conn_ip(s->conn), "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
 	if (s->auth_timer == NULL &&
 	    (s->auth_timer = evtimer_new(s->env->base, on_auth_delay, s)) == NULL) {
 		buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
@@ -262,7 +261,7 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		free(j);
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_session_enter(s, s->auth_return);
-		smtp_session_input(s);
+		conn_resume(s->conn);
 		return;
 	}
 	cfg = s->env->cfg;
@@ -274,7 +273,7 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		s->authed = true;
 		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
 		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,
-		    s->ip, j->user);
+		    conn_ip(s->conn), j->user);
 		s->cmdline = "AUTH";
 		s->cmdlen = 4;
 		smtp_session_reply(s, 235, "2.7.0", "Authentication successful");
@@ -287,9 +286,9 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		    "account-locked" : NULL);
 	free(j);
 	if (s->state == S_CLOSING)
-		smtp_session_flush(s);   /* on_write ends the session */
+		smtp_session_flush(s);   /* the conn ends the session once written */
 	else if (s->state != S_AUTHWAIT)
-		smtp_session_input(s);
+		conn_resume(s->conn);
 }
 
 /*
