@@ -31,7 +31,7 @@
 #include "../privsep/keeper_client.h"
 #include "../privsep/sandbox.h"
 #include "../tls/tls.h"
-#include "iopool.h"
+#include "../common/iopool.h"
 
 /* LeakSanitizer stops the world with ptrace: a test build keeps it. */
 #if defined(__SANITIZE_ADDRESS__)

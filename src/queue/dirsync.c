@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../common/str.h"
-#include "../daemon/iopool.h"
+#include "../common/iopool.h"
 
 struct ds_req {
 	char *dir;

@@ -39,7 +39,7 @@
 #include "../queue/queue.h"
 #include "../route/router.h"
 #include "../auth/auth.h"
-#include "../daemon/iopool.h"
+#include "../common/iopool.h"
 #include "../proto/sasl.h"
 #include "../net/conn.h"
 #include "../net/listener.h"
