@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "../common/log.h"
+#include "../common/sockaddr.h"
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../dns/dns.h"
@@ -282,16 +283,9 @@ remote_connections(const struct remote *r)
 static void
 addr_key(const struct sockaddr_storage *ss, char *out, size_t outsize)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	char ip[INET6_ADDRSTRLEN];
+	int port = sockaddr_text((const struct sockaddr *)ss, ip, sizeof(ip));
 
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	}
 	snprintf(out, outsize, "%s:%d", ip, port);
 }
 

@@ -34,6 +34,7 @@
 
 #include "../common/buf.h"
 #include "../common/log.h"
+#include "../common/sockaddr.h"
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../proto/smtp_cmd.h"
@@ -659,8 +660,8 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
     const char *host, smtp_client_cb on_ready, void *arg)
 {
 	struct smtp_client *c = calloc(1, sizeof(*c));
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	char ip[INET6_ADDRSTRLEN];
+	int port;
 	struct timeval tv = { cfg->smtp_connect_timeout, 0 };
 
 	if (c == NULL)
@@ -672,13 +673,7 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	c->tls_ctx = tls;
 	str_copy(c->tls_info, sizeof(c->tls_info), "none");
 	str_copy(c->host, sizeof(c->host), host);
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	}
+	port = sockaddr_text(sa, ip, sizeof(ip));
 	snprintf(c->relay, sizeof(c->relay), "%s[%s]:%d", host, ip, port);
 	if ((c->done_ev = event_new(base, -1, 0, on_done_ev, c)) == NULL ||
 	    (c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {

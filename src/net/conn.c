@@ -27,6 +27,7 @@
 
 #include "../common/buf.h"
 #include "../common/log.h"
+#include "../common/sockaddr.h"
 #include "../common/str.h"
 #include "../tls/tls_bev.h"
 #include "listener.h"
@@ -494,17 +495,11 @@ conn_peer_from(const struct sockaddr *sa, struct conn_peer *p)
 	str_copy(p->ip, sizeof(p->ip), "unknown");
 	p->family = sa->sa_family;
 	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in4->sin_addr, p->ip, sizeof(p->ip));
-		p->port = ntohs(in4->sin_port);
-		memcpy(p->addr, &in4->sin_addr, 4);
+		p->port = sockaddr_text(sa, p->ip, sizeof(p->ip));
+		memcpy(p->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, p->ip, sizeof(p->ip));
-		p->port = ntohs(in6->sin6_port);
-		memcpy(p->addr, &in6->sin6_addr, 16);
+		p->port = sockaddr_text(sa, p->ip, sizeof(p->ip));
+		memcpy(p->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
 }
 
