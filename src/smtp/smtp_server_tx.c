@@ -18,6 +18,7 @@
 
 #include "../common/log.h"
 #include "../common/str.h"
+#include "../common/timefmt.h"
 #include "../maillog/maillog.h"
 #include "../net/conn.h"
 #include "../queue/bounce.h"
@@ -264,7 +265,6 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	const struct config *cfg = s->env->cfg;
 	enum queue_err qe = QUEUE_EIO;
 	char date[64], forward[SMTP_PATH_MAX + 16] = "";
-	struct tm tm;
 	time_t now = time(NULL);
 
 	tx->env.arrival = (int64_t)now;
@@ -298,8 +298,7 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	tx->submission = s->authed;
 	tx->hostname = cfg->hostname;
 	/* RFC 5321 §4.4 trace field. */
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	rfc5322_date((int64_t)now, date, sizeof(date));
 	/* Written straight to the file: the header scan (Received count,
 	 * end of header) sees only what the client sent. */
 	{
@@ -334,11 +333,9 @@ tx_add_headers(struct smtp_tx *tx)
 	struct buf h = BUF_INIT;
 	char date[64];
 	time_t now = time(NULL);
-	struct tm tm;
 
 	if (!tx->hs.has_date) {
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		rfc5322_date((int64_t)now, date, sizeof(date));
 		buf_printf(&h, "Date: %s\r\n", date);
 	}
 	if (!tx->hs.has_message_id)
