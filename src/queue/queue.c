@@ -124,8 +124,6 @@ static void schedule(struct queue *q, struct qmsg *m, int64_t when);
 static void finish_attempt(struct djob *j);
 static void finish_done(void *arg);
 static void free_running(struct queue *q);
-static int mailbox_path(const struct queue *q, const char *addr, char *out,
-    size_t outsize);
 
 static double
 now_real(void)
@@ -286,7 +284,7 @@ schedule(struct queue *q, struct qmsg *m, int64_t when)
 static int
 make_dir(const char *path, struct buf *errs)
 {
-	if (maildir_mkdirs(path) == -1) {
+	if (fileio_mkdirs(path) == -1) {
 		buf_printf(errs, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
@@ -407,12 +405,12 @@ static bool
 begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 {
 	const struct envelope_rcpt *r = &env->rcpts[0];
-	char box[QPATH_MAX], name[256];
+	char box[QPATH_MAX];
 	struct buf prefix = BUF_INIT;
 
 	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
-	    mailbox_path(q, r->addr, box, sizeof(box)) == -1)
+	    maildir_path(q->mailroot, r->addr, box, sizeof(box)) == -1)
 		return false;
 	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
 	/* Only into a Maildir known to exist: making one (mkdir, fsync of the
@@ -424,18 +422,15 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	 * dealt with at the rename: redo_work.) */
 	if (!box_known(q, box))
 		return false;
-	maildir_unique_name(q->cfg->hostname, name, sizeof(name));
-	snprintf(tx->tmp_path, QPATH_MAX, "%s/tmp/%s", box, name);
-	snprintf(tx->final_path, QPATH_MAX, "%s/%s", tx->sync_dir, name);
-	tx->fd = open(tx->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	tx->fd = maildir_open_tmp(box, q->cfg->hostname, tx->tmp_path,
+	    tx->final_path, QPATH_MAX);
 	if (tx->fd == -1) {
 		if (errno == ENOENT)
 			box_forget(q, box);
 		return false;
 	}
-	buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-	    env->sender, r->addr);
-	if (prefix.data == NULL || fileio_write_all(tx->fd, prefix.data, prefix.len) == -1) {
+	if (maildir_trace_prefix(&prefix, env->sender, r->addr) == -1 ||
+	    fileio_write_all(tx->fd, prefix.data, prefix.len) == -1) {
 		buf_release(&prefix);
 		close(tx->fd);
 		tx->fd = -1;
@@ -561,13 +556,9 @@ commit_work(void *arg)
 		tx->err = classify(errno);
 		return;
 	}
-	if (tx->direct) {
-		/* Maildir readers take the size from the name (",S="). */
-		size_t n = strlen(tx->final_path);
-
-		snprintf(tx->final_path + n, QPATH_MAX - n, ",S=%llu",
-		    (unsigned long long)(tx->prefix_len + tx->body_len));
-	}
+	if (tx->direct)
+		maildir_name_add_size(tx->final_path, QPATH_MAX,
+		    tx->prefix_len + tx->body_len);
 	/* Batched, the data and the rename are made durable by dirsync's
 	 * syncfs-rename-syncfs (commit_done), which takes the descriptor to
 	 * check this file's own writeback errors. */
@@ -892,22 +883,6 @@ dkim_done(void *arg)
 	launch_parts(j);
 }
 
-/* Maildir of a local mailbox "user@domain": <data>/mail/<domain>/<user>. */
-static int
-mailbox_path(const struct queue *q, const char *addr, char *out, size_t outsize)
-{
-	const char *at = strrchr(addr, '@');
-	int n;
-
-	/* The names come from the users file, but a path is a path. */
-	if (at == NULL || at == addr || addr[0] == '.' || at[1] == '.' ||
-	    strchr(addr, '/') != NULL)
-		return -1;
-	n = snprintf(out, outsize, "%s/%s/%.*s", q->mailroot, at + 1,
-	    (int)(at - addr), addr);
-	return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
-}
-
 static bool
 is_local_rcpt(const struct djob *j, size_t i)
 {
@@ -939,16 +914,13 @@ local_work(void *arg)
 			    strerror(errno));
 			continue;
 		}
-		if (mailbox_path(j->q, r->addr, box, sizeof(box)) == -1) {
+		if (maildir_path(j->q->mailroot, r->addr, box, sizeof(box)) == -1) {
 			res->status = DELIVER_PERM;
 			snprintf(res->error, sizeof(res->error), "bad mailbox name");
 			continue;
 		}
-		/* RFC 5321 §4.4: Return-Path at final delivery; RFC 9228
-		 * Delivered-To for loop detection by later hops. */
 		buf_reset(&prefix);
-		buf_printf(&prefix, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
-		    m->env.sender, r->addr);
+		maildir_trace_prefix(&prefix, m->env.sender, r->addr);
 		maildir_deliver(box, j->q->cfg->hostname, prefix.data, prefix.len,
 		    fd, (off_t)m->body_off, m->body_len, res);
 	}
@@ -1052,7 +1024,8 @@ local_done(void *arg)
 			char box[QPATH_MAX];
 
 			/* It exists now: the next message may go direct. */
-			if (mailbox_path(j->q, j->m->env.rcpts[i].addr, box, sizeof(box)) == 0)
+			if (maildir_path(j->q->mailroot, j->m->env.rcpts[i].addr, box,
+			    sizeof(box)) == 0)
 				box_remember(j->q, box);
 			j->syncs++;
 			if (dirsync_request(j->q->ds, j->mres[i].newdir, local_synced, j) == -1) {
