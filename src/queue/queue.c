@@ -40,11 +40,10 @@
 #include "bounce.h"
 #include "../maillog/maillog.h"
 #include "dirsync.h"
+#include "queue_state.h"
 
 #define QPATH_MAX 1200
 #define BOX_CACHE 1024
-/* state/<id> (docs/queue.md): 2 added the version line and "w". */
-#define STATE_VERSION 2
 
 struct qmsg {
 	struct envelope env;
@@ -1118,7 +1117,7 @@ finish_work(void *arg)
 	struct qmsg *m = j->m;
 	char path[QPATH_MAX];
 	struct buf lines = BUF_INIT;
-	size_t i;
+	struct queue_state_update u;
 	int fd;
 
 	path_of(path, j->q->statedir, m->env.id);
@@ -1138,24 +1137,18 @@ finish_work(void *arg)
 	}
 	/* A new state file starts with its version; finish_done makes its
 	 * name durable. */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600)) != -1) {
-		j->state_new = true;
-		buf_printf(&lines, "tern-state %d\n", STATE_VERSION);
-	} else if (errno == EEXIST)
+	u = (struct queue_state_update){ .env = &m->env, .tried = j->tried,
+	    .next_try = j->next_try, .attempts = m->attempts,
+	    .warned = j->warned_now, .now = (int64_t)time(NULL) };
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600)) != -1)
+		j->state_new = u.new_file = true;
+	else if (errno == EEXIST)
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	for (i = 0; i < m->env.nrcpts; i++) {
-		if (!j->tried[i] || m->env.rcpts[i].state == RCPT_PENDING)
-			continue;
-		buf_printf(&lines, "%c %zu\n",
-		    m->env.rcpts[i].state == RCPT_DELIVERED ? 'd' : 'f', i);
-	}
-	/* When to try next and how often it was tried, so a restart keeps
-	 * the schedule instead of retrying the whole queue at once. */
-	buf_printf(&lines, "t %lld %u\n", (long long)j->next_try, m->attempts);
-	/* The delay warning went out: a restart must not send another. */
-	if (j->warned_now)
-		buf_printf(&lines, "w %lld\n", (long long)time(NULL));
-	if (fd == -1 || fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
+	if (fd == -1)
+		j->finish_err = errno;
+	else if (queue_state_encode(&u, &lines) == -1)
+		j->finish_err = ENOMEM;
+	else if (fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
 		j->finish_err = errno;
 	if (fd != -1)
 		close(fd);
@@ -1684,6 +1677,30 @@ move_corrupt(struct queue *q, const char *name, const char *why)
 		log_warn("queue: rename %s", from);
 }
 
+/* Applies state/<name>, if there is one, to m. -1: a later version. */
+static int
+load_state(struct queue *q, const char *name, struct qmsg *m)
+{
+	char path[QPATH_MAX];
+	struct buf data = BUF_INIT;
+	struct queue_state st;
+	int fd, rc;
+
+	path_of(path, q->statedir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	m->has_state = true;
+	/* A read error ends the file where it struck, as a tear would. */
+	(void)fileio_read_all(fd, &data);
+	close(fd);
+	rc = queue_state_decode(data.data ? data.data : "", data.len, &m->env, &st);
+	buf_release(&data);
+	m->next_try = st.next_try;
+	m->attempts = st.attempts;
+	m->warned = st.warned;
+	return rc;
+}
+
 /* Reads msg/<name>: envelope, trailer, state file. */
 static struct qmsg *
 load_one(struct queue *q, const char *name, const char **why)
@@ -1694,7 +1711,6 @@ load_one(struct queue *q, const char *name, const char **why)
 	struct stat st;
 	size_t hdrlen;
 	int64_t blen;
-	FILE *sf;
 	int fd;
 
 	*why = "unreadable";
@@ -1732,47 +1748,12 @@ load_one(struct queue *q, const char *name, const char **why)
 	m->body_len = (uint64_t)blen;
 	m->arrival = (double)m->env.arrival;
 	m->heap_idx = SIZE_MAX;
-	path_of(path, q->statedir, name);
-	if ((sf = fopen(path, "r")) != NULL) {
-		char line[128], c, nl;
-		size_t idx;
-		unsigned version = 1;
-		bool first = true;
-
-		/* "tern-state V" first (none: version 1, before "w" existed),
-		 * then "d N", "f N", "t WHEN ATTEMPTS", "w WHEN"; a line without
-		 * its "\n" is torn ("d 1" may be the start of "d 12") and not
-		 * counted. */
-		m->has_state = true;
-		while (fgets(line, sizeof(line), sf) != NULL) {
-			long long when;
-			unsigned att;
-
-			if (strchr(line, '\n') == NULL)
-				break;
-			if (first && sscanf(line, "tern-state %u%c", &version, &nl) == 2 && nl == '\n') {
-				first = false;
-				continue;
-			}
-			first = false;
-			if (sscanf(line, "%c %zu%c", &c, &idx, &nl) == 3 && nl == '\n' &&
-			    (c == 'd' || c == 'f')) {
-				if (idx < m->env.nrcpts)
-					m->env.rcpts[idx].state = c == 'd' ? RCPT_DELIVERED : RCPT_FAILED;
-			} else if (sscanf(line, "t %lld %u", &when, &att) == 2) {
-				m->next_try = (int64_t)when;
-				m->attempts = att;
-			} else if (sscanf(line, "w %lld", &when) == 1)
-				m->warned = true;
-		}
-		fclose(sf);
-		/* Records of a later version are not guessed at. */
-		if (version > STATE_VERSION) {
-			*why = "state file of a later version";
-			qmsg_free(m);
-			m = NULL;
-			goto out;
-		}
+	/* Records of a later version are not guessed at. */
+	if (load_state(q, name, m) == -1) {
+		*why = "state file of a later version";
+		qmsg_free(m);
+		m = NULL;
+		goto out;
 	}
 	*why = NULL;
 out:
