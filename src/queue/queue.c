@@ -38,6 +38,7 @@
 #include "../policy/dkim_sign.h"
 #include "../privsep/keeper_client.h"
 #include "bounce.h"
+#include "dsn.h"
 #include "../maillog/maillog.h"
 #include "dirsync.h"
 #include "queue_state.h"
@@ -1248,14 +1249,9 @@ record_outcome(struct djob *j)
 
 struct dsn_ctx {
 	struct djob *j;
-	size_t *failed;                /* recipients whose failure it reports */
-	size_t nfailed;
-	bool delay_warning;
-	/* Composed on the pool (the original is read there, not on the loop). */
-	struct bounce_item *items;
-	size_t n;
-	const char *to;                /* m->env.sender or cfg->postmaster */
+	struct dsn_selection sel;      /* who hears of what, and who reads it */
 	int64_t now;
+	/* Composed on the pool (the original is read there, not on the loop). */
 	struct buf msg;
 	bool eightbit, composed;
 };
@@ -1265,8 +1261,8 @@ dsn_ctx_free(struct dsn_ctx *d)
 {
 	if (d == NULL)
 		return;
-	free(d->failed);
-	free(d->items);
+	free(d->sel.failed);
+	free(d->sel.items);
 	buf_release(&d->msg);
 	free(d);
 }
@@ -1282,13 +1278,13 @@ dsn_committed(void *arg, enum queue_err err, const char *id)
 		/* Without its bounce a failure may not be recorded (DESIGN.md
 		 * durability 2): those recipients stay pending and are tried,
 		 * and reported, again later. */
-		for (i = 0; i < d->nfailed; i++)
-			j->m->env.rcpts[d->failed[i]].state = RCPT_PENDING;
+		for (i = 0; i < d->sel.nfailed; i++)
+			j->m->env.rcpts[d->sel.failed[i]].state = RCPT_PENDING;
 		log_warnx("id=%s event=dsn-failed reason=\"cannot queue the notification\"",
 		    j->m->env.id);
 	} else {
 		log_info("id=%s event=dsn dsn_id=%s", j->m->env.id, id);
-		if (d->delay_warning)
+		if (d->sel.delay_warning)
 			j->m->warned = j->warned_now = true;
 	}
 	dsn_ctx_free(d);
@@ -1311,7 +1307,7 @@ dsn_route(struct queue *q, const char *addr, struct envelope *env)
 	str_copyn(local, sizeof(local), addr, (size_t)(at - addr));
 	st = router_expand(q->cfg, q->dir, local, at + 1, &rl);
 	/* NOTIFY unset: a notification that fails is itself reported, to
-	 * the postmaster (send_dsn's rule for the null sender), and no
+	 * the postmaster (dsn_select's rule for the null sender), and no
 	 * further. */
 	if (st == ROUTE_NOT_LOCAL)
 		rc = envelope_add_rcpt(env, addr, addr, "", 0, false);
@@ -1345,7 +1341,8 @@ dsn_compose_work(void *arg)
 		orig.len = m->body_len;
 	close(fd);
 	d->composed = orig.len == m->body_len &&
-	    bounce_compose(j->q->cfg->hostname, m->env.id, &m->env, d->items, d->n, d->to,
+	    bounce_compose(j->q->cfg->hostname, m->env.id, &m->env, d->sel.items,
+	    d->sel.n, d->sel.to,
 	    orig.data ? orig.data : "", orig.len, d->now, &d->msg, &d->eightbit) == 0;
 	buf_release(&orig);
 }
@@ -1372,7 +1369,7 @@ dsn_composed(void *arg)
 	    envelope_set(&env.envid, ""))
 		goto none;
 	/* Undeliverable sender: the postmaster reads it instead. */
-	if (dsn_route(q, d->to, &env) == -1 || env.nrcpts == 0) {
+	if (dsn_route(q, d->sel.to, &env) == -1 || env.nrcpts == 0) {
 		if (is_bounce || dsn_route(q, q->cfg->postmaster, &env) == -1 || env.nrcpts == 0)
 			goto none;
 	}
@@ -1403,44 +1400,16 @@ send_dsn(struct djob *j, int64_t now)
 	struct queue *q = j->q;
 	struct qmsg *m = j->m;
 	struct dsn_ctx *d = NULL;
-	size_t i, n = 0;
-	bool is_bounce = m->env.sender[0] == '\0';
-	const char *to = is_bounce ? q->cfg->postmaster : m->env.sender;
+	struct dsn_input in = { .env = &m->env, .tried = j->tried,
+	    .res = j->res, .warned = m->warned, .postmaster = q->cfg->postmaster,
+	    .delay_warning = q->cfg->delay_warning, .now = now };
 
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->items = calloc(m->env.nrcpts, sizeof(*d->items))) == NULL ||
-	    (d->failed = calloc(m->env.nrcpts, sizeof(size_t))) == NULL)
-		goto none;
-	for (i = 0; i < m->env.nrcpts; i++) {
-		struct envelope_rcpt *r = &m->env.rcpts[i];
-		struct courier_result *res = &j->res[i];
-		unsigned nf = r->notify;
-
-		if (!j->tried[i] || (nf & SMTP_NOTIFY_NEVER))
-			continue;
-		if (r->state == RCPT_FAILED && (nf == 0 || (nf & SMTP_NOTIFY_FAILURE))) {
-			/* A bounce to the postmaster that fails is only logged. */
-			if (is_bounce && (str_ieq(r->addr, to) || str_ieq(r->orig, to)))
-				continue;
-			d->items[n++] = (struct bounce_item){ r, res, DSN_FAILED };
-			d->failed[d->nfailed++] = i;
-		} else if (r->state == RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS) && !is_bounce) {
-			if (r->local)
-				d->items[n++] = (struct bounce_item){ r, res, DSN_DELIVERED };
-			else if (!res->peer_dsn)
-				d->items[n++] = (struct bounce_item){ r, res, DSN_RELAYED };
-		} else if (r->state == RCPT_PENDING && (nf & SMTP_NOTIFY_DELAY) && !is_bounce &&
-		    !m->warned && q->cfg->delay_warning > 0 &&
-		    now - m->env.arrival >= q->cfg->delay_warning) {
-			d->items[n++] = (struct bounce_item){ r, res, DSN_DELAYED };
-			d->delay_warning = true;
-		}
-	}
-	if (n == 0)
+	    (d->sel.items = calloc(m->env.nrcpts, sizeof(*d->sel.items))) == NULL ||
+	    (d->sel.failed = calloc(m->env.nrcpts, sizeof(size_t))) == NULL ||
+	    dsn_select(&in, &d->sel) == 0)
 		goto none;
 	d->j = j;
-	d->n = n;
-	d->to = to;
 	d->now = now;
 	/* Reading the original (up to max_message_size) and composing is
 	 * whole-message work: the pool does it, dsn_composed queues it. */
