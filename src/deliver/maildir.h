@@ -4,7 +4,7 @@
  * is, making one, unique names, the trace fields of a final delivery, and
  * delivering one message: write tmp/<unique>, fsync, rename into new/.
  * The caller makes the rename durable with an fsync of new/ (batched, see
- * queue/dirsync.c) before it counts the delivery as done. maildir_deliver
+ * queue/commit.c) before it counts the delivery as done. maildir_deliver
  * runs on an I/O thread. A direct delivery (queue.c) writes the file
  * itself, between maildir_open_tmp and the queue's commit.
  */

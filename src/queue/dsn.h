@@ -2,7 +2,7 @@
  * dsn: which delivery status notifications an attempt owes (RFC 3461 §4.1
  * NOTIFY). dsn_select() is pure: the envelope, the attempt's results and
  * the time in, the notices out; unit tests link it alone. Composing and
- * queueing them is the queue's (queue.c, send_dsn).
+ * queueing them is dsn.c's, inside the queue (queue_int.h).
  */
 #ifndef TERN_DSN_H
 #define TERN_DSN_H
