@@ -10,7 +10,7 @@ DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
        python3-aiosmtpd python3-dkim python3-dnspython swaks msmtp curl \
        python3-nacl unbound clang libclang-rt-14-dev openssl libnet-ssleay-perl \
-       nodejs
+       nodejs libseccomp-dev
 # nodemailer (a client the submission tests drive) comes from the npm registry.
 NODEMAILER = nodemailer@6.10.1
 NODE_DIR   = $(abspath .deps/node)

@@ -90,6 +90,39 @@ check_plain(const char *m, size_t len)
 	}
 }
 
+/* The server exchange fed the input as its lines (split at LF): whatever
+ * it says, a DONE has a NUL-free user of 1..max octets and a password
+ * within its bound, and a CHALLENGE names one of the two constants. */
+static void
+check_server(const char *in, size_t size)
+{
+	static const char *const mechs[] = { "PLAIN", "LOGIN" };
+	size_t m;
+
+	for (m = 0; m < 2; m++) {
+		struct sasl_server ss;
+		const char *p = in, *end = in + size;
+		enum sasl_result r = sasl_server_start(&ss, mechs[m], 5, NULL, 0);
+		int steps = 0;
+
+		while (r == SASL_CHALLENGE && p <= end && steps++ < 4) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+			CHECK(strcmp(ss.challenge, "") == 0 || strcmp(ss.challenge, "VXNlcm5hbWU6") == 0 ||
+			    strcmp(ss.challenge, "UGFzc3dvcmQ6") == 0);
+			r = sasl_server_step(&ss, p, n);
+			p += n + 1;
+		}
+		if (r == SASL_DONE) {
+			CHECK(strlen(ss.user) >= 1 && strlen(ss.user) <= SASL_USER_MAX);
+			CHECK(strlen(ss.pass) <= SASL_PASS_MAX);
+		}
+		CHECK(r != SASL_UNKNOWN_MECH);
+		sasl_server_clear(&ss);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -115,6 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_plain(d.data, d.len);
 	}
 	check_plain(in, size);
+	check_server(in, size);
 	free(ref);
 	buf_release(&d);
 	buf_release(&e);

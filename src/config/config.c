@@ -484,35 +484,42 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 	}
 }
 
-int
-config_load(struct config *cfg, const char *path, struct buf *errs)
-{
-	char line[4096];
-	size_t before = errs->len;
-	int lineno = 0;
-	FILE *f;
+/* Longest line: as the file reader always allowed (a 4 KiB line buffer). */
+#define CONFIG_LINE_MAX 4095
 
-	if ((f = fopen(path, "r")) == NULL) {
-		buf_printf(errs, "%s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *argv[CONFIG_MAX_DOMAINS + 1], *p, *hash;
+int
+config_parse(struct config *cfg, const char *text, size_t len, const char *name,
+    struct buf *errs)
+{
+	char line[CONFIG_LINE_MAX + 1];
+	size_t before = errs->len, pos = 0;
+	int lineno = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char *argv[CONFIG_MAX_DOMAINS + 1], *p, *hash, *save = NULL;
 		int argc = 0;
 		size_t i;
 
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			err_at(errs, path, lineno, "line too long");
-			while (fgets(line, sizeof(line), f) && !strchr(line, '\n'))
-				;
+		if (llen >= CONFIG_LINE_MAX) {
+			err_at(errs, name, lineno, "line too long");
+			pos += llen + (nl ? 1 : 0);
+			continue;
+		}
+		memcpy(line, text + pos, llen);
+		line[llen] = '\0';
+		pos += llen + (nl ? 1 : 0);
+		if (memchr(line, '\0', llen) != NULL) {
+			err_at(errs, name, lineno, "NUL in line");
 			continue;
 		}
 		if ((hash = strchr(line, '#')) != NULL)
 			*hash = '\0';
-		for (p = strtok(line, " \t\r\n"); p; p = strtok(NULL, " \t\r\n")) {
+		for (p = strtok_r(line, " \t\r\n", &save); p; p = strtok_r(NULL, " \t\r\n", &save)) {
 			if (argc == (int)(sizeof(argv) / sizeof(argv[0]))) {
-				err_at(errs, path, lineno, "too many values");
+				err_at(errs, name, lineno, "too many values");
 				break;
 			}
 			argv[argc++] = p;
@@ -524,22 +531,21 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 				break;
 		}
 		if (i == sizeof(keys) / sizeof(keys[0])) {
-			err_at(errs, path, lineno, "unknown key '%s'", argv[0]);
+			err_at(errs, name, lineno, "unknown key '%s'", argv[0]);
 			continue;
 		}
 		if (argc < 2) {
-			err_at(errs, path, lineno, "%s: missing value", argv[0]);
+			err_at(errs, name, lineno, "%s: missing value", argv[0]);
 			continue;
 		}
-		apply(cfg, &keys[i], argv + 1, argc - 1, errs, path, lineno);
+		apply(cfg, &keys[i], argv + 1, argc - 1, errs, name, lineno);
 	}
-	fclose(f);
 	if (cfg->ndomains == 0)
-		buf_printf(errs, "%s: no 'domains' configured\n", path);
+		buf_printf(errs, "%s: no 'domains' configured\n", name);
 	if (cfg->nlisteners == 0)
-		buf_printf(errs, "%s: no 'listen' configured\n", path);
+		buf_printf(errs, "%s: no 'listen' configured\n", name);
 	if (cfg->retry_max < cfg->retry_initial)
-		buf_printf(errs, "%s: retry_max is below retry_initial\n", path);
+		buf_printf(errs, "%s: retry_max is below retry_initial\n", name);
 	if (cfg->postmaster[0] == '\0' && cfg->ndomains > 0)
 		snprintf(cfg->postmaster, sizeof(cfg->postmaster), "postmaster@%s",
 		    cfg->domains[0]);
@@ -580,34 +586,4 @@ config_is_local_domain(const struct config *cfg, const char *domain)
 			return true;
 	}
 	return false;
-}
-
-int
-config_write_default(const char *path, const char *data_dir)
-{
-	FILE *f;
-
-	if ((f = fopen(path, "wx")) == NULL)
-		return -1;
-	fprintf(f,
-	    "# tern configuration, written on first run. Every key is described\n"
-	    "# in docs/configuration.md; check it with: ternctl check -c %s\n"
-	    "\n"
-	    "hostname     localhost\n"
-	    "data_dir     %s\n"
-	    "domains      localhost\n"
-	    "users_file   users        # relative to data_dir\n"
-	    "aliases_file aliases\n"
-	    "\n"
-	    "listen smtp       127.0.0.1:2525   # MX: mail from other servers\n"
-	    "listen submission 127.0.0.1:2587   # users: STARTTLS, then AUTH\n"
-	    "listen smtps      127.0.0.1:2465   # users: implicit TLS, then AUTH\n"
-	    "# tls_cert / tls_key: unset, so a self-signed pair is made in tls/\n"
-	    "\n"
-	    "max_message_size       35M\n"
-	    "max_recipients         1000\n"
-	    "max_connections        2000\n"
-	    "max_connections_per_ip 50\n"
-	    "idle_timeout           5m\n", path, data_dir);
-	return fclose(f) == 0 ? 0 : -1;
 }

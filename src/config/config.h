@@ -127,6 +127,10 @@ void config_defaults(struct config *cfg);
  * "file:line: text\n"; returns 0 when there were none, else -1.
  */
 int config_load(struct config *cfg, const char *path, struct buf *errs);
+/* The same from text in memory (pure: what config_load reads; name is for
+ * the errors). */
+int config_parse(struct config *cfg, const char *text, size_t len, const char *name,
+    struct buf *errs);
 
 /* Resolves a path relative to data_dir unless absolute; -1 if too long. */
 int config_path(const struct config *cfg, const char *rel, char *out,

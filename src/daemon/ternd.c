@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "../config/config.h"
 #include "../deliver/remote.h"
 #include "../dns/dns.h"
+#include "../net/listener.h"
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../smtp/smtp_server.h"
@@ -31,13 +31,14 @@
 #include "../privsep/keeper_client.h"
 #include "../privsep/sandbox.h"
 #include "../tls/tls.h"
-#include "iopool.h"
+#include "../common/iopool.h"
 
-struct ternd_listener {
-	struct ternd *d;
-	enum listener_kind kind;
-	struct evconnlistener *evl;
-};
+/* LeakSanitizer stops the world with ptrace: a test build keeps it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED_BUILD true
+#else
+#define SANITIZED_BUILD false
+#endif
 
 struct ternd {
 	struct config cfg;
@@ -57,7 +58,7 @@ struct ternd {
 	struct tls *tls;
 	uint8_t dkim_kinds[CONFIG_MAX_DKIM];
 	struct smtp_server_env smtp_env;
-	struct ternd_listener listeners[CONFIG_MAX_LISTENERS];
+	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -127,25 +128,7 @@ init_files(const char *config_path)
 	return 0;
 }
 
-static void
-on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
-{
-	struct ternd_listener *l = arg;
-
-	(void)evl;
-	smtp_server_accept(&l->d->smtp_env, fd, sa, salen, l->kind);
-}
-
-static void
-on_accept_error(struct evconnlistener *evl, void *arg)
-{
-	(void)evl;
-	(void)arg;
-	/* EMFILE and friends: log and keep listening. */
-	log_warn("accept");
-}
-
+/* The configured listeners, bound but not yet accepting. */
 static int
 bind_listeners(struct ternd *d)
 {
@@ -153,34 +136,20 @@ bind_listeners(struct ternd *d)
 
 	for (i = 0; i < d->cfg.nlisteners; i++) {
 		const struct config_listener *cl = &d->cfg.listeners[i];
-		struct evutil_addrinfo hints = { 0 }, *ai = NULL;
-		char port[16];
-		int rc;
+		struct listener_conf lc = {
+			.proto = &smtp_server_proto,
+			.env = &d->smtp_env,
+			.tls_mode = cl->kind == LISTEN_SMTPS ? LISTENER_TLS_IMPLICIT :
+			    LISTENER_TLS_STARTTLS,
+			.auth_required = cl->kind != LISTEN_SMTP,
+			.service = cl->kind == LISTEN_SMTP ? "smtp" :
+			    cl->kind == LISTEN_SUBMISSION ? "submission" : "smtps",
+			.host = cl->host,
+			.port = cl->port,
+		};
 
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
-		snprintf(port, sizeof(port), "%d", cl->port);
-		if ((rc = evutil_getaddrinfo(cl->host, port, &hints, &ai)) != 0) {
-			log_msg(LOG_LVL_ERR, "listen %s:%d: %s", cl->host, cl->port,
-			    evutil_gai_strerror(rc));
+		if ((d->listeners[i] = listener_new(d->base, &d->cfg, &lc)) == NULL)
 			return -1;
-		}
-		d->listeners[i].d = d;
-		d->listeners[i].kind = cl->kind;
-		d->listeners[i].evl = evconnlistener_new_bind(d->base, on_accept,
-		    &d->listeners[i], LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024, ai->ai_addr,
-		    (int)ai->ai_addrlen);
-		evutil_freeaddrinfo(ai);
-		if (d->listeners[i].evl == NULL) {
-			log_warn("listen %s:%d", cl->host, cl->port);
-			return -1;
-		}
-		evconnlistener_set_error_cb(d->listeners[i].evl, on_accept_error);
-		log_info("event=listening service=%s address=%s:%d",
-		    cl->kind == LISTEN_SMTP ? "smtp" : cl->kind == LISTEN_SUBMISSION ?
-		    "submission" : "smtps", cl->host, cl->port);
 	}
 	return 0;
 }
@@ -451,14 +420,15 @@ main(int argc, char **argv)
 		int abi = 0;
 
 		if (sandbox_drop(&d.user, false, true, &errs) == -1 ||
-		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1)) {
+		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1) ||
+		    (d.cfg.sandbox && sandbox_seccomp(SANITIZED_BUILD, &errs) == -1)) {
 			log_msg(LOG_LVL_ERR, "sandbox: %s%s", buf_cstr(&errs), d.user.change ?
 			    " (every directory above data_dir must be searchable by run_as)" : "");
 			goto out;
 		}
-		log_info("event=sandboxed user=%s uid=%u landlock=%s%d keeper_pid=%ld",
+		log_info("event=sandboxed user=%s uid=%u landlock=%s%d seccomp=%s keeper_pid=%ld",
 		    d.user.change ? d.user.name : "unchanged", (unsigned)getuid(),
-		    abi > 0 ? "abi" : "off", abi, (long)d.keeper_pid);
+		    abi > 0 ? "abi" : "off", abi, d.cfg.sandbox ? "on" : "off", (long)d.keeper_pid);
 	}
 	if ((d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
 		log_fatal("startup: out of memory");
@@ -477,10 +447,9 @@ main(int argc, char **argv)
 	d.smtp_env.cfg = &d.cfg;
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
-	d.smtp_env.tls = d.tls;
 	d.smtp_env.keeper = d.keeper;
 	for (i = 0; i < d.cfg.nlisteners; i++)
-		evconnlistener_enable(d.listeners[i].evl);
+		listener_enable(d.listeners[i], d.tls);
 	if (queue_recover(d.queue) == -1) {
 		log_warn("queue: recovery");
 		goto out;
@@ -497,10 +466,8 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 	rc = d.keeper_dead ? 1 : 0;
 out:
-	for (i = 0; i < d.cfg.nlisteners; i++) {
-		if (d.listeners[i].evl)
-			evconnlistener_free(d.listeners[i].evl);
-	}
+	for (i = 0; i < d.cfg.nlisteners; i++)
+		listener_free(&d.listeners[i]);
 	smtp_server_close_all();
 	/* Let running jobs complete so every message is back in memory. */
 	if (d.queue)

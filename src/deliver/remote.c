@@ -21,7 +21,7 @@
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../dns/dns.h"
-#include "../smtp/smtp_client.h"
+#include "smtp_client.h"
 
 #define MAX_HOPS 32
 #define MAX_ADDRS_PER_HOP 16

@@ -24,12 +24,12 @@
 #include <openssl/crypto.h>
 
 #include "../auth/auth.h"
+#include "../auth/passwd_table.h"
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../policy/dkim_sign.h"
 #include "../proto/keeper_msg.h"
-#include "../route/directory.h"
 #include "../tls/tls.h"
 #include "sandbox.h"
 
@@ -50,8 +50,8 @@ struct keeper {
 	char aliases_path[CONFIG_PATH_MAX];
 	char cert_path[CONFIG_PATH_MAX];
 	char key_path[CONFIG_PATH_MAX];
-	pthread_rwlock_t lock;          /* dir, swapped by LOAD */
-	struct directory *dir;
+	pthread_rwlock_t lock;          /* users, swapped by LOAD */
+	struct passwd_table *users;
 	struct dkim_key dkim[CONFIG_MAX_DKIM];
 	size_t ndkim;
 	struct buf dkim_errs;           /* reported by the first LOAD */
@@ -100,7 +100,7 @@ do_auth(struct keeper *k, int sock, const struct keeper_msg *m)
 	str_copy(user, sizeof(user), m->user);
 	str_lower(user);
 	pthread_rwlock_rdlock(&k->lock);
-	stored = k->dir ? directory_password(k->dir, user) : NULL;
+	stored = k->users ? passwd_table_password(k->users, user) : NULL;
 	known = stored != NULL && stored[0] != '\0';
 	if (known)
 		copy = str_dup(stored);
@@ -130,9 +130,10 @@ do_sign(struct keeper *k, int sock, const struct keeper_msg *m)
 	reply(sock, KEEPER_SIGN, KEEPER_OK, m->id, sig, siglen, NULL, 0);
 }
 
-/* A memfd holding text, rewound; -1 on error. */
+/* A memfd holding the users without passwords (or nothing), rewound; -1
+ * on error. */
 static int
-memfd_with(const char *name, struct directory *users_of)
+memfd_with(const char *name, const struct passwd_table *users_of)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC), dupfd;
 	FILE *f;
@@ -147,7 +148,7 @@ memfd_with(const char *name, struct directory *users_of)
 		close(fd);
 		return -1;
 	}
-	if (directory_write_users(users_of, f) == -1) {
+	if (passwd_table_write_public(users_of, f) == -1) {
 		fclose(f);
 		close(fd);
 		return -1;
@@ -161,7 +162,7 @@ static void
 do_load(struct keeper *k, int sock, const struct keeper_msg *m)
 {
 	struct buf errs = BUF_INIT;
-	struct directory *nd, *old;
+	struct passwd_table *nt, *old;
 	int fds[KEEPER_LOAD_FDS] = { -1, -1, -1, -1 };
 	uint8_t kinds[CONFIG_MAX_DKIM];
 	size_t i;
@@ -171,14 +172,16 @@ do_load(struct keeper *k, int sock, const struct keeper_msg *m)
 		    NULL, 0);
 		return;
 	}
-	if ((nd = directory_load(k->users_path, k->aliases_path, &errs)) == NULL) {
+	/* The aliases are the network process's to read (from the descriptor
+	 * passed below): they hold no secret. */
+	if ((nt = passwd_table_load(k->users_path, &errs)) == NULL) {
 		if (errs.len == 0)
 			buf_printf(&errs, "users: out of memory\n");
 		reply(sock, KEEPER_LOAD, KEEPER_FAIL, m->id, errs.data, errs.len, NULL, 0);
 		buf_release(&errs);
 		return;
 	}
-	if ((fds[0] = memfd_with("users", nd)) == -1 ||
+	if ((fds[0] = memfd_with("users", nt)) == -1 ||
 	    ((fds[1] = open(k->aliases_path, O_RDONLY | O_CLOEXEC)) == -1 &&
 	     (errno != ENOENT || (fds[1] = memfd_with("aliases", NULL)) == -1))) {
 		buf_printf(&errs, "%s: %s\n", fds[0] == -1 ? "users" : k->aliases_path,
@@ -192,10 +195,10 @@ do_load(struct keeper *k, int sock, const struct keeper_msg *m)
 		goto fail;
 	}
 	pthread_rwlock_wrlock(&k->lock);
-	old = k->dir;
-	k->dir = nd;
+	old = k->users;
+	k->users = nt;
 	pthread_rwlock_unlock(&k->lock);
-	directory_free(&old);
+	passwd_table_free(&old);
 	for (i = 0; i < k->ndkim; i++)
 		kinds[i] = EVP_PKEY_get_base_id(k->dkim[i].pkey) == EVP_PKEY_ED25519 ?
 		    KEEPER_KEY_ED25519 : KEEPER_KEY_RSA;
@@ -204,7 +207,7 @@ do_load(struct keeper *k, int sock, const struct keeper_msg *m)
 		close(fds[i]);
 	return;
 fail:
-	directory_free(&nd);
+	passwd_table_free(&nt);
 	for (i = 0; i < KEEPER_LOAD_FDS; i++) {
 		if (fds[i] != -1)
 			close(fds[i]);
@@ -281,7 +284,12 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	    { k, k->sync_sock, 0, false } };
 	size_t i;
 
-	signal(SIGINT, SIG_IGN);     /* a terminal's ^C is for the parent */
+	/* Signals are for the parent: a terminal's ^C, or a service
+	 * manager's SIGTERM to the whole group, must not make the keeper
+	 * die first (the parent would take that for a crash). The keeper
+	 * ends when the parent closes its end. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "ternd-keeper", 0, 0, 0);
@@ -294,8 +302,9 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	}
 	if (sandbox_drop(u, true, SANITIZED_BUILD, &errs) == -1)
 		log_fatal("keeper: %s", buf_cstr(&errs));
-	/* Dropping privileges clears the parent-death signal; set it after. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	/* Dropping privileges clears the parent-death signal; set it after
+	 * (SIGKILL: SIGTERM is ignored). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	rules.read[rules.nread++] = parent_of(k->users_path, dirs[0], sizeof(dirs[0]));
 	rules.read[rules.nread++] = parent_of(k->aliases_path, dirs[1], sizeof(dirs[1]));
 	rules.read[rules.nread++] = parent_of(k->cert_path, dirs[2], sizeof(dirs[2]));
@@ -303,7 +312,8 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	if (SANITIZED_BUILD)
 		rules.read[rules.nread++] = "/proc";   /* LeakSanitizer's thread list */
 	rules.restrict_tcp = true;   /* no ports: the keeper never connects */
-	if (sandbox_landlock(&rules, &errs) == -1)
+	if (sandbox_landlock(&rules, &errs) == -1 ||
+	    (k->cfg->sandbox && sandbox_seccomp(SANITIZED_BUILD, &errs) == -1))
 		log_fatal("keeper: %s", buf_cstr(&errs));
 
 	for (i = 1; i < 3; i++)
@@ -313,7 +323,7 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 		if (sv[i].started)
 			pthread_join(sv[i].thread, NULL);
 	}
-	directory_free(&k->dir);
+	passwd_table_free(&k->users);
 	for (i = 0; i < k->ndkim; i++)
 		dkim_key_release(&k->dkim[i]);
 	buf_release(&k->dkim_errs);

@@ -25,7 +25,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
-#include "../daemon/iopool.h"
+#include "../common/iopool.h"
 #include "../deliver/courier.h"
 #include "../deliver/maildir.h"
 #include "../deliver/remote.h"

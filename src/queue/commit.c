@@ -30,7 +30,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
-#include "../daemon/iopool.h"
+#include "../common/iopool.h"
 #include "../deliver/maildir.h"
 #include "../maillog/maillog.h"
 #include "queue_int.h"

@@ -17,7 +17,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
-#include "../daemon/iopool.h"
+#include "../common/iopool.h"
 #include "../proto/smtp_cmd.h"
 #include "../route/router.h"
 #include "bounce.h"

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "../common/str.h"
+#include "../proto/passwd.h"
 
 struct alias {
 	char *key;
@@ -52,47 +55,54 @@ push(void **arr, size_t *n, size_t size)
 	return 0;
 }
 
-/* Reads users from f (named path in errors); f stays open. */
+/* Reads users from f (named path in errors); f stays open. Only the user
+ * names are kept: passwords are the keeper's (auth/passwd_table). */
 static int
 load_users(struct directory *d, FILE *f, const char *path, struct buf *errs)
 {
-	char line[4096];
-	int lineno = 0, bad = 0;
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t got;
+	int lineno = 0, bad = 0, rc = 0;
 
-	while (fgets(line, sizeof(line), f)) {
-		char *s = str_trim(line), *colon, *user, *hash = "";
-		size_t alen, hlen;
+	while ((got = getline(&line, &linecap, f)) != -1) {
+		size_t len = (size_t)got;
+		struct passwd_entry e;
+		char *user;
 
 		lineno++;
-		if (*s == '\0' || *s == '#')
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			len--;
+		switch (passwd_parse_line(line, len, &e)) {
+		case PASSWD_SKIP:
 			continue;
-		/* passwd-file: user:password:uid:gid:gecos:home:shell:extra */
-		if ((colon = strchr(s, ':')) != NULL) {
-			*colon = '\0';
-			hash = colon + 1;
-			hash[strcspn(hash, ":")] = '\0';
-		}
-		s = str_trim(s);
-		if (strchr(s, '@') == NULL || s[0] == '@' || strchr(s, '@')[1] == '\0') {
-			buf_printf(errs, "%s:%d: user '%s' is not user@domain\n", path, lineno, s);
+		case PASSWD_BAD_USER:
+		case PASSWD_BAD_BYTES:
+			buf_printf(errs, "%s:%d: user '%.*s' is not user@domain\n", path, lineno,
+			    (int)strcspn(line, ":\r\n"), line);
 			bad = 1;
 			continue;
+		case PASSWD_ENTRY:
+			break;
 		}
-		alen = strlen(s);
-		hlen = strlen(hash);
-		if ((user = malloc(alen + hlen + 2)) == NULL ||
+		if ((user = malloc(e.user_len + 1)) == NULL ||
 		    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
 			free(user);
-			return -1;
+			rc = -1;
+			break;
 		}
-		memcpy(user, s, alen + 1);
-		memcpy(user + alen + 1, hash, hlen + 1);
+		memcpy(user, e.user, e.user_len);
+		user[e.user_len] = '\0';
 		str_lower(user);
 		d->users[d->nusers++] = user;
 	}
+	if (line) {
+		OPENSSL_cleanse(line, linecap);   /* it held password hashes */
+		free(line);
+	}
 	if (d->nusers)
 		qsort(d->users, d->nusers, sizeof(char *), cmp_str);
-	return bad ? -1 : 0;
+	return (bad || rc) ? -1 : 0;
 }
 
 /* Reads aliases from f (named path in errors); f stays open. */
@@ -167,41 +177,6 @@ directory_load_files(FILE *users, const char *users_name, FILE *aliases,
 	return d;
 }
 
-struct directory *
-directory_load(const char *users_path, const char *aliases_path,
-    struct buf *errs)
-{
-	struct directory *d;
-	FILE *u, *a = NULL;
-
-	if ((u = fopen(users_path, "r")) == NULL) {
-		buf_printf(errs, "%s: %s\n", users_path, strerror(errno));
-		return NULL;
-	}
-	if ((a = fopen(aliases_path, "r")) == NULL && errno != ENOENT) {
-		buf_printf(errs, "%s: %s\n", aliases_path, strerror(errno));
-		fclose(u);
-		return NULL;
-	}
-	d = directory_load_files(u, users_path, a, aliases_path, errs);
-	fclose(u);
-	if (a)
-		fclose(a);
-	return d;
-}
-
-int
-directory_write_users(const struct directory *d, FILE *f)
-{
-	size_t i;
-
-	for (i = 0; i < d->nusers; i++) {
-		if (fprintf(f, "%s\n", d->users[i]) < 0)
-			return -1;
-	}
-	return fflush(f) == 0 ? 0 : -1;
-}
-
 void
 directory_free(struct directory **dp)
 {
@@ -241,17 +216,6 @@ directory_alias(const struct directory *d, const char *key, size_t *n_r)
 		return NULL;
 	*n_r = a->ntargets;
 	return (const char *const *)a->targets;
-}
-
-const char *
-directory_password(const struct directory *d, const char *address)
-{
-	char *const *u;
-
-	if (d->nusers == 0 ||
-	    (u = bsearch(&address, d->users, d->nusers, sizeof(char *), cmp_str)) == NULL)
-		return NULL;
-	return *u + strlen(*u) + 1;
 }
 
 size_t

@@ -1,7 +1,8 @@
 /*
  * directory: who lives here. The users file (Dovecot-compatible passwd-file,
- * "user@domain:{SCHEME}hash:..."; only the first field matters for
- * delivery) and the aliases file ("name: target, target"). Loaded once,
+ * "user@domain:{SCHEME}hash:...", read by proto/passwd; only the user
+ * names are kept here, the passwords are the keeper's auth/passwd_table)
+ * and the aliases file ("name: target, target"). Loaded once,
  * read-only afterwards; a reload builds a new one.
  */
 #ifndef TERN_DIRECTORY_H
@@ -25,9 +26,6 @@ struct directory *directory_load_files(FILE *users, const char *users_name,
     FILE *aliases, const char *aliases_name, struct buf *errs);
 void directory_free(struct directory **dp);
 
-/* Writes the users, one address a line, without their passwords: what the
- * keeper hands the network process, which never sees a hash. */
-int directory_write_users(const struct directory *d, FILE *f);
 
 /* address is "local@domain", lower case. */
 bool directory_has_user(const struct directory *d, const char *address);
@@ -37,9 +35,6 @@ bool directory_has_user(const struct directory *d, const char *address);
 const char *const *directory_alias(const struct directory *d,
     const char *key, size_t *n_r);
 
-/* The password field of a user ("{SCHEME}hash", "" if none), or NULL
- * when there is no such user. */
-const char *directory_password(const struct directory *d, const char *address);
 
 size_t directory_user_count(const struct directory *d);
 

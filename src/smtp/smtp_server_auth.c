@@ -26,9 +26,9 @@
 #include "../common/str.h"
 #include "../privsep/keeper_client.h"
 #include "../maillog/maillog.h"
+#include "../net/conn.h"
+#include "../policy/submission.h"
 #include "../proto/sasl.h"
-#include "../route/directory.h"
-#include "../route/router.h"
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
@@ -37,7 +37,7 @@
 #define FULL_LOG_EVERY 60  /* seconds between two auth-table-full lines */
 
 /* Key types in the tables: the first octet of every key. */
-enum { KEY_NET = 'N', KEY_ACCOUNT = 'A', KEY_RATE = 'R' };
+enum { KEY_NET = 'N', KEY_ACCOUNT = 'A' };   /* policy/submission has 'R' */
 
 /* Loop thread only. Made at the first use, with the configured size. */
 static struct {
@@ -61,7 +61,7 @@ fail_key(const struct smtp_session *s, int type, const char *user,
 	size_t n = 1, ulen;
 
 	key[0] = (unsigned char)type;
-	n += limtab_addr_prefix(s->family, s->addr, key + 1);
+	n += limtab_addr_prefix(conn_family(s->conn), conn_addr(s->conn), key + 1);
 	if (type == KEY_ACCOUNT) {
 		ulen = strlen(user);
 		if (ulen > LIMTAB_KEY_MAX - n)
@@ -131,65 +131,28 @@ is_loopback(const struct smtp_session *s)
 {
 	static const unsigned char v6lo[16] = { [15] = 1 };
 
-	return (s->family == AF_INET && s->addr[0] == 127) ||
-	    (s->family == AF_INET6 && memcmp(s->addr, v6lo, 16) == 0);
+	return (conn_family(s->conn) == AF_INET && conn_addr(s->conn)[0] == 127) ||
+	    (conn_family(s->conn) == AF_INET6 && memcmp(conn_addr(s->conn), v6lo, 16) == 0);
 }
 
 /* RFC 4954 §4: no passwords in the clear (except loopback, if allowed). */
 bool
 smtp_auth_allowed(const struct smtp_session *s)
 {
-	return s->tls || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
+	return conn_tls(s->conn) || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
 }
 
-/*
- * RFC 6409 §6.1: the envelope sender must belong to the login: the login
- * itself, its +tag forms, or an alias that delivers to it.
- */
+/* The submission rules (policy/submission.c) for this session's login. */
 bool
 smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from)
 {
-	struct route_list rl = { 0 };
-	char local[SMTP_LOCAL_MAX + 1];
-	bool owned = false;
-	size_t i;
-
-	if (smtp_addr_unquote_local(from->local, local, sizeof(local)) == -1)
-		return false;
-	if (router_expand(s->env->cfg, s->env->dir, local, from->domain, &rl) == ROUTE_OK) {
-		for (i = 0; i < rl.n && !owned; i++)
-			owned = rl.dests[i].local && str_ieq(rl.dests[i].address, s->auth_user);
-	}
-	route_list_clear(&rl);
-	return owned;
+	return submission_sender_owned(s->env->cfg, s->env->dir, s->auth_user, from);
 }
 
-/*
- * Every address in the one From: field (RFC 5322 §3.6: exactly one) must
- * belong to the login. What cannot be read in full is refused, not read
- * in part: a value longer than the scan keeps, an address too long for a
- * path, an unterminated quoted string, comment or angle address.
- */
 bool
 smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 {
-	char addr[SMTP_PATH_MAX + 1];
-	size_t pos = 0;
-	bool any = false;
-	enum rfc5322_addr r;
-
-	if (hs->nfrom != 1 || hs->from_long)
-		return false;
-	while ((r = rfc5322_next_address(hs->from, hs->from_len, &pos, addr,
-	    sizeof(addr))) == RFC5322_ADDR_OK) {
-		struct smtp_path p;
-
-		any = true;
-		if (smtp_addr_parse_mailbox(addr, strlen(addr), true, &p) != SMTP_ADDR_OK ||
-		    !smtp_auth_sender_owned(s, &p))
-			return false;
-	}
-	return any && r == RFC5322_ADDR_END;
+	return submission_from_owned(s->env->cfg, s->env->dir, s->auth_user, hs);
 }
 
 /* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
@@ -197,25 +160,17 @@ bool
 smtp_auth_rate_allow(struct smtp_session *s)
 {
 	unsigned limit = (unsigned)s->env->cfg->submission_rate_limit;
-	unsigned char key[LIMTAB_KEY_MAX];
-	time_t now = time(NULL);
-	size_t n;
 
 	if (limit == 0)
 		return true;
 	if (auth_reg.rates == NULL &&
 	    (auth_reg.rates = limtab_new((size_t)s->env->cfg->auth_fail_table_size, RATE_WINDOW)) == NULL)
 		return true;
-	key[0] = KEY_RATE;
-	n = strlen(s->auth_user);
-	n = n < LIMTAB_KEY_MAX - 1 ? n : LIMTAB_KEY_MAX - 1;
-	memcpy(key + 1, s->auth_user, n);
-	if (limtab_count(auth_reg.rates, key, n + 1, now) >= limit) {
+	if (!submission_rate_allow(auth_reg.rates, s->auth_user, limit, time(NULL))) {
 		log_info("sid=%llu event=rate-limited user=%s client=%s limit=%u/h",
-		    (unsigned long long)s->id, s->auth_user, s->ip, limit);
+		    (unsigned long long)s->id, s->auth_user, conn_ip(s->conn), limit);
 		return false;
 	}
-	limtab_add(auth_reg.rates, key, n + 1, now);
 	return true;
 }
 
@@ -229,9 +184,7 @@ on_auth_delay(evutil_socket_t fd, short what, void *arg)
 	buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
 	buf_reset(&s->auth_delayed);
 	smtp_session_enter(s, s->auth_return);
-	smtp_session_input(s);
-	if (s->state == S_CLOSING)
-		smtp_session_finish_close(s);
+	conn_resume(s->conn);
 }
 
 /* fail2ban: "event=auth-failed client=IP user=NAME". The name is the
@@ -243,7 +196,7 @@ log_auth_failed(const struct smtp_session *s, const char *user, const char *reas
 
 	log_append_value(&u, user, strlen(user));
 	log_info("sid=%llu event=auth-failed client=%s user=%s%s%s", (unsigned long long)s->id,
-	    s->ip, buf_cstr(&u), reason ? " reason=" : "", reason ? reason : "");
+	    conn_ip(s->conn), buf_cstr(&u), reason ? " reason=" : "", reason ? reason : "");
 	buf_release(&u);
 }
 
@@ -280,7 +233,7 @@ auth_refuse(struct smtp_session *s, const char *user, const char *reason)
 	tv.tv_sec = net < 8 ? net : 8;
 	buf_reset(&s->auth_delayed);
 	smtp_reply_format(&s->auth_delayed, 535, "5.7.8", "Authentication credentials invalid");
-	maillog_reject(s->id, s->ip, "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
+	maillog_reject(s->id, conn_ip(s->conn), "AUTH", 4, "535 5.7.8 Authentication credentials invalid");
 	if (s->auth_timer == NULL &&
 	    (s->auth_timer = evtimer_new(s->env->base, on_auth_delay, s)) == NULL) {
 		buf_append(&s->out, s->auth_delayed.data, s->auth_delayed.len);
@@ -308,7 +261,7 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		free(j);
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_session_enter(s, s->auth_return);
-		smtp_session_input(s);
+		conn_resume(s->conn);
 		return;
 	}
 	cfg = s->env->cfg;
@@ -320,7 +273,7 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		s->authed = true;
 		str_copy(s->auth_user, sizeof(s->auth_user), j->user);
 		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)s->id,
-		    s->ip, j->user);
+		    conn_ip(s->conn), j->user);
 		s->cmdline = "AUTH";
 		s->cmdlen = 4;
 		smtp_session_reply(s, 235, "2.7.0", "Authentication successful");
@@ -333,9 +286,9 @@ auth_job_done(void *arg, const struct keeper_reply *r)
 		    "account-locked" : NULL);
 	free(j);
 	if (s->state == S_CLOSING)
-		smtp_session_flush(s);   /* on_write ends the session */
+		smtp_session_flush(s);   /* the conn ends the session once written */
 	else if (s->state != S_AUTHWAIT)
-		smtp_session_input(s);
+		conn_resume(s->conn);
 }
 
 /*
@@ -379,74 +332,46 @@ auth_check(struct smtp_session *s, const char *user, const char *pass)
 	}
 }
 
-/* A decoded PLAIN message, or the LOGIN password. */
+/*
+ * Where the SASL exchange (proto/sasl, the same for every protocol) goes
+ * next: a 334 challenge, the password check, or the end of the command.
+ */
 static void
-auth_plain_message(struct smtp_session *s, const char *b64, size_t len)
+auth_sasl_next(struct smtp_session *s, enum sasl_result r)
 {
-	struct buf msg = BUF_INIT;
-	char user[SMTP_PATH_MAX + 1], pass[512];
-
-	if (sasl_base64_decode(b64, len, &msg) == -1) {
+	switch (r) {
+	case SASL_CHALLENGE:
+		smtp_session_enter(s, S_AUTH);
+		smtp_session_reply(s, 334, "", "%s", s->sasl.challenge[0] ? s->sasl.challenge : " ");
+		return;   /* the exchange goes on: keep what it holds */
+	case SASL_DONE:
+		auth_check(s, s->sasl.user, s->sasl.pass);
+		break;
+	case SASL_CANCELLED:
+		smtp_session_reply(s, 501, "5.0.0", "Authentication cancelled");
+		smtp_session_enter(s, s->auth_return);
+		break;
+	case SASL_BAD:
 		smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
 		smtp_session_enter(s, s->auth_return);
-	} else if (sasl_plain_split(msg.data ? msg.data : "", msg.len, user, sizeof(user),
-	    pass, sizeof(pass)) == -1) {
+		break;
+	case SASL_MALFORMED:
 		smtp_session_reply(s, 501, "5.5.2", "Malformed PLAIN response");
 		smtp_session_enter(s, s->auth_return);
-	} else
-		auth_check(s, user, pass);
-	if (msg.data)
-		explicit_bzero(msg.data, msg.cap);
-	buf_release(&msg);
-	explicit_bzero(pass, sizeof(pass));
+		break;
+	case SASL_UNKNOWN_MECH:
+		smtp_session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
+		smtp_session_count_error(s);
+		break;
+	}
+	sasl_server_clear(&s->sasl);
 }
 
 /* A line read in S_AUTH: the client's answer to our 334. */
 void
 smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 {
-	struct buf dec = BUF_INIT;
-
-	if (len == 1 && line[0] == '*') {
-		smtp_session_reply(s, 501, "5.0.0", "Authentication cancelled");
-		smtp_session_enter(s, s->auth_return);
-		return;
-	}
-	switch (s->auth_step) {
-	case AUTH_STEP_PLAIN:
-		auth_plain_message(s, line, len);
-		return;
-	case AUTH_STEP_LOGIN_USER:
-		if (sasl_base64_decode(line, len, &dec) == -1 || dec.len == 0 ||
-		    dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
-			smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
-			smtp_session_enter(s, s->auth_return);
-			break;
-		}
-		str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
-		s->auth_step = AUTH_STEP_LOGIN_PASS;
-		smtp_session_reply(s, 334, "", "UGFzc3dvcmQ6");   /* "Password:" */
-		break;
-	case AUTH_STEP_LOGIN_PASS:
-		if (sasl_base64_decode(line, len, &dec) == -1 ||
-		    memchr(dec.data ? dec.data : "", '\0', dec.len)) {
-			smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
-			smtp_session_enter(s, s->auth_return);
-			s->auth_user[0] = '\0';
-			break;
-		}
-		{
-			char user[SMTP_PATH_MAX + 1];
-
-			str_copy(user, sizeof(user), s->auth_user);
-			s->auth_user[0] = '\0';
-			auth_check(s, user, dec.data ? dec.data : "");
-		}
-		break;
-	}
-	if (dec.data)
-		explicit_bzero(dec.data, dec.cap);
-	buf_release(&dec);
+	auth_sasl_next(s, sasl_server_step(&s->sasl, line, len));
 }
 
 void
@@ -479,37 +404,7 @@ smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len)
 	while (mlen < len && arg[mlen] != ' ')
 		mlen++;
 	s->auth_return = s->state;
-	if (str_ieqn(arg, mlen, "PLAIN")) {
-		if (mlen < len) {
-			/* Initial response (RFC 4954 §4); "=" means empty. */
-			auth_plain_message(s, arg + mlen + 1, len - mlen - 1);
-			return;
-		}
-		s->auth_step = AUTH_STEP_PLAIN;
-		smtp_session_enter(s, S_AUTH);
-		smtp_session_reply(s, 334, "", " ");
-	} else if (str_ieqn(arg, mlen, "LOGIN")) {
-		struct buf dec = BUF_INIT;
-
-		if (mlen < len) {
-			if (sasl_base64_decode(arg + mlen + 1, len - mlen - 1, &dec) == -1 ||
-			    dec.len == 0 || dec.len > SMTP_PATH_MAX || memchr(dec.data, '\0', dec.len)) {
-				buf_release(&dec);
-				smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
-				return;
-			}
-			str_copy(s->auth_user, sizeof(s->auth_user), dec.data);
-			buf_release(&dec);
-			s->auth_step = AUTH_STEP_LOGIN_PASS;
-			smtp_session_enter(s, S_AUTH);
-			smtp_session_reply(s, 334, "", "UGFzc3dvcmQ6");
-			return;
-		}
-		s->auth_step = AUTH_STEP_LOGIN_USER;
-		smtp_session_enter(s, S_AUTH);
-		smtp_session_reply(s, 334, "", "VXNlcm5hbWU6");   /* "Username:" */
-	} else {
-		smtp_session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
-		smtp_session_count_error(s);
-	}
+	/* An initial response follows the mechanism (RFC 4954 §4). */
+	auth_sasl_next(s, sasl_server_start(&s->sasl, arg, mlen,
+	    mlen < len ? arg + mlen + 1 : NULL, mlen < len ? len - mlen - 1 : 0));
 }

@@ -14,17 +14,24 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../maillog/maillog.h"
+#include "../net/conn.h"
 #include "../queue/bounce.h"
 #include "../queue/queue.h"
 #include "../route/router.h"
 #include "smtp_reply.h"
 #include "smtp_session.h"
+
+/* The client's address is in relay_networks. */
+static bool
+relay_allowed(const struct smtp_session *s)
+{
+	return config_relay_allowed(s->env->cfg, conn_family(s->conn), conn_addr(s->conn));
+}
 
 static void
 path_error(struct smtp_session *s, enum smtp_addr_err e, bool sender)
@@ -79,18 +86,13 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_tx *tx;
 	char sender[SMTP_PATH_MAX + 8];
 
-	if (s->state == S_CONNECTED) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Send HELO/EHLO first");
-		smtp_session_count_error(s);
-		return;
-	}
 	if (s->tx) {
 		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
 		smtp_session_count_error(s);
 		return;
 	}
 	/* RFC 6409 §4.3: submission is for authenticated users only. */
-	if (s->kind != LISTEN_SMTP && !s->authed) {
+	if (s->auth_required && !s->authed) {
 		smtp_session_reply(s, 530, "5.7.0", "Authentication required");
 		smtp_session_count_error(s);
 		return;
@@ -129,7 +131,7 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	 * anyone else using them on port 25 is forging them. */
 	if (cfg->reject_own_domain_sender && !s->authed && !from.null &&
 	    config_is_local_domain(cfg, from.domain) &&
-	    !config_relay_allowed(cfg, s->family, s->addr)) {
+	    !relay_allowed(s)) {
 		smtp_session_reply(s, 550, ESC_NOT_ALLOWED,
 		    "<%s@%s>: Sender address rejected: log in to send as a local domain",
 		    from.local, from.domain);
@@ -169,11 +171,6 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	char local[SMTP_LOCAL_MAX + 1], orig[SMTP_PATH_MAX + 8];
 	size_t i, k;
 
-	if (!smtp_session_in_tx(s)) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Need MAIL before RCPT");
-		smtp_session_count_error(s);
-		return;
-	}
 	if (tx->rcpts_given >= cfg->max_recipients ||
 	    (s->authed && cfg->submission_max_recipients &&
 	    tx->rcpts_given >= cfg->submission_max_recipients)) {
@@ -192,7 +189,7 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	}
 	/* No success or delay notices to an unverified sender (bounce.h). */
 	rp.notify = bounce_notify_honoured(rp.notify,
-	    s->authed || config_relay_allowed(cfg, s->family, s->addr));
+	    s->authed || relay_allowed(s));
 	if (smtp_addr_unquote_local(to.local, local, sizeof(local)) == -1) {
 		path_error(s, SMTP_ADDR_SYNTAX, false);
 		return;
@@ -207,7 +204,7 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		break;
 	case ROUTE_NOT_LOCAL:
 		/* Never an open relay: only trusted networks may send onwards. */
-		if (to.domain[0] && (s->authed || config_relay_allowed(cfg, s->family, s->addr))) {
+		if (to.domain[0] && (s->authed || relay_allowed(s))) {
 			char dest[SMTP_PATH_MAX + 8];
 
 			snprintf(dest, sizeof(dest), "%s@%s", to.local, to.domain);
@@ -279,7 +276,7 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		const char *at = strrchr(tx->env.sender, '@');
 
 		tx->env.dkim = at && config_dkim_domain(cfg, at + 1) &&
-		    (s->authed || config_relay_allowed(cfg, s->family, s->addr));
+		    (s->authed || relay_allowed(s));
 	}
 	str_copy(tx->sender, sizeof(tx->sender), tx->env.sender);
 	tx->nrcpt = tx->env.nrcpts;
@@ -287,7 +284,7 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	if (tx->rcpts_given == 1)
 		snprintf(forward, sizeof(forward), "\r\n\tfor <%s>", tx->env.rcpts[0].orig);
 	if (envelope_set(&tx->env.helo, s->helo) == -1 ||
-	    envelope_set(&tx->env.client, s->ip) == -1 ||
+	    envelope_set(&tx->env.client, conn_ip(s->conn)) == -1 ||
 	    envelope_set(&tx->env.proto, smtp_session_proto(s, tx)) == -1 ||
 	    (tx->qtx = queue_tx_begin(s->env->queue, &tx->env, &qe)) == NULL) {
 		if (qe == QUEUE_ENOSPC)
@@ -310,10 +307,13 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 
 		/* TCP-info is an address-literal: "[IPv6:...]" for IPv6
 		 * (RFC 5321 §4.1.3, §4.4). */
+		const char *ip = conn_ip(s->conn);
+		bool tls = conn_tls(s->conn);
+
 		buf_printf(&rcvd, "Received: from %s ([%s%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
-		    s->helo, strchr(s->ip, ':') ? "IPv6:" : "", s->ip, cfg->hostname,
+		    s->helo, strchr(ip, ':') ? "IPv6:" : "", ip, cfg->hostname,
 		    smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
-		    s->tls ? "\r\n\t(" : "", s->tls ? s->tls_info : "", s->tls ? ")" : "",
+		    tls ? "\r\n\t(" : "", tls ? conn_tls_info(s->conn) : "", tls ? ")" : "",
 		    forward, date);
 		tx_write(tx, rcvd.data, rcvd.len);
 		buf_release(&rcvd);
@@ -408,7 +408,7 @@ reply_raw(struct smtp_session *s, const struct buf *r)
 	buf_append(&s->out, r->data, r->len);
 	/* The log line gets the reply without its CRLF. */
 	str_copyn(line, sizeof(line), buf_cstr(r), r->len >= 2 ? r->len - 2 : r->len);
-	maillog_reject(s->id, s->ip, s->cmdline ? s->cmdline : "",
+	maillog_reject(s->id, conn_ip(s->conn), s->cmdline ? s->cmdline : "",
 	    s->cmdline ? s->cmdlen : 0, line);
 }
 
@@ -425,7 +425,7 @@ on_commit(uint64_t cookie, enum queue_err err, const char *id)
 	s->cmdlen = 16;
 	if (err == QUEUE_OK) {
 		s->nmsgs++;
-		maillog_queued(id, s->id, s->ip, tx->sender, tx->size, tx->nrcpt,
+		maillog_queued(id, s->id, conn_ip(s->conn), tx->sender, tx->size, tx->nrcpt,
 		    smtp_session_proto(s, tx));
 		smtp_session_reply(s, 250, ESC_OK, "Ok: queued as %s", id);
 	} else if (err == QUEUE_ENOSPC)
@@ -436,7 +436,7 @@ on_commit(uint64_t cookie, enum queue_err err, const char *id)
 	smtp_tx_free(&s->tx);
 	smtp_session_enter(s, S_READY);
 	smtp_session_idle_timeout(s);
-	smtp_session_input(s);
+	conn_resume(s->conn);
 }
 
 /* The whole message is in: refuse it, or hand it to the queue. */
@@ -499,7 +499,7 @@ end_of_message(struct smtp_session *s)
 bool
 smtp_tx_feed_data(struct smtp_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = conn_input(s->conn);
 	struct smtp_tx *tx = s->tx;
 	struct evbuffer_iovec v;
 
@@ -533,16 +533,16 @@ smtp_tx_feed_data(struct smtp_session *s)
 bool
 smtp_tx_feed_bdat(struct smtp_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = conn_input(s->conn);
 	struct smtp_tx *tx = s->tx;
 	bool discard = s->bdat_reply.len > 0;
 
-	while (s->bdat_left > 0) {
+	while (line_raw_active(&s->lines)) {
 		size_t avail = evbuffer_get_length(in), n;
 
 		if (avail == 0)
 			return false;
-		n = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
+		n = line_raw_take(&s->lines, avail);
 		if (discard)
 			evbuffer_drain(in, n);
 		else {
@@ -562,7 +562,6 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 			if (tx->chunk.len >= FLUSH_AT)
 				tx_flush(tx, false);
 		}
-		s->bdat_left -= n;
 	}
 	s->cmdline = "(end of chunk)";
 	s->cmdlen = 14;
@@ -591,7 +590,6 @@ void
 smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct buf err = BUF_INIT;
-	struct timeval tv = { s->env->cfg->data_timeout, 0 };
 
 	(void)arg;
 	if (len != 0) {
@@ -618,7 +616,7 @@ smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 	}
 	smtp_session_enter(s, S_DATA);
 	smtp_session_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	conn_set_timeout(s->conn, s->env->cfg->data_timeout);
 }
 
 void
@@ -635,7 +633,7 @@ smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_close_after_reply(s);
 		return;
 	}
-	s->bdat_left = size;
+	line_raw_begin(&s->lines, size);
 	s->bdat_last = last;
 	s->bdat_return = s->state;
 	buf_reset(&s->bdat_reply);
@@ -657,9 +655,5 @@ smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 	if (tx && s->state == S_RCPT)
 		tx->chunking = true;
 	smtp_session_enter(s, S_BDAT);
-	{
-		struct timeval tv = { cfg->data_timeout, 0 };
-
-		bufferevent_set_timeouts(s->bev, &tv, &tv);
-	}
+	conn_set_timeout(s->conn, cfg->data_timeout);
 }

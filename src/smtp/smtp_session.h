@@ -14,14 +14,16 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
+#include "../proto/line.h"
 #include "../proto/rfc5322.h"
+#include "../proto/sasl.h"
 #include "../proto/smtp_addr.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_data.h"
 #include "../queue/envelope.h"
 #include "smtp_server.h"
 
-struct bufferevent;
+struct conn;
 struct event;
 struct queue_tx;
 
@@ -69,20 +71,12 @@ struct smtp_tx {
 struct smtp_session {
 	uint64_t id;
 	struct smtp_server_env *env;
-	struct bufferevent *bev;
+	struct conn *conn;           /* socket, peer address, TLS, timers */
 	enum smtp_state state;
-	enum listener_kind kind;
-	char ip[INET6_ADDRSTRLEN];
-	int port;
-	int family;                  /* of the client address, for relay checks */
-	unsigned char addr[16];
+	bool auth_required;          /* submission: no MAIL without AUTH */
 	char helo[256];
 	bool esmtp;
-	bool tls;                    /* the connection is encrypted */
-	bool tls_closed;             /* close_notify sent */
-	char tls_info[96];           /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
-	bool skip_line;              /* discarding the rest of a too-long line */
-	uint64_t bdat_left;          /* chunk octets still to read */
+	struct line_framer lines;    /* command lines; raw for a BDAT chunk */
 	bool bdat_last;
 	enum smtp_state bdat_return; /* state after the chunk */
 	struct buf bdat_reply;       /* set: discard the chunk, then send this */
@@ -91,26 +85,19 @@ struct smtp_session {
 	struct buf out;              /* reply being built */
 	const char *cmdline;         /* current command, for reject logs */
 	size_t cmdlen;
-	struct smtp_session *hnext;  /* registry chain */
-	struct event *linger;        /* closing: wait for TLS's socket buffer */
-	int linger_ticks;
-	char limit_key[INET6_ADDRSTRLEN + 4];  /* per-IP count: address or /64 */
 	unsigned junk, junk_nmsgs;   /* NOOP/RSET/VRFY/EXPN/HELP since message junk_nmsgs */
 	bool after_auth;             /* the last line was an AUTH command */
-	struct event *deadline;      /* session_deadline, data_deadline */
-	int64_t session_end, data_end;  /* monotonic seconds; 0 = none */
 	const char *close_reason;    /* for the disconnect line, when not "quit" */
 
 	/* SMTP AUTH (RFC 4954) */
 	bool authed;
 	char auth_user[SMTP_PATH_MAX + 1];
-	int auth_step;               /* AUTH_STEP_* while in S_AUTH */
+	struct sasl_server sasl;     /* the AUTH exchange while in S_AUTH */
 	enum smtp_state auth_return; /* state to go back to */
 	struct event *auth_timer;    /* delays a refusal */
 	struct buf auth_delayed;     /* the refusal to give when it fires */
 };
 
-enum { AUTH_STEP_PLAIN = 1, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
 
 
 /* smtp_server.c */
@@ -125,7 +112,6 @@ void smtp_session_count_error(struct smtp_session *s);
 const char *smtp_session_proto(const struct smtp_session *s, const struct smtp_tx *tx);
 bool smtp_session_in_tx(const struct smtp_session *s);
 void smtp_session_input(struct smtp_session *s);
-void smtp_session_finish_close(struct smtp_session *s);
 void smtp_session_idle_timeout(struct smtp_session *s);
 void smtp_tx_free(struct smtp_tx **txp);
 

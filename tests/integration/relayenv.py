@@ -10,7 +10,8 @@ A plain module, not a conftest: the relay tests import it. It provides
   MAIL, or the end of DATA) with any reply, can sleep in DATA or hang up
   there, counts its SMTP sessions and the most connections it had open at
   once, and can be stopped and started again on the same address; it can
-  leave SMTPUTF8 out of its EHLO, and offer STARTTLS only to refuse it;
+  leave SMTPUTF8 out of its EHLO, offer STARTTLS only to refuse it, or
+  do STARTTLS for real;
   RawPeer: a listener that only sends a given greeting (554/421) and
   hangs up;
 - Ternd: a ternd process with its own data_dir, config and log, with log
@@ -352,10 +353,14 @@ class Peer:
     final dot instead of answering, that many times. With starttls_reply
     (e.g. "454 4.7.0 TLS not available") EHLO offers STARTTLS and STARTTLS
     gets that reply; starttls_seen counts the STARTTLS commands. size_limit
-    sets the SIZE it announces (aiosmtpd's default is 32 MiB)."""
+    sets the SIZE it announces (aiosmtpd's default is 32 MiB). With
+    tls_context (an ssl.SSLContext for a server) STARTTLS is offered and
+    really done."""
 
-    def __init__(self, ip, port, name, smtputf8=True, starttls_reply=None, size_limit=None):
+    def __init__(self, ip, port, name, smtputf8=True, starttls_reply=None, size_limit=None,
+                 tls_context=None):
         self.ip, self.port, self.name = ip, port, name
+        self.tls_context = tls_context
         self.smtputf8 = smtputf8
         self.size_limit = size_limit
         self.starttls_reply = starttls_reply
@@ -395,7 +400,9 @@ class Peer:
                                           server_hostname=self.name, ready_timeout=10 * SLOW,
                                           enable_SMTPUTF8=self.smtputf8,
                                           **({"data_size_limit": self.size_limit}
-                                             if self.size_limit else {}))
+                                             if self.size_limit else {}),
+                                          **({"tls_context": self.tls_context}
+                                             if self.tls_context else {}))
         self.controller.start()
         return self
 

@@ -279,29 +279,51 @@ def test_raw_submission_8bitmime_parameter(signer):
     signer.assert_signed_by_both(got.content)
 
 
-def test_signing_a_large_message_does_not_stall_other_sessions(signer):
+WATCHER = r"""
+import smtplib, sys, time
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=60)
+s.ehlo("watcher.example.net")
+print("ready", flush=True)
+worst, n, stop = 0.0, 0, sys.argv[2]
+import os
+# At most 90 NOOPs: max_junk_commands is 100.
+while n < 90 and not os.path.exists(stop):
+    t0 = time.monotonic()
+    assert s.noop()[0] == 250
+    worst = max(worst, time.monotonic() - t0)
+    n += 1
+    time.sleep(0.01)
+s.quit()
+print("%f %d" % (worst, n), flush=True)
+"""
+
+
+def test_signing_a_large_message_does_not_stall_other_sessions(signer, tmp_path):
     """Reading and hashing a message for DKIM is whole-message work: it runs
     on an I/O thread (and the keeper signs the digest), so while a 30 MiB
-    message is signed another session's NOOPs are answered at once."""
+    message is signed another session's NOOPs are answered at once. The
+    NOOPs come from a process of their own: in this one, the peer's Python
+    code, reading the 30 MiB, would hold the interpreter and skew the
+    timing."""
     line = b"x" * 998 + b"\r\n"
     body = line * (30 * 1024 * 1024 // len(line))
     msg = make_msg(to="big@example.net", msgid="<dkim-big@client.example.net>") + body
-    watcher = signer.tern.smtp()
-    with smtplib.SMTP("127.0.0.1", signer.tern.port, local_hostname="app.example.test",
-                      timeout=t(60), source_address=(RELAY_CLIENT, 0)) as s:
-        assert s.sendmail(ALICE, ["big@example.net"], msg) == {}
-    # From the 250 until the peer has it: signing, then sending.
-    worst, n = 0.0, 0
-    deadline = time.monotonic() + t(60)
-    # (At most 90 NOOPs: max_junk_commands is 100.)
-    while not signer.peer.messages and n < 90 and time.monotonic() < deadline:
-        t0 = time.monotonic()
-        assert watcher.noop()[0] == 250
-        worst = max(worst, time.monotonic() - t0)
-        n += 1
-        time.sleep(0.01)
-    watcher.quit()
-    got, = signer.peer.wait_messages(1, timeout=60)
+    stop = tmp_path / "stop"
+    w = subprocess.Popen(["/usr/bin/python3", "-c", WATCHER, str(signer.tern.port), str(stop)],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert w.stdout.readline().strip() == "ready"
+        with smtplib.SMTP("127.0.0.1", signer.tern.port, local_hostname="app.example.test",
+                          timeout=t(60), source_address=(RELAY_CLIENT, 0)) as s:
+            assert s.sendmail(ALICE, ["big@example.net"], msg) == {}
+        # From the 250 until the peer has it: signing, then sending.
+        got, = signer.peer.wait_messages(1, timeout=60)
+        stop.write_text("")
+        worst, n = w.communicate(timeout=t(30))[0].split()
+    finally:
+        if w.poll() is None:
+            w.kill()
     signer.assert_signed_by_both(got.content)
-    assert n >= 5, n
-    assert worst < t(0.1), "a NOOP waited %.3fs while the message was signed" % worst
+    print("worst NOOP latency %ss over %s NOOPs" % (worst, n))
+    assert int(n) >= 5, n
+    assert float(worst) < t(0.25), "a NOOP waited %ss while the message was signed" % worst

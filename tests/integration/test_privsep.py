@@ -90,7 +90,9 @@ def test_network_process_dropped_root(secured):
     for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
         assert int(st[cap], 16) == 0, (cap, st[cap])
     assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2", st["Seccomp"]   # filter mode
     assert "event=sandboxed user=tern" in inst.log
+    assert "seccomp=on" in inst.log
     # queue/ and mail/ belong to tern; a delivered message too.
     assert os.stat(inst.queue_dir).st_uid == tern.pw_uid
     s = inst.smtp()
@@ -112,6 +114,7 @@ def test_keeper_holds_the_secrets(secured):
     assert int(kst["CapEff"], 16) == CAP_DAC_READ_SEARCH, kst["CapEff"]
     assert int(kst["CapPrm"], 16) == CAP_DAC_READ_SEARCH, kst["CapPrm"]
     assert kst["NoNewPrivs"] == "1"
+    assert kst["Seccomp"] == "2", kst["Seccomp"]
     # The network process holds no descriptor of the secrets...
     fds = open_fds(inst.proc.pid)
     assert not any(str(conf) in p for p in fds), fds
@@ -162,3 +165,20 @@ def test_keeper_death_stops_ternd(secured):
     assert rc == 1, rc
     assert "event=keeper-gone" in inst.log
     inst.exits.append(("sigkill", rc))   # expected: not a teardown failure
+
+
+def test_sigterm_to_the_whole_group_is_a_clean_stop(secured):
+    """A service manager stops a service by sending SIGTERM to every
+    process of it: the keeper must not die first and look like a crash."""
+    inst, _, _, _ = secured
+    kids = children(inst.proc.pid)
+    os.kill(kids[0], signal.SIGTERM)
+    time.sleep(0.2)
+    assert os.path.exists("/proc/%d" % kids[0]), "the keeper died of SIGTERM"
+    assert inst.stop() == 0
+    deadline = time.monotonic() + t(5)
+    while os.path.exists("/proc/%d" % kids[0]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists("/proc/%d/status" % kids[0]) or \
+        status(kids[0]).get("State", "").startswith("Z"), "the keeper outlived ternd"
+    assert "keeper-gone" not in inst.log

@@ -35,7 +35,7 @@
 #include <event2/event.h>
 
 #include "config/config.h"
-#include "daemon/iopool.h"
+#include "common/iopool.h"
 #include "proto/smtp_cmd.h"
 #include "queue/envelope.h"
 #include "queue/queue.h"

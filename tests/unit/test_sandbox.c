@@ -2,7 +2,8 @@
  * test_sandbox: Landlock as ternd uses it. In a child process (the rules
  * are for life), allow writing below one directory, reading below
  * another, TCP connections to one port; then check that everything else is
- * refused. Skipped (as passing) where the kernel has no Landlock.
+ * refused. Skipped (as passing) where the kernel has no Landlock. Then
+ * the seccomp deny list.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -112,11 +115,44 @@ test_landlock(void **state)
 	assert_int_equal(system(f), 0);
 }
 
+/* After the filter: no program can be run, no process looked into;
+ * ordinary calls still work. */
+static void
+test_seccomp(void **state)
+{
+	int st;
+	pid_t pid;
+
+	(void)state;
+	if ((pid = fork()) == 0) {
+		struct buf errs = BUF_INIT;
+		char *argv[] = { "/bin/true", NULL };
+		int fd;
+
+		if (sandbox_seccomp(false, &errs) == -1)
+			_exit(1);
+		if (execve("/bin/true", argv, NULL) != -1 || errno != EPERM)
+			_exit(2);
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != -1 || errno != EPERM)
+			_exit(3);
+		if (unshare(CLONE_NEWUSER) != -1 || errno != EPERM)
+			_exit(4);
+		if ((fd = open("/dev/null", O_RDONLY)) == -1)
+			_exit(5);
+		close(fd);
+		_exit(getpid() > 0 ? 0 : 6);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_landlock),
+		cmocka_unit_test(test_seccomp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -203,6 +203,87 @@ test_plain_from_base64(void **state)
 	buf_release(&b);
 }
 
+static const char *
+b64(const char *raw, size_t n, struct buf *out)
+{
+	buf_reset(out);
+	sasl_base64_encode(raw, n, out);
+	return buf_cstr(out);
+}
+
+/* The server side, as SMTP AUTH, IMAP AUTHENTICATE and POP3 AUTH drive it. */
+static void
+test_server_plain(void **state)
+{
+	struct sasl_server ss;
+	struct buf b = BUF_INIT;
+	const char *r;
+
+	(void)state;
+	/* no initial response: an empty challenge, then the message */
+	assert_int_equal(sasl_server_start(&ss, S("plain"), NULL, 0), SASL_CHALLENGE);
+	assert_string_equal(ss.challenge, "");
+	r = b64("\0alice@example.test\0secret", 26, &b);
+	assert_int_equal(sasl_server_step(&ss, r, strlen(r)), SASL_DONE);
+	assert_string_equal(ss.user, "alice@example.test");
+	assert_string_equal(ss.pass, "secret");
+	sasl_server_clear(&ss);
+	assert_int_equal(ss.pass[0], '\0');
+	/* initial response, with an authzid equal to the user */
+	r = b64("bob\0bob\0pw", 10, &b);
+	assert_int_equal(sasl_server_start(&ss, S("PLAIN"), r, strlen(r)), SASL_DONE);
+	assert_string_equal(ss.user, "bob");
+	/* another authzid, "=" (empty), bad base64, cancel */
+	r = b64("eve\0bob\0pw", 10, &b);
+	assert_int_equal(sasl_server_start(&ss, S("PLAIN"), r, strlen(r)), SASL_MALFORMED);
+	assert_int_equal(sasl_server_start(&ss, S("PLAIN"), S("=")), SASL_MALFORMED);
+	assert_int_equal(sasl_server_start(&ss, S("PLAIN"), S("!!!!")), SASL_BAD);
+	assert_int_equal(sasl_server_start(&ss, S("PLAIN"), NULL, 0), SASL_CHALLENGE);
+	assert_int_equal(sasl_server_step(&ss, S("*")), SASL_CANCELLED);
+	assert_int_equal(sasl_server_start(&ss, S("CRAM-MD5"), NULL, 0), SASL_UNKNOWN_MECH);
+	assert_int_equal(sasl_server_start(&ss, S("PLAINX"), NULL, 0), SASL_UNKNOWN_MECH);
+	buf_release(&b);
+}
+
+static void
+test_server_login(void **state)
+{
+	struct sasl_server ss;
+	struct buf b = BUF_INIT;
+	char big[SASL_USER_MAX + 2];
+	const char *r;
+
+	(void)state;
+	assert_int_equal(sasl_server_start(&ss, S("Login"), NULL, 0), SASL_CHALLENGE);
+	assert_string_equal(ss.challenge, "VXNlcm5hbWU6");
+	r = b64("alice@example.test", 18, &b);
+	assert_int_equal(sasl_server_step(&ss, r, strlen(r)), SASL_CHALLENGE);
+	assert_string_equal(ss.challenge, "UGFzc3dvcmQ6");
+	r = b64("secret", 6, &b);
+	assert_int_equal(sasl_server_step(&ss, r, strlen(r)), SASL_DONE);
+	assert_string_equal(ss.user, "alice@example.test");
+	assert_string_equal(ss.pass, "secret");
+	/* the user name with the command; an empty password is a password */
+	r = b64("bob", 3, &b);
+	assert_int_equal(sasl_server_start(&ss, S("LOGIN"), r, strlen(r)), SASL_CHALLENGE);
+	assert_string_equal(ss.challenge, "UGFzc3dvcmQ6");
+	assert_int_equal(sasl_server_step(&ss, "", 0), SASL_DONE);
+	assert_string_equal(ss.pass, "");
+	/* refused: an empty user, a NUL, a user over the limit, "*" */
+	assert_int_equal(sasl_server_start(&ss, S("LOGIN"), NULL, 0), SASL_CHALLENGE);
+	assert_int_equal(sasl_server_step(&ss, "", 0), SASL_BAD);
+	r = b64("a\0b", 3, &b);
+	assert_int_equal(sasl_server_start(&ss, S("LOGIN"), NULL, 0), SASL_CHALLENGE);
+	assert_int_equal(sasl_server_step(&ss, r, strlen(r)), SASL_BAD);
+	memset(big, 'u', sizeof(big));
+	r = b64(big, SASL_USER_MAX + 1, &b);
+	assert_int_equal(sasl_server_start(&ss, S("LOGIN"), r, strlen(r)), SASL_BAD);
+	r = b64(big, SASL_USER_MAX, &b);
+	assert_int_equal(sasl_server_start(&ss, S("LOGIN"), r, strlen(r)), SASL_CHALLENGE);
+	assert_int_equal(sasl_server_step(&ss, S("*")), SASL_CANCELLED);
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -213,6 +294,8 @@ main(void)
 		cmocka_unit_test(test_plain_split),
 		cmocka_unit_test(test_plain_sizes),
 		cmocka_unit_test(test_plain_from_base64),
+		cmocka_unit_test(test_server_plain),
+		cmocka_unit_test(test_server_login),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

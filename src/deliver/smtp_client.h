@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../deliver/courier.h"
+#include "courier.h"
 
 struct config;
 struct event_base;

@@ -30,7 +30,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "../common/buf.h"
@@ -39,7 +38,8 @@
 #include "../config/config.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_reply_parse.h"
-#include "../tls/tls.h"
+#include "../tls/tls_bev.h"
+#include "smtp_client_msg.h"
 
 /* RFC 5321 §4.5.3.2 timeouts, in seconds. */
 #define T_GREETING  300
@@ -104,8 +104,6 @@ struct smtp_client {
 
 static void client_send_next(struct smtp_client *c);
 static void body_pump(struct smtp_client *c);
-static void body_add(struct smtp_client *c, struct evbuffer *out,
-    const char *p, size_t n);
 
 static void
 set_timeout(struct smtp_client *c, int secs)
@@ -268,7 +266,7 @@ static void
 on_starttls_reply(struct smtp_client *c)
 {
 	struct bufferevent *tbev;
-	SSL *ssl;
+	struct tls_pending *p;
 
 	if (c->rp.code != 220) {
 		/* Opportunistic: carry on in the clear, with what the EHLO
@@ -280,11 +278,8 @@ on_starttls_reply(struct smtp_client *c)
 		return;
 	}
 	caps_forget(c);
-	if ((ssl = tls_client_ssl(c->tls_ctx, c->host)) == NULL ||
-	    (tbev = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		if (ssl)
-			SSL_free(ssl);
+	p = tls_bev_prepare(c->tls_ctx, false, c->host);
+	if ((tbev = tls_bev_starttls(&p, c->bev)) == NULL) {
 		broken(c, "4.7.0", false, "cannot start TLS with %s", c->relay);
 		return;
 	}
@@ -466,7 +461,7 @@ on_tx_reply(struct smtp_client *c)
 			c->at_bol = true;
 			c->last2[0] = c->last2[1] = 0;
 			if (tx->prefix_len)
-				body_add(c, bufferevent_get_output(c->bev), tx->prefix,
+				smtp_client_stuff(bufferevent_get_output(c->bev), &c->at_bol, tx->prefix,
 				    tx->prefix_len);
 			set_timeout(c, T_BLOCK);
 			body_pump(c);
@@ -516,30 +511,6 @@ on_dot_reply(struct smtp_client *c)
 	tx_done(c);
 }
 
-/*
- * Adds message octets to out, dot-stuffed (RFC 5321 §4.5.2). A line
- * starts after LF and also after a lone CR: tern's queue holds CRLF only,
- * but a receiver that takes a bare CR (or LF) for a line end would read an
- * unstuffed "\r.\r\n" as the end of the data and the rest as commands.
- * Stuffing there costs a strict receiver one extra dot in a line that
- * contains a bare CR, which no conforming message has.
- */
-static void
-body_add(struct smtp_client *c, struct evbuffer *out, const char *p, size_t n)
-{
-	size_t i, start;
-
-	for (i = start = 0; i < n; i++) {
-		if (c->at_bol && p[i] == '.') {
-			evbuffer_add(out, p + start, i - start);
-			evbuffer_add(out, ".", 1);
-			start = i;
-		}
-		c->at_bol = p[i] == '\n' || p[i] == '\r';
-	}
-	evbuffer_add(out, p + start, n - start);
-}
-
 /* Writes the next piece of the body, dot-stuffed, then the final ".". */
 static void
 body_pump(struct smtp_client *c)
@@ -558,7 +529,7 @@ body_pump(struct smtp_client *c)
 			    n == 0 ? "short file" : strerror(errno));
 			return;
 		}
-		body_add(c, out, in, (size_t)n);
+		smtp_client_stuff(out, &c->at_bol, in, (size_t)n);
 		if (n >= 2) {
 			c->last2[0] = in[n - 2];
 			c->last2[1] = in[n - 1];
@@ -647,12 +618,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if ((what & BEV_EVENT_CONNECTED) && c->state == C_TLS) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		char d[96];
-
-		tls_describe(ssl, d, sizeof(d));
-		snprintf(c->tls_info, sizeof(c->tls_info), "%s verified=%s", d,
-		    tls_peer_verified(ssl) ? "yes" : "no");
+		tls_bev_describe(c->bev, true, c->tls_info, sizeof(c->tls_info));
 		c->tls = true;
 		/* RFC 3207 §4.2: start over with EHLO. */
 		c->state = C_EHLO;
@@ -735,80 +701,6 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	return c;
 }
 
-static bool
-has_8bit(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] >= 0x80)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Feeds header octets to a search for 8-bit octets before the empty line
- * that ends the header section. *tail holds the last octets seen (start
- * with "\r\n": the message starts a line). Returns 1 for an 8-bit octet
- * in the header, 0 at the header's end, -1 to be fed more.
- */
-static int
-header_scan(uint32_t *tail, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)p[i] >= 0x80)
-			return 1;
-		*tail = *tail << 8 | (unsigned char)p[i];
-		if (*tail == 0x0d0a0d0a)
-			return 0;
-	}
-	return -1;
-}
-
-/*
- * Whether a message that came with SMTPUTF8 really needs it (RFC 6531
- * §3.2, §3.4): a non-ASCII address in the envelope, or non-ASCII in the
- * header section (RFC 6532) of what goes out: our DKIM fields, our
- * Received field (it may quote a UTF-8 recipient) and the client's
- * header. An 8-bit body needs only 8BITMIME. The header is read from the
- * queue file here, not recorded on arrival: the envelope block is written
- * before the header arrives, and the scan stops at the header's end.
- * Returns 1, 0, or -1 when the queue file cannot be read.
- */
-static int
-tx_needs_smtputf8(const struct smtp_client_tx *tx)
-{
-	char in[BODY_PIECE];
-	uint32_t tail = 0x0d0a;
-	uint64_t done = 0;
-	size_t i;
-	int r;
-
-	if (has_8bit(tx->sender, strlen(tx->sender)))
-		return 1;
-	for (i = 0; i < tx->nrcpt; i++) {
-		if (has_8bit(tx->rcpt[i], strlen(tx->rcpt[i])))
-			return 1;
-	}
-	if (tx->prefix_len && (r = header_scan(&tail, tx->prefix, tx->prefix_len)) >= 0)
-		return r;
-	while (done < tx->len) {
-		uint64_t left = tx->len - done;
-		size_t want = left < sizeof(in) ? (size_t)left : sizeof(in);
-		ssize_t n = pread(tx->fd, in, want, (off_t)(tx->off + done));
-
-		if (n <= 0)
-			return -1;
-		if ((r = header_scan(&tail, in, (size_t)n)) >= 0)
-			return r;
-		done += (uint64_t)n;
-	}
-	return 0;
-}
-
 void
 smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx,
     smtp_client_cb on_done, void *arg)
@@ -835,7 +727,7 @@ smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx,
 	 * header. A message that merely came with SMTPUTF8 goes without it
 	 * (send_command leaves the parameter out). */
 	if (tx->smtputf8 && !c->smtputf8) {
-		int need = tx_needs_smtputf8(tx);
+		int need = smtp_client_needs_smtputf8(tx);
 
 		if (need != 0) {
 			for (i = 0; i < tx->nrcpt; i++) {

@@ -1,0 +1,225 @@
+/*
+ * listener: listening sockets and the connection limits (see listener.h).
+ *
+ * The per-IP counts are one hash table of keys shared by every listener
+ * (a client's connections to port 25 and 587 count together, as
+ * max_connections does). Loop thread only.
+ */
+#include "listener.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "../common/limtab.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../config/config.h"
+#include "../maillog/maillog.h"
+#include "conn.h"
+
+#define IP_BUCKETS 4096
+
+struct listener {
+	struct listener_conf conf;
+	char host[64];
+	const struct config *cfg;
+	struct tls *tls;
+	struct event_base *base;
+	struct evconnlistener *evl;
+};
+
+struct ip_count {
+	char key[LISTENER_KEY_MAX];
+	int n;
+	struct ip_count *next;
+};
+
+static struct ip_count *by_ip[IP_BUCKETS];
+
+/* ------------------------------------------------------------ counts ---- */
+
+static unsigned
+ip_hash(const char *key)
+{
+	unsigned h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+static struct ip_count **
+ip_slot(const char *key)
+{
+	struct ip_count **pp = &by_ip[ip_hash(key)];
+
+	while (*pp && strcmp((*pp)->key, key) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+void
+listener_release(const char *key)
+{
+	struct ip_count **pp = ip_slot(key), *c = *pp;
+
+	if (c && --c->n == 0) {
+		*pp = c->next;
+		free(c);
+	}
+}
+
+/*
+ * The key connections are counted under for max_connections_per_ip: the
+ * address for IPv4, the /64 for IPv6, where one client holds the whole
+ * /64 and could otherwise open max_connections_per_ip from each address.
+ */
+static void
+limit_key(const struct conn_peer *p, char *out, size_t outsize)
+{
+	unsigned char pfx[9], a6[16] = { 0 };
+	char text[INET6_ADDRSTRLEN];
+
+	if (limtab_addr_prefix(p->family, p->addr, pfx) != 9) {
+		if (p->family == AF_INET6 && inet_ntop(AF_INET, p->addr + 12, text, sizeof(text)))
+			str_copy(out, outsize, text);   /* IPv4-mapped */
+		else
+			str_copy(out, outsize, p->ip);
+		return;
+	}
+	memcpy(a6, pfx + 1, 8);
+	if (inet_ntop(AF_INET6, a6, text, sizeof(text)) == NULL)
+		str_copy(out, outsize, p->ip);
+	else
+		snprintf(out, outsize, "%s/64", text);
+}
+
+/* ------------------------------------------------------------ accept ---- */
+
+static void
+on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct listener *l = arg;
+	const struct config *cfg = l->cfg;
+	struct ip_count **slot;
+	struct conn_peer peer;
+	char key[LISTENER_KEY_MAX];
+	bool all;
+
+	(void)evl;
+	(void)salen;
+	conn_peer_from(sa, &peer);
+	limit_key(&peer, key, sizeof(key));
+	slot = ip_slot(key);
+	all = conn_count() >= (unsigned)cfg->max_connections;
+	if (all || (*slot && (*slot)->n >= cfg->max_connections_per_ip)) {
+		char msg[300];
+		int n = l->conf.proto->busy(&l->conf, !all, msg, sizeof(msg));
+
+		if (n >= (int)sizeof(msg))
+			n = (int)sizeof(msg) - 1;   /* never past the buffer */
+		if (n > 0 && send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			(void)0;   /* the client will see the close */
+		close(fd);
+		maillog_refused(peer.ip, all ? "too many connections" :
+		    "too many connections from this address");
+		return;
+	}
+	if (*slot == NULL) {
+		if ((*slot = calloc(1, sizeof(**slot))) == NULL) {
+			close(fd);
+			return;
+		}
+		str_copy((*slot)->key, sizeof((*slot)->key), key);
+	}
+	(*slot)->n++;
+	conn_start(l->base, fd, &peer, &l->conf, l->tls, key);
+}
+
+static void
+on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	(void)evl;
+	(void)arg;
+	/* EMFILE and friends: log and keep listening. */
+	log_warn("accept");
+}
+
+/* ------------------------------------------------------------ setup ----- */
+
+struct listener *
+listener_new(struct event_base *base, const struct config *cfg,
+    const struct listener_conf *lc)
+{
+	struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+	struct listener *l;
+	char port[16];
+	int rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+	snprintf(port, sizeof(port), "%d", lc->port);
+	if ((rc = evutil_getaddrinfo(lc->host, port, &hints, &ai)) != 0) {
+		log_msg(LOG_LVL_ERR, "listen %s:%d: %s", lc->host, lc->port,
+		    evutil_gai_strerror(rc));
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		evutil_freeaddrinfo(ai);
+		log_warnx("listen %s:%d: out of memory", lc->host, lc->port);
+		return NULL;
+	}
+	l->conf = *lc;
+	str_copy(l->host, sizeof(l->host), lc->host);
+	l->conf.host = l->host;
+	l->cfg = cfg;
+	l->base = base;
+	l->evl = evconnlistener_new_bind(base, on_accept, l, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024,
+	    ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (l->evl == NULL) {
+		log_warn("listen %s:%d", lc->host, lc->port);
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->evl, on_accept_error);
+	log_info("event=listening service=%s address=%s:%d", lc->service, lc->host,
+	    lc->port);
+	return l;
+}
+
+void
+listener_enable(struct listener *l, struct tls *tls)
+{
+	l->tls = tls;
+	evconnlistener_enable(l->evl);
+}
+
+const struct listener_conf *
+listener_conf(const struct listener *l)
+{
+	return &l->conf;
+}
+
+void
+listener_free(struct listener **lp)
+{
+	struct listener *l = *lp;
+
+	if (l == NULL)
+		return;
+	evconnlistener_free(l->evl);
+	free(l);
+	*lp = NULL;
+}

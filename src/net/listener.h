@@ -1,0 +1,56 @@
+/*
+ * listener: one listening socket and the protocol it serves, and the
+ * connection limits all listeners share: max_connections in all, and
+ * max_connections_per_ip per client (an IPv4 address, or an IPv6 /64,
+ * since one client holds a whole /64). A connection over a limit gets the
+ * protocol's refusal line and is closed; any other becomes a struct conn
+ * handed to the protocol's greet.
+ */
+#ifndef TERN_NET_LISTENER_H
+#define TERN_NET_LISTENER_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+
+struct config;
+struct conn_proto;
+struct event_base;
+struct tls;
+
+/* Room for the per-IP key: an address, or an IPv6 prefix "…/64". */
+#define LISTENER_KEY_MAX (INET6_ADDRSTRLEN + 4)
+
+enum listener_tls {
+	LISTENER_TLS_NONE,
+	LISTENER_TLS_STARTTLS,    /* offered after the greeting */
+	LISTENER_TLS_IMPLICIT,    /* from the first octet (RFC 8314) */
+};
+
+struct listener_conf {
+	const struct conn_proto *proto;
+	void *env;                  /* the protocol's; outlives the listener */
+	enum listener_tls tls_mode;
+	bool auth_required;         /* submission: no mail without a login */
+	const char *service;        /* for the logs: "smtp", "submission", ... */
+	const char *host;
+	int port;
+};
+
+struct listener;
+
+/* Binds, not yet accepting. cfg is the daemon's and outlives the
+ * listener. NULL on error (logged). */
+struct listener *listener_new(struct event_base *base, const struct config *cfg,
+    const struct listener_conf *lc);
+/* Starts accepting. tls (loaded after binding, kept across reloads)
+ * outlives the listener; NULL: no TLS at all. */
+void listener_enable(struct listener *l, struct tls *tls);
+void listener_free(struct listener **lp);
+
+/* The configuration a connection came in on. */
+const struct listener_conf *listener_conf(const struct listener *l);
+
+/* A connection counted under key has ended (conn.c). */
+void listener_release(const char *key);
+
+#endif
