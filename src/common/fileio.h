@@ -1,13 +1,25 @@
 /*
- * fileio: small helpers around write(2) shared by the modules that write
- * files (the queue, Maildir delivery).
+ * fileio: small helpers around files and directories shared by the
+ * modules that write them (the queue, Maildir delivery, TLS and DKIM key
+ * set-up).
  */
 #ifndef TERN_FILEIO_H
 #define TERN_FILEIO_H
 
 #include <stddef.h>
 
+#include "buf.h"
+
 /* Writes all n octets, retrying short writes and EINTR; 0 or -1 (errno). */
 int fileio_write_all(int fd, const void *p, size_t n);
+
+/* Appends what is left to read of fd to out, retrying EINTR. Returns 0 at
+ * end of file, or -1 (errno) with what was read before the error kept. */
+int fileio_read_all(int fd, struct buf *out);
+
+/* Creates dir and missing parents (mode 0700), fsyncing each parent that
+ * gained an entry, so a new directory outlives a crash. Returns 0 (also
+ * when it exists) or -1 with errno. */
+int fileio_mkdirs(const char *dir);
 
 #endif

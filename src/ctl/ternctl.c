@@ -16,7 +16,7 @@
 #include <openssl/pem.h>
 
 #include "../auth/auth.h"
-#include "../deliver/maildir.h"
+#include "../common/fileio.h"
 #include "../policy/dkim_sign.h"
 #include "../common/buf.h"
 #include "../common/str.h"
@@ -235,7 +235,7 @@ cmd_dkim_keygen(const char *config, const char *domain, const char *selector,
 	    EVP_RSA_gen(2048);
 	snprintf(dir, sizeof(dir), "%s/dkim", cfg.data_dir);
 	snprintf(path, sizeof(path), "%s/%s.%s.key", dir, domain, selector);
-	if (key == NULL || maildir_mkdirs(dir) == -1 ||
+	if (key == NULL || fileio_mkdirs(dir) == -1 ||
 	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
 	    (f = fdopen(fd, "w")) == NULL ||
 	    !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) || fclose(f) != 0 ||

@@ -1,5 +1,5 @@
 /*
- * maildir: Maildir delivery (see maildir.h).
+ * maildir: Maildirs and delivery into them (see maildir.h).
  *
  * Unique names follow the Maildir convention: "<sec>.M<usec>P<pid>Q<n>.<host>"
  * with ",S=<size>" so readers need no stat. The body is copied with
@@ -27,49 +27,6 @@ fail(struct maildir_result *res, const char *what, int err)
 	snprintf(res->error, sizeof(res->error), "%s: %s", what, strerror(err));
 }
 
-static int
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-int
-maildir_mkdirs(const char *dir)
-{
-	char path[1024], *slash;
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (mkdir(dir, 0700) == 0) {
-		memcpy(path, dir, n + 1);
-		if ((slash = strrchr(path, '/')) != NULL && slash != path) {
-			*slash = '\0';
-			return fsync_dir(path);
-		}
-		return fsync_dir(".");
-	}
-	if (errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	memcpy(path, dir, n + 1);
-	if ((slash = strrchr(path, '/')) == NULL || slash == path)
-		return -1;
-	*slash = '\0';
-	if (maildir_mkdirs(path) == -1)
-		return -1;
-	return maildir_mkdirs(dir);
-}
-
 int
 maildir_create(const char *path)
 {
@@ -82,7 +39,7 @@ maildir_create(const char *path)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		if (maildir_mkdirs(dir) == -1)
+		if (fileio_mkdirs(dir) == -1)
 			return -1;
 	}
 	return 0;
@@ -142,6 +99,53 @@ maildir_unique_name(const char *hostname, char *out, size_t outsize)
 }
 
 void
+maildir_name_add_size(char *name, size_t size, uint64_t total)
+{
+	size_t n = strlen(name);
+
+	snprintf(name + n, size - n, ",S=%llu", (unsigned long long)total);
+}
+
+int
+maildir_path(const char *mailroot, const char *addr, char *out, size_t outsize)
+{
+	const char *at = strrchr(addr, '@');
+	int n;
+
+	/* The names come from the users file, but a path is a path. */
+	if (at == NULL || at == addr || addr[0] == '.' || at[1] == '.' ||
+	    strchr(addr, '/') != NULL)
+		return -1;
+	n = snprintf(out, outsize, "%s/%s/%.*s", mailroot, at + 1,
+	    (int)(at - addr), addr);
+	return (n < 0 || (size_t)n >= outsize) ? -1 : 0;
+}
+
+int
+maildir_trace_prefix(struct buf *out, const char *sender, const char *rcpt)
+{
+	return buf_printf(out, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+	    sender, rcpt);
+}
+
+int
+maildir_open_tmp(const char *box, const char *hostname, char *tmp_r,
+    char *final_r, size_t size)
+{
+	char name[256];
+	int n, m;
+
+	maildir_unique_name(hostname, name, sizeof(name));
+	n = snprintf(tmp_r, size, "%s/tmp/%s", box, name);
+	m = snprintf(final_r, size, "%s/new/%s", box, name);
+	if (n < 0 || (size_t)n >= size || m < 0 || (size_t)m >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open(tmp_r, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
+void
 maildir_deliver(const char *path, const char *hostname, const char *prefix,
     size_t prefix_len, int src_fd, off_t off, uint64_t len,
     struct maildir_result *res)
@@ -160,8 +164,7 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		return;
 	}
 	maildir_unique_name(hostname, name, sizeof(name));
-	snprintf(name + strlen(name), sizeof(name) - strlen(name), ",S=%llu",
-	    (unsigned long long)(prefix_len + len));
+	maildir_name_add_size(name, sizeof(name), prefix_len + len);
 	snprintf(tmpf, sizeof(tmpf), "%s/%s", tmpdir, name);
 	snprintf(newf, sizeof(newf), "%s/%s", res->newdir, name);
 

@@ -1,8 +1,12 @@
 /*
- * maildir: deliver one message into a Maildir (https://cr.yp.to/proto/maildir.html):
- * write tmp/<unique>, fsync, rename into new/. The caller makes the rename
- * durable with an fsync of new/ (batched, see queue/dirsync.c) before it
- * counts the delivery as done. Runs on an I/O thread.
+ * maildir: everything tern knows about Maildirs
+ * (https://cr.yp.to/proto/maildir.html): where a local mailbox's Maildir
+ * is, making one, unique names, the trace fields of a final delivery, and
+ * delivering one message: write tmp/<unique>, fsync, rename into new/.
+ * The caller makes the rename durable with an fsync of new/ (batched, see
+ * queue/commit.c) before it counts the delivery as done. maildir_deliver
+ * runs on an I/O thread. A direct delivery (queue.c) writes the file
+ * itself, between maildir_open_tmp and the queue's commit.
  */
 #ifndef TERN_MAILDIR_H
 #define TERN_MAILDIR_H
@@ -10,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "../common/buf.h"
 
 enum deliver_status { DELIVER_OK = 0, DELIVER_TEMP, DELIVER_PERM };
 
@@ -30,12 +36,30 @@ void maildir_deliver(const char *path, const char *hostname,
 /* A Maildir unique name: "<sec>.M<usec>P<pid>Q<n>.<host>" (thread-safe). */
 void maildir_unique_name(const char *hostname, char *out, size_t outsize);
 
-/* Creates dir and missing parents (mode 0700), fsyncing each parent that
- * gained an entry. Returns 0 or -1 with errno. */
-int maildir_mkdirs(const char *dir);
+/* Appends ",S=<total>" to a name in new/: readers take the size from it. */
+void maildir_name_add_size(char *name, size_t size, uint64_t total);
 
 /* Creates whatever is missing of the Maildir at path: tmp/, new/, cur/
- * and their parents (maildir_mkdirs). Returns 0 or -1 with errno. */
+ * and their parents (fileio_mkdirs). Returns 0 or -1 with errno. */
 int maildir_create(const char *path);
+
+/* The Maildir of a local mailbox "user@domain": <mailroot>/<domain>/<user>.
+ * -1 when the address makes no safe path, or too long a one. */
+int maildir_path(const char *mailroot, const char *addr, char *out,
+    size_t outsize);
+
+/* Appends the trace fields a final delivery puts in front of the
+ * message: Return-Path (RFC 5321 §4.4) and Delivered-To (RFC 9228, for
+ * loop detection by later hops). 0 or -1 when out of memory. */
+int maildir_trace_prefix(struct buf *out, const char *sender, const char *rcpt);
+
+/*
+ * For a direct delivery: creates <box>/tmp/<unique> (O_EXCL, mode 0600)
+ * and returns its descriptor; tmp_r gets its name and final_r the name it
+ * takes in <box>/new/ (without its size: maildir_name_add_size). -1 with
+ * errno: ENOENT when the Maildir is not (any longer) there.
+ */
+int maildir_open_tmp(const char *box, const char *hostname, char *tmp_r,
+    char *final_r, size_t size);
 
 #endif

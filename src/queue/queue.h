@@ -3,7 +3,7 @@
  *
  * A message is written to tmp/<id> while it arrives, then committed:
  * trailer, fsync, rename into msg/<id>, and an fsync of msg/ shared with
- * every other commit of that moment (dirsync). Only then does the commit
+ * every other commit of that moment (commit.c). Only then does the commit
  * callback run, and only then may the session say 250. The queue then
  * delivers it and removes it when every recipient is done. docs/queue.md
  * has the states and what a crash leaves in each.

@@ -17,9 +17,9 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "../common/fileio.h"
 #include "../common/log.h"
 #include "../config/config.h"
-#include "../deliver/maildir.h"
 
 struct tls {
 	SSL_CTX *server;
@@ -126,7 +126,7 @@ tls_ensure_cert(const struct config *cfg, struct buf *errs)
 		return 0;
 	/* First run: make a pair so that TLS works at once. */
 	snprintf(dir, sizeof(dir), "%s/tls", cfg->data_dir);
-	if (maildir_mkdirs(dir) == -1) {
+	if (fileio_mkdirs(dir) == -1) {
 		buf_printf(errs, "tls: mkdir %s: %s\n", dir, strerror(errno));
 		return -1;
 	}

@@ -1,0 +1,592 @@
+/*
+ * attempt: one delivery attempt at one queued message (struct attempt,
+ * queue_int.h), from start to the outcome on disk.
+ *
+ * attempt_start() takes a due message from the scheduler and splits its
+ * pending recipients into parts: every local one in one I/O-pool job
+ * (maildir_deliver, then a shared fsync of each new/), and one remote part
+ * per domain (remote.c), after DKIM signatures are made on the pool for
+ * mail that leaves signed. When the last part reports, finish_attempt()
+ * logs each recipient, has dsn.c queue the notifications owed, and
+ * attempt_record_outcome() appends the state file (queue_state.c) or
+ * removes the finished message, then hands the message back to the
+ * scheduler.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/fileio.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../config/config.h"
+#include "../common/iopool.h"
+#include "../deliver/courier.h"
+#include "../deliver/maildir.h"
+#include "../deliver/remote.h"
+#include "../maillog/maillog.h"
+#include "../policy/dkim_sign.h"
+#include "../privsep/keeper_client.h"
+#include "queue_int.h"
+#include "queue_state.h"
+
+static void finish_attempt(struct attempt *a);
+static void finish_done(void *arg);
+static void launch_parts(struct attempt *a);
+
+/* ------------------------------------------------------------ DKIM ----- */
+
+/* True when the message leaves signed: a key for the sender's domain. */
+static bool
+dkim_wanted(const struct queue *q, const struct qmsg *m)
+{
+	const char *at = strrchr(m->env.sender, '@');
+	size_t i;
+
+	if (!m->env.dkim || at == NULL || q->signer == NULL)
+		return false;
+	for (i = 0; i < q->ndkim; i++) {
+		if (str_ieq(q->cfg->dkim[i].domain, at + 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Pool thread: DKIM-Signature fields for every key of the sender's domain.
+ * Reading and hashing a message of up to max_message_size is whole-message
+ * work, kept off the loop; the keeper signs the digest.
+ */
+static void
+dkim_work(void *arg)
+{
+	struct attempt *a = arg;
+	const struct qmsg *m = a->m;
+	const struct queue *q = a->q;
+	const char *at = strrchr(m->env.sender, '@');
+	struct buf msg = BUF_INIT;
+	size_t i;
+
+	if (at == NULL || a->fd == -1 || buf_reserve(&msg, m->body_len + 1) == -1 ||
+	    pread(a->fd, msg.data, m->body_len, (off_t)m->body_off) != (ssize_t)m->body_len) {
+		buf_release(&msg);
+		return;
+	}
+	msg.len = m->body_len;
+	for (i = 0; i < q->ndkim; i++) {
+		const struct config_dkim *cd = &q->cfg->dkim[i];
+		struct dkim_pending p;
+		uint8_t sig[DKIM_SIG_MAX];
+		size_t siglen = sizeof(sig);
+
+		if (!str_ieq(cd->domain, at + 1))
+			continue;
+		if (dkim_sign_prepare(cd->domain, cd->selector,
+		    q->dkim_kinds[i] == KEEPER_KEY_ED25519, msg.data, msg.len,
+		    (int64_t)time(NULL), &p) == -1)
+			continue;   /* too many fields: sent unsigned (logged below) */
+		if (keeper_signer_sign(q->signer, (uint32_t)i, p.digest, sig, &siglen) == 0)
+			dkim_sign_finish(&p, sig, siglen, &a->dkim);
+		dkim_pending_release(&p);
+	}
+	buf_release(&msg);
+}
+
+static void
+dkim_done(void *arg)
+{
+	struct attempt *a = arg;
+
+	if (a->dkim.len == 0)
+		log_warnx("id=%s event=dkim-failed sender=%s note=\"sent unsigned\"",
+		    a->m->env.id, a->m->env.sender);
+	launch_parts(a);
+}
+
+/* ------------------------------------------------------- the parts ---- */
+
+static bool
+is_local_rcpt(const struct attempt *a, size_t i)
+{
+	return a->tried[i] && a->m->env.rcpts[i].local;
+}
+
+/* Pool thread: every local recipient of the attempt. */
+static void
+local_work(void *arg)
+{
+	struct attempt *a = arg;
+	struct qmsg *m = a->m;
+	char path[QPATH_MAX], box[QPATH_MAX];
+	struct buf prefix = BUF_INIT;
+	size_t i;
+	int fd;
+
+	queue_path(path, a->q->msgdir, m->env.id);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &m->env.rcpts[i];
+		struct maildir_result *res = &a->mres[i];
+
+		if (!is_local_rcpt(a, i))
+			continue;
+		if (fd == -1) {
+			res->status = DELIVER_TEMP;
+			snprintf(res->error, sizeof(res->error), "open queue file: %s",
+			    strerror(errno));
+			continue;
+		}
+		if (maildir_path(a->q->mailroot, r->addr, box, sizeof(box)) == -1) {
+			res->status = DELIVER_PERM;
+			snprintf(res->error, sizeof(res->error), "bad mailbox name");
+			continue;
+		}
+		buf_reset(&prefix);
+		maildir_trace_prefix(&prefix, m->env.sender, r->addr);
+		maildir_deliver(box, a->q->cfg->hostname, prefix.data, prefix.len,
+		    fd, (off_t)m->body_off, m->body_len, res);
+	}
+	buf_release(&prefix);
+	if (fd != -1)
+		close(fd);
+}
+
+static void
+attempt_free(struct attempt *a)
+{
+	if (a->q)
+		LIST_REMOVE(a, link);
+	if (a->fd != -1)
+		close(a->fd);
+	free(a->res);
+	free(a->mres);
+	free(a->tried);
+	free(a->rjobs);
+	free(a->ridx);
+	buf_release(&a->dkim);
+	free(a);
+}
+
+/* Shutdown with attempts still running (remote ones never finish once the
+ * loop stops): their messages are theirs to free. */
+void
+attempt_free_running(struct queue *q)
+{
+	struct attempt *a;
+
+	while ((a = LIST_FIRST(&q->running)) != NULL) {
+		struct qmsg *m = a->m;
+
+		attempt_free(a);
+		queue_msg_free(m);
+	}
+}
+
+static void
+part_done(struct attempt *a)
+{
+	if (--a->parts == 0) {
+		if (a->fd != -1) {
+			close(a->fd);
+			a->fd = -1;
+		}
+		finish_attempt(a);
+	}
+}
+
+static void
+local_synced(void *arg, int err)
+{
+	struct attempt *a = arg;
+	size_t i;
+
+	if (err != 0) {
+		/* The renames may not be durable: deliver again later. A copy
+		 * already in new/ may become a duplicate; never a loss. */
+		for (i = 0; i < a->m->env.nrcpts; i++) {
+			if (is_local_rcpt(a, i) && a->mres[i].status == DELIVER_OK) {
+				a->mres[i].status = DELIVER_TEMP;
+				snprintf(a->mres[i].error, sizeof(a->mres[i].error),
+				    "fsync of new/: %s", strerror(err));
+			}
+		}
+	}
+	if (--a->syncs > 0)
+		return;
+	for (i = 0; i < a->m->env.nrcpts; i++) {
+		struct courier_result *r = &a->res[i];
+
+		if (!is_local_rcpt(a, i))
+			continue;
+		r->status = a->mres[i].status;
+		str_copy(r->relay, sizeof(r->relay), "local");
+		str_copy(r->dsn, sizeof(r->dsn), r->status == DELIVER_OK ? "2.0.0" :
+		    r->status == DELIVER_TEMP ? "4.3.0" : "5.3.0");
+		str_copy(r->detail, sizeof(r->detail), r->status == DELIVER_OK ?
+		    "delivered to maildir" : a->mres[i].error);
+	}
+	part_done(a);
+}
+
+static void
+local_done(void *arg)
+{
+	struct attempt *a = arg;
+	size_t i;
+
+	/* One hold so the first batch cannot finish us early. */
+	a->syncs = 1;
+	for (i = 0; i < a->m->env.nrcpts; i++) {
+		if (is_local_rcpt(a, i) && a->mres[i].status == DELIVER_OK) {
+			char box[QPATH_MAX];
+
+			/* It exists now: the next message may go direct. */
+			if (maildir_path(a->q->mailroot, a->m->env.rcpts[i].addr, box,
+			    sizeof(box)) == 0)
+				queue_box_remember(a->q, box);
+			a->syncs++;
+			if (commit_group_sync_dir(a->q->group, a->mres[i].newdir, local_synced, a) == -1) {
+				a->syncs--;
+				a->mres[i].status = DELIVER_TEMP;
+				snprintf(a->mres[i].error, sizeof(a->mres[i].error), "out of memory");
+			}
+		}
+	}
+	local_synced(a, 0);
+}
+
+static void
+remote_part_done(void *arg)
+{
+	struct remote_job *rj = arg;
+	struct attempt *a = rj->owner;
+	struct queue *q = a->q;
+	char domain[256];
+
+	/* Copied first: the message (and its envelope) may be gone after. */
+	str_copy(domain, sizeof(domain), rj->domain);
+	part_done(a);
+	scheduler_release_held(q, domain);
+	scheduler_pump(q);
+}
+
+/* -------------------------------------------------------- the end ----- */
+
+/* Pool thread: record outcomes, or remove a finished message. */
+static void
+finish_work(void *arg)
+{
+	struct attempt *a = arg;
+	struct qmsg *m = a->m;
+	char path[QPATH_MAX];
+	struct buf lines = BUF_INIT;
+	struct queue_state_update u;
+	int fd;
+
+	queue_path(path, a->q->statedir, m->env.id);
+	if (a->remove) {
+		char mpath[QPATH_MAX];
+
+		/* Second step (finish_synced): msg/<id> is gone for good. */
+		if (a->unlink_state) {
+			if (unlink(path) == -1 && errno != ENOENT)
+				a->finish_err = errno;
+			return;
+		}
+		queue_path(mpath, a->q->msgdir, m->env.id);
+		if (unlink(mpath) == -1 && errno != ENOENT)
+			a->finish_err = errno;
+		return;
+	}
+	/* A new state file starts with its version; finish_done makes its
+	 * name durable. */
+	u = (struct queue_state_update){ .env = &m->env, .tried = a->tried,
+	    .next_try = a->next_try, .attempts = m->attempts,
+	    .warned = a->warned_now, .now = (int64_t)time(NULL) };
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600)) != -1)
+		a->state_new = u.new_file = true;
+	else if (errno == EEXIST)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd == -1)
+		a->finish_err = errno;
+	else if (queue_state_encode(&u, &lines) == -1)
+		a->finish_err = ENOMEM;
+	else if (fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1)
+		a->finish_err = errno;
+	if (fd != -1)
+		close(fd);
+	buf_release(&lines);
+}
+
+static void
+finish_end(struct attempt *a)
+{
+	struct queue *q = a->q;
+	struct qmsg *m = a->m;
+
+	q->inflight--;
+	if (a->remove) {
+		maillog_removed(m->env.id);
+		q->nmsgs--;
+		queue_msg_free(m);
+	} else {
+		m->where = QMSG_NOWHERE;
+		scheduler_add(q, m, a->next_try);
+	}
+	attempt_free(a);
+	scheduler_pump(q);
+}
+
+static void
+finish_synced(void *arg, int err)
+{
+	struct attempt *a = arg;
+
+	if (err != 0) {
+		/* A removal keeps the state file: should the message come
+		 * back after a crash, its record comes back with it. */
+		errno = err;
+		log_warn("id=%s queue: sync of %s", a->m->env.id,
+		    a->remove ? "msg/" : "state/");
+	} else if (a->remove) {
+		a->unlink_state = true;
+		if (iopool_submit(a->q->pool, finish_work, finish_done, a) == 0)
+			return;
+	}
+	finish_end(a);
+}
+
+/*
+ * The state file's name must be durable like the records in it (a batched
+ * fsync of state/ after it was created); and it may go only once the
+ * message's removal is durable (a batched fsync of msg/ between the two
+ * unlinks), or a crash could bring the message back without the record of
+ * who already has it. A state file left behind by a crash after that is
+ * an orphan, removed at startup; ids are never reused.
+ */
+static void
+finish_done(void *arg)
+{
+	struct attempt *a = arg;
+	struct queue *q = a->q;
+	struct qmsg *m = a->m;
+	bool sync;
+
+	if (a->finish_err) {
+		errno = a->finish_err;
+		log_warn("id=%s queue: %s", m->env.id,
+		    a->remove ? "remove" : "record recipient state");
+	}
+	if (a->state_new)
+		m->has_state = true;
+	sync = a->finish_err == 0 &&
+	    (a->remove ? m->has_state && !a->unlink_state : a->state_new);
+	if (sync && commit_group_sync_dir(q->group, a->remove ? q->msgdir : q->statedir,
+	    finish_synced, a) == 0)
+		return;
+	finish_end(a);
+}
+
+/* Records the outcome on disk (state file or removal), then reschedules. */
+void
+attempt_record_outcome(struct attempt *a)
+{
+	struct qmsg *m = a->m;
+	size_t i, left = 0;
+
+	for (i = 0; i < m->env.nrcpts; i++)
+		left += m->env.rcpts[i].state == RCPT_PENDING;
+	a->remove = left == 0;
+	a->next_try = (int64_t)time(NULL) + scheduler_backoff(a->q, m->attempts);
+	if (iopool_submit(a->q->pool, finish_work, finish_done, a) == -1) {
+		/* Keep it in memory and try later; the files are unchanged. */
+		a->q->inflight--;
+		m->where = QMSG_NOWHERE;
+		scheduler_add(a->q, m, (int64_t)time(NULL) + scheduler_backoff(a->q, m->attempts));
+		attempt_free(a);
+	}
+}
+
+static void
+finish_attempt(struct attempt *a)
+{
+	struct qmsg *m = a->m;
+	double now = queue_now();
+	double delay = now - m->arrival;
+	bool expired = (int64_t)now - m->env.arrival >= a->q->cfg->queue_lifetime;
+	size_t i;
+
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct envelope_rcpt *r = &m->env.rcpts[i];
+		struct courier_result *res = &a->res[i];
+
+		if (!a->tried[i])
+			continue;
+		if (res->status == DELIVER_TEMP && expired) {
+			/* RFC 3463 4.4.7: delivery time expired. */
+			res->status = DELIVER_PERM;
+			str_copy(res->dsn, sizeof(res->dsn), "4.4.7");
+			snprintf(res->detail + strlen(res->detail),
+			    sizeof(res->detail) - strlen(res->detail),
+			    " (gave up: queue lifetime expired)");
+		}
+		switch (res->status) {
+		case DELIVER_OK:
+			r->state = RCPT_DELIVERED;
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
+			    res->dsn, "sent", res->detail);
+			break;
+		case DELIVER_TEMP:
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
+			    res->dsn[0] ? res->dsn : "4.0.0", "deferred", res->detail);
+			break;
+		case DELIVER_PERM:
+			r->state = RCPT_FAILED;
+			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
+			    res->dsn[0] ? res->dsn : "5.0.0", "bounced", res->detail);
+			break;
+		}
+	}
+	if (!dsn_send(a, (int64_t)now))
+		attempt_record_outcome(a);
+}
+
+/* The remote part for recipient i's domain (its index in a->rjobs),
+ * added when the domain is new. */
+static size_t
+remote_part_of(struct attempt *a, size_t i, size_t *ndom)
+{
+	const char *dom = strrchr(a->m->env.rcpts[i].addr, '@');
+	size_t k;
+
+	dom = dom ? dom + 1 : "";
+	for (k = 0; k < *ndom; k++) {
+		if (str_ieq(a->rjobs[k].domain, dom))
+			return k;
+	}
+	a->rjobs[k].domain = dom;
+	(*ndom)++;
+	return k;
+}
+
+/* ------------------------------------------------------- the start ---- */
+
+void
+attempt_start(struct queue *q, struct qmsg *m)
+{
+	struct attempt *a = calloc(1, sizeof(*a));
+	size_t i, k, nremote = 0, ndom = 0;
+	char path[QPATH_MAX];
+
+	if (a == NULL)
+		goto retry;
+	a->fd = -1;
+	if ((a->res = calloc(m->env.nrcpts, sizeof(*a->res))) == NULL ||
+	    (a->mres = calloc(m->env.nrcpts, sizeof(*a->mres))) == NULL ||
+	    (a->tried = calloc(m->env.nrcpts, sizeof(bool))) == NULL ||
+	    (a->ridx = calloc(m->env.nrcpts, sizeof(size_t))) == NULL ||
+	    (a->rjobs = calloc(m->env.nrcpts, sizeof(*a->rjobs))) == NULL)
+		goto retry;
+	a->q = q;
+	a->m = m;
+	LIST_INSERT_HEAD(&q->running, a, link);
+	for (i = 0; i < m->env.nrcpts; i++) {
+		a->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
+		if (a->tried[i] && !m->env.rcpts[i].local)
+			nremote++;
+	}
+	m->where = QMSG_RUNNING;
+	m->attempts++;
+	q->inflight++;
+	a->parts = 1;   /* the guard, released at the end */
+	/* Remote recipients, grouped by domain: one SMTP transaction each. */
+	if (nremote > 0) {
+		queue_path(path, q->msgdir, m->env.id);
+		a->fd = open(path, O_RDONLY | O_CLOEXEC);
+		for (i = 0; i < m->env.nrcpts; i++) {
+			if (a->tried[i] && !m->env.rcpts[i].local)
+				a->rjobs[remote_part_of(a, i, &ndom)].n++;
+		}
+		/* Lay the index lists out one domain after another. */
+		for (k = 0, i = 0; k < ndom; k++) {
+			a->rjobs[k].idx = a->ridx + i;
+			i += a->rjobs[k].n;
+			a->rjobs[k].n = 0;
+		}
+		for (i = 0; i < m->env.nrcpts; i++) {
+			if (a->tried[i] && !m->env.rcpts[i].local) {
+				k = remote_part_of(a, i, &ndom);
+				((size_t *)a->rjobs[k].idx)[a->rjobs[k].n++] = i;
+			}
+		}
+	}
+	a->ndom = ndom;
+	/* Signatures first (on the pool), then the parts. */
+	if (nremote > 0 && a->fd != -1 && dkim_wanted(q, m) &&
+	    iopool_submit(q->pool, dkim_work, dkim_done, a) == 0)
+		return;
+	launch_parts(a);
+	return;
+retry:
+	if (a)
+		attempt_free(a);
+	scheduler_add(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
+}
+
+/* Starts the local part (one pool job for every local recipient) and one
+ * remote part per domain, then releases the guard part. */
+static void
+launch_parts(struct attempt *a)
+{
+	struct queue *q = a->q;
+	struct qmsg *m = a->m;
+	size_t i, k, ndom = a->ndom;
+
+	for (i = 0; i < m->env.nrcpts; i++) {
+		if (is_local_rcpt(a, i)) {
+			a->parts++;
+			if (iopool_submit(q->pool, local_work, local_done, a) == -1) {
+				a->parts--;
+				for (k = 0; k < m->env.nrcpts; k++) {
+					if (is_local_rcpt(a, k)) {
+						a->res[k].status = DELIVER_TEMP;
+						str_copy(a->res[k].detail, sizeof(a->res[k].detail), "out of memory");
+					}
+				}
+			}
+			break;
+		}
+	}
+	for (k = 0; k < ndom; k++) {
+		struct remote_job *rj = &a->rjobs[k];
+
+		if (a->fd == -1 || q->remote == NULL) {
+			for (i = 0; i < rj->n; i++) {
+				a->res[rj->idx[i]].status = DELIVER_TEMP;
+				str_copy(a->res[rj->idx[i]].detail, sizeof(a->res[0].detail),
+				    q->remote ? "cannot open the queue file" :
+				    "remote delivery is not configured");
+			}
+			continue;
+		}
+		rj->env = &m->env;
+		rj->res = a->res;
+		rj->fd = a->fd;
+		rj->off = m->body_off;
+		rj->len = m->body_len;
+		rj->prefix = a->dkim.data;
+		rj->prefix_len = a->dkim.len;
+		rj->done = remote_part_done;
+		rj->arg = rj;
+		rj->owner = a;
+		a->parts++;
+		remote_deliver(q->remote, rj);
+	}
+	part_done(a);
+}
+
