@@ -64,6 +64,7 @@ run: build
 	./$(BUILD)/ternd -c var/ternd.conf --init
 
 unit: build
+	$(PYTHON) tests/check_layers.py
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/envelope.h"
+#include "proto/envelope.h"
 
 #define CHECK(x) do { \
 	if (!(x)) { \

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../queue/envelope.h"
+#include "../proto/envelope.h"
 #include "courier.h"
 
 struct config;

@@ -7,17 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/timefmt.h"
 #include "../proto/smtp_cmd.h"
-
-static void
-rfc5322_date(int64_t t, char *out, size_t outsize)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, outsize, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-}
 
 static int
 hexv(char c)

@@ -17,7 +17,7 @@
 
 #include "../common/buf.h"
 #include "../deliver/courier.h"
-#include "envelope.h"
+#include "../proto/envelope.h"
 
 enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED };
 

@@ -13,7 +13,7 @@
 
 #include "../deliver/courier.h"
 #include "bounce.h"
-#include "envelope.h"
+#include "../proto/envelope.h"
 
 struct dsn_input {
 	const struct envelope *env;         /* recipients' states after the attempt */

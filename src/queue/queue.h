@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
-#include "envelope.h"
+#include "../proto/envelope.h"
 
 struct config;
 struct event_base;

@@ -23,7 +23,7 @@
 
 #include "../common/buf.h"
 #include "../common/ids.h"
-#include "envelope.h"
+#include "../proto/envelope.h"
 #include "queue.h"
 
 #define QPATH_MAX 1200

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
-#include "envelope.h"
+#include "../proto/envelope.h"
 
 #define QUEUE_STATE_VERSION 2
 /* A line of more octets (its "\n" included) counts as torn. */

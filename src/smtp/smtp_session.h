@@ -20,7 +20,7 @@
 #include "../proto/smtp_addr.h"
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_data.h"
-#include "../queue/envelope.h"
+#include "../proto/envelope.h"
 #include "smtp_server.h"
 
 struct conn;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/envelope.h"
+#include "proto/envelope.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define S(x) ((x) ? (x) : "")

@@ -37,7 +37,7 @@
 #include "config/config.h"
 #include "common/iopool.h"
 #include "proto/smtp_cmd.h"
-#include "queue/envelope.h"
+#include "proto/envelope.h"
 #include "queue/queue.h"
 #include "route/directory.h"
 
