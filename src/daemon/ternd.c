@@ -209,9 +209,12 @@ on_loaded(void *arg, const struct keeper_reply *r)
 	if (d->queue)
 		queue_set_directory(d->queue, nd);
 out:
+	/* At startup the errors are the startup's (it stops), and the users
+	 * are counted in event=started: "reloaded" is for SIGHUP only. */
 	if (errs.len)
-		log_warnx("event=reload-failed errors=\"%s\"", buf_cstr(&errs));
-	else
+		log_warnx("event=%s errors=\"%s\"", d->queue ? "reload-failed" : "load-failed",
+		    buf_cstr(&errs));
+	else if (d->queue)
 		log_info("event=reloaded users=%zu", directory_user_count(d->dir));
 	if (uf)
 		fclose(uf);
