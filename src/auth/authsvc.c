@@ -193,6 +193,8 @@ answer(struct authsvc_job *j, enum authsvc_verdict v)
 	job_free(j);
 }
 
+static void on_password(void *arg, enum authsvc_password pw);
+
 static void
 on_delay(evutil_socket_t fd, short what, void *arg)
 {
@@ -226,6 +228,37 @@ refuse(struct authsvc_job *j, const char *reason)
 	return AUTHSVC_PENDING;
 }
 
+/*
+ * What j gets now that its counts are looked at, with the password's
+ * verdict (UNCHECKED: pass is to be checked, else it is NULL). Returns
+ * PENDING while the backend or a delay runs, or the verdict now, j then
+ * unanswered.
+ */
+static enum authsvc_verdict
+proceed(struct authsvc_job *j, enum auth_password pw, const char *pass)
+{
+	struct authsvc *svc = j->svc;
+
+	switch (step(j, pw)) {
+	case AUTH_STEP_ASK:
+		log_debug("sid=%llu auth-check queued", (unsigned long long)j->conn_id);
+		return svc->backend.check(svc->backend.ctx, j->user, pass, on_password, j) == 0 ?
+		    AUTHSVC_PENDING : AUTHSVC_TEMPFAIL;
+	case AUTH_STEP_OK:
+		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)j->conn_id,
+		    j->ip, j->user);
+		return AUTHSVC_OK;
+	case AUTH_STEP_NETWORK_LOCKED:
+		log_failed(j, "client-locked");
+		return AUTHSVC_NETWORK_LOCKED;
+	case AUTH_STEP_ACCOUNT_LOCKED:
+		return refuse(j, "account-locked");
+	case AUTH_STEP_REFUSE:
+		break;
+	}
+	return refuse(j, NULL);
+}
+
 /* The backend's answer, on the loop. */
 static void
 on_password(void *arg, enum authsvc_password pw)
@@ -233,27 +266,11 @@ on_password(void *arg, enum authsvc_password pw)
 	struct authsvc_job *j = arg;
 	enum authsvc_verdict v;
 
-	if (pw == AUTHSVC_PASSWORD_TEMP) {
-		answer(j, AUTHSVC_TEMPFAIL);
-		return;
-	}
-	switch (step(j, pw == AUTHSVC_PASSWORD_GOOD ? AUTH_PASSWORD_GOOD : AUTH_PASSWORD_BAD)) {
-	case AUTH_STEP_OK:
-		log_info("sid=%llu event=auth client=%s user=%s", (unsigned long long)j->conn_id,
-		    j->ip, j->user);
-		v = AUTHSVC_OK;
-		break;
-	case AUTH_STEP_NETWORK_LOCKED:
-		log_failed(j, "client-locked");
-		v = AUTHSVC_NETWORK_LOCKED;
-		break;
-	case AUTH_STEP_ACCOUNT_LOCKED:
-		v = refuse(j, "account-locked");
-		break;
-	default:
-		v = refuse(j, NULL);
-		break;
-	}
+	if (pw == AUTHSVC_PASSWORD_TEMP)
+		v = AUTHSVC_TEMPFAIL;
+	else
+		v = proceed(j, pw == AUTHSVC_PASSWORD_GOOD ? AUTH_PASSWORD_GOOD : AUTH_PASSWORD_BAD,
+		    NULL);
 	if (v != AUTHSVC_PENDING)
 		answer(j, v);
 }
@@ -281,21 +298,7 @@ authsvc_check(struct authsvc *svc, const struct authsvc_peer *peer, const char *
 		return AUTHSVC_TEMPFAIL;
 	}
 	str_lower(j->user);
-	switch (step(j, AUTH_PASSWORD_UNCHECKED)) {
-	case AUTH_STEP_NETWORK_LOCKED:
-		log_failed(j, "client-locked");
-		v = AUTHSVC_NETWORK_LOCKED;
-		break;
-	case AUTH_STEP_ACCOUNT_LOCKED:
-		v = refuse(j, "account-locked");
-		break;
-	default:
-		log_debug("sid=%llu auth-check queued", (unsigned long long)conn_id);
-		v = svc->backend.check(svc->backend.ctx, j->user, pass, on_password, j) == 0 ?
-		    AUTHSVC_PENDING : AUTHSVC_TEMPFAIL;
-		break;
-	}
-	if (v != AUTHSVC_PENDING)
+	if ((v = proceed(j, AUTH_PASSWORD_UNCHECKED, pass)) != AUTHSVC_PENDING)
 		job_free(j);
 	return v;
 }

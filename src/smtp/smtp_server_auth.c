@@ -9,12 +9,10 @@
  * (auth/authsvc.c); its verdict comes back by session id.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../auth/authsvc.h"
-#include "../common/limtab.h"
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../net/conn.h"
@@ -68,41 +66,39 @@ smtp_auth_rate_allow(struct smtp_session *s)
 	return true;
 }
 
-/* The client's network is over auth_max_failures: 421 and close. */
+/* A reply to the whole AUTH command, logged (when a refusal) as "AUTH". */
 static void
-auth_network_locked(struct smtp_session *s)
+auth_say(struct smtp_session *s, int code, const char *esc, const char *text)
 {
 	s->cmdline = "AUTH";
 	s->cmdlen = 4;
-	smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Too many failed logins from your address",
-	    s->env->cfg->hostname);
+	smtp_session_reply(s, code, esc, "%s", text);
 	s->cmdline = NULL;
-	smtp_session_close_after_reply(s);
 }
 
 /* A verdict as SMTP says it; the session stays in S_AUTHWAIT until then. */
 static void
 auth_reply(struct smtp_session *s, enum authsvc_verdict v, const char *user)
 {
+	char locked[512];
+
 	switch (v) {
 	case AUTHSVC_OK:
 		s->authed = true;
 		str_copy(s->auth_user, sizeof(s->auth_user), user);
-		s->cmdline = "AUTH";
-		s->cmdlen = 4;
-		smtp_session_reply(s, 235, "2.7.0", "Authentication successful");
-		s->cmdline = NULL;
+		auth_say(s, 235, "2.7.0", "Authentication successful");
 		smtp_session_enter(s, s->auth_return);
 		break;
 	case AUTHSVC_FAILED:
-		s->cmdline = "AUTH";
-		s->cmdlen = 4;
-		smtp_session_reply(s, 535, "5.7.8", "Authentication credentials invalid");
-		s->cmdline = NULL;
+		auth_say(s, 535, "5.7.8", "Authentication credentials invalid");
 		smtp_session_enter(s, s->auth_return);
 		break;
 	case AUTHSVC_NETWORK_LOCKED:
-		auth_network_locked(s);
+		/* Over auth_max_failures: 421 and close. */
+		snprintf(locked, sizeof(locked), "%s Too many failed logins from your address",
+		    s->env->cfg->hostname);
+		auth_say(s, 421, ESC_POLICY_TEMP, locked);
+		smtp_session_close_after_reply(s);
 		break;
 	case AUTHSVC_TEMPFAIL:
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
