@@ -18,12 +18,15 @@
 
 #include <event2/event.h>
 
+#include "../auth/authsvc.h"
 #include "../common/buf.h"
+#include "../common/limtab.h"
 #include "../common/log.h"
 #include "../config/config.h"
 #include "../deliver/remote.h"
 #include "../dns/dns.h"
 #include "../net/listener.h"
+#include "../policy/submission.h"
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../smtp/smtp_server.h"
@@ -57,6 +60,8 @@ struct ternd {
 	struct remote *remote;
 	struct tls *tls;
 	uint8_t dkim_kinds[CONFIG_MAX_DKIM];
+	struct authsvc *auth;           /* login checks for every protocol */
+	struct limtab *rates;           /* submission_rate_limit's counters */
 	struct smtp_server_env smtp_env;
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
@@ -150,6 +155,40 @@ bind_listeners(struct ternd *d)
 
 		if ((d->listeners[i] = listener_new(d->base, &d->cfg, &lc)) == NULL)
 			return -1;
+	}
+	return 0;
+}
+
+/* One password check by the keeper for the auth service: its reply,
+ * turned into the service's terms. */
+struct keeper_check_req {
+	authsvc_password_cb done;
+	void *arg;
+};
+
+static void
+on_keeper_check(void *arg, const struct keeper_reply *r)
+{
+	struct keeper_check_req *kc = arg;
+
+	kc->done(kc->arg, r->status == KEEPER_OK ? AUTHSVC_PASSWORD_GOOD :
+	    r->status == KEEPER_TEMP ? AUTHSVC_PASSWORD_TEMP : AUTHSVC_PASSWORD_BAD);
+	free(kc);
+}
+
+static int
+keeper_check(void *ctx, const char *user, const char *pass, authsvc_password_cb done, void *arg)
+{
+	struct ternd *d = ctx;
+	struct keeper_check_req *kc = malloc(sizeof(*kc));
+
+	if (kc == NULL)
+		return -1;
+	kc->done = done;
+	kc->arg = arg;
+	if (d->keeper == NULL || keeper_auth(d->keeper, user, pass, on_keeper_check, kc) == -1) {
+		free(kc);
+		return -1;
 	}
 	return 0;
 }
@@ -450,7 +489,15 @@ main(int argc, char **argv)
 	d.smtp_env.cfg = &d.cfg;
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
-	d.smtp_env.keeper = d.keeper;
+	d.auth = authsvc_new(d.base, &d.cfg,
+	    &(struct authsvc_backend){ .check = keeper_check, .ctx = &d });
+	if (d.auth == NULL || (d.cfg.submission_rate_limit > 0 &&
+	    (d.rates = limtab_new((size_t)d.cfg.auth_fail_table_size, SUBMISSION_RATE_WINDOW)) == NULL)) {
+		log_msg(LOG_LVL_ERR, "out of memory");
+		goto out;
+	}
+	d.smtp_env.auth = d.auth;
+	d.smtp_env.rates = d.rates;
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_enable(d.listeners[i], d.tls);
 	if (queue_recover(d.queue) == -1) {
@@ -479,6 +526,9 @@ out:
 		event_base_loop(d.base, EVLOOP_ONCE);
 	/* Closing our ends stops the keeper; pending requests fail first. */
 	keeper_client_free(&d.keeper);
+	/* After the keeper: its failed checks have come back to the service. */
+	authsvc_free(&d.auth);
+	limtab_free(&d.rates);
 	iopool_free(&d.pool);
 	keeper_signer_free(&d.signer);
 	if (d.keeper_pid > 0)

@@ -29,6 +29,9 @@ bool submission_sender_owned(const struct config *cfg, const struct directory *d
 bool submission_from_owned(const struct config *cfg, const struct directory *dir,
     const char *login, const struct hdr_scan *hs);
 
+/* The window of the rates table. */
+#define SUBMISSION_RATE_WINDOW 3600
+
 /* Counts one message for login in rates (a limtab with a one-hour window)
  * and says whether it is within limit (0 = no limit; then nothing is
  * counted). */

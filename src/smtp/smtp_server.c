@@ -154,9 +154,6 @@ session_closed(void *ctx, const char *reason)
 	smtp_tx_free(&s->tx);
 	buf_release(&s->out);
 	buf_release(&s->bdat_reply);
-	if (s->auth_timer)
-		event_free(s->auth_timer);
-	buf_release(&s->auth_delayed);
 	free(s);
 }
 
@@ -665,5 +662,4 @@ smtp_server_close_all(void)
 {
 	conn_close_all();
 	buf_release(&cmd_line);
-	smtp_auth_shutdown();
 }

@@ -12,7 +12,8 @@
 struct event_base;
 struct directory;
 struct queue;
-struct keeper_client;
+struct authsvc;
+struct limtab;
 struct conn_proto;
 
 /* What sessions need from the daemon; owned by ternd, outlives sessions. */
@@ -21,8 +22,9 @@ struct smtp_server_env {
 	const struct config *cfg;
 	const struct directory *dir;
 	struct queue *queue;
-	struct keeper_client *keeper;  /* password checks: the keeper process
-	                                * alone holds the hashes */
+	struct authsvc *auth;          /* login checks, failure limits */
+	struct limtab *rates;          /* submission messages per user and
+	                                * hour; NULL: no submission_rate_limit */
 };
 
 /* The protocol table a listener_conf names; its env is a struct

@@ -3,7 +3,8 @@
  * outside them sees. smtp_server.c owns sessions (registry, I/O, the
  * command table, HELO/EHLO/RSET/..., STARTTLS); smtp_server_tx.c one mail
  * transaction (MAIL, RCPT, DATA, BDAT, the queue commit);
- * smtp_server_auth.c SMTP AUTH and the submission rules.
+ * smtp_server_auth.c SMTP AUTH (the replies; auth/authsvc.c decides) and
+ * the submission rules.
  */
 #ifndef TERN_SMTP_SESSION_H
 #define TERN_SMTP_SESSION_H
@@ -40,7 +41,7 @@ enum smtp_state {
 	S_COMMIT,      /* end of message: waiting for the queue */
 	S_CLOSING,     /* final reply queued; freed once it is written */
 	S_AUTH,        /* AUTH: the next line is a SASL response */
-	S_AUTHWAIT,    /* AUTH: checking the password, or delaying a refusal */
+	S_AUTHWAIT,    /* AUTH: waiting for the auth service's verdict */
 };
 
 static const char *const state_names[] = {
@@ -94,8 +95,6 @@ struct smtp_session {
 	char auth_user[SMTP_PATH_MAX + 1];
 	struct sasl_server sasl;     /* the AUTH exchange while in S_AUTH */
 	enum smtp_state auth_return; /* state to go back to */
-	struct event *auth_timer;    /* delays a refusal */
-	struct buf auth_delayed;     /* the refusal to give when it fires */
 };
 
 
@@ -131,7 +130,5 @@ bool smtp_auth_allowed(const struct smtp_session *s);
 bool smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from);
 bool smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs);
 bool smtp_auth_rate_allow(struct smtp_session *s);
-/* Frees the failure and rate tables (at shutdown). */
-void smtp_auth_shutdown(void);
 
 #endif

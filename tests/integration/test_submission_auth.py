@@ -248,6 +248,25 @@ def test_commands_pipelined_behind_failed_auth_wait(sub):
         c.close()
 
 
+def test_client_gone_during_check_or_delay_is_harmless(sub):
+    """A client that hangs up while its password is checked, or while its
+    535 is delayed, leaves nothing behind: the verdict comes back for a
+    session that is no longer found, and the next client is served."""
+    for password in ("wrong", PASSWORDS[ALICE]):
+        c = sub.raw_tls(timeout=20)
+        c.send("AUTH PLAIN %s\r\n" % plain_b64(ALICE, password))
+        c.close()
+    # Both verdicts (the refusal after its delay) come back meanwhile.
+    sub.wait_for_log(r"event=auth-failed client=127\.0\.0\.1 user=alice@example\.test")
+    time.sleep(2.5)
+    c = sub.raw_tls(timeout=20)
+    try:
+        c.cmd_expect("AUTH PLAIN " + plain_b64(BOB, PASSWORDS[BOB]), 235)
+    finally:
+        c.close()
+    sub.wait_for_log(r"event=auth client=127\.0\.0\.1 user=bob@example\.test")
+
+
 def test_too_many_failures_from_address_421(sub_factory):
     tern = sub_factory(auth_max_failures="2")
     c = tern.raw_tls(timeout=30)
