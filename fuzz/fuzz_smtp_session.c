@@ -6,22 +6,24 @@
  * session's framing sees partial lines, then the write side shut and the
  * loop run until the session has ended. Replies are read and thrown away.
  *
- * Input: byte 0 picks the piece size (low 6 bits, +1) and the listener
- * (bit 7: submission, AUTH required); the rest is what the client sends.
+ * Input: byte 0 picks the piece size (low 6 bits, +1), the listener
+ * (bit 7: submission, AUTH required) and the keeper (bit 6: gone, every
+ * password check fails at once with 454; else a stand-in on the keeper
+ * socket that knows one password, "secret", for every user); the rest is
+ * what the client sends.
  *
- * Not covered: TLS (no tls: STARTTLS is not offered) and a successful
- * AUTH (the keeper's end of its socket is closed, so every password check
- * fails with a temporary error).
+ * Not covered: TLS (no tls: STARTTLS is not offered), the keeper process
+ * itself, and the AUTH failure delays beyond the first (the client's
+ * close ends the session while a 535 waits).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "privsep/keeper_client.h"
+#include "proto/keeper_msg.h"
 #include "queue/queue.h"
 #include "route/directory.h"
 #include "smtp/smtp_server.h"
@@ -114,7 +117,7 @@ init(void)
 	    "sandbox no\n"
 	    "listen smtp 127.0.0.1:25\n"
 	    "listen submission 127.0.0.1:587\n"
-	    "max_message_size 4096\n"
+	    "max_message_size 1024\n"
 	    "max_recipients 3\n"
 	    "max_command_length 512\n"
 	    "max_line_length 200\n"
@@ -195,6 +198,30 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 		event_add(cl->wev, NULL);
 }
 
+/* The keeper's side: one request per packet, answered at once. */
+static void
+on_keeper_request(evutil_socket_t fd, short what, void *arg)
+{
+	uint8_t in[KEEPER_MSG_MAX], out[KEEPER_MSG_MAX];
+	struct keeper_msg m;
+	uint32_t status;
+	ssize_t n;
+	size_t len;
+
+	(void)what;
+	(void)arg;
+	while ((n = recv(fd, in, sizeof(in), MSG_DONTWAIT)) > 0) {
+		if (keeper_msg_decode_request(in, (size_t)n, &m) == -1)
+			continue;
+		if (m.type != KEEPER_AUTH)
+			status = KEEPER_TEMP;
+		else
+			status = strcmp(m.pass, "secret") == 0 ? KEEPER_OK : KEEPER_FAIL;
+		if ((len = keeper_msg_encode(out, m.type, status, m.id, NULL, 0)) > 0)
+			(void)send(fd, out, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+}
+
 static void
 run_slice(struct event_base *base, long usec)
 {
@@ -217,6 +244,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_base *base;
 	struct iopool *pool;
 	struct keeper_client *keeper;
+	struct event *kev = NULL;
 	struct buf errs = BUF_INIT;
 	int sv[2], kv[2], i, quiet = 0;
 	size_t last = 0;
@@ -235,10 +263,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	queue_set_directory(env.queue, dir);
-	/* A keeper whose far end is gone: every check answers KEEPER_TEMP. */
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, kv) == -1)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, kv) == -1)
 		abort();
-	close(kv[1]);
+	if (data[0] & 0x40) {
+		close(kv[1]);   /* gone: keeper_auth fails, AUTH answers 454 */
+		kv[1] = -1;
+	} else if ((kev = event_new(base, kv[1], EV_READ | EV_PERSIST, on_keeper_request,
+	    NULL)) == NULL || event_add(kev, NULL) == -1)
+		abort();
 	if ((keeper = keeper_client_new(base, kv[0], NULL, NULL)) == NULL)
 		abort();
 	env.base = base;
@@ -278,13 +310,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conn_start(base, sv[0], &peer, &lc, NULL, "127.0.0.1");
 
 	/* Everything written and answered as far as it will be (the pool
-	 * idle, the server's socket read, no new reply for a while): then
-	 * the client closes, and the session must end. */
+	 * idle, no new reply for a few slices), or too long: then the client
+	 * closes, and the session must end. */
 	for (i = 0; i < MAX_ITERATIONS && conn_count() > 0; i++) {
 		run_slice(base, SLICE_USEC);
 		if (cl.shut)
 			continue;
-		if (cl.off < cl.len || iopool_pending(pool) > 0 || cl.replies != last) {
+		if (i < QUIET_SLICES && (cl.off < cl.len || iopool_pending(pool) > 0 ||
+		    cl.replies != last)) {
 			last = cl.replies;
 			quiet = 0;
 			continue;
@@ -305,6 +338,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < MAX_ITERATIONS && iopool_pending(pool) > 0; i++)
 		run_slice(base, SLICE_USEC);
 	keeper_client_free(&keeper);
+	if (kev) {
+		event_free(kev);
+		close(kv[1]);
+	}
 	iopool_free(&pool);
 	queue_free(&env.queue);
 	event_free(cl.rev);
