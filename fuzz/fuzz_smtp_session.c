@@ -13,8 +13,8 @@
  * what the client sends.
  *
  * Not covered: TLS (no tls: STARTTLS is not offered), the keeper process
- * itself, and the AUTH failure delays beyond the first (the client's
- * close ends the session while a 535 waits).
+ * itself, a 535 after its delay, the idle timeout and the deadlines (the
+ * client closes once the session is quiet: a timer would cost a second).
  */
 #include <errno.h>
 #include <ftw.h>
