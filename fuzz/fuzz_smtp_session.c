@@ -35,6 +35,7 @@
 #include "config/config.h"
 #include "net/conn.h"
 #include "net/listener.h"
+#include "auth/authsvc.h"
 #include "privsep/keeper_client.h"
 #include "proto/keeper_msg.h"
 #include "queue/queue.h"
@@ -244,6 +245,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_base *base;
 	struct iopool *pool;
 	struct keeper_client *keeper;
+	struct authsvc *auth;
 	struct event *kev = NULL;
 	struct buf errs = BUF_INIT;
 	int sv[2], kv[2], i, quiet = 0;
@@ -271,12 +273,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if ((kev = event_new(base, kv[1], EV_READ | EV_PERSIST, on_keeper_request,
 	    NULL)) == NULL || event_add(kev, NULL) == -1)
 		abort();
-	if ((keeper = keeper_client_new(base, kv[0], NULL, NULL)) == NULL)
+	if ((keeper = keeper_client_new(base, kv[0], NULL, NULL)) == NULL ||
+	    (auth = authsvc_new(base, &cfg, &(struct authsvc_backend){
+	    .check = keeper_auth_check, .ctx = &keeper })) == NULL)
 		abort();
 	env.base = base;
 	env.cfg = &cfg;
 	env.dir = dir;
-	env.keeper = keeper;
+	env.auth = auth;
 	lc.proto = &smtp_server_proto;
 	lc.env = &env;
 	lc.tls_mode = LISTENER_TLS_NONE;
@@ -338,6 +342,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < MAX_ITERATIONS && iopool_pending(pool) > 0; i++)
 		run_slice(base, SLICE_USEC);
 	keeper_client_free(&keeper);
+	authsvc_free(&auth);
 	if (kev) {
 		event_free(kev);
 		close(kv[1]);

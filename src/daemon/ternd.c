@@ -159,40 +159,6 @@ bind_listeners(struct ternd *d)
 	return 0;
 }
 
-/* One password check by the keeper for the auth service: its reply,
- * turned into the service's terms. */
-struct keeper_check_req {
-	authsvc_password_cb done;
-	void *arg;
-};
-
-static void
-on_keeper_check(void *arg, const struct keeper_reply *r)
-{
-	struct keeper_check_req *kc = arg;
-
-	kc->done(kc->arg, r->status == KEEPER_OK ? AUTHSVC_PASSWORD_GOOD :
-	    r->status == KEEPER_TEMP ? AUTHSVC_PASSWORD_TEMP : AUTHSVC_PASSWORD_BAD);
-	free(kc);
-}
-
-static int
-keeper_check(void *ctx, const char *user, const char *pass, authsvc_password_cb done, void *arg)
-{
-	struct ternd *d = ctx;
-	struct keeper_check_req *kc = malloc(sizeof(*kc));
-
-	if (kc == NULL)
-		return -1;
-	kc->done = done;
-	kc->arg = arg;
-	if (d->keeper == NULL || keeper_auth(d->keeper, user, pass, on_keeper_check, kc) == -1) {
-		free(kc);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
@@ -490,7 +456,7 @@ main(int argc, char **argv)
 	d.smtp_env.dir = d.dir;
 	d.smtp_env.queue = d.queue;
 	d.auth = authsvc_new(d.base, &d.cfg,
-	    &(struct authsvc_backend){ .check = keeper_check, .ctx = &d });
+	    &(struct authsvc_backend){ .check = keeper_auth_check, .ctx = &d.keeper });
 	if (d.auth == NULL || (d.cfg.submission_rate_limit > 0 &&
 	    (d.rates = limtab_new((size_t)d.cfg.auth_fail_table_size, SUBMISSION_RATE_WINDOW)) == NULL)) {
 		log_msg(LOG_LVL_ERR, "out of memory");

@@ -316,6 +316,40 @@ keeper_load(struct keeper_client *kc, keeper_cb cb, void *arg)
 	return submit(kc, KEEPER_LOAD, NULL, 0, cb, arg);
 }
 
+/* One password check for the auth service, and its reply in its terms. */
+struct auth_check_req {
+	authsvc_password_cb done;
+	void *arg;
+};
+
+static void
+on_auth_check(void *arg, const struct keeper_reply *r)
+{
+	struct auth_check_req *req = arg;
+
+	req->done(req->arg, r->status == KEEPER_OK ? AUTHSVC_PASSWORD_GOOD :
+	    r->status == KEEPER_TEMP ? AUTHSVC_PASSWORD_TEMP : AUTHSVC_PASSWORD_BAD);
+	free(req);
+}
+
+int
+keeper_auth_check(void *ctx, const char *user, const char *pass,
+    authsvc_password_cb done, void *arg)
+{
+	struct keeper_client *kc = *(struct keeper_client **)ctx;
+	struct auth_check_req *req;
+
+	if (kc == NULL || (req = malloc(sizeof(*req))) == NULL)
+		return -1;
+	req->done = done;
+	req->arg = arg;
+	if (keeper_auth(kc, user, pass, on_auth_check, req) == -1) {
+		free(req);
+		return -1;
+	}
+	return 0;
+}
+
 size_t
 keeper_pending(const struct keeper_client *kc)
 {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../auth/authsvc.h"
 #include "../proto/keeper_msg.h"
 
 struct event_base;
@@ -37,6 +38,15 @@ int keeper_auth(struct keeper_client *kc, const char *user, const char *pass,
 int keeper_sign(struct keeper_client *kc, uint32_t key,
     const uint8_t digest[KEEPER_DIGEST_LEN], keeper_cb cb, void *arg);
 int keeper_load(struct keeper_client *kc, keeper_cb cb, void *arg);
+
+/*
+ * The auth service's password backend (auth/authsvc.h), answered by the
+ * keeper: ctx is the address of the owner's keeper_client pointer, so
+ * that a client already freed (NULL) fails the check instead of being
+ * used.
+ */
+int keeper_auth_check(void *ctx, const char *user, const char *pass,
+    authsvc_password_cb done, void *arg);
 
 /* Requests sent and not yet answered. */
 size_t keeper_pending(const struct keeper_client *kc);
