@@ -51,6 +51,8 @@ def test_removed_maildir_is_made_again(tern_factory, gone, commit_sync):
     for sub in ("tmp", "new", "cur"):
         assert (box / sub).is_dir(), sub
     assert list((box / "tmp").iterdir()) == []
+    # A queued delivery's file is in new/ a moment before its log line.
+    tern.wait_for_log(r"event=delivery to=<alice@example\.test> .*status=sent", count=3)
     assert tern.log_count(r"commit failed") == 0, tern.log_tail()
     assert tern.log_count(r"event=delivery to=<alice@example\.test> .*status=sent") == 3
 
