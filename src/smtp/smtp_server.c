@@ -38,7 +38,6 @@
 #include "../proto/rfc5322.h"
 #include "../queue/queue.h"
 #include "../route/router.h"
-#include "../auth/auth.h"
 #include "../common/iopool.h"
 #include "../proto/sasl.h"
 #include "../net/conn.h"
@@ -63,9 +62,6 @@ struct smtp_command {
 #define ST(x) (1u << (x))
 /* The states in which the session reads commands at all. */
 #define ST_ANY (ST(S_CONNECTED) | ST(S_READY) | ST(S_MAIL) | ST(S_RCPT))
-
-/* The command being handled. Loop thread only. */
-static struct buf cmd_line;
 
 struct smtp_session *
 smtp_session_find(uint64_t id)
@@ -154,6 +150,7 @@ session_closed(void *ctx, const char *reason)
 	smtp_tx_free(&s->tx);
 	buf_release(&s->out);
 	buf_release(&s->bdat_reply);
+	buf_release(&s->cmd_line);
 	free(s);
 }
 
@@ -471,16 +468,16 @@ next_command(struct smtp_session *s)
 		}
 		return p.pos != -1;   /* progress only at an LF */
 	}
-	buf_reset(&cmd_line);
-	if (buf_reserve(&cmd_line, linelen + 1) == -1) {
+	buf_reset(&s->cmd_line);
+	if (buf_reserve(&s->cmd_line, linelen + 1) == -1) {
 		smtp_session_reply(s, 421, ESC_POLICY_TEMP, "Out of memory");
 		smtp_session_close_after_reply(s);
 		return false;
 	}
-	evbuffer_remove(in, cmd_line.data, linelen + 1);
-	cmd_line.len = linelen;
-	cmd_line.data[linelen] = '\0';
-	line = cmd_line.data;
+	evbuffer_remove(in, s->cmd_line.data, linelen + 1);
+	s->cmd_line.len = linelen;
+	s->cmd_line.data[linelen] = '\0';
+	line = s->cmd_line.data;
 	s->ncmds++;
 	s->cmdline = line;
 	s->cmdlen = linelen;
@@ -504,7 +501,7 @@ next_command(struct smtp_session *s)
 			smtp_session_enter(s, s->auth_return);
 		} else
 			smtp_auth_response(s, line, resp_len);
-		explicit_bzero(cmd_line.data, linelen);
+		explicit_bzero(s->cmd_line.data, linelen);
 		goto out;
 	}
 	/* RFC 5321 §2.3.8: a bare LF does not end a command. */
@@ -543,7 +540,7 @@ next_command(struct smtp_session *s)
 	smtp_session_count_error(s);
 out:
 	if (s->after_auth || after_auth)
-		explicit_bzero(cmd_line.data, cmd_line.len + 1);
+		explicit_bzero(s->cmd_line.data, s->cmd_line.len + 1);
 	s->cmdline = NULL;
 	return true;
 }
@@ -661,5 +658,4 @@ void
 smtp_server_close_all(void)
 {
 	conn_close_all();
-	buf_release(&cmd_line);
 }

@@ -84,6 +84,7 @@ struct smtp_session {
 	unsigned errors, ncmds, nmsgs;
 	struct smtp_tx *tx;
 	struct buf out;              /* reply being built */
+	struct buf cmd_line;         /* the command line being handled */
 	const char *cmdline;         /* current command, for reject logs */
 	size_t cmdlen;
 	unsigned junk, junk_nmsgs;   /* NOOP/RSET/VRFY/EXPN/HELP since message junk_nmsgs */
