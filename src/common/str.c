@@ -3,6 +3,8 @@
  */
 #include "str.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,4 +87,16 @@ str_trim(char *s)
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
 		*--e = '\0';
 	return s;
+}
+
+int
+str_fmt(char *dst, size_t dstsize, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, dstsize, fmt, ap);
+	va_end(ap);
+	return (n < 0 || (size_t)n >= dstsize) ? -1 : 0;
 }

@@ -1,6 +1,6 @@
 /*
- * str: bounded string helpers. str_copy is the only way tern copies into a
- * fixed array, and it always reports truncation.
+ * str: bounded string helpers. str_copy and str_fmt are how tern writes
+ * into a fixed array, and they always report truncation.
  */
 #ifndef TERN_STR_H
 #define TERN_STR_H
@@ -12,6 +12,10 @@
  * it did not fit (dst then holds the truncated prefix). */
 int str_copyn(char *dst, size_t dstsize, const char *src, size_t n);
 int str_copy(char *dst, size_t dstsize, const char *src);
+/* snprintf into dst[dstsize] that reports truncation the same way: 0, or
+ * -1 when the text did not fit (or could not be formatted). */
+int str_fmt(char *dst, size_t dstsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 bool str_ieq(const char *a, const char *b);           /* ASCII case-insensitive */
 bool str_ieqn(const char *a, size_t alen, const char *b);

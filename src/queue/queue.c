@@ -85,12 +85,16 @@ queue_open(struct event_base *base, struct iopool *pool,
 	/* Remote attempts mostly wait on the network, and remote.c limits
 	 * their connections; local ones keep the I/O pool busy. */
 	q->max_inflight = cfg->io_threads * 2 + cfg->max_outbound * 2;
-	snprintf(root, sizeof(root), "%s/queue", cfg->data_dir);
-	snprintf(q->tmpdir, QPATH_MAX, "%s/tmp", root);
-	snprintf(q->msgdir, QPATH_MAX, "%s/msg", root);
-	snprintf(q->statedir, QPATH_MAX, "%s/state", root);
-	snprintf(q->corruptdir, QPATH_MAX, "%s/corrupt", root);
-	snprintf(q->mailroot, QPATH_MAX, "%s/mail", cfg->data_dir);
+	if (str_fmt(root, sizeof(root), "%s/queue", cfg->data_dir) == -1 ||
+	    str_fmt(q->tmpdir, QPATH_MAX, "%s/tmp", root) == -1 ||
+	    str_fmt(q->msgdir, QPATH_MAX, "%s/msg", root) == -1 ||
+	    str_fmt(q->statedir, QPATH_MAX, "%s/state", root) == -1 ||
+	    str_fmt(q->corruptdir, QPATH_MAX, "%s/corrupt", root) == -1 ||
+	    str_fmt(q->mailroot, QPATH_MAX, "%s/mail", cfg->data_dir) == -1) {
+		buf_printf(errs, "data_dir %s: too long\n", cfg->data_dir);
+		queue_free(&q);
+		return NULL;
+	}
 	if (make_dir(q->tmpdir, errs) || make_dir(q->msgdir, errs) ||
 	    make_dir(q->statedir, errs) || make_dir(q->corruptdir, errs) ||
 	    make_dir(q->mailroot, errs) ||
@@ -206,7 +210,8 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
 	    maildir_path(q->mailroot, r->addr, box, sizeof(box)) == -1)
 		return false;
-	snprintf(tx->sync_dir, QPATH_MAX, "%s/new", box);
+	if (str_fmt(tx->sync_dir, QPATH_MAX, "%s/new", box) == -1)
+		return false;   /* the queue takes it */
 	/* Only into a Maildir known to exist: making one (mkdir, fsync of the
 	 * parents) is disk work the loop must not wait for, so a mailbox's
 	 * first message goes through the queue, whose delivery on the pool

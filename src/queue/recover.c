@@ -19,6 +19,7 @@
 
 #include "../common/fileio.h"
 #include "../common/log.h"
+#include "../common/str.h"
 #include "../maillog/maillog.h"
 #include "queue_int.h"
 #include "queue_state.h"
@@ -35,8 +36,8 @@ move_corrupt(struct queue *q, const char *name, const char *why)
 		log_warn("queue: rename %s", from);
 	/* Its state file, if any, goes with it, for the same human. */
 	queue_path(from, q->statedir, name);
-	snprintf(to, QPATH_MAX, "%s/%s.state", q->corruptdir, name);
-	if (rename(from, to) == -1 && errno != ENOENT)
+	if (str_fmt(to, QPATH_MAX, "%s/%s.state", q->corruptdir, name) == 0 &&
+	    rename(from, to) == -1 && errno != ENOENT)
 		log_warn("queue: rename %s", from);
 }
 

@@ -125,8 +125,9 @@ expand(const struct config *cfg, const struct directory *dir,
 	if ((strcmp(local, "postmaster") == 0 || strcmp(local, "abuse") == 0)) {
 		char self[600];
 
-		snprintf(self, sizeof(self), "%s@%s", local, domain);
-		if (!str_ieq(cfg->postmaster, self))
+		/* Too long to be the configured postmaster: not it. */
+		if (str_fmt(self, sizeof(self), "%s@%s", local, domain) == -1 ||
+		    !str_ieq(cfg->postmaster, self))
 			return expand(cfg, dir, cfg->postmaster, depth + 1, out);
 	}
 	return ROUTE_UNKNOWN_USER;

@@ -145,8 +145,10 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	tx->mp = mp;
 	if (from.null)
 		sender[0] = '\0';
-	else
-		snprintf(sender, sizeof(sender), "%s@%s", from.local, from.domain);
+	else if (str_fmt(sender, sizeof(sender), "%s@%s", from.local, from.domain) == -1) {
+		path_error(s, SMTP_ADDR_PATH_LONG, true);
+		return;
+	}
 	if (envelope_set(&tx->env.sender, sender) == -1 ||
 	    envelope_set(&tx->env.envid, mp.envid) == -1) {
 		smtp_tx_free(&tx);
@@ -195,10 +197,11 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		path_error(s, SMTP_ADDR_SYNTAX, false);
 		return;
 	}
-	if (to.domain[0])
-		snprintf(orig, sizeof(orig), "%s@%s", to.local, to.domain);
-	else
-		snprintf(orig, sizeof(orig), "%s", to.local);
+	if ((to.domain[0] ? str_fmt(orig, sizeof(orig), "%s@%s", to.local, to.domain) :
+	    str_copy(orig, sizeof(orig), to.local)) == -1) {
+		path_error(s, SMTP_ADDR_PATH_LONG, false);
+		return;
+	}
 	rs = router_expand(cfg, s->env->dir, local, to.domain, &dests);
 	switch (rs) {
 	case ROUTE_OK:
@@ -208,7 +211,11 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		if (to.domain[0] && (s->authed || relay_allowed(s))) {
 			char dest[SMTP_PATH_MAX + 8];
 
-			snprintf(dest, sizeof(dest), "%s@%s", to.local, to.domain);
+			if (str_fmt(dest, sizeof(dest), "%s@%s", to.local, to.domain) == -1) {
+				route_list_clear(&dests);
+				path_error(s, SMTP_ADDR_PATH_LONG, false);
+				return;
+			}
 			str_lower(strrchr(dest, '@'));
 			if (route_list_add(&dests, dest, false) == ROUTE_OK)
 				break;
