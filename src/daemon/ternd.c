@@ -425,18 +425,18 @@ main(int argc, char **argv)
 	/* Give up root, then fence the process in, before any thread starts
 	 * (Landlock binds the calling thread and those it makes later). */
 	{
-		int abi = 0;
+		int abi = 0, sc = 0;
 
 		if (sandbox_drop(&d.user, false, true, &errs) == -1 ||
 		    (d.cfg.sandbox && (abi = sandbox_network(&d, &errs)) == -1) ||
-		    (d.cfg.sandbox && sandbox_seccomp(SANITIZED_BUILD, &errs) == -1)) {
+		    (d.cfg.sandbox && (sc = sandbox_seccomp(SANITIZED_BUILD, &errs)) == -1)) {
 			log_msg(LOG_LVL_ERR, "sandbox: %s%s", buf_cstr(&errs), d.user.change ?
 			    " (every directory above data_dir must be searchable by run_as)" : "");
 			goto out;
 		}
 		log_info("event=sandboxed user=%s uid=%u landlock=%s%d seccomp=%s keeper_pid=%ld",
 		    d.user.change ? d.user.name : "unchanged", (unsigned)getuid(),
-		    abi > 0 ? "abi" : "off", abi, d.cfg.sandbox ? "on" : "off", (long)d.keeper_pid);
+		    abi > 0 ? "abi" : "off", abi, sc > 0 ? "on" : "off", (long)d.keeper_pid);
 	}
 	if ((d.pool = iopool_new(d.base, d.cfg.io_threads)) == NULL)
 		log_fatal("startup: out of memory");

@@ -313,10 +313,14 @@ sandbox_seccomp(bool allow_ptrace, struct buf *errs)
 		return -1;
 	}
 	if ((rc = seccomp_load(ctx)) < 0) {
-		buf_printf(errs, "seccomp: load: %s\n", strerror(-rc));
 		seccomp_release(ctx);
+		/* A kernel built without seccomp filters: as with Landlock,
+		 * run without rather than not at all. */
+		if (rc == -ENOSYS || rc == -EINVAL)
+			return 0;
+		buf_printf(errs, "seccomp: load: %s\n", strerror(-rc));
 		return -1;
 	}
 	seccomp_release(ctx);
-	return 0;
+	return 1;
 }

@@ -63,7 +63,8 @@ int sandbox_landlock(const struct sandbox_rules *r, struct buf *errs);
  * A seccomp filter on this thread and those it makes later: execve,
  * mounts, modules, other processes' memory, namespaces and the like fail
  * with EPERM; ptrace too unless allow_ptrace (LeakSanitizer needs it in
- * test builds). 0, or -1 with a reason in errs.
+ * test builds). 1 when loaded, 0 when the kernel has no seccomp filters
+ * (nothing applied), -1 with a reason in errs.
  */
 int sandbox_seccomp(bool allow_ptrace, struct buf *errs);
 

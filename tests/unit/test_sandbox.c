@@ -127,10 +127,12 @@ test_seccomp(void **state)
 	if ((pid = fork()) == 0) {
 		struct buf errs = BUF_INIT;
 		char *argv[] = { "/bin/true", NULL };
-		int fd;
+		int fd, rc = sandbox_seccomp(false, &errs);
 
-		if (sandbox_seccomp(false, &errs) == -1)
+		if (rc == -1)
 			_exit(1);
+		if (rc == 0)
+			_exit(0);   /* no seccomp in this kernel: nothing to check */
 		if (execve("/bin/true", argv, NULL) != -1 || errno != EPERM)
 			_exit(2);
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != -1 || errno != EPERM)
