@@ -179,7 +179,9 @@ def test_queue_lifetime_expiry_bounces_4_4_7(relay):
     t0 = time.monotonic()
     t.send(ALICE, "stuck@slowpoke.example", make_msg(msgid="<expire@client.test>"))
     b = t.wait_event("delivery", timeout=15, status="bounced")[0]
-    assert time.monotonic() - t0 >= 2.5
+    # Arrival is kept in whole seconds (the envelope's arrival field), so
+    # the 3 s lifetime can run out up to a second early in real time.
+    assert time.monotonic() - t0 >= 1.9
     assert b["dsn"] == "4.4.7", b
     # Retried with backoff: after retry_initial (1s), then twice that.
     tries = [float(e["delay"]) for e in t.deliveries(to="<stuck@slowpoke.example>")]
