@@ -88,6 +88,18 @@ maillog_reject(uint64_t sid, const char *ip, const char *cmd, size_t cmdlen,
 }
 
 void
+maillog_improper_pipelining(uint64_t sid, const char *ip, const char *cmd, size_t cmdlen)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "event=improper-pipelining sid=%llu", (unsigned long long)sid);
+	kv(&b, "client", ip);
+	buf_append_str(&b, " after=");
+	log_append_value(&b, cmd, cmdlen > 200 ? 200 : cmdlen);
+	emit(&b);
+}
+
+void
 maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
     uint64_t size, size_t nrcpt, const char *proto)
 {

@@ -18,6 +18,10 @@ void maillog_disconnect(uint64_t sid, const char *ip, unsigned msgs,
 /* A command refused with a 4xx/5xx reply; cmd is the client's line. */
 void maillog_reject(uint64_t sid, const char *ip, const char *cmd,
     size_t cmdlen, const char *reply);
+/* A client sent more behind a command that ends a pipelined group
+ * (RFC 2920 §3.1) without waiting for its reply. */
+void maillog_improper_pipelining(uint64_t sid, const char *ip, const char *cmd,
+    size_t cmdlen);
 void maillog_queued(const char *id, uint64_t sid, const char *ip,
     const char *from, uint64_t size, size_t nrcpt, const char *proto);
 /* status: sent, deferred, bounced, expired */

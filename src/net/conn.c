@@ -4,8 +4,14 @@
  * The registry keeps every conn by id in one hash table, for async
  * completions of any protocol. Loop thread only.
  *
- * Closing: a session that has said its last word calls
- * conn_close_after_flush(); reading stops, and the conn goes once the
+ * Input: conn_drive() frames lines (or passes raw octets) to the session's
+ * handlers one at a time, as long as each returns CONN_DONE, the client's
+ * replies are being read, and no async answer is awaited. Pipelined
+ * commands (RFC 2920) are so handled in order, and nothing is read past a
+ * command whose answer is pending (the reply to end-of-data stays ahead of
+ * what the client pipelined behind it).
+ *
+ * Closing: after a handler's CONN_CLOSE reading stops, and the conn goes once the
  * output is on the socket. Under TLS the write callback only means "handed
  * to the TLS layer" (the socket below may still hold the last reply), and
  * close_notify (RFC 8446 §6.1) must follow that reply, not overtake it, so
@@ -29,6 +35,7 @@
 #include "../common/log.h"
 #include "../common/sockaddr.h"
 #include "../common/str.h"
+#include "../proto/line.h"
 #include "../tls/tls_bev.h"
 #include "listener.h"
 
@@ -54,6 +61,12 @@ struct conn {
 	char tls_info[96];           /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	int timeout;                 /* idle seconds, reapplied after STARTTLS */
 	bool closing;
+	bool pending;                /* a handler awaits its async answer */
+	bool raw;                    /* raw mode (counted: framer.raw_left) */
+	bool raw_counted;
+	size_t line_max;             /* the longest line, LF included */
+	struct line_framer framer;
+	struct buf line;             /* the line being handled */
 	struct event *linger;
 	int linger_ticks;
 	struct event *deadline;
@@ -72,6 +85,8 @@ static void on_write(struct bufferevent *, void *);
 static void on_event(struct bufferevent *, short, void *);
 static void on_deadline(evutil_socket_t, short, void *);
 static void finish_close(struct conn *c);
+static void conn_drive(struct conn *c);
+static void conn_close_after_flush(struct conn *c);
 
 /* ------------------------------------------------------------ registry -- */
 
@@ -122,6 +137,7 @@ conn_free(struct conn *c, const char *reason)
 	if (c->deadline)
 		event_free(c->deadline);
 	bufferevent_free(c->bev);
+	buf_release(&c->line);
 	free(c);
 }
 
@@ -192,12 +208,6 @@ conn_closing(const struct conn *c)
 	return c->closing;
 }
 
-struct evbuffer *
-conn_input(struct conn *c)
-{
-	return bufferevent_get_input(c->bev);
-}
-
 void
 conn_write(struct conn *c, const void *data, size_t len)
 {
@@ -206,10 +216,38 @@ conn_write(struct conn *c, const void *data, size_t len)
 }
 
 bool
-conn_output_full(struct conn *c, size_t unflushed)
+conn_input_pending(struct conn *c)
 {
-	return unflushed + evbuffer_get_length(bufferevent_get_output(c->bev)) >
-	    CONN_OUTPUT_HIGH;
+	return evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+}
+
+void
+conn_set_line_max(struct conn *c, size_t max)
+{
+	c->line_max = max ? max : 1;
+}
+
+void
+conn_raw_begin(struct conn *c)
+{
+	c->raw = true;
+	c->raw_counted = false;
+}
+
+void
+conn_raw_count(struct conn *c, uint64_t n)
+{
+	c->raw = true;
+	c->raw_counted = true;
+	line_raw_begin(&c->framer, n);
+}
+
+void
+conn_raw_end(struct conn *c)
+{
+	c->raw = false;
+	c->raw_counted = false;
+	line_raw_begin(&c->framer, 0);
 }
 
 void
@@ -288,15 +326,19 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->closing)
 		return;
-	which = c->data_end && now_mono() >= c->data_end ? CONN_TIMER_DATA :
-	    CONN_TIMER_SESSION;
-	if (c->proto->timer(c->ctx, which) == CONN_TIMER_LATER) {
+	if (c->pending) {
 		/* An async answer goes first: a 421 before a 250 would make
 		 * the client send the message again. */
 		evtimer_add(c->deadline, &again);
 		return;
 	}
+	which = c->data_end && now_mono() >= c->data_end ? CONN_TIMER_DATA :
+	    CONN_TIMER_SESSION;
+	if (c->proto->timer(c->ctx, which) == CONN_CLOSE)
+		conn_close_after_flush(c);
 	bufferevent_enable(c->bev, EV_WRITE);
+	if (c->closing)
+		finish_close(c);
 }
 
 /* --------------------------------------------------------------- TLS ---- */
@@ -358,7 +400,7 @@ conn_starttls(struct conn *c, struct buf *pending, const char *ready, size_t rea
 
 /* ------------------------------------------------------------ closing --- */
 
-void
+static void
 conn_close_after_flush(struct conn *c)
 {
 	c->closing = true;
@@ -425,12 +467,105 @@ finish_close(struct conn *c)
 	conn_free(c, NULL);
 }
 
-void
-conn_resume(struct conn *c)
+/* ------------------------------------------------------------- input ---- */
+
+/* One line to the session; CONN_WAIT when none is complete yet. */
+static enum conn_step
+drive_line(struct conn *c, struct evbuffer *in)
 {
-	c->proto->input(c->ctx);
+	struct evbuffer_ptr p;
+	size_t eol_len, n;
+	enum line_event ev;
+	enum conn_step st;
+
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	ev = line_frame(&c->framer, (ssize_t)p.pos, evbuffer_get_length(in), c->line_max, &n);
+	switch (ev) {
+	case LINE_NEED_MORE:
+		return CONN_WAIT;
+	case LINE_SKIP:
+	case LINE_TOO_LONG:
+		/* The rest of it, up to the LF, is dropped unread. */
+		evbuffer_drain(in, n);
+		st = ev == LINE_TOO_LONG ? c->proto->line(c->ctx, NULL, 0) : CONN_DONE;
+		return st == CONN_DONE && p.pos == -1 ? CONN_WAIT : st;
+	case LINE_READY:
+		break;
+	}
+	buf_reset(&c->line);
+	if (buf_reserve(&c->line, n + 1) == -1) {
+		log_warnx("sid=%llu out of memory reading a line", (unsigned long long)c->id);
+		return CONN_CLOSE;
+	}
+	evbuffer_remove(in, c->line.data, n + 1);
+	c->line.len = n;
+	c->line.data[n] = '\0';
+	return c->proto->line(c->ctx, c->line.data, n);
+}
+
+/* Raw octets to the session, in the pieces the buffer holds them in. */
+static enum conn_step
+drive_raw(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+	size_t n, used = 0;
+	enum conn_step st;
+
+	if (c->raw_counted && !line_raw_active(&c->framer)) {
+		c->raw = c->raw_counted = false;
+		return c->proto->raw(c->ctx, NULL, 0, &used);
+	}
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		return CONN_WAIT;
+	n = c->raw_counted ? line_raw_take(&c->framer, v.iov_len) : v.iov_len;
+	st = c->proto->raw(c->ctx, v.iov_base, n, &used);
+	if (used > n)
+		used = n;
+	evbuffer_drain(in, used);
+	if (c->raw_counted && used < n)
+		/* Give back what the session left: it comes again. */
+		line_raw_begin(&c->framer, c->framer.raw_left + (n - used));
+	if (st == CONN_DONE && used == 0 && c->raw)
+		return CONN_WAIT;   /* no progress: never spin */
+	return st;
+}
+
+/*
+ * Hands what the client sent to the session, one line or raw piece at a
+ * time, until the session waits for more, for an async answer, or ends.
+ * A client that pipelines without reading the replies is not served
+ * further until they drain (on_write comes back here). c may be freed.
+ */
+static void
+conn_drive(struct conn *c)
+{
+	enum conn_step st = CONN_DONE;
+
+	while (st == CONN_DONE && !c->closing && !c->pending) {
+		/* Fetched each time: STARTTLS puts a new bufferevent on top. */
+		struct evbuffer *in = bufferevent_get_input(c->bev);
+
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONN_OUTPUT_HIGH)
+			break;
+		st = c->raw ? drive_raw(c, in) : drive_line(c, in);
+	}
+	if (st == CONN_PENDING)
+		c->pending = true;
+	else if (st == CONN_CLOSE)
+		conn_close_after_flush(c);
 	if (c->closing)
 		finish_close(c);
+}
+
+void
+conn_resume(struct conn *c, enum conn_step step)
+{
+	c->pending = false;
+	if (step == CONN_PENDING)
+		c->pending = true;
+	else if (step == CONN_CLOSE)
+		conn_close_after_flush(c);
+	conn_drive(c);
 }
 
 /* ----------------------------------------------------------- callbacks -- */
@@ -442,9 +577,7 @@ on_read(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	tls_established(c);
-	c->proto->input(c->ctx);
-	if (c->closing)
-		finish_close(c);
+	conn_drive(c);
 }
 
 static void
@@ -456,7 +589,7 @@ on_write(struct bufferevent *bev, void *arg)
 	if (c->closing)
 		finish_close(c);
 	else if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		c->proto->input(c->ctx);   /* paused above CONN_OUTPUT_HIGH: go on */
+		conn_drive(c);   /* paused above CONN_OUTPUT_HIGH: go on */
 }
 
 static void
@@ -477,8 +610,16 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		    (unsigned long long)c->id, c->peer.ip, msg);
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && !c->closing && (what & BEV_EVENT_READING)) {
+		if (c->pending) {
+			/* Not the client's silence: we owe it an answer. */
+			bufferevent_enable(c->bev, EV_READ);
+			return;
+		}
 		/* The client went quiet: the session says so and closes. */
-		c->proto->timer(c->ctx, CONN_TIMER_IDLE);
+		if (c->proto->timer(c->ctx, CONN_TIMER_IDLE) == CONN_CLOSE)
+			conn_close_after_flush(c);
+		else
+			bufferevent_enable(c->bev, EV_READ);
 		bufferevent_enable(c->bev, EV_WRITE);
 		return;
 	}
@@ -532,6 +673,7 @@ conn_start(struct event_base *base, evutil_socket_t fd, const struct conn_peer *
 	c->proto = proto;
 	c->tls_ctx = lc->tls_mode == LISTENER_TLS_NONE ? NULL : tls;
 	c->peer = *peer;
+	c->line_max = 512;
 	str_copy(c->limit_key, sizeof(c->limit_key), limit_key);
 	c->id = ++reg.next_id;
 	c->hnext = reg.by_id[c->id % REG_BUCKETS];

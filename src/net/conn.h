@@ -10,9 +10,12 @@
  * (conn_find) and a client that went away meanwhile is harmless.
  *
  * The session sits on top through a table of callbacks (struct
- * conn_proto) and a context pointer. A conn is freed only from a libevent
- * callback or conn_resume(), never from inside the session's own input
- * handling: a session that wants to end calls conn_close_after_flush().
+ * conn_proto) and a context pointer. The conn frames the input into lines
+ * (proto/line: the limit, skip-to-LF recovery) or passes it raw, and calls
+ * the session's handler for each; the handler's conn_step says whether to
+ * read on, wait for an async answer (conn_resume), or close. A conn is
+ * freed only from a libevent callback or conn_resume(), never from inside
+ * a handler.
  */
 #ifndef TERN_NET_CONN_H
 #define TERN_NET_CONN_H
@@ -42,9 +45,18 @@ enum conn_timer {
 	CONN_TIMER_DATA,        /* the message deadline */
 };
 
-enum conn_timer_verdict {
-	CONN_TIMER_DONE,        /* handled (usually: final reply, closing) */
-	CONN_TIMER_LATER,       /* busy with an async answer: ask again in 1 s */
+/*
+ * What a protocol's handler did with a line or with raw octets. The conn
+ * reads on after DONE; after PENDING it reads nothing until the async
+ * answer calls conn_resume() (a timer waits too: a 421 before the 250 it
+ * is waiting for would make the client send the message again); after
+ * CLOSE it closes once the final reply is written.
+ */
+enum conn_step {
+	CONN_DONE,
+	CONN_WAIT,      /* raw mode: nothing to do until more octets arrive */
+	CONN_PENDING,
+	CONN_CLOSE,
 };
 
 struct conn;
@@ -65,13 +77,22 @@ struct conn_proto {
 	/* A new connection: make the session and queue the greeting.
 	 * NULL: out of memory, the conn is closed. */
 	void *(*greet)(struct conn *c, const struct listener_conf *lc);
-	/* Input is waiting (or output drained below CONN_OUTPUT_HIGH while
-	 * input waits, or conn_resume). */
-	void (*input)(void *ctx);
+	/* One complete line of at most the line limit (conn_set_line_max),
+	 * its LF taken off and a NUL put there; a CR before it is left for
+	 * the protocol's own policy (line_check). The line is the handler's
+	 * to change or wipe. line NULL: a line over the limit, dropped up to
+	 * its LF (the handler refuses it). */
+	enum conn_step (*line)(void *ctx, char *line, size_t len);
+	/* Raw mode (conn_raw_begin): n octets at p as they came, n > 0;
+	 * *used_r says how many were taken. In counted mode the conn passes
+	 * no more than the count and, once it is reached, leaves raw mode
+	 * and calls raw once more with n == 0. */
+	enum conn_step (*raw)(void *ctx, const char *p, size_t n, size_t *used_r);
 	/* The TLS handshake has finished (optional). */
 	void (*tls_ready)(void *ctx);
-	/* A timer fired. For CONN_TIMER_IDLE, LATER is not allowed. */
-	enum conn_timer_verdict (*timer)(void *ctx, enum conn_timer which);
+	/* A timer fired while no handler is pending: the session says why
+	 * and returns CONN_CLOSE (or DONE to go on). */
+	enum conn_step (*timer)(void *ctx, enum conn_timer which);
 	/* The conn is going away: log and free the session. */
 	void (*closed)(void *ctx, const char *reason);
 	/* The line refusing a connection over the limits, with its CRLF. */
@@ -104,13 +125,19 @@ bool conn_tls(const struct conn *c);
 bool conn_tls_possible(const struct conn *c);            /* STARTTLS can work */
 const char *conn_tls_info(const struct conn *c);
 
-/* What the client sent and the session has not read yet. */
-struct evbuffer *conn_input(struct conn *c);
-/* Queues octets for the client. */
+/* Queues octets for the client. Above CONN_OUTPUT_HIGH waiting to be
+ * written, the conn reads nothing more until the client has taken them. */
 void conn_write(struct conn *c, const void *data, size_t len);
-/* More than CONN_OUTPUT_HIGH waits to be written, counting the session's
- * own unflushed octets: stop reading until it drains. */
-bool conn_output_full(struct conn *c, size_t unflushed);
+/* The client has sent octets no handler has had yet. */
+bool conn_input_pending(struct conn *c);
+/* The longest line, LF included (default 512, RFC 5321 §4.5.3.1.4). */
+void conn_set_line_max(struct conn *c, size_t max);
+/* Raw mode: the protocol's raw handler gets the octets that follow, until
+ * conn_raw_end(); counted mode (BDAT chunks, IMAP literals): n octets,
+ * then back to lines by itself. */
+void conn_raw_begin(struct conn *c);
+void conn_raw_count(struct conn *c, uint64_t n);
+void conn_raw_end(struct conn *c);
 /* Idle timeout for reads and writes, in seconds. */
 void conn_set_timeout(struct conn *c, int seconds);
 /* Deadline for CONN_TIMER_SESSION or CONN_TIMER_DATA, seconds from now;
@@ -130,14 +157,15 @@ enum conn_starttls { CONN_STARTTLS_OK, CONN_STARTTLS_UNAVAILABLE, CONN_STARTTLS_
 enum conn_starttls conn_starttls(struct conn *c, struct buf *pending,
     const char *ready, size_t readylen);
 
-/* Reads nothing more; the conn is freed once everything queued (and,
- * under TLS, the close_notify after it) is on the socket. The session's
- * closed callback then gets reason NULL and names the close itself. */
-void conn_close_after_flush(struct conn *c);
+/* A handler returned CONN_CLOSE: the conn reads nothing more and is freed
+ * once everything queued (and, under TLS, the close_notify after it) is
+ * on the socket. The session's closed callback then gets reason NULL and
+ * names the close itself. */
 bool conn_closing(const struct conn *c);
 
-/* Continues a session after an async answer: its input callback, then the
- * close if it asked for one. c may be freed on return. */
-void conn_resume(struct conn *c);
+/* The async answer a handler returned PENDING for has been given: step
+ * is what came of it (DONE: read on; CLOSE: close after the reply). c may
+ * be freed on return. */
+void conn_resume(struct conn *c, enum conn_step step);
 
 #endif

@@ -1,23 +1,21 @@
 /*
  * smtp_server: the server session state machine.
  *
- * A session reads CRLF-terminated command lines from its bufferevent and
- * dispatches them through commands[]; each handler checks the state,
- * replies and moves the state. Replies are appended to the output buffer
- * and libevent writes them when the loop turns, so pipelined commands
- * (RFC 2920) get their replies in order and in few packets. While a commit
- * is on the I/O pool the session reads nothing further, which keeps the
- * reply to end-of-data ahead of any pipelined command after it.
- *
- * The connection below (src/net/conn.c) owns the socket, TLS, timeouts
- * and the registry by id; a session is its protocol context. Sessions are
- * freed only when their conn goes, never from inside a command handler: a
- * handler that wants to end the session sets S_CLOSING and the conn frees
- * it once the reply is out.
+ * The connection below (src/net/conn.c) owns the socket, TLS, timeouts,
+ * line framing and the registry by id, and hands the session one command
+ * line (or, in DATA and BDAT, raw octets) at a time. commands[] says per
+ * command the states it may come in and its flags; the handler replies
+ * and returns what the conn does next: read on, wait for an async answer
+ * (the queue's commit, the auth service's verdict: PENDING, then
+ * conn_resume), or close once the reply is out. Replies go to the conn at
+ * the end of each line; libevent writes them when the loop turns, so
+ * pipelined commands (RFC 2920) get their replies in order and in few
+ * packets. Sessions are freed only when their conn goes.
  */
 #include "smtp_server.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +52,19 @@
  */
 struct smtp_command {
 	enum smtp_verb verb;
-	void (*handler)(struct smtp_session *, const char *, size_t);
+	enum conn_step (*handler)(struct smtp_session *, const char *, size_t);
 	unsigned states;
 	const char *refusal;
+	unsigned flags;
 };
+
+/* RFC 6409 §4.3: on a listener for logged-in users only, refused with 530
+ * until AUTH has succeeded. */
+#define F_NEEDS_AUTH  0x1u
+/* RFC 2920 §3.1: the last command of a pipelined group; a client must wait
+ * for its reply before sending more. One that does not (spam engines
+ * writing blind) is logged once per session, as Postfix does. */
+#define F_GROUP_END   0x2u
 
 #define ST(x) (1u << (x))
 /* The states in which the session reads commands at all. */
@@ -150,26 +157,30 @@ session_closed(void *ctx, const char *reason)
 	smtp_tx_free(&s->tx);
 	buf_release(&s->out);
 	buf_release(&s->bdat_reply);
-	buf_release(&s->cmd_line);
 	free(s);
 }
 
-/* Queues a final reply and ends the session once it is written. */
-void
-smtp_session_close_after_reply(struct smtp_session *s)
-{
-	smtp_session_enter(s, S_CLOSING);
-	conn_close_after_flush(s->conn);
-}
-
-void
+enum conn_step
 smtp_session_count_error(struct smtp_session *s)
 {
-	if (++s->errors >= (unsigned)s->env->cfg->max_errors) {
-		smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Error: too many errors",
-		    s->env->cfg->hostname);
-		smtp_session_close_after_reply(s);
-	}
+	if (++s->errors < (unsigned)s->env->cfg->max_errors)
+		return CONN_DONE;
+	smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Error: too many errors",
+	    s->env->cfg->hostname);
+	return CONN_CLOSE;
+}
+
+enum conn_step
+smtp_session_refuse(struct smtp_session *s, int code, const char *esc, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	smtp_session_reply(s, code, esc, "%s", text);
+	return smtp_session_count_error(s);
 }
 
 const char *
@@ -194,17 +205,16 @@ smtp_session_in_tx(const struct smtp_session *s)
 
 /* --------------------------------------------------------- commands ---- */
 
-static void
+static enum conn_step
 cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 {
 	const struct config *cfg = s->env->cfg;
+	char line[600];
 	size_t i;
 
-	if (len == 0) {
-		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
-		smtp_session_count_error(s);
-		return;
-	}
+	if (len == 0)
+		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: %s hostname",
+		    esmtp ? "EHLO" : "HELO");
 	/* Kept for the Received header: printable, without comment syntax. */
 	for (i = 0; i < len && i < sizeof(s->helo) - 1; i++) {
 		unsigned char c = (unsigned char)arg[i];
@@ -217,58 +227,37 @@ cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 	smtp_session_enter(s, S_READY);
 	if (!esmtp) {
 		smtp_session_reply(s, 250, ESC_OK, "%s", cfg->hostname);
-		return;
+		return CONN_DONE;
 	}
-	{
-		char line[600];
-
-		snprintf(line, sizeof(line), "%s Hello %s [%s]", cfg->hostname, s->helo,
-		    conn_ip(s->conn));
-		smtp_reply_line(&s->out, 250, 0, line);
-		smtp_reply_line(&s->out, 250, 0, "PIPELINING");
-		snprintf(line, sizeof(line), "SIZE %llu", (unsigned long long)cfg->max_message_size);
-		smtp_reply_line(&s->out, 250, 0, line);
-		smtp_reply_line(&s->out, 250, 0, "8BITMIME");
-		smtp_reply_line(&s->out, 250, 0, "SMTPUTF8");
-		smtp_reply_line(&s->out, 250, 0, "ENHANCEDSTATUSCODES");
-		smtp_reply_line(&s->out, 250, 0, "DSN");
-		if (conn_tls_possible(s->conn) && !conn_tls(s->conn))
-			smtp_reply_line(&s->out, 250, 0, "STARTTLS");
-		if (smtp_auth_allowed(s) && !s->authed)
-			smtp_reply_line(&s->out, 250, 0, "AUTH PLAIN LOGIN");
-		smtp_reply_line(&s->out, 250, 1, "CHUNKING");
-	}
+	snprintf(line, sizeof(line), "%s Hello %s [%s]", cfg->hostname, s->helo,
+	    conn_ip(s->conn));
+	smtp_reply_line(&s->out, 250, 0, line);
+	smtp_reply_line(&s->out, 250, 0, "PIPELINING");
+	snprintf(line, sizeof(line), "SIZE %llu", (unsigned long long)cfg->max_message_size);
+	smtp_reply_line(&s->out, 250, 0, line);
+	smtp_reply_line(&s->out, 250, 0, "8BITMIME");
+	smtp_reply_line(&s->out, 250, 0, "SMTPUTF8");
+	smtp_reply_line(&s->out, 250, 0, "ENHANCEDSTATUSCODES");
+	smtp_reply_line(&s->out, 250, 0, "DSN");
+	if (conn_tls_possible(s->conn) && !conn_tls(s->conn))
+		smtp_reply_line(&s->out, 250, 0, "STARTTLS");
+	if (smtp_auth_allowed(s) && !s->authed)
+		smtp_reply_line(&s->out, 250, 0, "AUTH PLAIN LOGIN");
+	smtp_reply_line(&s->out, 250, 1, "CHUNKING");
+	return CONN_DONE;
 }
 
-static void
+static enum conn_step
 cmd_helo(struct smtp_session *s, const char *arg, size_t len)
 {
-	cmd_helo_common(s, arg, len, false);
+	return cmd_helo_common(s, arg, len, false);
 }
 
-static void
+static enum conn_step
 cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
 {
-	cmd_helo_common(s, arg, len, true);
+	return cmd_helo_common(s, arg, len, true);
 }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 void
 smtp_session_idle_timeout(struct smtp_session *s)
@@ -276,19 +265,13 @@ smtp_session_idle_timeout(struct smtp_session *s)
 	conn_set_timeout(s->conn, s->env->cfg->idle_timeout);
 }
 
-
-
-
-
-
-
 /*
  * NOOP, RSET, VRFY, EXPN and HELP cost a client nothing and move no mail:
  * past max_junk_commands of them since the last message was accepted,
  * each one counts as an error, so that max_errors ends the session
  * (Postfix's smtpd_junk_command_limit).
  */
-static void
+static enum conn_step
 count_junk(struct smtp_session *s)
 {
 	if (s->nmsgs != s->junk_nmsgs) {
@@ -296,110 +279,94 @@ count_junk(struct smtp_session *s)
 		s->junk_nmsgs = s->nmsgs;
 	}
 	if (++s->junk > (unsigned)s->env->cfg->max_junk_commands)
-		smtp_session_count_error(s);
+		return smtp_session_count_error(s);
+	return CONN_DONE;
 }
 
-static void
+static enum conn_step
 cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
-	if (len != 0) {
-		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: RSET");
-		smtp_session_count_error(s);
-		return;
-	}
+	if (len != 0)
+		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: RSET");
 	smtp_tx_free(&s->tx);
 	if (s->state != S_CONNECTED)
 		smtp_session_enter(s, S_READY);
 	smtp_session_reply(s, 250, ESC_OK, "Ok");
-	count_junk(s);
+	return count_junk(s);
 }
 
-static void
+static enum conn_step
 cmd_noop(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
 	smtp_session_reply(s, 250, ESC_OK, "Ok");
-	count_junk(s);
+	return count_junk(s);
 }
 
-static void
+static enum conn_step
 cmd_quit(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
 	smtp_session_reply(s, 221, ESC_OK, "Bye");
-	smtp_session_close_after_reply(s);
+	return CONN_CLOSE;
 }
 
-static void
+static enum conn_step
 cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
-	if (len == 0) {
-		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: VRFY address");
-		smtp_session_count_error(s);
-		return;
-	}
+	if (len == 0)
+		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: VRFY address");
 	/* RFC 5321 §3.5.3: 252 rather than reveal who exists. */
 	smtp_session_reply(s, 252, ESC_VRFY_CANNOT, "Cannot VRFY user, but will accept message and attempt delivery");
-	count_junk(s);
+	return count_junk(s);
 }
 
-static void
+static enum conn_step
 cmd_expn(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
 	smtp_session_reply(s, 502, ESC_INVALID_CMD, "EXPN is not available");
-	count_junk(s);
+	return count_junk(s);
 }
 
-static void
+static enum conn_step
 cmd_help(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
 	smtp_reply_line(&s->out, 214, 0, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT");
 	smtp_reply_line(&s->out, 214, 1, "2.0.0 RSET NOOP QUIT VRFY HELP; see RFC 5321");
-	count_junk(s);
+	return count_junk(s);
 }
 
 /* RFC 3207. */
-static void
+static enum conn_step
 cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct buf ready = BUF_INIT;
 	enum conn_starttls r;
 
 	(void)arg;
-	if (!conn_tls_possible(s->conn)) {
-		smtp_session_reply(s, 502, ESC_INVALID_CMD, "STARTTLS not available");
-		smtp_session_count_error(s);
-		return;
-	}
-	if (conn_tls(s->conn)) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "TLS already active");
-		smtp_session_count_error(s);
-		return;
-	}
-	if (len != 0) {
-		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: STARTTLS");
-		smtp_session_count_error(s);
-		return;
-	}
+	if (!conn_tls_possible(s->conn))
+		return smtp_session_refuse(s, 502, ESC_INVALID_CMD, "STARTTLS not available");
+	if (conn_tls(s->conn))
+		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "TLS already active");
+	if (len != 0)
+		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: STARTTLS");
 	smtp_reply_format(&ready, 220, ESC_OK, "Ready to start TLS");
 	r = conn_starttls(s->conn, &s->out, ready.data, ready.len);
 	buf_release(&ready);
 	if (r == CONN_STARTTLS_UNAVAILABLE) {
 		smtp_session_reply(s, 454, "4.7.0", "TLS not available due to temporary reason");
-		return;
+		return CONN_DONE;
 	}
-	if (r == CONN_STARTTLS_BROKEN) {
-		smtp_session_close_after_reply(s);
-		return;
-	}
+	if (r == CONN_STARTTLS_BROKEN)
+		return CONN_CLOSE;
 	smtp_session_idle_timeout(s);
 	/* RFC 3207 §4.2: forget everything learned before TLS. */
 	smtp_tx_free(&s->tx);
@@ -408,28 +375,34 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 	s->authed = false;
 	s->auth_user[0] = '\0';
 	smtp_session_enter(s, S_CONNECTED);
+	return CONN_DONE;
 }
 
-
+/*
+ * The sequencing rules of SMTP in one place. A state not listed for a
+ * command gets its 503; F_NEEDS_AUTH and F_GROUP_END are above.
+ */
 static const struct smtp_command commands[] = {
-	{ SMTP_CMD_HELO, cmd_helo, ST_ANY, NULL },
-	{ SMTP_CMD_EHLO, cmd_ehlo, ST_ANY, NULL },
+	{ SMTP_CMD_HELO, cmd_helo, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_EHLO, cmd_ehlo, ST_ANY, NULL, F_GROUP_END },
 	{ SMTP_CMD_MAIL, smtp_tx_cmd_mail, ST(S_READY) | ST(S_MAIL) | ST(S_RCPT),
-	    "Send HELO/EHLO first" },
-	{ SMTP_CMD_RCPT, smtp_tx_cmd_rcpt, ST(S_MAIL) | ST(S_RCPT), "Need MAIL before RCPT" },
-	{ SMTP_CMD_DATA, smtp_tx_cmd_data, ST_ANY, NULL },
-	{ SMTP_CMD_BDAT, smtp_tx_cmd_bdat, ST_ANY, NULL },
-	{ SMTP_CMD_RSET, cmd_rset, ST_ANY, NULL },
-	{ SMTP_CMD_NOOP, cmd_noop, ST_ANY, NULL },
-	{ SMTP_CMD_QUIT, cmd_quit, ST_ANY, NULL },
-	{ SMTP_CMD_VRFY, cmd_vrfy, ST_ANY, NULL },
-	{ SMTP_CMD_EXPN, cmd_expn, ST_ANY, NULL },
-	{ SMTP_CMD_HELP, cmd_help, ST_ANY, NULL },
+	    "Send HELO/EHLO first", F_NEEDS_AUTH },
+	{ SMTP_CMD_RCPT, smtp_tx_cmd_rcpt, ST(S_MAIL) | ST(S_RCPT), "Need MAIL before RCPT", 0 },
+	{ SMTP_CMD_DATA, smtp_tx_cmd_data, ST_ANY, NULL, F_GROUP_END },
+	/* A chunk's octets follow BDAT itself: RFC 3030 lets BDAT be
+	 * pipelined, the last one included. */
+	{ SMTP_CMD_BDAT, smtp_tx_cmd_bdat, ST_ANY, NULL, 0 },
+	{ SMTP_CMD_RSET, cmd_rset, ST_ANY, NULL, 0 },
+	{ SMTP_CMD_NOOP, cmd_noop, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_QUIT, cmd_quit, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_VRFY, cmd_vrfy, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_EXPN, cmd_expn, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_HELP, cmd_help, ST_ANY, NULL, F_GROUP_END },
 	/* RFC 3207 leaves STARTTLS inside a transaction to the server;
-	 * tern accepts it and forgets the transaction with the rest (§4.2). */
-	{ SMTP_CMD_STARTTLS, cmd_starttls, ST_ANY, NULL },
-	{ SMTP_CMD_AUTH, smtp_auth_cmd, ST_ANY, NULL },
-	{ SMTP_CMD_LHLO, NULL, 0, NULL },
+	 * tern accepts it and forgets the transaction with the rest (§4.2).
+	 * What was pipelined behind it is discarded by the conn. */
+	{ SMTP_CMD_STARTTLS, cmd_starttls, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_AUTH, smtp_auth_cmd, ST_ANY, NULL, F_GROUP_END },
 };
 
 /* ------------------------------------------------------------ input ---- */
@@ -442,42 +415,45 @@ is_auth_line(const char *line, size_t len)
 	    (len == 4 || line[4] == ' ' || line[4] == '\r' || line[4] == '\0');
 }
 
-/* One command line; returns true when it consumed something. */
-static bool
-next_command(struct smtp_session *s)
+/* A parsed command through the table. */
+static enum conn_step
+dispatch(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	struct evbuffer *in = conn_input(s->conn);
-	size_t max = s->env->cfg->max_command_length, linelen, eol_len, i;
-	enum line_event ev;
-	struct evbuffer_ptr p;
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct smtp_command *c = &commands[i];
+
+		if (c->verb != cmd->verb)
+			continue;
+		if (!(c->states & ST(s->state)))
+			return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "%s", c->refusal);
+		if ((c->flags & F_NEEDS_AUTH) && s->auth_required && !s->authed)
+			return smtp_session_refuse(s, 530, "5.7.0", "Authentication required");
+		if ((c->flags & F_GROUP_END) && !s->authed && !s->pipelining_logged &&
+		    conn_input_pending(s->conn)) {
+			s->pipelining_logged = true;
+			maillog_improper_pipelining(s->id, conn_ip(s->conn), s->cmdline, s->cmdlen);
+		}
+		return c->handler(s, cmd->arg, cmd->arglen);
+	}
+	return smtp_session_refuse(s, 500, ESC_INVALID_CMD, "Command unrecognized");
+}
+
+/* One command line from the conn (NULL: one over the limit). */
+static enum conn_step
+command_line(struct smtp_session *s, char *line, size_t linelen)
+{
 	struct smtp_cmd cmd;
 	enum smtp_cmd_err e;
-	char *line;
+	enum conn_step step;
 	bool after_auth;
 
-	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	ev = line_frame(&s->lines, (ssize_t)p.pos, evbuffer_get_length(in), max, &linelen);
-	if (ev != LINE_READY) {
-		/* RFC 5321 §4.5.3.1.4: 500 for a line over the limit. The
-		 * rest of it, up to the LF, is discarded unread. */
-		evbuffer_drain(in, linelen);
-		if (ev == LINE_TOO_LONG) {
-			s->cmdline = NULL;
-			smtp_session_reply(s, 500, ESC_SYNTAX, "Line too long");
-			smtp_session_count_error(s);
-		}
-		return p.pos != -1;   /* progress only at an LF */
+	if (line == NULL) {
+		/* RFC 5321 §4.5.3.1.4: 500 for a line over the limit. */
+		s->cmdline = NULL;
+		return smtp_session_refuse(s, 500, ESC_SYNTAX, "Line too long");
 	}
-	buf_reset(&s->cmd_line);
-	if (buf_reserve(&s->cmd_line, linelen + 1) == -1) {
-		smtp_session_reply(s, 421, ESC_POLICY_TEMP, "Out of memory");
-		smtp_session_close_after_reply(s);
-		return false;
-	}
-	evbuffer_remove(in, s->cmd_line.data, linelen + 1);
-	s->cmd_line.len = linelen;
-	s->cmd_line.data[linelen] = '\0';
-	line = s->cmd_line.data;
 	s->ncmds++;
 	s->cmdline = line;
 	s->cmdlen = linelen;
@@ -499,15 +475,17 @@ next_command(struct smtp_session *s)
 		if (line_check(line, &resp_len, 0) != LINE_OK) {
 			smtp_session_reply(s, 501, "5.5.2", "Bare LF in response");
 			smtp_session_enter(s, s->auth_return);
+			step = CONN_DONE;
 		} else
-			smtp_auth_response(s, line, resp_len);
-		explicit_bzero(s->cmd_line.data, linelen);
-		goto out;
+			step = smtp_auth_response(s, line, resp_len);
+		explicit_bzero(line, linelen);
+		s->cmdline = NULL;
+		return step;
 	}
 	/* RFC 5321 §2.3.8: a bare LF does not end a command. */
 	if (line_check(line, &linelen, 0) != LINE_OK) {
-		smtp_session_reply(s, 500, ESC_SYNTAX, "Bare LF in command; lines must end with CRLF");
-		smtp_session_count_error(s);
+		step = smtp_session_refuse(s, 500, ESC_SYNTAX,
+		    "Bare LF in command; lines must end with CRLF");
 		goto out;
 	}
 	line[linelen] = '\0';
@@ -519,94 +497,59 @@ next_command(struct smtp_session *s)
 		s->cmdline = line;
 		s->cmdlen = linelen;
 	}
-	if (e == SMTP_CMD_E_BAD_CHAR) {
-		smtp_session_reply(s, 500, ESC_SYNTAX, "Bad character (NUL, CR or LF) in command");
-		smtp_session_count_error(s);
-		goto out;
-	}
-	for (i = 0; e == SMTP_CMD_OK && i < sizeof(commands) / sizeof(commands[0]); i++) {
-		const struct smtp_command *c = &commands[i];
-
-		if (c->verb != cmd.verb || c->handler == NULL)
-			continue;
-		if (!(c->states & ST(s->state))) {
-			smtp_session_reply(s, 503, ESC_INVALID_CMD, "%s", c->refusal);
-			smtp_session_count_error(s);
-		} else
-			c->handler(s, cmd.arg, cmd.arglen);
-		goto out;
-	}
-	smtp_session_reply(s, 500, ESC_INVALID_CMD, "Command unrecognized");
-	smtp_session_count_error(s);
+	if (e == SMTP_CMD_E_BAD_CHAR)
+		step = smtp_session_refuse(s, 500, ESC_SYNTAX, "Bad character (NUL, CR or LF) in command");
+	else if (e != SMTP_CMD_OK)
+		step = smtp_session_refuse(s, 500, ESC_INVALID_CMD, "Command unrecognized");
+	else
+		step = dispatch(s, &cmd);
 out:
 	if (s->after_auth || after_auth)
-		explicit_bzero(s->cmd_line.data, s->cmd_line.len + 1);
+		explicit_bzero(line, linelen);
 	s->cmdline = NULL;
-	return true;
+	return step;
 }
 
-void
-smtp_session_input(struct smtp_session *s)
+static enum conn_step
+session_line(void *ctx, char *line, size_t len)
 {
-	bool progressed = true;
+	struct smtp_session *s = ctx;
+	enum conn_step step = command_line(s, line, len);
 
-	while (progressed) {
-		/* A client that pipelines without reading our replies is not
-		 * served further until they drain (on_write resumes us). */
-		if (conn_output_full(s->conn, s->out.len))
-			break;
-		switch (s->state) {
-		case S_DATA:
-			progressed = smtp_tx_feed_data(s);
-			break;
-		case S_BDAT:
-			progressed = smtp_tx_feed_bdat(s);
-			break;
-		case S_COMMIT:
-		case S_AUTHWAIT:
-		case S_CLOSING:
-			progressed = false;
-			break;
-		default:
-			progressed = next_command(s);
-			break;
-		}
-	}
 	smtp_session_flush(s);
+	return step;
+}
+
+static enum conn_step
+session_raw(void *ctx, const char *p, size_t n, size_t *used_r)
+{
+	struct smtp_session *s = ctx;
+	enum conn_step step = s->state == S_BDAT ? smtp_tx_feed_bdat(s, p, n, used_r) :
+	    smtp_tx_feed_data(s, p, n, used_r);
+
+	smtp_session_flush(s);
+	return step;
 }
 
 /* A timer of the conn: the idle timeout or a deadline. */
-static enum conn_timer_verdict
+static enum conn_step
 session_timer(void *ctx, enum conn_timer which)
 {
 	struct smtp_session *s = ctx;
 	bool data = which == CONN_TIMER_DATA;
 
+	s->cmdline = NULL;
 	if (which == CONN_TIMER_IDLE) {
 		/* RFC 5321 §4.5.3.2: the client went quiet. */
-		s->cmdline = NULL;
 		s->close_reason = "idle timeout";
 		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: timeout exceeded", s->env->cfg->hostname);
-		smtp_session_close_after_reply(s);
-		smtp_session_flush(s);
-		return CONN_TIMER_DONE;
+	} else {
+		s->close_reason = data ? "data deadline" : "session deadline";
+		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: %s exceeded", s->env->cfg->hostname,
+		    data ? "message time limit" : "session time limit");
 	}
-	if (s->state == S_COMMIT || s->state == S_AUTHWAIT)
-		/* Let the queue's or the password check's answer go first. */
-		return CONN_TIMER_LATER;
-	s->close_reason = data ? "data deadline" : "session deadline";
-	s->cmdline = NULL;
-	smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: %s exceeded", s->env->cfg->hostname,
-	    data ? "message time limit" : "session time limit");
-	smtp_session_close_after_reply(s);
 	smtp_session_flush(s);
-	return CONN_TIMER_DONE;
-}
-
-static void
-session_input(void *ctx)
-{
-	smtp_session_input(ctx);
+	return CONN_CLOSE;
 }
 
 /* A new connection: the session and its greeting. */
@@ -628,6 +571,7 @@ session_greet(struct conn *c, const struct listener_conf *lc)
 	s->state = S_CONNECTED;
 	maillog_connect(s->id, conn_ip(c), conn_port(c), lc->service);
 	smtp_session_idle_timeout(s);
+	conn_set_line_max(c, cfg->max_command_length);
 	if (cfg->session_deadline)
 		conn_set_deadline(c, CONN_TIMER_SESSION, cfg->session_deadline);
 	smtp_session_reply(s, 220, "", "%s ESMTP tern", cfg->hostname);
@@ -647,7 +591,8 @@ session_busy(const struct listener_conf *lc, bool per_ip, char *out, size_t outs
 const struct conn_proto smtp_server_proto = {
 	.name = "smtp",
 	.greet = session_greet,
-	.input = session_input,
+	.line = session_line,
+	.raw = session_raw,
 	.tls_ready = NULL,
 	.timer = session_timer,
 	.closed = session_closed,

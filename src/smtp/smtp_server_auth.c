@@ -76,8 +76,9 @@ auth_say(struct smtp_session *s, int code, const char *esc, const char *text)
 	s->cmdline = NULL;
 }
 
-/* A verdict as SMTP says it; the session stays in S_AUTHWAIT until then. */
-static void
+/* A verdict as SMTP says it (PENDING: the auth service answers later,
+ * through auth_done). */
+static enum conn_step
 auth_reply(struct smtp_session *s, enum authsvc_verdict v, const char *user)
 {
 	char locked[512];
@@ -98,15 +99,15 @@ auth_reply(struct smtp_session *s, enum authsvc_verdict v, const char *user)
 		snprintf(locked, sizeof(locked), "%s Too many failed logins from your address",
 		    s->env->cfg->hostname);
 		auth_say(s, 421, ESC_POLICY_TEMP, locked);
-		smtp_session_close_after_reply(s);
-		break;
+		return CONN_CLOSE;
 	case AUTHSVC_TEMPFAIL:
 		smtp_session_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		smtp_session_enter(s, s->auth_return);
 		break;
 	case AUTHSVC_PENDING:
-		break;
+		return CONN_PENDING;
 	}
+	return CONN_DONE;
 }
 
 /* The auth service's verdict, on the loop (after any refusal delay). */
@@ -114,19 +115,18 @@ static void
 auth_done(uint64_t sid, enum authsvc_verdict v, const char *user)
 {
 	struct smtp_session *s = smtp_session_find(sid);
+	enum conn_step step;
 
 	if (s == NULL)
 		return;   /* the client went away meanwhile */
-	auth_reply(s, v, user);
-	if (s->state == S_CLOSING)
-		smtp_session_flush(s);   /* the conn ends the session once written */
-	else
-		conn_resume(s->conn);
+	step = auth_reply(s, v, user);
+	smtp_session_flush(s);
+	conn_resume(s->conn, step);
 }
 
 /* Hands the credentials to the auth service (which asks the keeper, the
  * only holder of the hashes, unless a limit refuses them first). */
-static void
+static enum conn_step
 auth_check(struct smtp_session *s, const char *user, const char *pass)
 {
 	struct authsvc_peer peer = {
@@ -135,24 +135,25 @@ auth_check(struct smtp_session *s, const char *user, const char *pass)
 		.ip = conn_ip(s->conn),
 	};
 
-	smtp_session_enter(s, S_AUTHWAIT);
-	auth_reply(s, authsvc_check(s->env->auth, &peer, user, pass, auth_done, s->id), user);
+	return auth_reply(s, authsvc_check(s->env->auth, &peer, user, pass, auth_done, s->id), user);
 }
 
 /*
  * Where the SASL exchange (proto/sasl, the same for every protocol) goes
  * next: a 334 challenge, the password check, or the end of the command.
  */
-static void
+static enum conn_step
 auth_sasl_next(struct smtp_session *s, enum sasl_result r)
 {
+	enum conn_step step = CONN_DONE;
+
 	switch (r) {
 	case SASL_CHALLENGE:
 		smtp_session_enter(s, S_AUTH);
 		smtp_session_reply(s, 334, "", "%s", s->sasl.challenge[0] ? s->sasl.challenge : " ");
-		return;   /* the exchange goes on: keep what it holds */
+		return CONN_DONE;   /* the exchange goes on: keep what it holds */
 	case SASL_DONE:
-		auth_check(s, s->sasl.user, s->sasl.pass);
+		step = auth_check(s, s->sasl.user, s->sasl.pass);
 		break;
 	case SASL_CANCELLED:
 		smtp_session_reply(s, 501, "5.0.0", "Authentication cancelled");
@@ -167,51 +168,39 @@ auth_sasl_next(struct smtp_session *s, enum sasl_result r)
 		smtp_session_enter(s, s->auth_return);
 		break;
 	case SASL_UNKNOWN_MECH:
-		smtp_session_reply(s, 504, "5.5.4", "Unrecognized authentication type");
-		smtp_session_count_error(s);
+		step = smtp_session_refuse(s, 504, "5.5.4", "Unrecognized authentication type");
 		break;
 	}
 	sasl_server_clear(&s->sasl);
+	return step;
 }
 
 /* A line read in S_AUTH: the client's answer to our 334. */
-void
+enum conn_step
 smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 {
-	auth_sasl_next(s, sasl_server_step(&s->sasl, line, len));
+	return auth_sasl_next(s, sasl_server_step(&s->sasl, line, len));
 }
 
-void
+enum conn_step
 smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len)
 {
 	size_t mlen = 0;
 
 	s->cmdline = "AUTH (arguments not logged)";
 	s->cmdlen = strlen(s->cmdline);
-	if (!s->esmtp) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Send EHLO first");
-		smtp_session_count_error(s);
-		return;
-	}
-	if (s->authed) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Already authenticated");
-		smtp_session_count_error(s);
-		return;
-	}
-	if (smtp_session_in_tx(s)) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "AUTH not allowed during a mail transaction");
-		smtp_session_count_error(s);
-		return;
-	}
-	if (!smtp_auth_allowed(s)) {
-		smtp_session_reply(s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
-		smtp_session_count_error(s);
-		return;
-	}
+	if (!s->esmtp)
+		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "Send EHLO first");
+	if (s->authed)
+		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "Already authenticated");
+	if (smtp_session_in_tx(s))
+		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "AUTH not allowed during a mail transaction");
+	if (!smtp_auth_allowed(s))
+		return smtp_session_refuse(s, 538, "5.7.11", "Encryption required for requested authentication mechanism");
 	while (mlen < len && arg[mlen] != ' ')
 		mlen++;
 	s->auth_return = s->state;
 	/* An initial response follows the mechanism (RFC 4954 §4). */
-	auth_sasl_next(s, sasl_server_start(&s->sasl, arg, mlen,
+	return auth_sasl_next(s, sasl_server_start(&s->sasl, arg, mlen,
 	    mlen < len ? arg + mlen + 1 : NULL, mlen < len ? len - mlen - 1 : 0));
 }

@@ -34,7 +34,7 @@ relay_allowed(const struct smtp_session *s)
 	return config_relay_allowed(s->env->cfg, conn_family(s->conn), conn_addr(s->conn));
 }
 
-static void
+static enum conn_step
 path_error(struct smtp_session *s, enum smtp_addr_err e, bool sender)
 {
 	const char *esc = sender ? ESC_BAD_SENDER_SYNTAX : ESC_BAD_DEST_SYNTAX;
@@ -52,17 +52,16 @@ path_error(struct smtp_session *s, enum smtp_addr_err e, bool sender)
 		smtp_session_reply(s, 501, esc, "Bad %s address syntax", sender ? "sender" : "recipient");
 		break;
 	}
-	smtp_session_count_error(s);
+	return smtp_session_count_error(s);
 }
 
-static void
+static enum conn_step
 cmd_error(struct smtp_session *s, enum smtp_cmd_err e, enum smtp_addr_err pe,
     bool sender, const char *usage)
 {
 	switch (e) {
 	case SMTP_CMD_E_PATH:
-		path_error(s, pe, sender);
-		return;
+		return path_error(s, pe, sender);
 	case SMTP_CMD_E_PARAM_UNKNOWN:
 		smtp_session_reply(s, 555, ESC_BAD_ARGS, "Unsupported parameter");
 		break;
@@ -73,10 +72,10 @@ cmd_error(struct smtp_session *s, enum smtp_cmd_err e, enum smtp_addr_err pe,
 		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: %s", usage);
 		break;
 	}
-	smtp_session_count_error(s);
+	return smtp_session_count_error(s);
 }
 
-void
+enum conn_step
 smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 {
 	const struct config *cfg = s->env->cfg;
@@ -87,46 +86,29 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_tx *tx;
 	char sender[SMTP_PATH_MAX + 8];
 
-	if (s->tx) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
-		smtp_session_count_error(s);
-		return;
-	}
-	/* RFC 6409 §4.3: submission is for authenticated users only. */
-	if (s->auth_required && !s->authed) {
-		smtp_session_reply(s, 530, "5.7.0", "Authentication required");
-		smtp_session_count_error(s);
-		return;
-	}
-	if ((e = smtp_cmd_parse_mail(arg, len, &from, &mp, &pe)) != SMTP_CMD_OK) {
-		cmd_error(s, e, pe, true, "MAIL FROM:<address> [parameters]");
-		return;
-	}
+	if (s->tx)
+		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
+	if ((e = smtp_cmd_parse_mail(arg, len, &from, &mp, &pe)) != SMTP_CMD_OK)
+		return cmd_error(s, e, pe, true, "MAIL FROM:<address> [parameters]");
 	if (s->authed && !from.null && !smtp_auth_sender_owned(s, &from)) {
 		smtp_session_reply(s, 553, ESC_NOT_ALLOWED, "<%s@%s>: Sender address rejected: not owned by user %s",
 		    from.local, from.domain, s->auth_user);
-		return;
+		return CONN_DONE;
 	}
 	if (s->authed && !smtp_auth_rate_allow(s)) {
 		smtp_session_reply(s, 450, "4.7.1", "Sending rate limit exceeded for %s; try again later",
 		    s->auth_user);
-		return;
+		return CONN_DONE;
 	}
 	if (!s->esmtp && (mp.has_size || mp.body || mp.smtputf8 || mp.ret ||
-	    mp.envid[0] || mp.auth[0])) {
-		smtp_session_reply(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
-		smtp_session_count_error(s);
-		return;
-	}
-	if (mp.body == SMTP_BODY_BINARYMIME) {
-		smtp_session_reply(s, 555, ESC_BAD_ARGS, "BINARYMIME is not supported");
-		smtp_session_count_error(s);
-		return;
-	}
+	    mp.envid[0] || mp.auth[0]))
+		return smtp_session_refuse(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
+	if (mp.body == SMTP_BODY_BINARYMIME)
+		return smtp_session_refuse(s, 555, ESC_BAD_ARGS, "BINARYMIME is not supported");
 	/* RFC 1870 §6.2: the declared size is over our fixed limit. */
 	if (mp.has_size && mp.size > cfg->max_message_size) {
 		smtp_session_reply(s, 552, ESC_MSG_TOO_BIG, "Message size exceeds fixed maximum message size");
-		return;
+		return CONN_DONE;
 	}
 	/* Our own domains send through submission, or from relay_networks;
 	 * anyone else using them on port 25 is forging them. */
@@ -136,31 +118,32 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_reply(s, 550, ESC_NOT_ALLOWED,
 		    "<%s@%s>: Sender address rejected: log in to send as a local domain",
 		    from.local, from.domain);
-		return;
+		return CONN_DONE;
 	}
 	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
-		return;
+		return CONN_DONE;
 	}
 	tx->mp = mp;
 	if (from.null)
 		sender[0] = '\0';
 	else if (str_fmt(sender, sizeof(sender), "%s@%s", from.local, from.domain) == -1) {
-		path_error(s, SMTP_ADDR_PATH_LONG, true);
-		return;
+		smtp_tx_free(&tx);
+		return path_error(s, SMTP_ADDR_PATH_LONG, true);
 	}
 	if (envelope_set(&tx->env.sender, sender) == -1 ||
 	    envelope_set(&tx->env.envid, mp.envid) == -1) {
 		smtp_tx_free(&tx);
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
-		return;
+		return CONN_DONE;
 	}
 	s->tx = tx;
 	smtp_session_enter(s, S_MAIL);
 	smtp_session_reply(s, 250, ESC_SENDER_OK, "Ok");
+	return CONN_DONE;
 }
 
-void
+enum conn_step
 smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 {
 	const struct config *cfg = s->env->cfg;
@@ -172,6 +155,7 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	enum smtp_cmd_err e;
 	enum route_status rs;
 	char local[SMTP_LOCAL_MAX + 1], orig[SMTP_PATH_MAX + 8];
+	enum conn_step step = CONN_DONE;
 	size_t i, k;
 
 	if (tx->rcpts_given >= cfg->max_recipients ||
@@ -179,29 +163,20 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	    tx->rcpts_given >= cfg->submission_max_recipients)) {
 		/* RFC 5321 §4.5.3.1.8: 452, and the client sends the rest later. */
 		smtp_session_reply(s, 452, ESC_TOO_MANY_RCPTS, "Too many recipients");
-		return;
+		return CONN_DONE;
 	}
-	if ((e = smtp_cmd_parse_rcpt(arg, len, tx->mp.smtputf8, &to, &rp, &pe)) != SMTP_CMD_OK) {
-		cmd_error(s, e, pe, false, "RCPT TO:<address> [parameters]");
-		return;
-	}
-	if (!s->esmtp && (rp.notify || rp.orcpt[0])) {
-		smtp_session_reply(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
-		smtp_session_count_error(s);
-		return;
-	}
+	if ((e = smtp_cmd_parse_rcpt(arg, len, tx->mp.smtputf8, &to, &rp, &pe)) != SMTP_CMD_OK)
+		return cmd_error(s, e, pe, false, "RCPT TO:<address> [parameters]");
+	if (!s->esmtp && (rp.notify || rp.orcpt[0]))
+		return smtp_session_refuse(s, 555, ESC_BAD_ARGS, "Parameters need EHLO");
 	/* No success or delay notices to an unverified sender (bounce.h). */
 	rp.notify = bounce_notify_honoured(rp.notify,
 	    s->authed || relay_allowed(s));
-	if (smtp_addr_unquote_local(to.local, local, sizeof(local)) == -1) {
-		path_error(s, SMTP_ADDR_SYNTAX, false);
-		return;
-	}
+	if (smtp_addr_unquote_local(to.local, local, sizeof(local)) == -1)
+		return path_error(s, SMTP_ADDR_SYNTAX, false);
 	if ((to.domain[0] ? str_fmt(orig, sizeof(orig), "%s@%s", to.local, to.domain) :
-	    str_copy(orig, sizeof(orig), to.local)) == -1) {
-		path_error(s, SMTP_ADDR_PATH_LONG, false);
-		return;
-	}
+	    str_copy(orig, sizeof(orig), to.local)) == -1)
+		return path_error(s, SMTP_ADDR_PATH_LONG, false);
 	rs = router_expand(cfg, s->env->dir, local, to.domain, &dests);
 	switch (rs) {
 	case ROUTE_OK:
@@ -213,8 +188,7 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 
 			if (str_fmt(dest, sizeof(dest), "%s@%s", to.local, to.domain) == -1) {
 				route_list_clear(&dests);
-				path_error(s, SMTP_ADDR_PATH_LONG, false);
-				return;
+				return path_error(s, SMTP_ADDR_PATH_LONG, false);
 			}
 			str_lower(strrchr(dest, '@'));
 			if (route_list_add(&dests, dest, false) == ROUTE_OK)
@@ -222,14 +196,12 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
 			goto out;
 		}
-		smtp_session_reply(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
-		smtp_session_count_error(s);
+		step = smtp_session_refuse(s, 550, ESC_NOT_ALLOWED, "<%s>: Relay access denied", orig);
 		goto out;
 	case ROUTE_UNKNOWN_USER:
 		/* An error like any other: else a client could try addresses at
 		 * line rate, max_errors never ending its session. */
-		smtp_session_reply(s, 550, ESC_BAD_DEST, "<%s>: Recipient address rejected: User unknown", orig);
-		smtp_session_count_error(s);
+		step = smtp_session_refuse(s, 550, ESC_BAD_DEST, "<%s>: Recipient address rejected: User unknown", orig);
 		goto out;
 	case ROUTE_LOOP:
 		smtp_session_reply(s, 550, ESC_LOOP, "<%s>: Alias expansion loops", orig);
@@ -259,6 +231,7 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	smtp_session_reply(s, 250, ESC_RCPT_OK, "Ok");
 out:
 	route_list_clear(&dests);
+	return step;
 }
 
 static void tx_write(struct smtp_tx *tx, const char *p, size_t n);
@@ -440,11 +413,13 @@ on_commit(uint64_t cookie, enum queue_err err, const char *id)
 	smtp_tx_free(&s->tx);
 	smtp_session_enter(s, S_READY);
 	smtp_session_idle_timeout(s);
-	conn_resume(s->conn);
+	smtp_session_flush(s);
+	conn_resume(s->conn, CONN_DONE);
 }
 
-/* The whole message is in: refuse it, or hand it to the queue. */
-static void
+/* The whole message is in: refuse it, or hand it to the queue (PENDING
+ * until on_commit). */
+static enum conn_step
 end_of_message(struct smtp_session *s)
 {
 	const struct config *cfg = s->env->cfg;
@@ -486,86 +461,73 @@ end_of_message(struct smtp_session *s)
 	else if (qe != QUEUE_OK)
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
 	else {
-		smtp_session_enter(s, S_COMMIT);
 		qtx = tx->qtx;
 		tx->qtx = NULL;
 		s->cmdline = NULL;
 		queue_tx_commit(qtx, on_commit, s->id);
-		return;
+		return CONN_PENDING;
 	}
 	s->cmdline = NULL;
 	smtp_tx_free(&s->tx);
 	smtp_session_enter(s, S_READY);
 	smtp_session_idle_timeout(s);
+	return CONN_DONE;
 }
 
-/* DATA body: returns true when it made progress that may allow more. */
-bool
-smtp_tx_feed_data(struct smtp_session *s)
+/* DATA body octets, dot-stuffed, up to the lone dot. */
+enum conn_step
+smtp_tx_feed_data(struct smtp_session *s, const char *p, size_t n, size_t *used_r)
 {
-	struct evbuffer *in = conn_input(s->conn);
 	struct smtp_tx *tx = s->tx;
-	struct evbuffer_iovec v;
+	size_t used = smtp_data_feed(&tx->data, p, n, &tx->chunk);
 
-	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
-		size_t used = smtp_data_feed(&tx->data, v.iov_base, v.iov_len, &tx->chunk);
-
-		if (used == (size_t)-1) {
-			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
-			smtp_session_close_after_reply(s);
-			return false;
-		}
-		evbuffer_drain(in, used);
-		if (!tx->too_big && tx->data.size > s->env->cfg->max_message_size) {
-			/* RFC 1870 §6.2: read to the end, then 552. */
-			tx->too_big = true;
-			tx->data.discard = true;
-			buf_reset(&tx->chunk);
-		}
-		if (tx->chunk.len >= FLUSH_AT)
-			tx_flush(tx, false);
-		if (tx->data.done) {
-			tx->size = tx->data.size;
-			end_of_message(s);
-			return true;
-		}
+	if (used == (size_t)-1) {
+		*used_r = 0;
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
+		return CONN_CLOSE;
 	}
-	return false;
+	*used_r = used;
+	if (!tx->too_big && tx->data.size > s->env->cfg->max_message_size) {
+		/* RFC 1870 §6.2: read to the end, then 552. */
+		tx->too_big = true;
+		tx->data.discard = true;
+		buf_reset(&tx->chunk);
+	}
+	if (tx->chunk.len >= FLUSH_AT)
+		tx_flush(tx, false);
+	if (!tx->data.done)
+		return CONN_DONE;
+	conn_raw_end(s->conn);
+	tx->size = tx->data.size;
+	return end_of_message(s);
 }
 
-/* BDAT chunk octets (RFC 3030): stored as they are, no dot-stuffing. */
-bool
-smtp_tx_feed_bdat(struct smtp_session *s)
+/* BDAT chunk octets (RFC 3030): stored as they are, no dot-stuffing;
+ * n == 0 when the chunk is complete. */
+enum conn_step
+smtp_tx_feed_bdat(struct smtp_session *s, const char *p, size_t n, size_t *used_r)
 {
-	struct evbuffer *in = conn_input(s->conn);
 	struct smtp_tx *tx = s->tx;
 	bool discard = s->bdat_reply.len > 0;
 
-	while (line_raw_active(&s->lines)) {
-		size_t avail = evbuffer_get_length(in), n;
-
-		if (avail == 0)
-			return false;
-		n = line_raw_take(&s->lines, avail);
+	*used_r = n;
+	if (n > 0) {
 		if (discard)
-			evbuffer_drain(in, n);
-		else {
-			if (buf_reserve(&tx->chunk, n) == -1 ||
-			    evbuffer_remove(in, tx->chunk.data + tx->chunk.len, n) != (int)n) {
-				smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
-				smtp_session_close_after_reply(s);
-				return false;
-			}
-			/* Not dot-stuffed, but held to DATA's rules all the same
-			 * (RFC 5321 §2.3.8, §4.5.3.1.6): a bare CR or LF or an
-			 * over-long line refuses the message at its end, so
-			 * nothing tern accepts can be read two ways further on. */
-			smtp_data_check_raw(&tx->data, tx->chunk.data + tx->chunk.len, n);
-			tx->chunk.len += n;
-			tx->size += n;
-			if (tx->chunk.len >= FLUSH_AT)
-				tx_flush(tx, false);
+			return CONN_DONE;
+		if (buf_append(&tx->chunk, p, n) == -1) {
+			*used_r = 0;
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory");
+			return CONN_CLOSE;
 		}
+		/* Not dot-stuffed, but held to DATA's rules all the same
+		 * (RFC 5321 §2.3.8, §4.5.3.1.6): a bare CR or LF or an
+		 * over-long line refuses the message at its end, so
+		 * nothing tern accepts can be read two ways further on. */
+		smtp_data_check_raw(&tx->data, tx->chunk.data + tx->chunk.len - n, n);
+		tx->size += n;
+		if (tx->chunk.len >= FLUSH_AT)
+			tx_flush(tx, false);
+		return CONN_DONE;
 	}
 	s->cmdline = "(end of chunk)";
 	s->cmdlen = 14;
@@ -584,46 +546,42 @@ smtp_tx_feed_bdat(struct smtp_session *s)
 		smtp_session_reply(s, 250, ESC_OK, "%llu octets received", (unsigned long long)tx->size);
 	} else {
 		smtp_data_raw_end(&tx->data);
-		end_of_message(s);
+		return end_of_message(s);
 	}
 	s->cmdline = NULL;
-	return true;
+	return CONN_DONE;
 }
 
-void
+enum conn_step
 smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct buf err = BUF_INIT;
 
 	(void)arg;
-	if (len != 0) {
-		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: DATA");
-		smtp_session_count_error(s);
-		return;
-	}
+	if (len != 0)
+		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: DATA");
 	if (s->state == S_MAIL) {
 		smtp_session_reply(s, 554, ESC_INVALID_CMD, "No valid recipients");
-		return;
+		return CONN_DONE;
 	}
-	if (s->state != S_RCPT || s->tx->chunking) {
-		smtp_session_reply(s, 503, ESC_INVALID_CMD, "%s", s->state == S_RCPT ?
+	if (s->state != S_RCPT || s->tx->chunking)
+		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "%s", s->state == S_RCPT ?
 		    "DATA not allowed after BDAT" : "Need RCPT before DATA");
-		smtp_session_count_error(s);
-		return;
-	}
 	if (!tx_open_queue(s, &err)) {
 		reply_raw(s, &err);
 		buf_release(&err);
 		smtp_tx_free(&s->tx);
 		smtp_session_enter(s, S_READY);
-		return;
+		return CONN_DONE;
 	}
 	smtp_session_enter(s, S_DATA);
 	smtp_session_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
 	conn_set_timeout(s->conn, s->env->cfg->data_timeout);
+	conn_raw_begin(s->conn);
+	return CONN_DONE;
 }
 
-void
+enum conn_step
 smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 {
 	const struct config *cfg = s->env->cfg;
@@ -634,10 +592,8 @@ smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 	if (smtp_cmd_parse_bdat(arg, len, &size, &last) != SMTP_CMD_OK) {
 		/* Without a size we cannot find the next command. */
 		smtp_session_reply(s, 501, ESC_BAD_ARGS, "Syntax: BDAT size [LAST]");
-		smtp_session_close_after_reply(s);
-		return;
+		return CONN_CLOSE;
 	}
-	line_raw_begin(&s->lines, size);
 	s->bdat_last = last;
 	s->bdat_return = s->state;
 	buf_reset(&s->bdat_reply);
@@ -660,4 +616,6 @@ smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 		tx->chunking = true;
 	smtp_session_enter(s, S_BDAT);
 	conn_set_timeout(s->conn, cfg->data_timeout);
+	conn_raw_count(s->conn, size);
+	return CONN_DONE;
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
+#include "../net/conn.h"
 #include "../proto/line.h"
 #include "../proto/rfc5322.h"
 #include "../proto/sasl.h"
@@ -38,15 +39,14 @@ enum smtp_state {
 	S_RCPT,        /* at least one RCPT accepted */
 	S_DATA,        /* reading the DATA body */
 	S_BDAT,        /* reading a BDAT chunk */
-	S_COMMIT,      /* end of message: waiting for the queue */
-	S_CLOSING,     /* final reply queued; freed once it is written */
 	S_AUTH,        /* AUTH: the next line is a SASL response */
-	S_AUTHWAIT,    /* AUTH: waiting for the auth service's verdict */
 };
+/* (Waiting for the queue's commit or the auth service's verdict is no
+ * state: the handler returned CONN_PENDING and the conn reads nothing
+ * until conn_resume.) */
 
 static const char *const state_names[] = {
-	"CONNECTED", "READY", "MAIL", "RCPT", "DATA", "BDAT", "COMMIT", "CLOSING",
-	"AUTH", "AUTHWAIT",
+	"CONNECTED", "READY", "MAIL", "RCPT", "DATA", "BDAT", "AUTH",
 };
 
 /* One mail transaction: MAIL .. end of data. RSET frees it. */
@@ -77,18 +77,17 @@ struct smtp_session {
 	bool auth_required;          /* submission: no MAIL without AUTH */
 	char helo[256];
 	bool esmtp;
-	struct line_framer lines;    /* command lines; raw for a BDAT chunk */
 	bool bdat_last;
 	enum smtp_state bdat_return; /* state after the chunk */
 	struct buf bdat_reply;       /* set: discard the chunk, then send this */
 	unsigned errors, ncmds, nmsgs;
 	struct smtp_tx *tx;
 	struct buf out;              /* reply being built */
-	struct buf cmd_line;         /* the command line being handled */
 	const char *cmdline;         /* current command, for reject logs */
 	size_t cmdlen;
 	unsigned junk, junk_nmsgs;   /* NOOP/RSET/VRFY/EXPN/HELP since message junk_nmsgs */
 	bool after_auth;             /* the last line was an AUTH command */
+	bool pipelining_logged;      /* improper pipelining seen (logged once) */
 	const char *close_reason;    /* for the disconnect line, when not "quit" */
 
 	/* SMTP AUTH (RFC 4954) */
@@ -100,33 +99,44 @@ struct smtp_session {
 
 
 
+/*
+ * Every handler returns what the conn does next (net/conn.h): CONN_DONE to
+ * read on, CONN_PENDING while the queue or the auth service works (its
+ * callback replies, then conn_resume), CONN_CLOSE after a final reply.
+ */
+
 /* smtp_server.c */
 struct smtp_session *smtp_session_find(uint64_t id);
 void smtp_session_enter(struct smtp_session *s, enum smtp_state st);
 /* The one way a session replies; refusals are logged with the command. */
 void smtp_session_reply(struct smtp_session *s, int code, const char *esc,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A reply to a client error: counted, and past max_errors a 421 follows
+ * and the session ends (CONN_CLOSE). */
+enum conn_step smtp_session_refuse(struct smtp_session *s, int code, const char *esc,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void smtp_session_flush(struct smtp_session *s);
-void smtp_session_close_after_reply(struct smtp_session *s);
-void smtp_session_count_error(struct smtp_session *s);
+enum conn_step smtp_session_count_error(struct smtp_session *s);
 const char *smtp_session_proto(const struct smtp_session *s, const struct smtp_tx *tx);
 bool smtp_session_in_tx(const struct smtp_session *s);
-void smtp_session_input(struct smtp_session *s);
 void smtp_session_idle_timeout(struct smtp_session *s);
 void smtp_tx_free(struct smtp_tx **txp);
 
 /* smtp_server_tx.c */
-void smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len);
-void smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len);
-void smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len);
-void smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
-/* Input in S_DATA / S_BDAT; true when progress may allow more. */
-bool smtp_tx_feed_data(struct smtp_session *s);
-bool smtp_tx_feed_bdat(struct smtp_session *s);
+enum conn_step smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len);
+enum conn_step smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len);
+enum conn_step smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len);
+enum conn_step smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
+/* Raw octets in S_DATA / S_BDAT (conn.h's raw handler; for BDAT, n == 0
+ * ends the chunk). */
+enum conn_step smtp_tx_feed_data(struct smtp_session *s, const char *p, size_t n,
+    size_t *used_r);
+enum conn_step smtp_tx_feed_bdat(struct smtp_session *s, const char *p, size_t n,
+    size_t *used_r);
 
 /* smtp_server_auth.c */
-void smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len);
-void smtp_auth_response(struct smtp_session *s, const char *line, size_t len);
+enum conn_step smtp_auth_cmd(struct smtp_session *s, const char *arg, size_t len);
+enum conn_step smtp_auth_response(struct smtp_session *s, const char *line, size_t len);
 bool smtp_auth_allowed(const struct smtp_session *s);
 bool smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from);
 bool smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs);

@@ -31,6 +31,8 @@ def test_mail_rcpt_data_in_one_write(tern):
     a, = tern.wait_for_messages("alice", 1)
     tern.wait_for_messages("bob", 1)
     assert split_delivered(a)[3] == b"Subject: pipelined\r\n\r\nbody\r\n"
+    # A group that ends at DATA, with the body sent after 354: proper.
+    assert tern.log_count(r"event=improper-pipelining") == 0
 
 
 def test_everything_in_one_write(tern):
@@ -57,6 +59,10 @@ def test_everything_in_one_write(tern):
     assert split_delivered(b)[3] == b"Subject: two\r\n\r\nsecond\r\nMAIL FROM:<in-body@example.net>\r\n"
     tern.settle()
     assert tern.log_count(r"event=queued") == 2
+    # EHLO ends a group (RFC 2920 §3.1): what came behind it is logged,
+    # once per session, and still served.
+    assert tern.log_count(r'event=improper-pipelining sid=\d+ client=127\.0\.0\.1 '
+                          r'after="?EHLO client\.example\.net') == 1
 
 
 def test_replies_in_order_with_errors(tern):
