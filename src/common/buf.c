@@ -3,32 +3,93 @@
  */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int
-buf_reserve(struct buf *b, size_t extra)
+/* The capacity b needs for extra more octets and the NUL: b->cap when it
+ * has room, else b->cap doubled (from 64) until it fits. -1 on overflow. */
+static int
+needed_cap(const struct buf *b, size_t extra, size_t *cap_r)
 {
 	size_t need, cap;
-	char *p;
 
-	/* One byte more than asked for, for the terminating NUL. */
 	if (__builtin_add_overflow(b->len, extra, &need) ||
 	    __builtin_add_overflow(need, 1, &need))
 		return -1;
-	if (need <= b->cap)
+	if (need <= b->cap) {
+		*cap_r = b->cap;
 		return 0;
+	}
 	cap = b->cap ? b->cap : 64;
 	while (cap < need) {
 		if (__builtin_mul_overflow(cap, 2, &cap))
 			return -1;
 	}
+	*cap_r = cap;
+	return 0;
+}
+
+int
+buf_reserve(struct buf *b, size_t extra)
+{
+	size_t cap;
+	char *p;
+
+	if (needed_cap(b, extra, &cap) == -1)
+		return -1;
+	if (cap == b->cap)
+		return 0;
 	if ((p = realloc(b->data, cap)) == NULL)
 		return -1;
 	b->data = p;
 	b->cap = cap;
 	return 0;
+}
+
+/* buf_reserve, but the old memory is zeroed before it is freed (realloc
+ * may leave a copy in the freed block). */
+static int
+reserve_wiping(struct buf *b, size_t extra)
+{
+	size_t cap;
+	char *p;
+
+	if (needed_cap(b, extra, &cap) == -1)
+		return -1;
+	if (cap == b->cap)
+		return 0;
+	if ((p = malloc(cap)) == NULL)
+		return -1;
+	if (b->data) {
+		memcpy(p, b->data, b->len);
+		explicit_bzero(b->data, b->cap);
+		free(b->data);
+	}
+	p[b->len] = '\0';
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int
+buf_append_stream(struct buf *b, FILE *f)
+{
+	for (;;) {
+		size_t want, got;
+
+		if (reserve_wiping(b, 4096) == -1) {
+			errno = ENOMEM;
+			return -1;
+		}
+		want = b->cap - b->len - 1;
+		got = fread(b->data + b->len, 1, want, f);
+		b->len += got;
+		b->data[b->len] = '\0';
+		if (got < want)
+			return ferror(f) ? -1 : 0;
+	}
 }
 
 int
@@ -97,6 +158,14 @@ buf_release(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+void
+buf_wipe(struct buf *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
+	buf_release(b);
 }
 
 const char *

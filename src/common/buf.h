@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct buf {
 	char *data;  /* owned; NULL until the first append */
@@ -26,8 +27,15 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* Appends what is left to read of f. The memory it outgrows is zeroed
+ * before it is freed, so that with buf_wipe no copy of a secret (a users
+ * file's password hashes) stays behind in freed memory. 0 at end of file,
+ * or -1 (errno) on a read error or out of memory, what was read kept. */
+int buf_append_stream(struct buf *b, FILE *f);
+
 void buf_reset(struct buf *b);            /* len = 0, keeps the memory */
 void buf_release(struct buf *b);          /* frees the memory */
+void buf_wipe(struct buf *b);             /* zeroes, then frees the memory */
 const char *buf_cstr(const struct buf *b); /* "" when empty */
 
 #endif
