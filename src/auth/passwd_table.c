@@ -1,6 +1,7 @@
 /*
  * passwd_table: load and search the users file with its passwords (see
- * passwd_table.h). Lines are parsed by proto/passwd.
+ * passwd_table.h). The file is walked, and its lines parsed, by
+ * proto/passwd (passwd_file_each).
  */
 #include "passwd_table.h"
 
@@ -68,85 +69,94 @@ passwd_table_free(struct passwd_table **tp)
 	*tp = NULL;
 }
 
+/* What passwd_table_load's walk needs to hand on. */
+struct load {
+	struct passwd_table *t;
+	size_t cap;
+	const char *path;
+	struct buf *errs;
+	bool bad;
+};
+
+/* passwd_file_each's callback: one user, or one line to complain about.
+ * -1 (out of memory) stops the walk. */
+static int
+load_line(void *arg, size_t lineno, const char *line, size_t len,
+    enum passwd_line kind, const struct passwd_entry *e)
+{
+	struct load *ld = arg;
+	struct passwd_table *t = ld->t;
+	struct passwd_user *u;
+
+	(void)line;
+	(void)len;
+	switch (kind) {
+	case PASSWD_BAD_USER:
+		buf_printf(ld->errs, "%s:%zu: the first field is not user@domain\n",
+		    ld->path, lineno);
+		ld->bad = true;
+		return 0;
+	case PASSWD_BAD_BYTES:
+		buf_printf(ld->errs, "%s:%zu: control characters\n", ld->path, lineno);
+		ld->bad = true;
+		return 0;
+	case PASSWD_SKIP:   /* never handed over */
+		return 0;
+	case PASSWD_ENTRY:
+		break;
+	}
+	if (t->n == ld->cap) {
+		size_t ncap = ld->cap ? ld->cap * 2 : 64;
+		struct passwd_user *nu = reallocarray(t->u, ncap, sizeof(*nu));
+
+		if (nu == NULL)
+			return -1;
+		t->u = nu;
+		ld->cap = ncap;
+	}
+	u = &t->u[t->n];
+	u->user = dup_span(e->user, e->user_len);
+	u->pass = dup_span(e->pass, e->pass_len);
+	u->extra = dup_span(e->extra, e->extra_len);
+	if (!u->user || !u->pass || !u->extra) {
+		user_clear(u);
+		return -1;
+	}
+	str_lower(u->user);
+	t->n++;
+	return 0;
+}
+
 struct passwd_table *
 passwd_table_load(const char *path, struct buf *errs)
 {
-	struct passwd_table *t = calloc(1, sizeof(*t));
-	size_t cap = 0, lineno = 0;
-	char *line = NULL;
-	size_t linecap = 0;
-	ssize_t got;
-	bool bad = false;
+	struct load ld = { .path = path, .errs = errs };
+	struct buf text = BUF_INIT;
+	bool ok = false;
 	FILE *f;
 
-	if (t == NULL)
+	if ((ld.t = calloc(1, sizeof(*ld.t))) == NULL)
 		return NULL;
 	if ((f = fopen(path, "r")) == NULL) {
 		buf_printf(errs, "%s: %s\n", path, strerror(errno));
-		free(t);
+		free(ld.t);
 		return NULL;
 	}
-	while ((got = getline(&line, &linecap, f)) != -1) {
-		size_t len = (size_t)got;
-		struct passwd_entry e;
-
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			len--;
-		switch (passwd_parse_line(line, len, &e)) {
-		case PASSWD_SKIP:
-			continue;
-		case PASSWD_BAD_USER:
-			buf_printf(errs, "%s:%zu: the first field is not user@domain\n", path, lineno);
-			bad = true;
-			continue;
-		case PASSWD_BAD_BYTES:
-			buf_printf(errs, "%s:%zu: control characters\n", path, lineno);
-			bad = true;
-			continue;
-		case PASSWD_ENTRY:
-			break;
-		}
-		if (t->n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct passwd_user *nu = reallocarray(t->u, ncap, sizeof(*nu));
-
-			if (nu == NULL)
-				goto nomem;
-			t->u = nu;
-			cap = ncap;
-		}
-		t->u[t->n].user = dup_span(e.user, e.user_len);
-		t->u[t->n].pass = dup_span(e.pass, e.pass_len);
-		t->u[t->n].extra = dup_span(e.extra, e.extra_len);
-		if (!t->u[t->n].user || !t->u[t->n].pass || !t->u[t->n].extra) {
-			user_clear(&t->u[t->n]);
-			goto nomem;
-		}
-		str_lower(t->u[t->n].user);
-		t->n++;
-	}
-	if (line) {
-		OPENSSL_cleanse(line, linecap);
-		free(line);
-	}
+	if (buf_append_stream(&text, f) == -1)
+		buf_printf(errs, "%s: %s\n", path, strerror(errno));
+	else if (passwd_file_each(text.data, text.len, load_line, &ld) == -1)
+		buf_printf(errs, "%s: out of memory\n", path);
+	else
+		ok = !ld.bad;
 	fclose(f);
-	if (bad) {
-		passwd_table_free(&t);
+	buf_wipe(&text);   /* it held the password hashes */
+	if (!ok) {
+		passwd_table_free(&ld.t);
 		return NULL;
 	}
-	if (t->n)
-		qsort(t->u, t->n, sizeof(t->u[0]), cmp_user);
-	return t;
-nomem:
-	buf_printf(errs, "%s: out of memory\n", path);
-	if (line) {
-		OPENSSL_cleanse(line, linecap);
-		free(line);
-	}
-	fclose(f);
-	passwd_table_free(&t);
-	return NULL;
+	if (ld.t->n)
+		qsort(ld.t->u, ld.t->n, sizeof(ld.t->u[0]), cmp_user);
+	return ld.t;
 }
 
 const char *

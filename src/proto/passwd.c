@@ -75,6 +75,30 @@ passwd_parse_line(const char *line, size_t len, struct passwd_entry *e)
 	return PASSWD_ENTRY;
 }
 
+int
+passwd_file_each(const char *text, size_t len, passwd_line_fn *fn, void *arg)
+{
+	size_t pos = 0, lineno = 0;
+
+	while (pos < len) {
+		const char *line = text + pos, *lf = memchr(line, '\n', len - pos);
+		size_t n = lf ? (size_t)(lf - line) : len - pos;
+		struct passwd_entry e;
+		enum passwd_line kind;
+		int rc;
+
+		pos += lf ? n + 1 : n;
+		lineno++;
+		/* Files edited on Windows: "\r\n" (and "\r\r\n") end a line too. */
+		while (n > 0 && line[n - 1] == '\r')
+			n--;
+		kind = passwd_parse_line(line, n, &e);
+		if (kind != PASSWD_SKIP && (rc = fn(arg, lineno, line, n, kind, &e)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 bool
 passwd_next_extra(const char *extra, size_t len, size_t *pos, const char **key,
     size_t *key_len, const char **val, size_t *val_len)

@@ -31,6 +31,22 @@ struct passwd_entry {
 enum passwd_line passwd_parse_line(const char *line, size_t len,
     struct passwd_entry *e);
 
+/*
+ * One line of a passwd-file as passwd_file_each hands it over: its number
+ * (from 1, counting every line), the line without its line end, and what
+ * passwd_parse_line made of it; e is filled in for PASSWD_ENTRY. A
+ * nonzero return stops the walk.
+ */
+typedef int passwd_line_fn(void *arg, size_t lineno, const char *line,
+    size_t len, enum passwd_line kind, const struct passwd_entry *e);
+
+/* Walks the lines of a whole passwd-file: a line ends at LF, CRs before
+ * it are dropped, and the last line may lack its LF. Every line that is
+ * not PASSWD_SKIP goes to fn, in order. Returns fn's first nonzero
+ * return, or 0 when every line was seen. */
+int passwd_file_each(const char *text, size_t len, passwd_line_fn *fn,
+    void *arg);
+
 /* The next "key=value" (or "key") of an extra field from *pos; false at
  * the end. A pair without '=' has an empty value. */
 bool passwd_next_extra(const char *extra, size_t len, size_t *pos,

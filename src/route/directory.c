@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "../common/str.h"
 #include "../proto/passwd.h"
 
@@ -55,54 +53,77 @@ push(void **arr, size_t *n, size_t size)
 	return 0;
 }
 
+/* What load_users's walk needs to hand on. */
+struct users_load {
+	struct directory *d;
+	const char *path;
+	struct buf *errs;
+	bool bad;
+};
+
+/* The length of the user field of a line that is not an entry, as the
+ * error names it: up to a ':', a CR or a NUL. */
+static size_t
+user_field_len(const char *line, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && line[n] != ':' && line[n] != '\r' && line[n] != '\0')
+		n++;
+	return n;
+}
+
+/* passwd_file_each's callback: one user, or one line to complain about.
+ * -1 (out of memory) stops the walk. */
+static int
+users_line(void *arg, size_t lineno, const char *line, size_t len,
+    enum passwd_line kind, const struct passwd_entry *e)
+{
+	struct users_load *ul = arg;
+	struct directory *d = ul->d;
+	char *user;
+
+	switch (kind) {
+	case PASSWD_SKIP:   /* never handed over */
+		return 0;
+	case PASSWD_BAD_USER:
+	case PASSWD_BAD_BYTES:
+		buf_printf(ul->errs, "%s:%zu: user '%.*s' is not user@domain\n", ul->path,
+		    lineno, (int)user_field_len(line, len), line);
+		ul->bad = true;
+		return 0;
+	case PASSWD_ENTRY:
+		break;
+	}
+	if ((user = malloc(e->user_len + 1)) == NULL ||
+	    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
+		free(user);
+		return -1;
+	}
+	memcpy(user, e->user, e->user_len);
+	user[e->user_len] = '\0';
+	str_lower(user);
+	d->users[d->nusers++] = user;
+	return 0;
+}
+
 /* Reads users from f (named path in errors); f stays open. Only the user
  * names are kept: passwords are the keeper's (auth/passwd_table). */
 static int
 load_users(struct directory *d, FILE *f, const char *path, struct buf *errs)
 {
-	char *line = NULL;
-	size_t linecap = 0;
-	ssize_t got;
-	int lineno = 0, bad = 0, rc = 0;
+	struct users_load ul = { .d = d, .path = path, .errs = errs };
+	struct buf text = BUF_INIT;
+	int rc;
 
-	while ((got = getline(&line, &linecap, f)) != -1) {
-		size_t len = (size_t)got;
-		struct passwd_entry e;
-		char *user;
-
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			len--;
-		switch (passwd_parse_line(line, len, &e)) {
-		case PASSWD_SKIP:
-			continue;
-		case PASSWD_BAD_USER:
-		case PASSWD_BAD_BYTES:
-			buf_printf(errs, "%s:%d: user '%.*s' is not user@domain\n", path, lineno,
-			    (int)strcspn(line, ":\r\n"), line);
-			bad = 1;
-			continue;
-		case PASSWD_ENTRY:
-			break;
-		}
-		if ((user = malloc(e.user_len + 1)) == NULL ||
-		    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
-			free(user);
-			rc = -1;
-			break;
-		}
-		memcpy(user, e.user, e.user_len);
-		user[e.user_len] = '\0';
-		str_lower(user);
-		d->users[d->nusers++] = user;
-	}
-	if (line) {
-		OPENSSL_cleanse(line, linecap);   /* it held password hashes */
-		free(line);
-	}
+	if ((rc = buf_append_stream(&text, f)) == -1)
+		buf_printf(errs, "%s: %s\n", path, strerror(errno));
+	else
+		rc = passwd_file_each(text.data, text.len, users_line, &ul);
+	buf_wipe(&text);   /* it may hold password hashes */
 	if (d->nusers)
 		qsort(d->users, d->nusers, sizeof(char *), cmp_str);
-	return (bad || rc) ? -1 : 0;
+	return (ul.bad || rc) ? -1 : 0;
 }
 
 /* Reads aliases from f (named path in errors); f stays open. */
