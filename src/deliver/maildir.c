@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/fileio.h"
+#include "../common/str.h"
 
 static atomic_ulong maildir_seq;
 
@@ -128,17 +129,23 @@ maildir_trace_prefix(struct buf *out, const char *sender, const char *rcpt)
 	    sender, rcpt);
 }
 
+void
+maildir_sync_failed(struct maildir_result *res, int err)
+{
+	res->status = DELIVER_TEMP;
+	snprintf(res->error, sizeof(res->error), "fsync of new/: %s", strerror(err));
+}
+
 int
 maildir_open_tmp(const char *box, const char *hostname, char *tmp_r,
-    char *final_r, size_t size)
+    char *final_r, char *newdir_r, size_t size)
 {
 	char name[256];
-	int n, m;
 
 	maildir_unique_name(hostname, name, sizeof(name));
-	n = snprintf(tmp_r, size, "%s/tmp/%s", box, name);
-	m = snprintf(final_r, size, "%s/new/%s", box, name);
-	if (n < 0 || (size_t)n >= size || m < 0 || (size_t)m >= size) {
+	if (str_fmt(newdir_r, size, "%s/new", box) == -1 ||
+	    str_fmt(tmp_r, size, "%s/tmp/%s", box, name) == -1 ||
+	    str_fmt(final_r, size, "%s/new/%s", box, name) == -1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

@@ -53,13 +53,19 @@ int maildir_path(const char *mailroot, const char *addr, char *out,
  * loop detection by later hops). 0 or -1 when out of memory. */
 int maildir_trace_prefix(struct buf *out, const char *sender, const char *rcpt);
 
+/* The fsync of res->newdir after a delivery failed with err: the rename
+ * may not be durable, so the delivery becomes a temporary failure. */
+void maildir_sync_failed(struct maildir_result *res, int err);
+
 /*
  * For a direct delivery: creates <box>/tmp/<unique> (O_EXCL, mode 0600)
- * and returns its descriptor; tmp_r gets its name and final_r the name it
- * takes in <box>/new/ (without its size: maildir_name_add_size). -1 with
- * errno: ENOENT when the Maildir is not (any longer) there.
+ * and returns its descriptor; tmp_r gets its name, final_r the name it
+ * takes in <box>/new/ (without its size: maildir_name_add_size) and
+ * newdir_r the directory whose fsync makes that rename durable. Each of
+ * the three holds size octets. -1 with errno: ENOENT when the Maildir is
+ * not (any longer) there, ENAMETOOLONG when a name does not fit.
  */
 int maildir_open_tmp(const char *box, const char *hostname, char *tmp_r,
-    char *final_r, size_t size);
+    char *final_r, char *newdir_r, size_t size);
 
 #endif

@@ -4,9 +4,9 @@
  *
  * attempt_start() takes a due message from the scheduler and splits its
  * pending recipients into parts: every local one in one I/O-pool job
- * (maildir_deliver, then a shared fsync of each new/), and one remote part
- * per domain (remote.c), after DKIM signatures are made on the pool for
- * mail that leaves signed. When the last part reports, finish_attempt()
+ * (maildir_deliver, then a shared fsync of each directory it names), and
+ * one remote part per domain (remote.c), after DKIM signatures are made
+ * on the pool for mail that leaves signed. When the last part reports, finish_attempt()
  * logs each recipient, has dsn.c queue the notifications owed, and
  * attempt_record_outcome() appends the state file (queue_state.c) or
  * removes the finished message, then hands the message back to the
@@ -207,13 +207,10 @@ local_synced(void *arg, int err)
 
 	if (err != 0) {
 		/* The renames may not be durable: deliver again later. A copy
-		 * already in new/ may become a duplicate; never a loss. */
+		 * already delivered may become a duplicate; never a loss. */
 		for (i = 0; i < a->m->env.nrcpts; i++) {
-			if (is_local_rcpt(a, i) && a->mres[i].status == DELIVER_OK) {
-				a->mres[i].status = DELIVER_TEMP;
-				snprintf(a->mres[i].error, sizeof(a->mres[i].error),
-				    "fsync of new/: %s", strerror(err));
-			}
+			if (is_local_rcpt(a, i) && a->mres[i].status == DELIVER_OK)
+				maildir_sync_failed(&a->mres[i], err);
 		}
 	}
 	if (--a->syncs > 0)

@@ -14,7 +14,7 @@
  * delivery, delivered). The group keeps at most one batch on the I/O
  * pool; whatever asks while it runs goes in the next, so N concurrent
  * commits cost one directory fsync (or two syncfs), not N. Attempts use
- * the same batches for their new/ and state/ fsyncs.
+ * the same batches for their Maildir and state/ fsyncs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -324,7 +324,8 @@ commit_report(struct queue_tx *tx, enum queue_err err, const char *id)
 		tx->cb(tx->cookie, err, id);
 }
 
-/* Pool thread: trailer, fsync, rename into msg/ (or new/). */
+/* Pool thread: trailer, fsync, rename to the final name (msg/<id>, or
+ * for a direct delivery the one maildir_open_tmp gave). */
 static void
 commit_work(void *arg)
 {
@@ -365,15 +366,6 @@ commit_work(void *arg)
 		tx->sys_errno = errno;
 		tx->err = queue_err_of(errno);
 	}
-}
-
-/* The Maildir of a direct delivery: sync_dir without its "/new". */
-static void
-direct_box(const struct queue_tx *tx, char box[QPATH_MAX])
-{
-	size_t n = strlen(tx->sync_dir);
-
-	str_copyn(box, QPATH_MAX, tx->sync_dir, n > 4 ? n - 4 : 0);
 }
 
 static void
@@ -423,10 +415,8 @@ static void
 redo_work(void *arg)
 {
 	struct queue_tx *tx = arg;
-	char box[QPATH_MAX];
 
-	direct_box(tx, box);
-	if (maildir_create(box) == -1 || renameat2(AT_FDCWD, tx->tmp_path,
+	if (maildir_create(tx->box) == -1 || renameat2(AT_FDCWD, tx->tmp_path,
 	    AT_FDCWD, tx->final_path, RENAME_NOREPLACE) == -1) {
 		tx->sys_errno = errno;
 		tx->err = queue_err_of(errno);
@@ -439,14 +429,12 @@ static void
 redo_done(void *arg)
 {
 	struct queue_tx *tx = arg;
-	char box[QPATH_MAX];
 
 	if (tx->err != QUEUE_OK) {
 		commit_fail(tx, false);
 		return;
 	}
-	direct_box(tx, box);
-	queue_box_remember(tx->q, box);
+	queue_box_remember(tx->q, tx->box);
 	if (commit_group_sync_dir(tx->q->group, tx->sync_dir, commit_synced, tx) == -1) {
 		tx->sys_errno = ENOMEM;
 		tx->err = QUEUE_EIO;
@@ -455,21 +443,18 @@ redo_done(void *arg)
 }
 
 /*
- * A direct delivery whose rename found no new/ (ENOENT): its Maildir was
- * removed or damaged behind the cache of known Maildirs. Rather than
- * answer 451 until a restart, the cache entry goes and the rename is
- * tried once more after the directories are created again.
+ * A direct delivery whose rename found no target directory (ENOENT): its
+ * Maildir was removed or damaged behind the cache of known Maildirs.
+ * Rather than answer 451 until a restart, the cache entry goes and the
+ * rename is tried once more after maildir_create made it again.
  */
 static bool
 redo_direct(struct queue_tx *tx)
 {
-	char box[QPATH_MAX];
-
 	if (!tx->direct || tx->redone || tx->sys_errno != ENOENT || tx->fd != -1)
 		return false;
 	tx->redone = true;
-	direct_box(tx, box);
-	queue_box_forget(tx->q, box);
+	queue_box_forget(tx->q, tx->box);
 	return iopool_submit(tx->q->pool, redo_work, redo_done, tx) == 0;
 }
 

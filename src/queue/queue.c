@@ -194,38 +194,36 @@ queue_box_forget(struct queue *q, const char *box)
 
 /*
  * A message with one local recipient that asked for no success report is
- * written straight into that Maildir: its commit (fsync, rename into new/,
- * fsync of new/) is its delivery, so a 250 still means "on stable
- * storage", and the queue file, its fsync and its removal are saved. Any
- * failure to set this up falls back to the queue.
+ * written straight into that Maildir (maildir_open_tmp): its commit
+ * (fsync, rename to its final name, fsync of that directory) is its
+ * delivery, so a 250 still means "on stable storage", and the queue file,
+ * its fsync and its removal are saved. Any failure to set this up falls
+ * back to the queue.
  */
 static bool
 begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 {
 	const struct envelope_rcpt *r = &env->rcpts[0];
-	char box[QPATH_MAX];
 	struct buf prefix = BUF_INIT;
 
 	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
-	    maildir_path(q->mailroot, r->addr, box, sizeof(box)) == -1)
+	    maildir_path(q->mailroot, r->addr, tx->box, sizeof(tx->box)) == -1)
 		return false;
-	if (str_fmt(tx->sync_dir, QPATH_MAX, "%s/new", box) == -1)
-		return false;   /* the queue takes it */
 	/* Only into a Maildir known to exist: making one (mkdir, fsync of the
 	 * parents) is disk work the loop must not wait for, so a mailbox's
 	 * first message goes through the queue, whose delivery on the pool
 	 * makes the Maildir (attempt.c then remembers it). A Maildir removed
 	 * behind the cache's back shows as ENOENT here: forget it and take
-	 * the queue, which makes it again. (A new/ removed after the open is
-	 * dealt with at the rename: commit.c's redo.) */
-	if (!queue_box_known(q, box))
+	 * the queue, which makes it again. (A Maildir damaged after the open
+	 * is dealt with at the rename: commit.c's redo.) */
+	if (!queue_box_known(q, tx->box))
 		return false;
-	tx->fd = maildir_open_tmp(box, q->cfg->hostname, tx->tmp_path,
-	    tx->final_path, QPATH_MAX);
+	tx->fd = maildir_open_tmp(tx->box, q->cfg->hostname, tx->tmp_path,
+	    tx->final_path, tx->sync_dir, QPATH_MAX);
 	if (tx->fd == -1) {
 		if (errno == ENOENT)
-			queue_box_forget(q, box);
+			queue_box_forget(q, tx->box);
 		return false;
 	}
 	if (maildir_trace_prefix(&prefix, env->sender, r->addr) == -1 ||

@@ -102,10 +102,13 @@ struct queue_tx {
 	int sys_errno;
 	queue_commit_cb cb;
 	uint64_t cookie;
-	/* Where the octets go and where they end up. A queued message goes
-	 * tmp/<id> -> msg/<id>; a direct delivery (see queue_tx_begin) goes
-	 * <maildir>/tmp/<name> -> <maildir>/new/<name>,S=<size>. */
+	/* Where the octets go, where they end up and the directory whose
+	 * fsync makes that name durable. A queued message goes tmp/<id> ->
+	 * msg/<id>; a direct delivery (see queue_tx_begin) goes where
+	 * maildir_open_tmp says, the size added to the final name at the
+	 * commit (maildir_name_add_size). */
 	char tmp_path[QPATH_MAX], final_path[QPATH_MAX], sync_dir[QPATH_MAX];
+	char box[QPATH_MAX];    /* direct: the Maildir (maildir_path) */
 	bool direct;
 	bool redone;            /* direct: the rename was tried again */
 	size_t prefix_len;
@@ -128,7 +131,7 @@ struct attempt {
 	struct maildir_result *mres;     /* per recipient, local part */
 	bool *tried;                     /* recipients this attempt covers */
 	int parts;                       /* parts still running (+1 guard) */
-	int syncs;                       /* new/ fsyncs still running */
+	int syncs;                       /* Maildir fsyncs still running */
 	int fd;                          /* queue file for remote parts */
 	struct remote_job *rjobs;
 	size_t *ridx;                    /* recipient indexes, grouped by domain */
