@@ -1,6 +1,6 @@
 /*
- * smtp_client_msg: the message octets as smtp_client.c sends them; private
- * to src/smtp/.
+ * smtp_client_msg: the message octets as smtp_client_tx.c sends them;
+ * private to the SMTP client in src/deliver/.
  */
 #ifndef TERN_SMTP_CLIENT_MSG_H
 #define TERN_SMTP_CLIENT_MSG_H
