@@ -4,73 +4,51 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The capacity b needs for extra more octets and the NUL: b->cap when it
- * has room, else b->cap doubled (from 64) until it fits. -1 on overflow. */
+/* Makes room for extra more octets and the NUL, doubling the capacity
+ * (from 64). wipe: the data moves to a new block and the old one is
+ * zeroed before it is freed, where realloc could leave a copy behind. */
 static int
-needed_cap(const struct buf *b, size_t extra, size_t *cap_r)
+grow(struct buf *b, size_t extra, bool wipe)
 {
 	size_t need, cap;
+	char *p;
 
 	if (__builtin_add_overflow(b->len, extra, &need) ||
 	    __builtin_add_overflow(need, 1, &need))
 		return -1;
-	if (need <= b->cap) {
-		*cap_r = b->cap;
+	if (need <= b->cap)
 		return 0;
-	}
 	cap = b->cap ? b->cap : 64;
 	while (cap < need) {
 		if (__builtin_mul_overflow(cap, 2, &cap))
 			return -1;
 	}
-	*cap_r = cap;
+	if (!wipe)
+		p = realloc(b->data, cap);
+	else if ((p = malloc(cap)) != NULL) {
+		if (b->data) {
+			memcpy(p, b->data, b->len);
+			explicit_bzero(b->data, b->cap);
+			free(b->data);
+		}
+		p[b->len] = '\0';
+	}
+	if (p == NULL)
+		return -1;
+	b->data = p;
+	b->cap = cap;
 	return 0;
 }
 
 int
 buf_reserve(struct buf *b, size_t extra)
 {
-	size_t cap;
-	char *p;
-
-	if (needed_cap(b, extra, &cap) == -1)
-		return -1;
-	if (cap == b->cap)
-		return 0;
-	if ((p = realloc(b->data, cap)) == NULL)
-		return -1;
-	b->data = p;
-	b->cap = cap;
-	return 0;
-}
-
-/* buf_reserve, but the old memory is zeroed before it is freed (realloc
- * may leave a copy in the freed block). */
-static int
-reserve_wiping(struct buf *b, size_t extra)
-{
-	size_t cap;
-	char *p;
-
-	if (needed_cap(b, extra, &cap) == -1)
-		return -1;
-	if (cap == b->cap)
-		return 0;
-	if ((p = malloc(cap)) == NULL)
-		return -1;
-	if (b->data) {
-		memcpy(p, b->data, b->len);
-		explicit_bzero(b->data, b->cap);
-		free(b->data);
-	}
-	p[b->len] = '\0';
-	b->data = p;
-	b->cap = cap;
-	return 0;
+	return grow(b, extra, false);
 }
 
 int
@@ -79,7 +57,7 @@ buf_append_stream(struct buf *b, FILE *f)
 	for (;;) {
 		size_t want, got;
 
-		if (reserve_wiping(b, 4096) == -1) {
+		if (grow(b, 4096, true) == -1) {
 			errno = ENOMEM;
 			return -1;
 		}
