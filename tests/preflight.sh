@@ -61,6 +61,21 @@ have openssl && ok "openssl" || bad "openssl missing" openssl
 # unbound serving the test zones (the tests run the daemon themselves).
 { have unbound || [ -x /usr/sbin/unbound ]; } && ok "unbound" || bad "unbound missing" unbound
 
+# Dovecot 2.3 with its three protocols (tests/integration/dovecotenv.py
+# runs it itself, unprivileged; its configuration is 2.3's syntax).
+if [ -x /usr/sbin/dovecot ] && have doveadm; then
+	v=$(/usr/sbin/dovecot --version 2>/dev/null)
+	case $v in
+	2.3.*) ok "dovecot $v" ;;
+	*) bad "dovecot is ${v:-unknown}, the tests need 2.3" dovecot-core ;;
+	esac
+	for p in imap:dovecot-imapd pop3:dovecot-pop3d lmtp:dovecot-lmtpd; do
+		[ -x "/usr/lib/dovecot/${p%%:*}" ] && ok "dovecot ${p%%:*}" || bad "dovecot without ${p%%:*}" "${p#*:}"
+	done
+else
+	bad "dovecot or doveadm missing" dovecot-core
+fi
+
 # node with nodemailer, installed by `make deps` into .deps/node.
 if have node; then
 	if (cd "$NODE_DIR" 2>/dev/null && node -e 'require("nodemailer")' 2>/dev/null); then
