@@ -209,7 +209,7 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 	long port;
 
 	if (argc != 2) {
-		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps HOST:PORT'");
+		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps|pop3|pop3s HOST:PORT'");
 		return -1;
 	}
 	if (cfg->nlisteners == CONFIG_MAX_LISTENERS) {
@@ -223,8 +223,12 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 		l->kind = LISTEN_SUBMISSION;
 	else if (strcmp(argv[0], "smtps") == 0)
 		l->kind = LISTEN_SMTPS;
+	else if (strcmp(argv[0], "pop3") == 0)
+		l->kind = LISTEN_POP3;
+	else if (strcmp(argv[0], "pop3s") == 0)
+		l->kind = LISTEN_POP3S;
 	else {
-		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps)", argv[0]);
+		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps, pop3, pop3s)", argv[0]);
 		return -1;
 	}
 	if ((colon = strrchr(argv[1], ':')) == NULL) {

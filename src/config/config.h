@@ -16,7 +16,11 @@
 #define CONFIG_MAX_DOMAINS   64
 #define CONFIG_PATH_MAX      1024
 
-enum listener_kind { LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS };
+enum listener_kind {
+	LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS,
+	LISTEN_POP3,        /* STLS offered (RFC 2595) */
+	LISTEN_POP3S,       /* implicit TLS (RFC 8314) */
+};
 
 struct config_listener {
 	enum listener_kind kind;

@@ -61,6 +61,8 @@ config_write_default(const char *path, const char *data_dir)
 	    "listen smtp       127.0.0.1:2525   # MX: mail from other servers\n"
 	    "listen submission 127.0.0.1:2587   # users: STARTTLS, then AUTH\n"
 	    "listen smtps      127.0.0.1:2465   # users: implicit TLS, then AUTH\n"
+	    "listen pop3       127.0.0.1:2110   # mail clients: STLS, then login\n"
+	    "listen pop3s      127.0.0.1:2995   # mail clients: implicit TLS\n"
 	    "# tls_cert / tls_key: unset, so a self-signed pair is made in tls/\n"
 	    "\n"
 	    "max_message_size       35M\n"

@@ -22,6 +22,7 @@
 #include "../common/buf.h"
 #include "../common/limtab.h"
 #include "../common/log.h"
+#include "../common/str.h"
 #include "../config/config.h"
 #include "../deliver/remote.h"
 #include "../dns/dns.h"
@@ -29,6 +30,7 @@
 #include "../policy/submission.h"
 #include "../queue/queue.h"
 #include "../route/directory.h"
+#include "../pop3/pop3_server.h"
 #include "../smtp/smtp_server.h"
 #include "../privsep/keeper.h"
 #include "../privsep/keeper_client.h"
@@ -63,6 +65,7 @@ struct ternd {
 	struct authsvc *auth;           /* login checks for every protocol */
 	struct limtab *rates;           /* submission_rate_limit's counters */
 	struct smtp_server_env smtp_env;
+	struct pop3_server_env pop3_env;
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
 };
@@ -141,14 +144,18 @@ bind_listeners(struct ternd *d)
 
 	for (i = 0; i < d->cfg.nlisteners; i++) {
 		const struct config_listener *cl = &d->cfg.listeners[i];
+		bool pop3 = cl->kind == LISTEN_POP3 || cl->kind == LISTEN_POP3S;
+		static const char *const services[] = {
+			[LISTEN_SMTP] = "smtp", [LISTEN_SUBMISSION] = "submission",
+			[LISTEN_SMTPS] = "smtps", [LISTEN_POP3] = "pop3", [LISTEN_POP3S] = "pop3s",
+		};
 		struct listener_conf lc = {
-			.proto = &smtp_server_proto,
-			.env = &d->smtp_env,
-			.tls_mode = cl->kind == LISTEN_SMTPS ? LISTENER_TLS_IMPLICIT :
-			    LISTENER_TLS_STARTTLS,
-			.auth_required = cl->kind != LISTEN_SMTP,
-			.service = cl->kind == LISTEN_SMTP ? "smtp" :
-			    cl->kind == LISTEN_SUBMISSION ? "submission" : "smtps",
+			.proto = pop3 ? &pop3_server_proto : &smtp_server_proto,
+			.env = pop3 ? (void *)&d->pop3_env : (void *)&d->smtp_env,
+			.tls_mode = cl->kind == LISTEN_SMTPS || cl->kind == LISTEN_POP3S ?
+			    LISTENER_TLS_IMPLICIT : LISTENER_TLS_STARTTLS,
+			.auth_required = cl->kind == LISTEN_SUBMISSION || cl->kind == LISTEN_SMTPS,
+			.service = services[cl->kind],
 			.host = cl->host,
 			.port = cl->port,
 		};
@@ -464,6 +471,17 @@ main(int argc, char **argv)
 	}
 	d.smtp_env.auth = d.auth;
 	d.smtp_env.rates = d.rates;
+	d.pop3_env.base = d.base;
+	d.pop3_env.cfg = &d.cfg;
+	d.pop3_env.pool = d.pool;
+	d.pop3_env.auth = d.auth;
+	d.pop3_env.store.hostname = d.cfg.hostname;
+	d.pop3_env.store.lock_timeout = 10;
+	if (str_fmt(d.pop3_env.mailroot, sizeof(d.pop3_env.mailroot), "%s/mail",
+	    d.cfg.data_dir) == -1) {
+		log_msg(LOG_LVL_ERR, "data_dir too long");
+		goto out;
+	}
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_enable(d.listeners[i], d.tls);
 	if (queue_recover(d.queue) == -1) {

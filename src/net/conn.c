@@ -586,10 +586,17 @@ on_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->closing)
+	if (c->closing) {
 		finish_close(c);
-	else if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return;
+	}
+	if (c->proto->writable && c->proto->writable(c->ctx) == CONN_CLOSE)
+		conn_close_after_flush(c);
+	if (!c->closing && !c->pending &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		conn_drive(c);   /* paused above CONN_OUTPUT_HIGH: go on */
+	else if (c->closing)
+		finish_close(c);
 }
 
 static void

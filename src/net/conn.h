@@ -90,6 +90,11 @@ struct conn_proto {
 	enum conn_step (*raw)(void *ctx, const char *p, size_t n, size_t *used_r);
 	/* The TLS handshake has finished (optional). */
 	void (*tls_ready)(void *ctx);
+	/* Everything written so far has been taken by the client (optional):
+	 * a session streaming a large response (POP3 RETR) sends its next
+	 * piece, so memory per client stays one piece. CONN_CLOSE ends the
+	 * connection. */
+	enum conn_step (*writable)(void *ctx);
 	/* A timer fired while no handler is pending: the session says why
 	 * and returns CONN_CLOSE (or DONE to go on). */
 	enum conn_step (*timer)(void *ctx, enum conn_timer which);

@@ -69,6 +69,9 @@ def b64(s):
 class SubTern(Tern):
     """A ternd with smtp, submission and smtps listeners."""
 
+    # The listeners' ports, moved together when one was taken at start.
+    port_attrs = ("port", "sub_port", "smtps_port")
+
     def __init__(self, root, extra=(), **kw):
         # Ports outside the ephemeral range (relayenv.free_port), so that a
         # client's outgoing connection cannot take one before ternd binds.
@@ -91,10 +94,10 @@ class SubTern(Tern):
                     raise
                 time.sleep(0.2 * (attempt + 1))   # whatever holds them may pass
                 self.exits = [x for x in self.exits if x[0] != "start"]
-                old = (self.port, self.sub_port, self.smtps_port)
-                self.port, self.sub_port, self.smtps_port = (relayenv.free_port() for _ in old)
                 conf = self.config_path.read_text()
-                for o, n in zip(old, (self.port, self.sub_port, self.smtps_port)):
+                for attr in self.port_attrs:
+                    o, n = getattr(self, attr), relayenv.free_port()
+                    setattr(self, attr, n)
                     conf = conf.replace("127.0.0.1:%d\n" % o, "127.0.0.1:%d\n" % n)
                 self.config_path.write_text(conf)
 

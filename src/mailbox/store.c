@@ -1,0 +1,810 @@
+/*
+ * store: the mailbox store, read side (see store.h, docs/mailbox.md).
+ *
+ * A sync is: take dovecot-uidlist.lock (created O_EXCL, as Dovecot's
+ * dotlock; one older than two minutes is a crashed writer's and is
+ * broken), read dovecot-uidlist, list new/ and cur/, match files to UIDs
+ * by their base name, give the rest new UIDs, move new/ to cur/, and, if
+ * anything changed, write the new list into the lock file, fsync it and
+ * rename it over dovecot-uidlist (which also releases the lock), then
+ * fsync the folder: a UID a client has seen is never given to another
+ * message. Nothing changed: the lock file is just removed.
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../proto/maildir_name.h"
+#include "../proto/uidlist.h"
+
+#define UIDLIST       "dovecot-uidlist"
+#define UIDLIST_LOCK  "dovecot-uidlist.lock"
+#define EXPUNGE_LOG   "tern-expunge"
+/* Dovecot breaks a uidlist lock that has not changed for two minutes. */
+#define LOCK_STALE_SECS 120
+
+static const char *const default_folders[] = { "Drafts", "Sent", "Trash", "Junk", "Archive" };
+
+const char *
+mbox_strerror(enum mbox_err e)
+{
+	switch (e) {
+	case MBOX_OK:     return "ok";
+	case MBOX_NOENT:  return "no such folder";
+	case MBOX_LOCKED: return "mailbox is locked";
+	case MBOX_IO:     return "i/o error";
+	case MBOX_NOMEM:  return "out of memory";
+	}
+	return "?";
+}
+
+void
+mbox_free(struct mbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->n; i++)
+		free(mb->msgs[i].name);
+	free(mb->msgs);
+	mb->msgs = NULL;
+	mb->n = mb->cap = 0;
+}
+
+/* dir/sub/name into out; -1 when it does not fit. */
+static int
+path3(char *out, size_t outsize, const char *dir, const char *sub, const char *name)
+{
+	if (sub && name)
+		return str_fmt(out, outsize, "%s/%s/%s", dir, sub, name);
+	return str_fmt(out, outsize, "%s/%s", dir, sub ? sub : name);
+}
+
+static void
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* ------------------------------------------------------------- lock ---- */
+
+/* The uidlist lock: its descriptor (the new list is written into it), or
+ * -1 with *err set. */
+static int
+lock_take(const char *dir, int timeout, enum mbox_err *err)
+{
+	char path[MBOX_PATH_MAX];
+	struct timespec nap = { 0, 5 * 1000 * 1000 };
+	time_t give_up = time(NULL) + (timeout > 0 ? timeout : 1);
+	struct stat st;
+	int fd;
+
+	if (path3(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == -1) {
+		*err = MBOX_IO;
+		return -1;
+	}
+	for (;;) {
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1)
+			return fd;
+		if (errno == ENOENT) {
+			*err = MBOX_NOENT;
+			return -1;
+		}
+		if (errno != EEXIST) {
+			log_warn("mailbox: %s", path);
+			*err = MBOX_IO;
+			return -1;
+		}
+		if (stat(path, &st) == 0 && st.st_mtime + LOCK_STALE_SECS < time(NULL)) {
+			log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path,
+			    (long long)(time(NULL) - st.st_mtime));
+			(void)unlink(path);
+			continue;
+		}
+		if (time(NULL) >= give_up) {
+			*err = MBOX_LOCKED;
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 100 * 1000 * 1000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+static void
+lock_drop(const char *dir, int fd)
+{
+	char path[MBOX_PATH_MAX];
+
+	close(fd);
+	if (path3(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == 0)
+		(void)unlink(path);
+}
+
+/* The list in ul becomes dovecot-uidlist: written into the lock file,
+ * synced, renamed over the old one; the folder is synced after. */
+static enum mbox_err
+lock_commit(const char *dir, int fd, const struct uidlist *ul)
+{
+	char lock[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
+	struct buf b = BUF_INIT;
+	enum mbox_err err = MBOX_OK;
+
+	if (path3(lock, sizeof(lock), dir, NULL, UIDLIST_LOCK) == -1 ||
+	    path3(path, sizeof(path), dir, NULL, UIDLIST) == -1)
+		err = MBOX_IO;
+	else if (uidlist_encode(ul, &b) == -1)
+		err = MBOX_NOMEM;
+	else if (fileio_write_all(fd, b.data, b.len) == -1 || fdatasync(fd) == -1 ||
+	    rename(lock, path) == -1) {
+		log_warn("mailbox: writing %s", path);
+		err = MBOX_IO;
+	}
+	buf_release(&b);
+	if (err != MBOX_OK) {
+		lock_drop(dir, fd);
+		return err;
+	}
+	close(fd);
+	fsync_dir(dir);
+	return MBOX_OK;
+}
+
+/* ---------------------------------------------------------- listing ---- */
+
+/* A file found in new/ or cur/. */
+struct found {
+	char *name;
+	size_t base_len;
+	bool in_new;
+	bool matched;
+	uint64_t size;
+	unsigned flags;
+};
+
+struct listing {
+	struct found *f;
+	size_t n, cap;
+	/* open addressing by base: indexes + 1, 0 empty */
+	size_t *slots;
+	size_t nslots;
+};
+
+static uint64_t
+hash_base(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (n--)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ull;
+	return h;
+}
+
+static void
+listing_free(struct listing *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->f[i].name);
+	free(l->f);
+	free(l->slots);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+read_sub(struct listing *l, const char *dir, const char *sub)
+{
+	char path[MBOX_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	if (path3(path, sizeof(path), dir, sub, NULL) == -1)
+		return -1;
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		struct maildir_name mn;
+		struct found *f;
+		size_t len = strlen(de->d_name);
+
+		if (maildir_name_parse(de->d_name, len, &mn) != MAILDIR_NAME_OK)
+			continue;   /* ".", "..", dot files, junk */
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 64;
+			struct found *nf = reallocarray(l->f, cap, sizeof(*nf));
+
+			if (nf == NULL)
+				goto fail;
+			l->f = nf;
+			l->cap = cap;
+		}
+		f = &l->f[l->n];
+		memset(f, 0, sizeof(*f));
+		if ((f->name = strdup(de->d_name)) == NULL)
+			goto fail;
+		f->base_len = mn.base_len;
+		f->in_new = sub[0] == 'n';
+		f->flags = mn.info == MAILDIR_INFO_2 ? mn.flags : 0;
+		if (mn.has_size)
+			f->size = mn.size;
+		else {
+			struct stat st;
+
+			if (fstatat(dfd, de->d_name, &st, 0) == -1) {
+				free(f->name);
+				continue;   /* gone meanwhile */
+			}
+			f->size = (uint64_t)st.st_size;
+		}
+		l->n++;
+	}
+	closedir(d);
+	return 0;
+fail:
+	closedir(d);
+	errno = ENOMEM;
+	return -1;
+}
+
+static int
+listing_index(struct listing *l)
+{
+	size_t i;
+
+	l->nslots = 16;
+	while (l->nslots < l->n * 2)
+		l->nslots *= 2;
+	if ((l->slots = calloc(l->nslots, sizeof(*l->slots))) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++) {
+		size_t s = hash_base(l->f[i].name, l->f[i].base_len) & (l->nslots - 1);
+
+		while (l->slots[s])
+			s = (s + 1) & (l->nslots - 1);
+		l->slots[s] = i + 1;
+	}
+	return 0;
+}
+
+/* The file with this base, or NULL. A base in both new/ and cur/ (a
+ * crash between link and unlink elsewhere) matches the first. */
+static struct found *
+listing_find(struct listing *l, const char *base, size_t len)
+{
+	size_t s = hash_base(base, len) & (l->nslots - 1);
+
+	for (; l->slots[s]; s = (s + 1) & (l->nslots - 1)) {
+		struct found *f = &l->f[l->slots[s] - 1];
+
+		if (f->base_len == len && memcmp(f->name, base, len) == 0 && !f->matched)
+			return f;
+	}
+	return NULL;
+}
+
+static int
+cmp_found_name(const void *a, const void *b)
+{
+	const struct found *x = *(struct found *const *)a, *y = *(struct found *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* ------------------------------------------------------------ expunge -- */
+
+/* Finishes an expunge a crash interrupted: every name in the journal goes. */
+static void
+replay_expunge_log(const char *dir)
+{
+	char path[MBOX_PATH_MAX], victim[MBOX_PATH_MAX];
+	struct buf b = BUF_INIT;
+	size_t i, start = 0;
+	int fd;
+
+	if (path3(path, sizeof(path), dir, NULL, EXPUNGE_LOG) == -1 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	(void)fileio_read_all(fd, &b);
+	close(fd);
+	for (i = 0; i < b.len; i++) {
+		if (b.data[i] != '\n')
+			continue;
+		/* "cur/<name>" or "new/<name>", one a line; a torn last line
+		 * (no LF) was never acted on. */
+		if (i > start + 4 && memchr(b.data + start + 4, '/', i - start - 4) == NULL &&
+		    (memcmp(b.data + start, "cur/", 4) == 0 || memcmp(b.data + start, "new/", 4) == 0) &&
+		    str_fmt(victim, sizeof(victim), "%s/%.*s", dir, (int)(i - start), b.data + start) == 0)
+			(void)unlink(victim);
+		start = i + 1;
+	}
+	buf_release(&b);
+	fsync_dir(dir);
+	log_info("event=mailbox-expunge-replayed dir=\"%s\"", dir);
+	(void)unlink(path);
+}
+
+/* --------------------------------------------------------------- sync -- */
+
+static int
+uidlist_load(const char *dir, struct uidlist *ul, bool *dirty)
+{
+	const struct uidlist_limits lim = UIDLIST_LIMITS_DEFAULT;
+	char path[MBOX_PATH_MAX];
+	struct buf b = BUF_INIT;
+	size_t line = 0;
+	enum uidlist_err e;
+	int fd;
+
+	memset(ul, 0, sizeof(*ul));
+	if (path3(path, sizeof(path), dir, NULL, UIDLIST) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		goto fresh;
+	}
+	if (fileio_read_all(fd, &b) == -1) {
+		close(fd);
+		buf_release(&b);
+		return -1;
+	}
+	close(fd);
+	e = uidlist_parse(b.data ? b.data : "", b.len, &lim, ul, &line);
+	buf_release(&b);
+	if (e == UIDLIST_OK) {
+		if (ul->torn || ul->dropped_ext || ul->version != 3)
+			*dirty = true;
+		return 0;
+	}
+	if (e == UIDLIST_ERR_NOMEM) {
+		errno = ENOMEM;
+		return -1;
+	}
+	log_warnx("event=mailbox-uidlist-broken path=\"%s\" line=%zu", path, line);
+	*dirty = true;
+	if (ul->uidvalidity != 0 && ul->next_uid != 0)
+		return 0;   /* the records before the bad line keep their UIDs */
+	uidlist_clear(ul);
+	memset(ul, 0, sizeof(*ul));
+fresh:
+	/* A new list: a new UIDVALIDITY, so that no client trusts UIDs it
+	 * may have cached from a list that was lost. */
+	ul->version = 3;
+	ul->uidvalidity = (uint32_t)time(NULL);
+	ul->next_uid = 1;
+	ul->has_guid = getrandom(ul->guid, sizeof(ul->guid), 0) == (ssize_t)sizeof(ul->guid);
+	*dirty = true;
+	return 0;
+}
+
+static int
+mbox_push(struct mbox *mb, uint32_t uid, const struct found *f)
+{
+	struct mbox_msg *m;
+
+	if (mb->n == mb->cap) {
+		size_t cap = mb->cap ? mb->cap * 2 : 64;
+		struct mbox_msg *nm = reallocarray(mb->msgs, cap, sizeof(*nm));
+
+		if (nm == NULL)
+			return -1;
+		mb->msgs = nm;
+		mb->cap = cap;
+	}
+	m = &mb->msgs[mb->n];
+	if ((m->name = strdup(f->name)) == NULL)
+		return -1;
+	m->uid = uid;
+	m->base_len = f->base_len;
+	m->in_new = f->in_new;
+	m->size = f->size;
+	m->flags = f->flags;
+	mb->n++;
+	return 0;
+}
+
+/* new/<name> -> cur/<name>:2, (flags kept if it had any). */
+static void
+move_to_cur(const char *dir, struct found *f, size_t *moved)
+{
+	char from[MBOX_PATH_MAX], to[MBOX_PATH_MAX], *nn;
+	size_t len = strlen(f->name);
+	bool has_info = len > f->base_len;
+
+	if (path3(from, sizeof(from), dir, "new", f->name) == -1 ||
+	    str_fmt(to, sizeof(to), "%s/cur/%s%s", dir, f->name, has_info ? "" : ":2,") == -1)
+		return;
+	if (rename(from, to) == -1)
+		return;   /* another reader moved it: found by base at open */
+	if (!has_info) {
+		if ((nn = malloc(len + 4)) == NULL)
+			return;
+		memcpy(nn, f->name, len);
+		memcpy(nn + len, ":2,", 4);
+		free(f->name);
+		f->name = nn;
+	}
+	f->in_new = false;
+	(*moved)++;
+}
+
+/* The list to write: ul's header, then the records of mb. */
+static int
+uidlist_header_copy(const struct uidlist *ul, struct uidlist *nu)
+{
+	memset(nu, 0, sizeof(*nu));
+	nu->version = 3;
+	nu->uidvalidity = ul->uidvalidity;
+	nu->next_uid = ul->next_uid;
+	nu->has_guid = ul->has_guid;
+	memcpy(nu->guid, ul->guid, sizeof(nu->guid));
+	if (ul->hdr_ext && (nu->hdr_ext = strdup(ul->hdr_ext)) == NULL)
+		return -1;
+	return 0;
+}
+
+enum mbox_err
+mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_conf *conf)
+{
+	struct listing l = { 0 };
+	struct uidlist ul, nu;
+	struct found **fresh = NULL;
+	enum mbox_err err = MBOX_OK;
+	bool dirty = false;
+	size_t i, nfresh = 0, moved = 0;
+	int lockfd;
+
+	mbox_free(mb);
+	memset(&nu, 0, sizeof(nu));
+	mb->new_uids = mb->moved = 0;
+	if (str_copy(mb->dir, sizeof(mb->dir), dir) == -1)
+		return MBOX_IO;
+	if ((lockfd = lock_take(dir, conf->lock_timeout, &err)) == -1)
+		return err;
+	if (!read_only)
+		replay_expunge_log(dir);
+	if (uidlist_load(dir, &ul, &dirty) == -1) {
+		err = errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
+		goto out;
+	}
+	if (uidlist_header_copy(&ul, &nu) == -1 ||
+	    read_sub(&l, dir, "new") == -1 || read_sub(&l, dir, "cur") == -1 ||
+	    listing_index(&l) == -1) {
+		err = errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
+		goto out;
+	}
+	/* Known messages keep their UIDs (and Dovecot's fields on them);
+	 * a record whose file has gone is dropped. */
+	for (i = 0; i < ul.nrecs; i++) {
+		const struct uidlist_rec *r = &ul.recs[i];
+		size_t blen = strcspn(r->name, ":");
+		struct found *f = listing_find(&l, r->name, blen);
+
+		if (f == NULL) {
+			dirty = true;
+			continue;
+		}
+		f->matched = true;
+		if (!read_only && f->in_new)
+			move_to_cur(dir, f, &moved);
+		if (mbox_push(mb, r->uid, f) == -1 ||
+		    uidlist_append(&nu, r->uid, r->ext, f->name, f->base_len) == -1) {
+			err = MBOX_NOMEM;
+			goto out;
+		}
+	}
+	/* The rest are new: UIDs in the order of their names (arrival). A
+	 * read-only look gives none: the next writer does. */
+	if ((fresh = calloc(l.n ? l.n : 1, sizeof(*fresh))) == NULL) {
+		err = MBOX_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < l.n && !read_only; i++) {
+		if (!l.f[i].matched)
+			fresh[nfresh++] = &l.f[i];
+	}
+	qsort(fresh, nfresh, sizeof(*fresh), cmp_found_name);
+	for (i = 0; i < nfresh; i++) {
+		struct found *f = fresh[i];
+		uint32_t uid = nu.next_uid;
+
+		if (uid == 0 || uid >= UINT32_MAX - 1) {
+			log_warnx("event=mailbox-uids-exhausted dir=\"%s\"", dir);
+			err = MBOX_IO;
+			goto out;
+		}
+		f->matched = true;
+		if (f->in_new)
+			move_to_cur(dir, f, &moved);
+		if (mbox_push(mb, uid, f) == -1 ||
+		    uidlist_append(&nu, uid, NULL, f->name, f->base_len) == -1) {
+			err = MBOX_NOMEM;
+			goto out;
+		}
+		dirty = true;
+	}
+	mb->uidvalidity = nu.uidvalidity;
+	mb->uidnext = nu.next_uid;
+	mb->new_uids = nfresh;
+	mb->moved = moved;
+	if (dirty && !read_only) {
+		err = lock_commit(dir, lockfd, &nu);
+		lockfd = -1;
+	}
+out:
+	if (lockfd != -1)
+		lock_drop(dir, lockfd);
+	free(fresh);
+	listing_free(&l);
+	uidlist_clear(&ul);
+	uidlist_clear(&nu);
+	if (err != MBOX_OK)
+		mbox_free(mb);
+	return err;
+}
+
+/* ------------------------------------------------------------ reading -- */
+
+/* Finds message i's file by its base after a rename by someone else. */
+static int
+refind(struct mbox *mb, size_t i)
+{
+	struct mbox_msg *m = &mb->msgs[i];
+	static const char *const subs[] = { "cur", "new" };
+	char path[MBOX_PATH_MAX];
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		struct dirent *de;
+		DIR *d;
+
+		if (path3(path, sizeof(path), mb->dir, subs[k], NULL) == -1 ||
+		    (d = opendir(path)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			size_t len = strlen(de->d_name);
+			char *nn;
+
+			if (len < m->base_len || memcmp(de->d_name, m->name, m->base_len) != 0 ||
+			    (len > m->base_len && de->d_name[m->base_len] != ':'))
+				continue;
+			if ((nn = strdup(de->d_name)) == NULL)
+				break;
+			free(m->name);
+			m->name = nn;
+			m->in_new = k == 1;
+			closedir(d);
+			return 0;
+		}
+		closedir(d);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+int
+mbox_open_msg(struct mbox *mb, size_t i)
+{
+	char path[MBOX_PATH_MAX];
+	struct mbox_msg *m = &mb->msgs[i];
+	int fd, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (path3(path, sizeof(path), mb->dir, m->in_new ? "new" : "cur", m->name) == -1) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 || errno != ENOENT)
+			return fd;
+		if (refind(mb, i) == -1)
+			return -1;
+	}
+	return -1;
+}
+
+/* cur/<name> with flags |= add. */
+static void
+add_flags(struct mbox *mb, size_t i, unsigned add)
+{
+	struct mbox_msg *m = &mb->msgs[i];
+	struct maildir_name mn;
+	char from[MBOX_PATH_MAX], to[MBOX_PATH_MAX], nn[MAILDIR_NAME_MAX + 1];
+
+	if (m->in_new || (m->flags & add) == add)
+		return;
+	if (maildir_name_parse(m->name, strlen(m->name), &mn) != MAILDIR_NAME_OK ||
+	    (mn.info != MAILDIR_INFO_2 && mn.info != MAILDIR_INFO_NONE))
+		return;
+	if (mn.info == MAILDIR_INFO_NONE) {
+		mn.info = MAILDIR_INFO_2;
+		mn.flag_text = mn.tail = "";
+		mn.flag_text_len = mn.tail_len = 0;
+	}
+	mn.flags |= add;
+	if (maildir_name_build(&mn, nn, sizeof(nn)) == 0 ||
+	    path3(from, sizeof(from), mb->dir, "cur", m->name) == -1 ||
+	    path3(to, sizeof(to), mb->dir, "cur", nn) == -1)
+		return;
+	if (rename(from, to) == -1 && (errno != ENOENT || refind(mb, i) == -1 ||
+	    path3(from, sizeof(from), mb->dir, "cur", m->name) == -1 || rename(from, to) == -1))
+		return;
+	free(m->name);
+	m->name = strdup(nn);
+	if (m->name == NULL)
+		m->name = strdup("");   /* next open refinds it by base */
+	m->flags |= add;
+}
+
+enum mbox_err
+mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel, const size_t *keep,
+    size_t nkeep, unsigned add, const struct mbox_conf *conf)
+{
+	char path[MBOX_PATH_MAX], victim[MBOX_PATH_MAX], dir[MBOX_PATH_MAX];
+	struct buf journal = BUF_INIT;
+	enum mbox_err err = MBOX_OK;
+	size_t i;
+	int lockfd, fd;
+
+	for (i = 0; i < nkeep; i++)
+		add_flags(mb, keep[i], add);
+	if (ndel == 0)
+		return MBOX_OK;
+	str_copy(dir, sizeof(dir), mb->dir);
+	if ((lockfd = lock_take(dir, conf->lock_timeout, &err)) == -1)
+		return err;
+	/* Whatever was renamed since the sync is found by its base first,
+	 * so that the journal names what is there now. */
+	for (i = 0; i < ndel; i++) {
+		struct mbox_msg *m = &mb->msgs[del[i]];
+		struct stat st;
+
+		if (path3(victim, sizeof(victim), dir, m->in_new ? "new" : "cur", m->name) == 0 &&
+		    stat(victim, &st) == -1 && errno == ENOENT)
+			(void)refind(mb, del[i]);
+		buf_printf(&journal, "%s/%s\n", m->in_new ? "new" : "cur", m->name);
+	}
+	if (journal.len == 0 && ndel) {
+		err = MBOX_NOMEM;
+		goto out;
+	}
+	if (path3(path, sizeof(path), dir, NULL, EXPUNGE_LOG) == -1 ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+		err = MBOX_IO;
+		goto out;
+	}
+	if (fileio_write_all(fd, journal.data, journal.len) == -1 || fsync(fd) == -1) {
+		close(fd);
+		(void)unlink(path);
+		err = MBOX_IO;
+		goto out;
+	}
+	close(fd);
+	fsync_dir(dir);
+	/* From here on the expunge happens, crash or not. */
+	for (i = 0; i < ndel; i++) {
+		struct mbox_msg *m = &mb->msgs[del[i]];
+
+		if (path3(victim, sizeof(victim), dir, m->in_new ? "new" : "cur", m->name) == 0)
+			(void)unlink(victim);
+	}
+	if (path3(victim, sizeof(victim), dir, "cur", NULL) == 0)
+		fsync_dir(victim);
+	(void)unlink(path);
+out:
+	buf_release(&journal);
+	lock_drop(dir, lockfd);
+	return err;
+}
+
+/* ------------------------------------------------------------ folders -- */
+
+enum mbox_err
+mbox_create_defaults(const char *root)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char path[MBOX_PATH_MAX], folder[MBOX_PATH_MAX];
+	struct buf add = BUF_INIT;
+	struct stat st;
+	size_t i, k;
+	int fd;
+
+	for (i = 0; i < sizeof(default_folders) / sizeof(default_folders[0]); i++) {
+		if (str_fmt(folder, sizeof(folder), "%s/.%s", root, default_folders[i]) == -1)
+			return MBOX_IO;
+		if (stat(folder, &st) == 0)
+			continue;
+		for (k = 0; k < 3; k++) {
+			if (path3(path, sizeof(path), folder, subs[k], NULL) == -1 ||
+			    fileio_mkdirs(path) == -1) {
+				buf_release(&add);
+				return MBOX_IO;
+			}
+		}
+		/* Dovecot's maildirfolder marker: this is a Maildir++ folder. */
+		if (path3(path, sizeof(path), folder, NULL, "maildirfolder") == 0 &&
+		    (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) != -1)
+			close(fd);
+		buf_printf(&add, "%s\n", default_folders[i]);
+	}
+	if (add.len == 0)
+		return MBOX_OK;
+	/* Subscribed once, when created: a user who unsubscribes later is
+	 * not overridden. */
+	if (path3(path, sizeof(path), root, NULL, "subscriptions") == 0 &&
+	    (fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) != -1) {
+		(void)fileio_write_all(fd, add.data, add.len);
+		close(fd);
+	}
+	buf_release(&add);
+	fsync_dir(root);
+	return MBOX_OK;
+}
+
+/* ---------------------------------------------------------------- tmp -- */
+
+/* "<secs>.M<usecs>P<pid>[Q<n>].<host>": the writer's pid, if the host is
+ * this one; 0 otherwise. */
+static long
+tmp_writer(const char *name, const char *host)
+{
+	const char *p = strchr(name, 'P'), *dot;
+	long pid = 0;
+
+	if (p == NULL || (dot = strchr(p, '.')) == NULL || strcmp(dot + 1, host) != 0)
+		return 0;
+	for (p++; *p >= '0' && *p <= '9' && pid < 1000000000; p++)
+		pid = pid * 10 + (*p - '0');
+	return (*p == 'Q' || *p == '.') ? pid : 0;
+}
+
+size_t
+mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host)
+{
+	char path[MBOX_PATH_MAX];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (path3(path, sizeof(path), dir, "tmp", NULL) == -1 || (d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		long pid;
+
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		/* A writer of this host that is gone (kill -9, power loss)
+		 * never finishes its file; anyone's file is given 36 hours. */
+		pid = host ? tmp_writer(de->d_name, host) : 0;
+		if (st.st_mtime + max_age < now ||
+		    (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+				n++;
+		}
+	}
+	closedir(d);
+	return n;
+}

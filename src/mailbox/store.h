@@ -1,0 +1,106 @@
+/*
+ * store: the mailbox store, read side. A user's mail is a Maildir
+ * (deliver/maildir.c writes it); its folders are Maildir++ subfolders
+ * (".Sent", ...). Every reader — POP3 now, IMAP next — and Dovecot, if a
+ * site runs it on the same Maildir, sees one set of UIDs per folder kept
+ * in Dovecot's own `dovecot-uidlist`, under Dovecot's dotlock
+ * (`dovecot-uidlist.lock`), so clients keep their UIDs whichever server
+ * answers them (docs/mailbox.md has the formats, the steps and a crash
+ * analysis of each).
+ *
+ * Every function here blocks on the disk: call it on the I/O pool
+ * (common/iopool.h), never on the loop thread. A struct mbox is owned by
+ * one session and touched by one thread at a time.
+ */
+#ifndef TERN_MAILBOX_STORE_H
+#define TERN_MAILBOX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MBOX_PATH_MAX 1024
+
+enum mbox_err {
+	MBOX_OK = 0,
+	MBOX_NOENT,      /* no such folder */
+	MBOX_LOCKED,     /* the uidlist lock stayed taken (another writer) */
+	MBOX_IO,         /* the disk said no: errno-like detail in the log */
+	MBOX_NOMEM,
+};
+
+/* One message of a folder, as the last sync saw it. */
+struct mbox_msg {
+	uint32_t uid;
+	char *name;          /* owned: its file name in cur/ (or new/) */
+	size_t base_len;     /* the name's unique part: its first base_len octets */
+	bool in_new;         /* still in new/ (a read-only sync) */
+	uint64_t size;       /* octets of the file */
+	unsigned flags;      /* enum maildir_flag */
+};
+
+struct mbox {
+	char dir[MBOX_PATH_MAX];   /* the folder: holds new/ cur/ tmp/ */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	struct mbox_msg *msgs;     /* ascending by uid; owned */
+	size_t n;
+	size_t cap;
+	/* What the last sync did, for the log. */
+	size_t new_uids;           /* messages that got a UID */
+	size_t moved;              /* new/ -> cur/ */
+};
+
+/* The store's limits and identity, fixed at start. */
+struct mbox_conf {
+	const char *hostname;      /* for unique names */
+	int lock_timeout;          /* seconds to wait for the uidlist lock */
+};
+
+/*
+ * Brings mb up to date with the folder at dir: reads dovecot-uidlist,
+ * lists new/ and cur/, gives each message without a UID the next ones
+ * (in the order of their names, which start with the arrival time),
+ * moves new/ to cur/ unless read_only (a message seen by a client is no
+ * longer new, Maildir says), and writes the uidlist back when it changed.
+ * A message that has gone (another session expunged it) leaves mb.
+ * mb may be a fresh zeroed struct or the result of an earlier sync.
+ */
+enum mbox_err mbox_sync(struct mbox *mb, const char *dir, bool read_only,
+    const struct mbox_conf *conf);
+
+/* Opens message i for reading (O_RDONLY|O_CLOEXEC). A message whose
+ * flags another session changed meanwhile has a new name: it is looked
+ * up by its base. -1 with errno ENOENT when it was expunged. */
+int mbox_open_msg(struct mbox *mb, size_t i);
+
+/*
+ * Removes messages (by index into mb->msgs; ascending, no repeats) as one
+ * step that a crash cannot cut in half: their names go into a journal
+ * file first (fsynced), then they are unlinked, then the journal goes; a
+ * sync that finds a journal finishes it. Also sets flags `add` on the
+ * messages in keep[] (POP3 marks what it retrieved \Seen). Counts
+ * the freed octets for the quota file. mb is re-synced after.
+ */
+enum mbox_err mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel,
+    const size_t *keep, size_t nkeep, unsigned add, const struct mbox_conf *conf);
+
+/* Creates the standard Maildir++ folders of a user's root Maildir
+ * (.Drafts .Sent .Trash .Junk .Archive) and subscribes them, once: a
+ * folder that exists is left alone. */
+enum mbox_err mbox_create_defaults(const char *root);
+
+/* Removes the files in <dir>/tmp/ that no writer will finish: older than
+ * max_age seconds (Maildir's 36 hours, for anyone's), or named by a
+ * process of this host (the name's P<pid> and host) that no longer runs
+ * (ternd's own after a kill -9, any crashed delivery agent's). host NULL:
+ * the age rule only. Returns how many went. */
+#define MBOX_TMP_MAX_AGE (36 * 3600)
+size_t mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host);
+
+void mbox_free(struct mbox *mb);
+
+const char *mbox_strerror(enum mbox_err e);
+
+#endif
