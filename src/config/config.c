@@ -209,7 +209,7 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 	long port;
 
 	if (argc != 2) {
-		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps|pop3|pop3s HOST:PORT'");
+		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps|pop3|pop3s|lmtp HOST:PORT' or 'listen lmtp unix:PATH'");
 		return -1;
 	}
 	if (cfg->nlisteners == CONFIG_MAX_LISTENERS) {
@@ -227,9 +227,25 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 		l->kind = LISTEN_POP3;
 	else if (strcmp(argv[0], "pop3s") == 0)
 		l->kind = LISTEN_POP3S;
+	else if (strcmp(argv[0], "lmtp") == 0)
+		l->kind = LISTEN_LMTP;
 	else {
-		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps, pop3, pop3s)", argv[0]);
+		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps, pop3, pop3s, lmtp)", argv[0]);
 		return -1;
+	}
+	if (strncmp(argv[1], "unix:", 5) == 0) {
+		if (l->kind != LISTEN_LMTP) {
+			err_at(errs, file, line, "listen: only lmtp listens on a unix socket");
+			return -1;
+		}
+		if (argv[1][5] != '/' || str_copy(l->path, sizeof(l->path), argv[1] + 5) == -1) {
+			err_at(errs, file, line, "listen: '%s': the socket needs an absolute path of at most %zu octets",
+			    argv[1], sizeof(l->path) - 1);
+			return -1;
+		}
+		str_copy(l->host, sizeof(l->host), "unix");
+		cfg->nlisteners++;
+		return 0;
 	}
 	if ((colon = strrchr(argv[1], ':')) == NULL) {
 		err_at(errs, file, line, "listen: '%s' is not HOST:PORT", argv[1]);

@@ -20,12 +20,14 @@ enum listener_kind {
 	LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS,
 	LISTEN_POP3,        /* STLS offered (RFC 2595) */
 	LISTEN_POP3S,       /* implicit TLS (RFC 8314) */
+	LISTEN_LMTP,        /* RFC 2033: a mailbox server's delivery port */
 };
 
 struct config_listener {
 	enum listener_kind kind;
 	char host[64];
 	int port;
+	char path[108];     /* "unix:PATH" (LMTP): the socket, else "" */
 };
 
 #define CONFIG_MAX_NETWORKS 64

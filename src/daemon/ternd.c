@@ -148,9 +148,11 @@ bind_listeners(struct ternd *d)
 		static const char *const services[] = {
 			[LISTEN_SMTP] = "smtp", [LISTEN_SUBMISSION] = "submission",
 			[LISTEN_SMTPS] = "smtps", [LISTEN_POP3] = "pop3", [LISTEN_POP3S] = "pop3s",
+			[LISTEN_LMTP] = "lmtp",
 		};
 		struct listener_conf lc = {
-			.proto = pop3 ? &pop3_server_proto : &smtp_server_proto,
+			.proto = pop3 ? &pop3_server_proto : cl->kind == LISTEN_LMTP ?
+			    &lmtp_server_proto : &smtp_server_proto,
 			.env = pop3 ? (void *)&d->pop3_env : (void *)&d->smtp_env,
 			.tls_mode = cl->kind == LISTEN_SMTPS || cl->kind == LISTEN_POP3S ?
 			    LISTENER_TLS_IMPLICIT : LISTENER_TLS_STARTTLS,
@@ -158,6 +160,7 @@ bind_listeners(struct ternd *d)
 			.service = services[cl->kind],
 			.host = cl->host,
 			.port = cl->port,
+			.path = cl->path[0] ? cl->path : NULL,
 		};
 
 		if ((d->listeners[i] = listener_new(d->base, &d->cfg, &lc)) == NULL)

@@ -648,7 +648,8 @@ conn_peer_from(const struct sockaddr *sa, struct conn_peer *p)
 	} else if (sa->sa_family == AF_INET6) {
 		p->port = sockaddr_text(sa, p->ip, sizeof(p->ip));
 		memcpy(p->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	}
+	} else if (sa->sa_family == AF_UNIX)
+		str_copy(p->ip, sizeof(p->ip), "unix");
 }
 
 struct conn *

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -30,6 +32,7 @@
 struct listener {
 	struct listener_conf conf;
 	char host[64];
+	char path[108];
 	const struct config *cfg;
 	struct tls *tls;
 	struct event_base *base;
@@ -121,7 +124,10 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	limit_key(&peer, key, sizeof(key));
 	slot = ip_slot(key);
 	all = conn_count() >= (unsigned)cfg->max_connections;
-	if (all || (*slot && (*slot)->n >= cfg->max_connections_per_ip)) {
+	/* Clients on a unix socket are local programs (an MTA handing mail
+	 * over LMTP), one "address" for all: only the global limit holds. */
+	if (all || (peer.family != AF_UNIX && *slot &&
+	    (*slot)->n >= cfg->max_connections_per_ip)) {
 		char msg[300];
 		int n = l->conf.proto->busy(&l->conf, !all, msg, sizeof(msg));
 
@@ -156,6 +162,48 @@ on_accept_error(struct evconnlistener *evl, void *arg)
 
 /* ------------------------------------------------------------ setup ----- */
 
+/* A listener on a unix socket (LMTP): a stale socket file from an
+ * earlier run is replaced; anyone on the host may connect, as anyone may
+ * reach port 25 (LMTP only delivers to local mailboxes). */
+static struct listener *
+listener_new_unix(struct event_base *base, const struct config *cfg,
+    const struct listener_conf *lc)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct listener *l;
+	struct stat st;
+
+	if (str_copy(sun.sun_path, sizeof(sun.sun_path), lc->path) == -1) {
+		log_warnx("listen unix:%s: path too long", lc->path);
+		return NULL;
+	}
+	if (lstat(lc->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(lc->path);
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warnx("listen unix:%s: out of memory", lc->path);
+		return NULL;
+	}
+	l->conf = *lc;
+	str_copy(l->host, sizeof(l->host), "unix");
+	str_copy(l->path, sizeof(l->path), lc->path);
+	l->conf.host = l->host;
+	l->conf.path = l->path;
+	l->cfg = cfg;
+	l->base = base;
+	l->evl = evconnlistener_new_bind(base, on_accept, l, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024, (struct sockaddr *)&sun,
+	    (int)sizeof(sun));
+	if (l->evl == NULL) {
+		log_warn("listen unix:%s", lc->path);
+		free(l);
+		return NULL;
+	}
+	(void)chmod(lc->path, 0666);
+	evconnlistener_set_error_cb(l->evl, on_accept_error);
+	log_info("event=listening service=%s address=unix:%s", lc->service, lc->path);
+	return l;
+}
+
 struct listener *
 listener_new(struct event_base *base, const struct config *cfg,
     const struct listener_conf *lc)
@@ -165,6 +213,8 @@ listener_new(struct event_base *base, const struct config *cfg,
 	char port[16];
 	int rc;
 
+	if (lc->path)
+		return listener_new_unix(base, cfg, lc);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;

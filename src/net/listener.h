@@ -34,6 +34,7 @@ struct listener_conf {
 	const char *service;        /* for the logs: "smtp", "submission", ... */
 	const char *host;
 	int port;
+	const char *path;           /* a unix socket instead of host:port */
 };
 
 struct listener;

@@ -240,8 +240,8 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	return true;
 }
 
-struct queue_tx *
-queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
+static struct queue_tx *
+tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r, bool may_direct)
 {
 	struct queue_tx *tx = calloc(1, sizeof(*tx));
 	struct buf hdr = BUF_INIT;
@@ -254,7 +254,7 @@ queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
 	tx->fd = -1;
 	tx->started = queue_now();
 	ids_next_queue_id(&q->ids, env->id);
-	if (begin_direct(q, tx, env))
+	if (may_direct && begin_direct(q, tx, env))
 		goto ok;
 	for (tries = 0; tries < 100; tries++) {
 		if (tries > 0)
@@ -289,6 +289,18 @@ ok:
 	memset(env, 0, sizeof(*env));
 	*err_r = QUEUE_OK;
 	return tx;
+}
+
+struct queue_tx *
+queue_tx_begin(struct queue *q, struct envelope *env, enum queue_err *err_r)
+{
+	return tx_begin(q, env, err_r, true);
+}
+
+struct queue_tx *
+queue_tx_begin_spool(struct queue *q, struct envelope *env, enum queue_err *err_r)
+{
+	return tx_begin(q, env, err_r, false);
 }
 
 const char *

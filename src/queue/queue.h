@@ -61,6 +61,9 @@ size_t queue_count(const struct queue *q);
  */
 struct queue_tx *queue_tx_begin(struct queue *q, struct envelope *env,
     enum queue_err *err_r);
+/* The same, always as a file in tmp/, for queue_tx_deliver_now. */
+struct queue_tx *queue_tx_begin_spool(struct queue *q, struct envelope *env,
+    enum queue_err *err_r);
 const char *queue_tx_id(const struct queue_tx *tx);
 /* Appends message octets; after an error further writes are ignored and
  * the error is returned again. */
@@ -69,5 +72,23 @@ uint64_t queue_tx_size(const struct queue_tx *tx);
 /* Hands the transaction to the queue; cb(cookie, ...) reports the end. */
 void queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie);
 void queue_tx_abort(struct queue_tx **txp);
+
+/*
+ * LMTP (RFC 2033): instead of queueing, delivers a spooled transaction
+ * (queue_tx_begin_spool) at once into the Maildir of each of its
+ * recipients, all local, and reports one outcome per recipient once each
+ * delivered copy is on stable storage; the spool file is removed. Nothing
+ * is queued: a recipient that failed is the client's to retry (4xx) or
+ * bounce (5xx). res[i] is for env.rcpts[i]; n may fall short of the
+ * recipients only when memory ran out, and the rest failed too (TEMP).
+ */
+enum queue_now_status { QUEUE_NOW_OK, QUEUE_NOW_TEMP, QUEUE_NOW_PERM };
+struct queue_now_result {
+	enum queue_now_status status;
+	char detail[256];
+};
+typedef void (*queue_now_cb)(uint64_t cookie, const char *id,
+    const struct queue_now_result *res, size_t n);
+void queue_tx_deliver_now(struct queue_tx *tx, queue_now_cb cb, uint64_t cookie);
 
 #endif

@@ -65,6 +65,9 @@ struct smtp_command {
  * for its reply before sending more. One that does not (spam engines
  * writing blind) is logged once per session, as Postfix does. */
 #define F_GROUP_END   0x2u
+/* Only in SMTP, or only in LMTP (RFC 2033 §4.1: LHLO, never HELO/EHLO). */
+#define F_SMTP_ONLY   0x4u
+#define F_LMTP_ONLY   0x8u
 
 #define ST(x) (1u << (x))
 /* The states in which the session reads commands at all. */
@@ -73,7 +76,10 @@ struct smtp_command {
 struct smtp_session *
 smtp_session_find(uint64_t id)
 {
-	return conn_ctx(conn_find(id), &smtp_server_proto);
+	struct conn *c = conn_find(id);
+	struct smtp_session *s = conn_ctx(c, &smtp_server_proto);
+
+	return s ? s : conn_ctx(c, &lmtp_server_proto);
 }
 
 /* ------------------------------------------------------------- helpers -- */
@@ -139,6 +145,9 @@ smtp_tx_free(struct smtp_tx **txp)
 		return;
 	queue_tx_abort(&tx->qtx);
 	envelope_clear(&tx->env);
+	while (tx->nlr > 0)
+		free(tx->lr[--tx->nlr].idx);
+	free(tx->lr);
 	buf_release(&tx->chunk);
 	buf_release(&tx->bdat_error);
 	free(tx);
@@ -192,6 +201,8 @@ smtp_session_proto(const struct smtp_session *s, const struct smtp_tx *tx)
 		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } },
 	};
 
+	if (s->lmtp)
+		return "LMTP";
 	if (!s->esmtp)
 		return "SMTP";
 	return names[tx && tx->mp.smtputf8][conn_tls(s->conn)][s->authed];
@@ -214,7 +225,7 @@ cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 
 	if (len == 0)
 		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: %s hostname",
-		    esmtp ? "EHLO" : "HELO");
+		    s->lmtp ? "LHLO" : esmtp ? "EHLO" : "HELO");
 	/* Kept for the Received header: printable, without comment syntax. */
 	for (i = 0; i < len && i < sizeof(s->helo) - 1; i++) {
 		unsigned char c = (unsigned char)arg[i];
@@ -241,7 +252,7 @@ cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 	smtp_reply_line(&s->out, 250, 0, "DSN");
 	if (conn_tls_possible(s->conn) && !conn_tls(s->conn))
 		smtp_reply_line(&s->out, 250, 0, "STARTTLS");
-	if (smtp_auth_allowed(s) && !s->authed)
+	if (smtp_auth_allowed(s) && !s->authed && !s->lmtp)
 		smtp_reply_line(&s->out, 250, 0, "AUTH PLAIN LOGIN");
 	smtp_reply_line(&s->out, 250, 1, "CHUNKING");
 	return CONN_DONE;
@@ -255,6 +266,13 @@ cmd_helo(struct smtp_session *s, const char *arg, size_t len)
 
 static enum conn_step
 cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
+{
+	return cmd_helo_common(s, arg, len, true);
+}
+
+/* RFC 2033 §4.1: LHLO is EHLO for LMTP. */
+static enum conn_step
+cmd_lhlo(struct smtp_session *s, const char *arg, size_t len)
 {
 	return cmd_helo_common(s, arg, len, true);
 }
@@ -383,8 +401,9 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
  * command gets its 503; F_NEEDS_AUTH and F_GROUP_END are above.
  */
 static const struct smtp_command commands[] = {
-	{ SMTP_CMD_HELO, cmd_helo, ST_ANY, NULL, F_GROUP_END },
-	{ SMTP_CMD_EHLO, cmd_ehlo, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_HELO, cmd_helo, ST_ANY, NULL, F_GROUP_END | F_SMTP_ONLY },
+	{ SMTP_CMD_EHLO, cmd_ehlo, ST_ANY, NULL, F_GROUP_END | F_SMTP_ONLY },
+	{ SMTP_CMD_LHLO, cmd_lhlo, ST_ANY, NULL, F_GROUP_END | F_LMTP_ONLY },
 	{ SMTP_CMD_MAIL, smtp_tx_cmd_mail, ST(S_READY) | ST(S_MAIL) | ST(S_RCPT),
 	    "Send HELO/EHLO first", F_NEEDS_AUTH },
 	{ SMTP_CMD_RCPT, smtp_tx_cmd_rcpt, ST(S_MAIL) | ST(S_RCPT), "Need MAIL before RCPT", 0 },
@@ -402,7 +421,7 @@ static const struct smtp_command commands[] = {
 	 * tern accepts it and forgets the transaction with the rest (§4.2).
 	 * What was pipelined behind it is discarded by the conn. */
 	{ SMTP_CMD_STARTTLS, cmd_starttls, ST_ANY, NULL, F_GROUP_END },
-	{ SMTP_CMD_AUTH, smtp_auth_cmd, ST_ANY, NULL, F_GROUP_END },
+	{ SMTP_CMD_AUTH, smtp_auth_cmd, ST_ANY, NULL, F_GROUP_END | F_SMTP_ONLY },
 };
 
 /* ------------------------------------------------------------ input ---- */
@@ -426,6 +445,8 @@ dispatch(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 		if (c->verb != cmd->verb)
 			continue;
+		if ((c->flags & (s->lmtp ? F_SMTP_ONLY : F_LMTP_ONLY)))
+			break;   /* the other protocol's: unrecognized here */
 		if (!(c->states & ST(s->state)))
 			return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "%s", c->refusal);
 		if ((c->flags & F_NEEDS_AUTH) && s->auth_required && !s->authed)
@@ -554,7 +575,7 @@ session_timer(void *ctx, enum conn_timer which)
 
 /* A new connection: the session and its greeting. */
 static void *
-session_greet(struct conn *c, const struct listener_conf *lc)
+session_start(struct conn *c, const struct listener_conf *lc, bool lmtp)
 {
 	struct smtp_server_env *env = lc->env;
 	const struct config *cfg = env->cfg;
@@ -568,15 +589,28 @@ session_greet(struct conn *c, const struct listener_conf *lc)
 	s->id = conn_id(c);
 	s->env = env;
 	s->auth_required = lc->auth_required;
+	s->lmtp = lmtp;
 	s->state = S_CONNECTED;
 	maillog_connect(s->id, conn_ip(c), conn_port(c), lc->service);
 	smtp_session_idle_timeout(s);
 	conn_set_line_max(c, cfg->max_command_length);
 	if (cfg->session_deadline)
 		conn_set_deadline(c, CONN_TIMER_SESSION, cfg->session_deadline);
-	smtp_session_reply(s, 220, "", "%s ESMTP tern", cfg->hostname);
+	smtp_session_reply(s, 220, "", "%s %s tern", cfg->hostname, lmtp ? "LMTP" : "ESMTP");
 	smtp_session_flush(s);
 	return s;
+}
+
+static void *
+session_greet(struct conn *c, const struct listener_conf *lc)
+{
+	return session_start(c, lc, false);
+}
+
+static void *
+session_greet_lmtp(struct conn *c, const struct listener_conf *lc)
+{
+	return session_start(c, lc, true);
 }
 
 static int
@@ -591,6 +625,19 @@ session_busy(const struct listener_conf *lc, bool per_ip, char *out, size_t outs
 const struct conn_proto smtp_server_proto = {
 	.name = "smtp",
 	.greet = session_greet,
+	.line = session_line,
+	.raw = session_raw,
+	.tls_ready = NULL,
+	.timer = session_timer,
+	.closed = session_closed,
+	.busy = session_busy,
+};
+
+/* LMTP is SMTP's session with LHLO and a reply per recipient: the same
+ * code, another greeting. */
+const struct conn_proto lmtp_server_proto = {
+	.name = "lmtp",
+	.greet = session_greet_lmtp,
 	.line = session_line,
 	.raw = session_raw,
 	.tls_ready = NULL,

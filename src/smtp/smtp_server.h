@@ -30,6 +30,8 @@ struct smtp_server_env {
 /* The protocol table a listener_conf names; its env is a struct
  * smtp_server_env. */
 extern const struct conn_proto smtp_server_proto;
+/* LMTP (RFC 2033) on the same session code; the same env. */
+extern const struct conn_proto lmtp_server_proto;
 
 /* Closes every connection (shutdown) and frees what sessions share. */
 void smtp_server_close_all(void);

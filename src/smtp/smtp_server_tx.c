@@ -112,7 +112,7 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	}
 	/* Our own domains send through submission, or from relay_networks;
 	 * anyone else using them on port 25 is forging them. */
-	if (cfg->reject_own_domain_sender && !s->authed && !from.null &&
+	if (cfg->reject_own_domain_sender && !s->authed && !s->lmtp && !from.null &&
 	    config_is_local_domain(cfg, from.domain) &&
 	    !relay_allowed(s)) {
 		smtp_session_reply(s, 550, ESC_NOT_ALLOWED,
@@ -141,6 +141,29 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	smtp_session_enter(s, S_MAIL);
 	smtp_session_reply(s, 250, ESC_SENDER_OK, "Ok");
 	return CONN_DONE;
+}
+
+/* LMTP: a new accepted-RCPT entry with room for n recipient indexes. */
+static int
+lmtp_rcpt_begin(struct smtp_tx *tx, const char *orig, size_t n)
+{
+	struct lmtp_rcpt *nl = reallocarray(tx->lr, tx->nlr + 1, sizeof(*nl));
+
+	if (nl == NULL)
+		return -1;
+	tx->lr = nl;
+	memset(&nl[tx->nlr], 0, sizeof(nl[0]));
+	if ((nl[tx->nlr].idx = calloc(n ? n : 1, sizeof(size_t))) == NULL)
+		return -1;
+	str_copy(nl[tx->nlr].orig, sizeof(nl[0].orig), orig);
+	tx->nlr++;
+	return 0;
+}
+
+static void
+lmtp_rcpt_cancel(struct smtp_tx *tx)
+{
+	free(tx->lr[--tx->nlr].idx);
 }
 
 enum conn_step
@@ -182,6 +205,11 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	case ROUTE_OK:
 		break;
 	case ROUTE_NOT_LOCAL:
+		/* LMTP delivers to this server's mailboxes, and nowhere else. */
+		if (s->lmtp) {
+			step = smtp_session_refuse(s, 550, ESC_BAD_DEST, "<%s>: not a local mailbox", orig);
+			goto out;
+		}
 		/* Never an open relay: only trusted networks may send onwards. */
 		if (to.domain[0] && (s->authed || relay_allowed(s))) {
 			char dest[SMTP_PATH_MAX + 8];
@@ -213,18 +241,34 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
 		goto out;
 	}
+	if (s->lmtp) {
+		for (i = 0; i < dests.n; i++) {
+			if (!dests.dests[i].local) {
+				step = smtp_session_refuse(s, 550, ESC_BAD_DEST,
+				    "<%s>: alias to other servers: not delivered over LMTP", orig);
+				goto out;
+			}
+		}
+		if (lmtp_rcpt_begin(tx, orig, dests.n) == -1) {
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+			goto out;
+		}
+	}
 	for (i = 0; i < dests.n; i++) {
 		for (k = 0; k < tx->env.nrcpts; k++) {
 			if (strcmp(tx->env.rcpts[k].addr, dests.dests[i].address) == 0)
 				break;
 		}
-		if (k < tx->env.nrcpts)
-			continue;   /* the same mailbox twice gets one copy */
-		if (envelope_add_rcpt(&tx->env, dests.dests[i].address, orig,
-		    rp.orcpt, rp.notify, dests.dests[i].local) == -1) {
+		if (k == tx->env.nrcpts && envelope_add_rcpt(&tx->env, dests.dests[i].address,
+		    orig, rp.orcpt, rp.notify, dests.dests[i].local) == -1) {
+			if (s->lmtp)
+				lmtp_rcpt_cancel(tx);
 			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
 			goto out;
 		}
+		/* The same mailbox twice gets one copy (k: the earlier one). */
+		if (s->lmtp)
+			tx->lr[tx->nlr - 1].idx[tx->lr[tx->nlr - 1].nidx++] = k;
 	}
 	tx->rcpts_given++;
 	smtp_session_enter(s, S_RCPT);
@@ -266,7 +310,8 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 	if (envelope_set(&tx->env.helo, s->helo) == -1 ||
 	    envelope_set(&tx->env.client, conn_ip(s->conn)) == -1 ||
 	    envelope_set(&tx->env.proto, smtp_session_proto(s, tx)) == -1 ||
-	    (tx->qtx = queue_tx_begin(s->env->queue, &tx->env, &qe)) == NULL) {
+	    (tx->qtx = (s->lmtp ? queue_tx_begin_spool : queue_tx_begin)(s->env->queue,
+	    &tx->env, &qe)) == NULL) {
 		if (qe == QUEUE_ENOSPC)
 			smtp_reply_format(err_reply, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
 		else
@@ -289,8 +334,13 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		const char *ip = conn_ip(s->conn);
 		bool tls = conn_tls(s->conn);
 
-		buf_printf(&rcvd, "Received: from %s ([%s%s])\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
-		    s->helo, strchr(ip, ':') ? "IPv6:" : "", ip, cfg->hostname,
+		if (strcmp(ip, "unix") == 0)
+			buf_printf(&rcvd, "Received: from %s (local socket)", s->helo);
+		else
+			buf_printf(&rcvd, "Received: from %s ([%s%s])", s->helo,
+			    strchr(ip, ':') ? "IPv6:" : "", ip);
+		buf_printf(&rcvd, "\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
+		    cfg->hostname,
 		    smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
 		    tls ? "\r\n\t(" : "", tls ? conn_tls_info(s->conn) : "", tls ? ")" : "",
 		    forward, date);
@@ -417,8 +467,56 @@ on_commit(uint64_t cookie, enum queue_err err, const char *id)
 	conn_resume(s->conn, CONN_DONE);
 }
 
+/* LMTP: the deliveries are done; one reply per accepted RCPT, in order
+ * (RFC 2033 §4.2), each the worst outcome of the mailboxes it named. */
+static void
+on_delivered(uint64_t cookie, const char *id, const struct queue_now_result *res, size_t n)
+{
+	struct smtp_session *s = smtp_session_find(cookie);
+	struct smtp_tx *tx;
+	size_t i, k;
+
+	if (s == NULL)
+		return;   /* client gone: it will send again (a duplicate, not a loss) */
+	tx = s->tx;
+	s->cmdline = "(end of message)";
+	s->cmdlen = 16;
+	s->nmsgs++;
+	maillog_queued(id, s->id, conn_ip(s->conn), tx->sender, tx->size, tx->nrcpt,
+	    smtp_session_proto(s, tx));
+	for (i = 0; i < tx->nlr; i++) {
+		const struct lmtp_rcpt *lr = &tx->lr[i];
+		const struct queue_now_result *worst = NULL;
+		enum queue_now_status st = QUEUE_NOW_OK;
+
+		for (k = 0; k < lr->nidx; k++) {
+			const struct queue_now_result *r = lr->idx[k] < n ? &res[lr->idx[k]] : NULL;
+			enum queue_now_status rs = r ? r->status : QUEUE_NOW_TEMP;
+
+			if (worst == NULL || rs > st) {
+				st = rs;
+				worst = r;
+			}
+		}
+		if (st == QUEUE_NOW_OK)
+			smtp_session_reply(s, 250, ESC_OK, "<%s> delivered as %s", lr->orig, id);
+		else if (st == QUEUE_NOW_PERM)
+			smtp_session_reply(s, 550, "5.3.0", "<%s> %s", lr->orig,
+			    worst ? worst->detail : "delivery failed");
+		else
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "<%s> %s, try again later",
+			    lr->orig, worst ? worst->detail : "local error");
+	}
+	s->cmdline = NULL;
+	smtp_tx_free(&s->tx);
+	smtp_session_enter(s, S_READY);
+	smtp_session_idle_timeout(s);
+	smtp_session_flush(s);
+	conn_resume(s->conn, CONN_DONE);
+}
+
 /* The whole message is in: refuse it, or hand it to the queue (PENDING
- * until on_commit). */
+ * until on_commit; in LMTP, delivered now, PENDING until on_delivered). */
 static enum conn_step
 end_of_message(struct smtp_session *s)
 {
@@ -426,6 +524,7 @@ end_of_message(struct smtp_session *s)
 	struct smtp_tx *tx = s->tx;
 	struct queue_tx *qtx;
 	enum queue_err qe;
+	size_t start = s->out.len, i;
 
 	tx_flush(tx, true);
 	/* A message that is all header (RFC 5322 §3.5: the body is optional)
@@ -464,8 +563,20 @@ end_of_message(struct smtp_session *s)
 		qtx = tx->qtx;
 		tx->qtx = NULL;
 		s->cmdline = NULL;
-		queue_tx_commit(qtx, on_commit, s->id);
+		if (s->lmtp)
+			queue_tx_deliver_now(qtx, on_delivered, s->id);
+		else
+			queue_tx_commit(qtx, on_commit, s->id);
 		return CONN_PENDING;
+	}
+	/* LMTP: the refusal is every recipient's (RFC 2033 §4.2). */
+	if (s->lmtp && tx->nlr > 1) {
+		struct buf one = BUF_INIT;
+
+		buf_append(&one, s->out.data + start, s->out.len - start);
+		for (i = 1; i < tx->nlr; i++)
+			buf_append(&s->out, one.data, one.len);
+		buf_release(&one);
 	}
 	s->cmdline = NULL;
 	smtp_tx_free(&s->tx);
@@ -561,7 +672,8 @@ smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 	if (len != 0)
 		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: DATA");
 	if (s->state == S_MAIL) {
-		smtp_session_reply(s, 554, ESC_INVALID_CMD, "No valid recipients");
+		/* RFC 2033 §4.2: 503 in LMTP. */
+		smtp_session_reply(s, s->lmtp ? 503 : 554, ESC_INVALID_CMD, "No valid recipients");
 		return CONN_DONE;
 	}
 	if (s->state != S_RCPT || s->tx->chunking)

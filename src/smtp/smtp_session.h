@@ -49,6 +49,14 @@ static const char *const state_names[] = {
 	"CONNECTED", "READY", "MAIL", "RCPT", "DATA", "BDAT", "AUTH",
 };
 
+/* LMTP (RFC 2033): one accepted RCPT command and the envelope recipients
+ * it became (an alias: several; a mailbox named twice: an earlier one's). */
+struct lmtp_rcpt {
+	char orig[SMTP_PATH_MAX + 8];
+	size_t *idx;
+	size_t nidx;
+};
+
 /* One mail transaction: MAIL .. end of data. RSET frees it. */
 struct smtp_tx {
 	struct smtp_mail_params mp;
@@ -67,6 +75,8 @@ struct smtp_tx {
 	const char *hostname;
 	char sender[SMTP_PATH_MAX + 8];  /* copies for the log after the */
 	size_t nrcpt;                    /* envelope moved to the queue */
+	struct lmtp_rcpt *lr;            /* LMTP: per accepted RCPT */
+	size_t nlr;
 };
 
 struct smtp_session {
@@ -75,6 +85,7 @@ struct smtp_session {
 	struct conn *conn;           /* socket, peer address, TLS, timers */
 	enum smtp_state state;
 	bool auth_required;          /* submission: no MAIL without AUTH */
+	bool lmtp;                   /* RFC 2033: LHLO, a reply per recipient */
 	char helo[256];
 	bool esmtp;
 	bool bdat_last;
