@@ -57,8 +57,10 @@ mbox_free(struct mbox *mb)
 {
 	size_t i;
 
-	for (i = 0; i < mb->n; i++)
+	for (i = 0; i < mb->n; i++) {
 		free(mb->msgs[i].name);
+		free(mb->msgs[i].pop3_uidl);
+	}
 	free(mb->msgs);
 	mb->msgs = NULL;
 	mb->n = mb->cap = 0;
@@ -398,9 +400,26 @@ fresh:
 	return 0;
 }
 
-static int
-mbox_push(struct mbox *mb, uint32_t uid, const struct found *f)
+/* RFC 1939 §7: a UIDL is 1 to 70 octets 0x21-0x7E. */
+static bool
+uidl_ok(const char *p, size_t n)
 {
+	size_t i;
+
+	if (n == 0 || n > 70)
+		return false;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+static int
+mbox_push(struct mbox *mb, uint32_t uid, const struct found *f, const struct uidlist_rec *r)
+{
+	const char *uidl;
+	size_t uidl_len;
 	struct mbox_msg *m;
 
 	if (mb->n == mb->cap) {
@@ -413,8 +432,16 @@ mbox_push(struct mbox *mb, uint32_t uid, const struct found *f)
 		mb->cap = cap;
 	}
 	m = &mb->msgs[mb->n];
+	memset(m, 0, sizeof(*m));
 	if ((m->name = strdup(f->name)) == NULL)
 		return -1;
+	/* Dovecot keeps a migrated POP3 UIDL in the record's P field and
+	 * serves it instead of its own form; so does tern. */
+	if (r && uidlist_rec_ext(r, 'P', &uidl, &uidl_len) && uidl_ok(uidl, uidl_len) &&
+	    (m->pop3_uidl = str_dupn(uidl, uidl_len)) == NULL) {
+		free(m->name);
+		return -1;
+	}
 	m->uid = uid;
 	m->base_len = f->base_len;
 	m->in_new = f->in_new;
@@ -508,7 +535,7 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 		f->matched = true;
 		if (!read_only && f->in_new)
 			move_to_cur(dir, f, &moved);
-		if (mbox_push(mb, r->uid, f) == -1 ||
+		if (mbox_push(mb, r->uid, f, r) == -1 ||
 		    uidlist_append(&nu, r->uid, r->ext, f->name, f->base_len) == -1) {
 			err = MBOX_NOMEM;
 			goto out;
@@ -537,7 +564,7 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 		f->matched = true;
 		if (f->in_new)
 			move_to_cur(dir, f, &moved);
-		if (mbox_push(mb, uid, f) == -1 ||
+		if (mbox_push(mb, uid, f, NULL) == -1 ||
 		    uidlist_append(&nu, uid, NULL, f->name, f->base_len) == -1) {
 			err = MBOX_NOMEM;
 			goto out;

@@ -38,6 +38,8 @@ struct mbox_msg {
 	bool in_new;         /* still in new/ (a read-only sync) */
 	uint64_t size;       /* octets of the file */
 	unsigned flags;      /* enum maildir_flag */
+	char *pop3_uidl;     /* owned: a UIDL kept in dovecot-uidlist (its P
+	                      * field, from a migration), or NULL */
 };
 
 struct mbox {

@@ -437,9 +437,15 @@ msg_index(struct pop3_session *s, uint32_t n)
 static void
 uidl_line(struct pop3_session *s, size_t i, bool multi)
 {
-	/* Dovecot's default pop3_uidl_format, %08Xu%08Xv. */
-	buf_printf(&s->out, "%s%zu %08X%08X\r\n", multi ? "" : "+OK ", i + 1,
-	    (unsigned)s->mb->msgs[i].uid, (unsigned)s->mb->uidvalidity);
+	const struct mbox_msg *m = &s->mb->msgs[i];
+
+	/* A UIDL kept from a migration, else Dovecot's default
+	 * pop3_uidl_format, %08Xu%08Xv. */
+	if (m->pop3_uidl)
+		buf_printf(&s->out, "%s%zu %s\r\n", multi ? "" : "+OK ", i + 1, m->pop3_uidl);
+	else
+		buf_printf(&s->out, "%s%zu %08X%08X\r\n", multi ? "" : "+OK ", i + 1,
+		    (unsigned)m->uid, (unsigned)s->mb->uidvalidity);
 }
 
 static enum conn_step

@@ -145,6 +145,28 @@ def test_dot_stuffing_and_exact_sizes(mt):
         c.close()
 
 
+def test_migrated_uidl_kept(mt):
+    """A POP3 UIDL kept in dovecot-uidlist's P field (what a migration
+    from another server leaves, and Dovecot serves) is served as it is."""
+    mt.deliver(ALICE, "Subject: old\r\n\r\nx\r\n")
+    mt.deliver(ALICE, "Subject: new\r\n\r\ny\r\n")
+    wait_delivered(mt, ALICE, 2)
+    mt.pop3(ALICE).quit()          # UIDs 1 and 2 now
+    path = mt.maildir(ALICE) / "dovecot-uidlist"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace("1 ", "1 P" + "UID-from-courier.42 ", 1)
+    path.write_text("\n".join(lines) + "\n")
+    p = mt.pop3(ALICE)
+    try:
+        uidls = [l.split()[1].decode() for l in p.uidl()[1]]
+        v = uidlist_records(mt, ALICE)[0]
+        assert uidls == ["UID-from-courier.42", "%08X%08X" % (2, v)]
+    finally:
+        p.quit()
+    # Kept across tern's own rewrite of the list.
+    assert "PUID-from-courier.42" in path.read_text()
+
+
 # -------------------------------------------------------- login rules ----
 
 def test_capa_and_cleartext_refused(mt):
