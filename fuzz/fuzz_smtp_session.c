@@ -1,15 +1,18 @@
 /*
- * A whole SMTP session on the real conn layer: per input a fresh event
- * loop, I/O pool and queue, one end of a socketpair handed to
- * smtp_server_proto through conn_start() (as the listener does after
- * accept), the input written into the other end in pieces so the
- * session's framing sees partial lines, then the write side shut and the
- * loop run until the session has ended. Replies are read and thrown away.
+ * A whole session on the real conn layer — SMTP, submission, LMTP or
+ * POP3: per input a fresh event loop, I/O pool and queue, one end of a
+ * socketpair handed to the protocol through conn_start() (as the listener
+ * does after accept), the input written into the other end in pieces so
+ * the session's framing sees partial lines, then the write side shut and
+ * the loop run until the session has ended. Replies are read and thrown
+ * away. For POP3, alice@example.org's Maildir holds three messages (dots
+ * at line starts, LF line ends, an empty one) at the start of each run.
  *
- * Input: byte 0 picks the piece size (low 6 bits, +1), the listener
+ * Input: byte 0 picks the piece size (low 6 bits, +1), the SMTP listener
  * (bit 7: submission, AUTH required) and the keeper (bit 6: gone, every
- * password check fails at once with 454; else a stand-in on the keeper
- * socket that knows one password, "secret", for every user); the rest is
+ * password check fails at once; else a stand-in on the keeper socket that
+ * knows one password, "secret", for every user); byte 1's low two bits the
+ * protocol (0, 3: SMTP as byte 0 says; 1: LMTP; 2: POP3); the rest is
  * what the client sends.
  *
  * Not covered: TLS (no tls: STARTTLS is not offered), the keeper process
@@ -30,6 +33,7 @@
 #include <event2/event.h>
 
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/iopool.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -39,6 +43,7 @@
 #include "privsep/keeper_client.h"
 #include "proto/keeper_msg.h"
 #include "queue/queue.h"
+#include "pop3/pop3_server.h"
 #include "route/directory.h"
 #include "smtp/smtp_server.h"
 
@@ -232,6 +237,35 @@ run_slice(struct event_base *base, long usec)
 	event_base_dispatch(base);
 }
 
+/* alice's Maildir as a POP3 run starts with it. */
+static void
+seed_maildir(void)
+{
+	static const char *const msgs[] = {
+		"Subject: one\r\n\r\n.\r\n..two\r\n.\r\nend\r\n",
+		"Subject: lf\n\nbare\nline ends\n",
+		"",
+	};
+	static const char *const subs[] = { "new", "cur", "tmp" };
+	char path[256];
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/mail/example.org/alice/%s", data_dir, subs[i]);
+		if (fileio_mkdirs(path) == -1)
+			abort();
+	}
+	for (i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/mail/example.org/alice/new/%zu.M1P1.fuzz,S=%zu",
+		    data_dir, 1000 + i, strlen(msgs[i]));
+		if ((f = fopen(path, "w")) == NULL)
+			abort();
+		fputs(msgs[i], f);
+		fclose(f);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -239,6 +273,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
 	struct smtp_server_env env = { 0 };
+	struct pop3_server_env penv = { 0 };
 	struct listener_conf lc = { 0 };
 	struct conn_peer peer = { 0 };
 	struct client cl = { 0 };
@@ -251,7 +286,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sv[2], kv[2], i, quiet = 0;
 	size_t last = 0;
 
-	if (size < 1)
+	int proto;
+
+	if (size < 2)
 		return 0;
 	if (!ready) {
 		init();
@@ -281,8 +318,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.cfg = &cfg;
 	env.dir = dir;
 	env.auth = auth;
-	lc.proto = &smtp_server_proto;
+	proto = data[1] & 3;
+	lc.proto = proto == 1 ? &lmtp_server_proto : proto == 2 ? &pop3_server_proto :
+	    &smtp_server_proto;
 	lc.env = &env;
+	if (proto == 2) {
+		penv.base = base;
+		penv.cfg = &cfg;
+		penv.pool = pool;
+		penv.auth = auth;
+		penv.store.hostname = cfg.hostname;
+		penv.store.lock_timeout = 1;
+		snprintf(penv.mailroot, sizeof(penv.mailroot), "%s/mail", data_dir);
+		lc.env = &penv;
+		seed_maildir();
+	}
 	lc.tls_mode = LISTENER_TLS_NONE;
 	lc.auth_required = (data[0] & 0x80) != 0;
 	lc.service = lc.auth_required ? "submission" : "smtp";
@@ -300,8 +350,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	evutil_make_socket_nonblocking(sv[0]);
 	evutil_make_socket_nonblocking(sv[1]);
 	cl.fd = sv[1];
-	cl.data = data + 1;
-	cl.len = size - 1;
+	cl.data = data + 2;
+	cl.len = size - 2;
 	cl.piece = (size_t)(data[0] & 0x3f) + 1;
 	cl.rev = event_new(base, cl.fd, EV_READ | EV_PERSIST, on_client_read, &cl);
 	cl.wev = event_new(base, cl.fd, EV_WRITE, on_client_write, &cl);
