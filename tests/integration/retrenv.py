@@ -5,21 +5,26 @@ clients for it.
 - the `mail_factory` fixture: mail_factory(**settings) -> a started
   MailTern (users with passwords as in subenv), stopped on teardown with
   the harness checks;
-- deliver(mt, rcpt, body): one message over SMTP port 25 (smtplib);
-- pop3(mt, user): poplib after STLS and login; pop3s(mt, user) the same
-  over implicit TLS.
+- mt.deliver(rcpt, body): one message over SMTP port 25 (smtplib);
+- mt.pop3(user): poplib after STLS and login; mt.pop3s(user) the same
+  over implicit TLS; mt.uidls(user): {message number: UIDL};
+- wait_delivered(mt, user, n), maildir_messages(mt, user) (what is on
+  disk), uidlist_records(mt, user) (dovecot-uidlist as tern wrote it),
+  body_of(poplib lines), trace_and_body(retrieved bytes).
 """
 import os
 import poplib
+import re
 import smtplib
 import sys
+import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from subenv import PASSWORDS, SUB_USERS, SubTern, no_verify_ctx  # noqa: E402
-from tern_harness import t  # noqa: E402
+from tern_harness import split_delivered, t  # noqa: E402
 import relayenv  # noqa: E402
 
 
@@ -62,14 +67,77 @@ class MailTern(SubTern):
             raise
         return p
 
-    def deliver(self, rcpt, body, sender="sender@example.net"):
+    def deliver(self, rcpt, body, sender="sender@example.net", mail_options=()):
         """One message to rcpt over SMTP (port 25's listener); returns the
-        octets sent after DATA, as stored after the trace fields."""
+        octets sent after DATA, as stored after the trace fields.
+        mail_options: e.g. ["BODY=8BITMIME"] for 8-bit text."""
         if isinstance(body, str):
             body = body.encode()
         with smtplib.SMTP("127.0.0.1", self.port, timeout=t(10)) as s:
-            s.sendmail(sender, [rcpt], body)
+            s.sendmail(sender, [rcpt], body, mail_options=list(mail_options))
         return body
+
+    def uidls(self, user):
+        """{message number: UIDL} of user's maildrop (poplib, then QUIT)."""
+        p = self.pop3(user)
+        try:
+            return {int(n): u.decode() for n, u in (l.split() for l in p.uidl()[1])}
+        finally:
+            p.quit()
+
+
+def body_of(lines):
+    """poplib's lines (dot-unstuffed, no CRLF) -> the message as stored."""
+    return b"".join(l + b"\r\n" for l in lines)
+
+
+def trace_and_body(blob):
+    """A message as tern stored it (or a client retrieved it): the trace
+    fields tern added at delivery (Return-Path, Delivered-To, Received)
+    and the octets the sender sent after DATA."""
+    rp, dt, rcvd, body = split_delivered(blob)
+    return blob[:len(blob) - len(body)], body
+
+
+def wait_delivered(mt, user, n, timeout=10):
+    """Waits until user's new/ and cur/ hold at least n messages."""
+    deadline = time.monotonic() + t(timeout)
+    box = mt.maildir(user)
+    while True:
+        got = sum(len(os.listdir(box / d)) for d in ("new", "cur") if (box / d).is_dir())
+        if got >= n:
+            return
+        assert time.monotonic() < deadline, "%s: %d messages, wanted %d" % (user, got, n)
+        time.sleep(0.02)
+
+
+def maildir_messages(mt, user):
+    """{base name: octets} of every message file in user's new/ and cur/."""
+    box = mt.maildir(user)
+    out = {}
+    for d in ("new", "cur"):
+        if not (box / d).is_dir():
+            continue
+        for p in (box / d).iterdir():
+            try:
+                out[p.name.split(":")[0]] = p.read_bytes()
+            except FileNotFoundError:
+                pass     # moved or expunged meanwhile
+    return out
+
+
+def uidlist_records(mt, user):
+    """dovecot-uidlist of user's INBOX: (UIDVALIDITY, next UID, {uid: base
+    name})."""
+    text = (mt.maildir(user) / "dovecot-uidlist").read_text()
+    head, *recs = text.splitlines()
+    m = re.match(r"3 V(\d+) N(\d+) G([0-9a-f]{32})", head)
+    assert m, head
+    out = {}
+    for r in recs:
+        uid, _, name = r.partition(" :") if " :" in r else r.partition(":")
+        out[int(uid.split()[0])] = name
+    return int(m.group(1)), int(m.group(2)), out
 
 
 @pytest.fixture

@@ -7,47 +7,19 @@ import os
 import poplib
 import re
 import socket
-import time
 
 import pytest
 
-from retrenv import MailTern, mail_factory, mt  # noqa: F401
+from retrenv import (MailTern, body_of, mail_factory, mt, uidlist_records,  # noqa: F401
+                     wait_delivered)
 from subenv import ALICE, BOB, PASSWORDS, no_verify_ctx
 from tern_harness import t
-
-
-def body_of(lines):
-    """poplib's lines (dot-unstuffed, no CRLF) -> the message as stored."""
-    return b"".join(l + b"\r\n" for l in lines)
 
 
 def stored_tail(msg, sent):
     """The message as retrieved ends with what was sent (after the trace
     fields tern adds at delivery)."""
     assert msg.endswith(sent), (msg[-200:], sent[-200:])
-
-
-def wait_delivered(mt, user, n):
-    deadline = time.monotonic() + t(10)
-    box = mt.maildir(user)
-    while True:
-        got = sum(len(os.listdir(box / d)) for d in ("new", "cur") if (box / d).is_dir())
-        if got >= n:
-            return
-        assert time.monotonic() < deadline, "%s: %d messages, wanted %d" % (user, got, n)
-        time.sleep(0.02)
-
-
-def uidlist_records(mt, user):
-    text = (mt.maildir(user) / "dovecot-uidlist").read_text()
-    head, *recs = text.splitlines()
-    m = re.match(r"3 V(\d+) N(\d+) G([0-9a-f]{32})", head)
-    assert m, head
-    out = {}
-    for r in recs:
-        uid, _, name = r.partition(" :") if " :" in r else r.partition(":")
-        out[int(uid.split()[0])] = name
-    return int(m.group(1)), int(m.group(2)), out
 
 
 # ------------------------------------------------------------ the basics --
