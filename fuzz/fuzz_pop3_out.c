@@ -8,7 +8,8 @@
  * the same octets. The output must be CR LF lines only, ending with the
  * "." line, and un-stuffing it must give the model: the message with
  * every CR LF, bare CR and bare LF made CR LF, cut after the header and
- * n body lines for TOP, and a last CR LF when it did not end a line.
+ * n body lines for TOP, and a last CR LF when it did not end a line. The
+ * dots it counts as stuffed are exactly those unstuffing removes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pop3_out o;
 	const char *s;
 	size_t n, at, len;
+	uint64_t stuffed;
 	uint32_t top_lines, seed;
 	bool top;
 
@@ -125,6 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(pop3_out_feed(&o, s, n, &whole) == 0);
 	CHECK(pop3_out_finish(&o, &whole) == 0);
 	CHECK(o.done);
+	stuffed = o.stuffed;
 	/* each octet gives at most two, and the end five */
 	CHECK(whole.len <= 2 * n + 5);
 
@@ -140,10 +143,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(pop3_out_finish(&o, &pieces) == 0);
 	CHECK(whole.len == pieces.len &&
 	    memcmp(buf_cstr(&whole), buf_cstr(&pieces), whole.len) == 0);
+	CHECK(o.stuffed == stuffed);
 
 	model(s, n, top, top_lines, &m);
 	unstuff(&whole, &u);
 	CHECK(u.len == m.len && memcmp(buf_cstr(&u), buf_cstr(&m), m.len) == 0);
+	/* The size LIST announces: the output less the terminator and the
+	 * stuffed dots is the message the client ends up with. */
+	CHECK(whole.len - 3 - stuffed == m.len);
 
 	buf_release(&whole);
 	buf_release(&pieces);

@@ -70,7 +70,7 @@ struct pop3_session {
 	char login[SASL_USER_MAX + 1];
 	bool drop_locked;             /* holds login's drop_lock */
 	struct mbox *mb;              /* NULL while a job holds it */
-	uint64_t *wire;               /* per message: octets RETR sends */
+	uint64_t *wire;               /* per message: its size (wire_size) */
 	bool *deleted, *retrieved;
 	size_t ndeleted;
 	bool streaming;               /* a RETR/TOP job is on the pool */
@@ -192,8 +192,11 @@ struct open_job {
 	size_t cleaned;
 };
 
-/* What RETR sends of message i, less the final ".": the octets LIST and
- * STAT announce (RFC 1939 §5: the exact size, as sent). */
+/* The octets LIST and STAT announce for message i: what RETR sends of
+ * it, line ends as CR LF, less the final "." line and less the dots the
+ * stuffing adds, which RFC 1939 §11 says must not be counted (the client
+ * removes them: the size is that of the message it ends up with, which is
+ * also what Dovecot announces for the same file). */
 static int
 wire_size(struct mbox *mb, size_t i, uint64_t *size_r)
 {
@@ -218,7 +221,9 @@ wire_size(struct mbox *mb, size_t i, uint64_t *size_r)
 		buf_release(&out);
 		return -1;
 	}
-	total += out.len - 3;   /* ".\r\n" is the terminator, not the message */
+	/* ".\r\n" is the terminator, not the message */
+	total += out.len - 3;
+	total -= po.stuffed;
 	buf_release(&out);
 	*size_r = total;
 	return 0;

@@ -78,8 +78,11 @@ pop3_out_feed(struct pop3_out *o, const char *in, size_t n, struct buf *out)
 			i++;
 			continue;
 		}
-		if (o->bol && in[i] == '.' && buf_append(out, ".", 1) == -1)
-			return -1;
+		if (o->bol && in[i] == '.') {
+			if (buf_append(out, ".", 1) == -1)
+				return -1;
+			o->stuffed++;
+		}
 		o->bol = false;
 		/* Copy the rest of the line's text in one go. */
 		for (run = i; run < n && in[run] != '\r' && in[run] != '\n'; run++)

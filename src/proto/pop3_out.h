@@ -24,6 +24,8 @@ struct pop3_out {
 	bool top;            /* TOP: stop after top_left more body lines */
 	uint32_t top_left;
 	bool done;           /* TOP has all it sends: stop reading the message */
+	uint64_t stuffed;    /* dots added by the stuffing: RFC 1939 §11 leaves
+	                        them out of the size LIST and STAT announce */
 };
 
 /* RETR: the whole message. */

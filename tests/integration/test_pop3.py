@@ -107,12 +107,13 @@ def test_dot_stuffing_and_exact_sizes(mt):
         first = c.line()
         assert first.startswith(b"+OK")
         wire = c.until_dot()
-        # The size announced is every octet of the response body except
-        # the terminating ".CRLF", stuffed dots included.
-        assert len(wire) == size
         assert b"\r\n...\r\n" in wire and b"\r\n..leading\r\n" in wire
         unstuffed = re.sub(rb"(?m)^\.", b"", wire)
         assert unstuffed.endswith(body)
+        # The size announced is that of the message the client ends up
+        # with: the stuffed dots "must not be counted" (RFC 1939 §11).
+        assert len(unstuffed) == size < len(wire)
+        assert first == b"+OK %d octets\r\n" % size
     finally:
         c.close()
 

@@ -3,7 +3,8 @@
  * the exact octets that must follow "+OK"; every row is also fed in three
  * pieces cut at every pair of positions (empty pieces included, so every
  * boundary, e.g. between a CR and its LF, is crossed) and one octet at a
- * time, and must give the same octets.
+ * time, and must give the same octets, and count the same stuffed dots
+ * (the sizes LIST announces leave them out).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,8 +119,8 @@ begin(const struct out_case *c, struct pop3_out *o, struct buf *out)
 	assert_int_equal(buf_append_str(out, "+OK\r\n"), 0);
 }
 
-/* Feeds msg in three pieces, cut at i and j. */
-static void
+/* Feeds msg in three pieces, cut at i and j; returns the dots stuffed. */
+static uint64_t
 encode(const struct out_case *c, size_t len, size_t i, size_t j, struct buf *out)
 {
 	struct pop3_out o;
@@ -130,11 +131,27 @@ encode(const struct out_case *c, size_t len, size_t i, size_t j, struct buf *out
 	assert_int_equal(pop3_out_feed(&o, c->msg + j, len - j, out), 0);
 	assert_int_equal(pop3_out_finish(&o, out), 0);
 	assert_true(o.done);
+	return o.stuffed;
+}
+
+/* The stuffed lines of a wanted output: those that start with a dot,
+ * but the terminator. */
+static uint64_t
+stuffed_in(const char *want, size_t len)
+{
+	uint64_t n = 0;
+	size_t p;
+
+	for (p = 0; p + 3 < len; p++) {
+		if (want[p] == '.' && (p == 0 || (p >= 2 && want[p - 2] == '\r' && want[p - 1] == '\n')))
+			n++;
+	}
+	return n;
 }
 
 static void
 check(size_t n, const struct out_case *c, const struct buf *out, size_t i,
-    size_t j)
+    size_t j, uint64_t stuffed)
 {
 	size_t want_len = c->want_len ? c->want_len : strlen(c->want);
 
@@ -142,6 +159,11 @@ check(size_t n, const struct out_case *c, const struct buf *out, size_t i,
 	    memcmp(out->data + 5, c->want, want_len) != 0)
 		fail_msg("case %zu, cut at %zu and %zu: got %zu octets \"%.*s\"",
 		    n, i, j, out->len, (int)out->len, out->data);
+	/* The count the sizes leave out (RFC 1939 §11). */
+	if (stuffed != stuffed_in(c->want, want_len))
+		fail_msg("case %zu, cut at %zu and %zu: %llu dots stuffed, want %llu", n, i, j,
+		    (unsigned long long)stuffed,
+		    (unsigned long long)stuffed_in(c->want, want_len));
 }
 
 static void
@@ -157,8 +179,9 @@ test_table(void **state)
 
 		for (i = 0; i <= len; i++) {
 			for (j = i; j <= len; j++) {
-				encode(c, len, i, j, &out);
-				check(n, c, &out, i, j);
+				uint64_t stuffed = encode(c, len, i, j, &out);
+
+				check(n, c, &out, i, j, stuffed);
 			}
 		}
 	}
@@ -182,7 +205,7 @@ test_bytewise(void **state)
 		for (i = 0; i < len; i++)
 			assert_int_equal(pop3_out_feed(&o, c->msg + i, 1, &out), 0);
 		assert_int_equal(pop3_out_finish(&o, &out), 0);
-		check(n, c, &out, len, len);
+		check(n, c, &out, len, len, o.stuffed);
 	}
 	buf_release(&out);
 }
