@@ -8,9 +8,10 @@ clients for it.
 - mt.deliver(rcpt, body): one message over SMTP port 25 (smtplib);
 - mt.pop3(user): poplib after STLS and login; mt.pop3s(user) the same
   over implicit TLS; mt.uidls(user): {message number: UIDL};
-- wait_delivered(mt, user, n), maildir_messages(mt, user) (what is on
-  disk), uidlist_records(mt, user) (dovecot-uidlist as tern wrote it),
-  body_of(poplib lines), trace_and_body(retrieved bytes).
+- wait_delivered(mt, user, n); deliver_in_order(mt, user, bodies) (each
+  in the Maildir before the next is sent); maildir_messages(mt, user)
+  (what is on disk); uidlist_records(mt, user) (dovecot-uidlist as tern
+  wrote it); body_of(poplib lines); trace_and_body(retrieved bytes).
 """
 import os
 import poplib
@@ -109,6 +110,21 @@ def wait_delivered(mt, user, n, timeout=10):
             return
         assert time.monotonic() < deadline, "%s: %d messages, wanted %d" % (user, got, n)
         time.sleep(0.02)
+
+
+def deliver_in_order(mt, user, bodies, **kw):
+    """Delivers each body to user and waits until it is in the Maildir
+    before sending the next: the queue delivers in parallel, so messages
+    sent one after the other may land (and get their UIDs) in another
+    order. Returns what was sent."""
+    box = mt.maildir(user)
+    have = sum(len(os.listdir(box / d)) for d in ("new", "cur") if (box / d).is_dir())
+    sent = []
+    for body in bodies:
+        sent.append(mt.deliver(user, body, **kw))
+        have += 1
+        wait_delivered(mt, user, have)
+    return sent
 
 
 def maildir_messages(mt, user):

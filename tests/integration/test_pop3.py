@@ -10,8 +10,8 @@ import socket
 
 import pytest
 
-from retrenv import (MailTern, body_of, mail_factory, mt, uidlist_records,  # noqa: F401
-                     wait_delivered)
+from retrenv import (MailTern, body_of, deliver_in_order, mail_factory, mt,  # noqa: F401
+                     uidlist_records, wait_delivered)
 from subenv import ALICE, BOB, PASSWORDS, no_verify_ctx
 from tern_harness import t
 
@@ -25,8 +25,10 @@ def stored_tail(msg, sent):
 # ------------------------------------------------------------ the basics --
 
 def test_stat_list_uidl_retr_dele_quit(mt):
-    sent = [mt.deliver(ALICE, "Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)) for i in range(3)]
-    wait_delivered(mt, ALICE, 3)
+    # One after the other: the queue delivers in parallel, and the order
+    # of arrival in the Maildir is the order of the UIDs.
+    sent = deliver_in_order(mt, ALICE, ["Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
+                                        for i in range(3)])
     p = mt.pop3(ALICE)
     try:
         count, size = p.stat()
