@@ -445,11 +445,14 @@ uidl_line(struct pop3_session *s, size_t i, bool multi)
 	const struct mbox_msg *m = &s->mb->msgs[i];
 
 	/* A UIDL kept from a migration, else Dovecot's default
-	 * pop3_uidl_format, %08Xu%08Xv. */
+	 * pop3_uidl_format, %08Xu%08Xv, as Dovecot writes it: its %X is
+	 * lower-case hex (2.3.19: "000000016b0e5044"). Clients compare
+	 * UIDLs as strings, so a switch between the two servers must not
+	 * change a letter's case. */
 	if (m->pop3_uidl)
 		buf_printf(&s->out, "%s%zu %s\r\n", multi ? "" : "+OK ", i + 1, m->pop3_uidl);
 	else
-		buf_printf(&s->out, "%s%zu %08X%08X\r\n", multi ? "" : "+OK ", i + 1,
+		buf_printf(&s->out, "%s%zu %08x%08x\r\n", multi ? "" : "+OK ", i + 1,
 		    (unsigned)m->uid, (unsigned)s->mb->uidvalidity);
 }
 

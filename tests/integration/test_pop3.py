@@ -41,8 +41,8 @@ def test_stat_list_uidl_retr_dele_quit(mt):
         uidl = {int(a): b.decode() for a, b in (l.split() for l in uidls)}
         v, n, recs = uidlist_records(mt, ALICE)
         assert n == 4 and sorted(recs) == [1, 2, 3]
-        # Dovecot's default pop3_uidl_format: %08Xu%08Xv
-        assert uidl == {i: "%08X%08X" % (i, v) for i in (1, 2, 3)}
+        # Dovecot's default pop3_uidl_format: %08Xu%08Xv, lower-case hex
+        assert uidl == {i: "%08x%08x" % (i, v) for i in (1, 2, 3)}
         for i in (1, 2, 3):
             resp, lines, octets = p.retr(i)
             assert resp.startswith(b"+OK")
@@ -67,7 +67,7 @@ def test_stat_list_uidl_retr_dele_quit(mt):
     p = mt.pop3(ALICE)
     try:
         uidls = [l.split()[1].decode() for l in p.uidl()[1]]
-        assert uidls == ["%08X%08X" % (1, v), "%08X%08X" % (3, v)]
+        assert uidls == ["%08x%08x" % (1, v), "%08x%08x" % (3, v)]
         mt.deliver(ALICE, "Subject: later\r\n\r\nx\r\n")
     finally:
         p.quit()
@@ -75,7 +75,7 @@ def test_stat_list_uidl_retr_dele_quit(mt):
     p = mt.pop3(ALICE)
     try:
         uidls = [l.split()[1].decode() for l in p.uidl()[1]]
-        assert uidls[-1] == "%08X%08X" % (4, v)
+        assert uidls[-1] == "%08x%08x" % (4, v)
     finally:
         p.quit()
 
@@ -135,7 +135,7 @@ def test_migrated_uidl_kept(mt):
     try:
         uidls = [l.split()[1].decode() for l in p.uidl()[1]]
         v = uidlist_records(mt, ALICE)[0]
-        assert uidls == ["UID-from-courier.42", "%08X%08X" % (2, v)]
+        assert uidls == ["UID-from-courier.42", "%08x%08x" % (2, v)]
     finally:
         p.quit()
     # Kept across tern's own rewrite of the list.
