@@ -4,7 +4,9 @@
  * fields and builds to itself (parse -> build -> parse), and equals the
  * input when the input's flags were already sorted and single. The input
  * is also a host name for a new base, which must parse as a base of its
- * own with the sizes it was given and no '/' or ':' from the host.
+ * own with the sizes it was given and no '/' or ':' from the host. Cut
+ * in three, it checks that the arrival order is a total order (equal
+ * only when equal, antisymmetric, transitive).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -112,10 +114,36 @@ new_base(const uint8_t *data, size_t size)
 	CHECK(memchr(out, '/', len) == NULL && memchr(out, ':', len) == NULL);
 }
 
+static int
+sign(int x)
+{
+	return (x > 0) - (x < 0);
+}
+
+/* The input cut in three: the arrival order is a total order on them. */
+static void
+arrival(const char *in, size_t size)
+{
+	const char *a = in, *b = in + size / 3, *c = in + 2 * (size / 3);
+	size_t al = size / 3, bl = size / 3, cl = size - 2 * (size / 3);
+	int ab = sign(maildir_name_arrival_cmp(a, al, b, bl));
+	int bc = sign(maildir_name_arrival_cmp(b, bl, c, cl));
+	int ac = sign(maildir_name_arrival_cmp(a, al, c, cl));
+
+	CHECK(maildir_name_arrival_cmp(a, al, a, al) == 0);
+	CHECK(sign(maildir_name_arrival_cmp(b, bl, a, al)) == -ab);
+	CHECK((ab == 0) == (al == bl && memcmp(a, b, al) == 0));
+	if (ab <= 0 && bc <= 0)
+		CHECK(ac <= 0);
+	if (ab >= 0 && bc >= 0)
+		CHECK(ac >= 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	names((const char *)data, size);
 	new_base(data, size);
+	arrival((const char *)data, size);
 	return 0;
 }

@@ -305,12 +305,14 @@ listing_find(struct listing *l, const char *base, size_t len)
 	return NULL;
 }
 
+/* New messages get their UIDs in the order they arrived (the time in
+ * their names, as numbers: see maildir_name_arrival_cmp). */
 static int
-cmp_found_name(const void *a, const void *b)
+cmp_found_arrival(const void *a, const void *b)
 {
 	const struct found *x = *(struct found *const *)a, *y = *(struct found *const *)b;
 
-	return strcmp(x->name, y->name);
+	return maildir_name_arrival_cmp(x->name, x->base_len, y->name, y->base_len);
 }
 
 /* ------------------------------------------------------------ expunge -- */
@@ -541,8 +543,8 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 			goto out;
 		}
 	}
-	/* The rest are new: UIDs in the order of their names (arrival). A
-	 * read-only look gives none: the next writer does. */
+	/* The rest are new: UIDs in the order they arrived. A read-only
+	 * look gives none: the next writer does. */
 	if ((fresh = calloc(l.n ? l.n : 1, sizeof(*fresh))) == NULL) {
 		err = MBOX_NOMEM;
 		goto out;
@@ -551,7 +553,7 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 		if (!l.f[i].matched)
 			fresh[nfresh++] = &l.f[i];
 	}
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_found_name);
+	qsort(fresh, nfresh, sizeof(*fresh), cmp_found_arrival);
 	for (i = 0; i < nfresh; i++) {
 		struct found *f = fresh[i];
 		uint32_t uid = nu.next_uid;

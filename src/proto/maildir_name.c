@@ -264,6 +264,58 @@ maildir_name_build(const struct maildir_name *n, char *out, size_t outsize)
 	return finish(&o);
 }
 
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The digit run at s + *i: advances *i past it, gives where its
+ * significant digits start and how many there are. */
+static void
+digit_run(const char *s, size_t len, size_t *i, size_t *sig_r, size_t *n_r)
+{
+	while (*i < len && s[*i] == '0')
+		(*i)++;
+	*sig_r = *i;
+	while (*i < len && is_digit(s[*i]))
+		(*i)++;
+	*n_r = *i - *sig_r;
+}
+
+int
+maildir_name_arrival_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, j = 0, m;
+	int c;
+
+	while (i < alen && j < blen) {
+		if (is_digit(a[i]) && is_digit(b[j])) {
+			size_t as, an, bs, bn;
+
+			digit_run(a, alen, &i, &as, &an);
+			digit_run(b, blen, &j, &bs, &bn);
+			/* the longer number (without its zeros) is the larger */
+			if (an != bn)
+				return an < bn ? -1 : 1;
+			if ((c = memcmp(a + as, b + bs, an)) != 0)
+				return c < 0 ? -1 : 1;
+			continue;
+		}
+		if (a[i] != b[j])
+			return (unsigned char)a[i] < (unsigned char)b[j] ? -1 : 1;
+		i++;
+		j++;
+	}
+	if (i < alen || j < blen)
+		return i < alen ? 1 : -1;
+	/* the same but for leading zeros */
+	m = alen < blen ? alen : blen;
+	if ((c = memcmp(a, b, m)) != 0)
+		return c < 0 ? -1 : 1;
+	return alen == blen ? 0 : alen < blen ? -1 : 1;
+}
+
 size_t
 maildir_name_new_base(const struct maildir_uniq *u, char *out, size_t outsize)
 {

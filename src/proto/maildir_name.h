@@ -83,6 +83,18 @@ enum maildir_name_err maildir_name_parse(const char *name, size_t len,
 size_t maildir_name_build(const struct maildir_name *n, char *out,
     size_t outsize);
 
+/*
+ * Arrival order of two bases (or any two names): <0, 0 or >0. Runs of
+ * digits compare by their value, the rest octet by octet, so that a base
+ * "<secs>.M<usecs>P<pid>Q<n>" sorts by its time, as Dovecot sorts new
+ * files before it gives them UIDs (seconds, then microseconds), and
+ * tern's deliveries within one microsecond by their counter. Neither
+ * number is zero-padded, so plain strcmp puts M99999 after M100000.
+ * Names equal but for leading zeros fall back to their octets: a total
+ * order, 0 only for equal names.
+ */
+int maildir_name_arrival_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
 /* The inputs of a new unique base; the caller reads the clock and pid. */
 struct maildir_uniq {
 	int64_t secs;

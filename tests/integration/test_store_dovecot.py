@@ -11,14 +11,16 @@ sizes, contents and flags whichever server answers.
 (c) an expunge in one server is gone in the other, and no UID is given
     twice, whoever delivers next;
 (d) a message tern's POP3 retrieved and kept is \\Seen in Dovecot's IMAP;
-    one it only listed or TOP'd is not.
+    one it only listed or TOP'd is not;
+(e) messages nobody has given a UID yet get them in the same order from
+    both: by arrival time, microseconds as numbers.
 """
 import os
 import re
 
 import pytest
 
-from dovecotenv import dovecot_factory  # noqa: F401
+from dovecotenv import dovecot_factory, run_as_user  # noqa: F401
 from retrenv import body_of, deliver_in_order, mail_factory, uidlist_records  # noqa: F401
 from subenv import ALICE, BOB
 
@@ -218,3 +220,41 @@ def test_retrieved_and_kept_is_seen_in_dovecot(pair):
     _, _, recs = uidlist_records(mt, BOB)
     assert names[recs[4]].endswith(":2,S") and names[recs[1]].endswith(":2,S")
     assert names[recs[2]].endswith(":2,")
+
+
+# ------------------------------------------------------------------ (e) --
+
+def test_new_messages_numbered_in_arrival_order_as_dovecot(pair):
+    """Files nobody has given a UID get them in arrival order: the time in
+    their names, as numbers. The microseconds are not zero-padded, so the
+    names' text order differs (M99999 sorts after M100000 as text).
+    Dovecot numbers one copy, tern another: the same UIDs for the same
+    names. (Within one microsecond tern goes by its Q counter's value,
+    where Dovecot, which writes no Q, compares the rest as text: the unit
+    test has Q9 before Q10.)"""
+    mt, dc = pair
+    names = ["1700000000.M100000P7Q1.mx.example.test,S=%d",
+             "1700000000.M99999P7Q2.mx.example.test,S=%d",
+             "1699999999.M999999P7Q3.mx.example.test,S=%d",
+             "1700000000.M100000P7Q5.mx.example.test,S=%d",
+             "1700000000.M100000P7Q4.mx.example.test,S=%d",
+             "1700000001.M5P7.vm,S=%d,W=%d"]
+    arrival = [2, 1, 0, 4, 3, 5]          # indexes into names, oldest first
+    owner = run_as_user()
+    for user in (ALICE, BOB):
+        # Both Maildirs made by a login, then filled by hand.
+        mt.pop3(user).quit()
+        new = mt.maildir(user) / "new"
+        for i, name in enumerate(names):
+            body = b"Subject: file %d\r\n\r\nx\r\n" % i
+            fname = name % ((len(body),) * name.count("%d"))
+            (new / fname).write_bytes(body)
+            os.chown(new / fname, owner.pw_uid, owner.pw_gid)
+    dc.force_resync(ALICE)            # Dovecot numbers alice's copy
+    ours = pop3_view(mt.pop3(BOB))    # tern numbers bob's
+    dovecot_order = [subject(b) for _, (_, b) in sorted(imap_state(dc, ALICE)[1].items())]
+    assert [subject(b) for _, _, _, b in ours] == dovecot_order == \
+        ["file %d" % i for i in arrival]
+    _, dc_recs = dc.read_uidlist(ALICE)
+    _, _, tern_recs = uidlist_records(mt, BOB)
+    assert dc_recs == tern_recs

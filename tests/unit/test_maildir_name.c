@@ -370,6 +370,74 @@ test_new_base(void **state)
 	}
 }
 
+static int
+sign(int x)
+{
+	return (x > 0) - (x < 0);
+}
+
+static void
+test_arrival_cmp(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int want;           /* the sign of cmp(a, b) */
+	} t[] = {
+		/* microseconds are not zero-padded: by value, not as text */
+		{ "1700000000.M99999P7Q1.mx", "1700000000.M100000P7Q2.mx", -1 },
+		{ "1700000000.M999999P7.vm", "1700000001.M0P7.vm", -1 },
+		/* seconds of different lengths */
+		{ "999999999.M0P1.h", "1000000000.M0P1.h", -1 },
+		/* tern's counter within one microsecond */
+		{ "1700000000.M5P1Q9.h", "1700000000.M5P1Q10.h", -1 },
+		/* Dovecot's name and tern's, a microsecond apart */
+		{ "1796098780.M560313P11541.vm,S=100,W=106",
+		  "1796098780.M560314P9Q1.mx.example.test,S=5", -1 },
+		/* equal times: the rest decides, numbers by value */
+		{ "1.M2P30.h", "1.M2P4.h", 1 },
+		{ "1.M2P3.a", "1.M2P3.b", -1 },
+		{ "1.M2P3.h", "1.M2P3.h,S=4", -1 },
+		{ "10", "9a", 1 },
+		{ "1a", "1.", 1 },
+		{ "a", "", 1 },
+		{ "", "", 0 },
+		{ "1.M2P3.h", "1.M2P3.h", 0 },
+		/* equal values: the octets decide, never 0 for two names */
+		{ "1.M05P1.h", "1.M5P1.h", -1 },
+		{ "0", "00", -1 },
+		{ "x007y", "x7y", -1 },
+		{ "x007y", "x7z", -1 },
+	};
+	/* Five deliveries in arrival order, shuffled: sorted back. */
+	static const char *const arrived[] = {
+		"999999999.M999999P9Q1.h", "1700000000.M9P9Q1.h", "1700000000.M9P9Q2.h",
+		"1700000000.M9P9Q10.h", "1700000000.M10P1.vm",
+	};
+	const char *v[5] = { arrived[3], arrived[4], arrived[0], arrived[2], arrived[1] };
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t al = strlen(t[i].a), bl = strlen(t[i].b);
+
+		if (sign(maildir_name_arrival_cmp(t[i].a, al, t[i].b, bl)) != t[i].want ||
+		    sign(maildir_name_arrival_cmp(t[i].b, bl, t[i].a, al)) != -t[i].want)
+			fail_msg("%zu: \"%s\" vs \"%s\"", i, t[i].a, t[i].b);
+	}
+	/* insertion sort, by the comparison alone */
+	for (i = 1; i < 5; i++) {
+		for (k = i; k > 0 && maildir_name_arrival_cmp(v[k - 1], strlen(v[k - 1]), v[k],
+		    strlen(v[k])) > 0; k--) {
+			const char *x = v[k];
+
+			v[k] = v[k - 1];
+			v[k - 1] = x;
+		}
+	}
+	for (i = 0; i < 5; i++)
+		assert_string_equal(v[i], arrived[i]);
+}
+
 int
 main(void)
 {
@@ -378,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_rename),
 		cmocka_unit_test(test_build_refuses),
 		cmocka_unit_test(test_new_base),
+		cmocka_unit_test(test_arrival_cmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
