@@ -46,13 +46,30 @@ else
 	bad "msmtp missing" msmtp
 fi
 
-# curl speaking SMTP and SMTPS.
+# curl speaking SMTP and SMTPS, POP3 and POP3S.
 if have curl; then
 	v=$(curl -V 2>&1)
 	grep -q '^Protocols:.* smtps\b' <<<"$v" && grep -q '^Protocols:.* smtp\b' <<<"$v" \
 		&& ok "curl smtp+smtps" || bad "curl lacks smtp/smtps" curl
+	grep -q '^Protocols:.* pop3s\b' <<<"$v" && grep -q '^Protocols:.* pop3\b' <<<"$v" \
+		&& ok "curl pop3+pop3s" || bad "curl lacks pop3/pop3s" curl
 else
 	bad "curl missing" curl
+fi
+
+# fetchmail with TLS (STLS and POP3S), and getmail6 (its Python 3 core
+# with the POP3 and POP3-over-TLS retrievers).
+if have fetchmail; then
+	fetchmail --version 2>&1 | grep -q '^This is fetchmail release 6\..*+SSL' \
+		&& ok "fetchmail TLS" || bad "fetchmail 6 with SSL missing" fetchmail
+else
+	bad "fetchmail missing" fetchmail
+fi
+if have getmail && getmail --version 2>&1 | grep -q '^getmail 6\.' &&
+   /usr/bin/python3 -c 'from getmailcore.retrievers import SimplePOP3Retriever, SimplePOP3SSLRetriever' 2>/dev/null; then
+	ok "getmail6"
+else
+	bad "getmail 6 (getmail6) missing" getmail6
 fi
 
 # openssl s_client and certificate generation.
