@@ -652,37 +652,48 @@ mbox_open_msg(struct mbox *mb, size_t i)
 	return -1;
 }
 
-/* cur/<name> with flags |= add. */
+/* Message i's file with flags |= add, in cur/. Another reader (Dovecot's
+ * IMAP) may have renamed it since we last looked, with flags of its own:
+ * it is found again by its base and the new name is built from the one it
+ * has now, so that its flags stay. */
 static void
 add_flags(struct mbox *mb, size_t i, unsigned add)
 {
 	struct mbox_msg *m = &mb->msgs[i];
-	struct maildir_name mn;
 	char from[MBOX_PATH_MAX], to[MBOX_PATH_MAX], nn[MAILDIR_NAME_MAX + 1];
+	int tries;
 
-	if (m->in_new || (m->flags & add) == add)
-		return;
-	if (maildir_name_parse(m->name, strlen(m->name), &mn) != MAILDIR_NAME_OK ||
-	    (mn.info != MAILDIR_INFO_2 && mn.info != MAILDIR_INFO_NONE))
-		return;
-	if (mn.info == MAILDIR_INFO_NONE) {
-		mn.info = MAILDIR_INFO_2;
-		mn.flag_text = mn.tail = "";
-		mn.flag_text_len = mn.tail_len = 0;
+	for (tries = 0; tries < 2; tries++) {
+		struct maildir_name mn;
+
+		if (maildir_name_parse(m->name, strlen(m->name), &mn) != MAILDIR_NAME_OK ||
+		    (mn.info != MAILDIR_INFO_2 && mn.info != MAILDIR_INFO_NONE))
+			return;
+		if (mn.info == MAILDIR_INFO_NONE) {
+			mn.info = MAILDIR_INFO_2;
+			mn.flag_text = mn.tail = "";
+			mn.flag_text_len = mn.tail_len = 0;
+		} else if ((mn.flags & add) == add && !m->in_new) {
+			m->flags = mn.flags;
+			return;
+		}
+		mn.flags |= add;
+		if (maildir_name_build(&mn, nn, sizeof(nn)) == 0 ||
+		    path3(from, sizeof(from), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
+		    path3(to, sizeof(to), mb->dir, "cur", nn) == -1)
+			return;
+		if (rename(from, to) == 0) {
+			free(m->name);
+			m->name = strdup(nn);
+			if (m->name == NULL)
+				m->name = strdup("");   /* next open refinds it by base */
+			m->flags = mn.flags;
+			m->in_new = false;
+			return;
+		}
+		if (errno != ENOENT || refind(mb, i) == -1)
+			return;   /* expunged meanwhile: nothing to flag */
 	}
-	mn.flags |= add;
-	if (maildir_name_build(&mn, nn, sizeof(nn)) == 0 ||
-	    path3(from, sizeof(from), mb->dir, "cur", m->name) == -1 ||
-	    path3(to, sizeof(to), mb->dir, "cur", nn) == -1)
-		return;
-	if (rename(from, to) == -1 && (errno != ENOENT || refind(mb, i) == -1 ||
-	    path3(from, sizeof(from), mb->dir, "cur", m->name) == -1 || rename(from, to) == -1))
-		return;
-	free(m->name);
-	m->name = strdup(nn);
-	if (m->name == NULL)
-		m->name = strdup("");   /* next open refinds it by base */
-	m->flags |= add;
 }
 
 enum mbox_err
