@@ -804,14 +804,15 @@ mbox_create_defaults(const char *root)
 /* ---------------------------------------------------------------- tmp -- */
 
 /* "<secs>.M<usecs>P<pid>[Q<n>].<host>": the writer's pid, if the host is
- * this one; 0 otherwise. */
+ * one of this machine's names; 0 otherwise. */
 static long
-tmp_writer(const char *name, const char *host)
+tmp_writer(const char *name, const char *host, const char *sys_host)
 {
 	const char *p = strchr(name, 'P'), *dot;
 	long pid = 0;
 
-	if (p == NULL || (dot = strchr(p, '.')) == NULL || strcmp(dot + 1, host) != 0)
+	if (p == NULL || (dot = strchr(p, '.')) == NULL ||
+	    (strcmp(dot + 1, host) != 0 && (sys_host == NULL || strcmp(dot + 1, sys_host) != 0)))
 		return 0;
 	for (p++; *p >= '0' && *p <= '9' && pid < 1000000000; p++)
 		pid = pid * 10 + (*p - '0');
@@ -821,13 +822,18 @@ tmp_writer(const char *name, const char *host)
 size_t
 mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host)
 {
-	char path[MBOX_PATH_MAX];
+	char path[MBOX_PATH_MAX], sys_host[256];
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
 
 	if (path3(path, sizeof(path), dir, "tmp", NULL) == -1 || (d = opendir(path)) == NULL)
 		return 0;
+	/* ternd names its files by its hostname setting; other programs on
+	 * this machine (Dovecot's LDA and LMTP) by the system's name. */
+	if (gethostname(sys_host, sizeof(sys_host)) != 0)
+		sys_host[0] = '\0';
+	sys_host[sizeof(sys_host) - 1] = '\0';
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 		long pid;
@@ -838,7 +844,7 @@ mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host)
 			continue;
 		/* A writer of this host that is gone (kill -9, power loss)
 		 * never finishes its file; anyone's file is given 36 hours. */
-		pid = host ? tmp_writer(de->d_name, host) : 0;
+		pid = host ? tmp_writer(de->d_name, host, sys_host[0] ? sys_host : NULL) : 0;
 		if (st.st_mtime + max_age < now ||
 		    (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
 			if (unlinkat(dirfd(d), de->d_name, 0) == 0)

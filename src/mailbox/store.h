@@ -96,8 +96,11 @@ enum mbox_err mbox_create_defaults(const char *root);
 /* Removes the files in <dir>/tmp/ that no writer will finish: older than
  * max_age seconds (Maildir's 36 hours, for anyone's), or named by a
  * process of this host (the name's P<pid> and host) that no longer runs
- * (ternd's own after a kill -9, any crashed delivery agent's). host NULL:
- * the age rule only. Returns how many went. */
+ * (ternd's own after a kill -9, any crashed delivery agent's). The host
+ * in a name is this one's if it is host (ternd's hostname setting, which
+ * its own names carry) or the system's name (gethostname, which other
+ * programs' names carry). host NULL: the age rule only. Returns how many
+ * went. */
 #define MBOX_TMP_MAX_AGE (36 * 3600)
 size_t mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host);
 
