@@ -2,8 +2,9 @@
  * store: the mailbox store, read side (see store.h, docs/mailbox.md).
  *
  * A sync is: take dovecot-uidlist.lock (created O_EXCL, as Dovecot's
- * dotlock; one older than two minutes is a crashed writer's and is
- * broken), read dovecot-uidlist, list new/ and cur/, match files to UIDs
+ * dotlock, holding "<pid>:<host>" until the list is written into it; one
+ * whose holder has died, or older than two minutes, is a crashed
+ * writer's and is broken), read dovecot-uidlist, list new/ and cur/, match files to UIDs
  * by their base name, give the rest new UIDs, move new/ to cur/, and, if
  * anything changed, write the new list into the lock file, fsync it and
  * rename it over dovecot-uidlist (which also releases the lock), then
@@ -86,10 +87,75 @@ fsync_dir(const char *dir)
 	}
 }
 
+/* This machine's name as gethostname() gives it (what Dovecot and other
+ * programs write in their Maildir names and dotlocks); "" if unknown. */
+static void
+this_host(char *out, size_t outsize)
+{
+	if (gethostname(out, outsize) != 0)
+		out[0] = '\0';
+	out[outsize - 1] = '\0';
+}
+
 /* ------------------------------------------------------------- lock ---- */
 
+/* Says who holds a lock just taken: "<pid>:<host>", what Dovecot's
+ * dotlocks hold. The new list replaces it at commit. */
+static void
+lock_mark(int fd)
+{
+	char host[256], who[300];
+	int n;
+
+	this_host(host, sizeof(host));
+	n = snprintf(who, sizeof(who), "%ld:%s", (long)getpid(), host);
+	if (host[0] == '\0' || n < 0 || (size_t)n >= sizeof(who) ||
+	    fileio_write_all(fd, who, (size_t)n) == -1)
+		(void)ftruncate(fd, 0);   /* anonymous: only the age rule then */
+}
+
+/* The pid of a process of this host that held the lock seen as *st and no
+ * longer runs, or 0. A lock without a holder (empty, or a list being
+ * written), another host's, ours (another thread's) or a live process's
+ * is not stale by this rule. */
+static long
+lock_dead_holder(const char *path, const struct stat *st)
+{
+	char buf[300], host[256], *colon, *end;
+	struct stat again;
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	this_host(host, sizeof(host));
+	if ((colon = strchr(buf, ':')) == NULL || host[0] == '\0' || strcmp(colon + 1, host) != 0)
+		return 0;
+	*colon = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (end == buf || *end != '\0' || errno != 0 || pid <= 0 || pid == (long)getpid() ||
+	    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	/* Still the file we read, not one taken anew since. */
+	if (stat(path, &again) == -1 || again.st_ino != st->st_ino ||
+	    again.st_size != st->st_size || again.st_mtime != st->st_mtime)
+		return 0;
+	return pid;
+}
+
 /* The uidlist lock: its descriptor (the new list is written into it), or
- * -1 with *err set. */
+ * -1 with *err set. A lock is broken when its holder is a process of this
+ * host that has died (ternd after a kill -9: at once, not after two
+ * minutes; Dovecot reads the same "<pid>:<host>"), or when nobody has
+ * touched it for two minutes (a holder we cannot name: Dovecot's own
+ * uidlist locks carry no pid). */
 static int
 lock_take(const char *dir, int timeout, enum mbox_err *err)
 {
@@ -97,6 +163,7 @@ lock_take(const char *dir, int timeout, enum mbox_err *err)
 	struct timespec nap = { 0, 5 * 1000 * 1000 };
 	time_t give_up = time(NULL) + (timeout > 0 ? timeout : 1);
 	struct stat st;
+	long dead = 0;
 	int fd;
 
 	if (path3(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == -1) {
@@ -104,8 +171,10 @@ lock_take(const char *dir, int timeout, enum mbox_err *err)
 		return -1;
 	}
 	for (;;) {
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1)
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
+			lock_mark(fd);
 			return fd;
+		}
 		if (errno == ENOENT) {
 			*err = MBOX_NOENT;
 			return -1;
@@ -115,9 +184,14 @@ lock_take(const char *dir, int timeout, enum mbox_err *err)
 			*err = MBOX_IO;
 			return -1;
 		}
-		if (stat(path, &st) == 0 && st.st_mtime + LOCK_STALE_SECS < time(NULL)) {
-			log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path,
-			    (long long)(time(NULL) - st.st_mtime));
+		if (stat(path, &st) == 0 && ((dead = lock_dead_holder(path, &st)) > 0 ||
+		    st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
+			if (dead > 0)
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld dead_pid=%ld",
+				    path, (long long)(time(NULL) - st.st_mtime), dead);
+			else
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path,
+				    (long long)(time(NULL) - st.st_mtime));
 			(void)unlink(path);
 			continue;
 		}
@@ -155,7 +229,9 @@ lock_commit(const char *dir, int fd, const struct uidlist *ul)
 		err = MBOX_IO;
 	else if (uidlist_encode(ul, &b) == -1)
 		err = MBOX_NOMEM;
-	else if (fileio_write_all(fd, b.data, b.len) == -1 || fdatasync(fd) == -1 ||
+	/* Over the holder's "<pid>:<host>", then cut to the list's length. */
+	else if (lseek(fd, 0, SEEK_SET) == -1 || fileio_write_all(fd, b.data, b.len) == -1 ||
+	    ftruncate(fd, (off_t)b.len) == -1 || fdatasync(fd) == -1 ||
 	    rename(lock, path) == -1) {
 		log_warn("mailbox: writing %s", path);
 		err = MBOX_IO;
@@ -831,9 +907,7 @@ mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host)
 		return 0;
 	/* ternd names its files by its hostname setting; other programs on
 	 * this machine (Dovecot's LDA and LMTP) by the system's name. */
-	if (gethostname(sys_host, sizeof(sys_host)) != 0)
-		sys_host[0] = '\0';
-	sys_host[sizeof(sys_host) - 1] = '\0';
+	this_host(sys_host, sizeof(sys_host));
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 		long pid;

@@ -11,12 +11,14 @@ clients for it.
 - wait_delivered(mt, user, n); deliver_in_order(mt, user, bodies) (each
   in the Maildir before the next is sent); maildir_messages(mt, user)
   (what is on disk); uidlist_records(mt, user) (dovecot-uidlist as tern
-  wrote it); body_of(poplib lines); trace_and_body(retrieved bytes).
+  wrote it); body_of(poplib lines); trace_and_body(retrieved bytes);
+  dead_pid().
 """
 import os
 import poplib
 import re
 import smtplib
+import subprocess
 import sys
 import time
 
@@ -125,6 +127,14 @@ def deliver_in_order(mt, user, bodies, **kw):
         have += 1
         wait_delivered(mt, user, have)
     return sent
+
+
+def dead_pid():
+    """The pid of a process that has ended (and been reaped): what a
+    crashed writer leaves in its Maildir file names and lock files."""
+    p = subprocess.Popen(["/bin/true"])
+    p.wait()
+    return p.pid
 
 
 def maildir_messages(mt, user):

@@ -3,18 +3,22 @@ sessions of several users read and delete, logging in and out over and
 over; a second login of the same user ([IN-USE]) while the first streams
 a large message; and Dovecot changing the Maildir under an open tern
 session (a message expunged: RETR answers -ERR and the session goes on;
-a message renamed by a flag change: still found, and its flags kept)."""
+a message renamed by a flag change: still found, and its flags kept);
+and the uidlist lock of a process that died, broken at once by tern and
+by Dovecot, where a live holder is waited for."""
+import os
 import poplib
 import random
 import re
 import smtplib
+import socket
 import threading
 import time
 
 import pytest
 
-from dovecotenv import dovecot_factory  # noqa: F401
-from retrenv import body_of, deliver_in_order, mail_factory, mt  # noqa: F401
+from dovecotenv import dovecot_factory, run_as_user  # noqa: F401
+from retrenv import body_of, dead_pid, deliver_in_order, mail_factory, mt  # noqa: F401
 from subenv import ALICE, BOB, PASSWORDS, no_verify_ctx
 from tern_harness import t
 
@@ -241,3 +245,53 @@ def test_dovecot_expunges_and_renames_under_an_open_session(mail_factory, doveco
         p.quit()
     flags = {int(m["uid"]): set(m["flags"].split()) for m in dc.fetch(ALICE, "uid flags")}
     assert flags == {1: {"\\Seen"}, 3: {"\\Seen", "\\Answered", "\\Flagged"}}
+
+
+def test_uidlist_lock_of_a_dead_process(mail_factory, dovecot_factory):
+    """A lock holds "<pid>:<host>" while it is taken, as Dovecot's dotlocks
+    do: one left by a process of this host that died (ternd after a
+    kill -9) is broken at once, by tern and by Dovecot, instead of after
+    the two minutes a lock without a holder gets; a live holder's lock is
+    waited for."""
+    mt = mail_factory()
+    dc = dovecot_factory(tern=mt)
+    deliver_in_order(mt, ALICE, [tokened("a")])
+    uidls = mt.uidls(ALICE)
+    lock = mt.maildir(ALICE) / "dovecot-uidlist.lock"
+    owner = run_as_user()
+
+    def put_lock(pid, host=socket.gethostname(), age=0):
+        lock.write_text("%d:%s" % (pid, host))
+        os.chown(lock, owner.pw_uid, owner.pw_gid)
+        if age:
+            then = time.time() - age
+            os.utime(lock, (then, then))
+
+    pid = dead_pid()
+    put_lock(pid)
+    started = time.monotonic()
+    assert mt.uidls(ALICE) == uidls
+    assert time.monotonic() - started < t(2)
+    mt.wait_for_log(r'event=mailbox-lock-broken path="[^"]*/alice/dovecot-uidlist\.lock" '
+                    r"age=\d+ dead_pid=%d" % pid)
+    assert not lock.exists()
+
+    # Dovecot reads the holder of a lock older than two seconds.
+    put_lock(dead_pid(), age=5)
+    started = time.monotonic()
+    dc.force_resync(ALICE)
+    assert time.monotonic() - started < t(5)
+    assert not lock.exists() and dc.uids(ALICE) == [1]
+
+    # A live holder (this test), or a dead one of another host (whose pid
+    # means nothing here): waited for, until the lock goes.
+    for holder in (os.getpid(), None):
+        if holder is None:
+            put_lock(dead_pid(), host="elsewhere.example.net")
+        else:
+            put_lock(holder)
+        threading.Timer(1.0, lock.unlink).start()
+        started = time.monotonic()
+        assert mt.uidls(ALICE) == uidls
+        assert time.monotonic() - started >= 0.9
+    assert mt.log_count(r"event=mailbox-lock-broken") == 1

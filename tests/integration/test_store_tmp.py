@@ -7,21 +7,13 @@ event=mailbox-tmp-cleaned; a live writer's file, and a young file of
 another host, stay. Mail in new/ and cur/ is never touched."""
 import os
 import socket
-import subprocess
 import time
 
 from dovecotenv import run_as_user
-from retrenv import deliver_in_order, mail_factory, mt  # noqa: F401
+from retrenv import dead_pid, deliver_in_order, mail_factory, mt  # noqa: F401
 from subenv import ALICE
 
 HOUR = 3600
-
-
-def dead_pid():
-    """The pid of a process that has ended (and been reaped)."""
-    p = subprocess.Popen(["/bin/true"])
-    p.wait()
-    return p.pid
 
 
 def put(tmp, name, age=0):
