@@ -46,48 +46,6 @@ maildir_create(const char *path)
 	return 0;
 }
 
-static int
-copy_range(int src, off_t off, int dst, uint64_t len)
-{
-	char buf[65536];
-
-	while (len > 0) {
-		ssize_t n = copy_file_range(src, &off, dst, NULL, len, 0);
-
-		if (n > 0) {
-			len -= (uint64_t)n;
-			continue;
-		}
-		if (n == 0) {
-			errno = EIO;   /* the queue file is shorter than promised */
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-		    errno != EOPNOTSUPP)
-			return -1;
-		/* Fallback for filesystems without copy_file_range. */
-		while (len > 0) {
-			size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-			ssize_t r = pread(src, buf, want, off);
-
-			if (r <= 0) {
-				if (r == -1 && errno == EINTR)
-					continue;
-				if (r == 0)
-					errno = EIO;
-				return -1;
-			}
-			if (fileio_write_all(dst, buf, (size_t)r) == -1)
-				return -1;
-			off += r;
-			len -= (uint64_t)r;
-		}
-	}
-	return 0;
-}
-
 void
 maildir_unique_name(const char *hostname, char *out, size_t outsize)
 {
@@ -180,7 +138,7 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		return;
 	}
 	if (fileio_write_all(fd, prefix, prefix_len) == -1 ||
-	    copy_range(src_fd, off, fd, len) == -1) {
+	    fileio_copy_range(src_fd, off, fd, len) == -1) {
 		fail(res, "write", errno);
 		goto unlink_out;
 	}
