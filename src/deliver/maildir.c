@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "../common/fileio.h"
+#include "../common/log.h"
 #include "../common/str.h"
+#include "../mailbox/quota.h"
 
 static atomic_ulong maildir_seq;
 
@@ -110,10 +112,51 @@ maildir_open_tmp(const char *box, const char *hostname, char *tmp_r,
 	return open(tmp_r, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }
 
+int
+maildir_quota_check(const char *box, const struct quota_limits *quota, uint64_t size,
+    struct maildir_result *res)
+{
+	struct quota_usage u;
+	enum quota_verdict v;
+
+	if (quota == NULL || !quota_limited(quota))
+		return 0;
+	if (quota_check_maildir(box, quota, size, &u, &v) == -1) {
+		log_warn("quota: counting %s", box);
+		return 0;
+	}
+	switch (v) {
+	case QUOTA_OK:
+		return 0;
+	case QUOTA_NEVER:
+		/* RFC 3463 5.2.2: mailbox full, and it never will hold this. */
+		res->status = DELIVER_PERM;
+		str_copy(res->dsn, sizeof(res->dsn), "5.2.2");
+		snprintf(res->error, sizeof(res->error),
+		    "message of %llu octets is larger than the mailbox quota of %llu",
+		    (unsigned long long)size, (unsigned long long)quota->bytes);
+		return -1;
+	case QUOTA_OVER_TEMP:
+		break;
+	}
+	res->status = DELIVER_TEMP;
+	str_copy(res->dsn, sizeof(res->dsn), "4.2.2");
+	if (quota->messages != 0 && u.messages >= quota->messages)
+		snprintf(res->error, sizeof(res->error),
+		    "mailbox full: %llu of %llu messages", (unsigned long long)u.messages,
+		    (unsigned long long)quota->messages);
+	else
+		snprintf(res->error, sizeof(res->error),
+		    "mailbox full: %llu of %llu octets used, message of %llu",
+		    (unsigned long long)u.bytes, (unsigned long long)quota->bytes,
+		    (unsigned long long)size);
+	return -1;
+}
+
 void
 maildir_deliver(const char *path, const char *hostname, const char *prefix,
     size_t prefix_len, int src_fd, off_t off, uint64_t len,
-    struct maildir_result *res)
+    const struct quota_limits *quota, struct maildir_result *res)
 {
 	char tmpdir[1024], name[512], tmpf[1600], newf[1600];
 	int fd;
@@ -128,6 +171,8 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		fail(res, "create maildir", errno);
 		return;
 	}
+	if (maildir_quota_check(path, quota, prefix_len + len, res) == -1)
+		return;
 	maildir_unique_name(hostname, name, sizeof(name));
 	maildir_name_add_size(name, sizeof(name), prefix_len + len);
 	snprintf(tmpf, sizeof(tmpf), "%s/%s", tmpdir, name);
@@ -158,6 +203,7 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		goto unlink_out;
 	}
 	res->status = DELIVER_OK;
+	res->size = prefix_len + len;
 	return;
 unlink_out:
 	if (fd != -1)

@@ -255,7 +255,7 @@ recalculate(int rootfd, const char *root, const struct quota_limits *l,
 	if (rc == 0) {
 		u->bytes = c.bytes;
 		u->messages = c.messages;
-		u->recalculated = true;
+		u->recalculated = u->fresh = true;
 		if (!c.changed && c.at == c.n)
 			write_file(rootfd, root, l, u);
 		log_info("event=quota-recalculated path=\"%s\" reason=%s bytes=%llu messages=%llu%s",
@@ -322,6 +322,8 @@ usage(const char *root, const struct quota_limits *l, struct quota_usage *u,
 		if ((why = distrust(&m, l, (int64_t)st.st_mtime)) == NULL) {
 			u->bytes = (uint64_t)m.bytes;
 			u->messages = (uint64_t)m.count;
+			u->fresh = m.lines == 1 &&
+			    (int64_t)st.st_mtime >= (int64_t)time(NULL) - MAILDIRSIZE_STALE_SECS;
 			close(rootfd);
 			return 0;
 		}
@@ -352,11 +354,11 @@ quota_check_maildir(const char *root, const struct quota_limits *l,
 	if (usage(root, l, u, false) == -1)
 		return -1;
 	*v_r = quota_check(l, u, msg_size);
-	/* A file can only be too high in a way it trusts (the append of an
-	 * expunge lost to a crash, or to a recount running at that moment),
-	 * and a deferral on such a sum would last until it bounced: before
-	 * saying no, count. */
-	if (*v_r == QUOTA_OVER_TEMP && !u->recalculated) {
+	/* A file can be too high in a way it trusts (the line of an expunge
+	 * lost to a crash, or to a count replacing the file at that moment),
+	 * and a deferral on such a sum would last until the message
+	 * bounced: before saying no, count, unless a count just did. */
+	if (*v_r == QUOTA_OVER_TEMP && !u->fresh) {
 		if (usage(root, l, u, true) == -1)
 			return -1;
 		*v_r = quota_check(l, u, msg_size);

@@ -25,6 +25,8 @@ struct quota_usage {
 	uint64_t bytes;
 	uint64_t messages;
 	bool recalculated;   /* counted from the Maildir, not read from the file */
+	bool fresh;          /* counted now, or read from a file that is one
+	                      * count made less than 15 minutes ago */
 };
 
 enum quota_verdict {
@@ -62,10 +64,12 @@ int quota_usage(const char *root, const struct quota_limits *l,
 
 /*
  * A delivery's question: quota_usage and quota_check, and when the
- * answer is QUOTA_OVER_TEMP on a usage read from the file, the same on a
- * fresh count (written back), since the file may say more than there is
- * and a deferral on it would last until the message bounced. *v_r gets
- * the verdict (QUOTA_OK when the Maildir cannot be read: -1 with errno).
+ * answer is QUOTA_OVER_TEMP on a usage that is not fresh, the same on a
+ * new count (written back), since the file may say more than there is
+ * and a deferral on it would last until the message bounced. (Not on a
+ * fresh one: a full mailbox sent a flood of mail is counted once per 15
+ * minutes, or after each change, not once per message.) *v_r gets the
+ * verdict (QUOTA_OK when the Maildir cannot be read: -1 with errno).
  */
 int quota_check_maildir(const char *root, const struct quota_limits *l,
     uint64_t msg_size, struct quota_usage *u, enum quota_verdict *v_r);

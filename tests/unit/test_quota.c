@@ -157,7 +157,7 @@ test_check(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct quota_limits l = { t[i].bytes, t[i].messages };
-		struct quota_usage u = { t[i].ubytes, t[i].umessages, false };
+		struct quota_usage u = { .bytes = t[i].ubytes, .messages = t[i].umessages };
 		enum quota_verdict v = quota_check(&l, &u, t[i].size);
 
 		if (v != t[i].want)
@@ -173,7 +173,7 @@ static void
 test_missing(void **state)
 {
 	struct quota_limits l = { 1048576, 0 };
-	struct quota_usage u = { 7, 7, true };
+	struct quota_usage u = { 7, 7, true, true };
 
 	(void)state;
 	assert_int_equal(quota_usage(box, &l, &u), 0);
@@ -378,6 +378,21 @@ test_check_maildir(void **state)
 	assert_int_equal(quota_add(box, 900, 1), 0);
 	assert_int_equal(quota_check_maildir(box, &l, 100, &u, &v), 0);
 	assert_true(v == QUOTA_OVER_TEMP && u.recalculated && u.bytes == 910);
+	/* The file is that count now: the next "no" believes it ... */
+	assert_string_equal(sizefile(), "1000S\n910 2\n");
+	put("cur/3.M1P2.mx,S=1:2,", 1);   /* unseen: no count */
+	assert_int_equal(quota_check_maildir(box, &l, 100, &u, &v), 0);
+	assert_true(v == QUOTA_OVER_TEMP && !u.recalculated && u.fresh && u.bytes == 910);
+	/* ... for 15 minutes. */
+	{
+		struct timespec old[2] = { { time(NULL) - 16 * 60, 0 }, { time(NULL) - 16 * 60, 0 } };
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/maildirsize", box);
+		assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	}
+	assert_int_equal(quota_check_maildir(box, &l, 100, &u, &v), 0);
+	assert_true(v == QUOTA_OVER_TEMP && u.recalculated && u.bytes == 911);
 	/* Never: no count needed to say so. */
 	assert_int_equal(quota_check_maildir(box, &l, 1001, &u, &v), 0);
 	assert_true(v == QUOTA_NEVER && !u.recalculated);
