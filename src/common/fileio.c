@@ -93,3 +93,45 @@ fileio_mkdirs(const char *dir)
 		return -1;
 	return fileio_mkdirs(dir);
 }
+
+int
+fileio_copy_range(int src, off_t off, int dst, uint64_t len)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		ssize_t n = copy_file_range(src, &off, dst, NULL, len, 0);
+
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			errno = EIO;   /* the source is shorter than promised */
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP)
+			return -1;
+		/* Fallback for filesystems without copy_file_range. */
+		while (len > 0) {
+			size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+			ssize_t r = pread(src, buf, want, off);
+
+			if (r <= 0) {
+				if (r == -1 && errno == EINTR)
+					continue;
+				if (r == 0)
+					errno = EIO;
+				return -1;
+			}
+			if (fileio_write_all(dst, buf, (size_t)r) == -1)
+				return -1;
+			off += r;
+			len -= (uint64_t)r;
+		}
+	}
+	return 0;
+}

@@ -21,7 +21,7 @@
 #include "../common/str.h"
 
 enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
-	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC };
+	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA };
 
 struct ckey {
 	const char *name;
@@ -86,6 +86,7 @@ static const struct ckey keys[] = {
 	{ "max_outbound", C_INT, OFF(max_outbound), sizeof(int), 1, 100000 },
 	{ "delay_warning", C_DURATION, OFF(delay_warning), 0, 0, 60 * 86400 },
 	{ "max_outbound_per_dest", C_INT, OFF(max_outbound_per_dest), sizeof(int), 1, 10000 },
+	{ "quota_default", C_QUOTA, OFF(quota_default), 0, 0, INT64_MAX },
 };
 
 void
@@ -472,12 +473,16 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 		return 0;
 	case C_INT:
 	case C_SIZE:
+	case C_QUOTA:
 	case C_DURATION: {
 		int rc;
 
 		if (k->type == C_DURATION)
 			rc = parse_duration(argv[0], &v);
-		else if (k->type == C_SIZE)
+		else if (k->type == C_QUOTA && strcmp(argv[0], "none") == 0) {
+			v = 0;
+			rc = 0;
+		} else if (k->type == C_SIZE || k->type == C_QUOTA)
 			rc = parse_size(argv[0], &v);
 		else {
 			char *end;
@@ -491,7 +496,7 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 			    k->name, argv[0], k->min, k->max);
 			return -1;
 		}
-		if (k->type == C_SIZE)
+		if (k->type == C_SIZE || k->type == C_QUOTA)
 			*(uint64_t *)(base + k->off) = (uint64_t)v;
 		else if (k->type == C_DURATION || k->size == sizeof(int))
 			*(int *)(base + k->off) = (int)v;

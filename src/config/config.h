@@ -116,6 +116,9 @@ struct config {
 	int max_outbound;          /* outbound connections in all */
 	int max_outbound_per_dest; /* per destination address */
 	int delay_warning;         /* seconds before a NOTIFY=DELAY DSN; 0 = never */
+
+	/* mailboxes */
+	uint64_t quota_default;    /* octets per user without a quota of their own; 0 = none */
 };
 
 /* True when addr (family AF_INET/AF_INET6, raw bytes) is in relay_networks. */

@@ -85,13 +85,16 @@ static struct directory *
 load_directory(const struct config *cfg, struct buf *errs)
 {
 	char users[CONFIG_PATH_MAX], aliases[CONFIG_PATH_MAX];
+	struct directory *d;
 
 	if (config_path(cfg, cfg->users_file, users, sizeof(users)) == -1 ||
 	    config_path(cfg, cfg->aliases_file, aliases, sizeof(aliases)) == -1) {
 		buf_printf(errs, "users_file or aliases_file: path too long\n");
 		return NULL;
 	}
-	return directory_load(users, aliases, errs);
+	if ((d = directory_load(users, aliases, errs)) != NULL)
+		directory_set_quota_default(d, cfg->quota_default);
+	return d;
 }
 
 /* Writes the first-run files that do not exist yet. */
@@ -213,6 +216,7 @@ on_loaded(void *arg, const struct keeper_reply *r)
 	if ((nd = directory_load_files(uf, d->cfg.users_file, af, d->cfg.aliases_file,
 	    &errs)) == NULL)
 		goto out;
+	directory_set_quota_default(nd, d->cfg.quota_default);
 	if (d->tls == NULL)
 		d->tls = tls_new(r->fds[2], r->fds[3], &errs);
 	else if (tls_reload(d->tls, r->fds[2], r->fds[3], &errs) == -1)

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "../common/fileio.h"
+#include "../common/log.h"
 #include "../common/str.h"
+#include "../mailbox/quota.h"
 
 static atomic_ulong maildir_seq;
 
@@ -42,48 +44,6 @@ maildir_create(const char *path)
 		}
 		if (fileio_mkdirs(dir) == -1)
 			return -1;
-	}
-	return 0;
-}
-
-static int
-copy_range(int src, off_t off, int dst, uint64_t len)
-{
-	char buf[65536];
-
-	while (len > 0) {
-		ssize_t n = copy_file_range(src, &off, dst, NULL, len, 0);
-
-		if (n > 0) {
-			len -= (uint64_t)n;
-			continue;
-		}
-		if (n == 0) {
-			errno = EIO;   /* the queue file is shorter than promised */
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-		    errno != EOPNOTSUPP)
-			return -1;
-		/* Fallback for filesystems without copy_file_range. */
-		while (len > 0) {
-			size_t want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
-			ssize_t r = pread(src, buf, want, off);
-
-			if (r <= 0) {
-				if (r == -1 && errno == EINTR)
-					continue;
-				if (r == 0)
-					errno = EIO;
-				return -1;
-			}
-			if (fileio_write_all(dst, buf, (size_t)r) == -1)
-				return -1;
-			off += r;
-			len -= (uint64_t)r;
-		}
 	}
 	return 0;
 }
@@ -152,10 +112,51 @@ maildir_open_tmp(const char *box, const char *hostname, char *tmp_r,
 	return open(tmp_r, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }
 
+int
+maildir_quota_check(const char *box, const struct quota_limits *quota, uint64_t size,
+    struct maildir_result *res)
+{
+	struct quota_usage u;
+	enum quota_verdict v;
+
+	if (quota == NULL || !quota_limited(quota))
+		return 0;
+	if (quota_check_maildir(box, quota, size, &u, &v) == -1) {
+		log_warn("quota: counting %s", box);
+		return 0;
+	}
+	switch (v) {
+	case QUOTA_OK:
+		return 0;
+	case QUOTA_NEVER:
+		/* RFC 3463 5.2.2: mailbox full, and it never will hold this. */
+		res->status = DELIVER_PERM;
+		str_copy(res->dsn, sizeof(res->dsn), "5.2.2");
+		snprintf(res->error, sizeof(res->error),
+		    "message of %llu octets is larger than the mailbox quota of %llu",
+		    (unsigned long long)size, (unsigned long long)quota->bytes);
+		return -1;
+	case QUOTA_OVER_TEMP:
+		break;
+	}
+	res->status = DELIVER_TEMP;
+	str_copy(res->dsn, sizeof(res->dsn), "4.2.2");
+	if (quota->messages != 0 && u.messages >= quota->messages)
+		snprintf(res->error, sizeof(res->error),
+		    "mailbox full: %llu of %llu messages", (unsigned long long)u.messages,
+		    (unsigned long long)quota->messages);
+	else
+		snprintf(res->error, sizeof(res->error),
+		    "mailbox full: %llu of %llu octets used, message of %llu",
+		    (unsigned long long)u.bytes, (unsigned long long)quota->bytes,
+		    (unsigned long long)size);
+	return -1;
+}
+
 void
 maildir_deliver(const char *path, const char *hostname, const char *prefix,
     size_t prefix_len, int src_fd, off_t off, uint64_t len,
-    struct maildir_result *res)
+    const struct quota_limits *quota, struct maildir_result *res)
 {
 	char tmpdir[1024], name[512], tmpf[1600], newf[1600];
 	int fd;
@@ -170,6 +171,8 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		fail(res, "create maildir", errno);
 		return;
 	}
+	if (maildir_quota_check(path, quota, prefix_len + len, res) == -1)
+		return;
 	maildir_unique_name(hostname, name, sizeof(name));
 	maildir_name_add_size(name, sizeof(name), prefix_len + len);
 	snprintf(tmpf, sizeof(tmpf), "%s/%s", tmpdir, name);
@@ -180,7 +183,7 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		return;
 	}
 	if (fileio_write_all(fd, prefix, prefix_len) == -1 ||
-	    copy_range(src_fd, off, fd, len) == -1) {
+	    fileio_copy_range(src_fd, off, fd, len) == -1) {
 		fail(res, "write", errno);
 		goto unlink_out;
 	}
@@ -200,6 +203,7 @@ maildir_deliver(const char *path, const char *hostname, const char *prefix,
 		goto unlink_out;
 	}
 	res->status = DELIVER_OK;
+	res->size = prefix_len + len;
 	return;
 unlink_out:
 	if (fd != -1)

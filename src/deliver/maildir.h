@@ -2,7 +2,8 @@
  * maildir: everything tern knows about Maildirs
  * (https://cr.yp.to/proto/maildir.html): where a local mailbox's Maildir
  * is, making one, unique names, the trace fields of a final delivery, and
- * delivering one message: write tmp/<unique>, fsync, rename into new/.
+ * delivering one message: write tmp/<unique>, fsync, rename into new/,
+ * after asking the user's quota (mailbox/quota.c) whether it fits.
  * The caller makes the rename durable with an fsync of new/ (batched, see
  * queue/commit.c) before it counts the delivery as done. maildir_deliver
  * runs on an I/O thread. A direct delivery (queue.c) writes the file
@@ -19,19 +20,38 @@
 
 enum deliver_status { DELIVER_OK = 0, DELIVER_TEMP, DELIVER_PERM };
 
+struct quota_limits;
+
 struct maildir_result {
 	enum deliver_status status;
+	char dsn[8];            /* when not OK: RFC 3463 code, "" for the usual
+	                         * (4.3.0, 5.3.0); "4.2.2"/"5.2.2" over quota */
+	uint64_t size;          /* when OK: octets of the file delivered */
 	char newdir[1024];      /* the new/ directory written, for the fsync */
 	char error[256];        /* why, when not OK */
 };
 
 /*
  * Delivers prefix (trace headers) followed by len octets of src_fd from
- * offset off into the Maildir at path, creating it if needed.
+ * offset off into the Maildir at path, creating it if needed; first
+ * checks quota (NULL: none) with maildir_quota_check. The caller adds the
+ * delivery to the quota (mailbox/quota.h: quota_add, res->size) once the
+ * rename is durable.
  */
 void maildir_deliver(const char *path, const char *hostname,
     const char *prefix, size_t prefix_len, int src_fd, off_t off,
-    uint64_t len, struct maildir_result *res);
+    uint64_t len, const struct quota_limits *quota, struct maildir_result *res);
+
+/*
+ * Whether a message of size octets (the whole file) fits the quota of
+ * the Maildir at box (mailbox/quota.h, on an I/O thread). 0 when it does,
+ * when quota is NULL or limits nothing, or when the usage cannot be read
+ * (logged: a quota tern cannot count does not hold mail back); -1 when it
+ * does not, with res saying why: DELIVER_TEMP "4.2.2" (over for now) or
+ * DELIVER_PERM "5.2.2" (larger than the quota itself).
+ */
+int maildir_quota_check(const char *box, const struct quota_limits *quota,
+    uint64_t size, struct maildir_result *res);
 
 /* A Maildir unique name: "<sec>.M<usec>P<pid>Q<n>.<host>" (thread-safe). */
 void maildir_unique_name(const char *hostname, char *out, size_t outsize);

@@ -31,6 +31,7 @@
 #include "../common/str.h"
 #include "../proto/maildir_name.h"
 #include "../proto/uidlist.h"
+#include "quota.h"
 
 #define UIDLIST       "dovecot-uidlist"
 #define UIDLIST_LOCK  "dovecot-uidlist.lock"
@@ -779,6 +780,7 @@ mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel, const size_t *keep
 	char path[MBOX_PATH_MAX], victim[MBOX_PATH_MAX], dir[MBOX_PATH_MAX];
 	struct buf journal = BUF_INIT;
 	enum mbox_err err = MBOX_OK;
+	uint64_t freed = 0, nfreed = 0;
 	size_t i;
 	int lockfd, fd;
 
@@ -821,12 +823,19 @@ mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel, const size_t *keep
 	for (i = 0; i < ndel; i++) {
 		struct mbox_msg *m = &mb->msgs[del[i]];
 
-		if (path3(victim, sizeof(victim), dir, m->in_new ? "new" : "cur", m->name) == 0)
-			(void)unlink(victim);
+		if (path3(victim, sizeof(victim), dir, m->in_new ? "new" : "cur", m->name) == 0 &&
+		    unlink(victim) == 0) {
+			freed += m->size;
+			nfreed++;
+		}
 	}
 	if (path3(victim, sizeof(victim), dir, "cur", NULL) == 0)
 		fsync_dir(victim);
 	(void)unlink(path);
+	/* Only what this call removed: a file another server expunged first
+	 * was counted off by that server. */
+	if (quota_expunged(dir, freed, nfreed) == -1)
+		log_warn("quota: %s", dir);
 out:
 	buf_release(&journal);
 	lock_drop(dir, lockfd);

@@ -4,7 +4,9 @@
  *
  * attempt_start() takes a due message from the scheduler and splits its
  * pending recipients into parts: every local one in one I/O-pool job
- * (maildir_deliver, then a shared fsync of each directory it names), and
+ * (maildir_deliver, which asks the recipient's quota first, then a shared
+ * fsync of each directory it names, then the deliveries added to the
+ * mailboxes' maildirsize), and
  * one remote part per domain (remote.c), after DKIM signatures are made
  * on the pool for mail that leaves signed. When the last part reports, finish_attempt()
  * logs each recipient, has dsn.c queue the notifications owed, and
@@ -149,7 +151,7 @@ local_work(void *arg)
 		buf_reset(&prefix);
 		maildir_trace_prefix(&prefix, m->env.sender, r->addr);
 		maildir_deliver(box, a->q->cfg->hostname, prefix.data, prefix.len,
-		    fd, (off_t)m->body_off, m->body_len, res);
+		    fd, (off_t)m->body_off, m->body_len, &a->quota[i], res);
 	}
 	buf_release(&prefix);
 	if (fd != -1)
@@ -165,6 +167,7 @@ attempt_free(struct attempt *a)
 		close(a->fd);
 	free(a->res);
 	free(a->mres);
+	free(a->quota);
 	free(a->tried);
 	free(a->rjobs);
 	free(a->ridx);
@@ -199,6 +202,37 @@ part_done(struct attempt *a)
 	}
 }
 
+/* Delivered to local recipient i, who has a quota. */
+static bool
+counted(const struct attempt *a, size_t i)
+{
+	return is_local_rcpt(a, i) && a->res[i].status == DELIVER_OK &&
+	    quota_limited(&a->quota[i]);
+}
+
+/* Pool thread: each delivery is added to its mailbox's quota file, now
+ * that it is durable (docs/queue.md: the file is a cache, not synced). */
+static void
+quota_work(void *arg)
+{
+	struct attempt *a = arg;
+	char box[QPATH_MAX];
+	size_t i;
+
+	for (i = 0; i < a->m->env.nrcpts; i++) {
+		if (counted(a, i) &&
+		    maildir_path(a->q->mailroot, a->m->env.rcpts[i].addr, box, sizeof(box)) == 0 &&
+		    quota_add(box, (int64_t)a->mres[i].size, 1) == -1)
+			log_warn("id=%s quota: %s", a->m->env.id, box);
+	}
+}
+
+static void
+quota_done(void *arg)
+{
+	part_done(arg);
+}
+
 static void
 local_synced(void *arg, int err)
 {
@@ -223,10 +257,15 @@ local_synced(void *arg, int err)
 		r->status = a->mres[i].status;
 		str_copy(r->relay, sizeof(r->relay), "local");
 		str_copy(r->dsn, sizeof(r->dsn), r->status == DELIVER_OK ? "2.0.0" :
+		    a->mres[i].dsn[0] ? a->mres[i].dsn :
 		    r->status == DELIVER_TEMP ? "4.3.0" : "5.3.0");
 		str_copy(r->detail, sizeof(r->detail), r->status == DELIVER_OK ?
 		    "delivered to maildir" : a->mres[i].error);
 	}
+	for (i = 0; i < a->m->env.nrcpts && !counted(a, i); i++)
+		;
+	if (i < a->m->env.nrcpts && iopool_submit(a->q->pool, quota_work, quota_done, a) == 0)
+		return;
 	part_done(a);
 }
 
@@ -485,6 +524,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 	a->fd = -1;
 	if ((a->res = calloc(m->env.nrcpts, sizeof(*a->res))) == NULL ||
 	    (a->mres = calloc(m->env.nrcpts, sizeof(*a->mres))) == NULL ||
+	    (a->quota = calloc(m->env.nrcpts, sizeof(*a->quota))) == NULL ||
 	    (a->tried = calloc(m->env.nrcpts, sizeof(bool))) == NULL ||
 	    (a->ridx = calloc(m->env.nrcpts, sizeof(size_t))) == NULL ||
 	    (a->rjobs = calloc(m->env.nrcpts, sizeof(*a->rjobs))) == NULL)
@@ -496,6 +536,8 @@ attempt_start(struct queue *q, struct qmsg *m)
 		a->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
 		if (a->tried[i] && !m->env.rcpts[i].local)
 			nremote++;
+		else if (a->tried[i])
+			queue_quota_of(q, m->env.rcpts[i].addr, &a->quota[i]);
 	}
 	m->where = QMSG_RUNNING;
 	m->attempts++;

@@ -11,10 +11,12 @@
  *                   shared by the batch
  *
  * then commit_synced() reports the message (queued, or for a direct
- * delivery, delivered). The group keeps at most one batch on the I/O
- * pool; whatever asks while it runs goes in the next, so N concurrent
- * commits cost one directory fsync (or two syncfs), not N. Attempts use
- * the same batches for their Maildir and state/ fsyncs.
+ * delivery, delivered). A direct delivery whose recipient is over quota
+ * becomes a queued message in the pool step (divert_to_queue). The group
+ * keeps at most one batch on the I/O pool; whatever asks while it runs
+ * goes in the next, so N concurrent commits cost one directory fsync (or
+ * two syncfs), not N. Attempts use the same batches for their Maildir
+ * and state/ fsyncs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -324,6 +326,57 @@ commit_report(struct queue_tx *tx, enum queue_err err, const char *id)
 		tx->cb(tx->cookie, err, id);
 }
 
+/*
+ * Pool thread: a direct delivery whose recipient is over quota becomes a
+ * queued message: the envelope and the body (the Maildir file without the
+ * trace fields in front) go into tmp/<id> as queue_tx_begin would have
+ * written them, the Maildir file goes, and the commit goes on as a
+ * queued one's. Its attempt then defers it (4.2.2) until it fits or its
+ * lifetime ends, or bounces it at once (5.2.2), as for any delivery; the
+ * client gets its 250 for a message that is durable in the queue. -1
+ * with errno when it cannot be done (the client gets a 4xx).
+ */
+static int
+divert_to_queue(struct queue_tx *tx)
+{
+	struct queue *q = tx->q;
+	char qtmp[QPATH_MAX];
+	struct buf hdr = BUF_INIT;
+	int src = -1, dst, err;
+
+	queue_path(qtmp, q->tmpdir, tx->env.id);
+	if ((dst = open(qtmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (envelope_encode(&tx->env, &hdr) == -1) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	if (fileio_write_all(dst, hdr.data, hdr.len) == -1 ||
+	    (src = open(tx->tmp_path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fileio_copy_range(src, (off_t)tx->prefix_len, dst, tx->body_len) == -1)
+		goto fail;
+	close(src);
+	close(tx->fd);
+	(void)unlink(tx->tmp_path);
+	tx->fd = dst;
+	tx->hdr_len = hdr.len;
+	tx->direct = false;
+	str_copy(tx->tmp_path, QPATH_MAX, qtmp);
+	queue_path(tx->final_path, q->msgdir, tx->env.id);
+	str_copy(tx->sync_dir, QPATH_MAX, q->msgdir);
+	buf_release(&hdr);
+	return 0;
+fail:
+	err = errno;
+	if (src != -1)
+		close(src);
+	close(dst);
+	(void)unlink(qtmp);
+	buf_release(&hdr);
+	errno = err;
+	return -1;
+}
+
 /* Pool thread: trailer, fsync, rename to the final name (msg/<id>, or
  * for a direct delivery the one maildir_open_tmp gave). */
 static void
@@ -332,9 +385,18 @@ commit_work(void *arg)
 	struct queue_tx *tx = arg;
 	char trailer[ENVELOPE_TRAILER_LEN + 1];
 	bool batched = tx->q->cfg->commit_syncfs;
+	struct maildir_result over;
 
 	if (tx->err != QUEUE_OK)
 		return;
+	/* The quota is asked here, where the size is known; the delivery is
+	 * added to it once durable (direct_quota_work). */
+	if (tx->direct && maildir_quota_check(tx->box, &tx->quota,
+	    tx->prefix_len + tx->body_len, &over) == -1 && divert_to_queue(tx) == -1) {
+		tx->sys_errno = errno;
+		tx->err = queue_err_of(errno);
+		return;
+	}
 	envelope_trailer(tx->body_len, trailer);
 	if ((!tx->direct && fileio_write_all(tx->fd, trailer, ENVELOPE_TRAILER_LEN) == -1) ||
 	    (!batched && fsync(tx->fd) == -1)) {
@@ -368,6 +430,25 @@ commit_work(void *arg)
 	}
 }
 
+/* Pool thread: a direct delivery, durable now, added to its quota. */
+static void
+direct_quota_work(void *arg)
+{
+	struct queue_tx *tx = arg;
+
+	if (quota_add(tx->box, (int64_t)(tx->prefix_len + tx->body_len), 1) == -1)
+		log_warn("id=%s quota: %s", tx->env.id, tx->box);
+}
+
+static void
+direct_quota_done(void *arg)
+{
+	struct queue_tx *tx = arg;
+
+	envelope_clear(&tx->env);
+	free(tx);
+}
+
 static void
 commit_synced(void *arg, int err)
 {
@@ -387,8 +468,10 @@ commit_synced(void *arg, int err)
 		commit_report(tx, QUEUE_OK, tx->env.id);
 		maillog_delivery(tx->env.id, r->addr, r->orig, "local", NULL,
 		    queue_now() - tx->started, "2.0.0", "sent", "delivered to maildir");
-		envelope_clear(&tx->env);
-		free(tx);
+		if (quota_limited(&tx->quota) &&
+		    iopool_submit(q->pool, direct_quota_work, direct_quota_done, tx) == 0)
+			return;
+		direct_quota_done(tx);
 		return;
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL) {

@@ -25,6 +25,7 @@
 #include "../config/config.h"
 #include "../deliver/maildir.h"
 #include "../proto/smtp_cmd.h"
+#include "../route/directory.h"
 #include "queue_int.h"
 
 double
@@ -190,6 +191,14 @@ queue_box_forget(struct queue *q, const char *box)
 		q->boxes[h % BOX_CACHE] = 0;
 }
 
+void
+queue_quota_of(const struct queue *q, const char *addr, struct quota_limits *l)
+{
+	l->bytes = l->messages = 0;
+	if (q->dir != NULL)
+		(void)directory_quota(q->dir, addr, &l->bytes, &l->messages);
+}
+
 /* ------------------------------------------------------- receiving ------ */
 
 /*
@@ -236,6 +245,8 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	}
 	tx->prefix_len = prefix.len;
 	buf_release(&prefix);
+	/* Checked at the commit, when the size is known (commit.c). */
+	queue_quota_of(q, r->addr, &tx->quota);
 	tx->direct = true;
 	return true;
 }

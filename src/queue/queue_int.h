@@ -23,6 +23,7 @@
 
 #include "../common/buf.h"
 #include "../common/ids.h"
+#include "../mailbox/quota.h"
 #include "../proto/envelope.h"
 #include "queue.h"
 
@@ -109,6 +110,7 @@ struct queue_tx {
 	 * commit (maildir_name_add_size). */
 	char tmp_path[QPATH_MAX], final_path[QPATH_MAX], sync_dir[QPATH_MAX];
 	char box[QPATH_MAX];    /* direct: the Maildir (maildir_path) */
+	struct quota_limits quota;   /* direct: the recipient's */
 	bool direct;
 	bool redone;            /* direct: the rename was tried again */
 	size_t prefix_len;
@@ -129,6 +131,7 @@ struct attempt {
 	struct qmsg *m;
 	struct courier_result *res;      /* per recipient */
 	struct maildir_result *mres;     /* per recipient, local part */
+	struct quota_limits *quota;      /* per recipient, local part */
 	bool *tried;                     /* recipients this attempt covers */
 	int parts;                       /* parts still running (+1 guard) */
 	int syncs;                       /* Maildir fsyncs still running */
@@ -155,6 +158,9 @@ void queue_msg_free(struct qmsg *m);
 bool queue_box_known(const struct queue *q, const char *box);
 void queue_box_remember(struct queue *q, const char *box);
 void queue_box_forget(struct queue *q, const char *box);
+/* The quota of local mailbox addr (route/directory: the user's own, or
+ * quota_default); zero limits when there is none. On the loop. */
+void queue_quota_of(const struct queue *q, const char *addr, struct quota_limits *l);
 
 /* commit.c: a message's commit, and the batches of syncs it shares. */
 typedef void (*commit_group_cb)(void *arg, int err);

@@ -10,6 +10,7 @@
 
 #include "../common/str.h"
 #include "../proto/passwd.h"
+#include "../proto/quota_rule.h"
 
 struct alias {
 	char *key;
@@ -17,17 +18,24 @@ struct alias {
 	size_t ntargets;
 };
 
+struct user {
+	char *address;           /* lower case */
+	bool has_quota;          /* the users file gave one (quota=none too) */
+	struct quota_rule quota;
+};
+
 struct directory {
-	char **users;       /* sorted, lower case; each "address\0hash\0" */
+	struct user *users;      /* sorted by address */
 	size_t nusers;
+	uint64_t quota_default;  /* octets, for users without a quota of their own */
 	struct alias *aliases;
 	size_t naliases;
 };
 
 static int
-cmp_str(const void *a, const void *b)
+cmp_user(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct user *)a)->address, ((const struct user *)b)->address);
 }
 
 static int
@@ -81,7 +89,10 @@ users_line(void *arg, size_t lineno, const char *line, size_t len,
 {
 	struct users_load *ul = arg;
 	struct directory *d = ul->d;
-	char *user;
+	struct user u = { 0 };
+	enum quota_rule_err qe;
+	const char *bad = "";
+	size_t badlen = 0;
 
 	switch (kind) {
 	case PASSWD_SKIP:   /* never handed over */
@@ -95,20 +106,26 @@ users_line(void *arg, size_t lineno, const char *line, size_t len,
 	case PASSWD_ENTRY:
 		break;
 	}
-	if ((user = malloc(e->user_len + 1)) == NULL ||
-	    push((void **)&d->users, &d->nusers, sizeof(char *)) == -1) {
-		free(user);
+	qe = quota_rule_from_extra(e->extra, e->extra_len, &u.quota, &u.has_quota, &bad,
+	    &badlen);
+	if (qe != QUOTA_RULE_OK) {
+		buf_printf(ul->errs, "%s:%zu: '%.*s': %s\n", ul->path, lineno, (int)badlen, bad,
+		    quota_rule_strerror(qe));
+		ul->bad = true;
+		return 0;
+	}
+	if ((u.address = str_dupn(e->user, e->user_len)) == NULL ||
+	    push((void **)&d->users, &d->nusers, sizeof(struct user)) == -1) {
+		free(u.address);
 		return -1;
 	}
-	memcpy(user, e->user, e->user_len);
-	user[e->user_len] = '\0';
-	str_lower(user);
-	d->users[d->nusers++] = user;
+	str_lower(u.address);
+	d->users[d->nusers++] = u;
 	return 0;
 }
 
 /* Reads users from f (named path in errors); f stays open. Only the user
- * names are kept: passwords are the keeper's (auth/passwd_table). */
+ * names and quotas are kept: passwords are the keeper's (auth/passwd_table). */
 static int
 load_users(struct directory *d, FILE *f, const char *path, struct buf *errs)
 {
@@ -122,7 +139,7 @@ load_users(struct directory *d, FILE *f, const char *path, struct buf *errs)
 		rc = passwd_file_each(text.data, text.len, users_line, &ul);
 	buf_wipe(&text);   /* it may hold password hashes */
 	if (d->nusers)
-		qsort(d->users, d->nusers, sizeof(char *), cmp_str);
+		qsort(d->users, d->nusers, sizeof(struct user), cmp_user);
 	return (ul.bad || rc) ? -1 : 0;
 }
 
@@ -207,7 +224,7 @@ directory_free(struct directory **dp)
 	if (d == NULL)
 		return;
 	for (i = 0; i < d->nusers; i++)
-		free(d->users[i]);
+		free(d->users[i].address);
 	free(d->users);
 	for (i = 0; i < d->naliases; i++) {
 		while (d->aliases[i].ntargets)
@@ -220,11 +237,43 @@ directory_free(struct directory **dp)
 	*dp = NULL;
 }
 
+static const struct user *
+find_user(const struct directory *d, const char *address)
+{
+	struct user key = { .address = (char *)address };
+
+	if (d->nusers == 0)
+		return NULL;
+	return bsearch(&key, d->users, d->nusers, sizeof(key), cmp_user);
+}
+
 bool
 directory_has_user(const struct directory *d, const char *address)
 {
-	return d->nusers &&
-	    bsearch(&address, d->users, d->nusers, sizeof(char *), cmp_str) != NULL;
+	return find_user(d, address) != NULL;
+}
+
+void
+directory_set_quota_default(struct directory *d, uint64_t bytes)
+{
+	d->quota_default = bytes;
+}
+
+bool
+directory_quota(const struct directory *d, const char *address, uint64_t *bytes_r,
+    uint64_t *messages_r)
+{
+	const struct user *u = find_user(d, address);
+
+	*bytes_r = *messages_r = 0;
+	if (u == NULL)
+		return false;
+	if (u->has_quota) {
+		*bytes_r = u->quota.bytes;
+		*messages_r = u->quota.messages;
+	} else
+		*bytes_r = d->quota_default;
+	return *bytes_r != 0 || *messages_r != 0;
 }
 
 const char *const *

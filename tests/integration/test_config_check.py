@@ -62,6 +62,19 @@ def test_bad_users_file(files):
         assert "users:2:" in out, (name, out)
 
 
+def test_bad_quota_in_users_file(files):
+    (files.data_dir / "users").write_text("alice@example.test:::::::quota=1G\n"
+                                          "bob@example.test:::::::quota_rule=*:storage=10%\n")
+    for name, cmd in checkers(files.config_path):
+        rc, out = run(*cmd)
+        assert rc != 0, (name, out)
+        assert "users:2: 'quota_rule=*:storage=10%'" in out and "users:1:" not in out, (name, out)
+    files.config_path.write_text(files.config_path.read_text() + "quota_default lots\n")
+    for name, cmd in checkers(files.config_path):
+        rc, out = run(*cmd)
+        assert rc != 0 and "quota_default" in out, (name, out)
+
+
 def test_ternd_refuses_to_start_with_bad_config(files):
     files.config_path.write_text(files.config_path.read_text() + "bogus_key 1\n")
     p = subprocess.run([str(TERND), "-c", str(files.config_path)], stdin=subprocess.DEVNULL,

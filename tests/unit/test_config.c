@@ -87,6 +87,7 @@ test_minimal(void **state)
 	assert_int_equal(cfg.idle_timeout, 300);
 	assert_int_equal(cfg.queue_lifetime, 5 * 86400);
 	assert_string_equal(cfg.data_dir, "./var");
+	assert_true(cfg.quota_default == 0);
 	buf_release(&errs);
 }
 
@@ -188,6 +189,13 @@ test_durations_sizes(void **state)
 		{ "max_message_size 64K", 64LL << 10 },
 		{ "max_message_size 2G", 2LL << 30 },
 		{ "max_message_size 1024G", 1LL << 40 },
+	}, quotas[] = {
+		{ "quota_default 1G", 1LL << 30 },
+		{ "quota_default 100M", 100LL << 20 },
+		{ "quota_default 1024", 1024 },
+		{ "quota_default 0", 0 },
+		{ "quota_default none", 0 },
+		{ "quota_default 8589934591G", 8589934591LL << 30 },
 	};
 	struct config cfg;
 	struct buf errs = BUF_INIT;
@@ -207,6 +215,13 @@ test_durations_sizes(void **state)
 		if (load(text, &cfg, &errs, NULL) != 0)
 			fail_msg("\"%s\": %s", sizes[i].line, buf_cstr(&errs));
 		assert_true(cfg.max_message_size == (uint64_t)sizes[i].want);
+		teardown_tmp(NULL);
+	}
+	for (i = 0; i < NELEM(quotas); i++) {
+		snprintf(text, sizeof(text), BASE "%s\n", quotas[i].line);
+		if (load(text, &cfg, &errs, NULL) != 0)
+			fail_msg("\"%s\": %s", quotas[i].line, buf_cstr(&errs));
+		assert_true(cfg.quota_default == (uint64_t)quotas[i].want);
 		teardown_tmp(NULL);
 	}
 	buf_release(&errs);
@@ -242,6 +257,12 @@ test_bad_lines(void **state)
 		"max_message_size 9999999999G",
 		"max_message_size 9223372036854775807K",
 		"max_message_size 99999999999999999999",
+		"quota_default -1",
+		"quota_default lots",
+		"quota_default 1T",
+		"quota_default 1G 2G",
+		"quota_default None",
+		"quota_default 8589934592G",
 		"idle_timeout 0",
 		"idle_timeout 2d",
 		"idle_timeout 5x",
@@ -731,6 +752,69 @@ test_directory_errors(void **state)
 	buf_release(&errs);
 }
 
+/* Quotas from the users file's extra fields, the default for the rest,
+ * and a bad quota field refused with its file and line. */
+static void
+test_directory_quota(void **state)
+{
+	static const struct {
+		const char *user;
+		bool limited;
+		uint64_t bytes, messages;
+	} t[] = {
+		{ "own@example.org", true, 1024, 0 },
+		{ "rule@example.org", true, 100u << 20, 0 },
+		{ "both@example.org", true, 1u << 30, 50 },
+		{ "count@example.org", true, 0, 10 },
+		{ "none@example.org", false, 0, 0 },       /* quota=none beats the default */
+		{ "plain@example.org", true, 5u << 20, 0 },  /* the default */
+		{ "folder@example.org", true, 5u << 20, 0 }, /* a folder rule is not one */
+		{ "nobody@example.org", false, 0, 0 },
+	};
+	struct buf errs = BUF_INIT;
+	struct directory *d;
+	const char *users;
+	char want[160];
+	uint64_t b, m;
+	size_t i;
+
+	(void)state;
+	users = write_tmp(
+	    "own@example.org:{PLAIN}x::::::quota=1K\n"
+	    "rule@example.org:{PLAIN}x:1000:1000::/home/r::userdb_quota_rule=*:storage=100M\n"
+	    "both@example.org::::::: quota_rule=*:storage=1G:messages=50 home=/x\n"
+	    "count@example.org:::::::quota_rule=*:messages=10\n"
+	    "none@example.org:::::::quota=none\n"
+	    "plain@example.org:{PLAIN}x\n"
+	    "folder@example.org:::::::quota_rule2=Trash:storage=+1M quota_rule=INBOX:storage=1M\n");
+	d = directory_load(users, "/nonexistent", &errs);
+	if (d == NULL)
+		fail_msg("%s", buf_cstr(&errs));
+	/* Before the default is set, only users' own quotas count. */
+	assert_false(directory_quota(d, "plain@example.org", &b, &m));
+	directory_set_quota_default(d, 5u << 20);
+	for (i = 0; i < NELEM(t); i++) {
+		bool got = directory_quota(d, t[i].user, &b, &m);
+
+		if (got != t[i].limited || b != t[i].bytes || m != t[i].messages)
+			fail_msg("%s: %d %llu %llu", t[i].user, got, (unsigned long long)b,
+			    (unsigned long long)m);
+	}
+	directory_free(&d);
+
+	users = write_tmp("ok@example.org:::::::quota=1M\n"
+	    "bad@example.org:{PLAIN}x::::::quota=lots\n"
+	    "bad2@example.org:::::::userdb_quota_rule=*:storage=10%\n");
+	assert_null(directory_load(users, "/nonexistent", &errs));
+	snprintf(want, sizeof(want), "%s:2: 'quota=lots': ", users);
+	assert_non_null(strstr(buf_cstr(&errs), want));
+	snprintf(want, sizeof(want), "%s:3: 'userdb_quota_rule=*:storage=10%%': ", users);
+	assert_non_null(strstr(buf_cstr(&errs), want));
+	snprintf(want, sizeof(want), "%s:1: ", users);
+	assert_null(strstr(buf_cstr(&errs), want));
+	buf_release(&errs);
+}
+
 /* Many users: the arrays grow past their first capacity and stay sorted. */
 static void
 test_directory_many(void **state)
@@ -777,6 +861,7 @@ main(void)
 		cmocka_unit_test_teardown(test_route_too_many, teardown_tmp),
 		cmocka_unit_test_teardown(test_directory_errors, teardown_tmp),
 		cmocka_unit_test_teardown(test_directory_many, teardown_tmp),
+		cmocka_unit_test_teardown(test_directory_quota, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
