@@ -144,7 +144,7 @@ caps_from_ehlo(struct smtp_client *c)
 	c->eightbit = smtp_reply_ehlo_has(&c->rp, "8BITMIME", NULL);
 	c->smtputf8 = smtp_reply_ehlo_has(&c->rp, "SMTPUTF8", NULL);
 	c->size_limit = 0;
-	if (smtp_reply_ehlo_has(&c->rp, "SIZE", &param))
+	if ((c->size = smtp_reply_ehlo_has(&c->rp, "SIZE", &param)))
 		c->size_limit = strtoull(param, NULL, 10);
 }
 
@@ -152,7 +152,7 @@ caps_from_ehlo(struct smtp_client *c)
 static void
 caps_forget(struct smtp_client *c)
 {
-	c->esmtp = c->pipelining = c->dsn = c->eightbit = c->smtputf8 = false;
+	c->esmtp = c->pipelining = c->dsn = c->eightbit = c->smtputf8 = c->size = false;
 	c->size_limit = 0;
 }
 

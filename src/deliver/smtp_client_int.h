@@ -53,7 +53,8 @@ struct smtp_client {
 
 	/* what the peer offers */
 	bool esmtp, pipelining, dsn, eightbit, smtputf8;
-	uint64_t size_limit;          /* 0 = not announced */
+	bool size;                    /* SIZE offered (RFC 1870) */
+	uint64_t size_limit;          /* 0 = no limit announced */
 
 	/* the current transaction */
 	struct smtp_client_tx *tx;

@@ -82,7 +82,9 @@ send_command(struct smtp_client *c, size_t i)
 
 	if (i == 0) {
 		evbuffer_add_printf(out, "MAIL FROM:<%s>", tx->sender);
-		if (c->size_limit || c->esmtp)
+		/* RFC 1870 §5: the parameter only to a server that offered
+		 * SIZE; others may refuse it (Dovecot's LMTP says 555). */
+		if (c->size)
 			evbuffer_add_printf(out, " SIZE=%llu",
 			    (unsigned long long)(tx->len + tx->prefix_len));
 		if (tx->body == SMTP_BODY_8BITMIME && c->eightbit)
