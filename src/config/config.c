@@ -658,6 +658,16 @@ config_parse(struct config *cfg, const char *text, size_t len, const char *name,
 		buf_printf(errs, "%s: no 'listen' configured\n", name);
 	if (cfg->retry_max < cfg->retry_initial)
 		buf_printf(errs, "%s: retry_max is below retry_initial\n", name);
+	/* tern's LMTP server writes tern's Maildirs, which nobody reads once
+	 * local mail goes to another mailbox server. */
+	for (size_t k = 0; k < cfg->nlisteners; k++) {
+		if (config_transport_is_lmtp(&cfg->local_transport) &&
+		    cfg->listeners[k].kind == LISTEN_LMTP) {
+			buf_printf(errs, "%s: listen lmtp (tern is the mailbox server) and "
+			    "local_transport lmtp: (another server is) exclude each other\n", name);
+			break;
+		}
+	}
 	if (cfg->postmaster[0] == '\0' && cfg->ndomains > 0)
 		snprintf(cfg->postmaster, sizeof(cfg->postmaster), "postmaster@%s",
 		    cfg->domains[0]);

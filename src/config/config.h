@@ -15,6 +15,8 @@
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_DOMAINS   64
 #define CONFIG_PATH_MAX      1024
+/* sun_path's size (107 octets and the NUL). */
+#define CONFIG_UNIX_PATH_MAX 108
 
 enum listener_kind {
 	LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS,
@@ -27,7 +29,7 @@ struct config_listener {
 	enum listener_kind kind;
 	char host[64];
 	int port;
-	char path[108];     /* "unix:PATH" (LMTP): the socket, else "" */
+	char path[CONFIG_UNIX_PATH_MAX];  /* "unix:PATH" (LMTP): the socket, else "" */
 };
 
 #define CONFIG_MAX_NETWORKS 64
@@ -56,9 +58,6 @@ enum config_transport_kind {
 	TRANSPORT_LMTP,        /* lmtp:HOST[:PORT] (RFC 2033) */
 	TRANSPORT_LMTP_UNIX,   /* lmtp:unix:PATH */
 };
-
-/* sun_path's size (107 octets and the NUL). */
-#define CONFIG_UNIX_PATH_MAX 108
 
 struct config_transport {
 	enum config_transport_kind kind;

@@ -386,6 +386,15 @@ test_transports(void **state)
 		assert_non_null(strstr(buf_cstr(&errs), ":3: "));
 		teardown_tmp(NULL);
 	}
+	/* tern as the mailbox server and another server as it: one or the
+	 * other. (A route to LMTP beside an LMTP listener is fine.) */
+	assert_int_equal(load(BASE "listen lmtp unix:/run/tern/lmtp\n"
+	    "local_transport lmtp:127.0.0.1:24\n", &cfg, &errs, NULL), -1);
+	assert_non_null(strstr(buf_cstr(&errs), "exclude each other"));
+	teardown_tmp(NULL);
+	assert_int_equal(load(BASE "listen lmtp unix:/run/tern/lmtp\n"
+	    "route example.net lmtp:127.0.0.1:24\n", &cfg, &errs, NULL), 0);
+	teardown_tmp(NULL);
 	/* The text is bounded like every fixed array. */
 	assert_int_equal(load(BASE "local_transport lmtp:unix:/run/dovecot/lmtp\n", &cfg,
 	    &errs, NULL), 0);
