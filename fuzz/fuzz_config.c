@@ -41,6 +41,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cfg->idle_timeout >= 1 && cfg->queue_lifetime >= 1);
 		CHECK(cfg->postmaster[0] != '\0');
 		CHECK(config_is_local_domain(cfg, cfg->domains[0]));
+		/* Every next hop is complete, and its text fits what
+		 * ternctl check prints it in. */
+		for (i = 0; i <= cfg->nroutes; i++) {
+			const struct config_transport *t = i < cfg->nroutes ?
+			    &cfg->routes[i].hop : &cfg->local_transport;
+			char text[300];
+
+			CHECK(config_transport_text(t, text, sizeof(text)) == 0);
+			if (t->kind == TRANSPORT_LMTP_UNIX)
+				CHECK(t->path[0] == '/');
+			else if (t->kind != TRANSPORT_MAILDIR)
+				CHECK(t->host[0] != '\0' && t->port >= 1 && t->port <= 65535);
+			CHECK((t->kind == TRANSPORT_MAILDIR) == (i == cfg->nroutes &&
+			    !config_transport_is_lmtp(t)));
+		}
 	} else {
 		CHECK(rc == -1 && errs.len > 0);
 		/* every message is a whole line */

@@ -21,7 +21,7 @@
 #include "../common/str.h"
 
 enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
-	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA };
+	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA, C_TRANSPORT };
 
 struct ckey {
 	const char *name;
@@ -77,6 +77,7 @@ static const struct ckey keys[] = {
 	{ "submission_max_recipients", C_INT, OFF(submission_max_recipients), sizeof(size_t), 0, 100000 },
 	{ "relay_networks", C_NETWORKS, 0, 0, 0, 0 },
 	{ "route", C_ROUTE, 0, 0, 0, 0 },
+	{ "local_transport", C_TRANSPORT, 0, 0, 0, 0 },
 	{ "dkim_key", C_DKIM, 0, 0, 0, 0 },
 	{ "commit_sync", C_SYNC, 0, 0, 0, 0 },
 	{ "resolver", C_STR, STR(resolver), 0, 0 },
@@ -339,29 +340,22 @@ config_route_for(const struct config *cfg, const char *domain)
 	return any;
 }
 
+/*
+ * HOST[:PORT] into t->host and t->port (which keeps its default when no
+ * port is given); "[IPv6]:PORT" and "[host]" in brackets. s is modified.
+ */
 static int
-parse_route(struct config *cfg, char **argv, int argc, struct buf *errs,
-    const char *file, int line)
+parse_hostport(char *s, struct config_transport *t, struct buf *errs,
+    const char *file, int line, const char *key)
 {
-	struct config_route *r;
-	char *colon, *host = argv[1];
-	long port = 25;
+	char *colon, *host = s;
 
-	if (argc != 2) {
-		err_at(errs, file, line, "route: expected 'route DOMAIN|* HOST[:PORT]'");
-		return -1;
-	}
-	if (cfg->nroutes == CONFIG_MAX_ROUTES) {
-		err_at(errs, file, line, "route: at most %d routes", CONFIG_MAX_ROUTES);
-		return -1;
-	}
-	r = &cfg->routes[cfg->nroutes];
 	if (host[0] == '[') {
-		/* [IPv6]:port or [host]:port */
 		char *close = strchr(host, ']');
 
-		if (close == NULL) {
-			err_at(errs, file, line, "route: unbalanced '['");
+		if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
+			err_at(errs, file, line, "%s: '%s': unbalanced '[' or text after ']'",
+			    key, s);
 			return -1;
 		}
 		*close = '\0';
@@ -371,21 +365,111 @@ parse_route(struct config *cfg, char **argv, int argc, struct buf *errs,
 		colon = strrchr(host, ':');
 	if (colon) {
 		char *end;
+		long port;
 
 		*colon = '\0';
+		errno = 0;
 		port = strtol(colon + 1, &end, 10);
-		if (*end || port < 1 || port > 65535) {
-			err_at(errs, file, line, "route: bad port '%s'", colon + 1);
+		if (errno || end == colon + 1 || *end || port < 1 || port > 65535) {
+			err_at(errs, file, line, "%s: bad port '%s'", key, colon + 1);
 			return -1;
 		}
+		t->port = (int)port;
 	}
-	if (str_copy(r->domain, sizeof(r->domain), argv[0]) == -1 ||
-	    str_copy(r->host, sizeof(r->host), host) == -1 || host[0] == '\0') {
-		err_at(errs, file, line, "route: domain or host too long or empty");
+	if (host[0] == '\0' || str_copy(t->host, sizeof(t->host), host) == -1) {
+		err_at(errs, file, line, "%s: host too long or empty", key);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A next hop: "lmtp:unix:PATH", "lmtp:HOST[:PORT]" (port 24 unless
+ * given, as Postfix's lmtp), and for a route "HOST[:PORT]" (SMTP, port
+ * 25), for local_transport "maildir". s is modified.
+ */
+static int
+parse_transport(char *s, bool local, struct config_transport *t, struct buf *errs,
+    const char *file, int line, const char *key)
+{
+	memset(t, 0, sizeof(*t));
+	if (local && strcmp(s, "maildir") == 0) {
+		t->kind = TRANSPORT_MAILDIR;
+		return 0;
+	}
+	if (strncmp(s, "lmtp:unix:", 10) == 0) {
+		t->kind = TRANSPORT_LMTP_UNIX;
+		/* Relative to what? ternd's working directory is nobody's
+		 * business: the path is absolute, and fits in sun_path. */
+		if (s[10] != '/' || str_copy(t->path, sizeof(t->path), s + 10) == -1) {
+			err_at(errs, file, line, "%s: '%s': the socket path must be absolute "
+			    "and at most %d octets", key, s + 10, CONFIG_UNIX_PATH_MAX - 1);
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(s, "lmtp:", 5) == 0) {
+		t->kind = TRANSPORT_LMTP;
+		t->port = 24;
+		return parse_hostport(s + 5, t, errs, file, line, key);
+	}
+	if (local) {
+		err_at(errs, file, line, "%s: '%s': expected maildir, lmtp:HOST:PORT or "
+		    "lmtp:unix:PATH", key, s);
+		return -1;
+	}
+	t->kind = TRANSPORT_SMTP;
+	t->port = 25;
+	return parse_hostport(s, t, errs, file, line, key);
+}
+
+bool
+config_transport_is_lmtp(const struct config_transport *t)
+{
+	return t->kind == TRANSPORT_LMTP || t->kind == TRANSPORT_LMTP_UNIX;
+}
+
+int
+config_transport_text(const struct config_transport *t, char *out, size_t outsize)
+{
+	bool v6 = strchr(t->host, ':') != NULL;
+
+	switch (t->kind) {
+	case TRANSPORT_MAILDIR:
+		return str_copy(out, outsize, "maildir");
+	case TRANSPORT_LMTP_UNIX:
+		return str_fmt(out, outsize, "lmtp:unix:%s", t->path);
+	case TRANSPORT_LMTP:
+	case TRANSPORT_SMTP:
+		return str_fmt(out, outsize, "%s%s%s%s:%d", t->kind == TRANSPORT_LMTP ?
+		    "lmtp:" : "", v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
+	}
+	return -1;
+}
+
+static int
+parse_route(struct config *cfg, char **argv, int argc, struct buf *errs,
+    const char *file, int line)
+{
+	struct config_route *r;
+
+	if (argc != 2) {
+		err_at(errs, file, line, "route: expected 'route DOMAIN|* HOST[:PORT]|"
+		    "lmtp:HOST[:PORT]|lmtp:unix:PATH'");
+		return -1;
+	}
+	if (cfg->nroutes == CONFIG_MAX_ROUTES) {
+		err_at(errs, file, line, "route: at most %d routes", CONFIG_MAX_ROUTES);
+		return -1;
+	}
+	r = &cfg->routes[cfg->nroutes];
+	if (str_copy(r->domain, sizeof(r->domain), argv[0]) == -1) {
+		err_at(errs, file, line, "route: domain too long");
+		return -1;
+	}
+	if (parse_transport(argv[1], false, &r->hop, errs, file, line, "route") == -1)
+		return -1;
 	str_lower(r->domain);
-	r->port = (int)port;
 	cfg->nroutes++;
 	return 0;
 }
@@ -400,6 +484,14 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 
 	if (k->type == C_ROUTE)
 		return parse_route(cfg, argv, argc, errs, file, line);
+	if (k->type == C_TRANSPORT) {
+		if (argc != 1) {
+			err_at(errs, file, line, "%s: expected one value", k->name);
+			return -1;
+		}
+		return parse_transport(argv[0], true, &cfg->local_transport, errs, file,
+		    line, k->name);
+	}
 	if (k->type == C_SYNC) {
 		if (argc == 1 && strcmp(argv[0], "syncfs") == 0)
 			cfg->commit_syncfs = true;
@@ -571,6 +663,16 @@ config_parse(struct config *cfg, const char *text, size_t len, const char *name,
 		buf_printf(errs, "%s: no 'listen' configured\n", name);
 	if (cfg->retry_max < cfg->retry_initial)
 		buf_printf(errs, "%s: retry_max is below retry_initial\n", name);
+	/* tern's LMTP server writes tern's Maildirs, which nobody reads once
+	 * local mail goes to another mailbox server. */
+	for (size_t k = 0; k < cfg->nlisteners; k++) {
+		if (config_transport_is_lmtp(&cfg->local_transport) &&
+		    cfg->listeners[k].kind == LISTEN_LMTP) {
+			buf_printf(errs, "%s: listen lmtp (tern is the mailbox server) and "
+			    "local_transport lmtp: (another server is) exclude each other\n", name);
+			break;
+		}
+	}
 	if (cfg->postmaster[0] == '\0' && cfg->ndomains > 0)
 		snprintf(cfg->postmaster, sizeof(cfg->postmaster), "postmaster@%s",
 		    cfg->domains[0]);

@@ -15,6 +15,8 @@
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_DOMAINS   64
 #define CONFIG_PATH_MAX      1024
+/* sun_path's size (107 octets and the NUL). */
+#define CONFIG_UNIX_PATH_MAX 108
 
 enum listener_kind {
 	LISTEN_SMTP, LISTEN_SUBMISSION, LISTEN_SMTPS,
@@ -27,7 +29,7 @@ struct config_listener {
 	enum listener_kind kind;
 	char host[64];
 	int port;
-	char path[108];     /* "unix:PATH" (LMTP): the socket, else "" */
+	char path[CONFIG_UNIX_PATH_MAX];  /* "unix:PATH" (LMTP): the socket, else "" */
 };
 
 #define CONFIG_MAX_NETWORKS 64
@@ -49,11 +51,26 @@ struct config_network {
 	int prefix;
 };
 
-/* route DOMAIN HOST[:PORT]: a static next hop; DOMAIN "*" is the smarthost. */
+/* How mail leaves for a next hop: a route's, or local_transport's. */
+enum config_transport_kind {
+	TRANSPORT_MAILDIR,     /* local_transport only: tern writes the Maildir */
+	TRANSPORT_SMTP,        /* HOST[:PORT] */
+	TRANSPORT_LMTP,        /* lmtp:HOST[:PORT] (RFC 2033) */
+	TRANSPORT_LMTP_UNIX,   /* lmtp:unix:PATH */
+};
+
+struct config_transport {
+	enum config_transport_kind kind;
+	char host[256];                   /* SMTP, LMTP */
+	int port;
+	char path[CONFIG_UNIX_PATH_MAX];  /* LMTP_UNIX: the socket */
+};
+
+/* route DOMAIN HOST[:PORT] | lmtp:...: a static next hop instead of the
+ * MX records; DOMAIN "*" is the smarthost. */
 struct config_route {
 	char domain[256];
-	char host[256];
-	int port;
+	struct config_transport hop;
 };
 
 struct config {
@@ -109,6 +126,8 @@ struct config {
 	size_t nrelay_networks;
 	struct config_route routes[CONFIG_MAX_ROUTES];
 	size_t nroutes;
+	/* Local recipients: Maildir (tern), or LMTP to a mailbox server. */
+	struct config_transport local_transport;
 	char resolver[256];        /* "" = /etc/resolv.conf; else "IP[@PORT]" */
 	int smtp_port;             /* port of MX hosts found in DNS */
 	int smtp_connect_timeout;  /* seconds */
@@ -127,6 +146,12 @@ bool config_relay_allowed(const struct config *cfg, int family,
 /* The static route for domain (exact, then "*"), or NULL. */
 const struct config_route *config_route_for(const struct config *cfg,
     const char *domain);
+
+/* "lmtp:HOST:PORT", "lmtp:unix:PATH", "HOST:PORT" (SMTP) or "maildir",
+ * as the configuration writes it; -1 when out is too small. */
+int config_transport_text(const struct config_transport *t, char *out,
+    size_t outsize);
+bool config_transport_is_lmtp(const struct config_transport *t);
 
 /* Fills cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);

@@ -1,6 +1,7 @@
 /*
  * ternctl: the administrator's command. "check" validates a configuration
- * and the users and aliases files it names, reporting file:line; "user"
+ * and the users and aliases files it names, reporting file:line, and shows
+ * where mail goes (routes, local_transport); "user"
  * manages the passwd-file. Passwords are read from the terminal (echo off)
  * or from stdin, never from the command line, where ps(1) would show them.
  */
@@ -181,10 +182,11 @@ cmd_user(const char *config, int argc, char **argv)
 static int
 cmd_check(const char *path)
 {
-	char users[CONFIG_PATH_MAX], aliases[CONFIG_PATH_MAX];
+	char users[CONFIG_PATH_MAX], aliases[CONFIG_PATH_MAX], hop[300];
 	struct config cfg;
 	struct buf errs = BUF_INIT;
 	struct directory *dir = NULL;
+	size_t i;
 	int rc;
 
 	config_defaults(&cfg);
@@ -203,6 +205,13 @@ cmd_check(const char *path)
 	}
 	printf("%s: ok (%zu domains, %zu users, %zu listeners)\n", path,
 	    cfg.ndomains, directory_user_count(dir), cfg.nlisteners);
+	/* Where mail goes, as ternd reads it (defaults filled in). */
+	for (i = 0; i < cfg.nroutes; i++) {
+		config_transport_text(&cfg.routes[i].hop, hop, sizeof(hop));
+		printf("route %s %s\n", cfg.routes[i].domain, hop);
+	}
+	config_transport_text(&cfg.local_transport, hop, sizeof(hop));
+	printf("local_transport %s\n", hop);
 	directory_free(&dir);
 	buf_release(&errs);
 	return 0;

@@ -318,6 +318,28 @@ prepare_data_dir(const struct ternd *d, struct buf *errs)
 	return 0;
 }
 
+/* A route's or local_transport's way out through the fence: its TCP
+ * port, or the directory of its unix socket. Landlock (ABI 7 and before)
+ * does not govern connect() to a named socket; the directory, not the
+ * socket, is named because a restarted server makes a new socket inode.
+ * dirs[] holds the directory names the rules point to. */
+static void
+sandbox_transport(const struct config_transport *t, struct sandbox_rules *r,
+    char dirs[][CONFIG_UNIX_PATH_MAX], size_t *ndirs)
+{
+	char *slash;
+
+	if ((t->kind == TRANSPORT_SMTP || t->kind == TRANSPORT_LMTP) &&
+	    r->nports < SANDBOX_MAX_PORTS)
+		r->ports[r->nports++] = (unsigned short)t->port;
+	if (t->kind != TRANSPORT_LMTP_UNIX || r->nread == SANDBOX_MAX_PATHS)
+		return;
+	str_copy(dirs[*ndirs], CONFIG_UNIX_PATH_MAX, t->path);
+	if ((slash = strrchr(dirs[*ndirs], '/')) != NULL && slash != dirs[*ndirs])
+		*slash = '\0';
+	r->read[r->nread++] = dirs[(*ndirs)++];
+}
+
 /* Landlock for the network process: write below queue/ and mail/, read the
  * system's files (resolver, CA certificates, time zones), TCP connections
  * only to the ports mail and DNS go to. */
@@ -326,7 +348,8 @@ sandbox_network(const struct ternd *d, struct buf *errs)
 {
 	struct sandbox_rules r = { 0 };
 	char queue[CONFIG_PATH_MAX + 16], mail[CONFIG_PATH_MAX + 16];
-	size_t i;
+	char sockdirs[SANDBOX_MAX_PATHS][CONFIG_UNIX_PATH_MAX];
+	size_t i, nsockdirs = 0;
 
 	snprintf(queue, sizeof(queue), "%s/queue", d->cfg.data_dir);
 	snprintf(mail, sizeof(mail), "%s/mail", d->cfg.data_dir);
@@ -349,8 +372,9 @@ sandbox_network(const struct ternd *d, struct buf *errs)
 		if (at)
 			r.ports[r.nports++] = (unsigned short)atoi(at + 1);
 	}
-	for (i = 0; i < d->cfg.nroutes && r.nports < SANDBOX_MAX_PORTS; i++)
-		r.ports[r.nports++] = (unsigned short)d->cfg.routes[i].port;
+	for (i = 0; i < d->cfg.nroutes; i++)
+		sandbox_transport(&d->cfg.routes[i].hop, &r, sockdirs, &nsockdirs);
+	sandbox_transport(&d->cfg.local_transport, &r, sockdirs, &nsockdirs);
 	return sandbox_landlock(&r, errs);
 }
 

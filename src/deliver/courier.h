@@ -17,6 +17,9 @@ struct courier_result {
 	char detail[600];      /* the remote server's reply, or our reason */
 	int remote_code;       /* the remote's basic reply code; 0 if none */
 	bool peer_dsn;         /* the next hop took our DSN request over */
+	bool final_hop;        /* the next hop is the mailbox (LMTP): its 2xx
+	                        * is a delivery (RFC 3464 "delivered"), not a
+	                        * relay */
 	char tls[128];         /* "TLSv1.3 CIPHER verified=no", "none", "" local */
 };
 

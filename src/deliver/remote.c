@@ -5,6 +5,11 @@
  * failure to connect or a refused greeting moves on to the next address.
  * Once a server has answered the transaction, its verdicts stand (a 4xx
  * recipient is retried later, not at another MX), as in Postfix.
+ *
+ * An LMTP transport (a route's, or the job's own for local_transport) is
+ * one next hop: a host whose addresses are looked up, no MX, or a unix
+ * socket, which is its own address. Its connections are kept apart from
+ * SMTP ones to the same address (the key starts "lmtp:").
  */
 #include "remote.h"
 
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include <event2/event.h>
 
@@ -26,16 +32,18 @@
 
 #define MAX_HOPS 32
 #define MAX_ADDRS_PER_HOP 16
+/* "lmtp:unix:" and a sun_path, or "lmtp:" and "ip:port". */
+#define KEY_MAX 128
 
 struct idle_conn {
-	char key[80];                  /* ip:port */
+	char key[KEY_MAX];             /* [lmtp:]ip:port, lmtp:unix:PATH */
 	struct smtp_client *c;
 	struct idle_conn *next;
 };
 
 /* Open connections (active or idle) per destination address. */
 struct dest_count {
-	char key[80];
+	char key[KEY_MAX];
 	int n;
 	struct dest_count *next;
 };
@@ -61,7 +69,10 @@ struct rjob {
 	int port;
 	struct sockaddr_storage addrs[MAX_ADDRS_PER_HOP];
 	size_t naddrs, addr;
-	char key[80];
+	bool lmtp;                     /* the hop speaks LMTP */
+	char label[300];               /* LMTP: "lmtp:..." for results without a
+	                                * connection; "": the hop's host name */
+	char key[KEY_MAX];
 	struct smtp_client *c;
 	struct smtp_client_tx tx;
 	const char **rcpt;
@@ -281,12 +292,28 @@ remote_connections(const struct remote *r)
 }
 
 static void
-addr_key(const struct sockaddr_storage *ss, char *out, size_t outsize)
+addr_key(const struct sockaddr_storage *ss, bool lmtp, char *out, size_t outsize)
 {
 	char ip[INET6_ADDRSTRLEN];
-	int port = sockaddr_text((const struct sockaddr *)ss, ip, sizeof(ip));
+	int port;
 
-	snprintf(out, outsize, "%s:%d", ip, port);
+	if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)ss;
+
+		snprintf(out, outsize, "lmtp:unix:%.*s", (int)sizeof(sun->sun_path),
+		    sun->sun_path);
+		return;
+	}
+	port = sockaddr_text((const struct sockaddr *)ss, ip, sizeof(ip));
+	snprintf(out, outsize, "%s%s:%d", lmtp ? "lmtp:" : "", ip, port);
+}
+
+/* The name results carry when no server gave one: hop i's host, or the
+ * LMTP transport as configured. */
+static const char *
+hop_name(const struct rjob *j, size_t i)
+{
+	return j->label[0] ? j->label : j->hops[i].host;
 }
 
 /* An idle, still usable connection to key; unusable ones are dropped. */
@@ -298,7 +325,7 @@ idle_take(struct remote *r, const char *key)
 
 	while ((ic = *pp) != NULL) {
 		if (!smtp_client_usable(ic->c)) {
-			char key[80];
+			char key[KEY_MAX];
 
 			*pp = ic->next;
 			str_copy(key, sizeof(key), ic->key);
@@ -425,7 +452,7 @@ on_ready(struct smtp_client *c, void *arg)
 		smtp_client_quit(&j->c);
 		conn_closed(j->r, j->key);
 		if (j->error_perm) {
-			fail_all(j, DELIVER_PERM, j->error_dsn, j->hops[j->hop].host, j->error);
+			fail_all(j, DELIVER_PERM, j->error_dsn, hop_name(j, j->hop), j->error);
 			return;
 		}
 		j->addr++;
@@ -440,7 +467,7 @@ on_ready(struct smtp_client *c, void *arg)
 static bool
 is_self(const struct remote *r, const char *key)
 {
-	char mine[80];
+	char mine[KEY_MAX];
 	size_t i;
 
 	for (i = 0; i < r->cfg->nlisteners; i++) {
@@ -463,11 +490,13 @@ next_addr(struct rjob *j)
 		next_hop(j);
 		return;
 	}
-	addr_key(&j->addrs[j->addr], j->key, sizeof(j->key));
-	if (is_self(j->r, j->key)) {
+	addr_key(&j->addrs[j->addr], j->lmtp, j->key, sizeof(j->key));
+	/* (An LMTP hop on one of our SMTP listeners fails at LHLO.) */
+	if (!j->lmtp && is_self(j->r, j->key)) {
 		char why[400];
 
-		snprintf(why, sizeof(why), "mail for %s loops back to myself (%s is %s)",
+		/* A reason cut short is still the reason. */
+		(void)str_fmt(why, sizeof(why), "mail for %s loops back to myself (%s is %s)",
 		    j->job->domain, j->hops[j->hop].host, j->key);
 		fail_all(j, DELIVER_PERM, "5.4.6", j->hops[j->hop].host, why);
 		return;
@@ -491,7 +520,8 @@ next_addr(struct rjob *j)
 	j->c = smtp_client_connect(j->r->base, j->r->cfg, j->r->tls,
 	    (const struct sockaddr *)&j->addrs[j->addr],
 	    j->addrs[j->addr].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in), j->hops[j->hop].host, on_ready, j);
+	    j->addrs[j->addr].ss_family == AF_UNIX ? sizeof(struct sockaddr_un) :
+	    sizeof(struct sockaddr_in), j->hops[j->hop].host, j->lmtp, on_ready, j);
 	if (j->c == NULL) {
 		fail_all(j, DELIVER_TEMP, "4.3.0", "none", "out of memory");
 		return;
@@ -528,7 +558,7 @@ next_hop(struct rjob *j)
 		if (j->error[0] == '\0')
 			snprintf(j->error, sizeof(j->error), "no usable next hop");
 		fail_all(j, DELIVER_TEMP, j->error_dsn[0] ? j->error_dsn : "4.4.1",
-		    j->nhops ? j->hops[j->nhops - 1].host : "none", j->error);
+		    j->nhops ? hop_name(j, j->nhops - 1) : "none", j->error);
 		return;
 	}
 	if (dns_lookup_addrs(j->r->dns, j->hops[j->hop].host, j->port, on_addrs, j) == -1)
@@ -574,6 +604,7 @@ remote_deliver(struct remote *r, struct remote_job *job)
 {
 	const struct envelope *env = job->env;
 	const struct config_route *route;
+	const struct config_transport *t = job->transport;
 	struct rjob *j = calloc(1, sizeof(*j));
 	size_t i;
 
@@ -619,10 +650,29 @@ remote_deliver(struct remote *r, struct remote_job *job)
 	j->tx.len = job->len;
 	j->tx.prefix = job->prefix;
 	j->tx.prefix_len = job->prefix_len;
-	if ((route = config_route_for(r->cfg, job->domain)) != NULL) {
-		str_copy(j->hops[0].host, sizeof(j->hops[0].host), route->host);
+	if (t == NULL && (route = config_route_for(r->cfg, job->domain)) != NULL)
+		t = &route->hop;
+	if (t != NULL && t->kind == TRANSPORT_LMTP_UNIX) {
+		/* No name to look up: the socket is the one address. The
+		 * path fits sun_path (config.c checks). */
+		struct sockaddr_un *sun = (struct sockaddr_un *)&j->addrs[0];
+
+		j->lmtp = true;
+		config_transport_text(t, j->label, sizeof(j->label));
+		sun->sun_family = AF_UNIX;
+		str_copy(sun->sun_path, sizeof(sun->sun_path), t->path);
+		str_copy(j->hops[0].host, sizeof(j->hops[0].host), t->path);
 		j->nhops = 1;
-		j->port = route->port;
+		j->naddrs = 1;
+		next_addr(j);
+		return;
+	}
+	if (t != NULL) {
+		if ((j->lmtp = t->kind == TRANSPORT_LMTP))
+			config_transport_text(t, j->label, sizeof(j->label));
+		str_copy(j->hops[0].host, sizeof(j->hops[0].host), t->host);
+		j->nhops = 1;
+		j->port = t->port;
 		next_hop(j);
 		return;
 	}

@@ -3,7 +3,10 @@
  * domain it finds the next hops (a static route from the configuration, or
  * the domain's MX hosts in DNS, or its address as an implicit MX), tries
  * them in order over SMTP, and reports a courier_result per recipient.
- * Idle connections are kept for the next message to the same address.
+ * A route (or the job itself, for local_transport) may name an LMTP
+ * server instead, on TCP or a unix socket: the same client in LMTP mode,
+ * no MX lookup. Idle connections are kept for the next message to the
+ * same address.
  */
 #ifndef TERN_REMOTE_H
 #define TERN_REMOTE_H
@@ -16,6 +19,7 @@
 #include "courier.h"
 
 struct config;
+struct config_transport;
 struct dns;
 struct event_base;
 struct remote;
@@ -23,6 +27,9 @@ struct remote;
 struct remote_job {
 	const struct envelope *env;     /* read-only until done */
 	const char *domain;
+	/* Where to: NULL for the domain's route or MX hosts; else this
+	 * transport (local_transport's LMTP), whatever the domain. */
+	const struct config_transport *transport;
 	const size_t *idx;              /* recipients of env for this domain */
 	size_t n;
 	struct courier_result *res;     /* indexed like env->rcpts */

@@ -11,6 +11,9 @@
  *
  * The peer's EHLO keywords are kept from the first EHLO when STARTTLS is
  * then refused, and forgotten when TLS starts (RFC 3207 §4.2).
+ *
+ * LMTP (RFC 2033) is this client with c->lmtp: LHLO where EHLO goes (and
+ * no HELO to fall back to), and the differences listed in smtp_client.h.
  */
 #include "smtp_client.h"
 
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -71,6 +75,10 @@ fail_open_recipients(struct smtp_client *c, const char *dsn, const char *detail)
 	if (c->tx == NULL)
 		return;
 	for (i = 0; i < c->tx->nrcpt; i++) {
+		/* LMTP: the recipients before lmtp_next have their own reply
+		 * to the data, which stands (RFC 2033 §4.2). */
+		if (c->lmtp && c->state == C_DOT && i < c->lmtp_next)
+			continue;
 		/* DELIVER_OK before the final "." reply only means "RCPT
 		 * accepted"; it is not final until then. */
 		if (c->tx->res[i].status == DELIVER_OK || c->tx->res[i].dsn[0] == '\0')
@@ -140,11 +148,13 @@ caps_from_ehlo(struct smtp_client *c)
 
 	c->esmtp = true;
 	c->pipelining = smtp_reply_ehlo_has(&c->rp, "PIPELINING", NULL);
-	c->dsn = smtp_reply_ehlo_has(&c->rp, "DSN", NULL);
+	/* An LMTP server is the mailbox: tern reports what it says itself
+	 * (a success is "delivered"), so it hands no DSN request on. */
+	c->dsn = !c->lmtp && smtp_reply_ehlo_has(&c->rp, "DSN", NULL);
 	c->eightbit = smtp_reply_ehlo_has(&c->rp, "8BITMIME", NULL);
 	c->smtputf8 = smtp_reply_ehlo_has(&c->rp, "SMTPUTF8", NULL);
 	c->size_limit = 0;
-	if (smtp_reply_ehlo_has(&c->rp, "SIZE", &param))
+	if ((c->size = smtp_reply_ehlo_has(&c->rp, "SIZE", &param)))
 		c->size_limit = strtoull(param, NULL, 10);
 }
 
@@ -152,13 +162,21 @@ caps_from_ehlo(struct smtp_client *c)
 static void
 caps_forget(struct smtp_client *c)
 {
-	c->esmtp = c->pipelining = c->dsn = c->eightbit = c->smtputf8 = false;
+	c->esmtp = c->pipelining = c->dsn = c->eightbit = c->smtputf8 = c->size = false;
 	c->size_limit = 0;
 }
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* EHLO, or LHLO (RFC 2033 §4.1), after the greeting and after TLS. */
+static void
+send_hello(struct smtp_client *c)
+{
+	c->state = C_EHLO;
+	smtp_client_send_line(c, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->cfg->hostname);
+}
 
 static void
 on_starttls_reply(struct smtp_client *c)
@@ -193,14 +211,15 @@ static void
 on_ehlo_reply(struct smtp_client *c)
 {
 	if (c->rp.code / 100 != 2) {
-		if (c->state == C_EHLO) {
+		if (c->state == C_EHLO && !c->lmtp) {
 			/* RFC 5321 §3.2: fall back to HELO. */
 			c->state = C_HELO;
 			smtp_client_send_line(c, "HELO %s", c->cfg->hostname);
 			return;
 		}
 		smtp_client_broken(c, c->rp.code >= 500 ? "5.5.0" : "4.5.0", false,
-		    "HELO refused by %s: %d %s", c->relay, c->rp.code, buf_cstr(&c->rp.text));
+		    "%s refused by %s: %d %s", c->lmtp ? "LHLO" : "HELO", c->relay,
+		    c->rp.code, buf_cstr(&c->rp.text));
 		return;
 	}
 	/* Recorded before STARTTLS too: a refused STARTTLS (454) leaves
@@ -208,7 +227,7 @@ on_ehlo_reply(struct smtp_client *c)
 	if (c->state == C_EHLO)
 		caps_from_ehlo(c);
 	if (c->state == C_EHLO && !c->tls && c->tls_ctx && c->cfg->smtp_tls &&
-	    smtp_reply_ehlo_has(&c->rp, "STARTTLS", NULL)) {
+	    !c->local_socket && smtp_reply_ehlo_has(&c->rp, "STARTTLS", NULL)) {
 		c->state = C_STARTTLS;
 		smtp_client_send_line(c, "STARTTLS");
 		return;
@@ -230,15 +249,15 @@ on_greeting(struct smtp_client *c)
 		    "%s greeted with %d %s", c->relay, c->rp.code, text);
 		return;
 	}
-	/* RFC 5321 §5.1: an MX that is this host would loop. */
-	if (n > 0 && str_ieqn(text, n, c->cfg->hostname)) {
+	/* RFC 5321 §5.1: an MX that is this host would loop. Not so an LMTP
+	 * server, which is the mailbox store and often shares our name. */
+	if (!c->lmtp && n > 0 && str_ieqn(text, n, c->cfg->hostname)) {
 		smtp_client_broken(c, "5.4.6", true, "mail loops back to myself (%s)",
 		    c->relay);
 		return;
 	}
-	c->state = C_EHLO;
 	smtp_client_set_timeout(c, T_COMMAND);
-	smtp_client_send_line(c, "EHLO %s", c->cfg->hostname);
+	send_hello(c);
 }
 
 /* ------------------------------------------------------ libevent glue -- */
@@ -315,9 +334,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_CONNECTED) && c->state == C_TLS) {
 		tls_bev_describe(c->bev, true, c->tls_info, sizeof(c->tls_info));
 		c->tls = true;
-		/* RFC 3207 §4.2: start over with EHLO. */
-		c->state = C_EHLO;
-		smtp_client_send_line(c, "EHLO %s", c->cfg->hostname);
+		/* RFC 3207 §4.2: start over with EHLO (LHLO). */
+		send_hello(c);
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
@@ -352,7 +370,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 struct smtp_client *
 smtp_client_connect(struct event_base *base, const struct config *cfg,
     struct tls *tls, const struct sockaddr *sa, socklen_t salen,
-    const char *host, smtp_client_cb on_ready, void *arg)
+    const char *host, bool lmtp, smtp_client_cb on_ready, void *arg)
 {
 	struct smtp_client *c = calloc(1, sizeof(*c));
 	char ip[INET6_ADDRSTRLEN];
@@ -368,8 +386,18 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	c->tls_ctx = tls;
 	str_copy(c->tls_info, sizeof(c->tls_info), "none");
 	str_copy(c->host, sizeof(c->host), host);
-	port = sockaddr_text(sa, ip, sizeof(ip));
-	snprintf(c->relay, sizeof(c->relay), "%s[%s]:%d", host, ip, port);
+	c->lmtp = lmtp;
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)(uintptr_t)sa;
+
+		c->local_socket = true;
+		snprintf(c->relay, sizeof(c->relay), "lmtp:unix:%.*s",
+		    (int)sizeof(sun->sun_path), sun->sun_path);
+	} else {
+		port = sockaddr_text(sa, ip, sizeof(ip));
+		snprintf(c->relay, sizeof(c->relay), "%s%s[%s]:%d", lmtp ? "lmtp:" : "",
+		    host, ip, port);
+	}
 	if ((c->done_ev = event_new(base, -1, 0, on_done_ev, c)) == NULL ||
 	    (c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		if (c->done_ev)

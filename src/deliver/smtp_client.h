@@ -6,6 +6,12 @@
  * STARTTLS is used whenever the peer offers it and smtp_tls is on
  * (opportunistic, RFC 3207); the certificate is checked and the outcome
  * logged, never enforced.
+ *
+ * With lmtp the same client speaks LMTP (RFC 2033) to a mailbox server,
+ * over TCP or a unix socket: LHLO, no HELO fallback, no loop check on the
+ * greeting (the server may well carry our host name), no STARTTLS on a
+ * unix socket, no DSN parameters (tern keeps the duty to notify), and
+ * after the data one reply per accepted recipient, each its own result.
  */
 #ifndef TERN_SMTP_CLIENT_H
 #define TERN_SMTP_CLIENT_H
@@ -44,10 +50,12 @@ struct smtp_client_tx {
 typedef void (*smtp_client_cb)(struct smtp_client *c, void *arg);
 
 /* Starts connecting; on_ready runs once the peer greeted and answered
- * EHLO/HELO, or the attempt failed (smtp_client_usable() says which). */
+ * EHLO/HELO (LHLO), or the attempt failed (smtp_client_usable() says
+ * which). sa may be AF_UNIX (LMTP only). */
 struct smtp_client *smtp_client_connect(struct event_base *base,
     const struct config *cfg, struct tls *tls, const struct sockaddr *sa,
-    socklen_t salen, const char *host, smtp_client_cb on_ready, void *arg);
+    socklen_t salen, const char *host, bool lmtp, smtp_client_cb on_ready,
+    void *arg);
 
 /* Runs one transaction; on_done runs when every recipient has a result.
  * The connection is usable again afterwards unless something broke. */
@@ -60,7 +68,8 @@ bool smtp_client_usable(const struct smtp_client *c);
 const char *smtp_client_error(const struct smtp_client *c);
 const char *smtp_client_error_dsn(const struct smtp_client *c);
 bool smtp_client_error_is_perm(const struct smtp_client *c);
-/* "host[ip]:port", for logs and Remote-MTA. */
+/* "host[ip]:port", for logs and Remote-MTA; LMTP: "lmtp:host[ip]:port"
+ * or "lmtp:unix:PATH". */
 const char *smtp_client_relay(const struct smtp_client *c);
 const char *smtp_client_host(const struct smtp_client *c);
 

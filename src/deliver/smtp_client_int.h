@@ -27,7 +27,7 @@ struct event;
 enum client_state {
 	C_CONNECTING,
 	C_GREETING,
-	C_EHLO,
+	C_EHLO,       /* EHLO, or LHLO in LMTP */
 	C_HELO,
 	C_STARTTLS,   /* STARTTLS sent, waiting for 220 */
 	C_TLS,        /* handshake running */
@@ -47,19 +47,24 @@ struct smtp_client {
 	char host[256];
 	char relay[320];
 	struct tls *tls_ctx;          /* NULL: plain SMTP only */
+	bool lmtp;                    /* RFC 2033: LHLO, a reply per recipient */
+	bool local_socket;            /* AF_UNIX: never STARTTLS */
 	bool tls;
 	char tls_info[128];           /* "TLSv1.3 CIPHER verified=yes" or "none" */
 	struct smtp_reply_parser rp;
 
 	/* what the peer offers */
 	bool esmtp, pipelining, dsn, eightbit, smtputf8;
-	uint64_t size_limit;          /* 0 = not announced */
+	bool size;                    /* SIZE offered (RFC 1870) */
+	uint64_t size_limit;          /* 0 = no limit announced */
 
 	/* the current transaction */
 	struct smtp_client_tx *tx;
 	size_t next_send;             /* command index: 0 MAIL, 1..n RCPT, n+1 DATA */
 	size_t next_reply;
 	size_t accepted;
+	size_t lmtp_next;             /* LMTP, after the data: the recipient
+	                               * whose reply comes next (RFC 2033 §4.2) */
 	bool mail_failed;
 	uint64_t body_sent;
 	bool at_bol;                  /* body: the next octet starts a line */

@@ -13,6 +13,11 @@
  *
  * The body is read from the queue file in pieces as the socket drains and
  * dot-stuffed on the way (RFC 5321 §4.5.2).
+ *
+ * LMTP (RFC 2033 §4.2) changes only the end: the "." gets one reply per
+ * recipient whose RCPT was accepted, in RCPT order, and each becomes that
+ * recipient's own result. Should the connection break half way, the
+ * replies already read stand and the rest are deferred.
  */
 #include "smtp_client.h"
 
@@ -32,6 +37,13 @@
 #include "smtp_client_int.h"
 #include "smtp_client_msg.h"
 
+/* RCPT accepted, its verdict on the message not yet read. */
+static bool
+awaits_reply(const struct smtp_client_tx *tx, size_t k)
+{
+	return tx->res[k].status == DELIVER_OK && tx->res[k].dsn[0] == '\0';
+}
+
 /* Turns a reply into a result: the remote's enhanced code when it sent
  * one, else one derived from the basic code. */
 static void
@@ -41,6 +53,7 @@ result_from_reply(struct smtp_client *c, struct courier_result *r)
 
 	r->remote_code = code;
 	r->peer_dsn = c->dsn;
+	r->final_hop = c->lmtp;
 	str_copy(r->tls, sizeof(r->tls), c->tls_info);
 	r->status = code < 400 ? DELIVER_OK : code < 500 ? DELIVER_TEMP : DELIVER_PERM;
 	if (c->rp.esc[0])
@@ -82,7 +95,9 @@ send_command(struct smtp_client *c, size_t i)
 
 	if (i == 0) {
 		evbuffer_add_printf(out, "MAIL FROM:<%s>", tx->sender);
-		if (c->size_limit || c->esmtp)
+		/* RFC 1870 §5: the parameter only to a server that offered
+		 * SIZE; others may refuse it (Dovecot's LMTP says 555). */
+		if (c->size)
 			evbuffer_add_printf(out, " SIZE=%llu",
 			    (unsigned long long)(tx->len + tx->prefix_len));
 		if (tx->body == SMTP_BODY_8BITMIME && c->eightbit)
@@ -185,7 +200,7 @@ smtp_client_tx_reply(struct smtp_client *c)
 			return;
 		}
 		for (k = 0; k < tx->nrcpt; k++) {
-			if (tx->res[k].status == DELIVER_OK && tx->res[k].dsn[0] == '\0')
+			if (awaits_reply(tx, k))
 				result_from_reply(c, &tx->res[k]);
 		}
 		if (code / 100 == 2)
@@ -214,8 +229,25 @@ smtp_client_dot_reply(struct smtp_client *c)
 	struct smtp_client_tx *tx = c->tx;
 	size_t k;
 
+	/* LMTP: this reply is the next accepted recipient's alone; the
+	 * transaction ends with the last one. (Without an accepted RCPT,
+	 * as after RSET, the one reply ends it as in SMTP.) */
+	if (c->lmtp && c->accepted > 0) {
+		while (c->lmtp_next < tx->nrcpt && !awaits_reply(tx, c->lmtp_next))
+			c->lmtp_next++;
+		if (c->lmtp_next < tx->nrcpt)
+			result_from_reply(c, &tx->res[c->lmtp_next++]);
+		while (c->lmtp_next < tx->nrcpt && !awaits_reply(tx, c->lmtp_next))
+			c->lmtp_next++;
+		if (c->lmtp_next < tx->nrcpt) {
+			smtp_client_set_timeout(c, T_DOT);
+			return;
+		}
+		tx_done(c);
+		return;
+	}
 	for (k = 0; k < tx->nrcpt; k++) {
-		if (tx->res[k].status == DELIVER_OK && tx->res[k].dsn[0] == '\0')
+		if (awaits_reply(tx, k))
 			result_from_reply(c, &tx->res[k]);
 	}
 	tx_done(c);
@@ -270,6 +302,7 @@ smtp_client_send(struct smtp_client *c, struct smtp_client_tx *tx,
 	c->cb_arg = arg;
 	c->next_send = c->next_reply = 0;
 	c->accepted = 0;
+	c->lmtp_next = 0;
 	c->mail_failed = false;
 	for (i = 0; i < tx->nrcpt; i++)
 		memset(&tx->res[i], 0, sizeof(tx->res[i]));

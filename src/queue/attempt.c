@@ -6,10 +6,11 @@
  * pending recipients into parts: every local one in one I/O-pool job
  * (maildir_deliver, which asks the recipient's quota first, then a shared
  * fsync of each directory it names, then the deliveries added to the
- * mailboxes' maildirsize), and
- * one remote part per domain (remote.c), after DKIM signatures are made
- * on the pool for mail that leaves signed. When the last part reports, finish_attempt()
- * logs each recipient, has dsn.c queue the notifications owed, and
+ * mailboxes' maildirsize), or, with local_transport LMTP, in one LMTP
+ * transaction through remote.c; and one remote part per domain
+ * (remote.c), after DKIM signatures are made on the pool for mail that
+ * leaves signed. When the last part reports, finish_attempt() logs each
+ * recipient, has dsn.c queue the notifications owed, and
  * attempt_record_outcome() appends the state file (queue_state.c) or
  * removes the finished message, then hands the message back to the
  * scheduler.
@@ -116,6 +117,13 @@ static bool
 is_local_rcpt(const struct attempt *a, size_t i)
 {
 	return a->tried[i] && a->m->env.rcpts[i].local;
+}
+
+/* Local recipients go to a mailbox server over LMTP, not to a Maildir. */
+static bool
+local_by_lmtp(const struct queue *q)
+{
+	return config_transport_is_lmtp(&q->cfg->local_transport);
 }
 
 /* Pool thread: every local recipient of the attempt. */
@@ -516,7 +524,7 @@ void
 attempt_start(struct queue *q, struct qmsg *m)
 {
 	struct attempt *a = calloc(1, sizeof(*a));
-	size_t i, k, nremote = 0, ndom = 0;
+	size_t i, k, nremote = 0, nlocal = 0, ndom = 0;
 	char path[QPATH_MAX];
 
 	if (a == NULL)
@@ -527,7 +535,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 	    (a->quota = calloc(m->env.nrcpts, sizeof(*a->quota))) == NULL ||
 	    (a->tried = calloc(m->env.nrcpts, sizeof(bool))) == NULL ||
 	    (a->ridx = calloc(m->env.nrcpts, sizeof(size_t))) == NULL ||
-	    (a->rjobs = calloc(m->env.nrcpts, sizeof(*a->rjobs))) == NULL)
+	    (a->rjobs = calloc(m->env.nrcpts + 1, sizeof(*a->rjobs))) == NULL)
 		goto retry;
 	a->q = q;
 	a->m = m;
@@ -536,17 +544,22 @@ attempt_start(struct queue *q, struct qmsg *m)
 		a->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
 		if (a->tried[i] && !m->env.rcpts[i].local)
 			nremote++;
-		else if (a->tried[i])
+		else if (a->tried[i]) {
 			queue_quota_of(q, m->env.rcpts[i].addr, &a->quota[i]);
+			nlocal++;
+		}
 	}
 	m->where = QMSG_RUNNING;
 	m->attempts++;
 	q->inflight++;
 	a->parts = 1;   /* the guard, released at the end */
-	/* Remote recipients, grouped by domain: one SMTP transaction each. */
-	if (nremote > 0) {
+	a->lmtp_local = nlocal > 0 && local_by_lmtp(q);
+	if (nremote > 0 || a->lmtp_local) {
 		queue_path(path, q->msgdir, m->env.id);
 		a->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	/* Remote recipients, grouped by domain: one SMTP transaction each. */
+	if (nremote > 0) {
 		for (i = 0; i < m->env.nrcpts; i++) {
 			if (a->tried[i] && !m->env.rcpts[i].local)
 				a->rjobs[remote_part_of(a, i, &ndom)].n++;
@@ -564,6 +577,19 @@ attempt_start(struct queue *q, struct qmsg *m)
 			}
 		}
 	}
+	/* Local recipients over LMTP: one transaction for all of them, in
+	 * the job after the domains', its indexes after theirs. */
+	if (a->lmtp_local) {
+		struct remote_job *lj = &a->rjobs[ndom];
+
+		lj->domain = "local";
+		lj->transport = &q->cfg->local_transport;
+		lj->idx = a->ridx + nremote;
+		for (i = 0; i < m->env.nrcpts; i++) {
+			if (is_local_rcpt(a, i))
+				((size_t *)lj->idx)[lj->n++] = i;
+		}
+	}
 	a->ndom = ndom;
 	/* Signatures first (on the pool), then the parts. */
 	if (nremote > 0 && a->fd != -1 && dkim_wanted(q, m) &&
@@ -577,8 +603,9 @@ retry:
 	scheduler_add(q, m, (int64_t)time(NULL) + q->cfg->retry_initial);
 }
 
-/* Starts the local part (one pool job for every local recipient) and one
- * remote part per domain, then releases the guard part. */
+/* Starts the local part (one pool job for every local recipient, or the
+ * LMTP job) and one remote part per domain, then releases the guard
+ * part. */
 static void
 launch_parts(struct attempt *a)
 {
@@ -586,7 +613,7 @@ launch_parts(struct attempt *a)
 	struct qmsg *m = a->m;
 	size_t i, k, ndom = a->ndom;
 
-	for (i = 0; i < m->env.nrcpts; i++) {
+	for (i = 0; i < m->env.nrcpts && !a->lmtp_local; i++) {
 		if (is_local_rcpt(a, i)) {
 			a->parts++;
 			if (iopool_submit(q->pool, local_work, local_done, a) == -1) {
@@ -601,7 +628,7 @@ launch_parts(struct attempt *a)
 			break;
 		}
 	}
-	for (k = 0; k < ndom; k++) {
+	for (k = 0; k < ndom + (a->lmtp_local ? 1 : 0); k++) {
 		struct remote_job *rj = &a->rjobs[k];
 
 		if (a->fd == -1 || q->remote == NULL) {
@@ -618,8 +645,9 @@ launch_parts(struct attempt *a)
 		rj->fd = a->fd;
 		rj->off = m->body_off;
 		rj->len = m->body_len;
-		rj->prefix = a->dkim.data;
-		rj->prefix_len = a->dkim.len;
+		/* Mail that stays (local_transport) is not signed. */
+		rj->prefix = k < ndom ? a->dkim.data : NULL;
+		rj->prefix_len = k < ndom ? a->dkim.len : 0;
 		rj->done = remote_part_done;
 		rj->arg = rj;
 		rj->owner = a;

@@ -44,6 +44,21 @@ bounce_notify_honoured(unsigned notify, bool trusted)
 	return kept ? kept : SMTP_NOTIFY_NEVER;
 }
 
+/*
+ * Remote-MTA (RFC 3464 §2.3.5) from a result's relay: the host of
+ * "host[ip]:port" or "lmtp:host[ip]:port"; an LMTP server on a unix
+ * socket ("lmtp:unix:PATH") has no name to give, and gets no field.
+ */
+static void
+remote_mta(struct buf *out, const char *relay)
+{
+	if (strncmp(relay, "lmtp:", 5) == 0)
+		relay += 5;
+	if (strncmp(relay, "unix:", 5) == 0)
+		return;
+	buf_printf(out, "Remote-MTA: dns; %.*s\r\n", (int)strcspn(relay, "["), relay);
+}
+
 static const char *
 action_name(enum dsn_action a)
 {
@@ -182,10 +197,8 @@ bounce_compose(const char *hostname, const char *queue_id,
 		    items[i].action == DSN_FAILED ? "5.0.0" :
 		    items[i].action == DSN_DELAYED ? "4.0.0" : "2.0.0");
 		if (r->remote_code) {
-			const char *host = r->relay;
-			size_t hl = strcspn(host, "[");
-
-			buf_printf(out, "Remote-MTA: dns; %.*s\r\n", (int)hl, host);
+			remote_mta(out, r->relay);
+			/* An LMTP reply is an SMTP reply (RFC 2033 §4.2). */
 			buf_printf(out, "Diagnostic-Code: smtp; %s\r\n", r->detail);
 		} else if (r->detail[0] && items[i].action != DSN_DELIVERED)
 			buf_printf(out, "Diagnostic-Code: X-tern; %s\r\n", r->detail);

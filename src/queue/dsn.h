@@ -37,9 +37,10 @@ struct dsn_selection {
 
 /*
  * Fills sel (its arrays given) with the notices owed: a failure where
- * NOTIFY is unset or has FAILURE; a success (delivered locally, or relayed
- * to a hop that did not take the DSN request over) where it has SUCCESS;
- * a delay where it has DELAY, once, after delay_warning seconds. NEVER
+ * NOTIFY is unset or has FAILURE; a success (delivered locally or by an
+ * LMTP server, courier_result.final_hop; or relayed to a hop that did not
+ * take the DSN request over) where it has SUCCESS; a delay where it has
+ * DELAY, once, after delay_warning seconds. NEVER
  * silences them all. A message from the null sender (a bounce) gets
  * neither success nor delay notices, its failure goes to the postmaster,
  * and one to the postmaster that fails is only logged. Returns sel->n.

@@ -32,7 +32,9 @@ dsn_select(const struct dsn_input *in, struct dsn_selection *sel)
 			sel->failed[sel->nfailed++] = i;
 		} else if (r->state == RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS) &&
 		    !is_bounce) {
-			if (r->local)
+			/* Delivered: by us, or by the LMTP server that is the
+			 * mailbox (its 250 is final, RFC 2033 §4.2). */
+			if (r->local || res->final_hop)
 				sel->items[sel->n++] = (struct bounce_item){ r, res, DSN_DELIVERED };
 			else if (!res->peer_dsn)
 				sel->items[sel->n++] = (struct bounce_item){ r, res, DSN_RELAYED };

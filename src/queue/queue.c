@@ -215,7 +215,9 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	const struct envelope_rcpt *r = &env->rcpts[0];
 	struct buf prefix = BUF_INIT;
 
+	/* With local_transport LMTP the Maildir is the mailbox server's. */
 	if (!q->cfg->direct_delivery || env->nrcpts != 1 || !r->local ||
+	    q->cfg->local_transport.kind != TRANSPORT_MAILDIR ||
 	    (r->notify & SMTP_NOTIFY_SUCCESS) ||
 	    maildir_path(q->mailroot, r->addr, tx->box, sizeof(tx->box)) == -1)
 		return false;

@@ -122,8 +122,8 @@ struct queue_tx {
 
 /*
  * One attempt at one message. Its pending recipients are split into
- * parts: all local ones in one I/O-pool job, the remote ones one part per
- * domain. When every part has reported, attempt.c's finish logs, has
+ * parts: all local ones in one I/O-pool job (or one LMTP job with
+ * local_transport), the remote ones one part per domain. When every part has reported, attempt.c's finish logs, has
  * dsn.c queue any notification, and records the outcome on disk.
  */
 struct attempt {
@@ -145,6 +145,7 @@ struct attempt {
 	int finish_err;
 	struct buf dkim;                 /* signatures for remote parts */
 	size_t ndom;                     /* remote parts (domains) */
+	bool lmtp_local;                 /* local recipients: rjobs[ndom], LMTP */
 	LIST_ENTRY(attempt) link;        /* q->running */
 	int64_t next_try;                /* when deferred: the next attempt */
 };

@@ -353,7 +353,8 @@ class Peer:
     final dot instead of answering, that many times. With starttls_reply
     (e.g. "454 4.7.0 TLS not available") EHLO offers STARTTLS and STARTTLS
     gets that reply; starttls_seen counts the STARTTLS commands. size_limit
-    sets the SIZE it announces (aiosmtpd's default is 32 MiB). With
+    sets the SIZE it announces (aiosmtpd's default is 32 MiB; 0: no SIZE
+    keyword at all). With
     tls_context (an ssl.SSLContext for a server) STARTTLS is offered and
     really done."""
 
@@ -400,7 +401,7 @@ class Peer:
                                           server_hostname=self.name, ready_timeout=10 * SLOW,
                                           enable_SMTPUTF8=self.smtputf8,
                                           **({"data_size_limit": self.size_limit}
-                                             if self.size_limit else {}),
+                                             if self.size_limit is not None else {}),
                                           **({"tls_context": self.tls_context}
                                              if self.tls_context else {}))
         self.controller.start()

@@ -41,6 +41,10 @@ def test_valid_config(files):
     ("listen smtp 127.0.0.1:99999", ["listen"]),
     ("listen pop3 127.0.0.1:110", ["listen"]),
     ("max_errors", ["max_errors"]),
+    ("route example.net lmtp:unix:relative", ["route", "absolute"]),
+    ("route example.net lmtp:127.0.0.1:0", ["route", "port"]),
+    ("local_transport 127.0.0.1:24", ["local_transport", "lmtp:unix:PATH"]),
+    ("local_transport lmtp:unix:/" + "s" * 120, ["local_transport", "absolute"]),
 ])
 def test_bad_config_line(files, line, words):
     text = files.config_path.read_text()
@@ -52,6 +56,28 @@ def test_bad_config_line(files, line, words):
         assert "%s:%d:" % (files.config_path, lineno) in out, (name, out)
         for w in words:
             assert w in out, (name, w, out)
+
+
+def test_check_shows_transports(files):
+    files.config_path.write_text(files.config_path.read_text() +
+                                 "route example.net lmtp:127.0.0.1:2424\n"
+                                 "route Other.Example [::1]:2525\n"
+                                 "route * smarthost.example\n"
+                                 "local_transport lmtp:unix:/run/dovecot/lmtp\n")
+    for name, cmd in checkers(files.config_path):
+        rc, out = run(*cmd)
+        assert rc == 0, (name, out)
+    rc, out = run(TERNCTL, "check", files.config_path)
+    assert out.splitlines()[1:] == [
+        "route example.net lmtp:127.0.0.1:2424",
+        "route other.example [::1]:2525",
+        "route * smarthost.example:25",
+        "local_transport lmtp:unix:/run/dovecot/lmtp",
+    ], out
+    # Without local_transport: tern's own Maildirs.
+    files.write_files()
+    rc, out = run(TERNCTL, "check", files.config_path)
+    assert rc == 0 and out.splitlines()[-1] == "local_transport maildir", out
 
 
 def test_bad_users_file(files):

@@ -1,7 +1,8 @@
 """Outbound ESMTP extensions: what the peer offers in EHLO survives a
 refused STARTTLS (RFC 3207 §4: 454 leaves the session in the clear), and
 SMTPUTF8 is asked for only when the message needs it (RFC 6531 §3.2): a
-non-ASCII envelope address or header. A message that merely came with
+non-ASCII envelope address or header; SIZE= goes only to a peer that
+offered SIZE. A message that merely came with
 SMTPUTF8 goes to a peer without it; one that needs it bounces 5.6.7."""
 
 import os
@@ -92,6 +93,18 @@ def test_starttls_refused_size_limit_still_applies(relay):
     assert p.starttls_seen >= 1
     assert p.snapshot() == []
     assert p.rcpt_log == [], "the message was offered in spite of SIZE"
+
+
+def test_no_size_parameter_to_a_peer_without_size(relay):
+    # RFC 1870 §5: SIZE= only to a server whose EHLO offered SIZE (an
+    # LMTP server such as Dovecot's refuses it with 555 5.5.4).
+    p, t = routed(relay, "nosize.example", size_limit=0)
+    t.send(ALICE, "x@nosize.example", make_msg(msgid="<nosize@client.test>"))
+    got = p.wait_messages(1)[0]
+    assert got.msgid == "<nosize@client.test>"
+    assert not any(o.startswith("SIZE") for o in opts(got)), opts(got)
+    ev = t.wait_event("delivery", to="<x@nosize.example>")[0]
+    assert ev["status"] == "sent", ev
 
 
 # ------------------------------------------------------ SMTPUTF8 need ----

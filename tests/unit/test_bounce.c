@@ -620,6 +620,49 @@ test_relayed(void **state)
 	fixture_clear(&f);
 }
 
+/* A failure an LMTP server reported: its reply is the diagnostic; the
+ * host is the Remote-MTA over TCP, and a unix socket names none. */
+static void
+test_lmtp_failed(void **state)
+{
+	static const struct {
+		const char *relay, *mta;
+	} cases[] = {
+		{ "lmtp:dovecot.example.org[192.0.2.24]:24", "dns; dovecot.example.org" },
+		{ "lmtp:unix:/run/dovecot/lmtp", NULL },
+	};
+	struct fixture f;
+	struct dsn d;
+	char v[1024], *g;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fixture_init(&f, SMTP_RET_HDRS);
+		strcpy(f.res[0].relay, cases[i].relay);
+		strcpy(f.res[0].dsn, "5.2.2");
+		strcpy(f.res[0].detail, "552 5.2.2 <bob@example.net> Quota exceeded");
+		f.res[0].remote_code = 552;
+		f.res[0].final_hop = true;
+		fixture_item(&f, 0, DSN_FAILED);
+		compose(&f, original, sizeof(original) - 1, &d);
+		g = recipient_group(&d, 0);
+		assert_non_null(g);
+		assert_non_null(field(g, "Status", v, sizeof(v)));
+		assert_string_equal(v, "5.2.2");
+		assert_non_null(field(g, "Diagnostic-Code", v, sizeof(v)));
+		assert_string_equal(v, "smtp; 552 5.2.2 <bob@example.net> Quota exceeded");
+		if (cases[i].mta) {
+			assert_non_null(field(g, "Remote-MTA", v, sizeof(v)));
+			assert_string_equal(v, cases[i].mta);
+		} else
+			assert_null(field(g, "Remote-MTA", v, sizeof(v)));
+		free(g);
+		dsn_free(&d);
+		fixture_clear(&f);
+	}
+}
+
 /*
  * What the third part returns, for every RET and every kind of report:
  * RET decides only for a failure report; success, relay and delay reports
@@ -723,6 +766,7 @@ main(void)
 		cmocka_unit_test(test_orcpt_and_envid),
 		cmocka_unit_test(test_eightbit),
 		cmocka_unit_test(test_relayed),
+		cmocka_unit_test(test_lmtp_failed),
 		cmocka_unit_test(test_returned_part_by_action),
 		cmocka_unit_test(test_notify_honoured),
 	};

@@ -314,6 +314,116 @@ test_bad_lines(void **state)
 	buf_release(&errs);
 }
 
+/* route and local_transport: each form, its parse and its text (what
+ * ternctl check shows), which reads back the same. */
+static void
+test_transports(void **state)
+{
+	static const struct {
+		const char *line;
+		int kind;               /* enum config_transport_kind */
+		const char *host, *path;
+		int port;
+		const char *text;
+	} good[] = {
+		{ "route example.net mx.example.net", TRANSPORT_SMTP, "mx.example.net", "", 25,
+		  "mx.example.net:25" },
+		{ "route example.net 192.0.2.1:2525", TRANSPORT_SMTP, "192.0.2.1", "", 2525,
+		  "192.0.2.1:2525" },
+		{ "route example.net [2001:db8::1]:26", TRANSPORT_SMTP, "2001:db8::1", "", 26,
+		  "[2001:db8::1]:26" },
+		{ "route example.net lmtp:127.0.0.1:2424", TRANSPORT_LMTP, "127.0.0.1", "", 2424,
+		  "lmtp:127.0.0.1:2424" },
+		{ "route example.net lmtp:dovecot.example.net", TRANSPORT_LMTP,
+		  "dovecot.example.net", "", 24, "lmtp:dovecot.example.net:24" },
+		{ "route example.net lmtp:[::1]:24", TRANSPORT_LMTP, "::1", "", 24,
+		  "lmtp:[::1]:24" },
+		{ "route example.net lmtp:unix:/run/dovecot/lmtp", TRANSPORT_LMTP_UNIX, "",
+		  "/run/dovecot/lmtp", 0, "lmtp:unix:/run/dovecot/lmtp" },
+		{ "local_transport lmtp:127.0.0.1:24", TRANSPORT_LMTP, "127.0.0.1", "", 24,
+		  "lmtp:127.0.0.1:24" },
+		{ "local_transport lmtp:unix:/var/run/dovecot/lmtp", TRANSPORT_LMTP_UNIX, "",
+		  "/var/run/dovecot/lmtp", 0, "lmtp:unix:/var/run/dovecot/lmtp" },
+		{ "local_transport maildir", TRANSPORT_MAILDIR, "", "", 0, "maildir" },
+	};
+	static const char *bad[] = {
+		"route example.net lmtp:unix:relative/lmtp",
+		"route example.net lmtp:unix:",
+		"route example.net lmtp:",
+		"route example.net lmtp:127.0.0.1:0",
+		"route example.net lmtp:127.0.0.1:65536",
+		"route example.net lmtp:127.0.0.1:24x",
+		"route example.net lmtp:[::1",
+		"route example.net [::1]x",
+		"route example.net host:",
+		"route example.net",
+		"route example.net a b",
+		"route example.net lmtp:unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"local_transport maildir:x",
+		"local_transport 127.0.0.1:24",
+		"local_transport smtp:127.0.0.1:25",
+		"local_transport lmtp:unix:lmtp",
+		"local_transport lmtp:unix:/a b",
+	};
+	struct config cfg;
+	struct buf errs = BUF_INIT;
+	char text[512], shown[300];
+	size_t i;
+
+	(void)state;
+	/* The default: tern writes the Maildirs itself. */
+	assert_int_equal(load(BASE, &cfg, &errs, NULL), 0);
+	assert_int_equal(cfg.local_transport.kind, TRANSPORT_MAILDIR);
+	assert_false(config_transport_is_lmtp(&cfg.local_transport));
+	teardown_tmp(NULL);
+	for (i = 0; i < NELEM(good); i++) {
+		const struct config_transport *t;
+
+		snprintf(text, sizeof(text), BASE "%s\n", good[i].line);
+		if (load(text, &cfg, &errs, NULL) != 0)
+			fail_msg("\"%s\": %s", good[i].line, buf_cstr(&errs));
+		if (strncmp(good[i].line, "route", 5) == 0) {
+			assert_int_equal(cfg.nroutes, 1);
+			assert_string_equal(cfg.routes[0].domain, "example.net");
+			assert_ptr_equal(config_route_for(&cfg, "Example.NET"), &cfg.routes[0]);
+			t = &cfg.routes[0].hop;
+		} else
+			t = &cfg.local_transport;
+		assert_int_equal(t->kind, good[i].kind);
+		assert_string_equal(t->host, good[i].host);
+		assert_string_equal(t->path, good[i].path);
+		assert_int_equal(t->port, good[i].port);
+		assert_int_equal(config_transport_is_lmtp(t), good[i].kind == TRANSPORT_LMTP ||
+		    good[i].kind == TRANSPORT_LMTP_UNIX);
+		assert_int_equal(config_transport_text(t, shown, sizeof(shown)), 0);
+		assert_string_equal(shown, good[i].text);
+		teardown_tmp(NULL);
+	}
+	for (i = 0; i < NELEM(bad); i++) {
+		snprintf(text, sizeof(text), BASE "%s\n", bad[i]);
+		if (load(text, &cfg, &errs, NULL) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+		assert_non_null(strstr(buf_cstr(&errs), ":3: "));
+		teardown_tmp(NULL);
+	}
+	/* tern as the mailbox server and another server as it: one or the
+	 * other. (A route to LMTP beside an LMTP listener is fine.) */
+	assert_int_equal(load(BASE "listen lmtp unix:/run/tern/lmtp\n"
+	    "local_transport lmtp:127.0.0.1:24\n", &cfg, &errs, NULL), -1);
+	assert_non_null(strstr(buf_cstr(&errs), "exclude each other"));
+	teardown_tmp(NULL);
+	assert_int_equal(load(BASE "listen lmtp unix:/run/tern/lmtp\n"
+	    "route example.net lmtp:127.0.0.1:24\n", &cfg, &errs, NULL), 0);
+	teardown_tmp(NULL);
+	/* The text is bounded like every fixed array. */
+	assert_int_equal(load(BASE "local_transport lmtp:unix:/run/dovecot/lmtp\n", &cfg,
+	    &errs, NULL), 0);
+	assert_int_equal(config_transport_text(&cfg.local_transport, shown, 12), -1);
+	teardown_tmp(NULL);
+	buf_release(&errs);
+}
+
 static void
 test_errors_file_line(void **state)
 {
@@ -848,6 +958,7 @@ main(void)
 		cmocka_unit_test_teardown(test_full, teardown_tmp),
 		cmocka_unit_test_teardown(test_durations_sizes, teardown_tmp),
 		cmocka_unit_test_teardown(test_bad_lines, teardown_tmp),
+		cmocka_unit_test_teardown(test_transports, teardown_tmp),
 		cmocka_unit_test_teardown(test_errors_file_line, teardown_tmp),
 		cmocka_unit_test_teardown(test_long_lines, teardown_tmp),
 		cmocka_unit_test(test_write_default),

@@ -37,53 +37,63 @@ struct scase {
 	int delay_warning;
 	int64_t age;
 	int action;             /* enum dsn_action, or NONE */
+	bool final_hop;         /* delivered by an LMTP server */
 };
 
 static const struct scase cases[] = {
 	{ "failed, NOTIFY unset", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_FAILED, 0, false, true, false, false, 3600, 10, DSN_FAILED },
+	  RCPT_FAILED, 0, false, true, false, false, 3600, 10, DSN_FAILED, false },
 	{ "failed, NOTIFY=FAILURE", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_FAILED, F, false, true, false, false, 3600, 10, DSN_FAILED },
+	  RCPT_FAILED, F, false, true, false, false, 3600, 10, DSN_FAILED, false },
 	{ "failed, NOTIFY=SUCCESS,DELAY", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_FAILED, S | D, false, true, false, false, 3600, 10, NONE },
+	  RCPT_FAILED, S | D, false, true, false, false, 3600, 10, NONE, false },
 	{ "failed, NOTIFY=NEVER", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_FAILED, N, false, true, false, false, 3600, 10, NONE },
+	  RCPT_FAILED, N, false, true, false, false, 3600, 10, NONE, false },
 	{ "failed earlier, not this attempt", "a@b.example", "r@example.net",
-	  "r@example.net", RCPT_FAILED, 0, false, false, false, false, 3600, 10, NONE },
+	  "r@example.net", RCPT_FAILED, 0, false, false, false, false, 3600, 10, NONE, false },
 	{ "delivered locally, SUCCESS", "a@b.example", "u@example.org", "u@example.org",
-	  RCPT_DELIVERED, S, true, true, false, false, 3600, 10, DSN_DELIVERED },
+	  RCPT_DELIVERED, S, true, true, false, false, 3600, 10, DSN_DELIVERED, false },
 	{ "relayed, SUCCESS", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_DELIVERED, S | F, false, true, false, false, 3600, 10, DSN_RELAYED },
+	  RCPT_DELIVERED, S | F, false, true, false, false, 3600, 10, DSN_RELAYED, false },
 	{ "relayed, the next hop reports", "a@b.example", "r@example.net",
-	  "r@example.net", RCPT_DELIVERED, S, false, true, true, false, 3600, 10, NONE },
+	  "r@example.net", RCPT_DELIVERED, S, false, true, true, false, 3600, 10, NONE, false },
+	{ "delivered by an LMTP route, SUCCESS", "a@b.example", "r@example.net",
+	  "r@example.net", RCPT_DELIVERED, S, false, true, false, false, 3600, 10,
+	  DSN_DELIVERED, true },
+	{ "local, delivered over LMTP, SUCCESS", "a@b.example", "u@example.org",
+	  "u@example.org", RCPT_DELIVERED, S, true, true, false, false, 3600, 10,
+	  DSN_DELIVERED, true },
+	{ "delivered by an LMTP route, NOTIFY=FAILURE", "a@b.example", "r@example.net",
+	  "r@example.net", RCPT_DELIVERED, F, false, true, false, false, 3600, 10,
+	  NONE, true },
 	{ "delivered, NOTIFY unset", "a@b.example", "u@example.org", "u@example.org",
-	  RCPT_DELIVERED, 0, true, true, false, false, 3600, 10, NONE },
+	  RCPT_DELIVERED, 0, true, true, false, false, 3600, 10, NONE, false },
 	{ "delivered, NOTIFY=FAILURE", "a@b.example", "u@example.org", "u@example.org",
-	  RCPT_DELIVERED, F, true, true, false, false, 3600, 10, NONE },
+	  RCPT_DELIVERED, F, true, true, false, false, 3600, 10, NONE, false },
 	{ "pending past the warning time", "a@b.example", "r@example.net",
 	  "r@example.net", RCPT_PENDING, D, false, true, false, false, 3600, 5000,
-	  DSN_DELAYED },
+	  DSN_DELAYED, false },
 	{ "pending at the warning time", "a@b.example", "r@example.net",
 	  "r@example.net", RCPT_PENDING, D | F, false, true, false, false, 3600, 3600,
-	  DSN_DELAYED },
+	  DSN_DELAYED, false },
 	{ "pending before the warning time", "a@b.example", "r@example.net",
-	  "r@example.net", RCPT_PENDING, D, false, true, false, false, 3600, 3599, NONE },
+	  "r@example.net", RCPT_PENDING, D, false, true, false, false, 3600, 3599, NONE, false },
 	{ "pending, warned before", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_PENDING, D, false, true, false, true, 3600, 5000, NONE },
+	  RCPT_PENDING, D, false, true, false, true, 3600, 5000, NONE, false },
 	{ "pending, warnings off", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_PENDING, D, false, true, false, false, 0, 5000, NONE },
+	  RCPT_PENDING, D, false, true, false, false, 0, 5000, NONE, false },
 	{ "pending, NOTIFY unset", "a@b.example", "r@example.net", "r@example.net",
-	  RCPT_PENDING, 0, false, true, false, false, 3600, 5000, NONE },
+	  RCPT_PENDING, 0, false, true, false, false, 3600, 5000, NONE, false },
 	{ "bounce failed: to the postmaster", "", "r@example.net", "r@example.net",
-	  RCPT_FAILED, 0, false, true, false, false, 3600, 10, DSN_FAILED },
+	  RCPT_FAILED, 0, false, true, false, false, 3600, 10, DSN_FAILED, false },
 	{ "bounce to the postmaster failed", "", "Postmaster@Example.org",
-	  "x@example.org", RCPT_FAILED, 0, true, true, false, false, 3600, 10, NONE },
+	  "x@example.org", RCPT_FAILED, 0, true, true, false, false, 3600, 10, NONE, false },
 	{ "bounce to an alias of the postmaster failed", "", "root@example.org",
-	  POSTMASTER, RCPT_FAILED, 0, true, true, false, false, 3600, 10, NONE },
+	  POSTMASTER, RCPT_FAILED, 0, true, true, false, false, 3600, 10, NONE, false },
 	{ "bounce delivered: no success notice", "", "u@example.org", "u@example.org",
-	  RCPT_DELIVERED, S, true, true, false, false, 3600, 10, NONE },
+	  RCPT_DELIVERED, S, true, true, false, false, 3600, 10, NONE, false },
 	{ "bounce pending: no delay notice", "", "r@example.net", "r@example.net",
-	  RCPT_PENDING, D, false, true, false, false, 3600, 5000, NONE },
+	  RCPT_PENDING, D, false, true, false, false, 3600, 5000, NONE, false },
 };
 
 static void
@@ -110,6 +120,7 @@ test_table(void **state)
 		    c->notify, c->local), 0);
 		env.rcpts[0].state = c->state;
 		res.peer_dsn = c->peer_dsn;
+		res.final_hop = c->final_hop;
 		n = dsn_select(&in, &sel);
 		if (c->action == NONE) {
 			if (n != 0)
