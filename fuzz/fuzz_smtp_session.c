@@ -318,6 +318,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.cfg = &cfg;
 	env.dir = dir;
 	env.auth = auth;
+	env.pool = pool;
+	snprintf(env.mailroot, sizeof(env.mailroot), "%s/mail", data_dir);
 	proto = data[1] & 3;
 	lc.proto = proto == 1 ? &lmtp_server_proto : proto == 2 ? &pop3_server_proto :
 	    &smtp_server_proto;

@@ -502,6 +502,7 @@ main(int argc, char **argv)
 	}
 	d.smtp_env.auth = d.auth;
 	d.smtp_env.rates = d.rates;
+	d.smtp_env.pool = d.pool;
 	d.pop3_env.base = d.base;
 	d.pop3_env.cfg = &d.cfg;
 	d.pop3_env.pool = d.pool;
@@ -509,6 +510,8 @@ main(int argc, char **argv)
 	d.pop3_env.store.hostname = d.cfg.hostname;
 	d.pop3_env.store.lock_timeout = 10;
 	if (str_fmt(d.pop3_env.mailroot, sizeof(d.pop3_env.mailroot), "%s/mail",
+	    d.cfg.data_dir) == -1 ||
+	    str_fmt(d.smtp_env.mailroot, sizeof(d.smtp_env.mailroot), "%s/mail",
 	    d.cfg.data_dir) == -1) {
 		log_msg(LOG_LVL_ERR, "data_dir too long");
 		goto out;

@@ -31,6 +31,7 @@ struct now_job {
 	queue_now_cb cb;
 	uint64_t cookie;
 	struct maildir_result *mres;     /* one per recipient */
+	struct quota_limits *quota;      /* one per recipient */
 	struct queue_now_result *res;
 	unsigned syncs;                  /* new/ syncs outstanding (+1 held) */
 };
@@ -65,7 +66,7 @@ now_work(void *arg)
 				continue;
 			}
 			maildir_deliver(box, q->cfg->hostname, prefix.data, prefix.len, fd,
-			    (off_t)tx->hdr_len, tx->body_len, mr);
+			    (off_t)tx->hdr_len, tx->body_len, &j->quota[i], mr);
 		}
 	}
 	buf_release(&prefix);
@@ -89,9 +90,10 @@ now_report(struct now_job *j)
 		    mr->status == DELIVER_PERM ? QUEUE_NOW_PERM : QUEUE_NOW_TEMP;
 		str_copy(r->detail, sizeof(r->detail),
 		    mr->status == DELIVER_OK ? "delivered to maildir" : mr->error);
+		str_copy(r->dsn, sizeof(r->dsn), mr->status == DELIVER_OK ? "2.0.0" :
+		    mr->dsn[0] ? mr->dsn : mr->status == DELIVER_PERM ? "5.3.0" : "4.3.0");
 		maillog_delivery(tx->env.id, tx->env.rcpts[i].addr, tx->env.rcpts[i].orig,
-		    "local", NULL, queue_now() - tx->started, r->status == QUEUE_NOW_OK ? "2.0.0" :
-		    r->status == QUEUE_NOW_PERM ? "5.3.0" : "4.3.0",
+		    "local", NULL, queue_now() - tx->started, r->dsn,
 		    r->status == QUEUE_NOW_OK ? "sent" : r->status == QUEUE_NOW_PERM ?
 		    "bounced" : "deferred", r->detail);
 	}
@@ -99,8 +101,54 @@ now_report(struct now_job *j)
 	envelope_clear(&tx->env);
 	free(tx);
 	free(j->mres);
+	free(j->quota);
 	free(j->res);
 	free(j);
+}
+
+static bool
+counted(const struct now_job *j, size_t i)
+{
+	return j->mres[i].status == DELIVER_OK && quota_limited(&j->quota[i]);
+}
+
+/* Pool thread: the deliveries, durable now, go into their mailboxes'
+ * maildirsize (a cache: appended, not synced; docs/queue.md). */
+static void
+quota_work(void *arg)
+{
+	struct now_job *j = arg;
+	char box[QPATH_MAX];
+	size_t i;
+
+	for (i = 0; i < j->tx->env.nrcpts; i++) {
+		if (counted(j, i) &&
+		    maildir_path(j->tx->q->mailroot, j->tx->env.rcpts[i].addr, box, sizeof(box)) == 0 &&
+		    quota_add(box, (int64_t)j->mres[i].size, 1) == -1)
+			log_warn("id=%s quota: %s", j->tx->env.id, box);
+	}
+}
+
+static void
+quota_done(void *arg)
+{
+	now_report(arg);
+}
+
+/* Every copy is durable (or failed): count the quota, then report. */
+static void
+now_durable(struct now_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->tx->env.nrcpts; i++) {
+		if (counted(j, i)) {
+			if (iopool_submit(j->tx->q->pool, quota_work, quota_done, j) == 0)
+				return;
+			break;   /* out of memory: the file is recounted when wrong */
+		}
+	}
+	now_report(j);
 }
 
 /* One new/ is synced (or failed: err). */
@@ -124,7 +172,7 @@ now_synced(void *arg, int err)
 		}
 	}
 	if (--j->syncs == 0)
-		now_report(j);
+		now_durable(j);
 }
 
 static void
@@ -163,17 +211,20 @@ queue_tx_deliver_now(struct queue_tx *tx, queue_now_cb cb, uint64_t cookie)
 		tx->fd = -1;
 	}
 	if (j == NULL || (j->mres = calloc(n, sizeof(*j->mres))) == NULL ||
-	    (j->res = calloc(n, sizeof(*j->res))) == NULL || tx->direct || tx->err != QUEUE_OK) {
+	    (j->res = calloc(n, sizeof(*j->res))) == NULL ||
+	    (j->quota = calloc(n, sizeof(*j->quota))) == NULL || tx->direct || tx->err != QUEUE_OK) {
 		struct queue_now_result fail[64];
 		size_t i, k = tx->env.nrcpts < 64 ? tx->env.nrcpts : 64;
 
 		for (i = 0; i < k; i++) {
 			fail[i].status = QUEUE_NOW_TEMP;
+			str_copy(fail[i].dsn, sizeof(fail[i].dsn), "4.3.0");
 			str_copy(fail[i].detail, sizeof(fail[i].detail), tx->err == QUEUE_ENOSPC ?
 			    "insufficient system storage" : "local error");
 		}
 		if (j) {
 			free(j->mres);
+			free(j->quota);
 			free(j->res);
 			free(j);
 		}
@@ -186,6 +237,13 @@ queue_tx_deliver_now(struct queue_tx *tx, queue_now_cb cb, uint64_t cookie)
 	j->tx = tx;
 	j->cb = cb;
 	j->cookie = cookie;
+	{
+		size_t i;
+
+		/* Asked on the loop, where the directory lives. */
+		for (i = 0; i < tx->env.nrcpts; i++)
+			queue_quota_of(tx->q, tx->env.rcpts[i].addr, &j->quota[i]);
+	}
 	if (iopool_submit(tx->q->pool, now_work, now_done, j) == -1) {
 		size_t i;
 

@@ -85,6 +85,7 @@ void queue_tx_abort(struct queue_tx **txp);
 enum queue_now_status { QUEUE_NOW_OK, QUEUE_NOW_TEMP, QUEUE_NOW_PERM };
 struct queue_now_result {
 	enum queue_now_status status;
+	char dsn[8];         /* RFC 3463: "2.0.0", "4.2.2" over quota, ... */
 	char detail[256];
 };
 typedef void (*queue_now_cb)(uint64_t cookie, const char *id,

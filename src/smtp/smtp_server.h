@@ -14,6 +14,7 @@ struct directory;
 struct queue;
 struct authsvc;
 struct limtab;
+struct iopool;
 struct conn_proto;
 
 /* What sessions need from the daemon; owned by ternd, outlives sessions. */
@@ -25,6 +26,9 @@ struct smtp_server_env {
 	struct authsvc *auth;          /* login checks, failure limits */
 	struct limtab *rates;          /* submission messages per user and
 	                                * hour; NULL: no submission_rate_limit */
+	struct iopool *pool;           /* disk questions (a mailbox's quota at
+	                                * RCPT); NULL: none asked */
+	char mailroot[1024];           /* data_dir/mail */
 };
 
 /* The protocol table a listener_conf names; its env is a struct

@@ -16,8 +16,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "../common/iopool.h"
 #include "../common/log.h"
 #include "../common/str.h"
+#include "../deliver/maildir.h"
+#include "../mailbox/quota.h"
+#include "../route/directory.h"
 #include "../common/timefmt.h"
 #include "../maillog/maillog.h"
 #include "../net/conn.h"
@@ -166,6 +170,154 @@ lmtp_rcpt_cancel(struct smtp_tx *tx)
 	free(tx->lr[--tx->nlr].idx);
 }
 
+/* The RCPT's mailboxes join the envelope (and, in LMTP, the list of
+ * accepted RCPTs); the reply. */
+static void
+rcpt_accept(struct smtp_session *s, struct route_list *dests, const char *orig,
+    const struct smtp_rcpt_params *rp)
+{
+	struct smtp_tx *tx = s->tx;
+	size_t i, k;
+
+	if (s->lmtp && lmtp_rcpt_begin(tx, orig, dests->n) == -1) {
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return;
+	}
+	for (i = 0; i < dests->n; i++) {
+		for (k = 0; k < tx->env.nrcpts; k++) {
+			if (strcmp(tx->env.rcpts[k].addr, dests->dests[i].address) == 0)
+				break;
+		}
+		if (k == tx->env.nrcpts && envelope_add_rcpt(&tx->env, dests->dests[i].address,
+		    orig, rp->orcpt, rp->notify, dests->dests[i].local) == -1) {
+			if (s->lmtp)
+				lmtp_rcpt_cancel(tx);
+			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+			return;
+		}
+		/* The same mailbox twice gets one copy (k: the earlier one). */
+		if (s->lmtp)
+			tx->lr[tx->nlr - 1].idx[tx->lr[tx->nlr - 1].nidx++] = k;
+	}
+	tx->rcpts_given++;
+	smtp_session_enter(s, S_RCPT);
+	smtp_session_reply(s, 250, ESC_RCPT_OK, "Ok");
+}
+
+/* ------------------------------------------------------- RCPT quota ---- */
+
+struct quota_job {
+	uint64_t sid;
+	struct route_list dests;        /* moved from the RCPT */
+	char orig[SMTP_PATH_MAX + 8];
+	struct smtp_rcpt_params rp;
+	uint64_t size;                  /* MAIL's SIZE=, else 0 */
+	size_t n;                       /* the mailboxes with a quota */
+	char (*box)[SMTP_PATH_MAX + 64];
+	struct quota_limits *lim;
+	enum quota_verdict verdict;     /* the worst */
+	char detail[128];
+};
+
+static void
+quota_job_free(struct quota_job *j)
+{
+	route_list_clear(&j->dests);
+	free(j->box);
+	free(j->lim);
+	free(j);
+}
+
+static void
+rcpt_quota_work(void *arg)
+{
+	struct quota_job *j = arg;
+	size_t i;
+
+	for (i = 0; i < j->n; i++) {
+		struct quota_usage u;
+		enum quota_verdict v;
+
+		if (quota_check_maildir(j->box[i], &j->lim[i], j->size, &u, &v) == -1)
+			continue;   /* unreadable: not held back here (delivery decides) */
+		if (v > j->verdict) {
+			j->verdict = v;
+			snprintf(j->detail, sizeof(j->detail), v == QUOTA_NEVER ?
+			    "message larger than the mailbox quota" : "mailbox full");
+		}
+	}
+}
+
+static void
+rcpt_quota_done(void *arg)
+{
+	struct quota_job *j = arg;
+	struct smtp_session *s = smtp_session_find(j->sid);
+
+	if (s != NULL && s->tx != NULL) {
+		s->cmdline = "RCPT (quota)";
+		s->cmdlen = 12;
+		if (j->verdict == QUOTA_NEVER)
+			smtp_session_reply(s, 552, "5.2.2", "<%s>: %s", j->orig, j->detail);
+		else if (j->verdict == QUOTA_OVER_TEMP)
+			smtp_session_reply(s, 452, "4.2.2", "<%s>: %s, try again later", j->orig,
+			    j->detail);
+		else
+			rcpt_accept(s, &j->dests, j->orig, &j->rp);
+		s->cmdline = NULL;
+		smtp_session_flush(s);
+		conn_resume(s->conn, CONN_DONE);
+	}
+	quota_job_free(j);
+}
+
+/*
+ * CONN_PENDING when some of dests has a quota and the pool will say
+ * whether the message fits (dests then moved into the job); CONN_DONE
+ * when there is nothing to ask.
+ */
+static enum conn_step
+rcpt_quota_check(struct smtp_session *s, struct route_list *dests, const char *orig,
+    const struct smtp_rcpt_params *rp)
+{
+	struct quota_job *j;
+	size_t i, n = 0;
+
+	for (i = 0; i < dests->n; i++)
+		n += dests->dests[i].local &&
+		    directory_quota(s->env->dir, dests->dests[i].address, &(uint64_t){ 0 },
+		    &(uint64_t){ 0 });
+	if (n == 0 || s->env->pool == NULL || (j = calloc(1, sizeof(*j))) == NULL)
+		return CONN_DONE;
+	if ((j->box = calloc(n, sizeof(*j->box))) == NULL ||
+	    (j->lim = calloc(n, sizeof(*j->lim))) == NULL) {
+		quota_job_free(j);
+		return CONN_DONE;
+	}
+	for (i = 0; i < dests->n; i++) {
+		struct quota_limits *l = &j->lim[j->n];
+
+		if (!dests->dests[i].local ||
+		    !directory_quota(s->env->dir, dests->dests[i].address, &l->bytes, &l->messages) ||
+		    maildir_path(s->env->mailroot, dests->dests[i].address, j->box[j->n],
+		    sizeof(j->box[0])) == -1)
+			continue;
+		j->n++;
+	}
+	j->sid = s->id;
+	j->size = s->tx->mp.has_size ? s->tx->mp.size : 0;
+	str_copy(j->orig, sizeof(j->orig), orig);
+	j->rp = *rp;
+	j->dests = *dests;
+	if (iopool_submit(s->env->pool, rcpt_quota_work, rcpt_quota_done, j) == -1) {
+		memset(&j->dests, 0, sizeof(j->dests));
+		quota_job_free(j);
+		return CONN_DONE;
+	}
+	memset(dests, 0, sizeof(*dests));
+	return CONN_PENDING;
+}
+
 enum conn_step
 smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 {
@@ -179,7 +331,7 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	enum route_status rs;
 	char local[SMTP_LOCAL_MAX + 1], orig[SMTP_PATH_MAX + 8];
 	enum conn_step step = CONN_DONE;
-	size_t i, k;
+	size_t i;
 
 	if (tx->rcpts_given >= cfg->max_recipients ||
 	    (s->authed && cfg->submission_max_recipients &&
@@ -249,30 +401,13 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 				goto out;
 			}
 		}
-		if (lmtp_rcpt_begin(tx, orig, dests.n) == -1) {
-			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
-			goto out;
-		}
 	}
-	for (i = 0; i < dests.n; i++) {
-		for (k = 0; k < tx->env.nrcpts; k++) {
-			if (strcmp(tx->env.rcpts[k].addr, dests.dests[i].address) == 0)
-				break;
-		}
-		if (k == tx->env.nrcpts && envelope_add_rcpt(&tx->env, dests.dests[i].address,
-		    orig, rp.orcpt, rp.notify, dests.dests[i].local) == -1) {
-			if (s->lmtp)
-				lmtp_rcpt_cancel(tx);
-			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
-			goto out;
-		}
-		/* The same mailbox twice gets one copy (k: the earlier one). */
-		if (s->lmtp)
-			tx->lr[tx->nlr - 1].idx[tx->lr[tx->nlr - 1].nidx++] = k;
-	}
-	tx->rcpts_given++;
-	smtp_session_enter(s, S_RCPT);
-	smtp_session_reply(s, 250, ESC_RCPT_OK, "Ok");
+	/* A mailbox with a quota is asked on the pool whether the message
+	 * fits (RFC 3463 4.2.2 / 5.2.2 now, not a bounce later). */
+	if ((step = rcpt_quota_check(s, &dests, orig, &rp)) == CONN_PENDING)
+		return CONN_PENDING;   /* the job owns dests now */
+	rcpt_accept(s, &dests, orig, &rp);
+	step = CONN_DONE;
 out:
 	route_list_clear(&dests);
 	return step;
@@ -500,6 +635,12 @@ on_delivered(uint64_t cookie, const char *id, const struct queue_now_result *res
 		}
 		if (st == QUEUE_NOW_OK)
 			smtp_session_reply(s, 250, ESC_OK, "<%s> delivered as %s", lr->orig, id);
+		else if (worst && strcmp(worst->dsn, "5.2.2") == 0)
+			/* RFC 3463: the mailbox is full for this message, for good. */
+			smtp_session_reply(s, 552, "5.2.2", "<%s> %s", lr->orig, worst->detail);
+		else if (worst && strcmp(worst->dsn, "4.2.2") == 0)
+			smtp_session_reply(s, 452, "4.2.2", "<%s> %s, try again later", lr->orig,
+			    worst->detail);
 		else if (st == QUEUE_NOW_PERM)
 			smtp_session_reply(s, 550, "5.3.0", "<%s> %s", lr->orig,
 			    worst ? worst->detail : "delivery failed");
