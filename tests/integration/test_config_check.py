@@ -39,7 +39,7 @@ def test_valid_config(files):
     ("idle_timeout 5x", ["idle_timeout"]),
     ("log_debug maybe", ["log_debug"]),
     ("listen smtp 127.0.0.1:99999", ["listen"]),
-    ("listen pop3 127.0.0.1:110", ["listen"]),
+    ("listen imap4 127.0.0.1:143", ["listen"]),
     ("max_errors", ["max_errors"]),
     ("route example.net lmtp:unix:relative", ["route", "absolute"]),
     ("route example.net lmtp:127.0.0.1:0", ["route", "port"]),
