@@ -283,6 +283,9 @@ rcpt_quota_check(struct smtp_session *s, struct route_list *dests, const char *o
 	struct quota_job *j;
 	size_t i, n = 0;
 
+	/* Mailboxes on another server (local_transport LMTP) are its to count. */
+	if (s->env->cfg->local_transport.kind != TRANSPORT_MAILDIR)
+		return CONN_DONE;
 	for (i = 0; i < dests->n; i++)
 		n += dests->dests[i].local &&
 		    directory_quota(s->env->dir, dests->dests[i].address, &(uint64_t){ 0 },

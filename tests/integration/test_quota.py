@@ -194,10 +194,13 @@ def test_one_recipient_over_quota_waits_alone(mail_factory):
     mt = mail_factory(users=users(**{ALICE: "quota=500"}))
     first = send(mt, ALICE, message(0))
     wait_delivery(mt, first, "sent", "2.0.0")
-    # To both: bob has it at once, alice's copy waits in the queue.
+    # To both: bob has it at once, alice's copy waits in the queue. (No
+    # SIZE= on MAIL, so the RCPT-time check cannot know it will not fit.)
     with smtplib.SMTP("127.0.0.1", mt.port, timeout=t(10)) as s:
-        refused = s.sendmail(SENDER, [ALICE, BOB], message(1).encode())
-    assert refused == {}
+        s.ehlo()
+        assert s.mail(SENDER)[0] == 250
+        assert s.rcpt(ALICE)[0] == 250 and s.rcpt(BOB)[0] == 250
+        assert s.data(message(1).encode())[0] == 250
     qid = mt.wait_for_log(r"id=(\w+) event=queued [^\n]*nrcpt=2")[0]
     wait_delivery(mt, qid, "sent", "2.0.0", to=BOB)
     wait_delivery(mt, qid, "deferred", "4.2.2", count=2, to=ALICE)
@@ -317,3 +320,61 @@ def test_tern_reads_dovecots_maildirsize(mail_factory, dovecot_factory):
     detail, = wait_delivery(mt, qid, "deferred", "4.2.2")
     assert detail.startswith("mailbox full: %d of 2048 octets used" % used), detail
     assert usage(box) == (used, 3)
+
+
+# ------------------------------------------------------- at RCPT time --
+
+def test_rcpt_refused_when_full_and_when_never_fits(mail_factory):
+    """RFC 3463 at RCPT: 452 4.2.2 once the mailbox is full (the client
+    keeps the message and tries later), 552 5.2.2 when MAIL's SIZE is more
+    than the whole quota; in LMTP the same, per recipient."""
+    import relayenv
+    from tern_harness import RawClient
+    import socket
+
+    lport = relayenv.free_port()
+    mt = mail_factory(users=users(**{ALICE: "quota=1K"}),
+                      extra=["listen lmtp 127.0.0.1:%d" % lport])
+    codes = []
+    for i in range(12):
+        msg = message(i, pad=600)
+        with smtplib.SMTP("127.0.0.1", mt.port, timeout=t(10)) as s:
+            s.ehlo()
+            assert s.mail(SENDER, ["SIZE=%d" % len(msg)])[0] == 250
+            code, text = s.rcpt(ALICE)
+            codes.append(code)
+            if code != 250:
+                assert code == 452 and b"4.2.2" in text, text
+                break
+            assert s.data(msg)[0] == 250
+        # Delivered, or (the usage checked at RCPT fit, the message did
+        # not) deferred: either way counted before the next RCPT.
+        mt.wait_for_log(r"event=delivery to=<alice@example\.test>", count=i + 1)
+    assert codes[-1] == 452 and codes.count(250) >= 1, codes
+    # Bigger than the whole quota, by MAIL's SIZE: never.
+    with smtplib.SMTP("127.0.0.1", mt.port, timeout=t(10)) as s:
+        s.ehlo()
+        assert s.mail(SENDER, ["SIZE=5000"])[0] == 250
+        code, text = s.rcpt(ALICE)
+        assert code == 552 and b"5.2.2" in text, text
+        assert s.rcpt(BOB)[0] == 250           # bob has no quota
+    # LMTP: the full mailbox is refused at RCPT, the other delivered.
+    c = RawClient.__new__(RawClient)
+    c.sock = socket.create_connection(("127.0.0.1", lport), timeout=t(10))
+    c.timeout = t(10)
+    c.buf = b""
+    try:
+        assert c.reply()[0] == 220
+        assert c.cmd("LHLO x")[0] == 250
+        c.send(b"MAIL FROM:<s@example.net> SIZE=600\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+               % (ALICE.encode(), BOB.encode()))
+        got = [c.reply() for _ in range(4)]
+        assert [g[0] for g in got] == [250, 452, 250, 354], got
+        assert "4.2.2" in got[1][1][0]
+        c.send(b"Subject: lmtp quota\r\n\r\nx\r\n.\r\n")
+        code, lines = c.reply()
+        assert code == 250 and BOB in lines[0], lines
+    finally:
+        c.sock.close()
+    mt.wait_for_log(r"event=reject sid=\d+ client=127\.0\.0\.1 command=\"RCPT \(quota\)\" "
+                    r"reply=\"452 4\.2\.2")
