@@ -77,9 +77,13 @@ class SubTern(Tern):
         # client's outgoing connection cannot take one before ternd binds.
         self.sub_port = relayenv.free_port()
         self.smtps_port = relayenv.free_port()
+        while self.smtps_port == self.sub_port:
+            self.smtps_port = relayenv.free_port()
         self.extra = list(extra)
         super().__init__(root, **kw)
         self.port = relayenv.free_port()
+        while self.port in (self.sub_port, self.smtps_port):
+            self.port = relayenv.free_port()
         self.write_files()
 
     def start(self, timeout=10):
@@ -95,10 +99,20 @@ class SubTern(Tern):
                 time.sleep(0.2 * (attempt + 1))   # whatever holds them may pass
                 self.exits = [x for x in self.exits if x[0] != "start"]
                 conf = self.config_path.read_text()
-                for attr in self.port_attrs:
-                    o, n = getattr(self, attr), relayenv.free_port()
+                # New ports, all different (from each other and from the
+                # old ones), swapped in through placeholders so that no
+                # new port can be mistaken for an old one of another line.
+                taken = {getattr(self, a) for a in self.port_attrs}
+                for i, attr in enumerate(self.port_attrs):
+                    conf = conf.replace("127.0.0.1:%d\n" % getattr(self, attr),
+                                        "127.0.0.1:@%d@\n" % i)
+                for i, attr in enumerate(self.port_attrs):
+                    n = relayenv.free_port()
+                    while n in taken:
+                        n = relayenv.free_port()
+                    taken.add(n)
                     setattr(self, attr, n)
-                    conf = conf.replace("127.0.0.1:%d\n" % o, "127.0.0.1:%d\n" % n)
+                    conf = conf.replace("127.0.0.1:@%d@\n" % i, "127.0.0.1:%d\n" % n)
                 self.config_path.write_text(conf)
 
     def write_files(self):
