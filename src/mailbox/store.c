@@ -2,14 +2,14 @@
  * store: the mailbox store, read side (see store.h, docs/mailbox.md).
  *
  * A sync is: take dovecot-uidlist.lock (created O_EXCL, as Dovecot's
- * dotlock, holding "<pid>:<host>" until the list is written into it; one
- * whose holder has died, or older than two minutes, is a crashed
- * writer's and is broken), read dovecot-uidlist, list new/ and cur/, match files to UIDs
- * by their base name, give the rest new UIDs, move new/ to cur/, and, if
- * anything changed, write the new list into the lock file, fsync it and
- * rename it over dovecot-uidlist (which also releases the lock), then
- * fsync the folder: a UID a client has seen is never given to another
- * message. Nothing changed: the lock file is just removed.
+ * dotlock, holding "<pid>:<host>"; one whose holder has died, or older
+ * than two minutes, is a crashed writer's and is broken), read
+ * dovecot-uidlist, list new/ and cur/, match files to UIDs by their base
+ * name, give the rest new UIDs, move new/ to cur/, and, if anything
+ * changed, write the new list to tern-uidlist.tmp, fsync it, rename it
+ * over dovecot-uidlist, remove the lock and fsync the folder: a UID a
+ * client has seen is never given to another message. Nothing changed:
+ * the lock is just removed.
  */
 #include "store.h"
 
@@ -35,6 +35,7 @@
 
 #define UIDLIST       "dovecot-uidlist"
 #define UIDLIST_LOCK  "dovecot-uidlist.lock"
+#define UIDLIST_TMP   "tern-uidlist.tmp"   /* the next list, the lock holder's */
 #define EXPUNGE_LOG   "tern-expunge"
 /* Dovecot breaks a uidlist lock that has not changed for two minutes. */
 #define LOCK_STALE_SECS 120
@@ -101,7 +102,7 @@ this_host(char *out, size_t outsize)
 /* ------------------------------------------------------------- lock ---- */
 
 /* Says who holds a lock just taken: "<pid>:<host>", what Dovecot's
- * dotlocks hold. The new list replaces it at commit. */
+ * dotlocks hold, for as long as it is held. */
 static void
 lock_mark(int fd)
 {
@@ -216,35 +217,40 @@ lock_drop(const char *dir, int fd)
 		(void)unlink(path);
 }
 
-/* The list in ul becomes dovecot-uidlist: written into the lock file,
- * synced, renamed over the old one; the folder is synced after. */
+/* The list in ul becomes dovecot-uidlist: written to tern-uidlist.tmp,
+ * synced, renamed over the old one; then the lock goes and the folder is
+ * synced. Dovecot writes its list into the lock file and renames that;
+ * we keep the lock naming its holder to the end instead, so that a crash
+ * at any step leaves a lock that is broken at once, not one holding a
+ * list and no pid, which waits out the two minutes. */
 static enum mbox_err
 lock_commit(const char *dir, int fd, const struct uidlist *ul)
 {
-	char lock[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
+	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
 	struct buf b = BUF_INIT;
 	enum mbox_err err = MBOX_OK;
+	int tfd = -1;
 
-	if (path3(lock, sizeof(lock), dir, NULL, UIDLIST_LOCK) == -1 ||
+	if (path3(tmp, sizeof(tmp), dir, NULL, UIDLIST_TMP) == -1 ||
 	    path3(path, sizeof(path), dir, NULL, UIDLIST) == -1)
 		err = MBOX_IO;
 	else if (uidlist_encode(ul, &b) == -1)
 		err = MBOX_NOMEM;
-	/* Over the holder's "<pid>:<host>", then cut to the list's length. */
-	else if (lseek(fd, 0, SEEK_SET) == -1 || fileio_write_all(fd, b.data, b.len) == -1 ||
-	    ftruncate(fd, (off_t)b.len) == -1 || fdatasync(fd) == -1 ||
-	    rename(lock, path) == -1) {
+	else if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    fileio_write_all(tfd, b.data, b.len) == -1 || fdatasync(tfd) == -1 ||
+	    rename(tmp, path) == -1) {
 		log_warn("mailbox: writing %s", path);
 		err = MBOX_IO;
+		if (tfd != -1)
+			(void)unlink(tmp);
 	}
+	if (tfd != -1)
+		close(tfd);
 	buf_release(&b);
-	if (err != MBOX_OK) {
-		lock_drop(dir, fd);
-		return err;
-	}
-	close(fd);
-	fsync_dir(dir);
-	return MBOX_OK;
+	lock_drop(dir, fd);
+	if (err == MBOX_OK)
+		fsync_dir(dir);
+	return err;
 }
 
 /* ---------------------------------------------------------- listing ---- */
