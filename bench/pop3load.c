@@ -29,22 +29,9 @@
  * p50/max in ms, and this process's CPU seconds (user+sys); the first
  * error (if any) goes to stderr.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "loadgen.h"
 
 static const char *addr = "127.0.0.1", *user_fmt, *pass;
 static int port = 110, conc = 50, first_user = 1, timeout_s = 60, verbose, idle_mode;
@@ -53,17 +40,6 @@ static long want_msgs = -1;
 static atomic_int nok, nfail;
 static atomic_llong nmsgs, noctets;
 static double *login_ms, *sess_ms;      /* per client (-1 when failed) */
-static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;
-static char first_error[512];
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct conn {
 	int fd;
@@ -76,17 +52,13 @@ struct conn {
 static void
 fail(struct conn *c, const char *fmt, ...)
 {
+	char who[300];
 	va_list ap;
 
-	pthread_mutex_lock(&errlock);
-	if (first_error[0] == '\0') {
-		int n = snprintf(first_error, sizeof(first_error), "client %d (%s): ", c->idx, c->user);
-
-		va_start(ap, fmt);
-		vsnprintf(first_error + n, sizeof(first_error) - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	pthread_mutex_unlock(&errlock);
+	snprintf(who, sizeof(who), "client %d (%s)", c->idx, c->user);
+	va_start(ap, fmt);
+	lg_vfail(who, fmt, ap);
+	va_end(ap);
 }
 
 static int
@@ -94,17 +66,7 @@ c_write(struct conn *c, const char *p, size_t n)
 {
 	if (verbose)
 		fprintf(stderr, "%d C: %.*s", c->idx, (int)n, p);
-	while (n > 0) {
-		ssize_t w = write(c->fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return lg_write_all(c->fd, p, n);
 }
 
 static int
@@ -112,17 +74,9 @@ c_fill(struct conn *c)
 {
 	ssize_t r;
 
-	if (c->off > 0) {
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = 0;
-	}
-	if (c->len == sizeof(c->buf))
+	if (lg_compact(c->buf, sizeof(c->buf), &c->off, &c->len) == 0)
 		return -1;      /* a line longer than the buffer */
-	do
-		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
+	if ((r = lg_read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len)) <= 0)
 		return -1;
 	c->len += (size_t)r;
 	return 0;
@@ -272,21 +226,10 @@ listing_free(struct listing *l)
 static int
 connect_login(struct conn *c)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct timeval tv = { .tv_sec = timeout_s };
 	char line[600];
-	int one = 1;
 
-	inet_pton(AF_INET, addr, &sa.sin_addr);
-	if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		fail(c, "socket: %s", strerror(errno));
-		return -1;
-	}
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		fail(c, "connect: %s", strerror(errno));
+	if ((c->fd = lg_connect(addr, port, timeout_s, line, sizeof(line))) == -1) {
+		fail(c, "%s", line);
 		return -1;
 	}
 	if (cmd(c, NULL, "greeting", NULL, 0))
@@ -330,7 +273,7 @@ session(int k)
 	struct listing l = { 0 };
 	char line[64];
 	long long stat_octets, got;
-	double t0 = mono();
+	double t0 = lg_mono();
 	long i;
 	int rc = -1;
 
@@ -341,7 +284,7 @@ session(int k)
 	user_name(c, k);
 	if (connect_login(c))
 		goto out;
-	login_ms[k] = (mono() - t0) * 1000;
+	login_ms[k] = (lg_mono() - t0) * 1000;
 	if (stat_drop(c, &l.n, &stat_octets))
 		goto out;
 	if ((l.size = malloc((size_t)(l.n ? l.n : 1) * sizeof(*l.size))) == NULL ||
@@ -395,7 +338,7 @@ session(int k)
 	}
 	if (cmd(c, "QUIT\r\n", "QUIT", NULL, 0))
 		goto out;
-	sess_ms[k] = (mono() - t0) * 1000;
+	sess_ms[k] = (lg_mono() - t0) * 1000;
 	rc = 0;
 out:
 	listing_free(&l);
@@ -430,7 +373,7 @@ idle_run(void)
 	int k, in = 0;
 
 	for (k = 0; k < conc; k++) {
-		double t0 = mono();
+		double t0 = lg_mono();
 
 		if ((cs[k] = calloc(1, sizeof(**cs))) == NULL)
 			break;
@@ -442,7 +385,7 @@ idle_run(void)
 			atomic_fetch_add(&nfail, 1);
 			continue;
 		}
-		login_ms[k] = (mono() - t0) * 1000;
+		login_ms[k] = (lg_mono() - t0) * 1000;
 		in++;
 	}
 	printf("ready n=%d failed=%d\n", in, (int)nfail);
@@ -468,28 +411,6 @@ idle_run(void)
 	free(cs);
 }
 
-static int
-dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Compacts the successful values of v and sorts them; returns how many. */
-static int
-ok_sorted(double *v)
-{
-	int i, n = 0;
-
-	for (i = 0; i < conc; i++) {
-		if (v[i] >= 0)
-			v[n++] = v[i];
-	}
-	qsort(v, (size_t)n, sizeof(*v), dcmp);
-	return n;
-}
-
 static void
 usage(void)
 {
@@ -502,7 +423,6 @@ int
 main(int argc, char **argv)
 {
 	pthread_t *th;
-	struct rusage ru;
 	double t0, el;
 	int ch, i;
 
@@ -528,7 +448,7 @@ main(int argc, char **argv)
 	th = calloc((size_t)conc, sizeof(*th));
 	if (!login_ms || !sess_ms || !th)
 		return 1;
-	t0 = mono();
+	t0 = lg_mono();
 	if (idle_mode)
 		idle_run();
 	else {
@@ -546,17 +466,14 @@ main(int argc, char **argv)
 		for (i = 0; i < conc; i++)
 			pthread_join(th[i], NULL);
 	}
-	el = mono() - t0;
-	getrusage(RUSAGE_SELF, &ru);
-	int nl = ok_sorted(login_ms), ns = ok_sorted(sess_ms);
+	el = lg_mono() - t0;
+	int nl = lg_ok_sorted(login_ms, conc), ns = lg_ok_sorted(sess_ms, conc);
 	printf("ok=%d failed=%d messages=%lld octets=%lld elapsed_s=%.3f msgs_per_s=%.1f "
 	    "mib_per_s=%.2f login_p50_ms=%.2f login_max_ms=%.2f session_p50_ms=%.1f "
 	    "session_max_ms=%.1f cpu_s=%.3f\n",
 	    (int)nok, (int)nfail, (long long)nmsgs, (long long)noctets, el, nmsgs / el,
-	    noctets / el / 1048576.0, nl ? login_ms[nl / 2] : 0, nl ? login_ms[nl - 1] : 0,
-	    ns ? sess_ms[ns / 2] : 0, ns ? sess_ms[ns - 1] : 0,
-	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	if (first_error[0])
-		fprintf(stderr, "pop3load: first error: %s\n", first_error);
+	    noctets / el / 1048576.0, lg_pct(login_ms, nl, 0.5), nl ? login_ms[nl - 1] : 0,
+	    lg_pct(sess_ms, ns, 0.5), ns ? sess_ms[ns - 1] : 0, lg_cpu_seconds());
+	lg_print_error("pop3load");
 	return nfail ? 1 : 0;
 }

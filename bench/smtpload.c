@@ -16,25 +16,13 @@
  * handshake p50/p99 in ms, and the CPU seconds (user+sys) of this
  * process; the first error (if any) goes to stderr.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+
+#include "loadgen.h"
 
 static const char *addr = "127.0.0.1", *user, *pass, *from, *rcpt;
 static int port = 587, conc = 20, total = 100, bodylen = 4096, smtps, verbose;
@@ -45,18 +33,7 @@ static size_t message_len;
 static char auth_b64[1024];
 
 static atomic_int next_session, nok, nfail;
-static double *lat, *hs;        /* per session, ms (NaN when failed) */
-static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;
-static char first_error[512];
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double *lat, *hs;        /* per session, ms (-1 when failed) */
 
 static double vt0;              /* -v: times are ms since the start */
 
@@ -71,36 +48,25 @@ struct conn {
 static void
 fail(struct conn *c, const char *fmt, ...)
 {
+	char who[32];
 	va_list ap;
 
-	pthread_mutex_lock(&errlock);
-	if (first_error[0] == '\0') {
-		int n = snprintf(first_error, sizeof(first_error), "session %d: ", c->idx);
-
-		va_start(ap, fmt);
-		vsnprintf(first_error + n, sizeof(first_error) - n, fmt, ap);
-		va_end(ap);
-	}
-	pthread_mutex_unlock(&errlock);
+	snprintf(who, sizeof(who), "session %d", c->idx);
+	va_start(ap, fmt);
+	lg_vfail(who, fmt, ap);
+	va_end(ap);
 }
 
 static int
 c_write(struct conn *c, const char *p, size_t n)
 {
+	if (c->ssl == NULL)
+		return lg_write_all(c->fd, p, n);
 	while (n > 0) {
-		ssize_t w;
+		int w = SSL_write(c->ssl, p, (int)n);
 
-		if (c->ssl) {
-			w = SSL_write(c->ssl, p, (int)n);
-			if (w <= 0)
-				return -1;
-		} else {
-			w = write(c->fd, p, n);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return -1;
-		}
+		if (w <= 0)
+			return -1;
 		p += w;
 		n -= (size_t)w;
 	}
@@ -110,21 +76,15 @@ c_write(struct conn *c, const char *p, size_t n)
 static int
 c_fill(struct conn *c)
 {
+	size_t room = lg_compact(c->buf, sizeof(c->buf), &c->off, &c->len);
 	ssize_t r;
 
-	if (c->off > 0 && c->off < c->len)
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-	c->len -= c->off;
-	c->off = 0;
-	if (c->len == sizeof(c->buf))
+	if (room == 0)
 		return -1;
 	if (c->ssl)
-		r = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len));
-	else {
-		do
-			r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		while (r < 0 && errno == EINTR);
-	}
+		r = SSL_read(c->ssl, c->buf + c->len, (int)room);
+	else
+		r = lg_read(c->fd, c->buf + c->len, room);
 	if (r <= 0)
 		return -1;
 	c->len += (size_t)r;
@@ -149,7 +109,7 @@ c_reply(struct conn *c, char *last, size_t lastsize)
 		if (n < 4)
 			return -1;
 		if (verbose)
-			fprintf(stderr, "%8.2f S: %.*s", (mono() - vt0) * 1000, (int)n, line);
+			fprintf(stderr, "%8.2f S: %.*s", (lg_mono() - vt0) * 1000, (int)n, line);
 		if (line[3] == ' ' || n == 5) {
 			if (last) {
 				size_t k = n < lastsize ? n : lastsize - 1;
@@ -173,7 +133,7 @@ cmd(struct conn *c, const char *line, int want, const char *what)
 	int code;
 
 	if (verbose && line)
-		fprintf(stderr, "%8.2f C: %s", (mono() - vt0) * 1000, line);
+		fprintf(stderr, "%8.2f C: %s", (lg_mono() - vt0) * 1000, line);
 	if (line && c_write(c, line, strlen(line)) == -1) {
 		fail(c, "%s: write failed", what);
 		return -1;
@@ -194,23 +154,13 @@ static int
 session(int idx, double *handshake_ms)
 {
 	struct conn c = { .fd = -1, .idx = idx };
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct timeval tv = { .tv_sec = timeout_s };
 	char line[1200];
-	int one = 1, rc = -1;
+	int rc = -1;
 	double t;
 
-	inet_pton(AF_INET, addr, &sa.sin_addr);
-	if ((c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		fail(&c, "socket: %s", strerror(errno));
+	if ((c.fd = lg_connect(addr, port, timeout_s, line, sizeof(line))) == -1) {
+		fail(&c, "%s", line);
 		return -1;
-	}
-	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
-		fail(&c, "connect: %s", strerror(errno));
-		goto out;
 	}
 	if (!smtps) {
 		if (cmd(&c, NULL, 220, "greeting") || cmd(&c, "EHLO client.test\r\n", 250, "EHLO") ||
@@ -221,7 +171,7 @@ session(int idx, double *handshake_ms)
 			goto out;
 		}
 	}
-	t = mono();
+	t = lg_mono();
 	if ((c.ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(c.ssl, c.fd) ||
 	    SSL_connect(c.ssl) != 1) {
 		unsigned long e = ERR_get_error();
@@ -229,9 +179,9 @@ session(int idx, double *handshake_ms)
 		fail(&c, "TLS handshake: %s", e ? ERR_error_string(e, NULL) : "failed");
 		goto out;
 	}
-	*handshake_ms = (mono() - t) * 1000;
+	*handshake_ms = (lg_mono() - t) * 1000;
 	if (verbose)
-		fprintf(stderr, "%8.2f TLS: %s %s\n", (mono() - vt0) * 1000, SSL_get_version(c.ssl),
+		fprintf(stderr, "%8.2f TLS: %s %s\n", (lg_mono() - vt0) * 1000, SSL_get_version(c.ssl),
 		    SSL_get_cipher_name(c.ssl));
 	if ((smtps && cmd(&c, NULL, 220, "greeting")) ||
 	    cmd(&c, "EHLO client.test\r\n", 250, "EHLO after TLS"))
@@ -272,9 +222,9 @@ worker(void *arg)
 
 		if (i >= total)
 			break;
-		t = mono();
+		t = lg_mono();
 		if (session(i, &h) == 0) {
-			lat[i] = (mono() - t) * 1000;
+			lat[i] = (lg_mono() - t) * 1000;
 			hs[i] = h;
 			atomic_fetch_add(&nok, 1);
 		} else {
@@ -283,42 +233,6 @@ worker(void *arg)
 		}
 	}
 	return NULL;
-}
-
-static int
-dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-pct(const double *v, int n, double p)
-{
-	int i = (int)(p * n + 0.5);
-
-	if (n == 0)
-		return 0;
-	if (i < 1)
-		i = 1;
-	if (i > n)
-		i = n;
-	return v[i - 1];
-}
-
-/* Compacts the successful values of v and sorts them; returns how many. */
-static int
-ok_sorted(double *v)
-{
-	int i, n = 0;
-
-	for (i = 0; i < total; i++) {
-		if (v[i] >= 0)
-			v[n++] = v[i];
-	}
-	qsort(v, n, sizeof(*v), dcmp);
-	return n;
 }
 
 static void
@@ -368,7 +282,6 @@ main(int argc, char **argv)
 	pthread_t *th;
 	int ch, i;
 	double t0, el;
-	struct rusage ru;
 	char plain[600];
 	size_t plen;
 
@@ -404,14 +317,13 @@ main(int argc, char **argv)
 	lat = calloc(total, sizeof(*lat));
 	hs = calloc(total, sizeof(*hs));
 	th = calloc(conc, sizeof(*th));
-	t0 = vt0 = mono();
+	t0 = vt0 = lg_mono();
 	for (i = 0; i < conc; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
 	for (i = 0; i < conc; i++)
 		pthread_join(th[i], NULL);
-	el = mono() - t0;
-	getrusage(RUSAGE_SELF, &ru);
-	int n = ok_sorted(lat), nh = ok_sorted(hs);
+	el = lg_mono() - t0;
+	int n = lg_ok_sorted(lat, total), nh = lg_ok_sorted(hs, total);
 	double sum = 0;
 	for (i = 0; i < n; i++)
 		sum += lat[i];
@@ -419,10 +331,8 @@ main(int argc, char **argv)
 	    "lat_p50_ms=%.2f lat_p90_ms=%.2f lat_p99_ms=%.2f lat_max_ms=%.2f "
 	    "hs_p50_ms=%.2f hs_p99_ms=%.2f cpu_s=%.3f\n",
 	    (int)nok, (int)nfail, el, nok / el, n ? sum / n : 0,
-	    pct(lat, n, 0.5), pct(lat, n, 0.9), pct(lat, n, 0.99), n ? lat[n - 1] : 0,
-	    pct(hs, nh, 0.5), pct(hs, nh, 0.99),
-	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	if (first_error[0])
-		fprintf(stderr, "smtpload: first error: %s\n", first_error);
+	    lg_pct(lat, n, 0.5), lg_pct(lat, n, 0.9), lg_pct(lat, n, 0.99), n ? lat[n - 1] : 0,
+	    lg_pct(hs, nh, 0.5), lg_pct(hs, nh, 0.99), lg_cpu_seconds());
+	lg_print_error("smtpload");
 	return nfail ? 1 : 0;
 }
