@@ -67,6 +67,11 @@ mbox_free(struct mbox *mb)
 	free(mb->msgs);
 	mb->msgs = NULL;
 	mb->n = mb->cap = 0;
+	for (i = 0; i < 2; i++) {
+		if (mb->subfd[i] > 0)
+			close(mb->subfd[i] - 1);
+		mb->subfd[i] = 0;
+	}
 }
 
 /* dir/sub/name into out; -1 when it does not fit. */
@@ -262,6 +267,8 @@ struct found {
 	bool in_new;
 	bool matched;
 	uint64_t size;
+	uint64_t vsize;     /* MBOX_VSIZE_UNKNOWN until the name, the record
+	                     * or a read says */
 	unsigned flags;
 };
 
@@ -331,6 +338,7 @@ read_sub(struct listing *l, const char *dir, const char *sub)
 		f->base_len = mn.base_len;
 		f->in_new = sub[0] == 'n';
 		f->flags = mn.info == MAILDIR_INFO_2 ? mn.flags : 0;
+		f->vsize = mn.has_vsize ? mn.vsize : MBOX_VSIZE_UNKNOWN;
 		if (mn.has_size)
 			f->size = mn.size;
 		else {
@@ -485,6 +493,98 @@ fresh:
 	return 0;
 }
 
+/*
+ * The message's size with every line end CR LF (Dovecot's "virtual size",
+ * IMAP's RFC822.SIZE, POP3's LIST): a bare LF or a bare CR counts as two
+ * octets, as readers send it. Read once per message; kept after in the
+ * record's W field, where Dovecot keeps it too.
+ */
+static int
+file_vsize(const char *dir, const struct found *f, uint64_t *vsize_r)
+{
+	char path[MBOX_PATH_MAX], in[16384];
+	uint64_t n = 0;
+	bool cr = false;
+	ssize_t got, k;
+	int fd;
+
+	if (path3(path, sizeof(path), dir, f->in_new ? "new" : "cur", f->name) == -1 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while ((got = read(fd, in, sizeof(in))) > 0) {
+		for (k = 0; k < got; k++) {
+			if (in[k] == '\n') {
+				n += 2;          /* CR LF, or a bare LF made one */
+				cr = false;
+				continue;
+			}
+			if (cr)
+				n += 2;          /* a bare CR made CR LF */
+			cr = in[k] == '\r';
+			if (!cr)
+				n++;
+		}
+	}
+	close(fd);
+	if (got < 0)
+		return -1;
+	*vsize_r = n + (cr ? 2 : 0);
+	return 0;
+}
+
+/* The record's W field (Dovecot's cached virtual size), if any. */
+static bool
+rec_vsize(const struct uidlist_rec *r, uint64_t *vsize_r)
+{
+	const char *v;
+	size_t len, i;
+	uint64_t n = 0;
+
+	if (r == NULL || !uidlist_rec_ext(r, 'W', &v, &len) || len == 0 || len > 19)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	*vsize_r = n;
+	return true;
+}
+
+/*
+ * The fields a record is written with: the old ones, and W<vsize> when the
+ * virtual size had to be read (not when the name carries it, as Dovecot
+ * does). *ext_r is owned by the caller (NULL: none); *dirty is set when a
+ * field was added. -1 when out of memory.
+ */
+static int
+rec_fields(const char *dir, struct found *f, const struct uidlist_rec *r,
+    bool read_only, char **ext_r, bool *dirty)
+{
+	const char *old = r ? r->ext : NULL;
+	uint64_t v;
+
+	*ext_r = NULL;
+	if (f->vsize == MBOX_VSIZE_UNKNOWN && rec_vsize(r, &v))
+		f->vsize = v;
+	if (f->vsize == MBOX_VSIZE_UNKNOWN && !read_only && file_vsize(dir, f, &v) == 0) {
+		struct buf b = BUF_INIT;
+
+		f->vsize = v;
+		if (buf_printf(&b, "%s%sW%llu", old ? old : "", old ? " " : "",
+		    (unsigned long long)v) == -1) {
+			buf_release(&b);
+			return -1;
+		}
+		*ext_r = b.data;   /* the buf's memory is the string now */
+		*dirty = true;
+		return 0;
+	}
+	if (old && (*ext_r = strdup(old)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* RFC 1939 §7: a UIDL is 1 to 70 octets 0x21-0x7E. */
 static bool
 uidl_ok(const char *p, size_t n)
@@ -531,6 +631,7 @@ mbox_push(struct mbox *mb, uint32_t uid, const struct found *f, const struct uid
 	m->base_len = f->base_len;
 	m->in_new = f->in_new;
 	m->size = f->size;
+	m->vsize = f->vsize;
 	m->flags = f->flags;
 	mb->n++;
 	return 0;
@@ -582,6 +683,7 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 	struct listing l = { 0 };
 	struct uidlist ul, nu;
 	struct found **fresh = NULL;
+	char *ext = NULL;
 	enum mbox_err err = MBOX_OK;
 	bool dirty = false;
 	size_t i, nfresh = 0, moved = 0;
@@ -620,11 +722,14 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 		f->matched = true;
 		if (!read_only && f->in_new)
 			move_to_cur(dir, f, &moved);
-		if (mbox_push(mb, r->uid, f, r) == -1 ||
-		    uidlist_append(&nu, r->uid, r->ext, f->name, f->base_len) == -1) {
+		if (rec_fields(dir, f, r, read_only, &ext, &dirty) == -1 ||
+		    mbox_push(mb, r->uid, f, r) == -1 ||
+		    uidlist_append(&nu, r->uid, ext, f->name, f->base_len) == -1) {
+			free(ext);
 			err = MBOX_NOMEM;
 			goto out;
 		}
+		free(ext);
 	}
 	/* The rest are new: UIDs in the order they arrived. A read-only
 	 * look gives none: the next writer does. */
@@ -649,11 +754,14 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 		f->matched = true;
 		if (f->in_new)
 			move_to_cur(dir, f, &moved);
-		if (mbox_push(mb, uid, f, NULL) == -1 ||
-		    uidlist_append(&nu, uid, NULL, f->name, f->base_len) == -1) {
+		if (rec_fields(dir, f, NULL, read_only, &ext, &dirty) == -1 ||
+		    mbox_push(mb, uid, f, NULL) == -1 ||
+		    uidlist_append(&nu, uid, ext, f->name, f->base_len) == -1) {
+			free(ext);
 			err = MBOX_NOMEM;
 			goto out;
 		}
+		free(ext);
 		dirty = true;
 	}
 	mb->uidvalidity = nu.uidvalidity;
@@ -720,14 +828,21 @@ mbox_open_msg(struct mbox *mb, size_t i)
 {
 	char path[MBOX_PATH_MAX];
 	struct mbox_msg *m = &mb->msgs[i];
-	int fd, tries;
+	int fd, tries, k;
 
 	for (tries = 0; tries < 2; tries++) {
-		if (path3(path, sizeof(path), mb->dir, m->in_new ? "new" : "cur", m->name) == -1) {
-			errno = ENAMETOOLONG;
-			return -1;
+		k = m->in_new ? 1 : 0;
+		if (mb->subfd[k] == 0) {
+			if (path3(path, sizeof(path), mb->dir, k ? "new" : "cur", NULL) == -1) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			if ((fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+				return -1;
+			mb->subfd[k] = fd + 1;
 		}
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 || errno != ENOENT)
+		if ((fd = openat(mb->subfd[k] - 1, m->name, O_RDONLY | O_CLOEXEC)) != -1 ||
+		    errno != ENOENT)
 			return fd;
 		if (refind(mb, i) == -1)
 			return -1;

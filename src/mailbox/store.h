@@ -21,6 +21,7 @@
 #include <time.h>
 
 #define MBOX_PATH_MAX 1024
+#define MBOX_VSIZE_UNKNOWN UINT64_MAX
 
 enum mbox_err {
 	MBOX_OK = 0,
@@ -37,6 +38,9 @@ struct mbox_msg {
 	size_t base_len;     /* the name's unique part: its first base_len octets */
 	bool in_new;         /* still in new/ (a read-only sync) */
 	uint64_t size;       /* octets of the file */
+	uint64_t vsize;      /* with every line end CR LF (RFC822.SIZE, POP3
+	                      * LIST); MBOX_VSIZE_UNKNOWN after a read-only
+	                      * sync of a message never read */
 	unsigned flags;      /* enum maildir_flag */
 	char *pop3_uidl;     /* owned: a UIDL kept in dovecot-uidlist (its P
 	                      * field, from a migration), or NULL */
@@ -49,6 +53,10 @@ struct mbox {
 	struct mbox_msg *msgs;     /* ascending by uid; owned */
 	size_t n;
 	size_t cap;
+	/* cur/ and new/, opened (O_PATH) at the first message read, so that
+	 * each open walks one name, not the whole path; descriptor + 1, 0
+	 * when not open. mbox_free closes them. */
+	int subfd[2];
 	/* What the last sync did, for the log. */
 	size_t new_uids;           /* messages that got a UID */
 	size_t moved;              /* new/ -> cur/ */

@@ -70,7 +70,7 @@ struct pop3_session {
 	char login[SASL_USER_MAX + 1];
 	bool drop_locked;             /* holds login's drop_lock */
 	struct mbox *mb;              /* NULL while a job holds it */
-	uint64_t *wire;               /* per message: its size (wire_size) */
+	uint64_t *wire;               /* per message: the size LIST announces */
 	bool *deleted, *retrieved;
 	size_t ndeleted;
 	bool streaming;               /* a RETR/TOP job is on the pool */
@@ -192,43 +192,6 @@ struct open_job {
 	size_t cleaned;
 };
 
-/* The octets LIST and STAT announce for message i: what RETR sends of
- * it, line ends as CR LF, less the final "." line and less the dots the
- * stuffing adds, which RFC 1939 §11 says must not be counted (the client
- * removes them: the size is that of the message it ends up with, which is
- * also what Dovecot announces for the same file). */
-static int
-wire_size(struct mbox *mb, size_t i, uint64_t *size_r)
-{
-	char in[16384];
-	struct buf out = BUF_INIT;
-	struct pop3_out po;
-	uint64_t total = 0;
-	ssize_t n;
-	int fd;
-
-	if ((fd = mbox_open_msg(mb, i)) == -1)
-		return -1;
-	pop3_out_init(&po);
-	while ((n = read(fd, in, sizeof(in))) > 0) {
-		if (pop3_out_feed(&po, in, (size_t)n, &out) == -1)
-			break;
-		total += out.len;
-		buf_reset(&out);
-	}
-	close(fd);
-	if (n != 0 || pop3_out_finish(&po, &out) == -1) {
-		buf_release(&out);
-		return -1;
-	}
-	/* ".\r\n" is the terminator, not the message */
-	total += out.len - 3;
-	total -= po.stuffed;
-	buf_release(&out);
-	*size_r = total;
-	return 0;
-}
-
 static void
 open_work(void *arg)
 {
@@ -247,12 +210,14 @@ open_work(void *arg)
 		j->err = MBOX_NOMEM;
 		return;
 	}
-	for (i = 0; i < j->mb->n; i++) {
-		/* A message gone since the sync (an IMAP expunge) counts as
-		 * its size on disk; RETR then says it has gone. */
-		if (wire_size(j->mb, i, &j->wire[i]) == -1)
-			j->wire[i] = j->mb->msgs[i].size;
-	}
+	/* The size LIST and STAT announce is the message's with CR LF line
+	 * ends, without the stuffed dots (RFC 1939 §11: the client removes
+	 * them; Dovecot announces the same): the store's virtual size, read
+	 * once per message and kept in dovecot-uidlist as Dovecot keeps it,
+	 * so that a login reads no message. */
+	for (i = 0; i < j->mb->n; i++)
+		j->wire[i] = j->mb->msgs[i].vsize != MBOX_VSIZE_UNKNOWN ?
+		    j->mb->msgs[i].vsize : j->mb->msgs[i].size;
 }
 
 static void

@@ -120,6 +120,28 @@ def test_dot_stuffing_and_exact_sizes(mt):
         c.close()
 
 
+def test_sizes_read_once_and_kept_in_the_uidlist(mt):
+    """The size LIST announces (CR LF line ends, RFC 1939 §11) is read
+    from each message once, at the login that gives it its UID, and kept
+    in dovecot-uidlist's W field (where Dovecot keeps the same virtual
+    size): later logins read no message — they announce what W says."""
+    deliver_in_order(mt, ALICE, ["Subject: w%d\r\n\r\n%s\r\n" % (i, "x" * (10 * i))
+                                 for i in range(1, 3)])
+    p = mt.pop3(ALICE)
+    sizes = [int(l.split()[1]) for l in p.list()[1]]
+    p.quit()
+    path = mt.maildir(ALICE) / "dovecot-uidlist"
+    recs = path.read_text().splitlines()[1:]
+    assert [int(re.search(r" W(\d+)", r).group(1)) for r in recs] == sizes, recs
+    # A W field is believed: change one, and LIST says it.
+    path.write_text(path.read_text().replace(" W%d " % sizes[0], " W12345 ", 1))
+    p = mt.pop3(ALICE)
+    try:
+        assert [int(l.split()[1]) for l in p.list()[1]] == [12345, sizes[1]]
+    finally:
+        p.quit()
+
+
 def test_migrated_uidl_kept(mt):
     """A POP3 UIDL kept in dovecot-uidlist's P field (what a migration
     from another server leaves, and Dovecot serves) is served as it is."""
