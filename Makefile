@@ -85,21 +85,22 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	  tests/integration
 
 # Each libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs
-# go to the build dir, never into fuzz/corpus). Skipped without clang.
+# go to the build dir, never into fuzz/corpus), two at a time (one per
+# core). Skipped without clang.
 fuzz: deps
 	@if ! command -v clang >/dev/null; then echo "fuzz: clang missing, skipped"; exit 0; fi; \
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dunit_tests=false \
 	  -Db_sanitize=address,undefined -Db_lundef=false >/dev/null; \
 	ninja -C $(FUZZ_BUILD) >/dev/null || exit 1; \
-	for t in $(FUZZ_BUILD)/fuzz/fuzz_*; do \
-	  [ -f "$$t" ] && [ -x "$$t" ] || continue; n=$$(basename $$t); \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
-	  dict=""; [ -f fuzz/dict/$$n.dict ] && dict="-dict=fuzz/dict/$$n.dict"; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$dict \
-	    $(FUZZ_BUILD)/corpus/$$n fuzz/corpus/$$n > $(FUZZ_BUILD)/$$n.log 2>&1 || \
-	    { tail -30 $(FUZZ_BUILD)/$$n.log; echo "fuzz: $$n FAILED"; exit 1; }; \
-	done
+	for t in $(FUZZ_BUILD)/fuzz/fuzz_*; do [ -f "$$t" ] && [ -x "$$t" ] && echo "$$t"; done | \
+	  FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) xargs -P 2 -n 1 sh -c ' \
+	    n=$$(basename $$0); mkdir -p $$FUZZ_BUILD/corpus/$$n; \
+	    dict=""; [ -f fuzz/dict/$$n.dict ] && dict="-dict=fuzz/dict/$$n.dict"; \
+	    echo "fuzz: $$n for $${FUZZ_SECONDS}s"; \
+	    $$0 -max_total_time=$$FUZZ_SECONDS -print_final_stats=0 $$dict \
+	      $$FUZZ_BUILD/corpus/$$n fuzz/corpus/$$n > $$FUZZ_BUILD/$$n.log 2>&1 || \
+	      { tail -30 $$FUZZ_BUILD/$$n.log; echo "fuzz: $$n FAILED"; exit 255; }' || \
+	  { echo "fuzz: FAILED"; exit 1; }
 
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
 test: preflight unit integration asan fuzz
