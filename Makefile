@@ -5,13 +5,16 @@ FUZZ_BUILD ?= build-fuzz
 # Debian's python3, which has python3-pytest and python3-aiosmtpd.
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 10
+# pytest-xdist workers for the integration suites: each test starts its
+# own ternd on its own ports, so two run side by side (one per core).
+TEST_JOBS ?= 2
 
 DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
        python3-aiosmtpd python3-dkim python3-dnspython swaks msmtp curl \
        python3-nacl unbound clang libclang-rt-14-dev openssl libnet-ssleay-perl \
        nodejs libseccomp-dev dovecot-core dovecot-pop3d dovecot-imapd \
-       dovecot-lmtpd fetchmail getmail6
+       dovecot-lmtpd fetchmail getmail6 python3-pytest-xdist
 # nodemailer (a client the submission tests drive) comes from the npm registry.
 NODEMAILER = nodemailer@6.10.1
 NODE_DIR   = $(abspath .deps/node)
@@ -69,8 +72,8 @@ unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 integration: build
-	TERN_BUILD=$(abspath $(BUILD)) TERN_NODE_DIR=$(NODE_DIR) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	  --basetemp=$(abspath $(BUILD))/pytest-tmp tests/integration tests/durability
+	TERN_BUILD=$(abspath $(BUILD)) TERN_NODE_DIR=$(NODE_DIR) $(PYTHON) -m pytest -q -n $(TEST_JOBS) \
+	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/pytest-tmp tests/integration tests/durability
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -81,8 +84,8 @@ asan: deps $(ASAN_BUILD)/build.ninja
 	  meson test -C $(ASAN_BUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  TERN_BUILD=$(abspath $(ASAN_BUILD)) TERN_SANITIZED=1 TERN_NODE_DIR=$(NODE_DIR) \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider --basetemp=$(abspath $(ASAN_BUILD))/pytest-tmp \
-	  tests/integration
+	  $(PYTHON) -m pytest -q -n $(TEST_JOBS) -p no:cacheprovider \
+	  --basetemp=$(abspath $(ASAN_BUILD))/pytest-tmp tests/integration
 
 # Each libFuzzer target runs FUZZ_SECONDS from its seed corpus (new inputs
 # go to the build dir, never into fuzz/corpus), two at a time (one per

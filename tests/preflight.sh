@@ -20,7 +20,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 # Python and the modules the suites import.
 if [ -x "$PY" ]; then
-	for m in pytest:python3-pytest aiosmtpd:python3-aiosmtpd dkim:python3-dkim \
+	for m in pytest:python3-pytest xdist:python3-pytest-xdist aiosmtpd:python3-aiosmtpd dkim:python3-dkim \
 	         dns.resolver:python3-dnspython nacl:python3-nacl; do
 		mod=${m%%:*} pkg=${m#*:}
 		if "$PY" -c "import $mod" 2>/dev/null; then ok "python $mod"; else bad "$PY cannot import $mod" "$pkg"; fi
