@@ -14,7 +14,8 @@ DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        python3-aiosmtpd python3-dkim python3-dnspython swaks msmtp curl \
        python3-nacl unbound clang libclang-rt-14-dev openssl libnet-ssleay-perl \
        nodejs libseccomp-dev dovecot-core dovecot-pop3d dovecot-imapd \
-       dovecot-lmtpd fetchmail getmail6 python3-pytest-xdist
+       dovecot-lmtpd fetchmail getmail6 python3-pytest-xdist libunistring-dev \
+       zlib1g-dev isync
 # nodemailer (a client the submission tests drive) comes from the npm registry.
 NODEMAILER = nodemailer@6.10.1
 NODE_DIR   = $(abspath .deps/node)
