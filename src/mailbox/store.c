@@ -32,15 +32,8 @@
 #include "../proto/maildir_name.h"
 #include "../proto/uidlist.h"
 #include "quota.h"
+#include "store_int.h"
 
-#define UIDLIST       "dovecot-uidlist"
-#define UIDLIST_LOCK  "dovecot-uidlist.lock"
-#define UIDLIST_TMP   "tern-uidlist.tmp"   /* the next list, the lock holder's */
-#define EXPUNGE_LOG   "tern-expunge"
-/* Dovecot breaks a uidlist lock that has not changed for two minutes. */
-#define LOCK_STALE_SECS 120
-
-static const char *const default_folders[] = { "Drafts", "Sent", "Trash", "Junk", "Archive" };
 
 const char *
 mbox_strerror(enum mbox_err e)
@@ -74,189 +67,7 @@ mbox_free(struct mbox *mb)
 	}
 }
 
-/* dir/sub/name into out; -1 when it does not fit. */
-static int
-path3(char *out, size_t outsize, const char *dir, const char *sub, const char *name)
-{
-	if (sub && name)
-		return str_fmt(out, outsize, "%s/%s/%s", dir, sub, name);
-	return str_fmt(out, outsize, "%s/%s", dir, sub ? sub : name);
-}
-
-static void
-fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
-/* This machine's name as gethostname() gives it (what Dovecot and other
- * programs write in their Maildir names and dotlocks); "" if unknown. */
-static void
-this_host(char *out, size_t outsize)
-{
-	if (gethostname(out, outsize) != 0)
-		out[0] = '\0';
-	out[outsize - 1] = '\0';
-}
-
 /* ------------------------------------------------------------- lock ---- */
-
-/* Says who holds a lock just taken: "<pid>:<host>", what Dovecot's
- * dotlocks hold, for as long as it is held. */
-static void
-lock_mark(int fd)
-{
-	char host[256], who[300];
-	int n;
-
-	this_host(host, sizeof(host));
-	n = snprintf(who, sizeof(who), "%ld:%s", (long)getpid(), host);
-	if (host[0] == '\0' || n < 0 || (size_t)n >= sizeof(who) ||
-	    fileio_write_all(fd, who, (size_t)n) == -1)
-		(void)ftruncate(fd, 0);   /* anonymous: only the age rule then */
-}
-
-/* The pid of a process of this host that held the lock seen as *st and no
- * longer runs, or 0. A lock without a holder (empty, or a list being
- * written), another host's, ours (another thread's) or a live process's
- * is not stale by this rule. */
-static long
-lock_dead_holder(const char *path, const struct stat *st)
-{
-	char buf[300], host[256], *colon, *end;
-	struct stat again;
-	ssize_t n;
-	long pid;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	this_host(host, sizeof(host));
-	if ((colon = strchr(buf, ':')) == NULL || host[0] == '\0' || strcmp(colon + 1, host) != 0)
-		return 0;
-	*colon = '\0';
-	errno = 0;
-	pid = strtol(buf, &end, 10);
-	if (end == buf || *end != '\0' || errno != 0 || pid <= 0 || pid == (long)getpid() ||
-	    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-		return 0;
-	/* Still the file we read, not one taken anew since. */
-	if (stat(path, &again) == -1 || again.st_ino != st->st_ino ||
-	    again.st_size != st->st_size || again.st_mtime != st->st_mtime)
-		return 0;
-	return pid;
-}
-
-/* The uidlist lock: its descriptor (the new list is written into it), or
- * -1 with *err set. A lock is broken when its holder is a process of this
- * host that has died (ternd after a kill -9: at once, not after two
- * minutes; Dovecot reads the same "<pid>:<host>"), or when nobody has
- * touched it for two minutes (a holder we cannot name: Dovecot's own
- * uidlist locks carry no pid). */
-static int
-lock_take(const char *dir, int timeout, enum mbox_err *err)
-{
-	char path[MBOX_PATH_MAX];
-	struct timespec nap = { 0, 5 * 1000 * 1000 };
-	time_t give_up = time(NULL) + (timeout > 0 ? timeout : 1);
-	struct stat st;
-	long dead = 0;
-	int fd;
-
-	if (path3(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == -1) {
-		*err = MBOX_IO;
-		return -1;
-	}
-	for (;;) {
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
-			lock_mark(fd);
-			return fd;
-		}
-		if (errno == ENOENT) {
-			*err = MBOX_NOENT;
-			return -1;
-		}
-		if (errno != EEXIST) {
-			log_warn("mailbox: %s", path);
-			*err = MBOX_IO;
-			return -1;
-		}
-		if (stat(path, &st) == 0 && ((dead = lock_dead_holder(path, &st)) > 0 ||
-		    st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
-			if (dead > 0)
-				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld dead_pid=%ld",
-				    path, (long long)(time(NULL) - st.st_mtime), dead);
-			else
-				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path,
-				    (long long)(time(NULL) - st.st_mtime));
-			(void)unlink(path);
-			continue;
-		}
-		if (time(NULL) >= give_up) {
-			*err = MBOX_LOCKED;
-			return -1;
-		}
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 100 * 1000 * 1000)
-			nap.tv_nsec *= 2;
-	}
-}
-
-static void
-lock_drop(const char *dir, int fd)
-{
-	char path[MBOX_PATH_MAX];
-
-	close(fd);
-	if (path3(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == 0)
-		(void)unlink(path);
-}
-
-/* The list in ul becomes dovecot-uidlist: written to tern-uidlist.tmp,
- * synced, renamed over the old one; then the lock goes and the folder is
- * synced. Dovecot writes its list into the lock file and renames that;
- * we keep the lock naming its holder to the end instead, so that a crash
- * at any step leaves a lock that is broken at once, not one holding a
- * list and no pid, which waits out the two minutes. */
-static enum mbox_err
-lock_commit(const char *dir, int fd, const struct uidlist *ul)
-{
-	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
-	struct buf b = BUF_INIT;
-	enum mbox_err err = MBOX_OK;
-	int tfd = -1;
-
-	if (path3(tmp, sizeof(tmp), dir, NULL, UIDLIST_TMP) == -1 ||
-	    path3(path, sizeof(path), dir, NULL, UIDLIST) == -1)
-		err = MBOX_IO;
-	else if (uidlist_encode(ul, &b) == -1)
-		err = MBOX_NOMEM;
-	else if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
-	    fileio_write_all(tfd, b.data, b.len) == -1 || fdatasync(tfd) == -1 ||
-	    rename(tmp, path) == -1) {
-		log_warn("mailbox: writing %s", path);
-		err = MBOX_IO;
-		if (tfd != -1)
-			(void)unlink(tmp);
-	}
-	if (tfd != -1)
-		close(tfd);
-	buf_release(&b);
-	lock_drop(dir, fd);
-	if (err == MBOX_OK)
-		fsync_dir(dir);
-	return err;
-}
 
 /* ---------------------------------------------------------- listing ---- */
 
@@ -310,7 +121,7 @@ read_sub(struct listing *l, const char *dir, const char *sub)
 	DIR *d;
 	int dfd;
 
-	if (path3(path, sizeof(path), dir, sub, NULL) == -1)
+	if (store_path(path, sizeof(path), dir, sub, NULL) == -1)
 		return -1;
 	if ((d = opendir(path)) == NULL)
 		return errno == ENOENT ? 0 : -1;
@@ -408,37 +219,6 @@ cmp_found_arrival(const void *a, const void *b)
 
 /* ------------------------------------------------------------ expunge -- */
 
-/* Finishes an expunge a crash interrupted: every name in the journal goes. */
-static void
-replay_expunge_log(const char *dir)
-{
-	char path[MBOX_PATH_MAX], victim[MBOX_PATH_MAX];
-	struct buf b = BUF_INIT;
-	size_t i, start = 0;
-	int fd;
-
-	if (path3(path, sizeof(path), dir, NULL, EXPUNGE_LOG) == -1 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	(void)fileio_read_all(fd, &b);
-	close(fd);
-	for (i = 0; i < b.len; i++) {
-		if (b.data[i] != '\n')
-			continue;
-		/* "cur/<name>" or "new/<name>", one a line; a torn last line
-		 * (no LF) was never acted on. */
-		if (i > start + 4 && memchr(b.data + start + 4, '/', i - start - 4) == NULL &&
-		    (memcmp(b.data + start, "cur/", 4) == 0 || memcmp(b.data + start, "new/", 4) == 0) &&
-		    str_fmt(victim, sizeof(victim), "%s/%.*s", dir, (int)(i - start), b.data + start) == 0)
-			(void)unlink(victim);
-		start = i + 1;
-	}
-	buf_release(&b);
-	fsync_dir(dir);
-	log_info("event=mailbox-expunge-replayed dir=\"%s\"", dir);
-	(void)unlink(path);
-}
-
 /* --------------------------------------------------------------- sync -- */
 
 static int
@@ -452,7 +232,7 @@ uidlist_load(const char *dir, struct uidlist *ul, bool *dirty)
 	int fd;
 
 	memset(ul, 0, sizeof(*ul));
-	if (path3(path, sizeof(path), dir, NULL, UIDLIST) == -1)
+	if (store_path(path, sizeof(path), dir, NULL, UIDLIST) == -1)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno != ENOENT)
@@ -508,7 +288,7 @@ file_vsize(const char *dir, const struct found *f, uint64_t *vsize_r)
 	ssize_t got, k;
 	int fd;
 
-	if (path3(path, sizeof(path), dir, f->in_new ? "new" : "cur", f->name) == -1 ||
+	if (store_path(path, sizeof(path), dir, f->in_new ? "new" : "cur", f->name) == -1 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	while ((got = read(fd, in, sizeof(in))) > 0) {
@@ -645,7 +425,7 @@ move_to_cur(const char *dir, struct found *f, size_t *moved)
 	size_t len = strlen(f->name);
 	bool has_info = len > f->base_len;
 
-	if (path3(from, sizeof(from), dir, "new", f->name) == -1 ||
+	if (store_path(from, sizeof(from), dir, "new", f->name) == -1 ||
 	    str_fmt(to, sizeof(to), "%s/cur/%s%s", dir, f->name, has_info ? "" : ":2,") == -1)
 		return;
 	if (rename(from, to) == -1)
@@ -694,10 +474,10 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 	mb->new_uids = mb->moved = 0;
 	if (str_copy(mb->dir, sizeof(mb->dir), dir) == -1)
 		return MBOX_IO;
-	if ((lockfd = lock_take(dir, conf->lock_timeout, &err)) == -1)
+	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1)
 		return err;
 	if (!read_only)
-		replay_expunge_log(dir);
+		store_replay_expunge(dir);
 	if (uidlist_load(dir, &ul, &dirty) == -1) {
 		err = errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
 		goto out;
@@ -769,12 +549,12 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 	mb->new_uids = nfresh;
 	mb->moved = moved;
 	if (dirty && !read_only) {
-		err = lock_commit(dir, lockfd, &nu);
+		err = store_lock_commit(dir, lockfd, &nu);
 		lockfd = -1;
 	}
 out:
 	if (lockfd != -1)
-		lock_drop(dir, lockfd);
+		store_lock_drop(dir, lockfd);
 	free(fresh);
 	listing_free(&l);
 	uidlist_clear(&ul);
@@ -786,275 +566,7 @@ out:
 
 /* ------------------------------------------------------------ reading -- */
 
-/* Finds message i's file by its base after a rename by someone else. */
-static int
-refind(struct mbox *mb, size_t i)
-{
-	struct mbox_msg *m = &mb->msgs[i];
-	static const char *const subs[] = { "cur", "new" };
-	char path[MBOX_PATH_MAX];
-	size_t k;
-
-	for (k = 0; k < 2; k++) {
-		struct dirent *de;
-		DIR *d;
-
-		if (path3(path, sizeof(path), mb->dir, subs[k], NULL) == -1 ||
-		    (d = opendir(path)) == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL) {
-			size_t len = strlen(de->d_name);
-			char *nn;
-
-			if (len < m->base_len || memcmp(de->d_name, m->name, m->base_len) != 0 ||
-			    (len > m->base_len && de->d_name[m->base_len] != ':'))
-				continue;
-			if ((nn = strdup(de->d_name)) == NULL)
-				break;
-			free(m->name);
-			m->name = nn;
-			m->in_new = k == 1;
-			closedir(d);
-			return 0;
-		}
-		closedir(d);
-	}
-	errno = ENOENT;
-	return -1;
-}
-
-int
-mbox_open_msg(struct mbox *mb, size_t i)
-{
-	char path[MBOX_PATH_MAX];
-	struct mbox_msg *m = &mb->msgs[i];
-	int fd, tries, k;
-
-	for (tries = 0; tries < 2; tries++) {
-		k = m->in_new ? 1 : 0;
-		if (mb->subfd[k] == 0) {
-			if (path3(path, sizeof(path), mb->dir, k ? "new" : "cur", NULL) == -1) {
-				errno = ENAMETOOLONG;
-				return -1;
-			}
-			if ((fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-				return -1;
-			mb->subfd[k] = fd + 1;
-		}
-		if ((fd = openat(mb->subfd[k] - 1, m->name, O_RDONLY | O_CLOEXEC)) != -1 ||
-		    errno != ENOENT)
-			return fd;
-		if (refind(mb, i) == -1)
-			return -1;
-	}
-	return -1;
-}
-
-/* Message i's file with flags |= add, in cur/. Another reader (Dovecot's
- * IMAP) may have renamed it since we last looked, with flags of its own:
- * it is found again by its base and the new name is built from the one it
- * has now, so that its flags stay. */
-static void
-add_flags(struct mbox *mb, size_t i, unsigned add)
-{
-	struct mbox_msg *m = &mb->msgs[i];
-	char from[MBOX_PATH_MAX], to[MBOX_PATH_MAX], nn[MAILDIR_NAME_MAX + 1];
-	int tries;
-
-	for (tries = 0; tries < 2; tries++) {
-		struct maildir_name mn;
-
-		if (maildir_name_parse(m->name, strlen(m->name), &mn) != MAILDIR_NAME_OK ||
-		    (mn.info != MAILDIR_INFO_2 && mn.info != MAILDIR_INFO_NONE))
-			return;
-		if (mn.info == MAILDIR_INFO_NONE) {
-			mn.info = MAILDIR_INFO_2;
-			mn.flag_text = mn.tail = "";
-			mn.flag_text_len = mn.tail_len = 0;
-		} else if ((mn.flags & add) == add && !m->in_new) {
-			m->flags = mn.flags;
-			return;
-		}
-		mn.flags |= add;
-		if (maildir_name_build(&mn, nn, sizeof(nn)) == 0 ||
-		    path3(from, sizeof(from), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
-		    path3(to, sizeof(to), mb->dir, "cur", nn) == -1)
-			return;
-		if (rename(from, to) == 0) {
-			free(m->name);
-			m->name = strdup(nn);
-			if (m->name == NULL)
-				m->name = strdup("");   /* next open refinds it by base */
-			m->flags = mn.flags;
-			m->in_new = false;
-			return;
-		}
-		if (errno != ENOENT || refind(mb, i) == -1)
-			return;   /* expunged meanwhile: nothing to flag */
-	}
-}
-
-enum mbox_err
-mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel, const size_t *keep,
-    size_t nkeep, unsigned add, const struct mbox_conf *conf)
-{
-	char path[MBOX_PATH_MAX], victim[MBOX_PATH_MAX], dir[MBOX_PATH_MAX];
-	struct buf journal = BUF_INIT;
-	enum mbox_err err = MBOX_OK;
-	uint64_t freed = 0, nfreed = 0;
-	size_t i;
-	int lockfd, fd;
-
-	for (i = 0; i < nkeep; i++)
-		add_flags(mb, keep[i], add);
-	if (ndel == 0)
-		return MBOX_OK;
-	str_copy(dir, sizeof(dir), mb->dir);
-	if ((lockfd = lock_take(dir, conf->lock_timeout, &err)) == -1)
-		return err;
-	/* Whatever was renamed since the sync is found by its base first,
-	 * so that the journal names what is there now. */
-	for (i = 0; i < ndel; i++) {
-		struct mbox_msg *m = &mb->msgs[del[i]];
-		struct stat st;
-
-		if (path3(victim, sizeof(victim), dir, m->in_new ? "new" : "cur", m->name) == 0 &&
-		    stat(victim, &st) == -1 && errno == ENOENT)
-			(void)refind(mb, del[i]);
-		buf_printf(&journal, "%s/%s\n", m->in_new ? "new" : "cur", m->name);
-	}
-	if (journal.len == 0 && ndel) {
-		err = MBOX_NOMEM;
-		goto out;
-	}
-	if (path3(path, sizeof(path), dir, NULL, EXPUNGE_LOG) == -1 ||
-	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
-		err = MBOX_IO;
-		goto out;
-	}
-	if (fileio_write_all(fd, journal.data, journal.len) == -1 || fsync(fd) == -1) {
-		close(fd);
-		(void)unlink(path);
-		err = MBOX_IO;
-		goto out;
-	}
-	close(fd);
-	fsync_dir(dir);
-	/* From here on the expunge happens, crash or not. */
-	for (i = 0; i < ndel; i++) {
-		struct mbox_msg *m = &mb->msgs[del[i]];
-
-		if (path3(victim, sizeof(victim), dir, m->in_new ? "new" : "cur", m->name) == 0 &&
-		    unlink(victim) == 0) {
-			freed += m->size;
-			nfreed++;
-		}
-	}
-	if (path3(victim, sizeof(victim), dir, "cur", NULL) == 0)
-		fsync_dir(victim);
-	(void)unlink(path);
-	/* Only what this call removed: a file another server expunged first
-	 * was counted off by that server. */
-	if (quota_expunged(dir, freed, nfreed) == -1)
-		log_warn("quota: %s", dir);
-out:
-	buf_release(&journal);
-	lock_drop(dir, lockfd);
-	return err;
-}
-
 /* ------------------------------------------------------------ folders -- */
-
-enum mbox_err
-mbox_create_defaults(const char *root)
-{
-	static const char *const subs[] = { "tmp", "new", "cur" };
-	char path[MBOX_PATH_MAX], folder[MBOX_PATH_MAX];
-	struct buf add = BUF_INIT;
-	struct stat st;
-	size_t i, k;
-	int fd;
-
-	for (i = 0; i < sizeof(default_folders) / sizeof(default_folders[0]); i++) {
-		if (str_fmt(folder, sizeof(folder), "%s/.%s", root, default_folders[i]) == -1)
-			return MBOX_IO;
-		if (stat(folder, &st) == 0)
-			continue;
-		for (k = 0; k < 3; k++) {
-			if (path3(path, sizeof(path), folder, subs[k], NULL) == -1 ||
-			    fileio_mkdirs(path) == -1) {
-				buf_release(&add);
-				return MBOX_IO;
-			}
-		}
-		/* Dovecot's maildirfolder marker: this is a Maildir++ folder. */
-		if (path3(path, sizeof(path), folder, NULL, "maildirfolder") == 0 &&
-		    (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) != -1)
-			close(fd);
-		buf_printf(&add, "%s\n", default_folders[i]);
-	}
-	if (add.len == 0)
-		return MBOX_OK;
-	/* Subscribed once, when created: a user who unsubscribes later is
-	 * not overridden. */
-	if (path3(path, sizeof(path), root, NULL, "subscriptions") == 0 &&
-	    (fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) != -1) {
-		(void)fileio_write_all(fd, add.data, add.len);
-		close(fd);
-	}
-	buf_release(&add);
-	fsync_dir(root);
-	return MBOX_OK;
-}
 
 /* ---------------------------------------------------------------- tmp -- */
 
-/* "<secs>.M<usecs>P<pid>[Q<n>].<host>": the writer's pid, if the host is
- * one of this machine's names; 0 otherwise. */
-static long
-tmp_writer(const char *name, const char *host, const char *sys_host)
-{
-	const char *p = strchr(name, 'P'), *dot;
-	long pid = 0;
-
-	if (p == NULL || (dot = strchr(p, '.')) == NULL ||
-	    (strcmp(dot + 1, host) != 0 && (sys_host == NULL || strcmp(dot + 1, sys_host) != 0)))
-		return 0;
-	for (p++; *p >= '0' && *p <= '9' && pid < 1000000000; p++)
-		pid = pid * 10 + (*p - '0');
-	return (*p == 'Q' || *p == '.') ? pid : 0;
-}
-
-size_t
-mbox_clean_tmp(const char *dir, time_t now, int max_age, const char *host)
-{
-	char path[MBOX_PATH_MAX], sys_host[256];
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
-
-	if (path3(path, sizeof(path), dir, "tmp", NULL) == -1 || (d = opendir(path)) == NULL)
-		return 0;
-	/* ternd names its files by its hostname setting; other programs on
-	 * this machine (Dovecot's LDA and LMTP) by the system's name. */
-	this_host(sys_host, sizeof(sys_host));
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-		long pid;
-
-		if (de->d_name[0] == '.' ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		/* A writer of this host that is gone (kill -9, power loss)
-		 * never finishes its file; anyone's file is given 36 hours. */
-		pid = host ? tmp_writer(de->d_name, host, sys_host[0] ? sys_host : NULL) : 0;
-		if (st.st_mtime + max_age < now ||
-		    (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
-			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-				n++;
-		}
-	}
-	closedir(d);
-	return n;
-}

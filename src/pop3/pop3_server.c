@@ -7,8 +7,9 @@
  * and only then says +OK. A session that ends any other way deletes
  * nothing.
  *
- * Everything that touches the disk is a job on the I/O pool: opening the
- * maildrop (sync, sizes), each piece of a RETR/TOP, and the UPDATE. A job
+ * Everything that touches the disk is a job on the I/O pool
+ * (pop3_drop.c): opening the maildrop, each piece of a RETR/TOP, and the
+ * UPDATE. A job
  * owns the maildrop while it runs (the session's pointer is NULL) and
  * gives it back by connection id: a client gone meanwhile is harmless,
  * and a QUIT's deletions happen whether or not the client waits for the
@@ -41,93 +42,18 @@
 #include "../proto/pop3_out.h"
 #include "../proto/sasl.h"
 
-/* Lines: RFC 2449 allows 255 octets, but an AUTH PLAIN initial response
- * with a long password is longer; Dovecot takes such lines too. */
-#define POP3_LINE_MAX 8192
-/* RFC 1939 §3: the autologout timer is at least 10 minutes. */
-#define POP3_IDLE_TIMEOUT 600
-/* A RETR is read and sent in pieces of this. */
-#define RETR_PIECE (128 * 1024)
+#include "pop3_session.h"
 
-enum pop3_state { P_AUTHORIZATION, P_TRANSACTION };
-
-struct pop3_session {
-	uint64_t id;
-	struct pop3_server_env *env;
-	struct conn *conn;
-	enum pop3_state state;
-	struct buf out;               /* replies not yet handed to the conn */
-	unsigned errors, ncmds;
-	bool utf8;
-
-	/* AUTHORIZATION */
-	char user[SASL_USER_MAX + 1]; /* USER's argument */
-	bool user_given;
-	bool in_sasl;                 /* the next line answers our "+ " */
-	struct sasl_server sasl;
-
-	/* TRANSACTION */
-	char login[SASL_USER_MAX + 1];
-	bool drop_locked;             /* holds login's drop_lock */
-	struct mbox *mb;              /* NULL while a job holds it */
-	uint64_t *wire;               /* per message: the size LIST announces */
-	bool *deleted, *retrieved;
-	size_t ndeleted;
-	bool streaming;               /* a RETR/TOP job is on the pool */
-	bool wait_drain;              /* its next piece waits for the client */
-	struct retr_job *next_piece;
-	const char *close_reason;
-};
-
-/* One maildrop in use by a session of this process: RFC 1939 §8 lets a
- * server refuse a second, which keeps two QUITs from fighting. */
-struct drop_lock {
-	char login[SASL_USER_MAX + 1];
-	struct drop_lock *next;
-};
-static struct drop_lock *drop_locks;   /* loop thread only */
-
-static bool
-drop_lock_take(const char *login)
-{
-	struct drop_lock *l;
-
-	for (l = drop_locks; l; l = l->next) {
-		if (strcmp(l->login, login) == 0)
-			return false;
-	}
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return false;
-	str_copy(l->login, sizeof(l->login), login);
-	l->next = drop_locks;
-	drop_locks = l;
-	return true;
-}
-
-static void
-drop_lock_release(const char *login)
-{
-	struct drop_lock **pp, *l;
-
-	for (pp = &drop_locks; (l = *pp) != NULL; pp = &l->next) {
-		if (strcmp(l->login, login) == 0) {
-			*pp = l->next;
-			free(l);
-			return;
-		}
-	}
-}
-
-static struct pop3_session *
-session_find(uint64_t id)
+struct pop3_session *
+pop3_session_find(uint64_t id)
 {
 	return conn_ctx(conn_find(id), &pop3_server_proto);
 }
 
 /* ------------------------------------------------------------ replies -- */
 
-static void
-flush(struct pop3_session *s)
+void
+pop3_flush(struct pop3_session *s)
 {
 	if (s->out.len) {
 		conn_write(s->conn, s->out.data, s->out.len);
@@ -135,11 +61,8 @@ flush(struct pop3_session *s)
 	}
 }
 
-static void reply(struct pop3_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-reply(struct pop3_session *s, const char *fmt, ...)
+void
+pop3_reply(struct pop3_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -149,12 +72,8 @@ reply(struct pop3_session *s, const char *fmt, ...)
 	buf_append(&s->out, "\r\n", 2);
 }
 
-/* A client error: -ERR, counted; too many ends the session. */
-static enum conn_step refuse(struct pop3_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static enum conn_step
-refuse(struct pop3_session *s, const char *fmt, ...)
+enum conn_step
+pop3_refuse(struct pop3_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -165,7 +84,7 @@ refuse(struct pop3_session *s, const char *fmt, ...)
 	buf_append(&s->out, "\r\n", 2);
 	if (++s->errors < (unsigned)s->env->cfg->max_errors)
 		return CONN_DONE;
-	reply(s, "-ERR Too many bad commands");
+	pop3_reply(s, "-ERR Too many bad commands");
 	s->close_reason = "too many errors";
 	return CONN_CLOSE;
 }
@@ -180,135 +99,6 @@ auth_allowed(const struct pop3_session *s)
 	return conn_tls(s->conn) || (s->env->cfg->auth_cleartext_loopback && loopback);
 }
 
-/* ------------------------------------------------------ open the drop -- */
-
-struct open_job {
-	uint64_t sid;
-	const struct pop3_server_env *env;
-	char dir[MBOX_PATH_MAX];
-	struct mbox *mb;
-	uint64_t *wire;
-	enum mbox_err err;
-	size_t cleaned;
-};
-
-static void
-open_work(void *arg)
-{
-	struct open_job *j = arg;
-	size_t i;
-
-	j->cleaned = mbox_clean_tmp(j->dir, time(NULL), MBOX_TMP_MAX_AGE, j->env->store.hostname);
-	if (maildir_create(j->dir) == -1) {
-		j->err = MBOX_IO;
-		return;
-	}
-	(void)mbox_create_defaults(j->dir);
-	if ((j->err = mbox_sync(j->mb, j->dir, false, &j->env->store)) != MBOX_OK)
-		return;
-	if ((j->wire = calloc(j->mb->n ? j->mb->n : 1, sizeof(*j->wire))) == NULL) {
-		j->err = MBOX_NOMEM;
-		return;
-	}
-	/* The size LIST and STAT announce is the message's with CR LF line
-	 * ends, without the stuffed dots (RFC 1939 §11: the client removes
-	 * them; Dovecot announces the same): the store's virtual size, read
-	 * once per message and kept in dovecot-uidlist as Dovecot keeps it,
-	 * so that a login reads no message. */
-	for (i = 0; i < j->mb->n; i++)
-		j->wire[i] = j->mb->msgs[i].vsize != MBOX_VSIZE_UNKNOWN ?
-		    j->mb->msgs[i].vsize : j->mb->msgs[i].size;
-}
-
-static void
-open_done(void *arg)
-{
-	struct open_job *j = arg;
-	struct pop3_session *s = session_find(j->sid);
-	uint64_t total = 0;
-	size_t i;
-
-	if (s == NULL) {
-		mbox_free(j->mb);
-		free(j->mb);
-		free(j->wire);
-		free(j);
-		return;
-	}
-	if (j->cleaned)
-		log_info("event=mailbox-tmp-cleaned sid=%llu user=%s files=%zu",
-		    (unsigned long long)s->id, s->login, j->cleaned);
-	if (j->err != MBOX_OK) {
-		log_warnx("event=pop3-open-failed sid=%llu user=%s reason=\"%s\"",
-		    (unsigned long long)s->id, s->login, mbox_strerror(j->err));
-		reply(s, "-ERR [%s] Cannot open the mailbox, try again later",
-		    j->err == MBOX_LOCKED ? "IN-USE" : "SYS/TEMP");
-		drop_lock_release(s->login);
-		s->drop_locked = false;
-		s->login[0] = '\0';
-		mbox_free(j->mb);
-		free(j->mb);
-		free(j->wire);
-		free(j);
-		flush(s);
-		conn_resume(s->conn, CONN_DONE);
-		return;
-	}
-	s->mb = j->mb;
-	s->wire = j->wire;
-	s->deleted = calloc(s->mb->n ? s->mb->n : 1, sizeof(bool));
-	s->retrieved = calloc(s->mb->n ? s->mb->n : 1, sizeof(bool));
-	free(j);
-	if (s->deleted == NULL || s->retrieved == NULL) {
-		reply(s, "-ERR [SYS/TEMP] Out of memory");
-		flush(s);
-		conn_resume(s->conn, CONN_CLOSE);
-		return;
-	}
-	for (i = 0; i < s->mb->n; i++)
-		total += s->wire[i];
-	s->state = P_TRANSACTION;
-	log_info("event=pop3-login sid=%llu client=%s user=%s messages=%zu octets=%llu new_uids=%zu",
-	    (unsigned long long)s->id, conn_ip(s->conn), s->login, s->mb->n,
-	    (unsigned long long)total, s->mb->new_uids);
-	reply(s, "+OK Logged in, %zu messages (%llu octets)", s->mb->n,
-	    (unsigned long long)total);
-	flush(s);
-	conn_resume(s->conn, CONN_DONE);
-}
-
-/* The password was right: the maildrop, unless another session has it. */
-static enum conn_step
-logged_in(struct pop3_session *s, const char *user)
-{
-	struct open_job *j;
-
-	if (!drop_lock_take(user)) {
-		reply(s, "-ERR [IN-USE] Mailbox is in use by another POP3 session");
-		return CONN_DONE;
-	}
-	str_copy(s->login, sizeof(s->login), user);
-	s->drop_locked = true;
-	if ((j = calloc(1, sizeof(*j))) != NULL) {
-		/* All set before the pool may run it. */
-		j->sid = s->id;
-		j->env = s->env;
-	}
-	if (j == NULL || (j->mb = calloc(1, sizeof(*j->mb))) == NULL ||
-	    maildir_path(s->env->mailroot, user, j->dir, sizeof(j->dir)) == -1 ||
-	    iopool_submit(s->env->pool, open_work, open_done, j) == -1) {
-		if (j)
-			free(j->mb);
-		free(j);
-		drop_lock_release(s->login);
-		s->drop_locked = false;
-		s->login[0] = '\0';
-		reply(s, "-ERR [SYS/TEMP] Cannot open the mailbox, try again later");
-		return CONN_DONE;
-	}
-	return CONN_PENDING;
-}
-
 /* ----------------------------------------------------------- logging in -- */
 
 static enum conn_step
@@ -316,15 +106,15 @@ verdict(struct pop3_session *s, enum authsvc_verdict v, const char *user)
 {
 	switch (v) {
 	case AUTHSVC_OK:
-		return logged_in(s, user);
+		return pop3_drop_open(s, user);
 	case AUTHSVC_FAILED:
-		return refuse(s, "[AUTH] Authentication failed");
+		return pop3_refuse(s, "[AUTH] Authentication failed");
 	case AUTHSVC_NETWORK_LOCKED:
-		reply(s, "-ERR [AUTH] Too many failed logins from your address");
+		pop3_reply(s, "-ERR [AUTH] Too many failed logins from your address");
 		s->close_reason = "auth locked";
 		return CONN_CLOSE;
 	case AUTHSVC_TEMPFAIL:
-		reply(s, "-ERR [SYS/TEMP] Temporary authentication failure");
+		pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure");
 		return CONN_DONE;
 	case AUTHSVC_PENDING:
 		return CONN_PENDING;
@@ -335,13 +125,13 @@ verdict(struct pop3_session *s, enum authsvc_verdict v, const char *user)
 static void
 auth_done(uint64_t sid, enum authsvc_verdict v, const char *user)
 {
-	struct pop3_session *s = session_find(sid);
+	struct pop3_session *s = pop3_session_find(sid);
 	enum conn_step step;
 
 	if (s == NULL)
 		return;
 	step = verdict(s, v, user);
-	flush(s);
+	pop3_flush(s);
 	if (step != CONN_PENDING)
 		conn_resume(s->conn, step);
 }
@@ -367,20 +157,20 @@ sasl_next(struct pop3_session *s, enum sasl_result r)
 	switch (r) {
 	case SASL_CHALLENGE:
 		s->in_sasl = true;
-		reply(s, "+ %s", s->sasl.challenge);
+		pop3_reply(s, "+ %s", s->sasl.challenge);
 		return CONN_DONE;
 	case SASL_DONE:
 		step = check_login(s, s->sasl.user, s->sasl.pass);
 		break;
 	case SASL_CANCELLED:
-		reply(s, "-ERR Authentication cancelled");
+		pop3_reply(s, "-ERR Authentication cancelled");
 		break;
 	case SASL_BAD:
 	case SASL_MALFORMED:
-		step = refuse(s, "[AUTH] Invalid authentication response");
+		step = pop3_refuse(s, "[AUTH] Invalid authentication response");
 		break;
 	case SASL_UNKNOWN_MECH:
-		step = refuse(s, "Unsupported authentication mechanism");
+		step = pop3_refuse(s, "Unsupported authentication mechanism");
 		break;
 	}
 	sasl_server_clear(&s->sasl);
@@ -394,11 +184,11 @@ static long
 msg_index(struct pop3_session *s, uint32_t n)
 {
 	if (n == 0 || n > s->mb->n) {
-		reply(s, "-ERR There is no message %u", n);
+		pop3_reply(s, "-ERR There is no message %u", n);
 		return -1;
 	}
 	if (s->deleted[n - 1]) {
-		reply(s, "-ERR Message %u is deleted", n);
+		pop3_reply(s, "-ERR Message %u is deleted", n);
 		return -1;
 	}
 	return (long)n - 1;
@@ -424,22 +214,22 @@ uidl_line(struct pop3_session *s, size_t i, bool multi)
 static enum conn_step
 cmd_capa(struct pop3_session *s)
 {
-	reply(s, "+OK Capability list follows");
-	reply(s, "CAPA");
-	reply(s, "TOP");
-	reply(s, "UIDL");
-	reply(s, "RESP-CODES");
-	reply(s, "AUTH-RESP-CODE");
-	reply(s, "PIPELINING");
+	pop3_reply(s, "+OK Capability list follows");
+	pop3_reply(s, "CAPA");
+	pop3_reply(s, "TOP");
+	pop3_reply(s, "UIDL");
+	pop3_reply(s, "RESP-CODES");
+	pop3_reply(s, "AUTH-RESP-CODE");
+	pop3_reply(s, "PIPELINING");
 	if (s->state == P_AUTHORIZATION && conn_tls_possible(s->conn) && !conn_tls(s->conn))
-		reply(s, "STLS");
+		pop3_reply(s, "STLS");
 	if (s->state == P_AUTHORIZATION && auth_allowed(s)) {
-		reply(s, "USER");
-		reply(s, "SASL PLAIN LOGIN");
+		pop3_reply(s, "USER");
+		pop3_reply(s, "SASL PLAIN LOGIN");
 	}
-	reply(s, "UTF8");
-	reply(s, "IMPLEMENTATION tern");
-	reply(s, ".");
+	pop3_reply(s, "UTF8");
+	pop3_reply(s, "IMPLEMENTATION tern");
+	pop3_reply(s, ".");
 	return CONN_DONE;
 }
 
@@ -450,15 +240,15 @@ cmd_stls(struct pop3_session *s)
 	enum conn_starttls r;
 
 	if (!conn_tls_possible(s->conn))
-		return refuse(s, "STLS not available");
+		return pop3_refuse(s, "STLS not available");
 	if (conn_tls(s->conn))
-		return refuse(s, "TLS already active");
+		return pop3_refuse(s, "TLS already active");
 	buf_append_str(&ready, "+OK Begin TLS negotiation now\r\n");
-	flush(s);
+	pop3_flush(s);
 	r = conn_starttls(s->conn, &s->out, ready.data, ready.len);
 	buf_release(&ready);
 	if (r == CONN_STARTTLS_UNAVAILABLE) {
-		reply(s, "-ERR [SYS/TEMP] TLS not available now");
+		pop3_reply(s, "-ERR [SYS/TEMP] TLS not available now");
 		return CONN_DONE;
 	}
 	if (r == CONN_STARTTLS_BROKEN)
@@ -476,38 +266,38 @@ authorization(struct pop3_session *s, const struct pop3_cmd *c)
 	case POP3_CMD_CAPA:
 		return cmd_capa(s);
 	case POP3_CMD_QUIT:
-		reply(s, "+OK Bye");
+		pop3_reply(s, "+OK Bye");
 		return CONN_CLOSE;
 	case POP3_CMD_NOOP:
-		reply(s, "+OK");
+		pop3_reply(s, "+OK");
 		return CONN_DONE;
 	case POP3_CMD_STLS:
 		return cmd_stls(s);
 	case POP3_CMD_UTF8:
 		/* RFC 6856 §2: user names and passwords may be UTF-8 now. */
 		s->utf8 = true;
-		reply(s, "+OK UTF8 enabled");
+		pop3_reply(s, "+OK UTF8 enabled");
 		return CONN_DONE;
 	case POP3_CMD_USER:
 		if (!auth_allowed(s))
-			return refuse(s, "[AUTH] Plaintext authentication disallowed on non-secure connections");
+			return pop3_refuse(s, "[AUTH] Plaintext authentication disallowed on non-secure connections");
 		if (c->arglen > SASL_USER_MAX)
-			return refuse(s, "User name too long");
+			return pop3_refuse(s, "User name too long");
 		str_copyn(s->user, sizeof(s->user), c->arg, c->arglen);
 		s->user_given = true;
-		reply(s, "+OK");
+		pop3_reply(s, "+OK");
 		return CONN_DONE;
 	case POP3_CMD_PASS: {
 		char pass[SASL_PASS_MAX + 1];
 		enum conn_step step;
 
 		if (!auth_allowed(s))
-			return refuse(s, "[AUTH] Plaintext authentication disallowed on non-secure connections");
+			return pop3_refuse(s, "[AUTH] Plaintext authentication disallowed on non-secure connections");
 		if (!s->user_given)
-			return refuse(s, "No USER given");
+			return pop3_refuse(s, "No USER given");
 		s->user_given = false;
 		if (c->arglen > SASL_PASS_MAX)
-			return refuse(s, "[AUTH] Authentication failed");
+			return pop3_refuse(s, "[AUTH] Authentication failed");
 		str_copyn(pass, sizeof(pass), c->arg, c->arglen);
 		step = check_login(s, s->user, pass);
 		explicit_bzero(pass, sizeof(pass));
@@ -516,270 +306,20 @@ authorization(struct pop3_session *s, const struct pop3_cmd *c)
 	case POP3_CMD_AUTH:
 		if (c->arg == NULL) {
 			/* RFC 1734's listing, which clients still probe with. */
-			reply(s, "+OK");
+			pop3_reply(s, "+OK");
 			if (auth_allowed(s)) {
-				reply(s, "PLAIN");
-				reply(s, "LOGIN");
+				pop3_reply(s, "PLAIN");
+				pop3_reply(s, "LOGIN");
 			}
-			reply(s, ".");
+			pop3_reply(s, ".");
 			return CONN_DONE;
 		}
 		if (!auth_allowed(s))
-			return refuse(s, "[AUTH] Plaintext authentication disallowed on non-secure connections");
+			return pop3_refuse(s, "[AUTH] Plaintext authentication disallowed on non-secure connections");
 		return sasl_next(s, sasl_server_start(&s->sasl, c->arg, c->arglen, c->arg2, c->arg2len));
 	default:
-		return refuse(s, "Not allowed before a login");
+		return pop3_refuse(s, "Not allowed before a login");
 	}
-}
-
-/* ---------------------------------------------------------- RETR/TOP --- */
-
-struct retr_job {
-	uint64_t sid;
-	struct mbox *mb;
-	size_t index;
-	int fd;                 /* -1 until the first piece opens it */
-	off_t off;
-	struct pop3_out po;
-	struct buf out;
-	bool failed;            /* opening or reading failed */
-	bool finished;
-	bool ok_sent;           /* the +OK line is out: no -ERR possible */
-	uint64_t wire;          /* for the +OK line */
-};
-
-static void retr_done(void *arg);
-
-static void
-retr_work(void *arg)
-{
-	struct retr_job *j = arg;
-	char in[16384];
-	size_t got = 0;
-	ssize_t n;
-
-	if (j->fd == -1 && (j->fd = mbox_open_msg(j->mb, j->index)) == -1) {
-		j->failed = true;
-		return;
-	}
-	while (got < RETR_PIECE && !j->po.done) {
-		if ((n = pread(j->fd, in, sizeof(in), j->off)) <= 0) {
-			if (n < 0) {
-				j->failed = true;
-				return;
-			}
-			break;
-		}
-		j->off += n;
-		got += (size_t)n;
-		if (pop3_out_feed(&j->po, in, (size_t)n, &j->out) == -1) {
-			j->failed = true;
-			return;
-		}
-	}
-	if (got < RETR_PIECE || j->po.done) {
-		if (pop3_out_finish(&j->po, &j->out) == -1) {
-			j->failed = true;
-			return;
-		}
-		j->finished = true;
-	}
-}
-
-static void
-retr_free(struct retr_job *j)
-{
-	if (j->fd != -1)
-		close(j->fd);
-	buf_release(&j->out);
-	free(j);
-}
-
-/* The next piece goes to the pool; -1 (out of memory): the session ends. */
-static int
-retr_submit(struct pop3_session *s, struct retr_job *j)
-{
-	buf_reset(&j->out);
-	if (iopool_submit(s->env->pool, retr_work, retr_done, j) == 0)
-		return 0;
-	s->mb = j->mb;
-	retr_free(j);
-	s->streaming = false;
-	s->close_reason = "out of memory";
-	return -1;
-}
-
-static void
-retr_done(void *arg)
-{
-	struct retr_job *j = arg;
-	struct pop3_session *s = session_find(j->sid);
-
-	if (s == NULL) {
-		mbox_free(j->mb);
-		free(j->mb);
-		retr_free(j);
-		return;
-	}
-	if (j->failed) {
-		s->mb = j->mb;
-		s->streaming = false;
-		if (!j->ok_sent) {
-			/* Nothing sent yet: a plain -ERR. */
-			reply(s, "-ERR [SYS/TEMP] Message %zu has gone or cannot be read", j->index + 1);
-			flush(s);
-			retr_free(j);
-			conn_resume(s->conn, CONN_DONE);
-			return;
-		}
-		/* Part of it is out after a +OK: the only honest end is to
-		 * drop the connection (the client retries; nothing is lost). */
-		log_warnx("event=pop3-retr-failed sid=%llu user=%s msg=%zu",
-		    (unsigned long long)s->id, s->login, j->index + 1);
-		retr_free(j);
-		s->close_reason = "message unreadable";
-		conn_resume(s->conn, CONN_CLOSE);
-		return;
-	}
-	if (!j->ok_sent) {
-		reply(s, "+OK %llu octets", (unsigned long long)j->wire);
-		flush(s);
-		j->ok_sent = true;
-	}
-	conn_write(s->conn, j->out.data, j->out.len);
-	if (j->finished) {
-		s->mb = j->mb;
-		s->streaming = false;
-		retr_free(j);
-		conn_resume(s->conn, CONN_DONE);
-		return;
-	}
-	/* Next piece once the client has taken this one. */
-	s->next_piece = j;
-	s->wait_drain = true;
-}
-
-static enum conn_step
-session_writable(void *ctx)
-{
-	struct pop3_session *s = ctx;
-	struct retr_job *j = s->next_piece;
-
-	if (!s->wait_drain || j == NULL)
-		return CONN_DONE;
-	s->wait_drain = false;
-	s->next_piece = NULL;
-	return retr_submit(s, j) == 0 ? CONN_DONE : CONN_CLOSE;
-}
-
-static enum conn_step
-start_retr(struct pop3_session *s, size_t i, bool top, uint32_t lines)
-{
-	struct retr_job *j;
-
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return refuse(s, "[SYS/TEMP] Out of memory");
-	j->sid = s->id;
-	j->mb = s->mb;
-	j->index = i;
-	j->fd = -1;
-	j->wire = s->wire[i];
-	if (top)
-		pop3_out_init_top(&j->po, lines);
-	else {
-		pop3_out_init(&j->po);
-		s->retrieved[i] = true;
-	}
-	s->mb = NULL;
-	s->streaming = true;
-	return retr_submit(s, j) == 0 ? CONN_PENDING : CONN_CLOSE;
-}
-
-/* ------------------------------------------------------------- UPDATE --- */
-
-struct update_job {
-	uint64_t sid;
-	struct mbox *mb;
-	const struct mbox_conf *conf;
-	size_t *del, ndel, *keep, nkeep;
-	enum mbox_err err;
-	char login[SASL_USER_MAX + 1];
-};
-
-static void
-update_work(void *arg)
-{
-	struct update_job *j = arg;
-
-	j->err = mbox_expunge(j->mb, j->del, j->ndel, j->keep, j->nkeep,
-	    MAILDIR_FLAG_SEEN, j->conf);
-}
-
-static void
-update_done(void *arg)
-{
-	struct update_job *j = arg;
-	struct pop3_session *s = session_find(j->sid);
-
-	if (j->err != MBOX_OK)
-		log_warnx("event=pop3-update-failed user=%s reason=\"%s\"", j->login,
-		    mbox_strerror(j->err));
-	else if (j->ndel)
-		log_info("event=pop3-expunged user=%s messages=%zu", j->login, j->ndel);
-	if (s) {
-		/* The maildrop is free once UPDATE is over, not when the
-		 * connection is (TLS's close may linger). */
-		drop_lock_release(s->login);
-		s->drop_locked = false;
-		if (j->err != MBOX_OK)
-			/* RFC 2449 §8.1.2: the deletions did not all happen. */
-			reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed");
-		else
-			reply(s, "+OK Logging out, %zu messages deleted", j->ndel);
-		flush(s);
-		conn_resume(s->conn, CONN_CLOSE);
-	}
-	mbox_free(j->mb);
-	free(j->mb);
-	free(j->del);
-	free(j->keep);
-	free(j);
-}
-
-static enum conn_step
-cmd_quit_update(struct pop3_session *s)
-{
-	struct update_job *j;
-	size_t i;
-
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->del = calloc(s->mb->n + 1, sizeof(size_t))) == NULL ||
-	    (j->keep = calloc(s->mb->n + 1, sizeof(size_t))) == NULL) {
-		if (j)
-			free(j->del);
-		free(j);
-		reply(s, "-ERR [SYS/TEMP] Out of memory; nothing was deleted");
-		return CONN_CLOSE;
-	}
-	for (i = 0; i < s->mb->n; i++) {
-		if (s->deleted[i])
-			j->del[j->ndel++] = i;
-		else if (s->retrieved[i])
-			j->keep[j->nkeep++] = i;
-	}
-	j->sid = s->id;
-	j->mb = s->mb;
-	j->conf = &s->env->store;
-	str_copy(j->login, sizeof(j->login), s->login);
-	if (iopool_submit(s->env->pool, update_work, update_done, j) == -1) {
-		free(j->del);
-		free(j->keep);
-		free(j);
-		reply(s, "-ERR [SYS/TEMP] Out of memory; nothing was deleted");
-		return CONN_CLOSE;
-	}
-	s->mb = NULL;   /* the job's now, whatever happens to the session */
-	return CONN_PENDING;
 }
 
 static enum conn_step
@@ -793,10 +333,10 @@ transaction(struct pop3_session *s, const struct pop3_cmd *c)
 	case POP3_CMD_CAPA:
 		return cmd_capa(s);
 	case POP3_CMD_NOOP:
-		reply(s, "+OK");
+		pop3_reply(s, "+OK");
 		return CONN_DONE;
 	case POP3_CMD_QUIT:
-		return cmd_quit_update(s);
+		return pop3_drop_update(s);
 	case POP3_CMD_STAT:
 		for (i = 0; i < s->mb->n; i++) {
 			if (!s->deleted[i]) {
@@ -804,21 +344,21 @@ transaction(struct pop3_session *s, const struct pop3_cmd *c)
 				total += s->wire[i];
 			}
 		}
-		reply(s, "+OK %zu %llu", n, (unsigned long long)total);
+		pop3_reply(s, "+OK %zu %llu", n, (unsigned long long)total);
 		return CONN_DONE;
 	case POP3_CMD_LIST:
 		if (c->has_msg) {
 			if ((k = msg_index(s, c->msg)) < 0)
 				return CONN_DONE;
-			reply(s, "+OK %ld %llu", k + 1, (unsigned long long)s->wire[k]);
+			pop3_reply(s, "+OK %ld %llu", k + 1, (unsigned long long)s->wire[k]);
 			return CONN_DONE;
 		}
-		reply(s, "+OK %zu messages", s->mb->n - s->ndeleted);
+		pop3_reply(s, "+OK %zu messages", s->mb->n - s->ndeleted);
 		for (i = 0; i < s->mb->n; i++) {
 			if (!s->deleted[i])
 				buf_printf(&s->out, "%zu %llu\r\n", i + 1, (unsigned long long)s->wire[i]);
 		}
-		reply(s, ".");
+		pop3_reply(s, ".");
 		return CONN_DONE;
 	case POP3_CMD_UIDL:
 		if (c->has_msg) {
@@ -826,35 +366,35 @@ transaction(struct pop3_session *s, const struct pop3_cmd *c)
 				uidl_line(s, (size_t)k, false);
 			return CONN_DONE;
 		}
-		reply(s, "+OK");
+		pop3_reply(s, "+OK");
 		for (i = 0; i < s->mb->n; i++) {
 			if (!s->deleted[i])
 				uidl_line(s, i, true);
 		}
-		reply(s, ".");
+		pop3_reply(s, ".");
 		return CONN_DONE;
 	case POP3_CMD_DELE:
 		if ((k = msg_index(s, c->msg)) < 0)
 			return CONN_DONE;
 		s->deleted[k] = true;
 		s->ndeleted++;
-		reply(s, "+OK Marked to be deleted");
+		pop3_reply(s, "+OK Marked to be deleted");
 		return CONN_DONE;
 	case POP3_CMD_RSET:
 		memset(s->deleted, 0, s->mb->n * sizeof(bool));
 		s->ndeleted = 0;
-		reply(s, "+OK");
+		pop3_reply(s, "+OK");
 		return CONN_DONE;
 	case POP3_CMD_RETR:
 		if ((k = msg_index(s, c->msg)) < 0)
 			return CONN_DONE;
-		return start_retr(s, (size_t)k, false, 0);
+		return pop3_drop_retr(s, (size_t)k, false, 0);
 	case POP3_CMD_TOP:
 		if ((k = msg_index(s, c->msg)) < 0)
 			return CONN_DONE;
-		return start_retr(s, (size_t)k, true, c->top_lines);
+		return pop3_drop_retr(s, (size_t)k, true, c->top_lines);
 	default:
-		return refuse(s, "Not allowed after login");
+		return pop3_refuse(s, "Not allowed after login");
 	}
 }
 
@@ -868,7 +408,7 @@ command_line(struct pop3_session *s, char *line, size_t len)
 	enum pop3_cmd_err e;
 
 	if (line == NULL)
-		return refuse(s, "Line too long");
+		return pop3_refuse(s, "Line too long");
 	s->ncmds++;
 	if (s->in_sasl) {
 		size_t n = len;
@@ -878,7 +418,7 @@ command_line(struct pop3_session *s, char *line, size_t len)
 		if (line_check(line, &n, LINE_REJECT_NUL) != LINE_OK) {
 			s->in_sasl = false;
 			sasl_server_clear(&s->sasl);
-			step = refuse(s, "[AUTH] Invalid authentication response");
+			step = pop3_refuse(s, "[AUTH] Invalid authentication response");
 		} else
 			step = sasl_next(s, sasl_server_step(&s->sasl, line, n));
 		explicit_bzero(line, len);
@@ -893,9 +433,9 @@ command_line(struct pop3_session *s, char *line, size_t len)
 		enum conn_step step;
 
 		if (e != POP3_CMD_OK)
-			step = refuse(s, "Syntax error");
+			step = pop3_refuse(s, "Syntax error");
 		else if (s->state != P_AUTHORIZATION)
-			step = refuse(s, "Already logged in");
+			step = pop3_refuse(s, "Already logged in");
 		else
 			step = authorization(s, &c);
 		explicit_bzero(line, len);
@@ -905,18 +445,18 @@ command_line(struct pop3_session *s, char *line, size_t len)
 	case POP3_CMD_OK:
 		break;
 	case POP3_CMD_E_UNKNOWN:
-		return refuse(s, "Unknown command");
+		return pop3_refuse(s, "Unknown command");
 	case POP3_CMD_E_NUMBER:
-		return refuse(s, "Invalid message number");
+		return pop3_refuse(s, "Invalid message number");
 	case POP3_CMD_E_TOO_LONG:
-		return refuse(s, "Argument too long");
+		return pop3_refuse(s, "Argument too long");
 	case POP3_CMD_E_BAD_CHAR:
-		return refuse(s, "Bad character in command");
+		return pop3_refuse(s, "Bad character in command");
 	default:
-		return refuse(s, "Syntax error");
+		return pop3_refuse(s, "Syntax error");
 	}
 	if (c.verb == POP3_CMD_APOP || c.verb == POP3_CMD_LANG)
-		return refuse(s, "Unknown command");
+		return pop3_refuse(s, "Unknown command");
 	return s->state == P_AUTHORIZATION ? authorization(s, &c) : transaction(s, &c);
 }
 
@@ -926,7 +466,7 @@ session_line(void *ctx, char *line, size_t len)
 	struct pop3_session *s = ctx;
 	enum conn_step step = command_line(s, line, len);
 
-	flush(s);
+	pop3_flush(s);
 	return step;
 }
 
@@ -938,8 +478,8 @@ session_timer(void *ctx, enum conn_timer which)
 	(void)which;
 	/* RFC 1939 §3: an autologout ends the session without UPDATE. */
 	s->close_reason = which == CONN_TIMER_IDLE ? "idle timeout" : "session deadline";
-	reply(s, "-ERR Disconnected for inactivity");
-	flush(s);
+	pop3_reply(s, "-ERR Disconnected for inactivity");
+	pop3_flush(s);
 	return CONN_CLOSE;
 }
 
@@ -952,17 +492,8 @@ session_closed(void *ctx, const char *reason)
 	    (unsigned long long)s->id, conn_ip(s->conn), s->login[0] ? s->login : "-",
 	    s->ncmds, reason ? reason : s->close_reason ? s->close_reason : "quit");
 	if (s->drop_locked)
-		drop_lock_release(s->login);
-	if (s->next_piece) {
-		struct retr_job *j = s->next_piece;
-
-		s->mb = j->mb;
-		retr_free(j);
-	}
-	if (s->mb) {
-		mbox_free(s->mb);
-		free(s->mb);
-	}
+		pop3_drop_release(s->login);
+	pop3_drop_close(s);
 	free(s->wire);
 	free(s->deleted);
 	free(s->retrieved);
@@ -986,8 +517,8 @@ session_greet(struct conn *c, const struct listener_conf *lc)
 	maillog_connect(s->id, conn_ip(c), conn_port(c), lc->service);
 	conn_set_timeout(c, POP3_IDLE_TIMEOUT);
 	conn_set_line_max(c, POP3_LINE_MAX);
-	reply(s, "+OK %s POP3 ready", env->cfg->hostname);
-	flush(s);
+	pop3_reply(s, "+OK %s POP3 ready", env->cfg->hostname);
+	pop3_flush(s);
 	return s;
 }
 
@@ -1005,7 +536,7 @@ const struct conn_proto pop3_server_proto = {
 	.line = session_line,
 	.raw = NULL,
 	.tls_ready = NULL,
-	.writable = session_writable,
+	.writable = pop3_drop_writable,
 	.timer = session_timer,
 	.closed = session_closed,
 	.busy = session_busy,

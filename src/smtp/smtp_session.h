@@ -133,9 +133,13 @@ bool smtp_session_in_tx(const struct smtp_session *s);
 void smtp_session_idle_timeout(struct smtp_session *s);
 void smtp_tx_free(struct smtp_tx **txp);
 
-/* smtp_server_tx.c */
+/* smtp_server_envelope.c */
+/* The client's address is in relay_networks. */
+bool smtp_session_relay_allowed(const struct smtp_session *s);
 enum conn_step smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len);
 enum conn_step smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len);
+
+/* smtp_server_tx.c */
 enum conn_step smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len);
 enum conn_step smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
 /* Raw octets in S_DATA / S_BDAT (conn.h's raw handler; for BDAT, n == 0

@@ -1,0 +1,213 @@
+/*
+ * store_lock: the uidlist lock of a folder (see store.c for the sync it
+ * guards, docs/mailbox.md for the crash analysis). dovecot-uidlist.lock
+ * is created O_EXCL, as Dovecot's dotlock, and holds "<pid>:<host>": one
+ * whose holder has died is broken at once, one nobody has touched for two
+ * minutes (Dovecot's own carry no pid) then. The next list is written to
+ * tern-uidlist.tmp, synced, renamed over dovecot-uidlist, then the lock
+ * goes and the folder is synced. Also the path and fsync helpers the
+ * store's files share.
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../proto/maildir_name.h"
+#include "../proto/uidlist.h"
+#include "quota.h"
+#include "store_int.h"
+
+/* dir/sub/name into out; -1 when it does not fit. */
+int
+store_path(char *out, size_t outsize, const char *dir, const char *sub, const char *name)
+{
+	if (sub && name)
+		return str_fmt(out, outsize, "%s/%s/%s", dir, sub, name);
+	return str_fmt(out, outsize, "%s/%s", dir, sub ? sub : name);
+}
+
+void
+store_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* This machine's name as gethostname() gives it (what Dovecot and other
+ * programs write in their Maildir names and dotlocks); "" if unknown. */
+void
+store_this_host(char *out, size_t outsize)
+{
+	if (gethostname(out, outsize) != 0)
+		out[0] = '\0';
+	out[outsize - 1] = '\0';
+}
+
+/* Says who holds a lock just taken: "<pid>:<host>", what Dovecot's
+ * dotlocks hold, for as long as it is held. */
+static void
+lock_mark(int fd)
+{
+	char host[256], who[300];
+	int n;
+
+	store_this_host(host, sizeof(host));
+	n = snprintf(who, sizeof(who), "%ld:%s", (long)getpid(), host);
+	if (host[0] == '\0' || n < 0 || (size_t)n >= sizeof(who) ||
+	    fileio_write_all(fd, who, (size_t)n) == -1)
+		(void)ftruncate(fd, 0);   /* anonymous: only the age rule then */
+}
+
+/* The pid of a process of this host that held the lock seen as *st and no
+ * longer runs, or 0. A lock without a holder (empty, or a list being
+ * written), another host's, ours (another thread's) or a live process's
+ * is not stale by this rule. */
+static long
+lock_dead_holder(const char *path, const struct stat *st)
+{
+	char buf[300], host[256], *colon, *end;
+	struct stat again;
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	store_this_host(host, sizeof(host));
+	if ((colon = strchr(buf, ':')) == NULL || host[0] == '\0' || strcmp(colon + 1, host) != 0)
+		return 0;
+	*colon = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (end == buf || *end != '\0' || errno != 0 || pid <= 0 || pid == (long)getpid() ||
+	    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	/* Still the file we read, not one taken anew since. */
+	if (stat(path, &again) == -1 || again.st_ino != st->st_ino ||
+	    again.st_size != st->st_size || again.st_mtime != st->st_mtime)
+		return 0;
+	return pid;
+}
+
+/* The uidlist lock: its descriptor (the new list is written into it), or
+ * -1 with *err set. A lock is broken when its holder is a process of this
+ * host that has died (ternd after a kill -9: at once, not after two
+ * minutes; Dovecot reads the same "<pid>:<host>"), or when nobody has
+ * touched it for two minutes (a holder we cannot name: Dovecot's own
+ * uidlist locks carry no pid). */
+int
+store_lock_take(const char *dir, int timeout, enum mbox_err *err)
+{
+	char path[MBOX_PATH_MAX];
+	struct timespec nap = { 0, 5 * 1000 * 1000 };
+	time_t give_up = time(NULL) + (timeout > 0 ? timeout : 1);
+	struct stat st;
+	long dead = 0;
+	int fd;
+
+	if (store_path(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == -1) {
+		*err = MBOX_IO;
+		return -1;
+	}
+	for (;;) {
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
+			lock_mark(fd);
+			return fd;
+		}
+		if (errno == ENOENT) {
+			*err = MBOX_NOENT;
+			return -1;
+		}
+		if (errno != EEXIST) {
+			log_warn("mailbox: %s", path);
+			*err = MBOX_IO;
+			return -1;
+		}
+		if (stat(path, &st) == 0 && ((dead = lock_dead_holder(path, &st)) > 0 ||
+		    st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
+			if (dead > 0)
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld dead_pid=%ld",
+				    path, (long long)(time(NULL) - st.st_mtime), dead);
+			else
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path,
+				    (long long)(time(NULL) - st.st_mtime));
+			(void)unlink(path);
+			continue;
+		}
+		if (time(NULL) >= give_up) {
+			*err = MBOX_LOCKED;
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 100 * 1000 * 1000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+void
+store_lock_drop(const char *dir, int fd)
+{
+	char path[MBOX_PATH_MAX];
+
+	close(fd);
+	if (store_path(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == 0)
+		(void)unlink(path);
+}
+
+/* The list in ul becomes dovecot-uidlist: written to tern-uidlist.tmp,
+ * synced, renamed over the old one; then the lock goes and the folder is
+ * synced. Dovecot writes its list into the lock file and renames that;
+ * we keep the lock naming its holder to the end instead, so that a crash
+ * at any step leaves a lock that is broken at once, not one holding a
+ * list and no pid, which waits out the two minutes. */
+enum mbox_err
+store_lock_commit(const char *dir, int fd, const struct uidlist *ul)
+{
+	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
+	struct buf b = BUF_INIT;
+	enum mbox_err err = MBOX_OK;
+	int tfd = -1;
+
+	if (store_path(tmp, sizeof(tmp), dir, NULL, UIDLIST_TMP) == -1 ||
+	    store_path(path, sizeof(path), dir, NULL, UIDLIST) == -1)
+		err = MBOX_IO;
+	else if (uidlist_encode(ul, &b) == -1)
+		err = MBOX_NOMEM;
+	else if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    fileio_write_all(tfd, b.data, b.len) == -1 || fdatasync(tfd) == -1 ||
+	    rename(tmp, path) == -1) {
+		log_warn("mailbox: writing %s", path);
+		err = MBOX_IO;
+		if (tfd != -1)
+			(void)unlink(tmp);
+	}
+	if (tfd != -1)
+		close(tfd);
+	buf_release(&b);
+	store_lock_drop(dir, fd);
+	if (err == MBOX_OK)
+		store_fsync_dir(dir);
+	return err;
+}
