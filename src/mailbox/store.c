@@ -221,8 +221,8 @@ cmp_found_arrival(const void *a, const void *b)
 
 /* --------------------------------------------------------------- sync -- */
 
-static int
-uidlist_load(const char *dir, struct uidlist *ul, bool *dirty)
+int
+store_uidlist_load(const char *dir, struct uidlist *ul, bool *dirty)
 {
 	const struct uidlist_limits lim = UIDLIST_LIMITS_DEFAULT;
 	char path[MBOX_PATH_MAX];
@@ -478,7 +478,7 @@ mbox_sync(struct mbox *mb, const char *dir, bool read_only, const struct mbox_co
 		return err;
 	if (!read_only)
 		store_replay_expunge(dir);
-	if (uidlist_load(dir, &ul, &dirty) == -1) {
+	if (store_uidlist_load(dir, &ul, &dirty) == -1) {
 		err = errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
 		goto out;
 	}

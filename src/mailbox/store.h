@@ -96,6 +96,28 @@ int mbox_open_msg(struct mbox *mb, size_t i);
 enum mbox_err mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel,
     const size_t *keep, size_t nkeep, unsigned add, const struct mbox_conf *conf);
 
+/* Sets the flags add and clears the flags clear (enum maildir_flag) of
+ * message i: a rename in cur/ that keeps the flags another reader gave it
+ * meanwhile. MBOX_NOENT when it has been expunged. */
+enum mbox_err mbox_set_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear);
+
+/*
+ * IMAP APPEND: size octets of src_fd (from offset 0) become a new message
+ * of the folder at dir, with flags and internal_date (the file's mtime),
+ * written to tmp/, synced, and renamed into cur/ under the uidlist lock,
+ * which then records its UID: *uidvalidity_r and *uid_r (APPENDUID, RFC
+ * 4315). The copy is on stable storage when MBOX_OK returns.
+ */
+enum mbox_err mbox_append(const char *dir, int src_fd, uint64_t size, unsigned flags,
+    time_t internal_date, const struct mbox_conf *conf, uint32_t *uidvalidity_r,
+    uint32_t *uid_r);
+
+/* IMAP COPY: message i of mb into the folder at dir under a new name,
+ * with its flags and date: a hard link, or a copy where the filesystem
+ * cannot link; its UID there in *uid_r (COPYUID). */
+enum mbox_err mbox_copy(struct mbox *mb, size_t i, const char *dir,
+    const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r);
+
 /* Creates the standard Maildir++ folders of a user's root Maildir
  * (.Drafts .Sent .Trash .Junk .Archive) and subscribes them, once: a
  * folder that exists is left alone. */

@@ -6,6 +6,7 @@
 #ifndef TERN_MAILBOX_STORE_INT_H
 #define TERN_MAILBOX_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store.h"
@@ -31,6 +32,11 @@ int store_lock_take(const char *dir, int timeout, enum mbox_err *err);
 void store_lock_drop(const char *dir, int fd);
 /* ul becomes dovecot-uidlist and the lock goes (fd is consumed). */
 enum mbox_err store_lock_commit(const char *dir, int fd, const struct uidlist *ul);
+
+/* dir's dovecot-uidlist into ul (a new one, with a new UIDVALIDITY, when
+ * it is missing or unreadable); *dirty when it must be written back. -1
+ * with errno. Under the lock. */
+int store_uidlist_load(const char *dir, struct uidlist *ul, bool *dirty);
 
 /* Finishes an expunge a crash left in dir's journal. */
 void store_replay_expunge(const char *dir);

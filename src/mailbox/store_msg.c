@@ -122,12 +122,13 @@ mbox_open_msg(struct mbox *mb, size_t i)
 	return -1;
 }
 
-/* Message i's file with flags |= add, in cur/. Another reader (Dovecot's
- * IMAP) may have renamed it since we last looked, with flags of its own:
- * it is found again by its base and the new name is built from the one it
- * has now, so that its flags stay. */
-static void
-add_flags(struct mbox *mb, size_t i, unsigned add)
+/* Message i's file with flags add set and clear cleared, in cur/.
+ * Another reader (Dovecot's IMAP) may have renamed it since we last
+ * looked, with flags of its own: it is found again by its base and the
+ * new name is built from the one it has now, so that its flags stay.
+ * -1 when the message has gone. */
+static int
+change_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear)
 {
 	struct mbox_msg *m = &mb->msgs[i];
 	char from[MBOX_PATH_MAX], to[MBOX_PATH_MAX], nn[MAILDIR_NAME_MAX + 1];
@@ -135,23 +136,27 @@ add_flags(struct mbox *mb, size_t i, unsigned add)
 
 	for (tries = 0; tries < 2; tries++) {
 		struct maildir_name mn;
+		unsigned want;
 
 		if (maildir_name_parse(m->name, strlen(m->name), &mn) != MAILDIR_NAME_OK ||
 		    (mn.info != MAILDIR_INFO_2 && mn.info != MAILDIR_INFO_NONE))
-			return;
+			return 0;   /* an info we must not rewrite: left as it is */
 		if (mn.info == MAILDIR_INFO_NONE) {
 			mn.info = MAILDIR_INFO_2;
+			mn.flags = 0;
 			mn.flag_text = mn.tail = "";
 			mn.flag_text_len = mn.tail_len = 0;
-		} else if ((mn.flags & add) == add && !m->in_new) {
-			m->flags = mn.flags;
-			return;
 		}
-		mn.flags |= add;
+		want = (mn.flags | add) & ~clear;
+		if (want == mn.flags && !m->in_new && mn.info == MAILDIR_INFO_2) {
+			m->flags = mn.flags;
+			return 0;
+		}
+		mn.flags = want;
 		if (maildir_name_build(&mn, nn, sizeof(nn)) == 0 ||
 		    store_path(from, sizeof(from), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
 		    store_path(to, sizeof(to), mb->dir, "cur", nn) == -1)
-			return;
+			return 0;
 		if (rename(from, to) == 0) {
 			free(m->name);
 			m->name = strdup(nn);
@@ -159,11 +164,24 @@ add_flags(struct mbox *mb, size_t i, unsigned add)
 				m->name = strdup("");   /* next open refinds it by base */
 			m->flags = mn.flags;
 			m->in_new = false;
-			return;
+			return 0;
 		}
 		if (errno != ENOENT || refind(mb, i) == -1)
-			return;   /* expunged meanwhile: nothing to flag */
+			return -1;   /* expunged meanwhile */
 	}
+	return 0;
+}
+
+static void
+add_flags(struct mbox *mb, size_t i, unsigned add)
+{
+	(void)change_flags(mb, i, add, 0);
+}
+
+enum mbox_err
+mbox_set_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear)
+{
+	return change_flags(mb, i, add, clear) == 0 ? MBOX_OK : MBOX_NOENT;
 }
 
 enum mbox_err

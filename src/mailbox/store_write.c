@@ -1,0 +1,225 @@
+/*
+ * store_write: new messages a reader puts into a folder (IMAP APPEND and
+ * COPY; see store.h). The file is made complete and durable first (tmp/,
+ * fsync; or a hard link of a message that already is), then, under the
+ * uidlist lock, renamed (or linked) into cur/ and given the next UID in
+ * the same critical section, so that no sync in between can number it
+ * first; the list is written back as a sync writes it (store_lock.c), and
+ * the folder synced, before the UID is returned to the client.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../proto/maildir_name.h"
+#include "../proto/uidlist.h"
+#include "store_int.h"
+
+static atomic_ulong write_seq;   /* several names in one microsecond */
+
+/* A new unique name with its sizes and the :2, flags. */
+static int
+new_name(const struct mbox_conf *conf, uint64_t size, uint64_t vsize, unsigned flags,
+    char *out, size_t outsize)
+{
+	char base[MAILDIR_NAME_MAX + 1];
+	struct maildir_name mn = { 0 };
+	struct maildir_uniq u = { 0 };
+	struct timeval tv;
+	size_t n;
+
+	gettimeofday(&tv, NULL);
+	u.secs = (int64_t)tv.tv_sec;
+	u.usecs = (uint32_t)tv.tv_usec;
+	u.pid = (uint64_t)getpid();
+	u.with_seq = true;
+	u.seq = atomic_fetch_add(&write_seq, 1);
+	u.host = conf->hostname;
+	u.host_len = strlen(conf->hostname);
+	u.with_size = true;
+	u.size = size;
+	u.with_vsize = vsize != size;
+	u.vsize = vsize;
+	if ((n = maildir_name_new_base(&u, base, sizeof(base))) == 0)
+		return -1;
+	mn.base = base;
+	mn.base_len = n;
+	mn.info = MAILDIR_INFO_2;
+	mn.flags = flags;
+	mn.flag_text = mn.tail = "";
+	return maildir_name_build(&mn, out, outsize) == 0 ? -1 : 0;
+}
+
+/* Under dir's lock (consumed): the record of the file named name (in
+ * cur/) with the next UID, and the list written back. */
+static enum mbox_err
+record(const char *dir, int lockfd, const char *name, uint32_t *uidvalidity_r,
+    uint32_t *uid_r)
+{
+	struct uidlist ul;
+	struct maildir_name mn;
+	enum mbox_err err;
+	bool dirty = false;
+
+	if (maildir_name_parse(name, strlen(name), &mn) != MAILDIR_NAME_OK) {
+		store_lock_drop(dir, lockfd);
+		return MBOX_IO;
+	}
+	if (store_uidlist_load(dir, &ul, &dirty) == -1) {
+		store_lock_drop(dir, lockfd);
+		return errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
+	}
+	*uid_r = ul.next_uid;
+	*uidvalidity_r = ul.uidvalidity;
+	if (ul.next_uid == 0 || ul.next_uid >= UINT32_MAX - 1 ||
+	    uidlist_append(&ul, ul.next_uid, NULL, mn.base, mn.base_len) == -1) {
+		uidlist_clear(&ul);
+		store_lock_drop(dir, lockfd);
+		return MBOX_NOMEM;
+	}
+	err = store_lock_commit(dir, lockfd, &ul);
+	uidlist_clear(&ul);
+	return err;
+}
+
+/* Copies size octets of src (from 0) to dst, counting the virtual size
+ * (a bare LF or CR counts as CR LF, as readers send it). */
+static int
+copy_counting(int src, int dst, uint64_t size, uint64_t *vsize_r)
+{
+	char in[16384];
+	uint64_t off = 0, v = 0;
+	bool cr = false;
+	ssize_t n, k;
+
+	while (off < size) {
+		size_t want = size - off < sizeof(in) ? (size_t)(size - off) : sizeof(in);
+
+		if ((n = pread(src, in, want, (off_t)off)) <= 0) {
+			if (n == 0)
+				errno = EIO;   /* shorter than announced */
+			return -1;
+		}
+		for (k = 0; k < n; k++) {
+			if (in[k] == '\n') {
+				v += 2;
+				cr = false;
+				continue;
+			}
+			if (cr)
+				v += 2;
+			cr = in[k] == '\r';
+			if (!cr)
+				v++;
+		}
+		if (fileio_write_all(dst, in, (size_t)n) == -1)
+			return -1;
+		off += (uint64_t)n;
+	}
+	*vsize_r = v + (cr ? 2 : 0);
+	return 0;
+}
+
+enum mbox_err
+mbox_append(const char *dir, int src_fd, uint64_t size, unsigned flags, time_t internal_date,
+    const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	char tmp[MBOX_PATH_MAX], name[MAILDIR_NAME_MAX + 1], dst[MBOX_PATH_MAX];
+	char cur[MBOX_PATH_MAX], tname[64];
+	struct timespec times[2] = { { internal_date, 0 }, { internal_date, 0 } };
+	enum mbox_err err = MBOX_OK;
+	uint64_t vsize = 0;
+	int fd, lockfd;
+
+	snprintf(tname, sizeof(tname), "append.%ld.%lu", (long)getpid(),
+	    (unsigned long)atomic_fetch_add(&write_seq, 1));
+	if (store_path(tmp, sizeof(tmp), dir, "tmp", tname) == -1 ||
+	    store_path(cur, sizeof(cur), dir, "cur", NULL) == -1)
+		return MBOX_IO;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
+	if (copy_counting(src_fd, fd, size, &vsize) == -1 || fsync(fd) == -1 ||
+	    futimens(fd, times) == -1) {
+		log_warn("mailbox: append to %s", dir);
+		close(fd);
+		(void)unlink(tmp);
+		return MBOX_IO;
+	}
+	close(fd);
+	if (new_name(conf, size, vsize, flags, name, sizeof(name)) == -1 ||
+	    store_path(dst, sizeof(dst), dir, "cur", name) == -1) {
+		(void)unlink(tmp);
+		return MBOX_IO;
+	}
+	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1) {
+		(void)unlink(tmp);
+		return err;
+	}
+	if (rename(tmp, dst) == -1) {
+		(void)unlink(tmp);
+		store_lock_drop(dir, lockfd);
+		return MBOX_IO;
+	}
+	store_fsync_dir(cur);
+	return record(dir, lockfd, name, uidvalidity_r, uid_r);
+}
+
+enum mbox_err
+mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
+    uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	struct mbox_msg *m = &mb->msgs[i];
+	char src[MBOX_PATH_MAX], dst[MBOX_PATH_MAX], cur[MBOX_PATH_MAX];
+	char name[MAILDIR_NAME_MAX + 1];
+	enum mbox_err err = MBOX_OK;
+	struct stat st;
+	int fd, lockfd;
+
+	/* Open it first: that finds it again after another reader's rename. */
+	if ((fd = mbox_open_msg(mb, i)) == -1)
+		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return MBOX_IO;
+	}
+	if (new_name(conf, (uint64_t)st.st_size, m->vsize != MBOX_VSIZE_UNKNOWN ? m->vsize :
+	    (uint64_t)st.st_size, m->flags, name, sizeof(name)) == -1 ||
+	    store_path(src, sizeof(src), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
+	    store_path(dst, sizeof(dst), dir, "cur", name) == -1 ||
+	    store_path(cur, sizeof(cur), dir, "cur", NULL) == -1) {
+		close(fd);
+		return MBOX_IO;
+	}
+	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1) {
+		close(fd);
+		return err;
+	}
+	/* The source is durable already: a link needs only the folder synced. */
+	if (link(src, dst) == -1) {
+		store_lock_drop(dir, lockfd);
+		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+			close(fd);
+			return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
+		}
+		/* Another filesystem (or no links there): a copy. */
+		err = mbox_append(dir, fd, (uint64_t)st.st_size, m->flags, st.st_mtime, conf,
+		    uidvalidity_r, uid_r);
+		close(fd);
+		return err;
+	}
+	close(fd);
+	store_fsync_dir(cur);
+	return record(dir, lockfd, name, uidvalidity_r, uid_r);
+}

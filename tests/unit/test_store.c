@@ -1,0 +1,231 @@
+/*
+ * test_store: src/mailbox/store*.c on real Maildirs in /tmp: a sync gives
+ * UIDs in arrival order and keeps them, writes each message's virtual
+ * size into the record's W field; flags set and cleared by rename, keeping
+ * what another reader set; APPEND writes a complete file into cur/ with
+ * its flags, internal date and sizes in the name and records the next
+ * UID at once (no later sync numbers it again); COPY links the file into
+ * another folder under a new name with the next UID there; an expunge
+ * removes files and the next sync drops their records.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mailbox/store.h"
+#include "proto/maildir_name.h"
+
+static char root[64];
+static const struct mbox_conf conf = { .hostname = "test.example", .lock_timeout = 2 };
+
+static void
+mkfolder(const char *dir)
+{
+	static const char *const subs[] = { "", "/new", "/cur", "/tmp" };
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+}
+
+static void
+put(const char *dir, const char *sub, const char *name, const char *body)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(body, f);
+	fclose(f);
+}
+
+static int
+setup(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/tern-store-XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/box", root);
+	mkfolder(path);
+	snprintf(path, sizeof(path), "%s/box/.Archive", root);
+	mkfolder(path);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t
+index_of_uid(const struct mbox *mb, uint32_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < mb->n; i++) {
+		if (mb->msgs[i].uid == uid)
+			return i;
+	}
+	fail_msg("uid %u not found", uid);
+	return 0;
+}
+
+static void
+read_file(const char *path, char *out, size_t outsize)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, out, outsize - 1);
+	assert_true(n >= 0);
+	out[n] = '\0';
+	close(fd);
+}
+
+static void
+test_sync_uids_vsize_flags(void **state)
+{
+	struct mbox mb = { 0 };
+	char dir[128], list[4096];
+	size_t i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/box", root);
+	/* Arrival order is the numbers in the names, not strcmp's. */
+	put(dir, "new", "1700000000.M99999P1.a", "Subject: b\r\n\r\nsecond\r\n");
+	put(dir, "new", "1700000000.M100000P1.a", "Subject: c\n\nthird, LF only\n");
+	put(dir, "new", "1699999999.M5P1.a", "Subject: a\r\n\r\nfirst\r\n");
+	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
+	assert_int_equal(mb.n, 3);
+	assert_int_equal(mb.moved, 3);
+	assert_string_equal(mb.msgs[0].name, "1699999999.M5P1.a:2,");
+	assert_string_equal(mb.msgs[1].name, "1700000000.M99999P1.a:2,");
+	assert_string_equal(mb.msgs[2].name, "1700000000.M100000P1.a:2,");
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mb.msgs[i].uid, i + 1);
+	/* LF-only: the virtual size counts CR LF. */
+	assert_int_equal(mb.msgs[2].vsize, mb.msgs[2].size + 3);   /* three LFs */
+	snprintf(list, sizeof(list), "%s/dovecot-uidlist", dir);
+	read_file(list, list, sizeof(list));
+	assert_non_null(strstr(list, "3 W"));
+
+	/* Flags: set two, clear one, another reader's flag kept. */
+	assert_int_equal(mbox_set_flags(&mb, 0, MAILDIR_FLAG_SEEN | MAILDIR_FLAG_FLAGGED, 0), MBOX_OK);
+	assert_string_equal(mb.msgs[0].name, "1699999999.M5P1.a:2,FS");
+	{
+		char from[256], to[256];
+
+		/* "Dovecot" marks it replied behind our back. */
+		snprintf(from, sizeof(from), "%s/cur/1699999999.M5P1.a:2,FS", dir);
+		snprintf(to, sizeof(to), "%s/cur/1699999999.M5P1.a:2,FRS", dir);
+		assert_int_equal(rename(from, to), 0);
+	}
+	assert_int_equal(mbox_set_flags(&mb, 0, 0, MAILDIR_FLAG_FLAGGED), MBOX_OK);
+	assert_string_equal(mb.msgs[0].name, "1699999999.M5P1.a:2,RS");
+
+	/* The same UIDs next time, and a new message gets the next. */
+	put(dir, "new", "1800000000.M1P1.a", "Subject: d\r\n\r\nfourth\r\n");
+	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
+	assert_int_equal(mb.n, 4);
+	assert_int_equal(mb.msgs[3].uid, 4);
+	assert_int_equal(mb.msgs[0].flags, MAILDIR_FLAG_REPLIED | MAILDIR_FLAG_SEEN);
+	mbox_free(&mb);
+}
+
+static void
+test_append_copy_expunge(void **state)
+{
+	struct mbox mb = { 0 }, arch = { 0 };
+	char dir[128], adir[128], path[256];
+	const char msg[] = "Subject: appended\r\n\r\nbody\r\n";
+	uint32_t uidv, uid, auidv, auid;
+	size_t del[1];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/box", root);
+	snprintf(adir, sizeof(adir), "%s/box/.Archive", root);
+	put(dir, "new", "1700000000.M1P1.a", "Subject: one\r\n\r\nx\r\n");
+	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
+	assert_int_equal(mb.n, 1);
+
+	snprintf(path, sizeof(path), "%s/src", root);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, msg, sizeof(msg) - 1), (ssize_t)(sizeof(msg) - 1));
+	assert_int_equal(mbox_append(dir, fd, sizeof(msg) - 1, MAILDIR_FLAG_SEEN | MAILDIR_FLAG_DRAFT,
+	    1600000000, &conf, &uidv, &uid), MBOX_OK);
+	close(fd);
+	assert_int_equal(uidv, mb.uidvalidity);
+	assert_int_equal(uid, 2);
+	/* A sync sees it with that UID, its flags and its date. */
+	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
+	assert_int_equal(mb.n, 2);
+	assert_int_equal(mb.msgs[1].uid, 2);
+	assert_int_equal(mb.msgs[1].flags, MAILDIR_FLAG_SEEN | MAILDIR_FLAG_DRAFT);
+	assert_int_equal(mb.msgs[1].size, sizeof(msg) - 1);
+	assert_int_equal(mb.uidnext, 3);
+	snprintf(path, sizeof(path), "%s/cur/%s", dir, mb.msgs[1].name);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mtime, 1600000000);
+
+	/* COPY: a link under a new name, UID 1 in the other folder. */
+	assert_int_equal(mbox_copy(&mb, 1, adir, &conf, &auidv, &auid), MBOX_OK);
+	assert_int_equal(auid, 1);
+	assert_int_equal(mbox_sync(&arch, adir, false, &conf), MBOX_OK);
+	assert_int_equal(arch.n, 1);
+	assert_int_equal(arch.uidvalidity, auidv);
+	assert_int_equal(arch.msgs[0].flags, MAILDIR_FLAG_SEEN | MAILDIR_FLAG_DRAFT);
+	fd = mbox_open_msg(&arch, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_nlink, 2);   /* the same file, linked */
+	close(fd);
+
+	/* Expunge the original: the copy stays, the record goes. */
+	del[0] = index_of_uid(&mb, 2);
+	assert_int_equal(mbox_expunge(&mb, del, 1, NULL, 0, 0, &conf), MBOX_OK);
+	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
+	assert_int_equal(mb.n, 1);
+	assert_int_equal(mb.uidnext, 3);   /* never given again */
+	assert_int_equal(mbox_sync(&arch, adir, false, &conf), MBOX_OK);
+	assert_int_equal(arch.n, 1);
+	mbox_free(&mb);
+	mbox_free(&arch);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sync_uids_vsize_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_copy_expunge, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
