@@ -44,6 +44,8 @@ mbox_strerror(enum mbox_err e)
 	case MBOX_LOCKED: return "mailbox is locked";
 	case MBOX_IO:     return "i/o error";
 	case MBOX_NOMEM:  return "out of memory";
+	case MBOX_EXISTS: return "folder exists";
+	case MBOX_BADNAME: return "bad folder name";
 	}
 	return "?";
 }

@@ -29,6 +29,8 @@ enum mbox_err {
 	MBOX_LOCKED,     /* the uidlist lock stayed taken (another writer) */
 	MBOX_IO,         /* the disk said no: errno-like detail in the log */
 	MBOX_NOMEM,
+	MBOX_EXISTS,     /* a folder of that name is there already */
+	MBOX_BADNAME,    /* not a name a folder may have */
 };
 
 /* One message of a folder, as the last sync saw it. */
@@ -117,6 +119,31 @@ enum mbox_err mbox_append(const char *dir, int src_fd, uint64_t size, unsigned f
  * cannot link; its UID there in *uid_r (COPYUID). */
 enum mbox_err mbox_copy(struct mbox *mb, size_t i, const char *dir,
     const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r);
+
+/*
+ * Folders (Maildir++, as Dovecot keeps them): "INBOX" is the root Maildir;
+ * any other name, hierarchy separator '.', is the directory root/.<name>,
+ * its name as stored on disk (modified UTF-7, Dovecot's default: the IMAP
+ * layer converts). A name may not be empty, hold '/', start or end with
+ * '.', hold "..", or be longer than the path allows.
+ */
+int mbox_folder_dir(const char *root, const char *name, char *out, size_t outsize);
+/* A new folder, with its maildirfolder marker. MBOX_EXISTS, MBOX_BADNAME. */
+enum mbox_err mbox_folder_create(const char *root, const char *name);
+/* Removes a folder and its messages (not the INBOX, nor the folders
+ * below it): first renamed out of sight, then emptied. */
+enum mbox_err mbox_folder_delete(const char *root, const char *name);
+/* Renames a folder and the folders below it (A -> B moves A.x to B.x). */
+enum mbox_err mbox_folder_rename(const char *root, const char *from, const char *to);
+/* The folders of root ("INBOX" first, then the others sorted), as names;
+ * *names_r is owned by the caller (mbox_names_free). */
+enum mbox_err mbox_folder_list(const char *root, char ***names_r, size_t *n_r);
+/* The subscribed names (the subscriptions file, one a line). */
+enum mbox_err mbox_subscriptions(const char *root, char ***names_r, size_t *n_r);
+/* Subscribes (on) or unsubscribes a name: the file rewritten through a
+ * temporary file and a rename. */
+enum mbox_err mbox_subscribe(const char *root, const char *name, bool on);
+void mbox_names_free(char **names, size_t n);
 
 /* Creates the standard Maildir++ folders of a user's root Maildir
  * (.Drafts .Sent .Trash .Junk .Archive) and subscribes them, once: a

@@ -6,7 +6,9 @@
  * its flags, internal date and sizes in the name and records the next
  * UID at once (no later sync numbers it again); COPY links the file into
  * another folder under a new name with the next UID there; an expunge
- * removes files and the next sync drops their records.
+ * removes files and the next sync drops their records; folders are made,
+ * listed, renamed with the folders below them, deleted (never the INBOX),
+ * and subscriptions kept (Dovecot's header line skipped).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,12 +221,78 @@ test_append_copy_expunge(void **state)
 	mbox_free(&arch);
 }
 
+static void
+test_folders_and_subscriptions(void **state)
+{
+	char rootbox[128], dir[256], **names;
+	size_t n;
+
+	(void)state;
+	snprintf(rootbox, sizeof(rootbox), "%s/box", root);
+	assert_int_equal(mbox_folder_create(rootbox, "Work"), MBOX_OK);
+	assert_int_equal(mbox_folder_create(rootbox, "Work.2026"), MBOX_OK);
+	assert_int_equal(mbox_folder_create(rootbox, "Work"), MBOX_EXISTS);
+	assert_int_equal(mbox_folder_create(rootbox, "INBOX"), MBOX_EXISTS);
+	assert_int_equal(mbox_folder_create(rootbox, "../x"), MBOX_BADNAME);
+	assert_int_equal(mbox_folder_create(rootbox, ".hidden"), MBOX_BADNAME);
+	assert_int_equal(mbox_folder_create(rootbox, "a/b"), MBOX_BADNAME);
+	assert_int_equal(mbox_folder_create(rootbox, ""), MBOX_BADNAME);
+	assert_int_equal(mbox_folder_dir(rootbox, "Work.2026", dir, sizeof(dir)), 0);
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/maildirfolder");
+	assert_int_equal(access(dir, F_OK), 0);
+
+	assert_int_equal(mbox_folder_list(rootbox, &names, &n), MBOX_OK);
+	assert_int_equal(n, 4);
+	assert_string_equal(names[0], "INBOX");
+	assert_string_equal(names[1], "Archive");
+	assert_string_equal(names[2], "Work");
+	assert_string_equal(names[3], "Work.2026");
+	mbox_names_free(names, n);
+
+	/* RENAME takes the folders below along. */
+	assert_int_equal(mbox_folder_rename(rootbox, "Work", "Job"), MBOX_OK);
+	assert_int_equal(mbox_folder_rename(rootbox, "Job", "Archive"), MBOX_EXISTS);
+	assert_int_equal(mbox_folder_rename(rootbox, "Nope", "Other"), MBOX_NOENT);
+	assert_int_equal(mbox_folder_list(rootbox, &names, &n), MBOX_OK);
+	assert_int_equal(n, 4);
+	assert_string_equal(names[2], "Job");
+	assert_string_equal(names[3], "Job.2026");
+	mbox_names_free(names, n);
+
+	/* DELETE: gone, messages and all; the INBOX cannot go. */
+	put(rootbox, ".Job/cur", "1.M1P1.a:2,S", "x");
+	assert_int_equal(mbox_folder_delete(rootbox, "Job"), MBOX_OK);
+	assert_int_equal(mbox_folder_delete(rootbox, "Job"), MBOX_NOENT);
+	assert_int_equal(mbox_folder_delete(rootbox, "INBOX"), MBOX_BADNAME);
+	assert_int_equal(mbox_folder_list(rootbox, &names, &n), MBOX_OK);
+	assert_int_equal(n, 3);   /* INBOX Archive Job.2026 */
+	mbox_names_free(names, n);
+
+	/* Subscriptions: Dovecot's header line skipped, changes kept. */
+	snprintf(dir, sizeof(dir), "%s/subscriptions", rootbox);
+	{
+		FILE *f = fopen(dir, "w");
+
+		assert_non_null(f);
+		fputs("V\t2\n\nArchive\n", f);
+		fclose(f);
+	}
+	assert_int_equal(mbox_subscribe(rootbox, "Job.2026", true), MBOX_OK);
+	assert_int_equal(mbox_subscribe(rootbox, "Job.2026", true), MBOX_OK);
+	assert_int_equal(mbox_subscribe(rootbox, "Archive", false), MBOX_OK);
+	assert_int_equal(mbox_subscriptions(rootbox, &names, &n), MBOX_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "Job.2026");
+	mbox_names_free(names, n);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sync_uids_vsize_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_copy_expunge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folders_and_subscriptions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
