@@ -26,7 +26,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from subenv import PASSWORDS, SUB_USERS, SubTern, no_verify_ctx  # noqa: E402
+from subenv import PASSWORDS, SubTern, instances, no_verify_ctx  # noqa: E402
 from tern_harness import split_delivered, t  # noqa: E402
 import relayenv  # noqa: E402
 
@@ -168,26 +168,8 @@ def uidlist_records(mt, user):
 
 @pytest.fixture
 def mail_factory(tmp_path):
-    made = []
-
-    def make(start=True, users=None, aliases=None, extra=(), name=None, **settings):
-        root = tmp_path / (name or ("ternd%d" % len(made)))
-        inst = MailTern(root, extra=extra, settings=settings,
-                        users=SUB_USERS if users is None else users, aliases=aliases)
-        made.append(inst)
-        if start:
-            inst.start()
-        return inst
-
-    yield make
-    errors = []
-    for inst in made:
-        try:
-            inst.close()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("ternd teardown:\n" + "\n\n".join(errors), pytrace=False)
+    """mail_factory(**as sub_factory) -> a started MailTern."""
+    yield from instances(tmp_path, MailTern)
 
 
 @pytest.fixture

@@ -228,16 +228,20 @@ def starttls(c, ctx=None, server_hostname=None):
     return c
 
 
-@pytest.fixture
-def sub_factory(tmp_path):
-    """sub_factory(start=True, users=None, aliases=None, extra=(), name=None,
-    **settings) -> a started SubTern. users default to SUB_USERS."""
+def instances(tmp_path, cls, default_users=None):
+    """The body of a factory fixture: yields make(start=True, users=None,
+    aliases=None, extra=(), name=None, **settings) -> a started cls (a
+    SubTern or a subclass) with users default_users (SUB_USERS when
+    None); at teardown every instance is stopped with the harness checks
+    (SIGTERM exits 0, no sanitizer report), and the test fails if one
+    did not pass them."""
     made = []
 
     def make(start=True, users=None, aliases=None, extra=(), name=None, **settings):
         root = tmp_path / (name or ("ternd%d" % len(made)))
-        inst = SubTern(root, extra=extra, settings=settings,
-                       users=SUB_USERS if users is None else users, aliases=aliases)
+        inst = cls(root, extra=extra, settings=settings,
+                   users=(default_users or SUB_USERS) if users is None else users,
+                   aliases=aliases)
         made.append(inst)
         if start:
             inst.start()
@@ -252,6 +256,13 @@ def sub_factory(tmp_path):
             errors.append(str(e))
     if errors:
         pytest.fail("ternd teardown:\n" + "\n\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def sub_factory(tmp_path):
+    """sub_factory(start=True, users=None, aliases=None, extra=(), name=None,
+    **settings) -> a started SubTern. users default to SUB_USERS."""
+    yield from instances(tmp_path, SubTern)
 
 
 @pytest.fixture
