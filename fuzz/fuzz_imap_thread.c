@@ -5,8 +5,8 @@
  * missing parents are common), a subject from a small pool or the
  * input's own bytes, a date. Both algorithms must list every message
  * exactly once with balanced parentheses; SORT must give a permutation
- * that is ordered by its criteria; the base subject of the raw input
- * must not grow.
+ * (its order is left to the unit test); the base subject of the raw
+ * input is taken too, for the sanitizers.
  */
 #include <stdint.h>
 #include <stdio.h>
