@@ -324,11 +324,12 @@ section_of(const char *nm, size_t len, size_t *base, unsigned long *num,
 static size_t
 join_sections(struct walk *w, size_t first, size_t count, struct buf *tmp)
 {
-	struct mime_param *ps = w->m->params + first, *joined;
+	struct mime_param *ps, *joined;
 	size_t i, j, out = 0, njoined = 0;
 
 	if (count == 0)
 		return 0;
+	ps = w->m->params + first;
 	joined = calloc(count, sizeof(*joined));
 	if (joined == NULL) {
 		w->oom = true;
@@ -587,6 +588,51 @@ param(const struct mime_msg *m, size_t first, size_t n, const char *name)
 	return ABSENT;
 }
 
+/* The sizes of a part from its offsets. Dovecot counts LFs: a last line
+ * without one is not counted. */
+static void
+sizes(const char *d, struct mime_part *p)
+{
+	size_t i;
+	uint64_t lines = 0;
+
+	for (i = p->body_start; i < p->body_end; i++)
+		lines += d[i] == '\n';
+	p->body_lines = lines;
+	p->hdr_vsize = vsize(d, p->hdr_start, p->hdr_end);
+	p->body_vsize = vsize(d, p->body_start, p->body_end);
+}
+
+/*
+ * A part's line end just before a boundary is the boundary's, so a part
+ * can end an octet or two before what is inside it: an enclosed message
+ * whose header's empty line is the last line before the boundary. What
+ * is inside is cut back to its container's end (parents come first in
+ * the array).
+ */
+static void
+clamp_to_parents(struct mime_msg *m)
+{
+	size_t i;
+
+	for (i = 1; i < m->nparts; i++) {
+		struct mime_part *p = &m->parts[i];
+		size_t end = m->parts[p->parent].body_end;
+		size_t *o[4] = { &p->hdr_start, &p->hdr_end, &p->body_start,
+		    &p->body_end };
+		bool cut = false;
+		size_t k;
+
+		for (k = 0; k < 4; k++)
+			if (*o[k] > end) {
+				*o[k] = end;
+				cut = true;
+			}
+		if (cut)
+			sizes(m->data, p);
+	}
+}
+
 /*
  * One part from its header's start pos: returns what ended it. in_digest:
  * the parent is a multipart/digest, whose parts default to message/rfc822
@@ -621,8 +667,11 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 		pos = next;
 	}
 	p = &m->parts[pi];
+	/* A boundary inside the header ends it, and the line end before
+	 * the boundary is the boundary's, as after a body. */
+	if (ended)
+		pos = body_end_before(d, p->hdr_start, &h);
 	p->hdr_end = p->body_start = pos;
-	p->hdr_vsize = vsize(d, p->hdr_start, p->hdr_end);
 	if (p->nparams == NONE) {
 		if (in_digest)
 			set_type(w, pi, "message", "rfc822");
@@ -689,17 +738,7 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 	p->body_end = body_end_before(d, p->body_start, &h);
 	if (p->body_end < p->body_start)
 		p->body_end = p->body_start;
-	p->body_vsize = vsize(d, p->body_start, p->body_end);
-	{
-		/* Dovecot counts LFs: a last line without one is not
-		 * counted. */
-		size_t i;
-		uint64_t lines = 0;
-
-		for (i = p->body_start; i < p->body_end; i++)
-			lines += d[i] == '\n';
-		p->body_lines = lines;
-	}
+	sizes(d, p);
 	/* An enclosed message ends where its container does. */
 	if (p->message && p->first_child != NONE) {
 		struct mime_part *c = &m->parts[p->first_child];
@@ -707,6 +746,7 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 		c->body_end = p->body_end;
 		if (c->body_end < c->body_start)
 			c->body_end = c->body_start;
+		sizes(d, c);
 	}
 	return h;
 }
@@ -732,8 +772,10 @@ mime_parse(struct mime_msg *m, const char *msg, size_t len,
 	if (w.stack == NULL)
 		return -1;
 	root = new_part(&w, NONE);
-	if (root != NONE)
+	if (root != NONE) {
 		(void)entity(&w, root, 0, 0, false, &val, &tmp);
+		clamp_to_parents(m);
+	}
 	free(w.stack);
 	buf_release(&val);
 	buf_release(&tmp);

@@ -415,6 +415,41 @@ test_body(void **state)
 	mime_free(&m);
 }
 
+/* What the fuzzer found: an enclosed message whose header's empty line
+ * is the last line before the boundary, and a header cut by a boundary.
+ * The line end before a boundary is the boundary's, so every part must
+ * still lie inside its container. */
+static void
+test_containment(void **state)
+{
+	static const char *const msgs[] = {
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: message/rfc822\n\nFrom: a@b\n\n--o--\n",
+	    "Content-Type: multipart/digest; boundary=d\n\n--d\n"
+	    "Subject: x\n--d--\n",
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n"
+	    "Content-Type: message/rfc822\r\n\r\nFrom: a@b\r\n--o--\r\n",
+	};
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < NELEM(msgs); i++) {
+		struct mime_msg m;
+
+		assert_int_equal(mime_parse(&m, msgs[i], strlen(msgs[i]), NULL), 0);
+		for (k = 1; k < m.nparts; k++) {
+			const struct mime_part *p = &m.parts[k];
+			const struct mime_part *pp = &m.parts[p->parent];
+
+			assert_true(p->hdr_start <= p->hdr_end);
+			assert_true(p->body_start <= p->body_end);
+			assert_true(p->hdr_start >= pp->body_start);
+			assert_true(p->body_end <= pp->body_end);
+		}
+		mime_free(&m);
+	}
+}
+
 int
 main(void)
 {
@@ -425,6 +460,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_containment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
