@@ -6,7 +6,9 @@
  * message in order (header, then body) and inside its parent's body, the
  * tree's links must agree with the counts, and BODY, BODYSTRUCTURE and
  * (for every message) ENVELOPE must come out with their parentheses
- * balanced once quoted strings and literals are skipped.
+ * balanced once quoted strings and literals are skipped. Every section
+ * kind of the part paths up to two numbers deep (1-3 each) must give a
+ * range inside the message or built header lines with CR LF line ends.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +59,47 @@ balanced(const struct buf *b)
 	}
 	CHECK(depth == 0);
 	CHECK(b->len > 0);
+}
+
+static void
+sections(const struct mime_msg *m)
+{
+	static const char *const fields[] = { "from", "subject", "content-type" };
+	uint32_t nums[2];
+	size_t path, k, i;
+
+	for (path = 0; path < 13; path++) {
+		struct mime_section sec = { nums, 0, MIME_SECT_ALL, fields, 3 };
+
+		if (path >= 1)
+			nums[sec.nparts++] = 1 + (path - 1) % 3;
+		if (path >= 4)
+			nums[sec.nparts++] = 1 + (path - 4) / 3 % 3;
+		for (k = MIME_SECT_ALL; k <= MIME_SECT_MIME; k++) {
+			struct buf out = BUF_INIT;
+			size_t s = SIZE_MAX, e = SIZE_MAX;
+
+			sec.text = (enum mime_sect_text)k;
+			switch (mime_section(m, &sec, &s, &e, &out)) {
+			case MIME_SECT_RANGE:
+				CHECK(s <= e && e <= m->len);
+				CHECK(out.len == 0);
+				break;
+			case MIME_SECT_BUILT:
+				CHECK(k == MIME_SECT_FIELDS || k == MIME_SECT_FIELDS_NOT);
+				for (i = 0; i < out.len; i++)
+					if (out.data[i] == '\n')
+						CHECK(i > 0 && out.data[i - 1] == '\r');
+				break;
+			case MIME_SECT_NONE:
+				CHECK(out.len == 0);
+				break;
+			default:
+				CHECK(0);
+			}
+			buf_release(&out);
+		}
+	}
 }
 
 int
@@ -117,6 +160,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf_reset(&out);
 		}
 	}
+	sections(&m);
 	buf_release(&out);
 	mime_free(&m);
 	return 0;

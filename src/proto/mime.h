@@ -102,4 +102,39 @@ int mime_write_envelope(const struct mime_msg *m, size_t part,
  * otherwise; NIL when s is NULL. */
 int mime_write_string(struct buf *out, const char *s, size_t len);
 
+/* ---- FETCH BODY[section] (RFC 9051 §6.4.5) ---- */
+
+enum mime_sect_text {
+	MIME_SECT_ALL,          /* BODY[] or BODY[1.2]: the part's content */
+	MIME_SECT_HEADER,       /* of the message (or enclosed message) */
+	MIME_SECT_FIELDS,       /* HEADER.FIELDS (list) */
+	MIME_SECT_FIELDS_NOT,   /* HEADER.FIELDS.NOT (list) */
+	MIME_SECT_TEXT,         /* the message's body */
+	MIME_SECT_MIME,         /* the part's own MIME header (needs parts) */
+};
+
+struct mime_section {
+	const uint32_t *parts;   /* part numbers, each >= 1 */
+	size_t nparts;
+	enum mime_sect_text text;
+	const char *const *fields;   /* for FIELDS(_NOT): names, any case */
+	size_t nfields;
+};
+
+enum mime_sect_res {
+	MIME_SECT_ERR = -1,     /* out could not grow */
+	MIME_SECT_RANGE = 0,    /* [*start, *end) of the message, as stored:
+	                           the session sends it with bare LFs made
+	                           CR LF, as the sizes count them */
+	MIME_SECT_BUILT,        /* the selected header lines, their empty
+	                           line after them, in out (CR LF line ends) */
+	MIME_SECT_NONE,         /* no such part, or HEADER/TEXT of a part
+	                           that is no message: an empty string, as
+	                           Dovecot answers */
+};
+
+enum mime_sect_res mime_section(const struct mime_msg *m,
+    const struct mime_section *sec, size_t *start, size_t *end,
+    struct buf *out);
+
 #endif

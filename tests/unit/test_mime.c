@@ -450,6 +450,187 @@ test_containment(void **state)
 	}
 }
 
+/*
+ * BODY[section]: each row is a message of the table, a section as a
+ * client writes it, and Dovecot's answer (BODY.PEEK[section] fetched as
+ * for the table), which the range must give once its bare LFs are made
+ * CR LF, as the session sends it.
+ */
+static const struct {
+	size_t msg;
+	const char *spec;
+	const char *want;
+} sections[] = {
+	{ 3, "", "From: outer@example.com\r\nSubject: fwd\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nFrom: inner@example.com\r\nTo: x@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--i\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--i--\r\n\r\n--o--\r\n" },
+	{ 3, "1", "see attached" },
+	{ 3, "2", "From: inner@example.com\r\nTo: x@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--i\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--i--\r\n" },
+	{ 3, "2.HEADER", "From: inner@example.com\r\nTo: x@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n" },
+	{ 3, "2.TEXT", "--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--i\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--i--\r\n" },
+	{ 3, "2.1", "inner text" },
+	{ 3, "2.1.MIME", "Content-Type: text/plain\r\n\r\n" },
+	{ 3, "2.2", "<b>x</b>" },
+	{ 3, "2.MIME", "Content-Type: message/rfc822\r\n\r\n" },
+	{ 3, "3", "" },
+	{ 3, "1.HEADER", "" },
+	{ 3, "1.1", "see attached" },
+	{ 3, "HEADER.FIELDS (FROM subject)", "From: outer@example.com\r\nSubject: fwd\r\n\r\n" },
+	{ 3, "HEADER.FIELDS.NOT (From)", "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n" },
+	{ 3, "TEXT", "--o\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--o\r\nContent-Type: message/rfc822\r\n\r\nFrom: inner@example.com\r\nTo: x@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\ninner text\r\n--i\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--i--\r\n\r\n--o--\r\n" },
+	{ 3, "HEADER", "From: outer@example.com\r\nSubject: fwd\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n" },
+	{ 3, "2.HEADER.FIELDS (to)", "To: x@example.org\r\n\r\n" },
+	{ 3, "2.1.1", "inner text" },
+	{ 3, "1.MIME", "Content-Type: text/plain\r\n\r\n" },
+	{ 3, "1.TEXT", "" },
+	{ 0, "", "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.siam.edu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n" },
+	{ 0, "1", "Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n" },
+	{ 0, "2", "" },
+	{ 0, "2.HEADER", "" },
+	{ 0, "2.TEXT", "" },
+	{ 0, "2.1", "" },
+	{ 0, "2.1.MIME", "" },
+	{ 0, "2.2", "" },
+	{ 0, "2.MIME", "" },
+	{ 0, "3", "" },
+	{ 0, "1.HEADER", "" },
+	{ 0, "1.1", "" },
+	{ 0, "HEADER.FIELDS (FROM subject)", "From: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\n\r\n" },
+	{ 0, "HEADER.FIELDS.NOT (From)", "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.siam.edu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n" },
+	{ 0, "TEXT", "Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n" },
+	{ 0, "HEADER", "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.siam.edu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n" },
+	{ 0, "2.HEADER.FIELDS (to)", "" },
+	{ 0, "2.1.1", "" },
+	{ 0, "1.MIME", "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.siam.edu.example\r\nMessage-Id: <B27397-0100000@Blurdybloop.example>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n" },
+	{ 0, "1.TEXT", "" },
+	{ 10, "", "From: a@example.com\r\nSubject: no header end" },
+	{ 10, "1", "" },
+	{ 10, "2", "" },
+	{ 10, "2.HEADER", "" },
+	{ 10, "2.TEXT", "" },
+	{ 10, "2.1", "" },
+	{ 10, "2.1.MIME", "" },
+	{ 10, "2.2", "" },
+	{ 10, "2.MIME", "" },
+	{ 10, "3", "" },
+	{ 10, "1.HEADER", "" },
+	{ 10, "1.1", "" },
+	{ 10, "HEADER.FIELDS (FROM subject)", "From: a@example.com\r\nSubject: no header end\r\n" },
+	{ 10, "HEADER.FIELDS.NOT (From)", "Subject: no header end" },
+	{ 10, "TEXT", "" },
+	{ 10, "HEADER", "From: a@example.com\r\nSubject: no header end" },
+	{ 10, "2.HEADER.FIELDS (to)", "" },
+	{ 10, "2.1.1", "" },
+	{ 10, "1.MIME", "From: a@example.com\r\nSubject: no header end" },
+	{ 10, "1.TEXT", "" },
+	{ 9, "", "From: a@example.com\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nFrom: d1@example.com\r\nSubject: d1\r\n\r\none\r\n--d\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--d--\r\n" },
+	{ 9, "1", "From: d1@example.com\r\nSubject: d1\r\n\r\none" },
+	{ 9, "2", "two" },
+	{ 9, "2.HEADER", "" },
+	{ 9, "2.TEXT", "" },
+	{ 9, "2.1", "two" },
+	{ 9, "2.1.MIME", "Content-Type: text/plain\r\n\r\n" },
+	{ 9, "2.2", "" },
+	{ 9, "2.MIME", "Content-Type: text/plain\r\n\r\n" },
+	{ 9, "3", "" },
+	{ 9, "1.HEADER", "From: d1@example.com\r\nSubject: d1\r\n\r\n" },
+	{ 9, "1.1", "one" },
+	{ 9, "HEADER.FIELDS (FROM subject)", "From: a@example.com\r\n\r\n" },
+	{ 9, "HEADER.FIELDS.NOT (From)", "Content-Type: multipart/digest; boundary=d\r\n\r\n" },
+	{ 9, "TEXT", "--d\r\n\r\nFrom: d1@example.com\r\nSubject: d1\r\n\r\none\r\n--d\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--d--\r\n" },
+	{ 9, "HEADER", "From: a@example.com\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n" },
+	{ 9, "2.HEADER.FIELDS (to)", "" },
+	{ 9, "2.1.1", "" },
+	{ 9, "1.MIME", "\r\n" },
+	{ 9, "1.TEXT", "one" },
+};
+
+/* The test's own reading of a section spec: "2.1.HEADER.FIELDS (a b)". */
+static void
+read_spec(const char *spec, struct mime_section *sec, uint32_t *nums,
+    char names[][32], const char **fields)
+{
+	const char *p = spec;
+
+	memset(sec, 0, sizeof(*sec));
+	sec->parts = nums;
+	while (*p >= '0' && *p <= '9') {
+		nums[sec->nparts++] = (uint32_t)strtoul(p, (char **)&p, 10);
+		if (*p == '.')
+			p++;
+	}
+	if (*p == '\0')
+		sec->text = MIME_SECT_ALL;
+	else if (strncmp(p, "HEADER.FIELDS.NOT", 17) == 0)
+		sec->text = MIME_SECT_FIELDS_NOT;
+	else if (strncmp(p, "HEADER.FIELDS", 13) == 0)
+		sec->text = MIME_SECT_FIELDS;
+	else if (strcmp(p, "HEADER") == 0)
+		sec->text = MIME_SECT_HEADER;
+	else if (strcmp(p, "TEXT") == 0)
+		sec->text = MIME_SECT_TEXT;
+	else if (strcmp(p, "MIME") == 0)
+		sec->text = MIME_SECT_MIME;
+	else
+		fail_msg("spec %s", spec);
+	p = strchr(p, '(');
+	while (p && *p && *p != ')') {
+		size_t n = 0;
+
+		p++;
+		while (*p && *p != ' ' && *p != ')' && n < 31)
+			names[sec->nfields][n++] = *p++;
+		names[sec->nfields][n] = '\0';
+		fields[sec->nfields] = names[sec->nfields];
+		sec->nfields++;
+	}
+	sec->fields = fields;
+}
+
+static void
+test_sections(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(sections); i++) {
+		const struct msg_case *c = &cases[sections[i].msg];
+		struct mime_section sec;
+		uint32_t nums[8];
+		char names[8][32];
+		const char *fields[8];
+		struct mime_msg m;
+		struct buf out = BUF_INIT, got = BUF_INIT;
+		size_t s = 0, e = 0, k;
+
+		read_spec(sections[i].spec, &sec, nums, names, fields);
+		assert_int_equal(mime_parse(&m, c->msg, strlen(c->msg), NULL), 0);
+		switch (mime_section(&m, &sec, &s, &e, &out)) {
+		case MIME_SECT_RANGE:
+			assert_true(s <= e && e <= m.len);
+			for (k = s; k < e; k++) {
+				if (c->msg[k] == '\n' && (k == s || c->msg[k - 1] != '\r'))
+					assert_int_equal(buf_append_char(&got, '\r'), 0);
+				assert_int_equal(buf_append_char(&got, c->msg[k]), 0);
+			}
+			break;
+		case MIME_SECT_BUILT:
+			assert_int_equal(buf_append(&got, out.data, out.len), 0);
+			break;
+		case MIME_SECT_NONE:
+			break;
+		default:
+			fail();
+		}
+		if (strcmp(buf_cstr(&got), sections[i].want) != 0) {
+			print_error("%s BODY[%s]:\n got: %s\nwant: %s\n", c->name,
+			    sections[i].spec, buf_cstr(&got), sections[i].want);
+			fail();
+		}
+		buf_release(&out);
+		buf_release(&got);
+		mime_free(&m);
+	}
+}
+
 int
 main(void)
 {
@@ -461,6 +642,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_containment),
+		cmocka_unit_test(test_sections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
