@@ -919,6 +919,20 @@ write_language(struct buf *out, const struct mime_msg *m, struct mime_str s)
 	return buf_append_char(out, ')');
 }
 
+/* The extension data both kinds of part end with: " disposition
+ * language location". */
+static int
+write_ext_tail(struct buf *out, const struct mime_msg *m,
+    const struct mime_part *p)
+{
+	if (buf_append_char(out, ' ') < 0 || write_disposition(out, m, p) < 0 ||
+	    buf_append_char(out, ' ') < 0 ||
+	    write_language(out, m, p->language) < 0 ||
+	    buf_append_char(out, ' ') < 0)
+		return -1;
+	return write_str(out, m, p->location);
+}
+
 static int write_part(const struct mime_msg *m, size_t pi, bool ext,
     struct buf *out);
 
@@ -945,17 +959,10 @@ write_multipart(const struct mime_msg *m, size_t pi, bool ext,
 			return -1;
 	if (buf_append_char(out, ' ') < 0 || write_str(out, m, p->subtype) < 0)
 		return -1;
-	if (ext) {
-		if (buf_append_char(out, ' ') < 0 ||
-		    write_params(out, m, p->params_first, p->nparams, false) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_disposition(out, m, p) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_language(out, m, p->language) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_str(out, m, p->location) < 0)
-			return -1;
-	}
+	if (ext && (buf_append_char(out, ' ') < 0 ||
+	    write_params(out, m, p->params_first, p->nparams, false) < 0 ||
+	    write_ext_tail(out, m, p) < 0))
+		return -1;
 	return buf_append_char(out, ')');
 }
 
@@ -995,17 +1002,9 @@ write_part(const struct mime_msg *m, size_t pi, bool ext, struct buf *out)
 	} else if (text &&
 	    buf_printf(out, " %llu", (unsigned long long)p->body_lines) < 0)
 		return -1;
-	if (ext) {
-		if (buf_append_char(out, ' ') < 0 ||
-		    write_str(out, m, p->md5) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_disposition(out, m, p) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_language(out, m, p->language) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_str(out, m, p->location) < 0)
-			return -1;
-	}
+	if (ext && (buf_append_char(out, ' ') < 0 ||
+	    write_str(out, m, p->md5) < 0 || write_ext_tail(out, m, p) < 0))
+		return -1;
 	return buf_append_char(out, ')');
 }
 
