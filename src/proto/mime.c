@@ -990,7 +990,11 @@ write_part(const struct mime_msg *m, size_t pi, bool ext, struct buf *out)
 		return -1;
 	if (buf_printf(out, " %llu", (unsigned long long)p->body_vsize) < 0)
 		return -1;
-	if (p->message && p->first_child != NONE) {
+	/* message/global is parsed as a message (its parts have numbers)
+	 * but written as a basic part, as Dovecot 2.3 does: IMAP4rev1's
+	 * grammar has the envelope form for message/rfc822 alone. */
+	if (p->message && p->first_child != NONE &&
+	    str_is(m, p->subtype, "rfc822")) {
 		/* The lines are those of the whole enclosed message: this
 		 * part's body. */
 		if (buf_append_char(out, ' ') < 0 ||

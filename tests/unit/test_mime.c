@@ -5,7 +5,9 @@
  * text, alternative, mixed with an attachment and every Content-*
  * field, nested message/rfc822, broken boundaries, missing headers,
  * 8-bit, encoded words, RFC 2231 parameters, route and group addresses,
- * a digest, a header without its end, a multipart without parts). Each
+ * a digest, a header without its end, a multipart without parts,
+ * message/global, RFC 2231 sections mixing encoded and plain, a boundary
+ * that begins with another). Each
  * expected ENVELOPE and BODYSTRUCTURE is Dovecot 2.3's own answer: the
  * messages were put in a Maildir, /usr/lib/dovecot/imap run on it
  * preauthenticated (-o mail_location=maildir:DIR) and "FETCH n
@@ -234,6 +236,49 @@ static const struct msg_case cases[] = {
 	    "=?utf-8?B?w6k=?= two spaced folded ((NIL NIL \"foo\" \"MISSING_DOMAIN\")) ((NIL NIL \"a\" \"MISSING_DOMAIN\")) ((NIL NIL \"Grp\" NIL)(NIL NIL \"a\" \"b.example\")(NIL NIL NIL NIL)) ((NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")(NIL NIL \"x\" \"y.example\")) ((\"Name\" NIL \"a\" \"b.example\")(\"C D\" NIL \"c\" \"d.example\")({5}\r\n"
 	    "E \"F\" NIL \"e\" \"f.example\")) NIL NIL \" <folded@id>\")",
 	    "(\"text\" \"plain\" (\"format\" \"flowed\" \"name*\" \"utf-8''%E2%82%AC\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 2 NIL NIL NIL NIL)" },
+	{ "14_global",
+	    "From: a@example.com\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"b b\"\r\n"
+	    "Content-Language: fr\r\n"
+	    "Content-Disposition: inline\r\n"
+	    "\r\n"
+	    "--b b  \r\n"
+	    "Content-Type: message/global\r\n"
+	    "\r\n"
+	    "From: =?utf-8?Q?x?= <\xc3""\xa9""@example.com>\r\n"
+	    "Subject: \xc3""\xa9""\r\n"
+	    "\r\n"
+	    "body\r\n"
+	    "--b b--\r\n"
+	    "",
+	    "(NIL NIL ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL)",
+	    "((\"message\" \"global\" NIL NIL NIL \"7bit\" 57 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b b\") (\"inline\" NIL) (\"fr\") NIL)" },
+	{ "15_mix2231",
+	    "From: a@example.com\n"
+	    "Content-Type: text/plain; title*0*=us-ascii'en'This%20is; title*1=\" fun\"; title*2*=%2A; Charset=\"ISO-8859-1\"\n"
+	    "Content-Type: text/html\n"
+	    "\n"
+	    "x",
+	    "(NIL NIL ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL)",
+	    "(\"text\" \"plain\" (\"Charset\" \"ISO-8859-1\" \"title*\" \"us-ascii'en'This%20is fun%2A\") NIL NIL \"7bit\" 1 0 NIL NIL NIL NIL)" },
+	{ "16_prefix",
+	    "From: a@example.com\n"
+	    "Content-Type: multipart/mixed; boundary=a\n"
+	    "\n"
+	    "--a\n"
+	    "Content-Type: multipart/mixed; boundary=aa\n"
+	    "\n"
+	    "--aa\n"
+	    "\n"
+	    "inner\n"
+	    "--aa--\n"
+	    "--a\n"
+	    "\n"
+	    "second\n"
+	    "--a--\n"
+	    "",
+	    "(NIL NIL ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL)",
+	    "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"aa\") NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"a\") NIL NIL NIL)" },
 };
 
 static void
