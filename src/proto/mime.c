@@ -8,6 +8,7 @@
  * asks for that; broken mail relies on it).
  */
 #include "mime.h"
+#include "mime_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,8 @@ struct walk {
 	bool oom;
 };
 
-static bool
-is_wsp(char c)
+bool
+mime_is_wsp(char c)
 {
 	return c == ' ' || c == '\t';
 }
@@ -119,14 +120,14 @@ mime_str_ptr(const struct mime_msg *m, struct mime_str s)
 
 /* A field's value unfolded into out: the line ends of folding dropped,
  * leading and trailing WSP trimmed. */
-static int
-unfold(const char *v, size_t n, struct buf *out)
+int
+mime_unfold(const char *v, size_t n, struct buf *out)
 {
 	size_t i, start = 0, end = n;
 
-	while (start < end && is_wsp(v[start]))
+	while (start < end && mime_is_wsp(v[start]))
 		start++;
-	while (end > start && (is_wsp(v[end - 1]) || v[end - 1] == '\r' ||
+	while (end > start && (mime_is_wsp(v[end - 1]) || v[end - 1] == '\r' ||
 	    v[end - 1] == '\n'))
 		end--;
 	buf_reset(out);
@@ -147,8 +148,8 @@ unfold(const char *v, size_t n, struct buf *out)
  * line ends in it. Returns the start of the next line after the field.
  * *nlen is 0 for a line that is no field (no name and colon).
  */
-static size_t
-field_at(const char *d, size_t end, size_t pos, size_t *nlen,
+size_t
+mime_field_at(const char *d, size_t end, size_t pos, size_t *nlen,
     size_t *vstart, size_t *vend)
 {
 	size_t i = pos, next;
@@ -157,7 +158,7 @@ field_at(const char *d, size_t end, size_t pos, size_t *nlen,
 	    d[i] != ':')
 		i++;
 	*nlen = i - pos;
-	while (i < end && is_wsp(d[i]))
+	while (i < end && mime_is_wsp(d[i]))
 		i++;
 	if (i >= end || d[i] != ':' || *nlen == 0)
 		*nlen = 0;
@@ -165,14 +166,14 @@ field_at(const char *d, size_t end, size_t pos, size_t *nlen,
 		i++;
 	*vstart = i;
 	next = next_line(d, end, pos);
-	while (next < end && is_wsp(d[next]))
+	while (next < end && mime_is_wsp(d[next]))
 		next = next_line(d, end, next);
 	*vend = next;
 	return next;
 }
 
-static bool
-is_empty_line(const char *d, size_t len, size_t pos)
+bool
+mime_is_empty_line(const char *d, size_t len, size_t pos)
 {
 	return pos < len && (d[pos] == '\n' ||
 	    (d[pos] == '\r' && pos + 1 < len && d[pos + 1] == '\n'));
@@ -185,18 +186,18 @@ is_tspecial(char c)
 	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
 }
 
-static bool
-is_token(char c)
+bool
+mime_is_token(char c)
 {
 	return (unsigned char)c > 32 && (unsigned char)c < 127 && !is_tspecial(c);
 }
 
 /* Skips WSP and comments (nested, with quoted pairs). */
-static size_t
-skip_cfws(const char *v, size_t n, size_t i)
+size_t
+mime_skip_cfws(const char *v, size_t n, size_t i)
 {
 	for (;;) {
-		while (i < n && (is_wsp(v[i]) || v[i] == '\r' || v[i] == '\n'))
+		while (i < n && (mime_is_wsp(v[i]) || v[i] == '\r' || v[i] == '\n'))
 			i++;
 		if (i >= n || v[i] != '(')
 			return i;
@@ -220,7 +221,7 @@ skip_cfws(const char *v, size_t n, size_t i)
 static size_t
 token(const char *v, size_t n, size_t i)
 {
-	while (i < n && is_token(v[i]))
+	while (i < n && mime_is_token(v[i]))
 		i++;
 	return i;
 }
@@ -241,18 +242,18 @@ parse_params(struct walk *w, const char *v, size_t n, size_t i,
 		size_t ns, ne;
 		struct mime_param *p;
 
-		i = skip_cfws(v, n, i);
+		i = mime_skip_cfws(v, n, i);
 		if (i >= n || v[i] != ';')
 			break;
-		i = skip_cfws(v, n, i + 1);
+		i = mime_skip_cfws(v, n, i + 1);
 		ns = i;
 		ne = i = token(v, n, i);
 		if (ne == ns)
 			break;
-		i = skip_cfws(v, n, i);
+		i = mime_skip_cfws(v, n, i);
 		if (i >= n || v[i] != '=')
 			break;
-		i = skip_cfws(v, n, i + 1);
+		i = mime_skip_cfws(v, n, i + 1);
 		buf_reset(tmp);
 		if (i < n && v[i] == '"') {
 			for (i++; i < n && v[i] != '"'; i++) {
@@ -401,8 +402,8 @@ join_sections(struct walk *w, size_t first, size_t count, struct buf *tmp)
 	return out;
 }
 
-static bool
-str_is(const struct mime_msg *m, struct mime_str s, const char *lit)
+bool
+mime_str_is(const struct mime_msg *m, struct mime_str s, const char *lit)
 {
 	return s.len == strlen(lit) &&
 	    strncasecmp(mime_str_ptr(m, s), lit, s.len) == 0;
@@ -413,14 +414,14 @@ content_type(struct walk *w, size_t pi, const char *v, size_t n,
     struct buf *tmp)
 {
 	struct mime_part *p = &w->m->parts[pi];
-	size_t i = skip_cfws(v, n, 0), ts, te, ss, se;
+	size_t i = mime_skip_cfws(v, n, 0), ts, te, ss, se;
 
 	ts = i;
 	te = i = token(v, n, i);
-	i = skip_cfws(v, n, i);
+	i = mime_skip_cfws(v, n, i);
 	if (te == ts || i >= n || v[i] != '/')
 		return;   /* invalid: the default stands (RFC 2045 §5.2) */
-	ss = i = skip_cfws(v, n, i + 1);
+	ss = i = mime_skip_cfws(v, n, i + 1);
 	se = i = token(v, n, i);
 	if (se == ss)
 		return;
@@ -436,7 +437,7 @@ disposition(struct walk *w, size_t pi, const char *v, size_t n,
     struct buf *tmp)
 {
 	struct mime_part *p = &w->m->parts[pi];
-	size_t i = skip_cfws(v, n, 0), ts = i;
+	size_t i = mime_skip_cfws(v, n, 0), ts = i;
 
 	i = token(v, n, i);
 	if (i == ts)
@@ -451,14 +452,14 @@ disposition(struct walk *w, size_t pi, const char *v, size_t n,
 static struct mime_str
 token_value(struct walk *w, const char *v, size_t n)
 {
-	size_t i = skip_cfws(v, n, 0), s = i;
+	size_t i = mime_skip_cfws(v, n, 0), s = i;
 
 	i = token(v, n, i);
 	return i == s ? ABSENT : arena_add(w, v + s, i - s);
 }
 
-static bool
-named(const char *d, size_t nlen, const char *name)
+bool
+mime_named(const char *d, size_t nlen, const char *name)
 {
 	return nlen == strlen(name) && strncasecmp(d, name, nlen) == 0;
 }
@@ -471,7 +472,7 @@ header_field(struct walk *w, size_t pi, const char *name, size_t nlen,
 
 	if (nlen < 8 || strncasecmp(name, "content-", 8) != 0)
 		return;
-	if (unfold(v, n, val) < 0) {
+	if (mime_unfold(v, n, val) < 0) {
 		w->oom = true;
 		return;
 	}
@@ -481,21 +482,21 @@ header_field(struct walk *w, size_t pi, const char *name, size_t nlen,
 	nlen -= 8;
 	p = &w->m->parts[pi];
 	/* The first of each field counts, as Dovecot reads them. */
-	if (named(name, nlen, "type") && p->nparams == NONE)
+	if (mime_named(name, nlen, "type") && p->nparams == NONE)
 		content_type(w, pi, v, n, tmp);
-	else if (named(name, nlen, "transfer-encoding") && p->encoding.len == NONE)
+	else if (mime_named(name, nlen, "transfer-encoding") && p->encoding.len == NONE)
 		p->encoding = token_value(w, v, n);
-	else if (named(name, nlen, "id") && p->id.len == NONE)
+	else if (mime_named(name, nlen, "id") && p->id.len == NONE)
 		p->id = arena_add(w, v, n);
-	else if (named(name, nlen, "description") && p->description.len == NONE)
+	else if (mime_named(name, nlen, "description") && p->description.len == NONE)
 		p->description = arena_add(w, v, n);
-	else if (named(name, nlen, "disposition") && p->disposition.len == NONE)
+	else if (mime_named(name, nlen, "disposition") && p->disposition.len == NONE)
 		disposition(w, pi, v, n, tmp);
-	else if (named(name, nlen, "language") && p->language.len == NONE)
+	else if (mime_named(name, nlen, "language") && p->language.len == NONE)
 		p->language = arena_add(w, v, n);
-	else if (named(name, nlen, "location") && p->location.len == NONE)
+	else if (mime_named(name, nlen, "location") && p->location.len == NONE)
 		p->location = arena_add(w, v, n);
-	else if (named(name, nlen, "md5") && p->md5.len == NONE)
+	else if (mime_named(name, nlen, "md5") && p->md5.len == NONE)
 		p->md5 = arena_add(w, v, n);
 }
 
@@ -577,13 +578,13 @@ set_type(struct walk *w, size_t pi, const char *t, const char *s)
 	w->m->parts[pi].nparams = 0;
 }
 
-static struct mime_str
-param(const struct mime_msg *m, size_t first, size_t n, const char *name)
+struct mime_str
+mime_param(const struct mime_msg *m, size_t first, size_t n, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (str_is(m, m->params[first + i].name, name))
+		if (mime_str_is(m, m->params[first + i].name, name))
 			return m->params[first + i].value;
 	return ABSENT;
 }
@@ -657,11 +658,11 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 			ended = true;
 			break;
 		}
-		if (is_empty_line(d, m->len, pos)) {
+		if (mime_is_empty_line(d, m->len, pos)) {
 			pos = next_line(d, m->len, pos);
 			break;
 		}
-		next = field_at(d, m->len, pos, &nlen, &vs, &ve);
+		next = mime_field_at(d, m->len, pos, &nlen, &vs, &ve);
 		if (nlen)
 			header_field(w, pi, d + pos, nlen, d + vs, ve - vs, val, tmp);
 		pos = next;
@@ -682,12 +683,12 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 		return scan(w, m->len);
 	p = &m->parts[pi];
 
-	if (str_is(m, p->type, "multipart"))
-		bstr = param(m, p->params_first, p->nparams, "boundary");
+	if (mime_str_is(m, p->type, "multipart"))
+		bstr = mime_param(m, p->params_first, p->nparams, "boundary");
 	if (ended) {
 		/* A boundary inside the header: no body. */
 	} else if (depth >= w->lim->max_depth || m->nparts >= w->lim->max_parts) {
-		if (bstr.len != NONE || str_is(m, p->type, "message")) {
+		if (bstr.len != NONE || mime_str_is(m, p->type, "message")) {
 			/* Past the limits: the rest is opaque. */
 			set_type(w, pi, "application", "octet-stream");
 			m->truncated = true;
@@ -695,7 +696,7 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 		h = scan(w, pos);
 	} else if (bstr.len != NONE && bstr.len > 0) {
 		size_t own = w->nstack;
-		bool digest = str_is(m, p->subtype, "digest");
+		bool digest = mime_str_is(m, p->subtype, "digest");
 
 		p->multipart = true;
 		w->stack[w->nstack].off = bstr.off;
@@ -721,8 +722,8 @@ entity(struct walk *w, size_t pi, size_t pos, unsigned depth, bool in_digest,
 			return scan(w, m->len);
 		if (h.which == own)
 			h = scan(w, h.after);   /* the epilogue, or opaque rest */
-	} else if (str_is(m, p->type, "message") &&
-	    (str_is(m, p->subtype, "rfc822") || str_is(m, p->subtype, "global"))) {
+	} else if (mime_str_is(m, p->type, "message") &&
+	    (mime_str_is(m, p->subtype, "rfc822") || mime_str_is(m, p->subtype, "global"))) {
 		size_t c = new_part(w, pi);
 
 		if (c == NONE)
@@ -795,719 +796,4 @@ mime_free(struct mime_msg *m)
 	m->parts = NULL;
 	m->params = NULL;
 	m->nparts = m->cap = m->nparams = m->pcap = 0;
-}
-
-/* ---- IMAP forms ---- */
-
-int
-mime_write_string(struct buf *out, const char *s, size_t len)
-{
-	size_t i;
-	bool quoted = true;
-
-	if (s == NULL)
-		return buf_append_str(out, "NIL");
-	for (i = 0; i < len && quoted; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		/* RFC 9051 §4.3: a quoted string holds no CR, LF, NUL or
-		 * 8-bit octet; those go in a literal. A quote or a backslash
-		 * could be escaped, but Dovecot sends a literal for them too,
-		 * which no client misreads. */
-		if (c == '\r' || c == '\n' || c == '\0' || c >= 0x80 ||
-		    c == '"' || c == '\\')
-			quoted = false;
-	}
-	if (!quoted) {
-		if (buf_printf(out, "{%zu}\r\n", len) < 0)
-			return -1;
-		return buf_append(out, s, len);
-	}
-	if (buf_append_char(out, '"') < 0)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if ((s[i] == '"' || s[i] == '\\') && buf_append_char(out, '\\') < 0)
-			return -1;
-		if (buf_append_char(out, s[i]) < 0)
-			return -1;
-	}
-	return buf_append_char(out, '"');
-}
-
-static int
-write_str(struct buf *out, const struct mime_msg *m, struct mime_str s)
-{
-	return mime_write_string(out, mime_str_ptr(m, s), s.len);
-}
-
-static int
-write_lit(struct buf *out, const char *s)
-{
-	return mime_write_string(out, s, strlen(s));
-}
-
-/* ("name" "value" ...) or NIL; extra_charset: a text part without a
- * charset parameter gets charset us-ascii, its RFC 2045 §5.2 default. */
-static int
-write_params(struct buf *out, const struct mime_msg *m, size_t first,
-    size_t n, bool extra_charset)
-{
-	size_t i;
-
-	if (n == 0 && !extra_charset)
-		return buf_append_str(out, "NIL");
-	if (buf_append_char(out, '(') < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if ((i > 0 && buf_append_char(out, ' ') < 0) ||
-		    write_str(out, m, m->params[first + i].name) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_str(out, m, m->params[first + i].value) < 0)
-			return -1;
-	}
-	if (extra_charset && buf_append_str(out, n ? " " : "") < 0)
-		return -1;
-	if (extra_charset && buf_append_str(out, "\"charset\" \"us-ascii\"") < 0)
-		return -1;
-	return buf_append_char(out, ')');
-}
-
-static int
-write_disposition(struct buf *out, const struct mime_msg *m,
-    const struct mime_part *p)
-{
-	if (p->disposition.len == NONE)
-		return buf_append_str(out, "NIL");
-	if (buf_append_char(out, '(') < 0 ||
-	    write_str(out, m, p->disposition) < 0 ||
-	    buf_append_char(out, ' ') < 0 ||
-	    write_params(out, m, p->dparams_first, p->ndparams, false) < 0)
-		return -1;
-	return buf_append_char(out, ')');
-}
-
-/* Content-Language: a list of tags ("en" or ("en" "de")), NIL if none. */
-static int
-write_language(struct buf *out, const struct mime_msg *m, struct mime_str s)
-{
-	const char *v = mime_str_ptr(m, s);
-	size_t i = 0, n = s.len, count = 0, start = out->len;
-
-	if (v == NULL)
-		return buf_append_str(out, "NIL");
-	if (buf_append_char(out, '(') < 0)
-		return -1;
-	for (;;) {
-		size_t ts;
-
-		i = skip_cfws(v, n, i);
-		while (i < n && v[i] == ',')
-			i = skip_cfws(v, n, i + 1);
-		ts = i;
-		while (i < n && is_token(v[i]) && v[i] != ',')
-			i++;
-		if (i == ts)
-			break;
-		if ((count++ && buf_append_char(out, ' ') < 0) ||
-		    mime_write_string(out, v + ts, i - ts) < 0)
-			return -1;
-	}
-	if (count == 0) {
-		out->len = start;
-		return buf_append_str(out, "NIL");
-	}
-	return buf_append_char(out, ')');
-}
-
-/* The extension data both kinds of part end with: " disposition
- * language location". */
-static int
-write_ext_tail(struct buf *out, const struct mime_msg *m,
-    const struct mime_part *p)
-{
-	if (buf_append_char(out, ' ') < 0 || write_disposition(out, m, p) < 0 ||
-	    buf_append_char(out, ' ') < 0 ||
-	    write_language(out, m, p->language) < 0 ||
-	    buf_append_char(out, ' ') < 0)
-		return -1;
-	return write_str(out, m, p->location);
-}
-
-static int write_part(const struct mime_msg *m, size_t pi, bool ext,
-    struct buf *out);
-
-static int
-write_multipart(const struct mime_msg *m, size_t pi, bool ext,
-    struct buf *out)
-{
-	const struct mime_part *p = &m->parts[pi];
-	size_t c;
-
-	if (buf_append_char(out, '(') < 0)
-		return -1;
-	if (p->first_child == NONE) {
-		/* A multipart needs a part (RFC 9051 body-type-mpart): an
-		 * empty text/plain stands for the missing ones. */
-		if (buf_append_str(out, "(\"text\" \"plain\" (\"charset\" "
-		    "\"us-ascii\") NIL NIL \"7bit\" 0 0") < 0 ||
-		    (ext && buf_append_str(out, " NIL NIL NIL NIL") < 0) ||
-		    buf_append_char(out, ')') < 0)
-			return -1;
-	}
-	for (c = p->first_child; c != NONE; c = m->parts[c].next)
-		if (write_part(m, c, ext, out) < 0)
-			return -1;
-	if (buf_append_char(out, ' ') < 0 || write_str(out, m, p->subtype) < 0)
-		return -1;
-	if (ext && (buf_append_char(out, ' ') < 0 ||
-	    write_params(out, m, p->params_first, p->nparams, false) < 0 ||
-	    write_ext_tail(out, m, p) < 0))
-		return -1;
-	return buf_append_char(out, ')');
-}
-
-static int
-write_part(const struct mime_msg *m, size_t pi, bool ext, struct buf *out)
-{
-	const struct mime_part *p = &m->parts[pi];
-	bool text = str_is(m, p->type, "text");
-	bool charset = text &&
-	    param(m, p->params_first, p->nparams, "charset").len == NONE;
-
-	if (p->multipart)
-		return write_multipart(m, pi, ext, out);
-	if (buf_append_char(out, '(') < 0 ||
-	    write_str(out, m, p->type) < 0 || buf_append_char(out, ' ') < 0 ||
-	    write_str(out, m, p->subtype) < 0 || buf_append_char(out, ' ') < 0 ||
-	    write_params(out, m, p->params_first, p->nparams, charset) < 0 ||
-	    buf_append_char(out, ' ') < 0 ||
-	    write_str(out, m, p->id) < 0 || buf_append_char(out, ' ') < 0 ||
-	    write_str(out, m, p->description) < 0 ||
-	    buf_append_char(out, ' ') < 0)
-		return -1;
-	if (p->encoding.len == NONE ? write_lit(out, "7bit") < 0 :
-	    write_str(out, m, p->encoding) < 0)
-		return -1;
-	if (buf_printf(out, " %llu", (unsigned long long)p->body_vsize) < 0)
-		return -1;
-	/* message/global is parsed as a message (its parts have numbers)
-	 * but written as a basic part, as Dovecot 2.3 does: IMAP4rev1's
-	 * grammar has the envelope form for message/rfc822 alone. */
-	if (p->message && p->first_child != NONE &&
-	    str_is(m, p->subtype, "rfc822")) {
-		/* The lines are those of the whole enclosed message: this
-		 * part's body. */
-		if (buf_append_char(out, ' ') < 0 ||
-		    mime_write_envelope(m, p->first_child, out) < 0 ||
-		    buf_append_char(out, ' ') < 0 ||
-		    write_part(m, p->first_child, ext, out) < 0 ||
-		    buf_printf(out, " %llu", (unsigned long long)p->body_lines) < 0)
-			return -1;
-	} else if (text &&
-	    buf_printf(out, " %llu", (unsigned long long)p->body_lines) < 0)
-		return -1;
-	if (ext && (buf_append_char(out, ' ') < 0 ||
-	    write_str(out, m, p->md5) < 0 || write_ext_tail(out, m, p) < 0))
-		return -1;
-	return buf_append_char(out, ')');
-}
-
-int
-mime_write_body(const struct mime_msg *m, size_t part, bool extended,
-    struct buf *out)
-{
-	if (part >= m->nparts)
-		return buf_append_str(out, "NIL");
-	return write_part(m, part, extended, out);
-}
-
-/* ---- ENVELOPE ---- */
-
-/*
- * A string for humans (the subject, a display name), as Dovecot sends
- * it: line ends dropped, each run of WSP made one space, the ends
- * trimmed; when that changed anything, a literal, as Dovecot does.
- */
-static int
-write_human(struct buf *out, const char *s, size_t len)
-{
-	struct buf t = BUF_INIT;
-	size_t i;
-	bool sp = false;
-	int rc;
-
-	if (s == NULL)
-		return buf_append_str(out, "NIL");
-	for (i = 0; i < len; i++) {
-		if (s[i] == '\r' || s[i] == '\n')
-			continue;
-		if (is_wsp(s[i])) {
-			sp = t.len > 0;
-			continue;
-		}
-		if ((sp && buf_append_char(&t, ' ') < 0) ||
-		    buf_append_char(&t, s[i]) < 0) {
-			buf_release(&t);
-			return -1;
-		}
-		sp = false;
-	}
-	if (t.len == len && (len == 0 || memcmp(t.data, s, len) == 0))
-		rc = mime_write_string(out, s, len);
-	else if ((rc = buf_printf(out, "{%zu}\r\n", t.len)) == 0)
-		rc = buf_append(out, t.data ? t.data : "", t.len);
-	buf_release(&t);
-	return rc;
-}
-
-/* One address being read: display name, route, local part, domain. */
-struct addr {
-	struct buf name, route, local, domain, spec;
-	struct buf comment;  /* the last comment after the addr-spec began:
-	                        Dovecot's name for an address without <> */
-	bool angle;      /* a <route-addr> was seen */
-	bool space;      /* WSP since the last word of the name */
-};
-
-static void
-addr_reset(struct addr *a)
-{
-	buf_reset(&a->name);
-	buf_reset(&a->route);
-	buf_reset(&a->local);
-	buf_reset(&a->domain);
-	buf_reset(&a->spec);
-	buf_reset(&a->comment);
-	a->angle = a->space = false;
-}
-
-static void
-addr_release(struct addr *a)
-{
-	buf_release(&a->name);
-	buf_release(&a->route);
-	buf_release(&a->local);
-	buf_release(&a->domain);
-	buf_release(&a->spec);
-	buf_release(&a->comment);
-}
-
-static int
-write_buf_nstr(struct buf *out, const struct buf *b)
-{
-	return mime_write_string(out, b->len ? b->data : NULL, b->len);
-}
-
-/* (name adl mailbox host); an empty mailbox or host is not NIL but a
- * marker, as Dovecot writes it, since NIL there means a group. */
-static int
-write_addr(struct buf *out, const struct addr *a)
-{
-	const struct buf *local = a->angle ? &a->local : &a->spec;
-	const struct buf *domain = a->angle ? &a->domain : NULL;
-	const char *at = NULL;
-	size_t llen = local->len;
-
-	const struct buf *name = a->angle ? &a->name : &a->comment;
-
-	if (!a->angle && local->len) {
-		at = memrchr(local->data, '@', local->len);
-		if (at)
-			llen = (size_t)(at - local->data);
-		else if (memchr(a->name.data, ' ', a->name.len)) {
-			/* Words and no address: Dovecot takes them for a
-			 * name whose address is missing. */
-			name = &a->name;
-			llen = 0;
-		}
-	}
-	/* Without <>, the words were the address itself, not a name. */
-	if (buf_append_char(out, '(') < 0 ||
-	    write_human(out, name->len ? name->data : NULL, name->len) < 0 ||
-	    buf_append_char(out, ' ') < 0 || write_buf_nstr(out, &a->route) < 0 ||
-	    buf_append_char(out, ' ') < 0)
-		return -1;
-	if (llen ? mime_write_string(out, local->data, llen) < 0 :
-	    write_lit(out, "MISSING_MAILBOX") < 0)
-		return -1;
-	if (buf_append_char(out, ' ') < 0)
-		return -1;
-	if (domain && domain->len) {
-		if (mime_write_string(out, domain->data, domain->len) < 0)
-			return -1;
-	} else if (at && (size_t)(at - local->data) + 1 < local->len) {
-		if (mime_write_string(out, at + 1,
-		    local->len - (size_t)(at - local->data) - 1) < 0)
-			return -1;
-	} else if (write_lit(out, "MISSING_DOMAIN") < 0)
-		return -1;
-	return buf_append_char(out, ')');
-}
-
-/* A quoted string from v[i] == '"': its content, unescaped, appended to
- * b and, when not NULL, to b2 (Dovecot gives a quoted local part without
- * its quotes). */
-static size_t
-quoted(const char *v, size_t n, size_t i, struct buf *b, struct buf *b2,
-    int *err)
-{
-	for (i++; i < n && v[i] != '"'; i++) {
-		if (v[i] == '\\' && i + 1 < n)
-			i++;
-		if (buf_append_char(b, v[i]) < 0 ||
-		    (b2 && buf_append_char(b2, v[i]) < 0))
-			*err = -1;
-	}
-	return i < n ? i + 1 : n;
-}
-
-/* The content of the comment at v[i] == '(' to b (replacing what was
- * there), nested parentheses kept. Returns the offset after it. */
-static size_t
-comment(const char *v, size_t n, size_t i, struct buf *b, int *err)
-{
-	size_t end = skip_cfws(v, n, i), e = end;
-
-	buf_reset(b);
-	if (e > i + 1 && v[e - 1] == ')')
-		e--;
-	if (buf_append(b, v + i + 1, e - i - 1) < 0)
-		*err = -1;
-	return end;
-}
-
-/* <[@route,@route:]local@domain>: from v[i] == '<'. */
-static size_t
-route_addr(const char *v, size_t n, size_t i, struct addr *a, int *err)
-{
-	struct buf *cur = &a->local;
-	size_t colon = NONE, k;
-
-	a->angle = true;
-	for (k = i + 1; k < n && v[k] != '>' && v[k] != '"'; k++)
-		if (v[k] == ':') {
-			colon = k;
-			break;
-		}
-	if (colon != NONE && skip_cfws(v, n, i + 1) < n &&
-	    v[skip_cfws(v, n, i + 1)] == '@') {
-		for (k = i + 1; k < colon; k++)
-			if (!is_wsp(v[k]) && buf_append_char(&a->route, v[k]) < 0)
-				*err = -1;
-		i = colon;
-	}
-	for (i++; i < n && v[i] != '>';) {
-		if (v[i] == '"') {
-			i = quoted(v, n, i, cur, NULL, err);
-			continue;
-		}
-		if (v[i] == '(' || is_wsp(v[i])) {
-			i = skip_cfws(v, n, i);
-			continue;
-		}
-		if (v[i] == '@' && cur == &a->local) {
-			cur = &a->domain;
-			i++;
-			continue;
-		}
-		if (buf_append_char(cur, v[i]) < 0)
-			*err = -1;
-		i++;
-	}
-	return i < n ? i + 1 : n;
-}
-
-/* The address list of an unfolded value, as an IMAP list or NIL. */
-static int
-write_addresses(struct buf *out, const char *v, size_t n)
-{
-	struct addr a;
-	size_t i = 0, start = out->len, count = 0;
-	bool group = false;
-	int err = 0;
-
-	memset(&a, 0, sizeof(a));
-	if (buf_append_char(out, '(') < 0)
-		return -1;
-	while (i <= n && err == 0) {
-		char c = i < n ? v[i] : ',';
-
-		if (c == ',' || c == ';' || (i == n)) {
-			if (a.angle || a.spec.len) {
-				if (write_addr(out, &a) < 0)
-					err = -1;
-				count++;
-			}
-			addr_reset(&a);
-			if (c == ';' && group) {
-				if (buf_append_str(out, "(NIL NIL NIL NIL)") < 0)
-					err = -1;
-				group = false;
-			}
-			if (i == n && group) {
-				/* an unterminated group: closed here */
-				if (buf_append_str(out, "(NIL NIL NIL NIL)") < 0)
-					err = -1;
-				group = false;
-			}
-			i++;
-		} else if (c == ':' && !a.angle && !group) {
-			if (buf_append_str(out, "(NIL NIL ") < 0 ||
-			    mime_write_string(out, a.name.len ? a.name.data : "",
-			    a.name.len) < 0 ||
-			    buf_append_str(out, " NIL)") < 0)
-				err = -1;
-			count++;
-			group = true;
-			addr_reset(&a);
-			i++;
-		} else if (c == '<') {
-			i = route_addr(v, n, i, &a, &err);
-		} else if (c == '(' && a.spec.len && !a.angle) {
-			i = comment(v, n, i, &a.comment, &err);
-			a.space = a.name.len > 0;
-		} else if (c == '(') {
-			i = skip_cfws(v, n, i);
-			a.space = a.name.len > 0;
-		} else if (is_wsp(c) || c == '\r' || c == '\n') {
-			i++;
-			a.space = a.name.len > 0;
-		} else if (c == '"') {
-			if (a.space && buf_append_char(&a.name, ' ') < 0)
-				err = -1;
-			a.space = false;
-			i = quoted(v, n, i, &a.name, &a.spec, &err);
-		} else {
-			if (a.space && buf_append_char(&a.name, ' ') < 0)
-				err = -1;
-			a.space = false;
-			if (buf_append_char(&a.name, c) < 0 ||
-			    buf_append_char(&a.spec, c) < 0)
-				err = -1;
-			i++;
-		}
-	}
-	addr_release(&a);
-	if (err)
-		return -1;
-	if (count == 0) {
-		out->len = start;
-		return buf_append_str(out, "NIL");
-	}
-	return buf_append_char(out, ')');
-}
-
-enum { E_DATE, E_SUBJECT, E_FROM, E_SENDER, E_REPLY_TO, E_TO, E_CC, E_BCC,
-	E_IN_REPLY_TO, E_MESSAGE_ID, E_N };
-
-static const char *const env_names[E_N] = {
-	"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",
-	"in-reply-to", "message-id",
-};
-
-int
-mime_write_envelope(const struct mime_msg *m, size_t part, struct buf *out)
-{
-	size_t vs[E_N], ve[E_N], pos, k;
-	struct buf val = BUF_INIT;
-	const char *d = m->data;
-	int rc = 0;
-
-	if (part >= m->nparts)
-		return buf_append_str(out, "NIL");
-	for (k = 0; k < E_N; k++)
-		vs[k] = NONE;
-	pos = m->parts[part].hdr_start;
-	while (pos < m->parts[part].hdr_end &&
-	    !is_empty_line(d, m->parts[part].hdr_end, pos)) {
-		size_t nlen, s, e, next;
-
-		next = field_at(d, m->parts[part].hdr_end, pos, &nlen, &s, &e);
-		for (k = 0; nlen && k < E_N; k++)
-			if (vs[k] == NONE && named(d + pos, nlen, env_names[k])) {
-				vs[k] = s;
-				ve[k] = e;
-			}
-		pos = next;
-	}
-	/* sender and reply-to default to from (RFC 9051 §7.5.2) */
-	if (vs[E_SENDER] == NONE) {
-		vs[E_SENDER] = vs[E_FROM];
-		ve[E_SENDER] = ve[E_FROM];
-	}
-	if (vs[E_REPLY_TO] == NONE) {
-		vs[E_REPLY_TO] = vs[E_FROM];
-		ve[E_REPLY_TO] = ve[E_FROM];
-	}
-	rc = buf_append_char(out, '(');
-	for (k = 0; k < E_N && rc == 0; k++) {
-		bool addrs = k >= E_FROM && k <= E_BCC;
-
-		if (k > 0 && (rc = buf_append_char(out, ' ')) < 0)
-			break;
-		if (vs[k] == NONE) {
-			rc = buf_append_str(out, "NIL");
-			continue;
-		}
-		if (k == E_SUBJECT) {
-			size_t s = vs[k], e = ve[k];
-
-			while (s < e && is_wsp(d[s]))
-				s++;
-			while (e > s && (d[e - 1] == '\n' || d[e - 1] == '\r'))
-				e--;
-			rc = write_human(out, d + s, e - s);
-			continue;
-		}
-		if ((rc = unfold(d + vs[k], ve[k] - vs[k], &val)) < 0)
-			break;
-		if (addrs)
-			rc = write_addresses(out, val.data ? val.data : "", val.len);
-		else
-			rc = mime_write_string(out, val.data ? val.data : "",
-			    val.len);
-	}
-	buf_release(&val);
-	if (rc < 0)
-		return -1;
-	return buf_append_char(out, ')');
-}
-
-/* ---- BODY[section] ---- */
-
-/* The nth child (from 1) of a multipart, or NONE. */
-static size_t
-nth_child(const struct mime_msg *m, size_t pi, uint32_t n)
-{
-	size_t c = m->parts[pi].first_child;
-
-	while (c != NONE && --n > 0)
-		c = m->parts[c].next;
-	return n == 0 ? c : NONE;
-}
-
-static bool
-field_listed(const struct mime_section *sec, const char *name, size_t nlen)
-{
-	size_t i;
-
-	for (i = 0; i < sec->nfields; i++)
-		if (named(name, nlen, sec->fields[i]))
-			return true;
-	return false;
-}
-
-/* Appends d[s, e) with every line end made CR LF. */
-static int
-append_crlf(struct buf *out, const char *d, size_t s, size_t e)
-{
-	size_t i;
-
-	for (i = s; i < e; i++) {
-		if (d[i] == '\n' && (i == s || d[i - 1] != '\r') &&
-		    buf_append_char(out, '\r') < 0)
-			return -1;
-		if (buf_append_char(out, d[i]) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-enum mime_sect_res
-mime_section(const struct mime_msg *m, const struct mime_section *sec,
-    size_t *start, size_t *end, struct buf *out)
-{
-	size_t msg = 0, part = 0, i, pos;
-	bool single = false;
-	const struct mime_part *p;
-	const char *d = m->data;
-
-	if (m->nparts == 0)
-		return MIME_SECT_NONE;
-	/* Numbers address the parts of a message: the children of a
-	 * multipart, or, for a single part, 1 for its body. Past a
-	 * message/rfc822 they go on in the enclosed message. */
-	for (i = 0; i < sec->nparts; i++) {
-		uint32_t n = sec->parts[i];
-
-		if (n == 0)
-			return MIME_SECT_NONE;
-		if (m->parts[msg].multipart)
-			part = nth_child(m, msg, n);
-		else if (n == 1 && !single)
-			part = msg;
-		else
-			part = NONE;
-		if (part == NONE)
-			return MIME_SECT_NONE;
-		/* A part of a multipart, not itself one, is its own 1 (as
-		 * Dovecot answers BODY[1.1] of a text part), once: the 1
-		 * of a single-part message has no parts below it. */
-		single = part == msg;
-		if (i + 1 < sec->nparts)
-			msg = m->parts[part].message &&
-			    m->parts[part].first_child != NONE ?
-			    m->parts[part].first_child : part;
-	}
-	p = &m->parts[part];
-	switch (sec->text) {
-	case MIME_SECT_ALL:
-		if (sec->nparts == 0) {
-			*start = 0;
-			*end = m->len;
-		} else {
-			*start = p->body_start;
-			*end = p->body_end;
-		}
-		return MIME_SECT_RANGE;
-	case MIME_SECT_MIME:
-		if (sec->nparts == 0)
-			return MIME_SECT_NONE;
-		*start = p->hdr_start;
-		*end = p->hdr_end;
-		return MIME_SECT_RANGE;
-	default:
-		break;
-	}
-	/* HEADER, FIELDS, TEXT: of the message itself, or of the message
-	 * that a message/rfc822 part encloses. */
-	if (sec->nparts > 0) {
-		if (!p->message || p->first_child == NONE)
-			return MIME_SECT_NONE;
-		p = &m->parts[p->first_child];
-	}
-	if (sec->text == MIME_SECT_TEXT) {
-		*start = p->body_start;
-		*end = p->body_end;
-		return MIME_SECT_RANGE;
-	}
-	if (sec->text == MIME_SECT_HEADER) {
-		*start = p->hdr_start;
-		*end = p->hdr_end;
-		return MIME_SECT_RANGE;
-	}
-	pos = p->hdr_start;
-	while (pos < p->hdr_end && !is_empty_line(d, p->hdr_end, pos)) {
-		size_t nlen, vs, ve, next;
-		bool listed;
-
-		next = field_at(d, p->hdr_end, pos, &nlen, &vs, &ve);
-		listed = nlen && field_listed(sec, d + pos, nlen);
-		/* .NOT keeps the lines that are no field too, as they are
-		 * part of the header that is not excluded */
-		if (sec->text == MIME_SECT_FIELDS ? listed : !listed) {
-			if (append_crlf(out, d, pos, next) < 0)
-				return MIME_SECT_ERR;
-			/* a last line without its line end gets one under
-			 * FIELDS, not under .NOT (Dovecot's answers) */
-			if (sec->text == MIME_SECT_FIELDS && d[next - 1] != '\n' &&
-			    buf_append_str(out, "\r\n") < 0)
-				return MIME_SECT_ERR;
-		}
-		pos = next;
-	}
-	/* the empty line that ends the header, when it has one */
-	if (is_empty_line(d, p->hdr_end, pos) && buf_append_str(out, "\r\n") < 0)
-		return MIME_SECT_ERR;
-	return MIME_SECT_BUILT;
 }
