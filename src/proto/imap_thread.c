@@ -180,6 +180,55 @@ add_child(struct thr *t, long p, long k)
 	t->c[k].next = -1;
 }
 
+/*
+ * After step 1: no thread deeper than THREAD_DEPTH_MAX. The containers
+ * below that depth are cut off as threads of their own, so that the
+ * recursive steps after (prune, sort, write) need little stack whatever
+ * a mailbox's References say (a chain of 100,000 replies is one APPEND
+ * loop away). Breadth first from the roots, with a queue, not recursion.
+ */
+#define THREAD_DEPTH_MAX 1000
+
+static int
+cap_depth(struct thr *t)
+{
+	long *queue = calloc(t->nc ? t->nc : 1, sizeof(*queue));
+	unsigned *depth = calloc(t->nc ? t->nc : 1, sizeof(*depth));
+	size_t head = 0, tail = 0, k;
+
+	if (queue == NULL || depth == NULL) {
+		free(queue);
+		free(depth);
+		return -1;
+	}
+	for (k = 0; k < t->nc; k++)
+		if (t->c[k].parent < 0)
+			queue[tail++] = (long)k;
+	while (head < tail) {
+		long p = queue[head++], *pp = &t->c[p].child;
+
+		while (*pp >= 0) {
+			long ch = *pp;
+
+			if (depth[p] + 1 > THREAD_DEPTH_MAX) {
+				/* a thread of its own from here */
+				*pp = t->c[ch].next;
+				t->c[ch].next = -1;
+				t->c[ch].parent = -1;
+				depth[ch] = 0;
+			} else {
+				depth[ch] = depth[p] + 1;
+				pp = &t->c[ch].next;
+			}
+			if (tail < t->nc)
+				queue[tail++] = ch;
+		}
+	}
+	free(queue);
+	free(depth);
+	return 0;
+}
+
 /* (1) id_table, links from References / In-Reply-To. */
 static int
 link_refs(struct thr *t)
@@ -537,7 +586,7 @@ imap_thread(const struct imap_msgdesc *msgs, size_t n,
 		if (ordered_subject(&t, &roots) < 0)
 			goto out;
 	} else {
-		if (link_refs(&t) < 0)
+		if (link_refs(&t) < 0 || cap_depth(&t) < 0)
 			goto out;
 		/* (2) the root set; (3) the id_table is done with */
 		for (k = 0, tail = &roots; k < (long)t.nc; k++)

@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,67 @@ test_references(void **state)
 	check_thread("empty", NULL, 0, IMAP_THREAD_REFERENCES, "");
 }
 
+/* A chain of replies 20,000 deep, threaded on a thread with a 512 KiB
+ * stack: the recursive steps must not go as deep as the chain. */
+#define CHAIN 20000
+
+struct chain_job {
+	struct imap_msgdesc *d;
+	struct buf out;
+	int rc;
+};
+
+static void *
+chain_thread(void *arg)
+{
+	struct chain_job *j = arg;
+
+	j->rc = imap_thread(j->d, CHAIN, IMAP_THREAD_REFERENCES, &j->out);
+	return NULL;
+}
+
+static void
+test_deep_chain(void **state)
+{
+	static char ids[CHAIN][24];
+	struct chain_job j = { 0 };
+	pthread_attr_t attr;
+	pthread_t th;
+	size_t i, count = 0;
+	const char *p;
+
+	(void)state;
+	assert_non_null(j.d = calloc(CHAIN, sizeof(*j.d)));
+	for (i = 0; i < CHAIN; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "<%zu@x>", i);
+		j.d[i].id = (uint32_t)i + 1;
+		j.d[i].date = (int64_t)i;
+		j.d[i].subject = i ? "Re: deep" : "deep";
+		j.d[i].subject_len = strlen(j.d[i].subject);
+		j.d[i].message_id = ids[i];
+		j.d[i].message_id_len = strlen(ids[i]);
+		if (i) {
+			j.d[i].in_reply_to = ids[i - 1];
+			j.d[i].in_reply_to_len = strlen(ids[i - 1]);
+		}
+	}
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstacksize(&attr, 512 * 1024), 0);
+	assert_int_equal(pthread_create(&th, &attr, chain_thread, &j), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(j.rc, 0);
+	/* every message once */
+	for (p = buf_cstr(&j.out); *p; p++)
+		if (*p >= '0' && *p <= '9' && (p == buf_cstr(&j.out) || p[-1] < '0' || p[-1] > '9'))
+			count++;
+	assert_int_equal(count, CHAIN);
+	/* cut into threads of 1,000, grouped again by their subject */
+	assert_true(strncmp(buf_cstr(&j.out), "(1 (2 3 4 ", 10) == 0);
+	pthread_attr_destroy(&attr);
+	buf_release(&j.out);
+	free(j.d);
+}
+
 static void
 test_orderedsubject(void **state)
 {
@@ -335,6 +397,7 @@ main(void)
 		cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_references),
 		cmocka_unit_test(test_orderedsubject),
+		cmocka_unit_test(test_deep_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
