@@ -281,36 +281,48 @@ fresh:
  * octets, as readers send it. Read once per message; kept after in the
  * record's W field, where Dovecot keeps it too.
  */
+void
+store_vsize_feed(struct store_vsize *v, const char *p, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		if (p[k] == '\n') {
+			v->n += 2;          /* CR LF, or a bare LF made one */
+			v->cr = false;
+			continue;
+		}
+		if (v->cr)
+			v->n += 2;          /* a bare CR made CR LF */
+		v->cr = p[k] == '\r';
+		if (!v->cr)
+			v->n++;
+	}
+}
+
+uint64_t
+store_vsize_end(const struct store_vsize *v)
+{
+	return v->n + (v->cr ? 2 : 0);
+}
+
 static int
 file_vsize(const char *dir, const struct found *f, uint64_t *vsize_r)
 {
 	char path[MBOX_PATH_MAX], in[16384];
-	uint64_t n = 0;
-	bool cr = false;
-	ssize_t got, k;
+	struct store_vsize v = { 0 };
+	ssize_t got;
 	int fd;
 
 	if (store_path(path, sizeof(path), dir, f->in_new ? "new" : "cur", f->name) == -1 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	while ((got = read(fd, in, sizeof(in))) > 0) {
-		for (k = 0; k < got; k++) {
-			if (in[k] == '\n') {
-				n += 2;          /* CR LF, or a bare LF made one */
-				cr = false;
-				continue;
-			}
-			if (cr)
-				n += 2;          /* a bare CR made CR LF */
-			cr = in[k] == '\r';
-			if (!cr)
-				n++;
-		}
-	}
+	while ((got = read(fd, in, sizeof(in))) > 0)
+		store_vsize_feed(&v, in, (size_t)got);
 	close(fd);
 	if (got < 0)
 		return -1;
-	*vsize_r = n + (cr ? 2 : 0);
+	*vsize_r = store_vsize_end(&v);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store.h"
 
@@ -37,6 +38,15 @@ enum mbox_err store_lock_commit(const char *dir, int fd, const struct uidlist *u
  * it is missing or unreadable); *dirty when it must be written back. -1
  * with errno. Under the lock. */
 int store_uidlist_load(const char *dir, struct uidlist *ul, bool *dirty);
+
+/* A message's virtual size (every line end CR LF: a bare LF or CR counts
+ * as two octets, as readers send it), counted over pieces of any size. */
+struct store_vsize {
+	uint64_t n;
+	bool cr;             /* the last octet was a CR */
+};
+void store_vsize_feed(struct store_vsize *v, const char *p, size_t n);
+uint64_t store_vsize_end(const struct store_vsize *v);
 
 /* Finishes an expunge a crash left in dir's journal. */
 void store_replay_expunge(const char *dir);

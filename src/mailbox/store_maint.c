@@ -30,29 +30,19 @@ static const char *const default_folders[] = { "Drafts", "Sent", "Trash", "Junk"
 enum mbox_err
 mbox_create_defaults(const char *root)
 {
-	static const char *const subs[] = { "tmp", "new", "cur" };
-	char path[MBOX_PATH_MAX], folder[MBOX_PATH_MAX];
+	char path[MBOX_PATH_MAX];
 	struct buf add = BUF_INIT;
-	struct stat st;
-	size_t i, k;
+	enum mbox_err err;
+	size_t i;
 	int fd;
 
 	for (i = 0; i < sizeof(default_folders) / sizeof(default_folders[0]); i++) {
-		if (str_fmt(folder, sizeof(folder), "%s/.%s", root, default_folders[i]) == -1)
-			return MBOX_IO;
-		if (stat(folder, &st) == 0)
+		if ((err = mbox_folder_create(root, default_folders[i])) == MBOX_EXISTS)
 			continue;
-		for (k = 0; k < 3; k++) {
-			if (store_path(path, sizeof(path), folder, subs[k], NULL) == -1 ||
-			    fileio_mkdirs(path) == -1) {
-				buf_release(&add);
-				return MBOX_IO;
-			}
+		if (err != MBOX_OK) {
+			buf_release(&add);
+			return err;
 		}
-		/* Dovecot's maildirfolder marker: this is a Maildir++ folder. */
-		if (store_path(path, sizeof(path), folder, NULL, "maildirfolder") == 0 &&
-		    (fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) != -1)
-			close(fd);
 		buf_printf(&add, "%s\n", default_folders[i]);
 	}
 	if (add.len == 0)
@@ -65,7 +55,6 @@ mbox_create_defaults(const char *root)
 		close(fd);
 	}
 	buf_release(&add);
-	store_fsync_dir(root);
 	return MBOX_OK;
 }
 

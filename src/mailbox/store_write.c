@@ -94,15 +94,14 @@ record(const char *dir, int lockfd, const char *name, uint32_t *uidvalidity_r,
 	return err;
 }
 
-/* Copies size octets of src (from 0) to dst, counting the virtual size
- * (a bare LF or CR counts as CR LF, as readers send it). */
+/* Copies size octets of src (from 0) to dst, counting the virtual size. */
 static int
 copy_counting(int src, int dst, uint64_t size, uint64_t *vsize_r)
 {
 	char in[16384];
-	uint64_t off = 0, v = 0;
-	bool cr = false;
-	ssize_t n, k;
+	struct store_vsize v = { 0 };
+	uint64_t off = 0;
+	ssize_t n;
 
 	while (off < size) {
 		size_t want = size - off < sizeof(in) ? (size_t)(size - off) : sizeof(in);
@@ -112,23 +111,12 @@ copy_counting(int src, int dst, uint64_t size, uint64_t *vsize_r)
 				errno = EIO;   /* shorter than announced */
 			return -1;
 		}
-		for (k = 0; k < n; k++) {
-			if (in[k] == '\n') {
-				v += 2;
-				cr = false;
-				continue;
-			}
-			if (cr)
-				v += 2;
-			cr = in[k] == '\r';
-			if (!cr)
-				v++;
-		}
+		store_vsize_feed(&v, in, (size_t)n);
 		if (fileio_write_all(dst, in, (size_t)n) == -1)
 			return -1;
 		off += (uint64_t)n;
 	}
-	*vsize_r = v + (cr ? 2 : 0);
+	*vsize_r = store_vsize_end(&v);
 	return 0;
 }
 

@@ -203,6 +203,16 @@ conn_tls_info(const struct conn *c)
 }
 
 bool
+conn_password_ok(const struct conn *c, bool cleartext_loopback)
+{
+	static const unsigned char v6lo[16] = { [15] = 1 };
+	bool loopback = (c->peer.family == AF_INET && c->peer.addr[0] == 127) ||
+	    (c->peer.family == AF_INET6 && memcmp(c->peer.addr, v6lo, 16) == 0);
+
+	return c->tls || (cleartext_loopback && loopback);
+}
+
+bool
 conn_closing(const struct conn *c)
 {
 	return c->closing;

@@ -129,6 +129,11 @@ const unsigned char *conn_addr(const struct conn *c);   /* 16 octets */
 bool conn_tls(const struct conn *c);
 bool conn_tls_possible(const struct conn *c);            /* STARTTLS can work */
 const char *conn_tls_info(const struct conn *c);
+/* Whether a password may cross this connection (RFC 4954 §4, RFC 2595
+ * §3.1): under TLS, or from loopback (127/8, ::1) when cleartext_loopback
+ * (auth_cleartext_loopback) allows it. The one rule every protocol's
+ * login follows. */
+bool conn_password_ok(const struct conn *c, bool cleartext_loopback);
 
 /* Queues octets for the client. Above CONN_OUTPUT_HIGH waiting to be
  * written, the conn reads nothing more until the client has taken them. */

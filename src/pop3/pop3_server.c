@@ -92,11 +92,7 @@ pop3_refuse(struct pop3_session *s, const char *fmt, ...)
 static bool
 auth_allowed(const struct pop3_session *s)
 {
-	bool loopback = (conn_family(s->conn) == AF_INET && conn_addr(s->conn)[0] == 127) ||
-	    (conn_family(s->conn) == AF_INET6 &&
-	    memcmp(conn_addr(s->conn), "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
-
-	return conn_tls(s->conn) || (s->env->cfg->auth_cleartext_loopback && loopback);
+	return conn_password_ok(s->conn, s->env->cfg->auth_cleartext_loopback);
 }
 
 /* ----------------------------------------------------------- logging in -- */

@@ -21,20 +21,11 @@
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
-static bool
-is_loopback(const struct smtp_session *s)
-{
-	static const unsigned char v6lo[16] = { [15] = 1 };
-
-	return (conn_family(s->conn) == AF_INET && conn_addr(s->conn)[0] == 127) ||
-	    (conn_family(s->conn) == AF_INET6 && memcmp(conn_addr(s->conn), v6lo, 16) == 0);
-}
-
 /* RFC 4954 §4: no passwords in the clear (except loopback, if allowed). */
 bool
 smtp_auth_allowed(const struct smtp_session *s)
 {
-	return conn_tls(s->conn) || (s->env->cfg->auth_cleartext_loopback && is_loopback(s));
+	return conn_password_ok(s->conn, s->env->cfg->auth_cleartext_loopback);
 }
 
 /* The submission rules (policy/submission.c) for this session's login. */

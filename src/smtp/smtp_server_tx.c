@@ -186,6 +186,16 @@ reply_raw(struct smtp_session *s, const struct buf *r)
 	    s->cmdline ? s->cmdlen : 0, line);
 }
 
+/* The transaction is over, whatever its outcome: back to READY. */
+static void
+tx_end(struct smtp_session *s)
+{
+	s->cmdline = NULL;
+	smtp_tx_free(&s->tx);
+	smtp_session_enter(s, S_READY);
+	smtp_session_idle_timeout(s);
+}
+
 static void
 on_commit(uint64_t cookie, enum queue_err err, const char *id)
 {
@@ -206,10 +216,7 @@ on_commit(uint64_t cookie, enum queue_err err, const char *id)
 		smtp_session_reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
 	else
 		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
-	s->cmdline = NULL;
-	smtp_tx_free(&s->tx);
-	smtp_session_enter(s, S_READY);
-	smtp_session_idle_timeout(s);
+	tx_end(s);
 	smtp_session_flush(s);
 	conn_resume(s->conn, CONN_DONE);
 }
@@ -260,10 +267,7 @@ on_delivered(uint64_t cookie, const char *id, const struct queue_now_result *res
 			smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "<%s> %s, try again later",
 			    lr->orig, worst ? worst->detail : "local error");
 	}
-	s->cmdline = NULL;
-	smtp_tx_free(&s->tx);
-	smtp_session_enter(s, S_READY);
-	smtp_session_idle_timeout(s);
+	tx_end(s);
 	smtp_session_flush(s);
 	conn_resume(s->conn, CONN_DONE);
 }
@@ -331,10 +335,7 @@ end_of_message(struct smtp_session *s)
 			buf_append(&s->out, one.data, one.len);
 		buf_release(&one);
 	}
-	s->cmdline = NULL;
-	smtp_tx_free(&s->tx);
-	smtp_session_enter(s, S_READY);
-	smtp_session_idle_timeout(s);
+	tx_end(s);
 	return CONN_DONE;
 }
 
