@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap_cmd.h"
+
 /* One token of a command line, as the command grammar read it. */
 enum imap_tok_type {
 	IMAP_TOK_ATOM,     /* an atom, or a sequence set: 1:3,7,* */
@@ -31,15 +33,8 @@ struct imap_tok {
 	size_t len;
 };
 
-/* System flags, as bits of imap_search_msg.flags. */
-enum {
-	IMAP_FLAG_ANSWERED = 1u << 0,
-	IMAP_FLAG_FLAGGED = 1u << 1,
-	IMAP_FLAG_DELETED = 1u << 2,
-	IMAP_FLAG_SEEN = 1u << 3,
-	IMAP_FLAG_DRAFT = 1u << 4,
-	IMAP_FLAG_RECENT = 1u << 5,
-};
+/* System flags are imap_cmd.h's IMAP_FLAG_* (one set of bits for the
+ * command parser and the search), and "*" is its IMAP_SEQ_STAR. */
 
 /* ESEARCH RETURN options, as bits of imap_search.ret. */
 enum {
@@ -73,7 +68,6 @@ enum imap_search_kind {
 };
 
 /* A range of a sequence set; IMAP_SEQ_STAR is "*", the largest in use. */
-#define IMAP_SEQ_STAR UINT32_MAX
 struct imap_seq_range {
 	uint32_t lo, hi;   /* as written: lo may be above hi */
 };
