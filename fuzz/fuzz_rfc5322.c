@@ -10,7 +10,8 @@
  * has no bare CR or LF, the scan must agree with the header split into
  * fields the way the DKIM signer splits it, each named by
  * rfc5322_field_name(): the same counts, the same From value. Last, the
- * From value's address list is walked to its end.
+ * From value's address list is walked to its end, and the whole input is
+ * read as a Date: value.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -168,6 +169,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	m = (const char *)data + 2;
 	n = size - 2;
+	{
+		/* The whole input as a Date: value: a date or not, never more
+		 * than the input read. */
+		int64_t t;
+
+		if (rfc5322_date_parse(m, n, &t))
+			CHECK(t > -62135596800LL * 2 && t < 253402300800LL + 86400);
+	}
 	cut1 = n ? data[0] % (n + 1) : 0;
 	cut2 = n ? data[1] % (n + 1) : 0;
 	if (cut2 < cut1) {

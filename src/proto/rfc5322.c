@@ -9,6 +9,7 @@
 #include "rfc5322.h"
 
 #include <string.h>
+#include <strings.h>
 
 enum { H_BOL, H_NAME, H_REST, H_CR_EMPTY };
 
@@ -285,4 +286,132 @@ bool
 hdr_scan_cr_pending(const struct hdr_scan *h)
 {
 	return !h->done && h->state == H_CR_EMPTY;
+}
+
+/* ------------------------------------------------------------- dates -- */
+
+static const char *
+date_skip_cfws(const char *p, const char *end)
+{
+	int depth = 0;
+
+	for (; p < end; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth)
+			depth--;
+		else if (depth == 0 && !is_wsp((unsigned char)*p) && *p != '\r' && *p != '\n')
+			break;
+	}
+	return p;
+}
+
+/* Digits at p (at most max), their value in *v; how many were read. */
+static size_t
+date_num(const char *p, const char *end, size_t max, int *v)
+{
+	size_t n = 0;
+
+	*v = 0;
+	while (p + n < end && n < max && p[n] >= '0' && p[n] <= '9')
+		*v = *v * 10 + (p[n++] - '0');
+	return n;
+}
+
+static int64_t
+date_days(int y, int m, int d)
+{
+	/* Days since 1970-01-01 of a proleptic Gregorian date. */
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+bool
+rfc5322_date_parse(const char *s, size_t len, int64_t *t_r)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	static const struct { const char *name; int off; } zones[] = {
+		{ "UT", 0 }, { "GMT", 0 }, { "Z", 0 }, { "EST", -5 * 60 }, { "EDT", -4 * 60 },
+		{ "CST", -6 * 60 }, { "CDT", -5 * 60 }, { "MST", -7 * 60 }, { "MDT", -6 * 60 },
+		{ "PST", -8 * 60 }, { "PDT", -7 * 60 },
+	};
+	const char *p = s, *end = s + len;
+	int day, mon = 0, year, hh, mm, ss = 0, off = 0, v;
+	size_t n, i;
+
+	p = date_skip_cfws(p, end);
+	/* [day-of-week ","] */
+	if (end - p >= 4 && ((p[0] | 0x20) >= 'a' && (p[0] | 0x20) <= 'z')) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+
+		if (comma == NULL || comma - p > 12)
+			return false;
+		p = date_skip_cfws(comma + 1, end);
+	}
+	if ((n = date_num(p, end, 2, &day)) == 0)
+		return false;
+	p = date_skip_cfws(p + n, end);
+	if (end - p < 3)
+		return false;
+	for (i = 0; i < 36; i += 3) {
+		if ((p[0] | 0x20) == months[i] && (p[1] | 0x20) == months[i + 1] &&
+		    (p[2] | 0x20) == months[i + 2])
+			mon = (int)i / 3 + 1;
+	}
+	if (mon == 0)
+		return false;
+	p += 3;
+	while (p < end && ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+		p++;   /* "June", "Sept" in the wild */
+	p = date_skip_cfws(p, end);
+	if ((n = date_num(p, end, 4, &year)) < 2)
+		return false;
+	/* RFC 5322 §4.3: two-digit years are 19xx from 50, 20xx below. */
+	if (n == 2)
+		year += year < 50 ? 2000 : 1900;
+	else if (n == 3)
+		year += 1900;
+	p = date_skip_cfws(p + n, end);
+	if ((n = date_num(p, end, 2, &hh)) == 0 || hh > 23)
+		return false;
+	p = date_skip_cfws(p + n, end);
+	if (p >= end || *p != ':')
+		return false;
+	p = date_skip_cfws(p + 1, end);
+	if ((n = date_num(p, end, 2, &mm)) == 0 || mm > 59)
+		return false;
+	p = date_skip_cfws(p + n, end);
+	if (p < end && *p == ':') {
+		p = date_skip_cfws(p + 1, end);
+		if ((n = date_num(p, end, 2, &ss)) == 0 || ss > 60)
+			return false;
+		p = date_skip_cfws(p + n, end);
+	}
+	if (p < end && (*p == '+' || *p == '-')) {
+		int sign = *p == '-' ? -1 : 1;
+
+		if (date_num(p + 1, end, 4, &v) != 4)
+			return false;
+		off = sign * ((v / 100) * 60 + v % 100);
+	} else if (p < end) {
+		for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+			size_t zl = strlen(zones[i].name);
+
+			if ((size_t)(end - p) >= zl && strncasecmp(p, zones[i].name, zl) == 0) {
+				off = zones[i].off;
+				break;
+			}
+		}
+		/* Other obsolete zones are -0000: UTC, time zone unknown. */
+	}
+	if (day < 1 || day > 31 || year > 9999)
+		return false;
+	*t_r = date_days(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)off * 60;
+	return true;
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The longest From value (unfolded) the scan keeps. A longer one is not
  * cut: from_long is set and the submission check refuses the message. */
@@ -82,5 +83,13 @@ enum rfc5322_addr {
  */
 enum rfc5322_addr rfc5322_next_address(const char *value, size_t len,
     size_t *pos, char *out, size_t outsize);
+
+/*
+ * A Date: value (RFC 5322 §3.3, with §4.3's obsolete forms: two- and
+ * three-digit years, named zones, comments anywhere, a missing second)
+ * into seconds since the epoch, UTC. False when it is no date (IMAP
+ * SORT and SEARCH SENT* then fall back to the internal date).
+ */
+bool rfc5322_date_parse(const char *s, size_t len, int64_t *t_r);
 
 #endif

@@ -557,6 +557,38 @@ test_next_address(void **state)
 	addresses("<a@b>, <c@d", 257, A("a@b"), RFC5322_ADDR_BAD);
 }
 
+static void
+test_date(void **state)
+{
+	static const struct { const char *in; bool ok; int64_t t; } cases[] = {
+		{ "Tue, 1 Dec 2026 07:00:00 +0000", true, 1796108400 },
+		{ "1 Dec 2026 08:00:00 +0100", true, 1796108400 },
+		{ "Tue,  1 Dec 2026 02:00:00 -0500 (EST)", true, 1796108400 },
+		{ "Tue, 01 Dec 26 07:00 GMT", true, 1796108400 },
+		{ "1 December 2026 02:00:00 EST", true, 1796108400 },
+		{ " (comment) Thu, 1 Jan 1970 00:00:00 +0000", true, 0 },
+		{ "Sat, 29 Feb 2020 23:59:60 +0000", true, 1583020800 },
+		{ "1 Jan 99 00:00:00 +0000", true, 915148800 },
+		{ "", false, 0 },
+		{ "Tue,", false, 0 },
+		{ "1 Foo 2026 07:00:00 +0000", false, 0 },
+		{ "1 Dec 2026 25:00:00 +0000", false, 0 },
+		{ "1 Dec 2026 07", false, 0 },
+		{ "32 Dec 2026 07:00 +0000", false, 0 },
+		{ "1 Dec 2026 07:00 +01", false, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t t = -1;
+		bool ok = rfc5322_date_parse(cases[i].in, strlen(cases[i].in), &t);
+
+		if (ok != cases[i].ok || (ok && t != cases[i].t))
+			fail_msg("case %zu \"%s\": %d %lld", i, cases[i].in, ok, (long long)t);
+	}
+}
+
 int
 main(void)
 {
@@ -572,6 +604,7 @@ main(void)
 		cmocka_unit_test(test_line_state),
 		cmocka_unit_test(test_field_name),
 		cmocka_unit_test(test_next_address),
+		cmocka_unit_test(test_date),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
