@@ -87,6 +87,7 @@ static const struct ckey keys[] = {
 	{ "max_outbound", C_INT, OFF(max_outbound), sizeof(int), 1, 100000 },
 	{ "delay_warning", C_DURATION, OFF(delay_warning), 0, 0, 60 * 86400 },
 	{ "max_outbound_per_dest", C_INT, OFF(max_outbound_per_dest), sizeof(int), 1, 10000 },
+	{ "imap_max_user_sessions", C_INT, OFF(imap_max_user_sessions), sizeof(int), 1, 100000 },
 	{ "quota_default", C_QUOTA, OFF(quota_default), 0, 0, INT64_MAX },
 };
 
@@ -113,6 +114,7 @@ config_defaults(struct config *cfg)
 	cfg->idle_timeout = 300;          /* RFC 5321 §4.5.3.2.7 */
 	cfg->data_timeout = 600;
 	cfg->max_errors = 20;             /* Postfix smtpd_hard_error_limit */
+	cfg->imap_max_user_sessions = 20; /* a phone, a laptop, a desktop, each with a few folders open */
 	cfg->max_junk_commands = 100;     /* Postfix smtpd_junk_command_limit */
 	cfg->session_deadline = 3600;
 	cfg->data_deadline = 1800;
@@ -211,7 +213,7 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 	long port;
 
 	if (argc != 2) {
-		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps|pop3|pop3s|lmtp HOST:PORT' or 'listen lmtp unix:PATH'");
+		err_at(errs, file, line, "listen: expected 'listen smtp|submission|smtps|pop3|pop3s|imap|imaps|lmtp HOST:PORT' or 'listen lmtp unix:PATH'");
 		return -1;
 	}
 	if (cfg->nlisteners == CONFIG_MAX_LISTENERS) {
@@ -229,10 +231,14 @@ parse_listen(struct config *cfg, char **argv, int argc, struct buf *errs,
 		l->kind = LISTEN_POP3;
 	else if (strcmp(argv[0], "pop3s") == 0)
 		l->kind = LISTEN_POP3S;
+	else if (strcmp(argv[0], "imap") == 0)
+		l->kind = LISTEN_IMAP;
+	else if (strcmp(argv[0], "imaps") == 0)
+		l->kind = LISTEN_IMAPS;
 	else if (strcmp(argv[0], "lmtp") == 0)
 		l->kind = LISTEN_LMTP;
 	else {
-		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps, pop3, pop3s, lmtp)", argv[0]);
+		err_at(errs, file, line, "listen: unknown service '%s' (smtp, submission, smtps, pop3, pop3s, imap, imaps, lmtp)", argv[0]);
 		return -1;
 	}
 	if (strncmp(argv[1], "unix:", 5) == 0) {

@@ -23,6 +23,8 @@ enum listener_kind {
 	LISTEN_POP3,        /* STLS offered (RFC 2595) */
 	LISTEN_POP3S,       /* implicit TLS (RFC 8314) */
 	LISTEN_LMTP,        /* RFC 2033: a mailbox server's delivery port */
+	LISTEN_IMAP,        /* STARTTLS offered (RFC 9051 §6.2.1) */
+	LISTEN_IMAPS,       /* implicit TLS (RFC 8314) */
 };
 
 struct config_listener {
@@ -96,6 +98,7 @@ struct config {
 	int idle_timeout;          /* seconds */
 	int data_timeout;          /* seconds, between reads inside DATA */
 	int max_errors;            /* bad commands before 421 */
+	int imap_max_user_sessions; /* IMAP sessions one user may have open at once */
 	int max_junk_commands;     /* NOOP/RSET/VRFY/EXPN/HELP before they count as errors */
 	int session_deadline;      /* seconds a session may last; 0 = no limit */
 	int data_deadline;         /* seconds from DATA/first BDAT to the end; 0 = none */

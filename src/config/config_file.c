@@ -63,6 +63,8 @@ config_write_default(const char *path, const char *data_dir)
 	    "listen smtps      127.0.0.1:2465   # users: implicit TLS, then AUTH\n"
 	    "listen pop3       127.0.0.1:2110   # mail clients: STLS, then login\n"
 	    "listen pop3s      127.0.0.1:2995   # mail clients: implicit TLS\n"
+	    "listen imap       127.0.0.1:2143   # mail clients: STARTTLS, then login\n"
+	    "listen imaps      127.0.0.1:2993   # mail clients: implicit TLS\n"
 	    "# tls_cert / tls_key: unset, so a self-signed pair is made in tls/\n"
 	    "\n"
 	    "max_message_size       35M\n"

@@ -31,6 +31,8 @@
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "../pop3/pop3_server.h"
+#include "../imap/imap_server.h"
+#include "../mailbox/watch.h"
 #include "../smtp/smtp_server.h"
 #include "../privsep/keeper.h"
 #include "../privsep/keeper_client.h"
@@ -66,6 +68,7 @@ struct ternd {
 	struct limtab *rates;           /* submission_rate_limit's counters */
 	struct smtp_server_env smtp_env;
 	struct pop3_server_env pop3_env;
+	struct imap_server_env imap_env;
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	struct event *sig_term, *sig_int, *sig_hup;
 };
@@ -148,17 +151,19 @@ bind_listeners(struct ternd *d)
 	for (i = 0; i < d->cfg.nlisteners; i++) {
 		const struct config_listener *cl = &d->cfg.listeners[i];
 		bool pop3 = cl->kind == LISTEN_POP3 || cl->kind == LISTEN_POP3S;
+		bool imap = cl->kind == LISTEN_IMAP || cl->kind == LISTEN_IMAPS;
 		static const char *const services[] = {
 			[LISTEN_SMTP] = "smtp", [LISTEN_SUBMISSION] = "submission",
 			[LISTEN_SMTPS] = "smtps", [LISTEN_POP3] = "pop3", [LISTEN_POP3S] = "pop3s",
-			[LISTEN_LMTP] = "lmtp",
+			[LISTEN_LMTP] = "lmtp", [LISTEN_IMAP] = "imap", [LISTEN_IMAPS] = "imaps",
 		};
 		struct listener_conf lc = {
-			.proto = pop3 ? &pop3_server_proto : cl->kind == LISTEN_LMTP ?
-			    &lmtp_server_proto : &smtp_server_proto,
-			.env = pop3 ? (void *)&d->pop3_env : (void *)&d->smtp_env,
-			.tls_mode = cl->kind == LISTEN_SMTPS || cl->kind == LISTEN_POP3S ?
-			    LISTENER_TLS_IMPLICIT : LISTENER_TLS_STARTTLS,
+			.proto = pop3 ? &pop3_server_proto : imap ? &imap_server_proto :
+			    cl->kind == LISTEN_LMTP ? &lmtp_server_proto : &smtp_server_proto,
+			.env = pop3 ? (void *)&d->pop3_env : imap ? (void *)&d->imap_env :
+			    (void *)&d->smtp_env,
+			.tls_mode = cl->kind == LISTEN_SMTPS || cl->kind == LISTEN_POP3S ||
+			    cl->kind == LISTEN_IMAPS ? LISTENER_TLS_IMPLICIT : LISTENER_TLS_STARTTLS,
 			.auth_required = cl->kind == LISTEN_SUBMISSION || cl->kind == LISTEN_SMTPS,
 			.service = services[cl->kind],
 			.host = cl->host,
@@ -225,6 +230,7 @@ on_loaded(void *arg, const struct keeper_reply *r)
 	directory_free(&d->dir);
 	d->dir = nd;
 	d->smtp_env.dir = nd;
+	d->imap_env.dir = nd;
 	if (d->queue)
 		queue_set_directory(d->queue, nd);
 out:
@@ -509,9 +515,19 @@ main(int argc, char **argv)
 	d.pop3_env.auth = d.auth;
 	d.pop3_env.store.hostname = d.cfg.hostname;
 	d.pop3_env.store.lock_timeout = 10;
+	d.imap_env.base = d.base;
+	d.imap_env.cfg = &d.cfg;
+	d.imap_env.pool = d.pool;
+	d.imap_env.auth = d.auth;
+	d.imap_env.dir = d.dir;
+	d.imap_env.store = d.pop3_env.store;
+	if (mbox_watch_init(d.base) == -1)
+		log_warnx("event=watch-unavailable: IMAP IDLE sees changes at the next command only");
 	if (str_fmt(d.pop3_env.mailroot, sizeof(d.pop3_env.mailroot), "%s/mail",
 	    d.cfg.data_dir) == -1 ||
 	    str_fmt(d.smtp_env.mailroot, sizeof(d.smtp_env.mailroot), "%s/mail",
+	    d.cfg.data_dir) == -1 ||
+	    str_fmt(d.imap_env.mailroot, sizeof(d.imap_env.mailroot), "%s/mail",
 	    d.cfg.data_dir) == -1) {
 		log_msg(LOG_LVL_ERR, "data_dir too long");
 		goto out;
@@ -548,6 +564,7 @@ out:
 	authsvc_free(&d.auth);
 	limtab_free(&d.rates);
 	iopool_free(&d.pool);
+	mbox_watch_shutdown();
 	keeper_signer_free(&d.signer);
 	if (d.keeper_pid > 0)
 		waitpid(d.keeper_pid, NULL, 0);

@@ -22,6 +22,7 @@
 
 #define MBOX_PATH_MAX 1024
 #define MBOX_VSIZE_UNKNOWN UINT64_MAX
+#define MBOX_KEYWORDS_MAX 26     /* Dovecot's Maildir keyword letters a-z */
 
 enum mbox_err {
 	MBOX_OK = 0,
@@ -46,7 +47,15 @@ struct mbox_msg {
 	unsigned flags;      /* enum maildir_flag */
 	char *pop3_uidl;     /* owned: a UIDL kept in dovecot-uidlist (its P
 	                      * field, from a migration), or NULL */
+	uint64_t modseq;        /* RFC 7162: the last change of this message (>= 1) */
+	uint32_t keywords;      /* bit n: mb->keywords[n] (the name letter 'a' + n) */
+	int64_t internal_date;  /* the file's mtime, seconds: IMAP INTERNALDATE */
+	bool recent;            /* this sync moved it from new/ to cur/ (IMAP4rev1
+	                         * \Recent: the session whose sync did it is the
+	                         * first to see it); false on a read_only sync */
 };
+
+struct mbox_vanished { uint32_t lo, hi; uint64_t modseq; };  /* UIDs lo..hi expunged at modseq */
 
 struct mbox {
 	char dir[MBOX_PATH_MAX];   /* the folder: holds new/ cur/ tmp/ */
@@ -59,6 +68,11 @@ struct mbox {
 	 * each open walks one name, not the whole path; descriptor + 1, 0
 	 * when not open. mbox_free closes them. */
 	int subfd[2];
+	uint64_t highestmodseq;     /* >= every msg's modseq and every vanished modseq */
+	char *keywords[MBOX_KEYWORDS_MAX];  /* owned; dovecot-keywords; NULL unused */
+	struct mbox_vanished *vanished;     /* owned; ascending by lo; may be trimmed */
+	size_t nvanished;
+	uint64_t vanished_floor;    /* expunges at modseq <= this may be missing from vanished[] */
 	/* What the last sync did, for the log. */
 	size_t new_uids;           /* messages that got a UID */
 	size_t moved;              /* new/ -> cur/ */
