@@ -109,6 +109,9 @@ test_full(void **state)
 	    "listen smtp 0.0.0.0:25\n"
 	    "listen submission [::1]:587\n"
 	    "listen smtps mx.example.org:465\r\n"
+	    "listen imap 127.0.0.1:143\n"
+	    "listen imaps 127.0.0.1:993\n"
+	    "imap_max_user_sessions 7\n"
 	    "   max_message_size 50M\n"
 	    "max_recipients 50\n"
 	    "max_line_length 2000\n"
@@ -137,7 +140,11 @@ test_full(void **state)
 	assert_string_equal(cfg.domains[1], "example.net");
 	assert_string_equal(cfg.domains[2], "third.example");
 	assert_string_equal(cfg.postmaster, "root@example.org");
-	assert_int_equal(cfg.nlisteners, 3);
+	assert_int_equal(cfg.nlisteners, 5);
+	assert_int_equal(cfg.listeners[3].kind, LISTEN_IMAP);
+	assert_int_equal(cfg.listeners[3].port, 143);
+	assert_int_equal(cfg.listeners[4].kind, LISTEN_IMAPS);
+	assert_int_equal(cfg.imap_max_user_sessions, 7);
 	assert_int_equal(cfg.listeners[0].kind, LISTEN_SMTP);
 	assert_string_equal(cfg.listeners[0].host, "0.0.0.0");
 	assert_int_equal(cfg.listeners[0].port, 25);
@@ -285,7 +292,7 @@ test_bad_lines(void **state)
 		"listen smtp 127.0.0.1:-25",
 		"listen smtp 127.0.0.1:25x",
 		"listen smtp 127.0.0.1:x",
-		"listen imap 127.0.0.1:143",
+		"listen imap4 127.0.0.1:143",
 		"listen SMTP 127.0.0.1:25",
 		"listen smtp",
 		"listen smtp a:1 b:2",
