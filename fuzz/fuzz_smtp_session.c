@@ -1,18 +1,18 @@
 /*
- * A whole session on the real conn layer — SMTP, submission, LMTP or
- * POP3: per input a fresh event loop, I/O pool and queue, one end of a
+ * A whole session on the real conn layer — SMTP, submission, LMTP,
+ * POP3 or IMAP: per input a fresh event loop, I/O pool and queue, one end of a
  * socketpair handed to the protocol through conn_start() (as the listener
  * does after accept), the input written into the other end in pieces so
  * the session's framing sees partial lines, then the write side shut and
  * the loop run until the session has ended. Replies are read and thrown
- * away. For POP3, alice@example.org's Maildir holds three messages (dots
+ * away. For POP3 and IMAP, alice@example.org's Maildir holds three messages (dots
  * at line starts, LF line ends, an empty one) at the start of each run.
  *
  * Input: byte 0 picks the piece size (low 6 bits, +1), the SMTP listener
  * (bit 7: submission, AUTH required) and the keeper (bit 6: gone, every
  * password check fails at once; else a stand-in on the keeper socket that
  * knows one password, "secret", for every user); byte 1's low two bits the
- * protocol (0, 3: SMTP as byte 0 says; 1: LMTP; 2: POP3); the rest is
+ * protocol (0: SMTP as byte 0 says; 1: LMTP; 2: POP3; 3: IMAP); the rest is
  * what the client sends.
  *
  * Not covered: TLS (no tls: STARTTLS is not offered), the keeper process
@@ -43,6 +43,7 @@
 #include "privsep/keeper_client.h"
 #include "proto/keeper_msg.h"
 #include "queue/queue.h"
+#include "imap/imap_server.h"
 #include "pop3/pop3_server.h"
 #include "route/directory.h"
 #include "smtp/smtp_server.h"
@@ -274,6 +275,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool ready;
 	struct smtp_server_env env = { 0 };
 	struct pop3_server_env penv = { 0 };
+	struct imap_server_env ienv = { 0 };
 	struct listener_conf lc = { 0 };
 	struct conn_peer peer = { 0 };
 	struct client cl = { 0 };
@@ -322,7 +324,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(env.mailroot, sizeof(env.mailroot), "%s/mail", data_dir);
 	proto = data[1] & 3;
 	lc.proto = proto == 1 ? &lmtp_server_proto : proto == 2 ? &pop3_server_proto :
-	    &smtp_server_proto;
+	    proto == 3 ? &imap_server_proto : &smtp_server_proto;
 	lc.env = &env;
 	if (proto == 2) {
 		penv.base = base;
@@ -333,6 +335,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		penv.store.lock_timeout = 1;
 		snprintf(penv.mailroot, sizeof(penv.mailroot), "%s/mail", data_dir);
 		lc.env = &penv;
+		seed_maildir();
+	}
+	if (proto == 3) {
+		ienv.base = base;
+		ienv.cfg = &cfg;
+		ienv.pool = pool;
+		ienv.auth = auth;
+		ienv.dir = dir;
+		ienv.store.hostname = cfg.hostname;
+		ienv.store.lock_timeout = 1;
+		snprintf(ienv.mailroot, sizeof(ienv.mailroot), "%s/mail", data_dir);
+		lc.env = &ienv;
 		seed_maildir();
 	}
 	lc.tls_mode = LISTENER_TLS_NONE;

@@ -481,6 +481,11 @@ dispatch(struct imap_session *s, const char *tag, struct imap_cmd *c)
 		buf_append_str(&s->out, "* BYE Logging out\r\n");
 		tagged(s, tag, "OK", "Logout completed");
 		s->close_reason = "logout";
+		/* The client may log in again before this conn is freed. */
+		if (s->counted) {
+			user_count_drop(s->login);
+			s->counted = false;
+		}
 		return CONN_CLOSE;
 	case IMAP_CMD_ID:
 		return cmd_id(s, tag);
