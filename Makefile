@@ -63,7 +63,7 @@ build: deps $(BUILD)/build.ninja
 
 # First run writes var/ternd.conf, var/users and var/aliases.
 run: build
-	@echo "tern: SMTP 127.0.0.1:2525, submission 2587 (STARTTLS+AUTH), SMTPS 2465, POP3 2110 (STLS), POP3S 2995; data in ./var"
+	@echo "tern: SMTP 127.0.0.1:2525, submission 2587 (STARTTLS+AUTH), SMTPS 2465, POP3 2110 (STLS), POP3S 2995, IMAP 2143 (STARTTLS), IMAPS 2993; data in ./var"
 	@echo "tern: mail for postmaster@localhost goes to ./var/mail/localhost/postmaster/new/"
 	@echo "tern: try: swaks --server 127.0.0.1:2525 --to postmaster@localhost"
 	./$(BUILD)/ternd -c var/ternd.conf --init
