@@ -1,4 +1,4 @@
-"""The IMAP session with Python's imaplib: logging in, the folder's
+"""The IMAP session's core with Python's imaplib and raw sockets: logging in, the
 state, FETCH, STORE, SEARCH, COPY/MOVE, APPEND, IDLE, and bad input
 answered and survived. (The wide real-client suites are test_imap_*.py.)"""
 import imaplib
