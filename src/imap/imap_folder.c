@@ -478,7 +478,9 @@ status_line(struct imap_job *j, const char *name, const char *dir, unsigned item
 	if (b->selected && strcmp(b->dir, dir) == 0)
 		mb = &b->mb;
 	else {
-		if (mbox_sync(&tmp, dir, true, &b->env->store) != MBOX_OK) {
+		/* Not read-only: a read-only sync gives new messages no UIDs,
+		 * and STATUS must count them. */
+		if (mbox_sync(&tmp, dir, false, &b->env->store) != MBOX_OK) {
 			mbox_free(&tmp);
 			return;
 		}

@@ -202,7 +202,10 @@ imap_sync_view(struct imap_job *j, enum imap_updates updates)
 
 	if (!b->selected || updates == U_NONE)
 		return;
-	e = mbox_sync(&b->mb, b->dir, b->read_only, &b->env->store);
+	/* EXAMINE too syncs as a writer: the store's read-only sync gives
+	 * new messages no UIDs, and the client must see them. What makes
+	 * EXAMINE read-only is that this session changes no flags. */
+	e = mbox_sync(&b->mb, b->dir, false, &b->env->store);
 	if (e != MBOX_OK) {
 		/* Told at the next command; a folder deleted under us has
 		 * nothing more to say. */
@@ -478,7 +481,8 @@ imap_cmd_select(struct imap_job *j)
 	if (was) {
 		imap_box_unselect(b);
 		j->want_unselect = true;
-		if (b->qresync)
+		/* RFC 9051 §6.3.2, RFC 7162 §3.2.11 */
+		if (b->qresync || b->rev2)
 			buf_append_str(&j->out, "* OK [CLOSED] Previous mailbox closed\r\n");
 	}
 	if (imap_folder_dir(b, c->mailbox.p, dir, sizeof(dir)) == -1 ||
@@ -492,7 +496,7 @@ imap_cmd_select(struct imap_job *j)
 		imap_job_status(j, "BAD", "QRESYNC is not enabled");
 		return;
 	}
-	if ((e = mbox_sync(&b->mb, dir, examine, &b->env->store)) != MBOX_OK) {
+	if ((e = mbox_sync(&b->mb, dir, false, &b->env->store)) != MBOX_OK) {
 		mbox_free(&b->mb);
 		memset(&b->mb, 0, sizeof(b->mb));
 		imap_job_status(j, "NO", "[%s] Cannot open the mailbox",

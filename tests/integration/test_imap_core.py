@@ -332,3 +332,14 @@ def test_user_session_limit(it):
     c = inst.imap()
     c.logout()
     b.logout()
+
+
+def test_status_counts_new_mail(it):
+    inst = it()
+    deliver_in_order(inst, USER, [msg("s1"), msg("s2")])
+    c = inst.imap()
+    typ, data = c.status("INBOX", "(MESSAGES UNSEEN UIDNEXT RECENT)")
+    assert typ == "OK"
+    assert re.search(rb"MESSAGES 2 .*UIDNEXT 3 .*UNSEEN 2", data[0]) or \
+        re.search(rb"MESSAGES 2 ", data[0]) and b"UNSEEN 2" in data[0] and b"UIDNEXT 3" in data[0], data
+    c.logout()
