@@ -620,8 +620,9 @@ limits(const struct imap_session *s, struct imap_cmd_limits *lim)
 {
 	imap_cmd_limits_default(lim);
 	lim->max_literal = s->env->cfg->max_message_size;
-	if (lim->max_command < lim->max_literal + 65536)
-		lim->max_command = lim->max_literal + 65536;
+	/* A command is held whole in memory: one message's worth (a
+	 * MULTIAPPEND's messages together) and its lines, no more. */
+	lim->max_command = lim->max_literal + 65536;
 	lim->utf8 = s->box && s->box->utf8;
 }
 
