@@ -211,6 +211,19 @@ cmp_folder(const void *a, const void *b)
 
 static void status_line(struct imap_job *j, const char *name, const char *dir, unsigned items);
 
+static bool
+has_subscribed_child(const struct folders *fs, const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < fs->n; i++) {
+		if (fs->f[i].subscribed && strncmp(fs->f[i].name, name, len) == 0 &&
+		    fs->f[i].name[len] == '.')
+			return true;
+	}
+	return false;
+}
+
 void
 imap_cmd_list(struct imap_job *j)
 {
@@ -221,6 +234,12 @@ imap_cmd_list(struct imap_job *j)
 	struct folders fs = { 0 };
 	size_t i, p;
 
+	if ((opts & IMAP_LIST_SEL_RECURSIVEMATCH) &&
+	    !(opts & (IMAP_LIST_SEL_SUBSCRIBED | IMAP_LIST_SEL_SPECIAL_USE))) {
+		/* RFC 5258 §3.1: it only qualifies another selection option. */
+		imap_job_status(j, "BAD", "RECURSIVEMATCH needs another selection option");
+		return;
+	}
 	if (c->list.npatterns == 1 && c->list.patterns[0].len == 0) {
 		/* RFC 9051 §6.3.9: the hierarchy separator and the root. */
 		buf_printf(&j->out, "* %s (\\Noselect) \".\" \"\"\r\n", lsub ? "LSUB" : "LIST");
@@ -236,7 +255,7 @@ imap_cmd_list(struct imap_job *j)
 		const struct folder *f = &fs.f[i];
 		const char *use = f->exists ? special_use(f->name) : NULL;
 		bool want_sub = lsub || (opts & IMAP_LIST_SEL_SUBSCRIBED);
-		bool any = false, first = true;
+		bool any = false, first = true, childinfo;
 
 		for (p = 0; p < c->list.npatterns && !any; p++) {
 			char pat[IMAP_NAME_MAX * 2];
@@ -246,7 +265,13 @@ imap_cmd_list(struct imap_job *j)
 		}
 		if (!any)
 			continue;
-		if (want_sub && !f->subscribed)
+		/* RFC 5258 §3.5: with RECURSIVEMATCH a folder that is not
+		 * subscribed itself is listed for a subscribed one below it,
+		 * with CHILDINFO saying so. */
+		childinfo = false;
+		if (want_sub && (opts & IMAP_LIST_SEL_RECURSIVEMATCH) && !lsub)
+			childinfo = has_subscribed_child(&fs, f->name);
+		if (want_sub && !f->subscribed && !childinfo)
 			continue;
 		if (!want_sub && !f->exists && !f->children)
 			continue;
@@ -255,7 +280,7 @@ imap_cmd_list(struct imap_job *j)
 		buf_printf(&j->out, "* %s (", lsub ? "LSUB" : "LIST");
 #define ATTR(s) do { buf_printf(&j->out, "%s%s", first ? "" : " ", (s)); first = false; } while (0)
 		if (!f->exists)
-			ATTR(want_sub && !lsub ? "\\NonExistent" : "\\Noselect");
+			ATTR(want_sub && !lsub && f->subscribed ? "\\NonExistent" : "\\Noselect");
 		if (!lsub)
 			ATTR(f->children ? "\\HasChildren" : "\\HasNoChildren");
 		if (f->subscribed && !lsub && (opts & (IMAP_LIST_RET_SUBSCRIBED | IMAP_LIST_SEL_SUBSCRIBED)))
@@ -265,6 +290,8 @@ imap_cmd_list(struct imap_job *j)
 #undef ATTR
 		buf_append_str(&j->out, ") \".\" ");
 		imap_put_mailbox(&j->out, f->name, b->utf8);
+		if (childinfo)
+			buf_append_str(&j->out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		buf_append_str(&j->out, "\r\n");
 		if ((opts & IMAP_LIST_RET_STATUS) && f->exists && !lsub) {
 			char dir[MBOX_PATH_MAX];

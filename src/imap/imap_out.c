@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../proto/imap_mutf7.h"
@@ -17,6 +18,25 @@ imap_put_string(struct buf *out, const char *s, size_t len)
 	(void)mime_write_string(out, s, len);
 }
 
+/* An astring (RFC 9051 §9): an atom when it can be one (ASTRING-CHARs,
+ * not empty, not NIL), as Dovecot writes names, else a string. */
+static void
+put_astring(struct buf *out, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch <= ' ' || ch >= 0x7f || strchr("(){%*\"\\", ch))
+			break;
+	}
+	if (i == n && n && !(n == 3 && strncasecmp(s, "NIL", 3) == 0))
+		buf_append(out, s, n);
+	else
+		imap_put_string(out, s, n);
+}
+
 void
 imap_put_mailbox(struct buf *out, const char *name, bool utf8)
 {
@@ -24,9 +44,9 @@ imap_put_mailbox(struct buf *out, const char *name, bool utf8)
 	size_t n = strlen(name), elen;
 
 	if (!utf8 && imap_mutf7_encode(name, n, enc, sizeof(enc), &elen) == IMAP_MUTF7_OK)
-		imap_put_string(out, enc, elen);
+		put_astring(out, enc, elen);
 	else
-		imap_put_string(out, name, n);
+		put_astring(out, name, n);
 }
 
 unsigned

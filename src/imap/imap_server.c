@@ -741,6 +741,14 @@ command_line(struct imap_session *s, char *line, size_t len)
 	if (line == NULL) {
 		char tag[IMAP_TAG_MAX + 1];
 
+		/* The command's tag: from its first line, which may be this
+		 * one (its start is kept by the conn). */
+		if (s->cmd.len == 0) {
+			size_t n;
+			const char *p = conn_long_line(s->conn, &n);
+
+			buf_append(&s->cmd, p, n);
+		}
 		cmd_tag(s, tag, sizeof(tag));
 		buf_wipe(&s->cmd);
 		s->skip = IMAP_CMD_OK;

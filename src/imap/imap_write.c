@@ -251,6 +251,13 @@ imap_cmd_copy(struct imap_job *j)
 		mis[done] = mis[k];
 		vis[done++] = vis[k];
 	}
+	if (done) {
+		uint64_t copied = 0;
+
+		for (k = 0; k < done; k++)
+			copied += b->mb.msgs[mis[k]].size;
+		(void)quota_add(b->root, (int64_t)copied, (int64_t)done);
+	}
 	if (e != MBOX_OK && e != MBOX_NOENT) {
 		log_warnx("event=imap-copy-failed user=%s from=\"%s\" to=\"%s\" copied=%zu reason=\"%s\"",
 		    b->user, b->name, c->mailbox.p, done, mbox_strerror(e));
@@ -398,6 +405,9 @@ imap_cmd_append(struct imap_job *j)
 		free(uids);
 		return;
 	}
+	/* Counted in maildirsize as a delivery is (Dovecot's quota plugin
+	 * counts APPEND the same way). */
+	(void)quota_add(b->root, (int64_t)total, (int64_t)done);
 	log_info("event=imap-append user=%s folder=\"%s\" messages=%zu octets=%llu",
 	    b->user, c->mailbox.p, done, (unsigned long long)total);
 	j->status = "OK";

@@ -231,6 +231,13 @@ conn_input_pending(struct conn *c)
 	return evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
 }
 
+const char *
+conn_long_line(const struct conn *c, size_t *len_r)
+{
+	*len_r = c->line.len;
+	return c->line.data ? c->line.data : "";
+}
+
 void
 conn_set_line_max(struct conn *c, size_t max)
 {
@@ -495,6 +502,18 @@ drive_line(struct conn *c, struct evbuffer *in)
 		return CONN_WAIT;
 	case LINE_SKIP:
 	case LINE_TOO_LONG:
+		if (ev == LINE_TOO_LONG) {
+			/* Its start stays readable (conn_long_line) while the
+			 * session is told: IMAP answers with the line's tag. */
+			size_t keep = n < CONN_LONG_LINE_KEEP ? n : CONN_LONG_LINE_KEEP;
+
+			buf_reset(&c->line);
+			if (buf_reserve(&c->line, keep + 1) == 0) {
+				evbuffer_copyout(in, c->line.data, keep);
+				c->line.len = keep;
+				c->line.data[keep] = '\0';
+			}
+		}
 		/* The rest of it, up to the LF, is dropped unread. */
 		evbuffer_drain(in, n);
 		st = ev == LINE_TOO_LONG ? c->proto->line(c->ctx, NULL, 0) : CONN_DONE;

@@ -140,6 +140,10 @@ bool conn_password_ok(const struct conn *c, bool cleartext_loopback);
 void conn_write(struct conn *c, const void *data, size_t len);
 /* The client has sent octets no handler has had yet. */
 bool conn_input_pending(struct conn *c);
+/* Within the line handler's call for a line over the limit (line NULL):
+ * the first octets of that line, at most CONN_LONG_LINE_KEEP. */
+#define CONN_LONG_LINE_KEEP 256
+const char *conn_long_line(const struct conn *c, size_t *len_r);
 /* The longest line, LF included (default 512, RFC 5321 §4.5.3.1.4). */
 void conn_set_line_max(struct conn *c, size_t max);
 /* Raw mode: the protocol's raw handler gets the octets that follow, until
