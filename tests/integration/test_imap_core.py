@@ -165,9 +165,10 @@ def test_bad_input_session_goes_on(it):
         (b"b9 APPEND Nonexistent {3+}\r\nabc\r\n", b"b9 NO [TRYCREATE]"),
         (b"c1 COPY 1 Nowhere\r\n", b"c1 NO [TRYCREATE]"),
         (b"c2 STORE 1 +FLAGS (\\Flagged\r\n", b"c2 BAD"),
-        # Over the conn's line limit: dropped up to its LF, tag and all.
-        (b"c3 " + b"x" * 70000 + b"\r\n", b"* BAD [TOOBIG]"),
-        (b"c3 NOOP " + b"x" * 9000 + b"\r\n", b"c3 BAD"),
+        # Over the conn's line limit: dropped up to its LF, answered with
+        # its tag all the same.
+        (b"c3 " + b"x" * 70000 + b"\r\n", b"c3 BAD [TOOBIG]"),
+        (b"c6 NOOP " + b"x" * 9000 + b"\r\n", b"c6 BAD"),
         (b"c4 LOGIN a b\r\n", b"c4 BAD"),
         (b"c5 SELECT Nonexistent\r\n", b"c5 NO [NONEXISTENT]"),
     ]
