@@ -57,6 +57,7 @@ struct conn {
 	struct conn_peer peer;
 	char limit_key[LISTENER_KEY_MAX];
 	bool tls;                    /* the handshake is over */
+	bool implicit_tls;           /* RFC 8314: TLS from the first octet */
 	bool tls_closed;             /* close_notify sent */
 	char tls_info[96];           /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	int timeout;                 /* idle seconds, reapplied after STARTTLS */
@@ -193,7 +194,7 @@ conn_tls(const struct conn *c)
 bool
 conn_tls_possible(const struct conn *c)
 {
-	return c->tls_ctx != NULL;
+	return c->tls_ctx != NULL && !c->implicit_tls;
 }
 
 const char *
@@ -209,7 +210,9 @@ conn_password_ok(const struct conn *c, bool cleartext_loopback)
 	bool loopback = (c->peer.family == AF_INET && c->peer.addr[0] == 127) ||
 	    (c->peer.family == AF_INET6 && memcmp(c->peer.addr, v6lo, 16) == 0);
 
-	return c->tls || (cleartext_loopback && loopback);
+	/* Implicit TLS: nothing crosses before the handshake, even while it
+	 * is still going on (an IMAP greeting names the capabilities). */
+	return c->tls || c->implicit_tls || (cleartext_loopback && loopback);
 }
 
 bool
@@ -709,6 +712,7 @@ conn_start(struct event_base *base, evutil_socket_t fd, const struct conn_peer *
 	c->base = base;
 	c->proto = proto;
 	c->tls_ctx = lc->tls_mode == LISTENER_TLS_NONE ? NULL : tls;
+	c->implicit_tls = lc->tls_mode == LISTENER_TLS_IMPLICIT;
 	c->peer = *peer;
 	c->line_max = 512;
 	str_copy(c->limit_key, sizeof(c->limit_key), limit_key);

@@ -127,7 +127,7 @@ int conn_port(const struct conn *c);
 int conn_family(const struct conn *c);
 const unsigned char *conn_addr(const struct conn *c);   /* 16 octets */
 bool conn_tls(const struct conn *c);
-bool conn_tls_possible(const struct conn *c);            /* STARTTLS can work */
+bool conn_tls_possible(const struct conn *c);            /* STARTTLS can work (not on implicit TLS) */
 const char *conn_tls_info(const struct conn *c);
 /* Whether a password may cross this connection (RFC 4954 §4, RFC 2595
  * §3.1): under TLS, or from loopback (127/8, ::1) when cleartext_loopback

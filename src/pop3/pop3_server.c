@@ -235,10 +235,10 @@ cmd_stls(struct pop3_session *s)
 	struct buf ready = BUF_INIT;
 	enum conn_starttls r;
 
-	if (!conn_tls_possible(s->conn))
-		return pop3_refuse(s, "STLS not available");
 	if (conn_tls(s->conn))
 		return pop3_refuse(s, "TLS already active");
+	if (!conn_tls_possible(s->conn))
+		return pop3_refuse(s, "STLS not available");
 	buf_append_str(&ready, "+OK Begin TLS negotiation now\r\n");
 	pop3_flush(s);
 	r = conn_starttls(s->conn, &s->out, ready.data, ready.len);

@@ -370,10 +370,10 @@ cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 	enum conn_starttls r;
 
 	(void)arg;
-	if (!conn_tls_possible(s->conn))
-		return smtp_session_refuse(s, 502, ESC_INVALID_CMD, "STARTTLS not available");
 	if (conn_tls(s->conn))
 		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "TLS already active");
+	if (!conn_tls_possible(s->conn))
+		return smtp_session_refuse(s, 502, ESC_INVALID_CMD, "STARTTLS not available");
 	if (len != 0)
 		return smtp_session_refuse(s, 501, ESC_BAD_ARGS, "Syntax: STARTTLS");
 	smtp_reply_format(&ready, 220, ESC_OK, "Ready to start TLS");
