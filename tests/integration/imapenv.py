@@ -227,8 +227,10 @@ class TernPeer(ImapPeer):
     def maildir(self, user):
         return self.tern.maildir(user)
 
-    def refresh(self):
-        """After a restart (kill -9): the ports may have moved."""
+    def crash_restart(self, timeout=30):
+        """kill -9 of ternd, then a new start (same ports)."""
+        self.tern.kill9()
+        self.tern.start(timeout=timeout)
         self.port, self.tls_port = self.tern.imap_port, self.tern.imaps_port
 
 
@@ -249,6 +251,25 @@ class DovecotPeer(ImapPeer):
 
     def maildir(self, user):
         return self.dc.maildir(user)
+
+    def crash_restart(self, timeout=30):
+        """kill -9 of every process of Dovecot (master, login, imap, ...),
+        then a new start (same ports)."""
+        import signal
+        dc = self.dc
+        for pid in dc.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        dc.proc.wait(timeout=10)
+        dc.proc = None
+        deadline = time.monotonic() + t(10)
+        while dc.processes() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        dc.sid = None
+        dc.start(timeout=timeout)
+        self.port, self.tls_port = dc.imap_port, dc.imaps_port
 
 
 def dovecot_imap_conf():
