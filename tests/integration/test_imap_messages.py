@@ -13,7 +13,7 @@ import pytest
 
 from imapenv import (ALICE, BOB, append, appenduid, dovecot_differs, exists_of,  # noqa: F401
                      header_prefix_ok, imap_factory, imap_server, message, quote, seq_to_list,
-                     session, status_codes)
+                     session, status_codes, tern_only)
 from tern_harness import t
 
 REVS = [1, pytest.param(2, marks=dovecot_differs("no IMAP4rev2"))]
@@ -195,6 +195,36 @@ def test_delivered_message_comes_out_byte_exact(imap_server):
         assert int(r.fetches()[n]["RFC822.SIZE"]) == len(got)
         assert got in files
     c.logout()
+
+
+@tern_only("SMTP's DATA (dot-stuffed) and BDAT into ternd")
+def test_smtp_data_and_bdat_come_out_of_imap_byte_exact(imap_server):
+    """What SMTP carries, dot-stuffed in DATA or in BDAT chunks, is what
+    IMAP gives back, after tern's trace fields."""
+    import smtplib
+    body = eight_bit() + b".\r\n.x\r\n"
+    tern = imap_server.tern
+    with smtplib.SMTP("127.0.0.1", tern.port, timeout=t(10)) as s:
+        s.sendmail("sender@example.net", [ALICE], body, mail_options=["BODY=8BITMIME"])
+    imap_server.wait_in_maildir(ALICE, 1)
+    c = tern.raw()
+    c.ehlo()
+    code, _ = c.cmd("MAIL FROM:<sender@example.net> BODY=8BITMIME")
+    assert code == 250
+    assert c.cmd("RCPT TO:<%s>" % ALICE)[0] == 250
+    half = len(body) // 2
+    c.send(b"BDAT %d\r\n" % half + body[:half])
+    assert c.reply()[0] == 250
+    c.send(b"BDAT %d LAST\r\n" % (len(body) - half) + body[half:])
+    assert c.reply()[0] == 250
+    c.close()
+    imap_server.wait_in_maildir(ALICE, 2)
+    i = session(imap_server, select="INBOX")
+    f = i.ok("FETCH 1:2 (BODY.PEEK[])").fetches()
+    for n in (1, 2):
+        got = f[n]["BODY[]"]
+        assert got.endswith(body) and header_prefix_ok(got[:len(got) - len(body)]), got[-200:]
+    i.logout()
 
 
 @pytest.mark.parametrize("kind", ["8bit", "5mb"])
