@@ -118,6 +118,17 @@ class Conn:
             if resp.endswith(b" EXISTS") and resp.startswith(b"* "):
                 self.exists = int(resp[2:-7])
 
+    async def idle(self):
+        """Sends IDLE and waits for its "+"; returns the tag (for DONE)."""
+        self.n += 1
+        tag = b"t%d" % self.n
+        self.w.write(tag + b" IDLE\r\n")
+        await self.w.drain()
+        line = await self.line()
+        if not line.startswith(b"+"):
+            raise IOError("IDLE: %r" % line[:100])
+        return tag
+
     async def login(self, user, password):
         await self.command(b'LOGIN "%s" "%s"' % (user.encode(), password.encode()))
 
@@ -233,13 +244,7 @@ async def mixed_client(a, k, stats, deadline):
             i = rnd.randrange(1, exists + 1)
             await c.command(b"STORE %d +FLAGS.SILENT (\\Deleted)" % i)
             await c.command(b"EXPUNGE")
-            c.n += 1
-            tag = b"t%d" % c.n
-            c.w.write(tag + b" IDLE\r\n")
-            await c.w.drain()
-            line = await c.line()
-            if not line.startswith(b"+"):
-                raise IOError("IDLE: %r" % line[:100])
+            tag = await c.idle()
             await asyncio.sleep(0.2)
             c.w.write(b"DONE\r\n")
             await c.w.drain()
@@ -286,13 +291,7 @@ async def idle(a):
             c = await Conn.open(a.port, a.timeout)
             await c.login(a.user_fmt % k, a.password)
             await c.command(b"SELECT INBOX")
-            c.n += 1
-            tag = b"t%d" % c.n
-            c.w.write(tag + b" IDLE\r\n")
-            await c.w.drain()
-            line = await c.line()
-            if not line.startswith(b"+"):
-                raise IOError("IDLE: %r" % line[:100])
+            tag = await c.idle()
             conns.append(c)
             tags.append(tag)
             lat.append(time.monotonic() - s)

@@ -134,11 +134,13 @@ class Client(threading.Thread):
 
 
 def final_view(peer, user):
-    """{folder: {token: [sha of each copy]}} after the run."""
-    c = session(peer, user=user, timeout=30)
+    """{folder: {token: [sha of each copy]}} after the run. Generous
+    timeouts: a lock the kill left behind may be waited for until it is
+    stale (Dovecot's dotlocks: up to two minutes)."""
+    c = session(peer, user=user, timeout=150)
     out = {}
     for box in ("INBOX", "Archive"):
-        c.ok("EXAMINE %s" % box)
+        c.ok("EXAMINE %s" % box, timeout=t(150))
         r = c.ok("UID FETCH 1:* (BODY.PEEK[])", timeout=t(60))
         d = {}
         for f in r.fetches().values():

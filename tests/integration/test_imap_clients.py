@@ -18,6 +18,7 @@ import pytest
 from imapenv import (ALICE, BOB, IMAP_PASSWORDS, PEER, appenduid, append,  # noqa: F401
                      header_prefix_ok, imap_factory, imap_server, message, session)
 from subenv import NODE_DIR, tool
+from test_pop3_clients import MDA, curl  # the same curl and fetchmail MDA as for POP3
 from tern_harness import reachable_by_tern, t
 
 
@@ -64,14 +65,6 @@ def run(cmd, env_home, timeout=60, **kw):
 
 
 # ---------------------------------------------------------------- curl --
-
-def curl(*args, check=True):
-    p = subprocess.run([tool("curl"), "-sS", "-k", "--max-time", str(int(t(30)))] + list(args),
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=t(60))
-    if check:
-        assert p.returncode == 0, (args, p.returncode, p.stderr)
-    return p.returncode, p.stdout
-
 
 def test_curl_imap_starttls_and_imaps(imap_server, tmp_path):
     sent = deliver_all(imap_server, ALICE)
@@ -230,12 +223,6 @@ def test_mbsync_two_way(imap_server, tmp_path, tls):
 
 
 # ----------------------------------------------------------- fetchmail --
-
-MDA = """#!/bin/sh
-n=$(ls "$1" | wc -l)
-exec cat > "$1/$(printf %04d "$n")"
-"""
-
 
 class Fetchmail:
     def __init__(self, root, peer, user):
