@@ -16,8 +16,10 @@ DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        nodejs libseccomp-dev dovecot-core dovecot-pop3d dovecot-imapd \
        dovecot-lmtpd fetchmail getmail6 python3-pytest-xdist libunistring-dev \
        zlib1g-dev isync
-# nodemailer (a client the submission tests drive) comes from the npm registry.
+# nodemailer (a client the submission tests drive) and imapflow (an IMAP
+# client test_imap_clients.py drives) come from the npm registry.
 NODEMAILER = nodemailer@6.10.1
+IMAPFLOW   = imapflow@2.10.2
 NODE_DIR   = $(abspath .deps/node)
 
 .PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench clean
@@ -42,7 +44,8 @@ deps:
 	    --shell /usr/sbin/nologin tern; \
 	fi
 
-# What only the tests need beyond DEPS: nodemailer, from the npm registry.
+# What only the tests need beyond DEPS: nodemailer and imapflow, from the
+# npm registry.
 # Debian's nodejs has no npm (NodeSource's brings its own).
 test-deps: deps
 	@command -v npm >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -50,6 +53,9 @@ test-deps: deps
 	@[ -f $(NODE_DIR)/node_modules/nodemailer/package.json ] || { \
 	  echo "installing: $(NODEMAILER) into $(NODE_DIR)"; mkdir -p $(NODE_DIR) && \
 	  npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent $(NODEMAILER); }
+	@[ -f $(NODE_DIR)/node_modules/imapflow/package.json ] || { \
+	  echo "installing: $(IMAPFLOW) into $(NODE_DIR)"; mkdir -p $(NODE_DIR) && \
+	  npm install --prefix $(NODE_DIR) --no-audit --no-fund --silent $(IMAPFLOW); }
 
 # Every outside tool the suites use can do what they ask of it.
 preflight: test-deps
