@@ -97,28 +97,6 @@ class ImapTern(MailTern):
             "listen imaps 127.0.0.1:%d" % self.imaps_port], **kw)
 
 
-_tern_has_imap = None
-
-
-def tern_has_imap():
-    """Whether this ternd's configuration knows `listen imap` (the IMAP
-    server is being written beside these tests): ternd -n on a minimal
-    configuration."""
-    global _tern_has_imap
-    if _tern_has_imap is None:
-        if not os.access(str(TERND), os.X_OK):
-            pytest.fail("no ternd at %s: build first" % TERND, pytrace=False)
-        import tempfile
-        with tempfile.TemporaryDirectory() as d:
-            conf = Path(d) / "ternd.conf"
-            conf.write_text("hostname mx.example.test\ndata_dir %s\ndomains example.test\n"
-                            "listen imap 127.0.0.1:1143\n" % d)
-            p = subprocess.run([str(TERND), "-n", "-c", str(conf)], capture_output=True,
-                               timeout=30)
-            _tern_has_imap = b"unknown service 'imap'" not in p.stderr + p.stdout
-    return _tern_has_imap
-
-
 # ----------------------------------------------------------- the peers --
 
 class ImapPeer:
@@ -307,9 +285,6 @@ DOVECOT_SHUTDOWN_NOISE = re.compile(r"stats-writer.*Timeout waiting for handshak
 
 
 def _start_tern(tmp_path, settings, extra):
-    if not tern_has_imap():
-        pytest.skip("this ternd has no IMAP server yet (ternd -n: unknown service 'imap'); "
-                    "TERN_IMAP_PEER=dovecot runs the suite against Dovecot")
     gen = instances(tmp_path, ImapTern, default_users=IMAP_USERS)
     make = next(gen)
     try:
