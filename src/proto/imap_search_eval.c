@@ -140,15 +140,44 @@ imap_search_fold(const char *s, size_t len, size_t *out_len)
 static bool
 ascii_contains(const char *needle, size_t nlen, const char *text, size_t tlen)
 {
-	size_t i, j;
+	char first = needle[0];
+	char upper = first >= 'a' && first <= 'z' ? (char)(first - 'a' + 'A') : first;
+	const char *p = text, *last, *lo, *up;
+	size_t j;
 
-	for (i = 0; i + nlen <= tlen; i++) {
-		for (j = 0; j < nlen && imap_search_lower(text[i + j]) == needle[j]; j++)
+	if (tlen < nlen)
+		return false;
+	last = text + tlen - nlen + 1;     /* candidates start before this */
+	/* The next place of the first octet in each case, each kept until
+	 * passed: the text is scanned once, not once per candidate. */
+	lo = memchr(p, first, (size_t)(last - p));
+	up = upper != first ? memchr(p, upper, (size_t)(last - p)) : NULL;
+	while (lo || up) {
+		const char *q = lo && (!up || lo < up) ? lo : up;
+
+		for (j = 1; j < nlen && imap_search_lower(q[j]) == needle[j]; j++)
 			;
 		if (j == nlen)
 			return true;
+		p = q + 1;
+		if (q == lo)
+			lo = p < last ? memchr(p, first, (size_t)(last - p)) : NULL;
+		else
+			up = p < last ? memchr(p, upper, (size_t)(last - p)) : NULL;
 	}
 	return false;
+}
+
+static bool
+all_ascii(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)p[i] >= 0x80)
+			return false;
+	}
+	return true;
 }
 
 bool
@@ -161,7 +190,8 @@ imap_search_match(const char *needle, size_t needle_len, const char *text,
 
 	if (needle_len == 0)
 		return true;
-	if (u8_check((const uint8_t *)text, text_len) != NULL)
+	/* ASCII text folds to its lower case: no need to build the fold. */
+	if (all_ascii(text, text_len) || u8_check((const uint8_t *)text, text_len) != NULL)
 		return ascii_contains(needle, needle_len, text, text_len);
 	folded = imap_search_fold(text, text_len, &flen);
 	if (folded == NULL)   /* out of memory: still an answer */

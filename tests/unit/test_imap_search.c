@@ -395,6 +395,14 @@ test_match(void **state)
 	assert_false(imap_search_match("abd", 3, "\xff" "ABC", 4));
 	assert_true(imap_search_match("", 0, "", 0));
 	assert_false(imap_search_match("a", 1, "", 0));
+	/* ASCII text: the case-blind scan (first octet in either case, a
+	 * near miss before the match, the match at the very end) */
+	assert_true(imap_search_match("zebra", 5, "zebrZEBRA", 9));
+	assert_true(imap_search_match("zebra", 5, "zzzzzebra", 9));
+	assert_false(imap_search_match("zebra", 5, "zebr", 4));
+	assert_true(imap_search_match("1+1", 3, "x1+1", 4));
+	assert_false(imap_search_match("zebra", 5, "ZEBRB zebrb", 11));
+	assert_true(imap_search_match("ss", 2, "STRASSE", 7));
 }
 
 int
