@@ -16,6 +16,16 @@
  * to the TLS layer" (the socket below may still hold the last reply), and
  * close_notify (RFC 8446 §6.1) must follow that reply, not overtake it, so
  * a closing TLS conn polls its socket buffer for a bounded time (linger).
+ *
+ * Compression (conn_compress_start) stacks a filtering bufferevent over
+ * the current one (the socket's, or TLS's), as STARTTLS stacks TLS over
+ * the socket's: the rest of this file sees inflated input and writes
+ * plain output, on c->bev as before. Below the filter, compressed output
+ * waits under a write high watermark, so plain output backs up in the
+ * filter where the back-pressure check sees it and on_write comes only
+ * once it has all gone down. The filter runs its callbacks deferred: it
+ * deflates inside conn_write() and inflates while a handler drains the
+ * input, and the conn's callbacks must not run from there.
  */
 #include "conn.h"
 
@@ -37,6 +47,7 @@
 #include "../common/str.h"
 #include "../proto/line.h"
 #include "../tls/tls_bev.h"
+#include "deflate.h"
 #include "listener.h"
 
 #define REG_BUCKETS 4096
@@ -46,6 +57,10 @@
  * the client does not read). */
 #define LINGER_USEC 20000
 #define LINGER_TICKS 250
+/* Compressed output waiting below the filter: above the high mark the
+ * filter deflates no more; below the low one it is asked for more. */
+#define ZOUT_HIGH (64 * 1024)
+#define ZOUT_LOW (16 * 1024)
 
 struct conn {
 	uint64_t id;
@@ -72,6 +87,8 @@ struct conn {
 	int linger_ticks;
 	struct event *deadline;
 	int64_t session_end, data_end;  /* monotonic seconds; 0 = none */
+	struct deflate_stream *zs;   /* COMPRESS: the filter's (it frees it) */
+	struct event *zev;           /* COMPRESS: flush, or close on bad input */
 	struct conn *hnext;          /* registry chain */
 };
 
@@ -86,6 +103,8 @@ static void on_write(struct bufferevent *, void *);
 static void on_event(struct bufferevent *, short, void *);
 static void on_deadline(evutil_socket_t, short, void *);
 static void finish_close(struct conn *c);
+static void compress_flush(struct conn *c);
+static size_t output_waiting(struct conn *c);
 static void conn_drive(struct conn *c);
 static void conn_close_after_flush(struct conn *c);
 
@@ -128,6 +147,18 @@ conn_unlink(struct conn *c)
 static void
 conn_free(struct conn *c, const char *reason)
 {
+	if (c->zs) {
+		struct deflate_stats st;
+
+		deflate_stream_stats(c->zs, &st);
+		log_info("sid=%llu event=compress client=%s in=%llu in_plain=%llu "
+		    "out_plain=%llu out=%llu", (unsigned long long)c->id, c->peer.ip,
+		    (unsigned long long)st.in, (unsigned long long)st.in_plain,
+		    (unsigned long long)st.out_plain, (unsigned long long)st.out);
+		/* The filter (and the stream) may outlive c by a loop turn. */
+		deflate_stream_notify(c->zs, NULL, NULL);
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	}
 	if (c->ctx)
 		c->proto->closed(c->ctx, reason);
 	conn_unlink(c);
@@ -137,6 +168,8 @@ conn_free(struct conn *c, const char *reason)
 		event_free(c->linger);
 	if (c->deadline)
 		event_free(c->deadline);
+	if (c->zev)
+		event_free(c->zev);
 	bufferevent_free(c->bev);
 	buf_release(&c->line);
 	free(c);
@@ -274,9 +307,21 @@ void
 conn_set_timeout(struct conn *c, int seconds)
 {
 	struct timeval tv = { seconds, 0 };
+	struct bufferevent *bottom = c->bev, *b;
 
 	c->timeout = seconds;
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	if (c->zs == NULL) {
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+		return;
+	}
+	/* Compressing: the filter's write timeout would run whether or not
+	 * output waits (libevent's generic timeouts for filters), and end an
+	 * idle connection as a "write timeout". The socket's bufferevent at
+	 * the bottom has one only while output waits: it keeps it. */
+	while ((b = bufferevent_get_underlying(bottom)) != NULL)
+		bottom = b;
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_set_timeouts(bottom, NULL, &tv);
 }
 
 /* --------------------------------------------------------- deadlines ---- */
@@ -363,6 +408,18 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 
 /* --------------------------------------------------------------- TLS ---- */
 
+/* The TLS bufferevent: c->bev, or below compression; NULL without TLS. */
+static struct bufferevent *
+tls_layer(struct conn *c)
+{
+	struct bufferevent *b;
+
+	for (b = c->bev; b; b = bufferevent_get_underlying(b))
+		if (tls_bev_is_tls(b))
+			return b;
+	return NULL;
+}
+
 /*
  * The TLS handshake is over: note it, once. Called for BEV_EVENT_CONNECTED
  * and before reading: libevent enables reading when the handshake ends and
@@ -372,10 +429,12 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 static void
 tls_established(struct conn *c)
 {
-	if (c->tls || !tls_bev_established(c->bev))
+	struct bufferevent *t;
+
+	if (c->tls || (t = tls_layer(c)) == NULL || !tls_bev_established(t))
 		return;
 	c->tls = true;
-	tls_bev_describe(c->bev, false, c->tls_info, sizeof(c->tls_info));
+	tls_bev_describe(t, false, c->tls_info, sizeof(c->tls_info));
 	log_info("sid=%llu event=tls client=%s tls=\"%s\"",
 	    (unsigned long long)c->id, c->peer.ip, c->tls_info);
 	if (c->proto->tls_ready)
@@ -392,11 +451,13 @@ bev_setup(struct conn *c)
 enum conn_starttls
 conn_starttls(struct conn *c, struct buf *pending, const char *ready, size_t readylen)
 {
-	struct tls_pending *p = tls_bev_prepare(c->tls_ctx, true, NULL);
+	struct tls_pending *p;
 	struct bufferevent *tbev;
 	struct evbuffer *in;
 
-	if (p == NULL)
+	/* Compressed data is what TLS carries, never the other way round:
+	 * no STARTTLS after COMPRESS. */
+	if (c->zs || (p = tls_bev_prepare(c->tls_ctx, true, NULL)) == NULL)
 		return CONN_STARTTLS_UNAVAILABLE;
 	buf_append(pending, ready, readylen);
 	conn_write(c, pending->data, pending->len);
@@ -418,6 +479,109 @@ conn_starttls(struct conn *c, struct buf *pending, const char *ready, size_t rea
 	return CONN_STARTTLS_OK;
 }
 
+/* -------------------------------------------------------- compression --- */
+
+/* From inside a filter callback: work to do once it has returned. */
+static void
+compress_notify(void *arg)
+{
+	struct conn *c = arg;
+
+	event_active(c->zev, EV_TIMEOUT, 1);
+}
+
+/*
+ * The end of a burst of output: what the deflater holds goes out with a
+ * sync flush, so the client can read each response without waiting for
+ * more (RFC 4978 §4). Not while plain output still waits in the filter
+ * (the layer below is full): it will be deflated as that drains, and
+ * flushed after.
+ */
+static void
+compress_flush(struct conn *c)
+{
+	if (c->zs && deflate_stream_unflushed(c->zs) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		bufferevent_flush(c->bev, EV_WRITE, BEV_FLUSH);
+}
+
+static void
+on_compress(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (deflate_stream_failed(c->zs)) {
+		/* Nothing the client sends from here on can be read. */
+		log_info("sid=%llu event=compress-failed client=%s",
+		    (unsigned long long)c->id, c->peer.ip);
+		conn_free(c, "compression error");
+		return;
+	}
+	compress_flush(c);
+}
+
+int
+conn_compress_start(struct conn *c)
+{
+	struct bufferevent *under = c->bev, *top, *b;
+	struct deflate_stream *zs;
+	struct event *zev;
+
+	if (c->zs || c->closing)
+		return -1;
+	if ((zs = deflate_stream_new(compress_notify, c)) == NULL)
+		return -1;
+	if ((zev = event_new(c->base, -1, 0, on_compress, c)) == NULL) {
+		deflate_stream_free(&zs);
+		return -1;
+	}
+	top = bufferevent_filter_new(under, deflate_filter_in, deflate_filter_out,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, deflate_stream_free_ctx, zs);
+	if (top == NULL) {
+		event_free(zev);
+		deflate_stream_free(&zs);
+		return -1;
+	}
+	/* Below the filter, a bound on output waiting in every layer (see
+	 * the top of this file), and no timeouts: conn_set_timeout puts
+	 * them where they belong now. */
+	for (b = under; b; b = bufferevent_get_underlying(b)) {
+		bufferevent_set_timeouts(b, NULL, NULL);
+		bufferevent_setwatermark(b, EV_WRITE, ZOUT_LOW, ZOUT_HIGH);
+	}
+	c->bev = top;
+	c->zs = zs;
+	c->zev = zev;
+	bev_setup(c);
+	conn_set_timeout(c, c->timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* What the client sent behind the command is already below, and
+	 * compressed: no read event will come for it. */
+	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
+		bufferevent_trigger(under, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
+bool
+conn_compressed(const struct conn *c)
+{
+	return c->zs != NULL;
+}
+
+void
+conn_buffered(struct conn *c, size_t *in_r, size_t *out_r)
+{
+	struct bufferevent *b;
+
+	*in_r = 0;
+	for (b = c->bev; b; b = bufferevent_get_underlying(b))
+		*in_r += evbuffer_get_length(bufferevent_get_input(b));
+	*out_r = output_waiting(c);
+}
+
 /* ------------------------------------------------------------ closing --- */
 
 static void
@@ -427,13 +591,22 @@ conn_close_after_flush(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
+/* Octets waiting to be written, every layer down to the socket. */
+static size_t
+output_waiting(struct conn *c)
+{
+	struct bufferevent *b;
+	size_t n = 0;
+
+	for (b = c->bev; b; b = bufferevent_get_underlying(b))
+		n += evbuffer_get_length(bufferevent_get_output(b));
+	return n;
+}
+
 static bool
 output_pending(struct conn *c)
 {
-	struct bufferevent *under = bufferevent_get_underlying(c->bev);
-
-	return evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
-	    (under && evbuffer_get_length(bufferevent_get_output(under)) > 0);
+	return output_waiting(c) > 0 || (c->zs && deflate_stream_unflushed(c->zs));
 }
 
 static void
@@ -470,6 +643,7 @@ arm_linger(struct conn *c)
 static void
 finish_close(struct conn *c)
 {
+	compress_flush(c);
 	if (output_pending(c)) {
 		if (!arm_linger(c))
 			conn_free(c, NULL);
@@ -477,7 +651,7 @@ finish_close(struct conn *c)
 	}
 	if (c->tls && !c->tls_closed) {
 		c->tls_closed = true;
-		tls_bev_close_notify(c->bev);
+		tls_bev_close_notify(tls_layer(c));
 		if (output_pending(c)) {
 			if (!arm_linger(c))
 				conn_free(c, NULL);
@@ -641,10 +815,10 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		tls_established(c);
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && tls_bev_is_tls(c->bev) && !c->tls) {
+	if ((what & BEV_EVENT_ERROR) && tls_layer(c) && !c->tls) {
 		char msg[200];
 
-		tls_bev_error(c->bev, msg, sizeof(msg));
+		tls_bev_error(tls_layer(c), msg, sizeof(msg));
 		log_info("sid=%llu event=tls-failed client=%s reason=\"%s\"",
 		    (unsigned long long)c->id, c->peer.ip, msg);
 	}

@@ -4,10 +4,11 @@
  * the bufferevent, the peer's address and its text, the TLS state and its
  * description, the idle timeout and the deadlines, output back-pressure,
  * the STARTTLS upgrade (discarding what was pipelined behind it,
- * CVE-2011-0411), and closing after the last reply has been written, with
- * TLS's close_notify after it. Every conn has a 64-bit id in one registry,
- * so async completions of any protocol find their connection by id
- * (conn_find) and a client that went away meanwhile is harmless.
+ * CVE-2011-0411), compression (IMAP COMPRESS=DEFLATE), and closing after
+ * the last reply has been written, with TLS's close_notify after it.
+ * Every conn has a 64-bit id in one registry, so async completions of any
+ * protocol find their connection by id (conn_find) and a client that went
+ * away meanwhile is harmless.
  *
  * The session sits on top through a table of callbacks (struct
  * conn_proto) and a context pointer. The conn frames the input into lines
@@ -164,12 +165,33 @@ bool conn_has_deadline(const struct conn *c, enum conn_timer which);
  * go-ahead) to pending, writes pending (reset after), throws away whatever
  * the client sent behind the command, and starts the handshake.
  * CONN_STARTTLS_UNAVAILABLE: nothing was written; refuse for a temporary
- * reason. CONN_STARTTLS_BROKEN: written, but the connection cannot go on;
- * close it.
+ * reason (also after COMPRESS: TLS goes below compression, never
+ * above). CONN_STARTTLS_BROKEN: written, but the connection cannot go
+ * on; close it.
  */
 enum conn_starttls { CONN_STARTTLS_OK, CONN_STARTTLS_UNAVAILABLE, CONN_STARTTLS_BROKEN };
 enum conn_starttls conn_starttls(struct conn *c, struct buf *pending,
     const char *ready, size_t readylen);
+
+/*
+ * COMPRESS=DEFLATE (RFC 4978): from now on everything is deflated both
+ * ways (over TLS when TLS is on), for the rest of the connection. What
+ * was queued before the call (the tagged OK) goes out as it is; octets
+ * the client sent behind the command are taken as compressed. The line
+ * limit, raw mode, back-pressure, timeouts and closing work as before,
+ * on the inflated octets. A handler asks conn_compressed() first (NO
+ * [COMPRESSIONACTIVE]), writes its OK, calls this and returns CONN_DONE.
+ * -1: already compressing or closing, or out of memory; nothing changed,
+ * but the client has the OK and compresses: the handler returns
+ * CONN_CLOSE.
+ */
+int conn_compress_start(struct conn *c);
+bool conn_compressed(const struct conn *c);
+
+/* Octets held in the conn's buffers, every layer (what has been read but
+ * not handled, inflated or not; what waits to be written, deflated or
+ * not, and under TLS encrypted). */
+void conn_buffered(struct conn *c, size_t *in_r, size_t *out_r);
 
 /* A handler returned CONN_CLOSE: the conn reads nothing more and is freed
  * once everything queued (and, under TLS, the close_notify after it) is
