@@ -57,10 +57,11 @@
  * the client does not read). */
 #define LINGER_USEC 20000
 #define LINGER_TICKS 250
-/* Compressed output waiting below the filter: above the high mark the
- * filter deflates no more; below the low one it is asked for more. */
-#define ZOUT_HIGH (64 * 1024)
-#define ZOUT_LOW (16 * 1024)
+/* Output waiting in a layer below the top one (TLS's, compression's):
+ * above the high mark the layer above hands down no more; below the low
+ * one it is asked for more. */
+#define BELOW_HIGH (64 * 1024)
+#define BELOW_LOW (16 * 1024)
 
 struct conn {
 	uint64_t id;
@@ -472,6 +473,11 @@ conn_starttls(struct conn *c, struct buf *pending, const char *ready, size_t rea
 	}
 	if ((tbev = tls_bev_starttls(&p, c->bev)) == NULL)
 		return CONN_STARTTLS_BROKEN;
+	/* TLS hands its records to the socket's bufferevent below, at once
+	 * and without a bound: a streamed response (writable) would pile up
+	 * there whole. With a high watermark TLS keeps them back, and
+	 * on_write means again that little waits below. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, BELOW_LOW, BELOW_HIGH);
 	c->bev = tbev;
 	bev_setup(c);
 	conn_set_timeout(c, c->timeout);
@@ -549,7 +555,7 @@ conn_compress_start(struct conn *c)
 	 * them where they belong now. */
 	for (b = under; b; b = bufferevent_get_underlying(b)) {
 		bufferevent_set_timeouts(b, NULL, NULL);
-		bufferevent_setwatermark(b, EV_WRITE, ZOUT_LOW, ZOUT_HIGH);
+		bufferevent_setwatermark(b, EV_WRITE, BELOW_LOW, BELOW_HIGH);
 	}
 	c->bev = top;
 	c->zs = zs;
