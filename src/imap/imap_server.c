@@ -103,7 +103,7 @@ put_capabilities(struct imap_session *s, struct buf *out)
 	    " SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE UTF8=ACCEPT"
 	    " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SEARCHRES"
 	    " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
-	    " MULTIAPPEND BINARY APPENDLIMIT=%llu",
+	    " MULTIAPPEND BINARY COMPRESS=DEFLATE APPENDLIMIT=%llu",
 	    (unsigned long long)s->env->cfg->max_message_size);
 }
 
@@ -423,6 +423,29 @@ cmd_starttls(struct imap_session *s, const char *tag)
 	return r == CONN_STARTTLS_BROKEN ? CONN_CLOSE : CONN_DONE;
 }
 
+/* COMPRESS DEFLATE (RFC 4978): the OK goes out as it is, and everything
+ * after it is compressed both ways (net/conn). */
+static enum conn_step
+cmd_compress(struct imap_session *s, const char *tag, const struct imap_cmd *c)
+{
+	if (conn_compressed(s->conn)) {
+		tagged(s, tag, "NO", "[COMPRESSIONACTIVE] DEFLATE is active already");
+		return CONN_DONE;
+	}
+	if (c->arg1.len != 7 || strncasecmp(c->arg1.p, "DEFLATE", 7) != 0) {
+		tagged(s, tag, "NO", "Unknown compression mechanism");
+		return CONN_DONE;
+	}
+	tagged(s, tag, "OK", "DEFLATE active");
+	imap_flush(s);
+	if (conn_compress_start(s->conn) == -1) {
+		/* The client has the OK and compresses: no way back. */
+		s->close_reason = "out of memory";
+		return CONN_CLOSE;
+	}
+	return CONN_DONE;
+}
+
 static enum conn_step
 cmd_idle(struct imap_session *s, const char *tag)
 {
@@ -541,6 +564,8 @@ dispatch(struct imap_session *s, const char *tag, struct imap_cmd *c)
 		return cmd_enable(s, tag, c);
 	case IMAP_CMD_IDLE:
 		return cmd_idle(s, tag);
+	case IMAP_CMD_COMPRESS:
+		return cmd_compress(s, tag, c);
 	case IMAP_CMD_NAMESPACE:
 		buf_append_str(&s->out, "* NAMESPACE ((\"\" \".\")) NIL NIL\r\n");
 		tagged(s, tag, "OK", "Namespace completed");
