@@ -304,6 +304,17 @@ conn_raw_end(struct conn *c)
 	line_raw_begin(&c->framer, 0);
 }
 
+/*
+ * One bufferevent (cleartext, implicit TLS) has both timeouts. A filter
+ * (STARTTLS's, COMPRESS's) runs its write timeout whether or not output
+ * waits (libevent's generic timeouts): armed by the last reply, it fired
+ * before (or in the same turn as) the read timeout, and the connection
+ * ended as a "write timeout" without the session's 421 or BYE. So the
+ * filter on top keeps the read timeout, the socket's bufferevent at the
+ * bottom, which has a write timeout only while output waits, keeps that
+ * one, and the layers between have none (a read timeout there would stop
+ * reading where the conn never turns it on again).
+ */
 void
 conn_set_timeout(struct conn *c, int seconds)
 {
@@ -311,16 +322,14 @@ conn_set_timeout(struct conn *c, int seconds)
 	struct bufferevent *bottom = c->bev, *b;
 
 	c->timeout = seconds;
-	if (c->zs == NULL) {
+	for (b = bufferevent_get_underlying(c->bev); b; b = bufferevent_get_underlying(b)) {
+		bufferevent_set_timeouts(b, NULL, NULL);
+		bottom = b;
+	}
+	if (bottom == c->bev) {
 		bufferevent_set_timeouts(c->bev, &tv, &tv);
 		return;
 	}
-	/* Compressing: the filter's write timeout would run whether or not
-	 * output waits (libevent's generic timeouts for filters), and end an
-	 * idle connection as a "write timeout". The socket's bufferevent at
-	 * the bottom has one only while output waits: it keeps it. */
-	while ((b = bufferevent_get_underlying(bottom)) != NULL)
-		bottom = b;
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 	bufferevent_set_timeouts(bottom, NULL, &tv);
 }
@@ -551,12 +560,9 @@ conn_compress_start(struct conn *c)
 		return -1;
 	}
 	/* Below the filter, a bound on output waiting in every layer (see
-	 * the top of this file), and no timeouts: conn_set_timeout puts
-	 * them where they belong now. */
-	for (b = under; b; b = bufferevent_get_underlying(b)) {
-		bufferevent_set_timeouts(b, NULL, NULL);
+	 * the top of this file); conn_set_timeout moves the timeouts. */
+	for (b = under; b; b = bufferevent_get_underlying(b))
 		bufferevent_setwatermark(b, EV_WRITE, BELOW_LOW, BELOW_HIGH);
-	}
 	c->bev = top;
 	c->zs = zs;
 	c->zev = zev;

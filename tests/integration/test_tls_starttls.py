@@ -8,6 +8,7 @@ import re
 import signal
 import ssl
 import subprocess
+import time
 import warnings
 
 import pytest
@@ -179,6 +180,34 @@ def test_starttls_pipelined_commands_discarded(sub, port_kind):
         c.close()
     found = sub.wait_for_log(r"event=starttls-discard octets=(\d+)")
     assert int(found[-1]) == len(b"MAIL FROM:<%s>\r\nRCPT TO:<alice@example.test>\r\n" % sender.encode())
+    sub.settle()
+    assert sub.messages("alice") == []
+
+
+def test_data_timeout_after_starttls(sub_factory):
+    """A client that stalls in the middle of DATA after STARTTLS gets the
+    421 of the data timeout, as in the clear. TLS's filter ran its write
+    timeout (armed with the 354) whether or not anything waited, so it
+    fired before the read timeout, which the client's octets had pushed
+    on, and the connection went as a "write timeout" without a reply."""
+    sub = sub_factory(idle_timeout="30s", data_timeout="2s")
+    c = SubRaw(sub.port, t(10))
+    try:
+        c.expect(220)
+        c.ehlo()
+        c.cmd_expect("STARTTLS", 220)
+        starttls(c)
+        c.ehlo()
+        c.cmd_expect("MAIL FROM:<s@example.net>", 250)
+        c.cmd_expect("RCPT TO:<alice@example.test>", 250)
+        c.cmd_expect("DATA", 354)
+        time.sleep(0.5)
+        c.send(b"Subject: stalled\r\n\r\nhalf")
+        code, lines = c.reply(timeout=t(10))
+        assert code == 421 and lines[0].startswith("421 4.4.2"), lines
+    finally:
+        c.close()
+    assert sub.log_count(r"reason=\"?write timeout") == 0
     sub.settle()
     assert sub.messages("alice") == []
 

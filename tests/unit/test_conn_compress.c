@@ -661,6 +661,17 @@ script_idle(struct client *cl)
 	expect_end(cl);
 }
 
+/* The same without compression. */
+static void
+script_idle_plain(struct client *cl)
+{
+	greet(cl);
+	send_line(cl, "IDLE1\r\n");
+	expect(cl, "OK");
+	expect(cl, "* BYE idle");
+	expect_end(cl);
+}
+
 static void *
 client_main(void *arg)
 {
@@ -853,7 +864,12 @@ test_idle(void **state)
 	(void)state;
 	run(NO_TLS, script_idle, &cl);
 	assert_true(srv.reason_null);
+	run(IMPLICIT, script_idle, &cl);
+	assert_true(srv.reason_null);
 	run(STARTTLS, script_idle, &cl);
+	assert_true(srv.reason_null);
+	/* Not compressing, after STARTTLS: the filter is TLS's. */
+	run(STARTTLS, script_idle_plain, &cl);
 	assert_true(srv.reason_null);
 }
 
