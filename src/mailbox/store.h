@@ -20,9 +20,14 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../proto/tern_index.h"
+
 #define MBOX_PATH_MAX 1024
 #define MBOX_VSIZE_UNKNOWN UINT64_MAX
 #define MBOX_KEYWORDS_MAX 26     /* Dovecot's Maildir keyword letters a-z */
+/* The expunges remembered for QRESYNC: beyond this many ranges the oldest
+ * go into vanished_floor. */
+#define MBOX_VANISHED_MAX 10000
 
 enum mbox_err {
 	MBOX_OK = 0,
@@ -47,15 +52,20 @@ struct mbox_msg {
 	unsigned flags;      /* enum maildir_flag */
 	char *pop3_uidl;     /* owned: a UIDL kept in dovecot-uidlist (its P
 	                      * field, from a migration), or NULL */
-	uint64_t modseq;        /* RFC 7162: the last change of this message (>= 1) */
-	uint32_t keywords;      /* bit n: mb->keywords[n] (the name letter 'a' + n) */
+	uint64_t modseq;     /* RFC 7162: the last change of this message (>= 1) */
+	uint32_t keywords;   /* bit n: mb->keywords[n] (the name letter 'a' + n) */
 	int64_t internal_date;  /* the file's mtime, seconds: IMAP INTERNALDATE */
-	bool recent;            /* this sync moved it from new/ to cur/ (IMAP4rev1
-	                         * \Recent: the session whose sync did it is the
-	                         * first to see it); false on a read_only sync */
+	bool recent;         /* this sync moved it from new/ to cur/ (IMAP4rev1
+	                      * \Recent: the session whose sync did it is the
+	                      * first to see it); false on a read_only sync */
 };
 
-struct mbox_vanished { uint32_t lo, hi; uint64_t modseq; };  /* UIDs lo..hi expunged at modseq */
+/* UIDs lo..hi expunged at modseq. A range may also cover UIDs that were
+ * expunged earlier or never given (RFC 7162 lets VANISHED (EARLIER) name
+ * more than the client knew). */
+struct mbox_vanished { uint32_t lo, hi; uint64_t modseq; };
+
+struct mbox_cache;   /* store_cache.c */
 
 struct mbox {
 	char dir[MBOX_PATH_MAX];   /* the folder: holds new/ cur/ tmp/ */
@@ -68,14 +78,29 @@ struct mbox {
 	 * each open walks one name, not the whole path; descriptor + 1, 0
 	 * when not open. mbox_free closes them. */
 	int subfd[2];
-	uint64_t highestmodseq;     /* >= every msg's modseq and every vanished modseq */
-	char *keywords[MBOX_KEYWORDS_MAX];  /* owned; dovecot-keywords; NULL unused */
-	struct mbox_vanished *vanished;     /* owned; ascending by lo; may be trimmed */
-	size_t nvanished;
-	uint64_t vanished_floor;    /* expunges at modseq <= this may be missing from vanished[] */
 	/* What the last sync did, for the log. */
 	size_t new_uids;           /* messages that got a UID */
 	size_t moved;              /* new/ -> cur/ */
+	/* MODSEQ (RFC 7162), kept in the folder's tern-index. */
+	uint64_t highestmodseq;    /* >= every msg's modseq and every vanished modseq */
+	char *keywords[MBOX_KEYWORDS_MAX];  /* owned; dovecot-keywords; NULL unused */
+	struct mbox_vanished *vanished;     /* owned; ascending by lo; may be trimmed */
+	size_t nvanished;
+	uint64_t vanished_floor;   /* expunges at modseq <= this may be missing from vanished[] */
+	bool fast;                 /* this sync neither listed new/ and cur/ nor read
+	                            * dovecot-uidlist: the index said nothing changed */
+
+	/* The store's own, between calls: */
+	bool ix_same;              /* msgs is what tern-index, as ix_file, holds */
+	struct tern_index_stat ix_file;
+	struct tern_index_stat seen[TERN_INDEX_NSTAT];  /* new/ cur/ uidlist as last looked at */
+	struct tern_index_stat kw_file;    /* dovecot-keywords as read */
+	uint32_t *gone;            /* owned: UIDs mbox_expunge removed from the index */
+	size_t ngone;              /* that are still in msgs until the next sync */
+	struct mbox_cache *cache;  /* owned: tern-cache, once used */
+	int lock_timeout;          /* the last sync's conf->lock_timeout */
+	bool has_new;              /* some message may be in new/ */
+	bool has_recent;           /* some message has recent set */
 };
 
 /* The store's limits and identity, fixed at start. */
@@ -91,7 +116,15 @@ struct mbox_conf {
  * moves new/ to cur/ unless read_only (a message seen by a client is no
  * longer new, Maildir says), and writes the uidlist back when it changed.
  * A message that has gone (another session expunged it) leaves mb.
- * mb may be a fresh zeroed struct or the result of an earlier sync.
+ * mb may be a fresh zeroed struct or the result of an earlier sync (of
+ * the same dir: another dir starts afresh).
+ *
+ * Each change since the folder's tern-index was written (a flag or
+ * keyword renamed by anyone, a new message, an expunge) gets a MODSEQ
+ * above every one before; the index is written back. When new/, cur/ and
+ * dovecot-uidlist have not changed since the index was written, nothing
+ * is listed or read but the index (mb->fast), and nothing at all when mb
+ * already holds it. On an error mb is left as it was.
  */
 enum mbox_err mbox_sync(struct mbox *mb, const char *dir, bool read_only,
     const struct mbox_conf *conf);
@@ -107,15 +140,59 @@ int mbox_open_msg(struct mbox *mb, size_t i);
  * file first (fsynced), then they are unlinked, then the journal goes; a
  * sync that finds a journal finishes it. Also sets flags `add` on the
  * messages in keep[] (POP3 marks what it retrieved \Seen). Counts
- * the freed octets for the quota file. mb is re-synced after.
+ * the freed octets for the quota file. Their UIDs go into vanished[] and
+ * the index with a new MODSEQ (highestmodseq); they stay in mb->msgs
+ * until the next sync.
  */
 enum mbox_err mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel,
     const size_t *keep, size_t nkeep, unsigned add, const struct mbox_conf *conf);
 
 /* Sets the flags add and clears the flags clear (enum maildir_flag) of
  * message i: a rename in cur/ that keeps the flags another reader gave it
- * meanwhile. MBOX_NOENT when it has been expunged. */
+ * meanwhile. MBOX_NOENT when it has been expunged. Its MODSEQ comes at
+ * the next sync. */
 enum mbox_err mbox_set_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear);
+
+/* STORE on many messages: one lock, one index write. For each idx[k]
+ * (ascending, no repeats): sys flags and keywords become
+ * replace ? (set, kw_set) : ((flags|add)&~clear, (kw|kw_add)&~kw_clear)
+ * -- add/clear are given as (sys,kw) pairs below. unchangedsince != 0
+ * (CONDSTORE UNCHANGEDSINCE): a message whose modseq is above it is not
+ * changed and modified_r[k] = true. A message that actually changes gets
+ * a new modseq (mb->msgs[i].modseq updated, highestmodseq too). Expunged
+ * meanwhile: skipped (gone_r[k] = true). modified_r and gone_r have n
+ * entries each (or are NULL). A message whose flags someone else changed
+ * since the last sync counts as modified under unchangedsince: its
+ * change has a MODSEQ above anything the client knows. */
+struct mbox_flag_change {
+	bool replace;
+	unsigned add, clear;          /* enum maildir_flag */
+	uint32_t kw_add, kw_clear;    /* bits of mb->keywords */
+};
+enum mbox_err mbox_store(struct mbox *mb, const size_t *idx, size_t n,
+    const struct mbox_flag_change *ch, uint64_t unchangedsince,
+    bool *modified_r, bool *gone_r);
+
+/* The bit of keyword name (case-insensitive compare, as IMAP), adding it
+ * to dovecot-keywords (Dovecot's format: "<n> <name>" lines, under the
+ * uidlist lock, tmp + rename) when create. -1 when absent (!create) or
+ * all 26 are taken, or the name cannot be one (dovecot_keyword_name_ok),
+ * or the file cannot be written. */
+int mbox_keyword(struct mbox *mb, const char *name, size_t len, bool create);
+
+/* A cache of what the IMAP server parsed out of a message, in the
+ * folder's tern-cache (shared by sessions, never needed for correctness). */
+enum mbox_cache_field { MBOX_CACHE_ENVELOPE, MBOX_CACHE_BODYSTRUCTURE, MBOX_CACHE_BODY,
+	MBOX_CACHE_HEADERS /* the header block, for SEARCH/SORT */ };
+struct buf;
+/* What was stored for message i, appended to out (common/buf.h); false when absent. */
+bool mbox_cache_get(struct mbox *mb, size_t i, enum mbox_cache_field f, struct buf *out);
+/* Remembers it (in memory until mbox_cache_flush, or until a megabyte
+ * waits). 0, or -1 (out of memory, or too big to keep: 16 MiB). */
+int mbox_cache_put(struct mbox *mb, size_t i, enum mbox_cache_field f, const char *p, size_t n);
+/* Appends what was put to the folder's cache file `tern-cache` (append-only,
+ * records keyed by uid+base; compacted when mostly garbage). */
+void mbox_cache_flush(struct mbox *mb);
 
 /*
  * IMAP APPEND: size octets of src_fd (from offset 0) become a new message

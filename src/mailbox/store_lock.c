@@ -177,13 +177,13 @@ store_lock_drop(const char *dir, int fd)
 }
 
 /* The list in ul becomes dovecot-uidlist: written to tern-uidlist.tmp,
- * synced, renamed over the old one; then the lock goes and the folder is
- * synced. Dovecot writes its list into the lock file and renames that;
- * we keep the lock naming its holder to the end instead, so that a crash
- * at any step leaves a lock that is broken at once, not one holding a
- * list and no pid, which waits out the two minutes. */
+ * synced, renamed over the old one, and the folder synced; the lock stays.
+ * Dovecot writes its list into the lock file and renames that; we keep
+ * the lock naming its holder to the end instead, so that a crash at any
+ * step leaves a lock that is broken at once, not one holding a list and
+ * no pid, which waits out the two minutes. */
 enum mbox_err
-store_lock_commit(const char *dir, int fd, const struct uidlist *ul)
+store_uidlist_write(const char *dir, const struct uidlist *ul)
 {
 	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
 	struct buf b = BUF_INIT;
@@ -206,8 +206,18 @@ store_lock_commit(const char *dir, int fd, const struct uidlist *ul)
 	if (tfd != -1)
 		close(tfd);
 	buf_release(&b);
-	store_lock_drop(dir, fd);
+	/* Before anything (tern-index) says what the new list says. */
 	if (err == MBOX_OK)
 		store_fsync_dir(dir);
+	return err;
+}
+
+/* ul becomes dovecot-uidlist, then the lock goes. */
+enum mbox_err
+store_lock_commit(const char *dir, int fd, const struct uidlist *ul)
+{
+	enum mbox_err err = store_uidlist_write(dir, ul);
+
+	store_lock_drop(dir, fd);
 	return err;
 }

@@ -23,6 +23,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../proto/maildir_name.h"
+#include "../proto/tern_index.h"
 #include "../proto/uidlist.h"
 #include "quota.h"
 #include "store_int.h"
@@ -122,54 +123,94 @@ mbox_open_msg(struct mbox *mb, size_t i)
 	return -1;
 }
 
-/* Message i's file with flags add set and clear cleared, in cur/.
- * Another reader (Dovecot's IMAP) may have renamed it since we last
- * looked, with flags of its own: it is found again by its base and the
- * new name is built from the one it has now, so that its flags stay.
- * -1 when the message has gone. */
-static int
-change_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear)
+/* What a flag change did to a message. */
+enum applied {
+	APPLIED_SAME,      /* nothing to change (or a name that must not be rewritten) */
+	APPLIED_CHANGED,   /* flags or keywords changed: a new MODSEQ */
+	APPLIED_GONE,      /* expunged */
+	APPLIED_OUTSIDE,   /* check: someone else changed them since; left alone */
+};
+
+#define KEYWORD_BITS ((uint32_t)((1u << MBOX_KEYWORDS_MAX) - 1))
+#define FLAG_BITS 0x3fu
+
+/*
+ * Message i's file renamed to carry the flags and keywords ch makes of
+ * the ones it has now, in cur/. Another reader (Dovecot's IMAP) may have
+ * renamed it since we last looked, with flags of its own: it is found
+ * again by its base and the new name is built from the one it has now,
+ * so that its flags stay. With check, a file whose flags are not
+ * (flags, kw) when found (someone else's change) is left alone.
+ */
+static enum applied
+apply(struct mbox *mb, size_t i, const struct mbox_flag_change *ch, bool check,
+    unsigned flags, uint32_t kw)
 {
 	struct mbox_msg *m = &mb->msgs[i];
 	char from[MBOX_PATH_MAX], to[MBOX_PATH_MAX], nn[MAILDIR_NAME_MAX + 1];
 	int tries;
 
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; tries < 3; tries++) {
 		struct maildir_name mn;
-		unsigned want;
+		unsigned want, was;
+		uint32_t want_kw, was_kw;
+		char *dup;
 
+		if (check && tries == 0 && (store_path(from, sizeof(from), mb->dir,
+		    m->in_new ? "new" : "cur", m->name) == -1 || access(from, F_OK) == -1)) {
+			if (refind(mb, i) == -1)
+				return APPLIED_GONE;
+		}
 		if (maildir_name_parse(m->name, strlen(m->name), &mn) != MAILDIR_NAME_OK ||
 		    (mn.info != MAILDIR_INFO_2 && mn.info != MAILDIR_INFO_NONE))
-			return 0;   /* an info we must not rewrite: left as it is */
+			return APPLIED_SAME;   /* an info we must not rewrite: left as it is */
 		if (mn.info == MAILDIR_INFO_NONE) {
 			mn.info = MAILDIR_INFO_2;
 			mn.flags = 0;
+			mn.keywords = 0;
 			mn.flag_text = mn.tail = "";
 			mn.flag_text_len = mn.tail_len = 0;
 		}
-		want = (mn.flags | add) & ~clear;
-		if (want == mn.flags && !m->in_new && mn.info == MAILDIR_INFO_2) {
-			m->flags = mn.flags;
-			return 0;
-		}
+		was = mn.flags;
+		was_kw = mn.keywords;
+		if (check && (was != flags || was_kw != kw))
+			return APPLIED_OUTSIDE;
+		want = ch->replace ? ch->add : (was | ch->add) & ~ch->clear;
+		want_kw = ch->replace ? ch->kw_add : (was_kw | ch->kw_add) & ~ch->kw_clear;
+		want &= FLAG_BITS;
+		want_kw &= KEYWORD_BITS;
+		m->flags = was;
+		m->keywords = was_kw;
+		if (want == was && want_kw == was_kw && !m->in_new && mn.info == MAILDIR_INFO_2)
+			return APPLIED_SAME;
 		mn.flags = want;
+		mn.keywords = want_kw;
 		if (maildir_name_build(&mn, nn, sizeof(nn)) == 0 ||
 		    store_path(from, sizeof(from), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
 		    store_path(to, sizeof(to), mb->dir, "cur", nn) == -1)
-			return 0;
+			return APPLIED_SAME;
 		if (rename(from, to) == 0) {
-			free(m->name);
-			m->name = strdup(nn);
-			if (m->name == NULL)
-				m->name = strdup("");   /* next open refinds it by base */
-			m->flags = mn.flags;
+			if ((dup = strdup(nn)) != NULL) {
+				free(m->name);
+				m->name = dup;
+			}   /* else the old name stays: the next open finds it by base */
+			m->flags = want;
+			m->keywords = want_kw;
 			m->in_new = false;
-			return 0;
+			return want != was || want_kw != was_kw ? APPLIED_CHANGED : APPLIED_SAME;
 		}
 		if (errno != ENOENT || refind(mb, i) == -1)
-			return -1;   /* expunged meanwhile */
+			return APPLIED_GONE;   /* expunged meanwhile */
 	}
-	return 0;
+	return APPLIED_SAME;
+}
+
+static int
+change_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear)
+{
+	struct mbox_flag_change ch = { .add = add, .clear = clear };
+
+	return apply(mb, i, &ch, false, 0, 0) == APPLIED_GONE ? -1 : 0;
 }
 
 static void
@@ -182,6 +223,236 @@ enum mbox_err
 mbox_set_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear)
 {
 	return change_flags(mb, i, add, clear) == 0 ? MBOX_OK : MBOX_NOENT;
+}
+
+/* The index as it is on disk, for a change made without a sync (STORE,
+ * EXPUNGE): mb's own state when it holds that file (*disk_r NULL), else
+ * the file read into x when it is good and not behind mb (*disk_r its
+ * index), else none (return false: the next sync rebuilds it). */
+static bool
+index_now(struct mbox *mb, struct store_ix *x, struct tern_index **disk_r)
+{
+	struct tern_index_stat now;
+	char path[MBOX_PATH_MAX];
+
+	*disk_r = NULL;
+	if (store_path(path, sizeof(path), mb->dir, NULL, INDEX_FILE) == -1)
+		return false;
+	store_stat_path(path, &now, 0);
+	if (mb->ix_same && store_stat_same(&now, &mb->ix_file))
+		return true;
+	mb->ix_same = false;
+	if (store_ix_read(mb->dir, x) == -1 || !x->ok || x->ix.uidvalidity != mb->uidvalidity ||
+	    x->ix.highestmodseq < mb->highestmodseq)
+		return false;
+	*disk_r = &x->ix;
+	return true;
+}
+
+static struct tern_index_msg *
+index_msg(struct tern_index *ix, uint32_t uid)
+{
+	size_t lo = 0, hi = ix->nmsgs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ix->nmsgs && ix->msgs[lo].uid == uid ? &ix->msgs[lo] : NULL;
+}
+
+/* mb's state, or disk with mb's changes, becomes the index file. */
+static void
+index_save(struct mbox *mb, bool have, struct tern_index *disk)
+{
+	struct tern_index ix;
+	struct tern_index_stat file;
+
+	if (!have)
+		return;
+	if (disk != NULL) {
+		disk->highestmodseq = mb->highestmodseq;
+		(void)store_ix_write(mb->dir, disk, &file);
+		return;
+	}
+	mb->ix_same = false;
+	if (store_ix_from_mb(mb, &ix) == -1)
+		return;
+	if (store_ix_write(mb->dir, &ix, &file) == 0) {
+		mb->ix_file = file;
+		mb->ix_same = true;
+	}
+	tern_index_clear(&ix);
+}
+
+enum mbox_err
+mbox_store(struct mbox *mb, const size_t *idx, size_t n, const struct mbox_flag_change *ch,
+    uint64_t unchangedsince, bool *modified_r, bool *gone_r)
+{
+	struct store_ix x = { 0 };
+	struct tern_index *disk;
+	enum mbox_err err = MBOX_OK;
+	bool have, changed = false;
+	uint64_t hms;
+	size_t k;
+	int lockfd;
+
+	for (k = 0; k < n; k++) {
+		if (modified_r)
+			modified_r[k] = false;
+		if (gone_r)
+			gone_r[k] = false;
+	}
+	if ((lockfd = store_lock_take(mb->dir, mb->lock_timeout > 0 ? mb->lock_timeout : 10,
+	    &err)) == -1)
+		return err;
+	have = index_now(mb, &x, &disk);
+	hms = mb->highestmodseq;
+	if (disk && disk->highestmodseq > hms)
+		hms = disk->highestmodseq;
+	for (k = 0; k < n; k++) {
+		struct mbox_msg *m = &mb->msgs[idx[k]];
+		struct tern_index_msg *rec = disk ? index_msg(disk, m->uid) : NULL;
+		uint64_t known = m->modseq;
+		unsigned flags = m->flags;
+		uint32_t kw = m->keywords;
+		enum applied a;
+
+		/* Another session's change since our sync, in the index. */
+		if (rec && rec->modseq > known) {
+			known = rec->modseq;
+			flags = rec->flags;
+			kw = rec->keywords;
+		}
+		if (unchangedsince && known > unchangedsince) {
+			if (modified_r)
+				modified_r[k] = true;
+			continue;
+		}
+		a = apply(mb, idx[k], ch, unchangedsince != 0, flags, kw);
+		if (a == APPLIED_GONE && gone_r)
+			gone_r[k] = true;
+		if (a == APPLIED_OUTSIDE && modified_r)
+			modified_r[k] = true;
+		if (a == APPLIED_SAME && known > m->modseq)
+			m->modseq = known;
+		if (a != APPLIED_CHANGED)
+			continue;
+		m->modseq = ++hms;
+		changed = true;
+		if (rec) {
+			rec->modseq = m->modseq;
+			rec->name = m->name;
+			rec->name_len = strlen(m->name);
+			rec->in_new = m->in_new;
+		}
+	}
+	mb->highestmodseq = hms;
+	if (changed)
+		index_save(mb, have, disk);
+	store_lock_drop(mb->dir, lockfd);
+	store_ix_free(&x);
+	return MBOX_OK;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The index file's view of an expunge: its messages less the gone ones,
+ * its ranges (which may be newer than mb's) plus add. -1 no memory. */
+static int
+disk_expunge(struct tern_index *disk, const struct mbox_vanished *add, size_t nadd,
+    const uint32_t *gone, size_t ngone)
+{
+	struct mbox_vanished *v = NULL;
+	struct tern_index_range *r;
+	size_t i, k = 0, nv = disk->nvanished;
+
+	if (nv && (v = calloc(nv, sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < nv; i++) {
+		v[i].lo = disk->vanished[i].lo;
+		v[i].hi = disk->vanished[i].hi;
+		v[i].modseq = disk->vanished[i].modseq;
+	}
+	if (store_vanished_add(&v, &nv, &disk->vanished_floor, add, nadd) == -1 ||
+	    (r = calloc(nv + 1, sizeof(*r))) == NULL) {
+		free(v);
+		return -1;
+	}
+	for (i = 0; i < nv; i++) {
+		r[i].lo = v[i].lo;
+		r[i].hi = v[i].hi;
+		r[i].modseq = v[i].modseq;
+	}
+	free(v);
+	free(disk->vanished);
+	disk->vanished = r;
+	disk->nvanished = nv;
+	for (i = 0; i < disk->nmsgs; i++) {
+		if (bsearch(&disk->msgs[i].uid, gone, ngone, sizeof(*gone), cmp_u32) == NULL)
+			disk->msgs[k++] = disk->msgs[i];
+	}
+	disk->nmsgs = k;
+	return 0;
+}
+
+/* The expunged messages del[] into vanished[] at a new MODSEQ, into mb's
+ * gone list (they leave msgs at the next sync) and into the index. Under
+ * the lock. */
+static void
+expunge_record(struct mbox *mb, const size_t *del, size_t ndel)
+{
+	struct store_ix x = { 0 };
+	struct tern_index *disk;
+	struct mbox_vanished *add;
+	uint32_t *gone;
+	size_t i, nadd = 0;
+	bool have = index_now(mb, &x, &disk);
+	uint64_t ms = mb->highestmodseq;
+
+	if (disk && disk->highestmodseq > ms)
+		ms = disk->highestmodseq;
+	ms++;
+	if ((add = calloc(ndel, sizeof(*add))) == NULL ||
+	    (gone = reallocarray(mb->gone, mb->ngone + ndel, sizeof(*gone))) == NULL) {
+		free(add);
+		/* Not remembered: the next sync finds them gone and gives
+		 * them a MODSEQ then. */
+		store_ix_free(&x);
+		return;
+	}
+	mb->gone = gone;
+	/* Neighbours in msgs make one range: nothing between them is here. */
+	for (i = 0; i < ndel; i++) {
+		uint32_t uid = mb->msgs[del[i]].uid;
+
+		mb->gone[mb->ngone++] = uid;
+		if (nadd > 0 && del[i] == del[i - 1] + 1) {
+			add[nadd - 1].hi = uid;
+			continue;
+		}
+		add[nadd].lo = add[nadd].hi = uid;
+		add[nadd++].modseq = ms;
+	}
+	qsort(mb->gone, mb->ngone, sizeof(*mb->gone), cmp_u32);
+	mb->highestmodseq = ms;
+	if (store_vanished_add(&mb->vanished, &mb->nvanished, &mb->vanished_floor, add, nadd) == -1)
+		have = false;
+	else if (disk != NULL && disk_expunge(disk, add, nadd, mb->gone, mb->ngone) == -1)
+		have = false;
+	free(add);
+	index_save(mb, have, disk);
+	store_ix_free(&x);
 }
 
 enum mbox_err
@@ -243,6 +514,7 @@ mbox_expunge(struct mbox *mb, const size_t *del, size_t ndel, const size_t *keep
 	if (store_path(victim, sizeof(victim), dir, "cur", NULL) == 0)
 		store_fsync_dir(victim);
 	(void)unlink(path);
+	expunge_record(mb, del, ndel);
 	/* Only what this call removed: a file another server expunged first
 	 * was counted off by that server. */
 	if (quota_expunged(dir, freed, nfreed) == -1)

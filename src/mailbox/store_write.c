@@ -77,7 +77,7 @@ record(const char *dir, int lockfd, const char *name, uint32_t *uidvalidity_r,
 		store_lock_drop(dir, lockfd);
 		return MBOX_IO;
 	}
-	if (store_uidlist_load(dir, &ul, &dirty) == -1) {
+	if (store_uidlist_load(dir, &ul, &dirty, NULL) == -1) {
 		store_lock_drop(dir, lockfd);
 		return errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
 	}

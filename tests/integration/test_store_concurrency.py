@@ -284,12 +284,15 @@ def test_uidlist_lock_of_a_dead_process(mail_factory, dovecot_factory):
     assert not lock.exists() and dc.uids(ALICE) == [1]
 
     # A live holder (this test), or a dead one of another host (whose pid
-    # means nothing here): waited for, until the lock goes.
+    # means nothing here): waited for, until the lock goes, by a login
+    # that has something to change. (One that finds the folder as its
+    # tern-index says takes no lock: new/ is touched to make it look.)
     for holder in (os.getpid(), None):
         if holder is None:
             put_lock(dead_pid(), host="elsewhere.example.net")
         else:
             put_lock(holder)
+        os.utime(mt.maildir(ALICE) / "new")
         threading.Timer(1.0, lock.unlink).start()
         started = time.monotonic()
         assert mt.uidls(ALICE) == uidls

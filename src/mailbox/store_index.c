@@ -1,0 +1,432 @@
+/*
+ * store_index: the folder's tern-index (proto/tern_index.c has the
+ * format; docs/mailbox.md the steps and the crash analysis): read into a
+ * struct mbox, written from one, and the sync that needs nothing else.
+ *
+ * The index says how new/, cur/ and dovecot-uidlist looked (inode, size,
+ * mtime in ns, and when that was seen) when it was written. A sync that
+ * finds all three as the index says, each seen at least a tick
+ * (STORE_TICK_NS) after its mtime, takes the index for the folder: no
+ * listing, no uidlist. Every change to those three changes what a stat
+ * says: a file into or out of new/ or cur/, a rename there (a flag
+ * change, new/ -> cur/) changes the directory's mtime; dovecot-uidlist is
+ * replaced by a rename (a new inode) or appended to (a new size). Only a
+ * change in the same clock tick as the stat keeps the mtime, and that is
+ * what the tick rule is for.
+ *
+ * The index is written under the uidlist lock, after dovecot-uidlist
+ * (which is on stable storage before), with a temp file and a rename and
+ * no fsync: a torn or lost index is rebuilt, its MODSEQs all set to a
+ * floor above anything handed out before (the clock in microseconds).
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/buf.h"
+#include "../common/fileio.h"
+#include "../common/log.h"
+#include "../common/str.h"
+#include "../proto/maildir_name.h"
+#include "../proto/tern_index.h"
+#include "store_int.h"
+
+/* ---------------------------------------------------------------- stats -- */
+
+int64_t
+store_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void
+store_stat_fill(struct tern_index_stat *st, const struct stat *sb, int64_t now_ns)
+{
+	st->valid = true;
+	st->ino = (uint64_t)sb->st_ino;
+	st->size = (uint64_t)sb->st_size;
+	st->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000LL + sb->st_mtim.tv_nsec;
+	st->check_ns = now_ns;
+}
+
+void
+store_stat_path(const char *path, struct tern_index_stat *st, int64_t now_ns)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	if (stat(path, &sb) == 0)
+		store_stat_fill(st, &sb, now_ns);
+}
+
+bool
+store_stat_same(const struct tern_index_stat *a, const struct tern_index_stat *b)
+{
+	return a->valid && b->valid && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
+}
+
+bool
+store_stat_trusted(const struct tern_index_stat *rec, const struct tern_index_stat *now)
+{
+	return store_stat_same(rec, now) && rec->check_ns - STORE_TICK_NS >= rec->mtime_ns;
+}
+
+/* ------------------------------------------------------------- reading -- */
+
+void
+store_ix_free(struct store_ix *x)
+{
+	tern_index_clear(&x->ix);
+	buf_release(&x->data);
+	memset(x, 0, sizeof(*x));
+}
+
+int
+store_ix_read(const char *dir, struct store_ix *x)
+{
+	const struct tern_index_limits lim = TERN_INDEX_LIMITS_DEFAULT;
+	char path[MBOX_PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	store_ix_free(x);
+	if (store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		x->missing = true;
+		return 0;
+	}
+	/* The stat of what is read: a rename meanwhile is another file. */
+	if (fstat(fd, &sb) == -1 ||
+	    (sb.st_size > 0 && buf_reserve(&x->data, (size_t)sb.st_size + 1) == -1) ||
+	    fileio_read_all(fd, &x->data) == -1) {
+		close(fd);
+		store_ix_free(x);
+		return -1;
+	}
+	close(fd);
+	store_stat_fill(&x->file, &sb, 0);
+	x->err = tern_index_parse(x->data.data ? x->data.data : "", x->data.len, &lim, &x->ix);
+	if (x->err == TERN_INDEX_ERR_NOMEM) {
+		store_ix_free(x);
+		errno = ENOMEM;
+		return -1;
+	}
+	x->ok = x->err == TERN_INDEX_OK;
+	if (!x->ok)
+		tern_index_clear(&x->ix);
+	return 0;
+}
+
+static void
+free_msgs(struct mbox_msg *msgs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(msgs[i].name);
+		free(msgs[i].pop3_uidl);
+	}
+	free(msgs);
+}
+
+int
+store_ix_adopt(struct mbox *mb, const struct store_ix *x)
+{
+	const struct tern_index *ix = &x->ix;
+	struct mbox_msg *msgs = NULL;
+	struct mbox_vanished *v = NULL;
+	size_t i, n = 0;
+
+	if ((ix->nmsgs && (msgs = calloc(ix->nmsgs, sizeof(*msgs))) == NULL) ||
+	    (ix->nvanished && (v = calloc(ix->nvanished, sizeof(*v))) == NULL))
+		goto nomem;
+	for (n = 0; n < ix->nmsgs; n++) {
+		const struct tern_index_msg *im = &ix->msgs[n];
+		struct mbox_msg *m = &msgs[n];
+
+		if ((m->name = str_dupn(im->name, im->name_len)) == NULL ||
+		    (im->uidl && (m->pop3_uidl = str_dupn(im->uidl, im->uidl_len)) == NULL)) {
+			n++;
+			goto nomem;
+		}
+		m->uid = im->uid;
+		m->base_len = im->base_len;
+		m->in_new = im->in_new;
+		m->size = im->size;
+		m->vsize = im->vsize;
+		m->flags = im->flags;
+		m->keywords = im->keywords;
+		m->modseq = im->modseq;
+		m->internal_date = im->date;
+	}
+	for (i = 0; i < ix->nvanished; i++) {
+		v[i].lo = ix->vanished[i].lo;
+		v[i].hi = ix->vanished[i].hi;
+		v[i].modseq = ix->vanished[i].modseq;
+	}
+	free_msgs(mb->msgs, mb->n);
+	free(mb->vanished);
+	free(mb->gone);
+	mb->gone = NULL;
+	mb->ngone = 0;
+	mb->msgs = msgs;
+	mb->n = mb->cap = ix->nmsgs;
+	mb->vanished = v;
+	mb->nvanished = ix->nvanished;
+	mb->uidvalidity = ix->uidvalidity;
+	mb->uidnext = ix->uidnext;
+	mb->highestmodseq = ix->highestmodseq;
+	mb->vanished_floor = ix->vanished_floor;
+	memcpy(mb->seen, ix->st, sizeof(mb->seen));
+	mb->ix_file = x->file;
+	mb->ix_same = true;
+	mb->has_recent = false;
+	mb->has_new = false;
+	for (i = 0; i < mb->n && !mb->has_new; i++)
+		mb->has_new = mb->msgs[i].in_new;
+	return 0;
+nomem:
+	free_msgs(msgs, n);
+	free(v);
+	return -1;
+}
+
+/* ------------------------------------------------------------- writing -- */
+
+static bool
+is_gone(const struct mbox *mb, uint32_t uid)
+{
+	size_t lo = 0, hi = mb->ngone;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mb->gone[mid] == uid)
+			return true;
+		if (mb->gone[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int
+store_ix_from_mb(const struct mbox *mb, struct tern_index *ix)
+{
+	size_t i;
+
+	memset(ix, 0, sizeof(*ix));
+	if ((mb->n && (ix->msgs = calloc(mb->n, sizeof(*ix->msgs))) == NULL) ||
+	    (mb->nvanished &&
+	    (ix->vanished = calloc(mb->nvanished, sizeof(*ix->vanished))) == NULL)) {
+		tern_index_clear(ix);
+		return -1;
+	}
+	ix->uidvalidity = mb->uidvalidity;
+	ix->uidnext = mb->uidnext;
+	ix->highestmodseq = mb->highestmodseq;
+	ix->vanished_floor = mb->vanished_floor;
+	memcpy(ix->st, mb->seen, sizeof(ix->st));
+	for (i = 0; i < mb->n; i++) {
+		const struct mbox_msg *m = &mb->msgs[i];
+		struct tern_index_msg *im;
+
+		if (mb->ngone && is_gone(mb, m->uid))
+			continue;
+		im = &ix->msgs[ix->nmsgs++];
+		im->uid = m->uid;
+		im->in_new = m->in_new;
+		im->modseq = m->modseq;
+		im->size = m->size;
+		im->vsize = m->vsize;
+		im->date = m->internal_date;
+		im->uidl = m->pop3_uidl;
+		im->uidl_len = m->pop3_uidl ? strlen(m->pop3_uidl) : 0;
+		im->name = m->name;
+		im->name_len = strlen(m->name);
+		im->base_len = m->base_len;
+		im->flags = m->flags;
+		im->keywords = m->keywords;
+	}
+	for (i = 0; i < mb->nvanished; i++) {
+		ix->vanished[i].lo = mb->vanished[i].lo;
+		ix->vanished[i].hi = mb->vanished[i].hi;
+		ix->vanished[i].modseq = mb->vanished[i].modseq;
+	}
+	ix->nvanished = mb->nvanished;
+	return 0;
+}
+
+int
+store_ix_write(const char *dir, const struct tern_index *ix, struct tern_index_stat *file_r)
+{
+	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
+	struct buf b = BUF_INIT;
+	struct stat sb;
+	int fd = -1, rc = -1;
+
+	if (store_path(tmp, sizeof(tmp), dir, NULL, INDEX_TMP) == -1 ||
+	    store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == -1)
+		return -1;
+	if (tern_index_encode(ix, &b) == -1) {
+		log_warnx("event=mailbox-index-unwritable dir=\"%s\" reason=encode", dir);
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    fileio_write_all(fd, b.data, b.len) == -1 || fstat(fd, &sb) == -1 ||
+	    rename(tmp, path) == -1) {
+		log_warn("mailbox: writing %s", path);
+		if (fd != -1)
+			(void)unlink(tmp);
+		goto out;
+	}
+	store_stat_fill(file_r, &sb, 0);
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	buf_release(&b);
+	/* An index that does not say what was handed out must not be
+	 * trusted by the next reader: gone, it is rebuilt with a floor. */
+	if (rc == -1)
+		(void)unlink(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------ vanished -- */
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Keeps the newest three quarters of MBOX_VANISHED_MAX ranges when there
+ * are more than that: the older ones' MODSEQs go under the floor. */
+static void
+vanished_trim(struct mbox_vanished *v, size_t *n, uint64_t *floor)
+{
+	uint64_t *ms, cut;
+	size_t i, k = 0, keep = MBOX_VANISHED_MAX * 3 / 4;
+
+	if (*n <= MBOX_VANISHED_MAX || (ms = calloc(*n, sizeof(*ms))) == NULL)
+		return;
+	for (i = 0; i < *n; i++)
+		ms[i] = v[i].modseq;
+	qsort(ms, *n, sizeof(*ms), cmp_u64);
+	cut = ms[*n - keep - 1];
+	free(ms);
+	for (i = 0; i < *n; i++) {
+		if (v[i].modseq > cut)
+			v[k++] = v[i];
+	}
+	*n = k;
+	if (cut > *floor)
+		*floor = cut;
+}
+
+int
+store_vanished_add(struct mbox_vanished **v, size_t *n, uint64_t *floor,
+    const struct mbox_vanished *add, size_t nadd)
+{
+	struct mbox_vanished *out, *old = *v;
+	size_t i = 0, j = 0, k = 0;
+
+	if (nadd == 0)
+		return 0;
+	if ((out = calloc(*n + nadd, sizeof(*out))) == NULL)
+		return -1;
+	/* Two sorted runs into one; what overlaps (it should not: a range
+	 * never holds a UID present when it was made) becomes one range at
+	 * the later MODSEQ, and so do touching ranges of one MODSEQ. */
+	while (i < *n || j < nadd) {
+		struct mbox_vanished r = (j == nadd || (i < *n && old[i].lo <= add[j].lo)) ?
+		    old[i++] : add[j++];
+
+		if (k > 0 && (r.lo <= out[k - 1].hi ||
+		    (r.lo == out[k - 1].hi + 1 && r.modseq == out[k - 1].modseq))) {
+			if (r.hi > out[k - 1].hi)
+				out[k - 1].hi = r.hi;
+			if (r.modseq > out[k - 1].modseq)
+				out[k - 1].modseq = r.modseq;
+			continue;
+		}
+		out[k++] = r;
+	}
+	vanished_trim(out, &k, floor);
+	free(old);
+	*v = out;
+	*n = k;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the sync -- */
+
+bool
+store_fast_sync(struct mbox *mb, bool read_only, struct store_ix *x)
+{
+	static const char *const names[TERN_INDEX_NSTAT] = { "new", "cur", UIDLIST };
+	struct tern_index_stat now[TERN_INDEX_NSTAT], ixst;
+	char path[MBOX_PATH_MAX];
+	struct stat sb;
+	int64_t t = store_now_ns();
+	size_t k;
+
+	/* An expunge a crash left half done is the full sync's to finish;
+	 * so is dropping what mbox_expunge removed. */
+	if (mb->ngone)
+		return false;
+	if (store_path(path, sizeof(path), mb->dir, NULL, EXPUNGE_LOG) == -1 ||
+	    stat(path, &sb) == 0 || errno != ENOENT)
+		return false;
+	for (k = 0; k < TERN_INDEX_NSTAT; k++) {
+		if (store_path(path, sizeof(path), mb->dir, NULL, names[k]) == -1)
+			return false;
+		store_stat_path(path, &now[k], t);
+		if (!now[k].valid)
+			return false;
+	}
+	if (store_path(path, sizeof(path), mb->dir, NULL, INDEX_FILE) == -1)
+		return false;
+	store_stat_path(path, &ixst, 0);
+	if (!ixst.valid)
+		return false;
+	if (mb->ix_same && store_stat_same(&ixst, &mb->ix_file)) {
+		for (k = 0; k < TERN_INDEX_NSTAT; k++) {
+			if (!store_stat_trusted(&mb->seen[k], &now[k]))
+				return false;
+		}
+		return read_only || !mb->has_new;
+	}
+	if (store_ix_read(mb->dir, x) == -1 || !x->ok)
+		return false;
+	/* An index older than what this session has handed out (put back
+	 * from a backup, or written before a failed write of ours) is not
+	 * used: the full sync rebuilds above both. */
+	if (mb->uidvalidity == x->ix.uidvalidity && mb->highestmodseq > x->ix.highestmodseq)
+		return false;
+	for (k = 0; k < TERN_INDEX_NSTAT; k++) {
+		if (!store_stat_trusted(&x->ix.st[k], &now[k]))
+			return false;
+	}
+	return store_ix_adopt(mb, x) == 0 && (read_only || !mb->has_new);
+}
