@@ -396,6 +396,7 @@ emit(struct sync *s, uint32_t uid, struct found *f, struct uidlist_rec *r)
 	    (m->pop3_uidl = str_dupn(uidl, uidl_len)) == NULL)
 		return -1;
 	m->uid = uid;
+	m->internal_date = b ? b->date : found_date(s, f);
 	m->name = f->name;
 	f->name = NULL;
 	m->base_len = f->base_len;
@@ -408,11 +409,9 @@ emit(struct sync *s, uint32_t uid, struct found *f, struct uidlist_rec *r)
 		/* New to the index: a new MODSEQ (all at the floor when the
 		 * index is rebuilt). */
 		m->modseq = s->have_base ? ++s->hms : s->floor;
-		m->internal_date = found_date(s, f);
 		s->changed = true;
 	} else {
 		s->bmatched[k] = true;
-		m->internal_date = b->date;
 		m->modseq = b->modseq;
 		if (b->flags != m->flags || b->keywords != m->keywords)
 			m->modseq = ++s->hms;   /* flags changed by anyone */
