@@ -827,7 +827,12 @@ full_sync(struct mbox *mb, bool read_only, const struct mbox_conf *conf, struct 
 	mb->vanished = v;
 	mb->nvanished = nv;
 	v = NULL;
-	if (!s.changed && !stats_changed(&s)) {
+	if (read_only && !s.st[TERN_INDEX_UIDLIST].valid) {
+		/* No dovecot-uidlist yet, and a read-only sync writes none: its
+		 * UIDVALIDITY would not hold, nor an index of it. */
+		commit_state(&s, false);
+		mb->ix_same = false;
+	} else if (!s.changed && !stats_changed(&s)) {
 		/* The index says all this already. */
 		commit_state(&s, false);
 		if (s.base_file) {
