@@ -314,6 +314,7 @@ struct sync {
 	struct tern_index base;
 	bool have_base;
 	bool base_file;             /* it is the file x, unchanged since read */
+	bool reset;                 /* its MODSEQs are not to be trusted: all at a new floor */
 	bool *bmatched;             /* base.msgs[k] is still there */
 	size_t bi;                  /* the next base message by uid */
 	/* What the sync makes: */
@@ -408,12 +409,12 @@ emit(struct sync *s, uint32_t uid, struct found *f, struct uidlist_rec *r)
 	if (b == NULL) {
 		/* New to the index: a new MODSEQ (all at the floor when the
 		 * index is rebuilt). */
-		m->modseq = s->have_base ? ++s->hms : s->floor;
+		m->modseq = s->have_base && !s->reset ? ++s->hms : s->floor;
 		s->changed = true;
 	} else {
 		s->bmatched[k] = true;
-		m->modseq = b->modseq;
-		if (b->flags != m->flags || b->keywords != m->keywords)
+		m->modseq = s->reset ? s->floor : b->modseq;
+		if (!s->reset && (b->flags != m->flags || b->keywords != m->keywords))
 			m->modseq = ++s->hms;   /* flags changed by anyone */
 		if (m->modseq != b->modseq || b->in_new != m->in_new || b->vsize != m->vsize ||
 		    b->name_len != strlen(m->name) || memcmp(b->name, m->name, b->name_len) != 0 ||
@@ -552,8 +553,8 @@ record_vanished(struct sync *s, struct mbox_vanished **v, size_t *nv)
 	uint64_t ms = 0;
 	int rc;
 
-	if (!s->have_base)
-		return 0;
+	if (!s->have_base || s->reset)
+		return 0;   /* below the floor */
 	if ((add = calloc(s->base.nmsgs + 1, sizeof(*add))) == NULL)
 		return -1;
 	for (k = 0; k < s->base.nmsgs; k++) {
@@ -688,16 +689,24 @@ choose_base(struct sync *s, struct store_ix *x)
 		why = x->err == TERN_INDEX_ERR_FOREIGN ? "foreign" :
 		    x->err == TERN_INDEX_ERR_VERSION ? "version" :
 		    x->err == TERN_INDEX_ERR_TORN ? "torn" : "damaged";
-	else if (mb->uidvalidity == x->ix.uidvalidity &&
-	    mb->highestmodseq > x->ix.highestmodseq)
-		why = "behind";
 	else {
 		/* The arrays move here; x keeps the text they point into. */
 		s->base = x->ix;
 		s->have_base = s->base_file = true;
 		x->ix.msgs = NULL;
 		x->ix.vanished = NULL;
-		return;
+		/* Its messages, names, dates and sizes hold; not its MODSEQs
+		 * when they may be older than what was handed out: written
+		 * before a crash that lost the last writes (a reboot since),
+		 * or behind this session (put back from a backup). */
+		if (!store_ix_this_boot(&s->base))
+			why = "reboot";
+		else if (mb->uidvalidity == s->base.uidvalidity &&
+		    mb->highestmodseq > s->base.highestmodseq)
+			why = "behind";
+		else
+			return;
+		s->reset = true;
 	}
 	if (x->missing && mb->highestmodseq == 0)
 		return;   /* a folder's first sync: nothing to say */
@@ -792,7 +801,12 @@ full_sync(struct mbox *mb, bool read_only, const struct mbox_conf *conf, struct 
 		s.floor = s.base.vanished_floor;
 		if (s.base.nmsgs && (s.bmatched = calloc(s.base.nmsgs, sizeof(bool))) == NULL)
 			goto fail;
-		if (s.base.nvanished) {
+		if (s.reset) {
+			/* Every message at a floor above all before, and the
+			 * expunges before it forgotten: clients look again. */
+			s.hms = s.floor = rebuild_floor(mb);
+			s.changed = true;
+		} else if (s.base.nvanished) {
 			if ((v = calloc(s.base.nvanished, sizeof(*v))) == NULL)
 				goto fail;
 			for (nv = 0; nv < s.base.nvanished; nv++) {

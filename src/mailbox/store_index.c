@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,46 @@ bool
 store_stat_trusted(const struct tern_index_stat *rec, const struct tern_index_stat *now)
 {
 	return store_stat_same(rec, now) && rec->check_ns - STORE_TICK_NS >= rec->mtime_ns;
+}
+
+/* ----------------------------------------------------------- boot id -- */
+
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+static char boot_id[TERN_INDEX_BOOT_LEN + 1];
+
+/* /proc/sys/kernel/random/boot_id without its dashes, or "". */
+static void
+boot_read(void)
+{
+	char raw[64];
+	size_t i, k = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, raw, sizeof(raw) - 1);
+	close(fd);
+	for (i = 0; n > 0 && i < (size_t)n && k < TERN_INDEX_BOOT_LEN; i++) {
+		if ((raw[i] >= '0' && raw[i] <= '9') || (raw[i] >= 'a' && raw[i] <= 'f'))
+			boot_id[k++] = raw[i];
+		else if (raw[i] != '-')
+			break;
+	}
+	boot_id[k == TERN_INDEX_BOOT_LEN ? k : 0] = '\0';
+}
+
+const char *
+store_boot_id(void)
+{
+	pthread_once(&boot_once, boot_read);
+	return boot_id;
+}
+
+bool
+store_ix_this_boot(const struct tern_index *ix)
+{
+	return strcmp(ix->boot, store_boot_id()) == 0;
 }
 
 /* ------------------------------------------------------------- reading -- */
@@ -239,6 +280,7 @@ store_ix_from_mb(const struct mbox *mb, struct tern_index *ix)
 		tern_index_clear(ix);
 		return -1;
 	}
+	memcpy(ix->boot, store_boot_id(), sizeof(ix->boot));
 	ix->uidvalidity = mb->uidvalidity;
 	ix->uidnext = mb->uidnext;
 	ix->highestmodseq = mb->highestmodseq;
@@ -417,7 +459,7 @@ store_fast_sync(struct mbox *mb, bool read_only, struct store_ix *x)
 		}
 		return read_only || !mb->has_new;
 	}
-	if (store_ix_read(mb->dir, x) == -1 || !x->ok)
+	if (store_ix_read(mb->dir, x) == -1 || !x->ok || !store_ix_this_boot(&x->ix))
 		return false;
 	/* An index older than what this session has handed out (put back
 	 * from a backup, or written before a failed write of ours) is not

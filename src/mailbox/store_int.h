@@ -102,6 +102,12 @@ bool store_stat_trusted(const struct tern_index_stat *rec, const struct tern_ind
 /* The same file, size and mtime (the index file as loaded). */
 bool store_stat_same(const struct tern_index_stat *a, const struct tern_index_stat *b);
 
+/* The system's boot id as tern-index keeps it (32 hex digits, "" when
+ * unknown). An index written before the last boot may have lost its last
+ * writes (no fsync): what it says of MODSEQs is not trusted. */
+const char *store_boot_id(void);
+bool store_ix_this_boot(const struct tern_index *ix);
+
 /* A tern-index file as read: ix spans data. */
 struct store_ix {
 	bool ok;                   /* ix holds a good file */

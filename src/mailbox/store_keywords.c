@@ -153,6 +153,7 @@ mbox_keyword(struct mbox *mb, const char *name, size_t len, bool create)
 	struct dovecot_keywords kw;
 	struct tern_index_stat st;
 	enum mbox_err err;
+	uint32_t used = 0;
 	int bit, lockfd;
 	size_t i;
 
@@ -172,7 +173,11 @@ mbox_keyword(struct mbox *mb, const char *name, size_t len, bool create)
 	keywords_take(mb, &kw, &st);
 	if ((bit = find(mb, name, len)) >= 0)
 		goto out;
-	for (i = 0; i < MBOX_KEYWORDS_MAX && mb->keywords[i] != NULL; i++)
+	/* A letter on a file that the file does not name (lost, or another
+	 * program's) is not free: Dovecot names it "unknown-<n>". */
+	for (i = 0; i < mb->n; i++)
+		used |= mb->msgs[i].keywords;
+	for (i = 0; i < MBOX_KEYWORDS_MAX && (mb->keywords[i] != NULL || (used >> i & 1)); i++)
 		;
 	if (i == MBOX_KEYWORDS_MAX)
 		goto out;

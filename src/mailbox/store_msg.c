@@ -243,7 +243,7 @@ index_now(struct mbox *mb, struct store_ix *x, struct tern_index **disk_r)
 		return true;
 	mb->ix_same = false;
 	if (store_ix_read(mb->dir, x) == -1 || !x->ok || x->ix.uidvalidity != mb->uidvalidity ||
-	    x->ix.highestmodseq < mb->highestmodseq)
+	    x->ix.highestmodseq < mb->highestmodseq || !store_ix_this_boot(&x->ix))
 		return false;
 	*disk_r = &x->ix;
 	return true;

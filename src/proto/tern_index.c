@@ -232,6 +232,38 @@ read_range(struct cursor *c, const struct tern_index *ix, struct tern_index_rang
 	    r->modseq >= 1 && r->modseq <= ix->highestmodseq;
 }
 
+static bool
+boot_ok(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n != TERN_INDEX_BOOT_LEN)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* "B<32 hex>" or "B-", the end of the header line. */
+static bool
+read_boot(struct cursor *c, char *boot)
+{
+	if (!take_char(c, 'B'))
+		return false;
+	if (c->n - c->i == 1 && c->p[c->i] == '-') {
+		boot[0] = '\0';
+		return true;
+	}
+	if (!boot_ok(c->p + c->i, c->n - c->i))
+		return false;
+	memcpy(boot, c->p + c->i, TERN_INDEX_BOOT_LEN);
+	boot[TERN_INDEX_BOOT_LEN] = '\0';
+	c->i = c->n;
+	return true;
+}
+
 static int
 hex_val(char ch)
 {
@@ -293,7 +325,8 @@ tern_index_parse(const char *data, size_t len, const struct tern_index_limits *l
 	    !take_field(&c, 'V', &uidvalidity, false) || !take_field(&c, 'N', &uidnext, false) ||
 	    !take_field(&c, 'M', &ix->highestmodseq, false) ||
 	    !take_field(&c, 'F', &ix->vanished_floor, false) ||
-	    !take_field(&c, 'C', &nmsgs, false) || !take_field(&c, 'X', &nvanished, true) ||
+	    !take_field(&c, 'C', &nmsgs, false) || !take_field(&c, 'X', &nvanished, false) ||
+	    !read_boot(&c, ix->boot) ||
 	    uidvalidity == 0 || uidvalidity > UINT32_MAX || uidnext == 0 ||
 	    uidnext > UINT32_MAX || ix->highestmodseq == 0 ||
 	    ix->vanished_floor > ix->highestmodseq)
@@ -393,12 +426,13 @@ encode(const struct tern_index *ix, struct buf *out)
 	char *p;
 
 	if (ix->uidvalidity == 0 || ix->uidnext == 0 || ix->highestmodseq == 0 ||
-	    ix->vanished_floor > ix->highestmodseq)
+	    ix->vanished_floor > ix->highestmodseq ||
+	    (ix->boot[0] != '\0' && !boot_ok(ix->boot, strnlen(ix->boot, sizeof(ix->boot)))))
 		return -1;
-	if (buf_printf(out, TERN_INDEX_MAGIC " %d\nV%lu N%lu M%llu F%llu C%zu X%zu\n",
+	if (buf_printf(out, TERN_INDEX_MAGIC " %d\nV%lu N%lu M%llu F%llu C%zu X%zu B%s\n",
 	    TERN_INDEX_VERSION, (unsigned long)ix->uidvalidity, (unsigned long)ix->uidnext,
 	    (unsigned long long)ix->highestmodseq, (unsigned long long)ix->vanished_floor,
-	    ix->nmsgs, ix->nvanished) == -1)
+	    ix->nmsgs, ix->nvanished, ix->boot[0] ? ix->boot : "-") == -1)
 		return -1;
 	for (k = 0; k < TERN_INDEX_NSTAT; k++) {
 		const struct tern_index_stat *st = &ix->st[k];

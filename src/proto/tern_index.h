@@ -8,7 +8,7 @@
  * cur/ and dovecot-uidlist looked when it was written.
  *
  *     tern-index 1
- *     V<uidvalidity> N<uidnext> M<highestmodseq> F<vanished floor> C<msgs> X<ranges>
+ *     V<uidvalidity> N<uidnext> M<highestmodseq> F<vanished floor> C<msgs> X<ranges> B<boot>
  *     new <valid> <ino> <size> <mtime ns> <checked ns>
  *     cur ...
  *     uidlist ...
@@ -65,7 +65,13 @@ struct tern_index_range {
 	uint64_t modseq;      /* at this MODSEQ */
 };
 
+#define TERN_INDEX_BOOT_LEN 32
+
 struct tern_index {
+	/* The system's boot id (32 hex digits) when it was written, "" for
+	 * unknown: an index from before a reboot may be older than what was
+	 * handed out (it is written without fsync). */
+	char boot[TERN_INDEX_BOOT_LEN + 1];
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
@@ -105,7 +111,7 @@ enum tern_index_err {
  * that maildir_name_parse takes; a UIDL of 1-70 octets 0x21-0x7e;
  * ranges lo <= hi < uidnext, ascending and disjoint, 1 <= modseq <=
  * highestmodseq; floor <= highestmodseq; uidvalidity, uidnext and
- * highestmodseq not 0. ix is cleared first; clear it after, either way.
+ * highestmodseq not 0; a boot id of 32 lower-case hex digits, or "-". ix is cleared first; clear it after, either way.
  */
 enum tern_index_err tern_index_parse(const char *data, size_t len,
     const struct tern_index_limits *lim, struct tern_index *ix);

@@ -16,7 +16,8 @@
  * - keywords: made in dovecot-keywords, found without case, 26 at most;
  * - expunges go into vanished[] at a new MODSEQ, in ranges that hold no
  *   UID still there; a lost or torn index is rebuilt above every MODSEQ
- *   handed out; the vanished list keeps 10,000 ranges at most;
+ *   handed out, and so is one written before a reboot (its last writes
+ *   may be lost); the vanished list keeps 10,000 ranges at most;
  * - APPEND and COPY are seen by the next sync of a trusted folder;
  * - a read-only sync moves nothing and leaves the index asking for a
  *   listing; \Recent goes to the sync that moves a message;
@@ -42,6 +43,7 @@
 #include "mailbox/store.h"
 #include "mailbox/store_int.h"
 #include "proto/maildir_name.h"
+#include "proto/tern_index.h"
 
 static char root[64], box[128];
 static const struct mbox_conf conf = { .hostname = "test.example", .lock_timeout = 2 };
@@ -347,8 +349,15 @@ test_keywords(void **state)
 	assert_string_equal(other.msgs[1].name, "1700000002.M2P1.a:2,b");
 	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
 	assert_int_equal(mb.msgs[1].keywords, 1u << 1);
+	/* a letter on a file but without a name is not given to a new one */
+	outside_rename(&mb, 2, "d");
+	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
+	assert_int_equal(mb.msgs[2].keywords, 1u << 3);
+	assert_int_equal(mbox_keyword(&mb, "kw2", 3, true), 2);
+	assert_int_equal(mbox_keyword(&mb, "kw4", 3, true), 4);
+	assert_int_equal(mbox_sync(&other, box, false, &conf), MBOX_OK);
 	/* 26 letters: the 27th name has none */
-	for (i = 2; i < MBOX_KEYWORDS_MAX; i++) {
+	for (i = 5; i < MBOX_KEYWORDS_MAX; i++) {
 		snprintf(name, sizeof(name), "kw%d", i);
 		assert_int_equal(mbox_keyword(&other, name, strlen(name), true), i);
 	}
@@ -452,6 +461,73 @@ test_expunge_and_rebuild(void **state)
 		mbox_free(&cold);
 	}
 	mbox_free(&mb);
+}
+
+/* The folder's index as if written before a reboot (another boot id). */
+static void
+index_from_another_boot(void)
+{
+	const struct tern_index_limits lim = TERN_INDEX_LIMITS_DEFAULT;
+	struct tern_index ix;
+	struct buf in = BUF_INIT, out = BUF_INIT;
+	char path[256];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tern-index", box);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(buf_reserve(&in, 1 << 16), 0);
+	in.len = (size_t)read(fd, in.data, 1 << 16);
+	close(fd);
+	assert_int_equal(tern_index_parse(in.data, in.len, &lim, &ix), TERN_INDEX_OK);
+	assert_string_equal(ix.boot, store_boot_id());
+	memcpy(ix.boot, "00000000000000000000000000000001", sizeof(ix.boot));
+	assert_int_equal(tern_index_encode(&ix, &out), 0);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(out.data, 1, out.len, f), out.len);
+	fclose(f);
+	tern_index_clear(&ix);
+	buf_release(&in);
+	buf_release(&out);
+}
+
+static void
+test_reboot(void **state)
+{
+	struct mbox mb = { 0 }, cold = { 0 };
+	size_t del[1] = { 4 };
+	uint64_t hms;
+	int64_t date;
+
+	(void)state;
+	assert_int_equal(strlen(store_boot_id()), TERN_INDEX_BOOT_LEN);
+	trusted_five(&mb);
+	assert_int_equal(mbox_expunge(&mb, del, 1, NULL, 0, 0, &conf), MBOX_OK);
+	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
+	backdate(box);
+	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
+	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
+	assert_true(mb.fast);
+	hms = mb.highestmodseq;
+	date = mb.msgs[0].internal_date;
+	assert_int_equal(mb.nvanished, 1);
+	/* Written before a crash, its last writes maybe lost (no fsync): its
+	 * MODSEQs are not trusted even though the folder is as it says. The
+	 * messages keep what the index knew of them. */
+	index_from_another_boot();
+	assert_int_equal(mbox_sync(&cold, box, false, &conf), MBOX_OK);
+	assert_false(cold.fast);
+	assert_int_equal(cold.n, 4);
+	assert_true(cold.highestmodseq > hms);
+	assert_true(cold.vanished_floor == cold.highestmodseq);
+	assert_int_equal(cold.nvanished, 0);
+	assert_true(cold.msgs[3].modseq == cold.highestmodseq);
+	assert_true(cold.msgs[0].internal_date == date);
+	/* and the index is this boot's now */
+	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
+	assert_true(mb.highestmodseq == cold.highestmodseq);
+	mbox_free(&mb);
+	mbox_free(&cold);
 }
 
 static void
@@ -667,6 +743,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_modseq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge_and_rebuild, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reboot, setup, teardown),
 		cmocka_unit_test(test_vanished_bounded),
 		cmocka_unit_test_setup_teardown(test_append_copy_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),

@@ -43,7 +43,7 @@ with_end(const char *body)
 /* A folder of three messages and two vanished ranges, and its file. */
 static const char file_body[] =
 	HDR
-	"V1796109718 N9 M1796109718248462 F1796109718248458 C3 X2\n"
+	"V1796109718 N9 M1796109718248462 F1796109718248458 C3 X2 B0123456789abcdef0123456789abcdef\n"
 	STATS
 	"m 3 1796109718248460 17 20 1796109718 c - 1700000003.M3P1.host:2,Fa\n"
 	"m 4 1796109718248458 100 - -5 n P0000000474a1b2c3 1700000004.M4P1.host,S=100\n"
@@ -55,6 +55,7 @@ static void
 fill(struct tern_index *ix, struct tern_index_msg *m, struct tern_index_range *r)
 {
 	memset(ix, 0, sizeof(*ix));
+	memcpy(ix->boot, "0123456789abcdef0123456789abcdef", 33);
 	ix->uidvalidity = 1796109718;
 	ix->uidnext = 9;
 	ix->highestmodseq = 1796109718248462ull;
@@ -96,6 +97,7 @@ test_round_trip(void **state)
 	if (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0)
 		fail_msg("encoded:\n%s\nwant:\n%s", buf_cstr(&b), want);
 	assert_int_equal(tern_index_parse(b.data, b.len, &lim, &back), TERN_INDEX_OK);
+	assert_string_equal(back.boot, "0123456789abcdef0123456789abcdef");
 	assert_int_equal(back.uidvalidity, 1796109718u);
 	assert_int_equal(back.uidnext, 9);
 	assert_true(back.highestmodseq == 1796109718248462ull);
@@ -168,7 +170,7 @@ struct bad {
 	enum tern_index_err err;
 };
 
-#define V3 "V5 N9 M100 F50 C1 X0\n"
+#define V3 "V5 N9 M100 F50 C1 X0 B-\n"
 #define M1 "m 3 60 17 20 1796109718 c - 1700000003.M3P1.host:2,S\n"
 
 static const struct bad bad[] = {
@@ -180,19 +182,26 @@ static const struct bad bad[] = {
 	{ "no end line", HDR V3 STATS M1, true, TERN_INDEX_ERR_TORN },
 	{ "cut end line", HDR V3 STATS M1 "end 0123", true, TERN_INDEX_ERR_TORN },
 	{ "wrong sum", HDR V3 STATS M1 "end 0123456789abcdef\n", true, TERN_INDEX_ERR_TORN },
-	{ "upper-case sum", HDR "V1 N1 M1 F1 C0 X0\n" STATS "end 9E3779B97F4A7C15\n", true,
+	{ "upper-case sum", HDR "V1 N1 M1 F1 C0 X0 B-\n" STATS "end 9E3779B97F4A7C15\n", true,
 	  TERN_INDEX_ERR_TORN },
-	{ "V0", HDR "V0 N9 M100 F50 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "N0", HDR "V5 N0 M100 F50 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "M0", HDR "V5 N9 M0 F0 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "F over M", HDR "V5 N9 M100 F101 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "V over 2^32", HDR "V4294967296 N9 M100 F50 C1 X0\n" STATS M1, false,
+	{ "V0", HDR "V0 N9 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "N0", HDR "V5 N0 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "M0", HDR "V5 N9 M0 F0 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "F over M", HDR "V5 N9 M100 F101 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "V over 2^32", HDR "V4294967296 N9 M100 F50 C1 X0 B-\n" STATS M1, false,
 	  TERN_INDEX_ERR_HEADER },
-	{ "fields out of order", HDR "N9 V5 M100 F50 C1 X0\n" STATS M1, false,
+	{ "fields out of order", HDR "N9 V5 M100 F50 C1 X0 B-\n" STATS M1, false,
 	  TERN_INDEX_ERR_HEADER },
-	{ "no X", HDR "V5 N9 M100 F50 C1\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "extra field", HDR "V5 N9 M100 F50 C1 X0 Y1\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "leading zero", HDR "V05 N9 M100 F50 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "no X", HDR "V5 N9 M100 F50 C1 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "no B", HDR "V5 N9 M100 F50 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "B too short", HDR "V5 N9 M100 F50 C1 X0 B0123456789abcdef0123456789abcde\n" STATS M1,
+	  false, TERN_INDEX_ERR_HEADER },
+	{ "B upper case", HDR "V5 N9 M100 F50 C1 X0 B0123456789ABCDEF0123456789abcdef\n" STATS M1,
+	  false, TERN_INDEX_ERR_HEADER },
+	{ "B with dashes", HDR "V5 N9 M100 F50 C1 X0 B01234567-89ab-cdef-0123-456789abcdef\n"
+	  STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "extra field", HDR "V5 N9 M100 F50 C1 X0 B- Y1\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "leading zero", HDR "V05 N9 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
 	{ "stats out of order", HDR V3 "cur 1 1 1 1 1\nnew 1 1 1 1 1\nuidlist 1 1 1 1 1\n" M1,
 	  false, TERN_INDEX_ERR_HEADER },
 	{ "stat valid 2", HDR V3 "new 2 1 1 1 1\ncur 1 1 1 1 1\nuidlist 1 1 1 1 1\n" M1,
@@ -222,28 +231,28 @@ static const struct bad bad[] = {
 	{ "dot name", HDR V3 STATS "m 3 60 17 20 1 c - .a\n", false, TERN_INDEX_ERR_MSG },
 	{ "name with CR", HDR V3 STATS "m 3 60 17 20 1 c - a\r\n", false, TERN_INDEX_ERR_MSG },
 	{ "two spaces", HDR V3 STATS "m 3  60 17 20 1 c - a\n", false, TERN_INDEX_ERR_MSG },
-	{ "uids not ascending", HDR "V5 N9 M100 F50 C2 X0\n" STATS M1 M1, false,
+	{ "uids not ascending", HDR "V5 N9 M100 F50 C2 X0 B-\n" STATS M1 M1, false,
 	  TERN_INDEX_ERR_MSG },
-	{ "C over the lines", HDR "V5 N9 M100 F50 C2 X0\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
-	{ "C under the lines", HDR "V5 N9 M100 F50 C0 X0\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
-	{ "C the file cannot hold", HDR "V5 N9 M100 F50 C9999999 X0\n" STATS M1, false,
+	{ "C over the lines", HDR "V5 N9 M100 F50 C2 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
+	{ "C under the lines", HDR "V5 N9 M100 F50 C0 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
+	{ "C the file cannot hold", HDR "V5 N9 M100 F50 C9999999 X0 B-\n" STATS M1, false,
 	  TERN_INDEX_ERR_COUNT },
-	{ "C over the limit", HDR "V5 N9 M100 F50 C10000001 X0\n" STATS M1, false,
+	{ "C over the limit", HDR "V5 N9 M100 F50 C10000001 X0 B-\n" STATS M1, false,
 	  TERN_INDEX_ERR_TOO_MANY },
-	{ "X over the lines", HDR "V5 N9 M100 F50 C1 X1\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
-	{ "range lo 0", HDR "V5 N9 M100 F50 C1 X1\n" STATS M1 "x 0 1 60\n", false,
+	{ "X over the lines", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
+	{ "range lo 0", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 0 1 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range lo over hi", HDR "V5 N9 M100 F50 C1 X1\n" STATS M1 "x 2 1 60\n", false,
+	{ "range lo over hi", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 2 1 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range at uidnext", HDR "V5 N9 M100 F50 C1 X1\n" STATS M1 "x 1 9 60\n", false,
+	{ "range at uidnext", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 1 9 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range modseq over M", HDR "V5 N9 M100 F50 C1 X1\n" STATS M1 "x 1 2 101\n", false,
+	{ "range modseq over M", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 1 2 101\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "ranges overlap", HDR "V5 N9 M100 F50 C1 X2\n" STATS M1 "x 1 4 60\nx 4 5 60\n", false,
+	{ "ranges overlap", HDR "V5 N9 M100 F50 C1 X2 B-\n" STATS M1 "x 1 4 60\nx 4 5 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range with a tail", HDR "V5 N9 M100 F50 C1 X1\n" STATS M1 "x 1 2 60 7\n", false,
+	{ "range with a tail", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 1 2 60 7\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range before messages", HDR "V5 N9 M100 F50 C1 X1\n" STATS "x 1 2 60\n" M1, false,
+	{ "range before messages", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS "x 1 2 60\n" M1, false,
 	  TERN_INDEX_ERR_MSG },
 };
 
@@ -325,6 +334,8 @@ test_encode_refuses(void **state)
 		undo; \
 	} while (0)
 	REFUSED(ix.uidvalidity = 0, (void)0);
+	REFUSED(ix.boot[3] = 'X', (void)0);
+	REFUSED(ix.boot[31] = '\0', (void)0);
 	REFUSED(ix.highestmodseq = 0, (void)0);
 	REFUSED(ix.vanished_floor = ix.highestmodseq + 1, (void)0);
 	REFUSED(m[1].uid = 3, (void)0);
