@@ -181,17 +181,23 @@ store_vsize_end(const struct store_vsize *v)
 	return v->n + (v->cr ? 2 : 0);
 }
 
+/* Reads f (in the directory dfd) for its virtual size; its mtime, the
+ * internal date, comes with it. */
 static int
-file_vsize(const char *dir, const struct found *f, uint64_t *vsize_r)
+file_vsize(int dfd, struct found *f, uint64_t *vsize_r)
 {
-	char path[MBOX_PATH_MAX], in[16384];
+	char in[16384];
 	struct store_vsize v = { 0 };
+	struct stat st;
 	ssize_t got;
 	int fd;
 
-	if (store_path(path, sizeof(path), dir, f->in_new ? "new" : "cur", f->name) == -1 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = openat(dfd, f->name, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
+	if (!f->has_date && fstat(fd, &st) == 0) {
+		f->date = (int64_t)st.st_mtime;
+		f->has_date = true;
+	}
 	while ((got = read(fd, in, sizeof(in))) > 0)
 		store_vsize_feed(&v, in, (size_t)got);
 	close(fd);
@@ -228,7 +234,7 @@ rec_vsize(const struct uidlist_rec *r, uint64_t *vsize_r)
  * none). -1 when out of memory.
  */
 static int
-vsize_fill(const char *dir, struct found *f, char **ext, uint64_t known, bool read_only,
+vsize_fill(const int *dfd, struct found *f, char **ext, uint64_t known, bool read_only,
     bool *dirty)
 {
 	struct uidlist_rec r = { .ext = *ext };
@@ -247,7 +253,7 @@ vsize_fill(const char *dir, struct found *f, char **ext, uint64_t known, bool re
 		f->vsize = known;
 		return 0;
 	}
-	if (read_only || file_vsize(dir, f, &v) == -1)
+	if (read_only || file_vsize(dfd[f->in_new ? 0 : 1], f, &v) == -1)
 		return 0;
 	f->vsize = v;
 	if (buf_printf(&b, "%s%sW%llu", *ext ? *ext : "", *ext ? " " : "",
@@ -326,19 +332,18 @@ struct sync {
 	bool unnumbered[2];         /* read-only: files without a UID in new/ cur/ */
 	struct tern_index_stat st[TERN_INDEX_NSTAT];
 	size_t moved;
+	int dfd[2];                 /* new/ and cur/ (O_PATH), -1 if not open */
 };
 
 /* A message's internal date: its mtime (Dovecot's received date). */
 static int64_t
 found_date(struct sync *s, const struct found *f)
 {
-	char path[MBOX_PATH_MAX];
 	struct stat st;
 
 	if (f->has_date)
 		return f->date;
-	if (store_path(path, sizeof(path), s->dir, f->in_new ? "new" : "cur", f->name) == 0 &&
-	    stat(path, &st) == 0)
+	if (fstatat(s->dfd[f->in_new ? 0 : 1], f->name, &st, 0) == 0)
 		return (int64_t)st.st_mtime;
 	return (int64_t)time(NULL);   /* gone meanwhile: the next sync drops it */
 }
@@ -379,11 +384,11 @@ emit(struct sync *s, uint32_t uid, struct found *f, struct uidlist_rec *r)
 	    (b->base_len != f->base_len || memcmp(b->name, f->name, f->base_len) != 0))
 		b = NULL;   /* another file under that UID (a list rebuilt): new to the index */
 	if (r) {
-		if (vsize_fill(s->dir, f, &r->ext, b ? b->vsize : MBOX_VSIZE_UNKNOWN, s->read_only,
+		if (vsize_fill(s->dfd, f, &r->ext, b ? b->vsize : MBOX_VSIZE_UNKNOWN, s->read_only,
 		    &s->dirty) == -1)
 			return -1;
 	} else {
-		int rc = vsize_fill(s->dir, f, &ext, MBOX_VSIZE_UNKNOWN, s->read_only, &s->dirty);
+		int rc = vsize_fill(s->dfd, f, &ext, MBOX_VSIZE_UNKNOWN, s->read_only, &s->dirty);
 
 		if (rc == 0)
 			rc = uidlist_append(&s->ul, uid, ext, f->name, f->base_len);
@@ -769,7 +774,7 @@ commit_state(struct sync *s, bool write_index)
 static enum mbox_err
 full_sync(struct mbox *mb, bool read_only, const struct mbox_conf *conf, struct store_ix *x)
 {
-	struct sync s = { .mb = mb, .dir = mb->dir, .read_only = read_only };
+	struct sync s = { .mb = mb, .dir = mb->dir, .read_only = read_only, .dfd = { -1, -1 } };
 	struct mbox_vanished *v = NULL;
 	size_t nv = 0;
 	char path[MBOX_PATH_MAX];
@@ -786,10 +791,14 @@ full_sync(struct mbox *mb, bool read_only, const struct mbox_conf *conf, struct 
 	/* Seen before the listing: a change during it makes the next sync
 	 * look again. */
 	t = store_now_ns();
-	if (store_path(path, sizeof(path), s.dir, "new", NULL) == 0)
+	if (store_path(path, sizeof(path), s.dir, "new", NULL) == 0) {
 		store_stat_path(path, &s.st[TERN_INDEX_NEW], t);
-	if (store_path(path, sizeof(path), s.dir, "cur", NULL) == 0)
+		s.dfd[0] = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (store_path(path, sizeof(path), s.dir, "cur", NULL) == 0) {
 		store_stat_path(path, &s.st[TERN_INDEX_CUR], t);
+		s.dfd[1] = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (store_uidlist_load(s.dir, &s.ul, &s.dirty, &s.st[TERN_INDEX_UIDLIST]) == -1)
 		goto fail;
 	if (s.have_base && s.base.uidvalidity != s.ul.uidvalidity) {
@@ -860,6 +869,10 @@ fail:
 	err = errno == ENOMEM ? MBOX_NOMEM : MBOX_IO;
 out:
 	store_lock_drop(s.dir, lockfd);
+	if (s.dfd[0] != -1)
+		close(s.dfd[0]);
+	if (s.dfd[1] != -1)
+		close(s.dfd[1]);
 	msgs_free(s.out, s.nout);
 	free(v);
 	free(s.bmatched);
