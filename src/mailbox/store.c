@@ -674,19 +674,16 @@ static void
 choose_base(struct sync *s, struct store_ix *x)
 {
 	struct mbox *mb = s->mb;
-	struct tern_index_stat now;
-	char path[MBOX_PATH_MAX];
 	const char *why = NULL;
 
-	if (store_path(path, sizeof(path), s->dir, NULL, INDEX_FILE) == -1)
-		return;
-	store_stat_path(path, &now, 0);
-	if (mb->ix_same && store_stat_same(&now, &mb->ix_file)) {
+	if (store_ix_holds(mb)) {
 		if (store_ix_from_mb(mb, &s->base) == 0)
 			s->have_base = true;
 		return;
 	}
-	if (!(x->ok && store_stat_same(&now, &x->file)) && store_ix_read(s->dir, x) == -1)
+	/* Read again: x was read before the lock, and a writer may have
+	 * come between (a new index, or a record appended to its log). */
+	if (store_ix_read(s->dir, x) == -1)
 		why = "unreadable";
 	else if (x->missing)
 		why = "missing";
@@ -766,6 +763,8 @@ commit_state(struct sync *s, bool write_index)
 		return;
 	if (store_ix_write(s->dir, &ix, &file) == 0) {
 		mb->ix_file = file;
+		mb->ix_gen = ix.gen;
+		memset(&mb->log_file, 0, sizeof(mb->log_file));
 		mb->ix_same = true;
 	}
 	tern_index_clear(&ix);
@@ -860,6 +859,8 @@ full_sync(struct mbox *mb, bool read_only, const struct mbox_conf *conf, struct 
 		commit_state(&s, false);
 		if (s.base_file) {
 			mb->ix_file = x->file;
+			mb->log_file = x->log_file;
+			mb->ix_gen = x->ix.gen;
 			mb->ix_same = true;
 		}
 	} else

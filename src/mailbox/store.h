@@ -96,8 +96,11 @@ struct mbox {
 	                            * dovecot-uidlist: the index said nothing changed */
 
 	/* The store's own, between calls: */
-	bool ix_same;              /* msgs is what tern-index, as ix_file, holds */
+	bool ix_same;              /* msgs is what tern-index (as ix_file) and its
+	                            * log (as log_file; !valid: none) hold */
 	struct tern_index_stat ix_file;
+	struct tern_index_stat log_file;
+	uint64_t ix_gen;           /* that index's generation */
 	struct tern_index_stat seen[TERN_INDEX_NSTAT];  /* new/ cur/ uidlist as last looked at */
 	struct tern_index_stat kw_file;    /* dovecot-keywords as read */
 	uint32_t *gone;            /* owned: UIDs mbox_expunge removed from the index */

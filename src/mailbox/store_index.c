@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,7 +131,134 @@ store_ix_free(struct store_ix *x)
 {
 	tern_index_clear(&x->ix);
 	buf_release(&x->data);
+	buf_release(&x->logdata);
 	memset(x, 0, sizeof(*x));
+}
+
+/* A whole file into b, with its stat; *missing when there is none. */
+static int
+read_whole(const char *path, struct buf *b, struct tern_index_stat *st, bool *missing)
+{
+	struct stat sb;
+	int fd;
+
+	*missing = false;
+	memset(st, 0, sizeof(*st));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		*missing = true;
+		return 0;
+	}
+	/* The stat of what is read: a rename meanwhile is another file. */
+	if (fstat(fd, &sb) == -1 ||
+	    (sb.st_size > 0 && buf_reserve(b, (size_t)sb.st_size + 1) == -1) ||
+	    fileio_read_all(fd, b) == -1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	store_stat_fill(st, &sb, 0);
+	return 0;
+}
+
+static int
+cmp_range(const void *a, const void *b)
+{
+	const struct mbox_vanished *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static struct tern_index_msg *
+find_msg(struct tern_index *ix, uint32_t uid)
+{
+	size_t lo = 0, hi = ix->nmsgs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ix->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ix->nmsgs && ix->msgs[lo].uid == uid ? &ix->msgs[lo] : NULL;
+}
+
+/* The log's records onto the index: new names and MODSEQs, then the
+ * expunged messages out and their ranges in. -1 no memory. */
+static int
+apply_log(struct tern_index *ix, const struct tern_index_logrec *rs, size_t n)
+{
+	struct mbox_vanished *v = NULL, *add = NULL;
+	size_t i, k, a, nv = ix->nvanished, nadd = 0;
+	struct tern_index_range *r;
+
+	if ((nv && (v = calloc(nv, sizeof(*v))) == NULL) ||
+	    (n && (add = calloc(n, sizeof(*add))) == NULL))
+		goto nomem;
+	for (i = 0; i < nv; i++) {
+		v[i].lo = ix->vanished[i].lo;
+		v[i].hi = ix->vanished[i].hi;
+		v[i].modseq = ix->vanished[i].modseq;
+	}
+	for (i = 0; i < n; i++) {
+		const struct tern_index_logrec *l = &rs[i];
+		struct tern_index_msg *m;
+
+		if (l->modseq > ix->highestmodseq)
+			ix->highestmodseq = l->modseq;
+		if (l->kind == 'x') {
+			add[nadd].lo = l->uid;
+			add[nadd].hi = l->hi;
+			add[nadd++].modseq = l->modseq;
+			continue;
+		}
+		if ((m = find_msg(ix, l->uid)) == NULL)
+			continue;   /* expunged since */
+		m->name = l->name;
+		m->name_len = l->name_len;
+		m->base_len = l->base_len;
+		m->flags = l->flags;
+		m->keywords = l->keywords;
+		m->in_new = l->in_new;
+		if (l->modseq > m->modseq)
+			m->modseq = l->modseq;
+	}
+	/* Both by uid: one walk takes the expunged ones out. */
+	qsort(add, nadd, sizeof(*add), cmp_range);
+	for (i = k = a = 0; i < ix->nmsgs; i++) {
+		uint32_t uid = ix->msgs[i].uid;
+		bool gone = false;
+
+		for (; a < nadd && add[a].hi < uid; a++)
+			;
+		for (size_t b = a; b < nadd && add[b].lo <= uid && !gone; b++)
+			gone = uid <= add[b].hi;
+		if (!gone)
+			ix->msgs[k++] = ix->msgs[i];
+	}
+	ix->nmsgs = k;
+	if (nadd && store_vanished_add(&v, &nv, &ix->vanished_floor, add, nadd) == -1)
+		goto nomem;
+	if ((r = calloc(nv + 1, sizeof(*r))) == NULL)
+		goto nomem;
+	for (i = 0; i < nv; i++) {
+		r[i].lo = v[i].lo;
+		r[i].hi = v[i].hi;
+		r[i].modseq = v[i].modseq;
+	}
+	free(ix->vanished);
+	ix->vanished = r;
+	ix->nvanished = nv;
+	free(v);
+	free(add);
+	return 0;
+nomem:
+	free(v);
+	free(add);
+	return -1;
 }
 
 int
@@ -138,40 +266,117 @@ store_ix_read(const char *dir, struct store_ix *x)
 {
 	const struct tern_index_limits lim = TERN_INDEX_LIMITS_DEFAULT;
 	char path[MBOX_PATH_MAX];
-	struct stat sb;
-	int fd;
+	struct tern_index_logrec *rs = NULL;
+	size_t nrs = 0;
+	bool missing;
+	enum tern_index_err le;
 
 	store_ix_free(x);
 	if (store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == -1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno != ENOENT)
-			return -1;
-		x->missing = true;
+	if (read_whole(path, &x->data, &x->file, &x->missing) == -1)
+		goto fail;
+	if (x->missing)
+		return 0;
+	x->err = tern_index_parse(x->data.data ? x->data.data : "", x->data.len, &lim, &x->ix);
+	if (x->err == TERN_INDEX_ERR_NOMEM)
+		goto nomem;
+	if (x->err != TERN_INDEX_OK) {
+		tern_index_clear(&x->ix);
 		return 0;
 	}
-	/* The stat of what is read: a rename meanwhile is another file. */
-	if (fstat(fd, &sb) == -1 ||
-	    (sb.st_size > 0 && buf_reserve(&x->data, (size_t)sb.st_size + 1) == -1) ||
-	    fileio_read_all(fd, &x->data) == -1) {
-		close(fd);
-		store_ix_free(x);
-		return -1;
+	/* Its log: another index's (a crash between a new index and the
+	 * log's unlink) is nothing to this one. */
+	if (store_path(path, sizeof(path), dir, NULL, INDEX_LOG) == -1 ||
+	    read_whole(path, &x->logdata, &x->log_file, &missing) == -1)
+		goto fail;
+	if (!missing) {
+		le = tern_index_log_parse(x->logdata.data ? x->logdata.data : "", x->logdata.len,
+		    x->ix.gen, lim.msgs_max, &rs, &nrs);
+		if (le == TERN_INDEX_ERR_NOMEM)
+			goto nomem;
+		if (le != TERN_INDEX_OK && le != TERN_INDEX_ERR_FOREIGN) {
+			/* What was handed out is not all known: rebuilt. */
+			x->err = TERN_INDEX_ERR_MSG;
+			tern_index_clear(&x->ix);
+			return 0;
+		}
+		if (apply_log(&x->ix, rs, nrs) == -1) {
+			free(rs);
+			goto nomem;
+		}
+		free(rs);
 	}
-	close(fd);
-	store_stat_fill(&x->file, &sb, 0);
-	x->err = tern_index_parse(x->data.data ? x->data.data : "", x->data.len, &lim, &x->ix);
-	if (x->err == TERN_INDEX_ERR_NOMEM) {
-		store_ix_free(x);
-		errno = ENOMEM;
-		return -1;
-	}
-	x->ok = x->err == TERN_INDEX_OK;
-	if (!x->ok)
-		tern_index_clear(&x->ix);
+	x->ok = true;
 	return 0;
+nomem:
+	errno = ENOMEM;
+fail:
+	store_ix_free(x);
+	return -1;
+}
+
+bool
+store_ix_holds(const struct mbox *mb)
+{
+	struct tern_index_stat now;
+	char path[MBOX_PATH_MAX];
+
+	if (!mb->ix_same || store_path(path, sizeof(path), mb->dir, NULL, INDEX_FILE) == -1)
+		return false;
+	store_stat_path(path, &now, 0);
+	if (!store_stat_same(&now, &mb->ix_file) ||
+	    store_path(path, sizeof(path), mb->dir, NULL, INDEX_LOG) == -1)
+		return false;
+	store_stat_path(path, &now, 0);
+	return now.valid ? store_stat_same(&now, &mb->log_file) : !mb->log_file.valid;
+}
+
+int
+store_ix_log(const char *dir, uint64_t gen, const struct tern_index_logrec *rs, size_t n,
+    struct tern_index_stat *log_r)
+{
+	char path[MBOX_PATH_MAX], head[64];
+	struct buf want = BUF_INIT, b = BUF_INIT;
+	struct stat sb;
+	size_t i;
+	ssize_t got;
+	int fd = -1, rc = -1;
+
+	if (store_path(path, sizeof(path), dir, NULL, INDEX_LOG) == -1 ||
+	    tern_index_log_header(gen, &want) == -1)
+		goto out;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1)
+		goto fail;
+	/* Another index's log (or none yet): this index's starts here. */
+	got = pread(fd, head, want.len, 0);
+	if (got != (ssize_t)want.len || memcmp(head, want.data, want.len) != 0) {
+		if (ftruncate(fd, 0) == -1 || buf_append(&b, want.data, want.len) == -1)
+			goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (tern_index_log_encode(&rs[i], &b) == -1)
+			goto out;
+	}
+	/* One write: under the lock nobody else appends, and a kill cuts
+	 * it before its last LF at worst, which the reader leaves out. */
+	if (fileio_write_all(fd, b.data, b.len) == -1 || fstat(fd, &sb) == -1)
+		goto fail;
+	store_stat_fill(log_r, &sb, 0);
+	rc = 0;
+	goto out;
+fail:
+	log_warn("mailbox: writing %s", path);
+out:
+	if (rc == -1)
+		(void)unlink(path);   /* an index whose log is lost says too little */
+	if (fd != -1)
+		close(fd);
+	buf_release(&want);
+	buf_release(&b);
+	return rc;
 }
 
 static void
@@ -236,6 +441,8 @@ store_ix_adopt(struct mbox *mb, const struct store_ix *x)
 	mb->vanished_floor = ix->vanished_floor;
 	memcpy(mb->seen, ix->st, sizeof(mb->seen));
 	mb->ix_file = x->file;
+	mb->log_file = x->log_file;
+	mb->ix_gen = ix->gen;
 	mb->ix_same = true;
 	mb->has_recent = false;
 	mb->has_new = false;
@@ -281,6 +488,7 @@ store_ix_from_mb(const struct mbox *mb, struct tern_index *ix)
 		return -1;
 	}
 	memcpy(ix->boot, store_boot_id(), sizeof(ix->boot));
+	ix->gen = mb->ix_gen;
 	ix->uidvalidity = mb->uidvalidity;
 	ix->uidnext = mb->uidnext;
 	ix->highestmodseq = mb->highestmodseq;
@@ -317,16 +525,23 @@ store_ix_from_mb(const struct mbox *mb, struct tern_index *ix)
 }
 
 int
-store_ix_write(const char *dir, const struct tern_index *ix, struct tern_index_stat *file_r)
+store_ix_write(const char *dir, struct tern_index *ix, struct tern_index_stat *file_r)
 {
-	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX];
+	char tmp[MBOX_PATH_MAX], path[MBOX_PATH_MAX], logpath[MBOX_PATH_MAX];
 	struct buf b = BUF_INIT;
 	struct stat sb;
+	uint64_t old = ix->gen;
 	int fd = -1, rc = -1;
 
 	if (store_path(tmp, sizeof(tmp), dir, NULL, INDEX_TMP) == -1 ||
-	    store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == -1)
+	    store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == -1 ||
+	    store_path(logpath, sizeof(logpath), dir, NULL, INDEX_LOG) == -1)
 		return -1;
+	/* A generation no log has yet: the old log is nothing to this index. */
+	do {
+		if (getrandom(&ix->gen, sizeof(ix->gen), 0) != (ssize_t)sizeof(ix->gen))
+			ix->gen = (uint64_t)store_now_ns() ^ ((uint64_t)getpid() << 32);
+	} while (ix->gen == old);
 	if (tern_index_encode(ix, &b) == -1) {
 		log_warnx("event=mailbox-index-unwritable dir=\"%s\" reason=encode", dir);
 		goto out;
@@ -340,6 +555,7 @@ store_ix_write(const char *dir, const struct tern_index *ix, struct tern_index_s
 		goto out;
 	}
 	store_stat_fill(file_r, &sb, 0);
+	(void)unlink(logpath);
 	rc = 0;
 out:
 	if (fd != -1)
@@ -347,8 +563,10 @@ out:
 	buf_release(&b);
 	/* An index that does not say what was handed out must not be
 	 * trusted by the next reader: gone, it is rebuilt with a floor. */
-	if (rc == -1)
+	if (rc == -1) {
 		(void)unlink(path);
+		(void)unlink(logpath);
+	}
 	return rc;
 }
 
@@ -427,7 +645,7 @@ bool
 store_fast_sync(struct mbox *mb, bool read_only, struct store_ix *x)
 {
 	static const char *const names[TERN_INDEX_NSTAT] = { "new", "cur", UIDLIST };
-	struct tern_index_stat now[TERN_INDEX_NSTAT], ixst;
+	struct tern_index_stat now[TERN_INDEX_NSTAT];
 	char path[MBOX_PATH_MAX];
 	struct stat sb;
 	int64_t t = store_now_ns();
@@ -447,12 +665,7 @@ store_fast_sync(struct mbox *mb, bool read_only, struct store_ix *x)
 		if (!now[k].valid)
 			return false;
 	}
-	if (store_path(path, sizeof(path), mb->dir, NULL, INDEX_FILE) == -1)
-		return false;
-	store_stat_path(path, &ixst, 0);
-	if (!ixst.valid)
-		return false;
-	if (mb->ix_same && store_stat_same(&ixst, &mb->ix_file)) {
+	if (store_ix_holds(mb)) {
 		for (k = 0; k < TERN_INDEX_NSTAT; k++) {
 			if (!store_stat_trusted(&mb->seen[k], &now[k]))
 				return false;

@@ -21,6 +21,7 @@ struct uidlist;
 #define EXPUNGE_LOG   "tern-expunge"
 #define INDEX_FILE    "tern-index"
 #define INDEX_TMP     "tern-index.tmp"     /* the next index, the lock holder's */
+#define INDEX_LOG     "tern-index.log"     /* changes since the index, appended */
 #define KEYWORDS_FILE "dovecot-keywords"
 #define KEYWORDS_TMP  "tern-keywords.tmp"  /* the next one, the lock holder's */
 #define CACHE_FILE    "tern-cache"
@@ -108,17 +109,27 @@ bool store_stat_same(const struct tern_index_stat *a, const struct tern_index_st
 const char *store_boot_id(void);
 bool store_ix_this_boot(const struct tern_index *ix);
 
-/* A tern-index file as read: ix spans data. */
+/* A tern-index file as read, its log applied: ix spans data and logdata. */
 struct store_ix {
 	bool ok;                   /* ix holds a good file */
 	bool missing;
 	enum tern_index_err err;   /* why not, when !ok && !missing */
 	struct buf data;
+	struct buf logdata;
 	struct tern_index ix;
 	struct tern_index_stat file;
+	struct tern_index_stat log_file;   /* !valid: no log */
 };
-/* Reads dir's tern-index. -1 with errno on an I/O error or no memory. */
+/* Reads dir's tern-index and applies its log. -1 with errno on an I/O
+ * error or no memory. */
 int store_ix_read(const char *dir, struct store_ix *x);
+/* mb holds the index and its log as they are now (a few stats). */
+bool store_ix_holds(const struct mbox *mb);
+/* The records rs[0..n) appended to dir's log of the index of generation
+ * gen (made anew when it is missing or another index's); *log_r: the
+ * log's stat after. Under the lock. -1 on an I/O error. */
+int store_ix_log(const char *dir, uint64_t gen, const struct tern_index_logrec *rs, size_t n,
+    struct tern_index_stat *log_r);
 void store_ix_free(struct store_ix *x);
 /* mb's messages, numbers and stats become x's (mb->ix_same). -1 no memory. */
 int store_ix_adopt(struct mbox *mb, const struct store_ix *x);
@@ -126,10 +137,11 @@ int store_ix_adopt(struct mbox *mb, const struct store_ix *x);
  * views of mb's, less the UIDs in mb->gone. -1 no memory. */
 int store_ix_from_mb(const struct mbox *mb, struct tern_index *ix);
 /* Writes ix as dir's tern-index (temp file, rename; no fsync: it is
- * never needed for correctness). Under the lock. 0 and *file_r, or -1:
+ * never needed for correctness) with a new generation (ix->gen), and
+ * removes the log of the old one. Under the lock. 0 and *file_r, or -1:
  * the old index is removed then, so that nobody trusts what it says of
  * MODSEQs handed out since. */
-int store_ix_write(const char *dir, const struct tern_index *ix, struct tern_index_stat *file_r);
+int store_ix_write(const char *dir, struct tern_index *ix, struct tern_index_stat *file_r);
 /* The sync without a listing: true when mb is current, from what it
  * held or from the index file (read into x, which the full sync then
  * uses either way). Not when a writer (!read_only) has messages in new/

@@ -226,20 +226,16 @@ mbox_set_flags(struct mbox *mb, size_t i, unsigned add, unsigned clear)
 }
 
 /* The index as it is on disk, for a change made without a sync (STORE,
- * EXPUNGE): mb's own state when it holds that file (*disk_r NULL), else
- * the file read into x when it is good and not behind mb (*disk_r its
- * index), else none (return false: the next sync rebuilds it). */
+ * EXPUNGE), recorded in its log: mb's own state when it holds the index
+ * and log as they are (*disk_r NULL), else the file and log read into x
+ * when good, of this boot and not behind mb (*disk_r its index, with the
+ * log's records applied; mb is behind it then), else none (return false:
+ * nothing is logged, and the next sync rebuilds above what mb hands out). */
 static bool
 index_now(struct mbox *mb, struct store_ix *x, struct tern_index **disk_r)
 {
-	struct tern_index_stat now;
-	char path[MBOX_PATH_MAX];
-
 	*disk_r = NULL;
-	if (store_path(path, sizeof(path), mb->dir, NULL, INDEX_FILE) == -1)
-		return false;
-	store_stat_path(path, &now, 0);
-	if (mb->ix_same && store_stat_same(&now, &mb->ix_file))
+	if (store_ix_holds(mb))
 		return true;
 	mb->ix_same = false;
 	if (store_ix_read(mb->dir, x) == -1 || !x->ok || x->ix.uidvalidity != mb->uidvalidity ||
@@ -265,28 +261,20 @@ index_msg(struct tern_index *ix, uint32_t uid)
 	return lo < ix->nmsgs && ix->msgs[lo].uid == uid ? &ix->msgs[lo] : NULL;
 }
 
-/* mb's state, or disk with mb's changes, becomes the index file. */
+/* rs[0..n) appended to the index's log. When mb held the index and log,
+ * it still does (it has the changes); else it is behind the file. */
 static void
-index_save(struct mbox *mb, bool have, struct tern_index *disk)
+index_log(struct mbox *mb, bool have, const struct tern_index *disk,
+    const struct tern_index_logrec *rs, size_t n)
 {
-	struct tern_index ix;
-	struct tern_index_stat file;
+	struct tern_index_stat log;
 
-	if (!have)
+	if (!have || n == 0)
 		return;
-	if (disk != NULL) {
-		disk->highestmodseq = mb->highestmodseq;
-		(void)store_ix_write(mb->dir, disk, &file);
-		return;
-	}
-	mb->ix_same = false;
-	if (store_ix_from_mb(mb, &ix) == -1)
-		return;
-	if (store_ix_write(mb->dir, &ix, &file) == 0) {
-		mb->ix_file = file;
-		mb->ix_same = true;
-	}
-	tern_index_clear(&ix);
+	if (store_ix_log(mb->dir, disk ? disk->gen : mb->ix_gen, rs, n, &log) == 0 && disk == NULL)
+		mb->log_file = log;
+	else
+		mb->ix_same = false;
 }
 
 enum mbox_err
@@ -295,10 +283,11 @@ mbox_store(struct mbox *mb, const size_t *idx, size_t n, const struct mbox_flag_
 {
 	struct store_ix x = { 0 };
 	struct tern_index *disk;
+	struct tern_index_logrec *rs;
 	enum mbox_err err = MBOX_OK;
-	bool have, changed = false;
+	bool have;
 	uint64_t hms;
-	size_t k;
+	size_t k, nrs = 0;
 	int lockfd;
 
 	for (k = 0; k < n; k++) {
@@ -307,9 +296,13 @@ mbox_store(struct mbox *mb, const size_t *idx, size_t n, const struct mbox_flag_
 		if (gone_r)
 			gone_r[k] = false;
 	}
+	if ((rs = calloc(n + 1, sizeof(*rs))) == NULL)
+		return MBOX_NOMEM;
 	if ((lockfd = store_lock_take(mb->dir, mb->lock_timeout > 0 ? mb->lock_timeout : 10,
-	    &err)) == -1)
+	    &err)) == -1) {
+		free(rs);
 		return err;
+	}
 	have = index_now(mb, &x, &disk);
 	hms = mb->highestmodseq;
 	if (disk && disk->highestmodseq > hms)
@@ -343,19 +336,18 @@ mbox_store(struct mbox *mb, const size_t *idx, size_t n, const struct mbox_flag_
 		if (a != APPLIED_CHANGED)
 			continue;
 		m->modseq = ++hms;
-		changed = true;
-		if (rec) {
-			rec->modseq = m->modseq;
-			rec->name = m->name;
-			rec->name_len = strlen(m->name);
-			rec->in_new = m->in_new;
-		}
+		rs[nrs].kind = 's';
+		rs[nrs].uid = m->uid;
+		rs[nrs].modseq = m->modseq;
+		rs[nrs].in_new = m->in_new;
+		rs[nrs].name = m->name;
+		rs[nrs++].name_len = strlen(m->name);
 	}
 	mb->highestmodseq = hms;
-	if (changed)
-		index_save(mb, have, disk);
+	index_log(mb, have, disk, rs, nrs);
 	store_lock_drop(mb->dir, lockfd);
 	store_ix_free(&x);
+	free(rs);
 	return MBOX_OK;
 }
 
@@ -367,54 +359,16 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The index file's view of an expunge: its messages less the gone ones,
- * its ranges (which may be newer than mb's) plus add. -1 no memory. */
-static int
-disk_expunge(struct tern_index *disk, const struct mbox_vanished *add, size_t nadd,
-    const uint32_t *gone, size_t ngone)
-{
-	struct mbox_vanished *v = NULL;
-	struct tern_index_range *r;
-	size_t i, k = 0, nv = disk->nvanished;
-
-	if (nv && (v = calloc(nv, sizeof(*v))) == NULL)
-		return -1;
-	for (i = 0; i < nv; i++) {
-		v[i].lo = disk->vanished[i].lo;
-		v[i].hi = disk->vanished[i].hi;
-		v[i].modseq = disk->vanished[i].modseq;
-	}
-	if (store_vanished_add(&v, &nv, &disk->vanished_floor, add, nadd) == -1 ||
-	    (r = calloc(nv + 1, sizeof(*r))) == NULL) {
-		free(v);
-		return -1;
-	}
-	for (i = 0; i < nv; i++) {
-		r[i].lo = v[i].lo;
-		r[i].hi = v[i].hi;
-		r[i].modseq = v[i].modseq;
-	}
-	free(v);
-	free(disk->vanished);
-	disk->vanished = r;
-	disk->nvanished = nv;
-	for (i = 0; i < disk->nmsgs; i++) {
-		if (bsearch(&disk->msgs[i].uid, gone, ngone, sizeof(*gone), cmp_u32) == NULL)
-			disk->msgs[k++] = disk->msgs[i];
-	}
-	disk->nmsgs = k;
-	return 0;
-}
-
 /* The expunged messages del[] into vanished[] at a new MODSEQ, into mb's
- * gone list (they leave msgs at the next sync) and into the index. Under
- * the lock. */
+ * gone list (they leave msgs at the next sync) and into the index's log.
+ * Under the lock. */
 static void
 expunge_record(struct mbox *mb, const size_t *del, size_t ndel)
 {
 	struct store_ix x = { 0 };
 	struct tern_index *disk;
 	struct mbox_vanished *add;
+	struct tern_index_logrec *rs;
 	uint32_t *gone;
 	size_t i, nadd = 0;
 	bool have = index_now(mb, &x, &disk);
@@ -423,15 +377,19 @@ expunge_record(struct mbox *mb, const size_t *del, size_t ndel)
 	if (disk && disk->highestmodseq > ms)
 		ms = disk->highestmodseq;
 	ms++;
-	if ((add = calloc(ndel, sizeof(*add))) == NULL ||
-	    (gone = reallocarray(mb->gone, mb->ngone + ndel, sizeof(*gone))) == NULL) {
-		free(add);
+	add = calloc(ndel, sizeof(*add));
+	rs = calloc(ndel, sizeof(*rs));
+	gone = reallocarray(mb->gone, mb->ngone + ndel, sizeof(*gone));
+	if (gone)
+		mb->gone = gone;
+	if (add == NULL || rs == NULL || gone == NULL) {
 		/* Not remembered: the next sync finds them gone and gives
 		 * them a MODSEQ then. */
+		free(add);
+		free(rs);
 		store_ix_free(&x);
 		return;
 	}
-	mb->gone = gone;
 	/* Neighbours in msgs make one range: nothing between them is here. */
 	for (i = 0; i < ndel; i++) {
 		uint32_t uid = mb->msgs[del[i]].uid;
@@ -448,10 +406,15 @@ expunge_record(struct mbox *mb, const size_t *del, size_t ndel)
 	mb->highestmodseq = ms;
 	if (store_vanished_add(&mb->vanished, &mb->nvanished, &mb->vanished_floor, add, nadd) == -1)
 		have = false;
-	else if (disk != NULL && disk_expunge(disk, add, nadd, mb->gone, mb->ngone) == -1)
-		have = false;
+	for (i = 0; i < nadd; i++) {
+		rs[i].kind = 'x';
+		rs[i].uid = add[i].lo;
+		rs[i].hi = add[i].hi;
+		rs[i].modseq = ms;
+	}
+	index_log(mb, have, disk, rs, nadd);
 	free(add);
-	index_save(mb, have, disk);
+	free(rs);
 	store_ix_free(&x);
 }
 

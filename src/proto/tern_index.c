@@ -232,6 +232,8 @@ read_range(struct cursor *c, const struct tern_index *ix, struct tern_index_rang
 	    r->modseq >= 1 && r->modseq <= ix->highestmodseq;
 }
 
+static int hex_val(char ch);
+
 static bool
 boot_ok(const char *p, size_t n)
 {
@@ -246,21 +248,43 @@ boot_ok(const char *p, size_t n)
 	return true;
 }
 
-/* "B<32 hex>" or "B-", the end of the header line. */
+/* "B<32 hex>" or "B-", then a space. */
 static bool
 read_boot(struct cursor *c, char *boot)
 {
-	if (!take_char(c, 'B'))
+	const char *sp;
+	size_t n;
+
+	if (!take_char(c, 'B') || (sp = memchr(c->p + c->i, ' ', c->n - c->i)) == NULL)
 		return false;
-	if (c->n - c->i == 1 && c->p[c->i] == '-') {
+	n = (size_t)(sp - (c->p + c->i));
+	if (n == 1 && c->p[c->i] == '-')
 		boot[0] = '\0';
-		return true;
-	}
-	if (!boot_ok(c->p + c->i, c->n - c->i))
+	else if (boot_ok(c->p + c->i, n)) {
+		memcpy(boot, c->p + c->i, TERN_INDEX_BOOT_LEN);
+		boot[TERN_INDEX_BOOT_LEN] = '\0';
+	} else
 		return false;
-	memcpy(boot, c->p + c->i, TERN_INDEX_BOOT_LEN);
-	boot[TERN_INDEX_BOOT_LEN] = '\0';
-	c->i = c->n;
+	c->i += n + 1;
+	return true;
+}
+
+/* "G<16 hex>": an index's generation, which its log names. */
+static bool
+read_gen(struct cursor *c, uint64_t *gen)
+{
+	size_t k;
+
+	if (!take_char(c, 'G') || c->n - c->i < 16)
+		return false;
+	for (*gen = 0, k = 0; k < 16; k++) {
+		int v = hex_val(c->p[c->i + k]);
+
+		if (v < 0)
+			return false;
+		*gen = *gen << 4 | (uint64_t)v;
+	}
+	c->i += 16;
 	return true;
 }
 
@@ -326,7 +350,7 @@ tern_index_parse(const char *data, size_t len, const struct tern_index_limits *l
 	    !take_field(&c, 'M', &ix->highestmodseq, false) ||
 	    !take_field(&c, 'F', &ix->vanished_floor, false) ||
 	    !take_field(&c, 'C', &nmsgs, false) || !take_field(&c, 'X', &nvanished, false) ||
-	    !read_boot(&c, ix->boot) ||
+	    !read_boot(&c, ix->boot) || !read_gen(&c, &ix->gen) || c.i != c.n ||
 	    uidvalidity == 0 || uidvalidity > UINT32_MAX || uidnext == 0 ||
 	    uidnext > UINT32_MAX || ix->highestmodseq == 0 ||
 	    ix->vanished_floor > ix->highestmodseq)
@@ -429,10 +453,11 @@ encode(const struct tern_index *ix, struct buf *out)
 	    ix->vanished_floor > ix->highestmodseq ||
 	    (ix->boot[0] != '\0' && !boot_ok(ix->boot, strnlen(ix->boot, sizeof(ix->boot)))))
 		return -1;
-	if (buf_printf(out, TERN_INDEX_MAGIC " %d\nV%lu N%lu M%llu F%llu C%zu X%zu B%s\n",
+	if (buf_printf(out, TERN_INDEX_MAGIC " %d\nV%lu N%lu M%llu F%llu C%zu X%zu B%s G%016llx\n",
 	    TERN_INDEX_VERSION, (unsigned long)ix->uidvalidity, (unsigned long)ix->uidnext,
 	    (unsigned long long)ix->highestmodseq, (unsigned long long)ix->vanished_floor,
-	    ix->nmsgs, ix->nvanished, ix->boot[0] ? ix->boot : "-") == -1)
+	    ix->nmsgs, ix->nvanished, ix->boot[0] ? ix->boot : "-",
+	    (unsigned long long)ix->gen) == -1)
 		return -1;
 	for (k = 0; k < TERN_INDEX_NSTAT; k++) {
 		const struct tern_index_stat *st = &ix->st[k];
@@ -510,4 +535,106 @@ tern_index_clear(struct tern_index *ix)
 	free(ix->msgs);
 	free(ix->vanished);
 	memset(ix, 0, sizeof(*ix));
+}
+
+/* ------------------------------------------------------------------ log -- */
+
+int
+tern_index_log_header(uint64_t gen, struct buf *out)
+{
+	return buf_printf(out, TERN_INDEX_LOG_MAGIC " %d G%016llx\n", TERN_INDEX_VERSION,
+	    (unsigned long long)gen);
+}
+
+int
+tern_index_log_encode(const struct tern_index_logrec *r, struct buf *out)
+{
+	struct maildir_name mn;
+
+	if (r->kind == 's') {
+		if (r->uid == 0 || r->modseq == 0 ||
+		    maildir_name_parse(r->name, r->name_len, &mn) != MAILDIR_NAME_OK)
+			return -1;
+		return buf_printf(out, "s %lu %llu %c %.*s\n", (unsigned long)r->uid,
+		    (unsigned long long)r->modseq, r->in_new ? 'n' : 'c', (int)r->name_len, r->name);
+	}
+	if (r->kind != 'x' || r->uid == 0 || r->hi < r->uid || r->modseq == 0)
+		return -1;
+	return buf_printf(out, "x %lu %lu %llu\n", (unsigned long)r->uid, (unsigned long)r->hi,
+	    (unsigned long long)r->modseq);
+}
+
+static bool
+read_logrec(struct cursor *c, struct tern_index_logrec *r)
+{
+	struct maildir_name mn;
+
+	memset(r, 0, sizeof(*r));
+	if (take_word(c, "s ")) {
+		r->kind = 's';
+		if (!take_u32(c, &r->uid) || !take_char(c, ' ') || !take_u64(c, &r->modseq) ||
+		    !take_char(c, ' '))
+			return false;
+		if (take_char(c, 'n'))
+			r->in_new = true;
+		else if (!take_char(c, 'c'))
+			return false;
+		if (!take_char(c, ' '))
+			return false;
+		r->name = c->p + c->i;
+		r->name_len = c->n - c->i;
+		if (maildir_name_parse(r->name, r->name_len, &mn) != MAILDIR_NAME_OK)
+			return false;
+		r->base_len = mn.base_len;
+		r->flags = mn.info == MAILDIR_INFO_2 ? mn.flags : 0;
+		r->keywords = mn.info == MAILDIR_INFO_2 ? mn.keywords : 0;
+		return r->uid != 0 && r->modseq != 0;
+	}
+	r->kind = 'x';
+	return take_word(c, "x ") && take_u32(c, &r->uid) && take_char(c, ' ') &&
+	    take_u32(c, &r->hi) && take_char(c, ' ') && take_u64(c, &r->modseq) && c->i == c->n &&
+	    r->uid != 0 && r->uid <= r->hi && r->modseq != 0;
+}
+
+enum tern_index_err
+tern_index_log_parse(const char *data, size_t len, uint64_t gen, size_t max,
+    struct tern_index_logrec **recs_r, size_t *n_r)
+{
+	struct tern_index_logrec *recs = NULL;
+	struct cursor c;
+	size_t pos = 0, n = 0, cap = 0;
+	uint64_t version, g;
+
+	*recs_r = NULL;
+	*n_r = 0;
+	if (!next_line(data, len, &pos, &c) || pos > len || !take_word(&c, TERN_INDEX_LOG_MAGIC " ") ||
+	    !take_u64(&c, &version) || version != TERN_INDEX_VERSION || !take_char(&c, ' ') ||
+	    !read_gen(&c, &g) || c.i != c.n || g != gen)
+		return TERN_INDEX_ERR_FOREIGN;   /* another index's, or not a log */
+	while (next_line(data, len, &pos, &c)) {
+		if (pos > len)
+			break;   /* a last line without its LF: an append cut short */
+		if (n == max) {
+			free(recs);
+			return TERN_INDEX_ERR_TOO_MANY;
+		}
+		if (n == cap) {
+			struct tern_index_logrec *nr;
+
+			cap = cap ? cap * 2 : 16;
+			if ((nr = reallocarray(recs, cap, sizeof(*nr))) == NULL) {
+				free(recs);
+				return TERN_INDEX_ERR_NOMEM;
+			}
+			recs = nr;
+		}
+		if (!read_logrec(&c, &recs[n])) {
+			free(recs);
+			return TERN_INDEX_ERR_MSG;
+		}
+		n++;
+	}
+	*recs_r = recs;
+	*n_r = n;
+	return TERN_INDEX_OK;
 }

@@ -8,13 +8,21 @@
  * cur/ and dovecot-uidlist looked when it was written.
  *
  *     tern-index 1
- *     V<uidvalidity> N<uidnext> M<highestmodseq> F<vanished floor> C<msgs> X<ranges> B<boot>
+ *     V<uidvalidity> N<uidnext> M<highestmodseq> F<vanished floor> C<msgs> X<ranges> B<boot> G<gen>
  *     new <valid> <ino> <size> <mtime ns> <checked ns>
  *     cur ...
  *     uidlist ...
  *     m <uid> <modseq> <size> <vsize|-> <date> <n|c> <-|P<uidl>> <file name>
  *     x <lo> <hi> <modseq>
  *     end <checksum: 16 hex digits, of everything before this line>
+ *
+ * Changes made without a sync (STORE, EXPUNGE) are appended to the
+ * index's log, `tern-index.log`, which names the index it follows by its
+ * generation (G) and is folded into the next index a sync writes:
+ *
+ *     tern-index-log 1 G<gen>
+ *     s <uid> <modseq> <n|c> <file name>    a message's new name and MODSEQ
+ *     x <lo> <hi> <modseq>                  UIDs expunged
  *
  * Pure: bytes in, a struct out (spans into the bytes); struct to bytes.
  * Nothing in it is needed for correctness: a file that does not read
@@ -30,6 +38,7 @@
 #include "../common/buf.h"
 
 #define TERN_INDEX_MAGIC "tern-index"
+#define TERN_INDEX_LOG_MAGIC "tern-index-log"
 #define TERN_INDEX_VERSION 1
 #define TERN_INDEX_VSIZE_UNKNOWN UINT64_MAX
 
@@ -72,6 +81,7 @@ struct tern_index {
 	 * unknown: an index from before a reboot may be older than what was
 	 * handed out (it is written without fsync). */
 	char boot[TERN_INDEX_BOOT_LEN + 1];
+	uint64_t gen;         /* chosen at random by each writer: its log names it */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
@@ -121,6 +131,33 @@ enum tern_index_err tern_index_parse(const char *data, size_t len,
 int tern_index_encode(const struct tern_index *ix, struct buf *out);
 
 void tern_index_clear(struct tern_index *ix);
+
+/* A record of the log. */
+struct tern_index_logrec {
+	char kind;            /* 's': uid has name and modseq now; 'x': uid..hi expunged */
+	uint32_t uid, hi;
+	uint64_t modseq;
+	bool in_new;
+	const char *name;     /* 's': spans into the bytes */
+	size_t name_len;
+	/* Filled by the parser from the name: */
+	size_t base_len;
+	unsigned flags;
+	uint32_t keywords;
+};
+
+/* Reads a log: TERN_INDEX_ERR_FOREIGN when it is not the log of the
+ * index of generation gen (ignore it); a last line without its LF (an
+ * append cut short) is not read; any other line that does not read is
+ * TERN_INDEX_ERR_MSG (the index and its log cannot be trusted). More
+ * than max records: TERN_INDEX_ERR_TOO_MANY. *recs_r is the caller's to
+ * free. */
+enum tern_index_err tern_index_log_parse(const char *data, size_t len, uint64_t gen,
+    size_t max, struct tern_index_logrec **recs_r, size_t *n_r);
+/* The first line of the log of generation gen, appended to out. */
+int tern_index_log_header(uint64_t gen, struct buf *out);
+/* One record's line appended to out; -1 when it would not read back. */
+int tern_index_log_encode(const struct tern_index_logrec *r, struct buf *out);
 
 /* A 64-bit checksum of n octets (tern-index and tern-cache use it to
  * tell a torn write): not cryptographic, just quick. */

@@ -4,7 +4,8 @@
  * (docs/mailbox-formats.md); and a table of files that must not be used:
  * another program's, another version, torn (no end line, a checksum that
  * differs), and each rule of the header, the stat lines, the message and
- * vanished lines and the counts broken once.
+ * vanished lines and the counts broken once; the log of changes since
+ * an index (tern-index.log) read and written, tied to its index.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +44,7 @@ with_end(const char *body)
 /* A folder of three messages and two vanished ranges, and its file. */
 static const char file_body[] =
 	HDR
-	"V1796109718 N9 M1796109718248462 F1796109718248458 C3 X2 B0123456789abcdef0123456789abcdef\n"
+	"V1796109718 N9 M1796109718248462 F1796109718248458 C3 X2 B0123456789abcdef0123456789abcdef G00000000000000ab\n"
 	STATS
 	"m 3 1796109718248460 17 20 1796109718 c - 1700000003.M3P1.host:2,Fa\n"
 	"m 4 1796109718248458 100 - -5 n P0000000474a1b2c3 1700000004.M4P1.host,S=100\n"
@@ -56,6 +57,7 @@ fill(struct tern_index *ix, struct tern_index_msg *m, struct tern_index_range *r
 {
 	memset(ix, 0, sizeof(*ix));
 	memcpy(ix->boot, "0123456789abcdef0123456789abcdef", 33);
+	ix->gen = 0xab;
 	ix->uidvalidity = 1796109718;
 	ix->uidnext = 9;
 	ix->highestmodseq = 1796109718248462ull;
@@ -98,6 +100,7 @@ test_round_trip(void **state)
 		fail_msg("encoded:\n%s\nwant:\n%s", buf_cstr(&b), want);
 	assert_int_equal(tern_index_parse(b.data, b.len, &lim, &back), TERN_INDEX_OK);
 	assert_string_equal(back.boot, "0123456789abcdef0123456789abcdef");
+	assert_true(back.gen == 0xab);
 	assert_int_equal(back.uidvalidity, 1796109718u);
 	assert_int_equal(back.uidnext, 9);
 	assert_true(back.highestmodseq == 1796109718248462ull);
@@ -170,7 +173,7 @@ struct bad {
 	enum tern_index_err err;
 };
 
-#define V3 "V5 N9 M100 F50 C1 X0 B-\n"
+#define V3 "V5 N9 M100 F50 C1 X0 B- G0000000000000001\n"
 #define M1 "m 3 60 17 20 1796109718 c - 1700000003.M3P1.host:2,S\n"
 
 static const struct bad bad[] = {
@@ -182,26 +185,32 @@ static const struct bad bad[] = {
 	{ "no end line", HDR V3 STATS M1, true, TERN_INDEX_ERR_TORN },
 	{ "cut end line", HDR V3 STATS M1 "end 0123", true, TERN_INDEX_ERR_TORN },
 	{ "wrong sum", HDR V3 STATS M1 "end 0123456789abcdef\n", true, TERN_INDEX_ERR_TORN },
-	{ "upper-case sum", HDR "V1 N1 M1 F1 C0 X0 B-\n" STATS "end 9E3779B97F4A7C15\n", true,
+	{ "upper-case sum", HDR "V1 N1 M1 F1 C0 X0 B- G0000000000000001\n" STATS "end 9E3779B97F4A7C15\n", true,
 	  TERN_INDEX_ERR_TORN },
-	{ "V0", HDR "V0 N9 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "N0", HDR "V5 N0 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "M0", HDR "V5 N9 M0 F0 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "F over M", HDR "V5 N9 M100 F101 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "V over 2^32", HDR "V4294967296 N9 M100 F50 C1 X0 B-\n" STATS M1, false,
+	{ "V0", HDR "V0 N9 M100 F50 C1 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "N0", HDR "V5 N0 M100 F50 C1 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "M0", HDR "V5 N9 M0 F0 C1 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "F over M", HDR "V5 N9 M100 F101 C1 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "V over 2^32", HDR "V4294967296 N9 M100 F50 C1 X0 B- G0000000000000001\n" STATS M1, false,
 	  TERN_INDEX_ERR_HEADER },
-	{ "fields out of order", HDR "N9 V5 M100 F50 C1 X0 B-\n" STATS M1, false,
+	{ "fields out of order", HDR "N9 V5 M100 F50 C1 X0 B- G0000000000000001\n" STATS M1, false,
 	  TERN_INDEX_ERR_HEADER },
-	{ "no X", HDR "V5 N9 M100 F50 C1 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "no B", HDR "V5 N9 M100 F50 C1 X0\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "B too short", HDR "V5 N9 M100 F50 C1 X0 B0123456789abcdef0123456789abcde\n" STATS M1,
+	{ "no X", HDR "V5 N9 M100 F50 C1 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "no B", HDR "V5 N9 M100 F50 C1 X0 G0000000000000001\n" STATS M1, false,
+	  TERN_INDEX_ERR_HEADER },
+	{ "no G", HDR "V5 N9 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "G short", HDR "V5 N9 M100 F50 C1 X0 B- G000000000000001\n" STATS M1, false,
+	  TERN_INDEX_ERR_HEADER },
+	{ "G long", HDR "V5 N9 M100 F50 C1 X0 B- G00000000000000011\n" STATS M1, false,
+	  TERN_INDEX_ERR_HEADER },
+	{ "B too short", HDR "V5 N9 M100 F50 C1 X0 B0123456789abcdef0123456789abcde G0000000000000001\n" STATS M1,
 	  false, TERN_INDEX_ERR_HEADER },
-	{ "B upper case", HDR "V5 N9 M100 F50 C1 X0 B0123456789ABCDEF0123456789abcdef\n" STATS M1,
+	{ "B upper case", HDR "V5 N9 M100 F50 C1 X0 B0123456789ABCDEF0123456789abcdef G0000000000000001\n" STATS M1,
 	  false, TERN_INDEX_ERR_HEADER },
-	{ "B with dashes", HDR "V5 N9 M100 F50 C1 X0 B01234567-89ab-cdef-0123-456789abcdef\n"
+	{ "B with dashes", HDR "V5 N9 M100 F50 C1 X0 B01234567-89ab-cdef-0123-456789abcdef G0000000000000001\n"
 	  STATS M1, false, TERN_INDEX_ERR_HEADER },
 	{ "extra field", HDR "V5 N9 M100 F50 C1 X0 B- Y1\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
-	{ "leading zero", HDR "V05 N9 M100 F50 C1 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
+	{ "leading zero", HDR "V05 N9 M100 F50 C1 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_HEADER },
 	{ "stats out of order", HDR V3 "cur 1 1 1 1 1\nnew 1 1 1 1 1\nuidlist 1 1 1 1 1\n" M1,
 	  false, TERN_INDEX_ERR_HEADER },
 	{ "stat valid 2", HDR V3 "new 2 1 1 1 1\ncur 1 1 1 1 1\nuidlist 1 1 1 1 1\n" M1,
@@ -231,28 +240,28 @@ static const struct bad bad[] = {
 	{ "dot name", HDR V3 STATS "m 3 60 17 20 1 c - .a\n", false, TERN_INDEX_ERR_MSG },
 	{ "name with CR", HDR V3 STATS "m 3 60 17 20 1 c - a\r\n", false, TERN_INDEX_ERR_MSG },
 	{ "two spaces", HDR V3 STATS "m 3  60 17 20 1 c - a\n", false, TERN_INDEX_ERR_MSG },
-	{ "uids not ascending", HDR "V5 N9 M100 F50 C2 X0 B-\n" STATS M1 M1, false,
+	{ "uids not ascending", HDR "V5 N9 M100 F50 C2 X0 B- G0000000000000001\n" STATS M1 M1, false,
 	  TERN_INDEX_ERR_MSG },
-	{ "C over the lines", HDR "V5 N9 M100 F50 C2 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
-	{ "C under the lines", HDR "V5 N9 M100 F50 C0 X0 B-\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
-	{ "C the file cannot hold", HDR "V5 N9 M100 F50 C9999999 X0 B-\n" STATS M1, false,
+	{ "C over the lines", HDR "V5 N9 M100 F50 C2 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
+	{ "C under the lines", HDR "V5 N9 M100 F50 C0 X0 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
+	{ "C the file cannot hold", HDR "V5 N9 M100 F50 C9999999 X0 B- G0000000000000001\n" STATS M1, false,
 	  TERN_INDEX_ERR_COUNT },
-	{ "C over the limit", HDR "V5 N9 M100 F50 C10000001 X0 B-\n" STATS M1, false,
+	{ "C over the limit", HDR "V5 N9 M100 F50 C10000001 X0 B- G0000000000000001\n" STATS M1, false,
 	  TERN_INDEX_ERR_TOO_MANY },
-	{ "X over the lines", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
-	{ "range lo 0", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 0 1 60\n", false,
+	{ "X over the lines", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS M1, false, TERN_INDEX_ERR_COUNT },
+	{ "range lo 0", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS M1 "x 0 1 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range lo over hi", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 2 1 60\n", false,
+	{ "range lo over hi", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS M1 "x 2 1 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range at uidnext", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 1 9 60\n", false,
+	{ "range at uidnext", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS M1 "x 1 9 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range modseq over M", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 1 2 101\n", false,
+	{ "range modseq over M", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS M1 "x 1 2 101\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "ranges overlap", HDR "V5 N9 M100 F50 C1 X2 B-\n" STATS M1 "x 1 4 60\nx 4 5 60\n", false,
+	{ "ranges overlap", HDR "V5 N9 M100 F50 C1 X2 B- G0000000000000001\n" STATS M1 "x 1 4 60\nx 4 5 60\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range with a tail", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS M1 "x 1 2 60 7\n", false,
+	{ "range with a tail", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS M1 "x 1 2 60 7\n", false,
 	  TERN_INDEX_ERR_RANGE },
-	{ "range before messages", HDR "V5 N9 M100 F50 C1 X1 B-\n" STATS "x 1 2 60\n" M1, false,
+	{ "range before messages", HDR "V5 N9 M100 F50 C1 X1 B- G0000000000000001\n" STATS "x 1 2 60\n" M1, false,
 	  TERN_INDEX_ERR_MSG },
 };
 
@@ -353,6 +362,83 @@ test_encode_refuses(void **state)
 	buf_release(&b);
 }
 
+static void
+test_log(void **state)
+{
+	static const char log[] =
+		"tern-index-log 1 G00000000000000ab\n"
+		"s 3 1796109718248463 c 1700000003.M3P1.host:2,FSa\n"
+		"x 4 7 1796109718248464\n"
+		"s 9 5 n 1700000009.M9P1.host\n"
+		"x 8 8 17";     /* an append cut short */
+	struct tern_index_logrec *rs;
+	struct buf b = BUF_INIT;
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(tern_index_log_parse(log, sizeof(log) - 1, 0xab, 100, &rs, &n),
+	    TERN_INDEX_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(rs[0].kind, 's');
+	assert_int_equal(rs[0].uid, 3);
+	assert_true(rs[0].modseq == 1796109718248463ull);
+	assert_false(rs[0].in_new);
+	assert_int_equal(rs[0].flags, MAILDIR_FLAG_FLAGGED | MAILDIR_FLAG_SEEN);
+	assert_int_equal(rs[0].keywords, 1);
+	assert_int_equal(rs[0].base_len, strlen("1700000003.M3P1.host"));
+	assert_int_equal(rs[1].kind, 'x');
+	assert_int_equal(rs[1].uid, 4);
+	assert_int_equal(rs[1].hi, 7);
+	assert_true(rs[2].in_new);
+	/* written back: the same lines */
+	assert_int_equal(tern_index_log_header(0xab, &b), 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(tern_index_log_encode(&rs[i], &b), 0);
+	assert_int_equal(b.len, sizeof(log) - 1 - strlen("x 8 8 17"));
+	assert_memory_equal(b.data, log, b.len);
+	free(rs);
+	buf_release(&b);
+	/* another index's log, or not a log: nothing to this index */
+	assert_int_equal(tern_index_log_parse(log, sizeof(log) - 1, 0xac, 100, &rs, &n),
+	    TERN_INDEX_ERR_FOREIGN);
+	assert_int_equal(tern_index_log_parse("tern-index-log 1 G00000000000000ab", 34, 0xab, 100,
+	    &rs, &n), TERN_INDEX_ERR_FOREIGN);
+	assert_int_equal(tern_index_log_parse("tern-index-log 2 G00000000000000ab\n", 35, 0xab, 100,
+	    &rs, &n), TERN_INDEX_ERR_FOREIGN);
+	/* a bad whole line: the index and log are not trusted */
+#define BADLOG(line) do { \
+		const char l[] = "tern-index-log 1 G00000000000000ab\n" line "\n"; \
+		assert_int_equal(tern_index_log_parse(l, sizeof(l) - 1, 0xab, 100, &rs, &n), \
+		    TERN_INDEX_ERR_MSG); \
+	} while (0)
+	BADLOG("s 0 5 c a");
+	BADLOG("s 1 0 c a");
+	BADLOG("s 1 5 x a");
+	BADLOG("s 1 5 c a/b");
+	BADLOG("s 1 5 c ");
+	BADLOG("x 0 1 5");
+	BADLOG("x 2 1 5");
+	BADLOG("x 1 2 0");
+	BADLOG("x 1 2 5 6");
+	BADLOG("y 1 2 5");
+	BADLOG("");
+	assert_int_equal(tern_index_log_parse(log, sizeof(log) - 1, 0xab, 2, &rs, &n),
+	    TERN_INDEX_ERR_TOO_MANY);
+	/* refused on the way out */
+	{
+		struct tern_index_logrec r = { .kind = 's', .uid = 1, .modseq = 1, .name = "a/b",
+			.name_len = 3 };
+
+		assert_int_equal(tern_index_log_encode(&r, &b), -1);
+		r.kind = 'x';
+		r.hi = 0;
+		assert_int_equal(tern_index_log_encode(&r, &b), -1);
+		r.kind = 'q';
+		assert_int_equal(tern_index_log_encode(&r, &b), -1);
+	}
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -363,6 +449,7 @@ main(void)
 		cmocka_unit_test(test_torn_anywhere),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_encode_refuses),
+		cmocka_unit_test(test_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
