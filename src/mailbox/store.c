@@ -50,8 +50,8 @@ mbox_strerror(enum mbox_err e)
 	return "?";
 }
 
-static void
-msgs_free(struct mbox_msg *msgs, size_t n)
+void
+store_msgs_free(struct mbox_msg *msgs, size_t n)
 {
 	size_t i;
 
@@ -67,7 +67,7 @@ mbox_free(struct mbox *mb)
 {
 	size_t i;
 
-	msgs_free(mb->msgs, mb->n);
+	store_msgs_free(mb->msgs, mb->n);
 	for (i = 0; i < 2; i++) {
 		if (mb->subfd[i] > 0)
 			close(mb->subfd[i] - 1);
@@ -267,21 +267,6 @@ vsize_fill(const int *dfd, struct found *f, char **ext, uint64_t known, bool rea
 	return 0;
 }
 
-/* RFC 1939 §7: a UIDL is 1 to 70 octets 0x21-0x7E. */
-static bool
-uidl_ok(const char *p, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > 70)
-		return false;
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
-			return false;
-	}
-	return true;
-}
-
 /* new/<name> -> cur/<name>:2, (flags kept if it had any). */
 static void
 move_to_cur(const char *dir, struct found *f, size_t *moved)
@@ -398,7 +383,7 @@ emit(struct sync *s, uint32_t uid, struct found *f, struct uidlist_rec *r)
 	}
 	/* Dovecot keeps a migrated POP3 UIDL in the record's P field and
 	 * serves it instead of its own form; so does tern. */
-	if (r && uidlist_rec_ext(r, 'P', &uidl, &uidl_len) && uidl_ok(uidl, uidl_len) &&
+	if (r && uidlist_rec_ext(r, 'P', &uidl, &uidl_len) && tern_index_uidl_ok(uidl, uidl_len) &&
 	    (m->pop3_uidl = str_dupn(uidl, uidl_len)) == NULL)
 		return -1;
 	m->uid = uid;
@@ -593,11 +578,14 @@ record_vanished(struct sync *s, struct mbox_vanished **v, size_t *nv)
 static int
 carve_present(struct sync *s, struct mbox_vanished **v, size_t *nv)
 {
-	struct mbox_vanished *out = NULL;
-	size_t i, n = 0, cap = 0;
+	struct mbox_vanished *out;
+	size_t i, n = 0, cap = *nv + 8;
 
+	/* Each range present UID splits it in two at most: sized as it goes. */
+	if ((out = calloc(cap, sizeof(*out))) == NULL)
+		return -1;
 	for (i = 0; i < *nv; i++) {
-		struct mbox_vanished r = (*v)[i];
+		struct mbox_vanished r = (*v)[i], piece;
 		size_t lo = 0, hi = s->nout;
 
 		while (lo < hi) {
@@ -608,44 +596,36 @@ carve_present(struct sync *s, struct mbox_vanished **v, size_t *nv)
 			else
 				hi = mid;
 		}
-		for (; lo < s->nout && s->out[lo].uid <= r.hi && r.lo <= r.hi; lo++) {
-			uint32_t u = s->out[lo].uid;
+		for (;; lo++) {
+			bool last = lo >= s->nout || s->out[lo].uid > r.hi || r.lo > r.hi;
 
-			if (u > r.lo) {
-				if (n == cap) {
-					struct mbox_vanished *nv2;
-
-					cap = cap ? cap * 2 : *nv + 8;
-					if ((nv2 = reallocarray(out, cap, sizeof(*out))) == NULL)
-						goto nomem;
-					out = nv2;
-				}
-				out[n].lo = r.lo;
-				out[n].hi = u - 1;
-				out[n++].modseq = r.modseq;
+			piece = r;
+			if (!last) {
+				piece.hi = s->out[lo].uid - 1;
+				r.lo = s->out[lo].uid + 1;
+				s->changed = true;
 			}
-			r.lo = u + 1;
-			s->changed = true;
-		}
-		if (r.lo > r.hi)
-			continue;
-		if (n == cap) {
-			struct mbox_vanished *nv2;
+			if (piece.lo <= piece.hi) {
+				if (n == cap) {
+					struct mbox_vanished *grown;
 
-			cap = cap ? cap * 2 : *nv + 8;
-			if ((nv2 = reallocarray(out, cap, sizeof(*out))) == NULL)
-				goto nomem;
-			out = nv2;
+					cap *= 2;
+					if ((grown = reallocarray(out, cap, sizeof(*out))) == NULL) {
+						free(out);
+						return -1;
+					}
+					out = grown;
+				}
+				out[n++] = piece;
+			}
+			if (last)
+				break;
 		}
-		out[n++] = r;
 	}
 	free(*v);
 	*v = out;
 	*nv = n;
 	return 0;
-nomem:
-	free(out);
-	return -1;
 }
 
 /* The stats to record: what was seen before the listing; a directory
@@ -681,9 +661,9 @@ choose_base(struct sync *s, struct store_ix *x)
 			s->have_base = true;
 		return;
 	}
-	/* Read again: x was read before the lock, and a writer may have
-	 * come between (a new index, or a record appended to its log). */
-	if (store_ix_read(s->dir, x) == -1)
+	/* x was read before the lock: read again if a writer came between
+	 * (a new index, or a record appended to its log). */
+	if (!store_ix_current(s->dir, x) && store_ix_read(s->dir, x) == -1)
 		why = "unreadable";
 	else if (x->missing)
 		why = "missing";
@@ -737,7 +717,7 @@ commit_state(struct sync *s, bool write_index)
 	struct tern_index_stat file;
 	size_t i;
 
-	msgs_free(mb->msgs, mb->n);
+	store_msgs_free(mb->msgs, mb->n);
 	mb->msgs = s->out;
 	mb->n = mb->cap = s->nout;
 	s->out = NULL;
@@ -814,15 +794,10 @@ full_sync(struct mbox *mb, bool read_only, const struct mbox_conf *conf, struct 
 			 * expunges before it forgotten: clients look again. */
 			s.hms = s.floor = rebuild_floor(mb);
 			s.changed = true;
-		} else if (s.base.nvanished) {
-			if ((v = calloc(s.base.nvanished, sizeof(*v))) == NULL)
-				goto fail;
-			for (nv = 0; nv < s.base.nvanished; nv++) {
-				v[nv].lo = s.base.vanished[nv].lo;
-				v[nv].hi = s.base.vanished[nv].hi;
-				v[nv].modseq = s.base.vanished[nv].modseq;
-			}
-		}
+		} else if (store_ranges_in(s.base.vanished, s.base.nvanished, &v) == -1)
+			goto fail;
+		else
+			nv = s.base.nvanished;
 	} else {
 		s.hms = s.floor = rebuild_floor(mb);
 		s.changed = true;
@@ -874,7 +849,7 @@ out:
 		close(s.dfd[0]);
 	if (s.dfd[1] != -1)
 		close(s.dfd[1]);
-	msgs_free(s.out, s.nout);
+	store_msgs_free(s.out, s.nout);
 	free(v);
 	free(s.bmatched);
 	store_listing_free(&s.l);

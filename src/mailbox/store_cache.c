@@ -7,8 +7,8 @@
  * A record is used only when its checksum holds and its base is the
  * message's (a UID of another UIDVALIDITY is another message). When most
  * of the file is garbage (records of messages gone, or put again), the
- * session that notices writes the live ones to a new file and renames it
- * over; appends to the old file meanwhile are lost, which a cache may
+ * session that notices writes the live ones to a new file (in tmp/) and
+ * renames it over; appends to the old file meanwhile are lost, which a cache may
  * do. Records are read with pread, not mapped: a file someone truncates
  * must not bring the server down with SIGBUS.
  */
@@ -369,9 +369,10 @@ compact(struct mbox *mb, struct mbox_cache *c)
 	size_t i, k;
 	int fd;
 
-	snprintf(name, sizeof(name), "tern-cache.%ld.%lu.tmp", (long)getpid(),
+	/* In tmp/: a crash's leftover goes with the rest there (36 hours). */
+	snprintf(name, sizeof(name), "tern-cache.%ld.%lu", (long)getpid(),
 	    (unsigned long)atomic_fetch_add(&compact_seq, 1));
-	if (store_path(tmp, sizeof(tmp), mb->dir, NULL, name) == -1 ||
+	if (store_path(tmp, sizeof(tmp), mb->dir, "tmp", name) == -1 ||
 	    store_path(path, sizeof(path), mb->dir, NULL, CACHE_FILE) == -1 ||
 	    buf_append(&out, TERN_CACHE_HEADER, TERN_CACHE_HEADER_LEN) == -1)
 		goto out;

@@ -170,8 +170,35 @@ cmp_range(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static struct tern_index_msg *
-find_msg(struct tern_index *ix, uint32_t uid)
+int
+store_ranges_in(const struct tern_index_range *r, size_t n, struct mbox_vanished **out_r)
+{
+	size_t i;
+
+	*out_r = NULL;
+	if (n == 0)
+		return 0;
+	if ((*out_r = calloc(n, sizeof(**out_r))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		(*out_r)[i] = (struct mbox_vanished){ r[i].lo, r[i].hi, r[i].modseq };
+	return 0;
+}
+
+int
+store_ranges_out(const struct mbox_vanished *v, size_t n, struct tern_index_range **out_r)
+{
+	size_t i;
+
+	if ((*out_r = calloc(n + 1, sizeof(**out_r))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		(*out_r)[i] = (struct tern_index_range){ v[i].lo, v[i].hi, v[i].modseq };
+	return 0;
+}
+
+struct tern_index_msg *
+store_ix_find(struct tern_index *ix, uint32_t uid)
 {
 	size_t lo = 0, hi = ix->nmsgs;
 
@@ -195,14 +222,9 @@ apply_log(struct tern_index *ix, const struct tern_index_logrec *rs, size_t n)
 	size_t i, k, a, nv = ix->nvanished, nadd = 0;
 	struct tern_index_range *r;
 
-	if ((nv && (v = calloc(nv, sizeof(*v))) == NULL) ||
+	if (store_ranges_in(ix->vanished, nv, &v) == -1 ||
 	    (n && (add = calloc(n, sizeof(*add))) == NULL))
 		goto nomem;
-	for (i = 0; i < nv; i++) {
-		v[i].lo = ix->vanished[i].lo;
-		v[i].hi = ix->vanished[i].hi;
-		v[i].modseq = ix->vanished[i].modseq;
-	}
 	for (i = 0; i < n; i++) {
 		const struct tern_index_logrec *l = &rs[i];
 		struct tern_index_msg *m;
@@ -215,7 +237,7 @@ apply_log(struct tern_index *ix, const struct tern_index_logrec *rs, size_t n)
 			add[nadd++].modseq = l->modseq;
 			continue;
 		}
-		if ((m = find_msg(ix, l->uid)) == NULL)
+		if ((m = store_ix_find(ix, l->uid)) == NULL)
 			continue;   /* expunged since */
 		m->name = l->name;
 		m->name_len = l->name_len;
@@ -240,15 +262,9 @@ apply_log(struct tern_index *ix, const struct tern_index_logrec *rs, size_t n)
 			ix->msgs[k++] = ix->msgs[i];
 	}
 	ix->nmsgs = k;
-	if (nadd && store_vanished_add(&v, &nv, &ix->vanished_floor, add, nadd) == -1)
+	if ((nadd && store_vanished_add(&v, &nv, &ix->vanished_floor, add, nadd) == -1) ||
+	    store_ranges_out(v, nv, &r) == -1)
 		goto nomem;
-	if ((r = calloc(nv + 1, sizeof(*r))) == NULL)
-		goto nomem;
-	for (i = 0; i < nv; i++) {
-		r[i].lo = v[i].lo;
-		r[i].hi = v[i].hi;
-		r[i].modseq = v[i].modseq;
-	}
 	free(ix->vanished);
 	ix->vanished = r;
 	ix->nvanished = nv;
@@ -334,6 +350,22 @@ store_ix_holds(const struct mbox *mb)
 	return now.valid ? store_stat_same(&now, &mb->log_file) : !mb->log_file.valid;
 }
 
+bool
+store_ix_current(const char *dir, const struct store_ix *x)
+{
+	struct tern_index_stat now;
+	char path[MBOX_PATH_MAX];
+
+	if (!x->ok || store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == -1)
+		return false;
+	store_stat_path(path, &now, 0);
+	if (!store_stat_same(&now, &x->file) ||
+	    store_path(path, sizeof(path), dir, NULL, INDEX_LOG) == -1)
+		return false;
+	store_stat_path(path, &now, 0);
+	return now.valid ? store_stat_same(&now, &x->log_file) : !x->log_file.valid;
+}
+
 int
 store_ix_log(const char *dir, uint64_t gen, const struct tern_index_logrec *rs, size_t n,
     struct tern_index_stat *log_r)
@@ -379,18 +411,6 @@ out:
 	return rc;
 }
 
-static void
-free_msgs(struct mbox_msg *msgs, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(msgs[i].name);
-		free(msgs[i].pop3_uidl);
-	}
-	free(msgs);
-}
-
 int
 store_ix_adopt(struct mbox *mb, const struct store_ix *x)
 {
@@ -400,7 +420,7 @@ store_ix_adopt(struct mbox *mb, const struct store_ix *x)
 	size_t i, n = 0;
 
 	if ((ix->nmsgs && (msgs = calloc(ix->nmsgs, sizeof(*msgs))) == NULL) ||
-	    (ix->nvanished && (v = calloc(ix->nvanished, sizeof(*v))) == NULL))
+	    store_ranges_in(ix->vanished, ix->nvanished, &v) == -1)
 		goto nomem;
 	for (n = 0; n < ix->nmsgs; n++) {
 		const struct tern_index_msg *im = &ix->msgs[n];
@@ -421,12 +441,7 @@ store_ix_adopt(struct mbox *mb, const struct store_ix *x)
 		m->modseq = im->modseq;
 		m->internal_date = im->date;
 	}
-	for (i = 0; i < ix->nvanished; i++) {
-		v[i].lo = ix->vanished[i].lo;
-		v[i].hi = ix->vanished[i].hi;
-		v[i].modseq = ix->vanished[i].modseq;
-	}
-	free_msgs(mb->msgs, mb->n);
+	store_msgs_free(mb->msgs, mb->n);
 	free(mb->vanished);
 	free(mb->gone);
 	mb->gone = NULL;
@@ -450,7 +465,7 @@ store_ix_adopt(struct mbox *mb, const struct store_ix *x)
 		mb->has_new = mb->msgs[i].in_new;
 	return 0;
 nomem:
-	free_msgs(msgs, n);
+	store_msgs_free(msgs, n);
 	free(v);
 	return -1;
 }
@@ -482,8 +497,7 @@ store_ix_from_mb(const struct mbox *mb, struct tern_index *ix)
 
 	memset(ix, 0, sizeof(*ix));
 	if ((mb->n && (ix->msgs = calloc(mb->n, sizeof(*ix->msgs))) == NULL) ||
-	    (mb->nvanished &&
-	    (ix->vanished = calloc(mb->nvanished, sizeof(*ix->vanished))) == NULL)) {
+	    store_ranges_out(mb->vanished, mb->nvanished, &ix->vanished) == -1) {
 		tern_index_clear(ix);
 		return -1;
 	}
@@ -514,11 +528,6 @@ store_ix_from_mb(const struct mbox *mb, struct tern_index *ix)
 		im->base_len = m->base_len;
 		im->flags = m->flags;
 		im->keywords = m->keywords;
-	}
-	for (i = 0; i < mb->nvanished; i++) {
-		ix->vanished[i].lo = mb->vanished[i].lo;
-		ix->vanished[i].hi = mb->vanished[i].hi;
-		ix->vanished[i].modseq = mb->vanished[i].modseq;
 	}
 	ix->nvanished = mb->nvanished;
 	return 0;

@@ -34,6 +34,9 @@ struct uidlist;
  * second times and a clock's coarse tick (Dovecot's MAILDIR_SYNC_SECS). */
 #define STORE_TICK_NS 1000000000LL
 
+/* msgs[0..n) and their names freed. */
+void store_msgs_free(struct mbox_msg *msgs, size_t n);
+
 /* dir/sub/name (sub or name may be NULL) into out; -1 when too long. */
 int store_path(char *out, size_t outsize, const char *dir, const char *sub,
     const char *name);
@@ -125,6 +128,8 @@ struct store_ix {
 int store_ix_read(const char *dir, struct store_ix *x);
 /* mb holds the index and its log as they are now (a few stats). */
 bool store_ix_holds(const struct mbox *mb);
+/* x is good and is the index and log as they are now. */
+bool store_ix_current(const char *dir, const struct store_ix *x);
 /* The records rs[0..n) appended to dir's log of the index of generation
  * gen (made anew when it is missing or another index's); *log_r: the
  * log's stat after. Under the lock. -1 on an I/O error. */
@@ -147,6 +152,12 @@ int store_ix_write(const char *dir, struct tern_index *ix, struct tern_index_sta
  * uses either way). Not when a writer (!read_only) has messages in new/
  * to move. */
 bool store_fast_sync(struct mbox *mb, bool read_only, struct store_ix *x);
+/* The index's ranges as mb keeps them, and back (*out_r allocated;
+ * NULL for none on the way in). -1 no memory. */
+int store_ranges_in(const struct tern_index_range *r, size_t n, struct mbox_vanished **out_r);
+int store_ranges_out(const struct mbox_vanished *v, size_t n, struct tern_index_range **out_r);
+/* The message of uid in ix (ascending by uid), or NULL. */
+struct tern_index_msg *store_ix_find(struct tern_index *ix, uint32_t uid);
 /* Adds the ranges add[0..nadd) (ascending, disjoint) to v[0..*n), merging
  * what overlaps, and keeps MBOX_VANISHED_MAX ranges at most by moving
  * the oldest into *floor. -1 no memory (v unchanged). */

@@ -135,16 +135,15 @@ out:
 	return rc;
 }
 
-static int
-find(struct mbox *mb, const char *name, size_t len)
-{
-	size_t i;
+_Static_assert(MBOX_KEYWORDS_MAX == DOVECOT_KEYWORDS_MAX, "one letter a name");
 
-	for (i = 0; i < MBOX_KEYWORDS_MAX; i++) {
-		if (mb->keywords[i] != NULL && str_ieqn(name, len, mb->keywords[i]))
-			return (int)i;
-	}
-	return -1;
+static int
+find(const struct mbox *mb, const char *name, size_t len)
+{
+	struct dovecot_keywords kw;
+
+	memcpy(kw.names, mb->keywords, sizeof(kw.names));
+	return dovecot_keywords_find(&kw, name, len);
 }
 
 int

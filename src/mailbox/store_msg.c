@@ -245,22 +245,6 @@ index_now(struct mbox *mb, struct store_ix *x, struct tern_index **disk_r)
 	return true;
 }
 
-static struct tern_index_msg *
-index_msg(struct tern_index *ix, uint32_t uid)
-{
-	size_t lo = 0, hi = ix->nmsgs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ix->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < ix->nmsgs && ix->msgs[lo].uid == uid ? &ix->msgs[lo] : NULL;
-}
-
 /* rs[0..n) appended to the index's log. When mb held the index and log,
  * it still does (it has the changes); else it is behind the file. */
 static void
@@ -309,7 +293,7 @@ mbox_store(struct mbox *mb, const size_t *idx, size_t n, const struct mbox_flag_
 		hms = disk->highestmodseq;
 	for (k = 0; k < n; k++) {
 		struct mbox_msg *m = &mb->msgs[idx[k]];
-		struct tern_index_msg *rec = disk ? index_msg(disk, m->uid) : NULL;
+		struct tern_index_msg *rec = disk ? store_ix_find(disk, m->uid) : NULL;
 		uint64_t known = m->modseq;
 		unsigned flags = m->flags;
 		uint32_t kw = m->keywords;

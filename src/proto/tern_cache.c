@@ -40,6 +40,18 @@ rec_sum(const unsigned char *hdr16, const char *base, size_t base_len, const cha
 	return tern_index_sum(s, sizeof(s));
 }
 
+/* The record's first 16 octets: magic, lengths, uid, field. */
+static void
+fill_hdr16(unsigned char *hdr, const struct tern_cache_rec *r)
+{
+	memcpy(hdr, MAGIC, 4);
+	put32(hdr + 4, (uint32_t)r->data_len);
+	put32(hdr + 8, r->uid);
+	hdr[12] = (unsigned char)r->field;
+	hdr[13] = (unsigned char)r->base_len;
+	hdr[14] = hdr[15] = 0;
+}
+
 int
 tern_cache_rec_encode(const struct tern_cache_rec *r, struct buf *out)
 {
@@ -50,12 +62,7 @@ tern_cache_rec_encode(const struct tern_cache_rec *r, struct buf *out)
 	if (r->field >= TERN_CACHE_FIELDS || r->base_len == 0 || r->base_len > 255 ||
 	    r->data_len > TERN_CACHE_DATA_MAX || r->uid == 0)
 		return -1;
-	memcpy(hdr, MAGIC, 4);
-	put32(hdr + 4, (uint32_t)r->data_len);
-	put32(hdr + 8, r->uid);
-	hdr[12] = (unsigned char)r->field;
-	hdr[13] = (unsigned char)r->base_len;
-	hdr[14] = hdr[15] = 0;
+	fill_hdr16(hdr, r);
 	sum = rec_sum(hdr, r->base, r->base_len, r->data, r->data_len);
 	for (i = 0; i < 8; i++)
 		hdr[16 + i] = (unsigned char)(sum >> (8 * i));
@@ -103,11 +110,6 @@ tern_cache_rec_ok(const struct tern_cache_rec *r)
 {
 	unsigned char hdr[16];
 
-	memcpy(hdr, MAGIC, 4);
-	put32(hdr + 4, (uint32_t)r->data_len);
-	put32(hdr + 8, r->uid);
-	hdr[12] = (unsigned char)r->field;
-	hdr[13] = (unsigned char)r->base_len;
-	hdr[14] = hdr[15] = 0;
+	fill_hdr16(hdr, r);
 	return rec_sum(hdr, r->base, r->base_len, r->data, r->data_len) == r->sum;
 }

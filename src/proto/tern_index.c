@@ -128,9 +128,8 @@ take_field(struct cursor *c, char key, uint64_t *v_r, bool last)
 	return take_char(c, key) && take_u64(c, v_r) && (last ? c->i == c->n : take_char(c, ' '));
 }
 
-/* RFC 1939 §7: a UIDL is 1 to 70 octets 0x21-0x7E. */
-static bool
-uidl_ok(const char *p, size_t n)
+bool
+tern_index_uidl_ok(const char *p, size_t n)
 {
 	size_t i;
 
@@ -174,11 +173,35 @@ read_stat(struct cursor *c, const char *name, struct tern_index_stat *st)
 	return true;
 }
 
+/* "n" or "c" (new/ or cur/). */
 static bool
-read_msg(struct cursor *c, const struct tern_index *ix, struct tern_index_msg *m)
+take_place(struct cursor *c, bool *in_new)
+{
+	*in_new = take_char(c, 'n');
+	return *in_new || take_char(c, 'c');
+}
+
+/* The rest of the line as a file name, and what it says. */
+static bool
+take_name(struct cursor *c, const char **name, size_t *len, size_t *base_len, unsigned *flags,
+    uint32_t *keywords)
 {
 	struct maildir_name mn;
 
+	*name = c->p + c->i;
+	*len = c->n - c->i;
+	c->i = c->n;
+	if (maildir_name_parse(*name, *len, &mn) != MAILDIR_NAME_OK)
+		return false;
+	*base_len = mn.base_len;
+	*flags = mn.info == MAILDIR_INFO_2 ? mn.flags : 0;
+	*keywords = mn.info == MAILDIR_INFO_2 ? mn.keywords : 0;
+	return true;
+}
+
+static bool
+read_msg(struct cursor *c, const struct tern_index *ix, struct tern_index_msg *m)
+{
 	if (!take_word(c, "m ") || !take_u32(c, &m->uid) || !take_char(c, ' ') ||
 	    !take_u64(c, &m->modseq) || !take_char(c, ' ') || !take_u64(c, &m->size) ||
 	    !take_char(c, ' '))
@@ -187,13 +210,8 @@ read_msg(struct cursor *c, const struct tern_index *ix, struct tern_index_msg *m
 		m->vsize = TERN_INDEX_VSIZE_UNKNOWN;
 	else if (!take_u64(c, &m->vsize) || m->vsize == TERN_INDEX_VSIZE_UNKNOWN)
 		return false;
-	if (!take_char(c, ' ') || !take_i64(c, &m->date) || !take_char(c, ' '))
-		return false;
-	if (take_char(c, 'n'))
-		m->in_new = true;
-	else if (!take_char(c, 'c'))
-		return false;
-	if (!take_char(c, ' '))
+	if (!take_char(c, ' ') || !take_i64(c, &m->date) || !take_char(c, ' ') ||
+	    !take_place(c, &m->in_new) || !take_char(c, ' '))
 		return false;
 	if (take_char(c, '-')) {
 		m->uidl = NULL;
@@ -207,18 +225,12 @@ read_msg(struct cursor *c, const struct tern_index *ix, struct tern_index_msg *m
 		m->uidl = c->p + c->i;
 		m->uidl_len = (size_t)(sp - m->uidl);
 		c->i += m->uidl_len;
-		if (!uidl_ok(m->uidl, m->uidl_len))
+		if (!tern_index_uidl_ok(m->uidl, m->uidl_len))
 			return false;
 	}
-	if (!take_char(c, ' '))
+	if (!take_char(c, ' ') ||
+	    !take_name(c, &m->name, &m->name_len, &m->base_len, &m->flags, &m->keywords))
 		return false;
-	m->name = c->p + c->i;
-	m->name_len = c->n - c->i;
-	if (maildir_name_parse(m->name, m->name_len, &mn) != MAILDIR_NAME_OK)
-		return false;
-	m->base_len = mn.base_len;
-	m->flags = mn.info == MAILDIR_INFO_2 ? mn.flags : 0;
-	m->keywords = mn.info == MAILDIR_INFO_2 ? mn.keywords : 0;
 	return m->uid != 0 && m->uid < ix->uidnext && m->modseq >= 1 &&
 	    m->modseq <= ix->highestmodseq;
 }
@@ -427,7 +439,7 @@ msg_ok(const struct tern_index *ix, const struct tern_index_msg *m, const struct
 
 	return m->uid != 0 && m->uid < ix->uidnext && (prev == NULL || m->uid > prev->uid) &&
 	    m->modseq >= 1 && m->modseq <= ix->highestmodseq &&
-	    (m->uidl == NULL || uidl_ok(m->uidl, m->uidl_len)) &&
+	    (m->uidl == NULL || tern_index_uidl_ok(m->uidl, m->uidl_len)) &&
 	    maildir_name_parse(m->name, m->name_len, &mn) == MAILDIR_NAME_OK;
 }
 
@@ -567,28 +579,13 @@ tern_index_log_encode(const struct tern_index_logrec *r, struct buf *out)
 static bool
 read_logrec(struct cursor *c, struct tern_index_logrec *r)
 {
-	struct maildir_name mn;
-
 	memset(r, 0, sizeof(*r));
 	if (take_word(c, "s ")) {
 		r->kind = 's';
-		if (!take_u32(c, &r->uid) || !take_char(c, ' ') || !take_u64(c, &r->modseq) ||
-		    !take_char(c, ' '))
-			return false;
-		if (take_char(c, 'n'))
-			r->in_new = true;
-		else if (!take_char(c, 'c'))
-			return false;
-		if (!take_char(c, ' '))
-			return false;
-		r->name = c->p + c->i;
-		r->name_len = c->n - c->i;
-		if (maildir_name_parse(r->name, r->name_len, &mn) != MAILDIR_NAME_OK)
-			return false;
-		r->base_len = mn.base_len;
-		r->flags = mn.info == MAILDIR_INFO_2 ? mn.flags : 0;
-		r->keywords = mn.info == MAILDIR_INFO_2 ? mn.keywords : 0;
-		return r->uid != 0 && r->modseq != 0;
+		return take_u32(c, &r->uid) && take_char(c, ' ') && take_u64(c, &r->modseq) &&
+		    take_char(c, ' ') && take_place(c, &r->in_new) && take_char(c, ' ') &&
+		    take_name(c, &r->name, &r->name_len, &r->base_len, &r->flags, &r->keywords) &&
+		    r->uid != 0 && r->modseq != 0;
 	}
 	r->kind = 'x';
 	return take_word(c, "x ") && take_u32(c, &r->uid) && take_char(c, ' ') &&

@@ -132,6 +132,10 @@ int tern_index_encode(const struct tern_index *ix, struct buf *out);
 
 void tern_index_clear(struct tern_index *ix);
 
+/* A POP3 UIDL as the index (and RFC 1939 §7) takes it: 1 to 70 octets
+ * 0x21-0x7E. */
+bool tern_index_uidl_ok(const char *p, size_t n);
+
 /* A record of the log. */
 struct tern_index_logrec {
 	char kind;            /* 's': uid has name and modseq now; 'x': uid..hi expunged */

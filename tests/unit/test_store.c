@@ -26,35 +26,11 @@
 #include <unistd.h>
 
 #include "mailbox/store.h"
+#include "maildir_fixture.h"
 #include "proto/maildir_name.h"
 
 static char root[64];
 static const struct mbox_conf conf = { .hostname = "test.example", .lock_timeout = 2 };
-
-static void
-mkfolder(const char *dir)
-{
-	static const char *const subs[] = { "", "/new", "/cur", "/tmp" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
-		assert_int_equal(mkdir(path, 0700), 0);
-	}
-}
-
-static void
-put(const char *dir, const char *sub, const char *name, const char *body)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(body, f);
-	fclose(f);
-}
 
 static int
 setup(void **state)
@@ -66,20 +42,17 @@ setup(void **state)
 	if (mkdtemp(root) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/box", root);
-	mkfolder(path);
+	fixture_mkfolder(path);
 	snprintf(path, sizeof(path), "%s/box/.Archive", root);
-	mkfolder(path);
+	fixture_mkfolder(path);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_remove(root);
 }
 
 static size_t
@@ -118,9 +91,9 @@ test_sync_uids_vsize_flags(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/box", root);
 	/* Arrival order is the numbers in the names, not strcmp's. */
-	put(dir, "new", "1700000000.M99999P1.a", "Subject: b\r\n\r\nsecond\r\n");
-	put(dir, "new", "1700000000.M100000P1.a", "Subject: c\n\nthird, LF only\n");
-	put(dir, "new", "1699999999.M5P1.a", "Subject: a\r\n\r\nfirst\r\n");
+	fixture_put(dir, "new", "1700000000.M99999P1.a", "Subject: b\r\n\r\nsecond\r\n");
+	fixture_put(dir, "new", "1700000000.M100000P1.a", "Subject: c\n\nthird, LF only\n");
+	fixture_put(dir, "new", "1699999999.M5P1.a", "Subject: a\r\n\r\nfirst\r\n");
 	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
 	assert_int_equal(mb.n, 3);
 	assert_int_equal(mb.moved, 3);
@@ -150,7 +123,7 @@ test_sync_uids_vsize_flags(void **state)
 	assert_string_equal(mb.msgs[0].name, "1699999999.M5P1.a:2,RS");
 
 	/* The same UIDs next time, and a new message gets the next. */
-	put(dir, "new", "1800000000.M1P1.a", "Subject: d\r\n\r\nfourth\r\n");
+	fixture_put(dir, "new", "1800000000.M1P1.a", "Subject: d\r\n\r\nfourth\r\n");
 	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
 	assert_int_equal(mb.n, 4);
 	assert_int_equal(mb.msgs[3].uid, 4);
@@ -172,7 +145,7 @@ test_append_copy_expunge(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/box", root);
 	snprintf(adir, sizeof(adir), "%s/box/.Archive", root);
-	put(dir, "new", "1700000000.M1P1.a", "Subject: one\r\n\r\nx\r\n");
+	fixture_put(dir, "new", "1700000000.M1P1.a", "Subject: one\r\n\r\nx\r\n");
 	assert_int_equal(mbox_sync(&mb, dir, false, &conf), MBOX_OK);
 	assert_int_equal(mb.n, 1);
 
@@ -260,7 +233,7 @@ test_folders_and_subscriptions(void **state)
 	mbox_names_free(names, n);
 
 	/* DELETE: gone, messages and all; the INBOX cannot go. */
-	put(rootbox, ".Job/cur", "1.M1P1.a:2,S", "x");
+	fixture_put(rootbox, ".Job/cur", "1.M1P1.a:2,S", "x");
 	assert_int_equal(mbox_folder_delete(rootbox, "Job"), MBOX_OK);
 	assert_int_equal(mbox_folder_delete(rootbox, "Job"), MBOX_NOENT);
 	assert_int_equal(mbox_folder_delete(rootbox, "INBOX"), MBOX_BADNAME);

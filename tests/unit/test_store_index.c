@@ -43,37 +43,13 @@
 
 #include "common/buf.h"
 #include "mailbox/store.h"
+#include "maildir_fixture.h"
 #include "mailbox/store_int.h"
 #include "proto/maildir_name.h"
 #include "proto/tern_index.h"
 
 static char root[64], box[128];
 static const struct mbox_conf conf = { .hostname = "test.example", .lock_timeout = 2 };
-
-static void
-mkfolder(const char *dir)
-{
-	static const char *const subs[] = { "", "/new", "/cur", "/tmp" };
-	char path[256];
-	size_t i;
-
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
-		assert_int_equal(mkdir(path, 0700), 0);
-	}
-}
-
-static void
-put(const char *dir, const char *sub, const char *name, const char *body)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(body, f);
-	fclose(f);
-}
 
 static int
 setup(void **state)
@@ -83,18 +59,15 @@ setup(void **state)
 	if (mkdtemp(root) == NULL)
 		return -1;
 	snprintf(box, sizeof(box), "%s/box", root);
-	mkfolder(box);
+	fixture_mkfolder(box);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_remove(root);
 }
 
 static void
@@ -158,11 +131,11 @@ at_uid(const struct mbox *mb, uint32_t uid)
 static void
 five(void)
 {
-	put(box, "new", "1700000001.M1P1.a", "Subject: 1\r\n\r\nx\r\n");
-	put(box, "new", "1700000002.M2P1.a", "Subject: 2\r\n\r\nxx\r\n");
-	put(box, "new", "1700000003.M3P1.a", "Subject: 3\r\n\r\nxxx\r\n");
-	put(box, "new", "1700000004.M4P1.a", "Subject: 4\r\n\r\nxxxx\r\n");
-	put(box, "new", "1700000005.M5P1.a", "Subject: 5\r\n\r\nxxxxx\r\n");
+	fixture_put(box, "new", "1700000001.M1P1.a", "Subject: 1\r\n\r\nx\r\n");
+	fixture_put(box, "new", "1700000002.M2P1.a", "Subject: 2\r\n\r\nxx\r\n");
+	fixture_put(box, "new", "1700000003.M3P1.a", "Subject: 3\r\n\r\nxxx\r\n");
+	fixture_put(box, "new", "1700000004.M4P1.a", "Subject: 4\r\n\r\nxxxx\r\n");
+	fixture_put(box, "new", "1700000005.M5P1.a", "Subject: 5\r\n\r\nxxxxx\r\n");
 }
 
 /* A folder of five messages a sync may trust, synced into mb. */
@@ -449,7 +422,7 @@ test_expunge_and_rebuild(void **state)
 
 	(void)state;
 	trusted_five(&mb);
-	put(box, "new", "1700000006.M6P1.a", "Subject: 6\r\n\r\nx\r\n");
+	fixture_put(box, "new", "1700000006.M6P1.a", "Subject: 6\r\n\r\nx\r\n");
 	assert_int_equal(mbox_sync(&mb, box, false, &conf), MBOX_OK);
 	assert_int_equal(mb.n, 6);
 	assert_true(mb.msgs[5].recent);
@@ -653,7 +626,7 @@ test_append_copy_read_only(void **state)
 	(void)state;
 	trusted_five(&mb);
 	snprintf(adir, sizeof(adir), "%s/.Archive", box);
-	mkfolder(adir);
+	fixture_mkfolder(adir);
 	assert_int_equal(mbox_sync(&arch, adir, false, &conf), MBOX_OK);
 	backdate(adir);
 	assert_int_equal(mbox_sync(&arch, adir, false, &conf), MBOX_OK);
@@ -683,7 +656,7 @@ test_append_copy_read_only(void **state)
 
 	/* read-only: nothing moved, no UID given, no \Recent; the index asks
 	 * the next sync to list new/ again */
-	put(box, "new", "1700000009.M9P1.a", "Subject: 9\r\n\r\nx\r\n");
+	fixture_put(box, "new", "1700000009.M9P1.a", "Subject: 9\r\n\r\nx\r\n");
 	assert_int_equal(mbox_sync(&ro, box, true, &conf), MBOX_OK);
 	assert_int_equal(ro.n, 6);
 	backdate(box);
