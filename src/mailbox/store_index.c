@@ -402,8 +402,13 @@ store_ix_log(const char *dir, uint64_t gen, const struct tern_index_logrec *rs, 
 fail:
 	log_warn("mailbox: writing %s", path);
 out:
-	if (rc == -1)
-		(void)unlink(path);   /* an index whose log is lost says too little */
+	if (rc == -1) {
+		/* An index without all of its log says too little of what was
+		 * handed out: both go, and the next sync rebuilds above. */
+		(void)unlink(path);
+		if (store_path(path, sizeof(path), dir, NULL, INDEX_FILE) == 0)
+			(void)unlink(path);
+	}
 	if (fd != -1)
 		close(fd);
 	buf_release(&want);

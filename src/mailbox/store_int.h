@@ -132,7 +132,8 @@ bool store_ix_holds(const struct mbox *mb);
 bool store_ix_current(const char *dir, const struct store_ix *x);
 /* The records rs[0..n) appended to dir's log of the index of generation
  * gen (made anew when it is missing or another index's); *log_r: the
- * log's stat after. Under the lock. -1 on an I/O error. */
+ * log's stat after. Under the lock. -1 on an I/O error: the index and
+ * log are removed then (they no longer say all that was handed out). */
 int store_ix_log(const char *dir, uint64_t gen, const struct tern_index_logrec *rs, size_t n,
     struct tern_index_stat *log_r);
 void store_ix_free(struct store_ix *x);
