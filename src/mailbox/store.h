@@ -212,10 +212,24 @@ void mbox_cache_flush(struct mbox *mb);
 enum mbox_err mbox_append(const char *dir, int src_fd, uint64_t size, unsigned flags,
     time_t internal_date, const struct mbox_conf *conf, uint32_t *uidvalidity_r,
     uint32_t *uid_r);
+/* A keyword by its name (APPEND's flag list). */
+struct mbox_kw {
+	const char *name;
+	size_t len;
+};
+/* mbox_append with keywords kw[0..nkw) too: given their letters in that
+ * folder's dovecot-keywords (names it lacks are added, under the same
+ * lock). Names that cannot be keywords (\Recent, ...) are left out, and
+ * so are new ones when its 26 letters are taken. */
+enum mbox_err mbox_append_kw(const char *dir, int src_fd, uint64_t size, unsigned flags,
+    const struct mbox_kw *kw, size_t nkw, time_t internal_date, const struct mbox_conf *conf,
+    uint32_t *uidvalidity_r, uint32_t *uid_r);
 
 /* IMAP COPY: message i of mb into the folder at dir under a new name,
- * with its flags and date: a hard link, or a copy where the filesystem
- * cannot link; its UID there in *uid_r (COPYUID). */
+ * with its flags, keywords (by name: the letters of dir's
+ * dovecot-keywords, names it lacks added) and date: a hard link, or a
+ * copy where the filesystem cannot link; its UID there in *uid_r
+ * (COPYUID). */
 enum mbox_err mbox_copy(struct mbox *mb, size_t i, const char *dir,
     const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r);
 

@@ -167,6 +167,11 @@ int store_vanished_add(struct mbox_vanished **v, size_t *n, uint64_t *floor,
 
 /* --------------------------------------- dovecot-keywords (store_keywords.c) */
 
+/* The letters of keywords kw[0..nkw) in dir's dovecot-keywords, names it
+ * lacks added (the file written again): *bits_r. Names that cannot be
+ * keywords, or do not fit, are left out. Under dir's uidlist lock. -1 on
+ * an I/O error. */
+int store_keywords_map(const char *dir, const struct mbox_kw *kw, size_t nkw, uint32_t *bits_r);
 /* Reads dovecot-keywords again if it changed since mb read it. */
 void store_keywords_refresh(struct mbox *mb);
 void store_keywords_free(struct mbox *mb);

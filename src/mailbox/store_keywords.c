@@ -194,3 +194,41 @@ out:
 	store_lock_drop(mb->dir, lockfd);
 	return bit;
 }
+
+int
+store_keywords_map(const char *dir, const struct mbox_kw *kw, size_t nkw, uint32_t *bits_r)
+{
+	struct dovecot_keywords names;
+	struct tern_index_stat st, nst;
+	size_t i, slot;
+	bool added = false;
+	int k;
+
+	*bits_r = 0;
+	if (nkw == 0)
+		return 0;
+	if (keywords_read(dir, &names, &st) == -1)
+		return -1;
+	for (i = 0; i < nkw; i++) {
+		if (!dovecot_keyword_name_ok(kw[i].name, kw[i].len))
+			continue;   /* \Recent, a system flag IMAP does not store, junk */
+		if ((k = dovecot_keywords_find(&names, kw[i].name, kw[i].len)) < 0) {
+			/* A new name takes a free letter; none left, it is
+			 * dropped (Dovecot keeps such names in its own index). */
+			for (slot = 0; slot < DOVECOT_KEYWORDS_MAX && names.names[slot]; slot++)
+				;
+			if (slot == DOVECOT_KEYWORDS_MAX ||
+			    (names.names[slot] = str_dupn(kw[i].name, kw[i].len)) == NULL)
+				continue;
+			k = (int)slot;
+			added = true;
+		}
+		*bits_r |= 1u << k;
+	}
+	if (added && keywords_write(dir, &names, &st, &nst) == -1) {
+		dovecot_keywords_clear(&names);
+		return -1;
+	}
+	dovecot_keywords_clear(&names);
+	return 0;
+}

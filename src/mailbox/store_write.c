@@ -29,10 +29,10 @@
 
 static atomic_ulong write_seq;   /* several names in one microsecond */
 
-/* A new unique name with its sizes and the :2, flags. */
+/* A new unique name with its sizes and the :2, flags and keyword letters. */
 static int
 new_name(const struct mbox_conf *conf, uint64_t size, uint64_t vsize, unsigned flags,
-    char *out, size_t outsize)
+    uint32_t keywords, char *out, size_t outsize)
 {
 	char base[MAILDIR_NAME_MAX + 1];
 	struct maildir_name mn = { 0 };
@@ -58,6 +58,7 @@ new_name(const struct mbox_conf *conf, uint64_t size, uint64_t vsize, unsigned f
 	mn.base_len = n;
 	mn.info = MAILDIR_INFO_2;
 	mn.flags = flags;
+	mn.keywords = keywords;
 	mn.flag_text = mn.tail = "";
 	return maildir_name_build(&mn, out, outsize) == 0 ? -1 : 0;
 }
@@ -124,11 +125,21 @@ enum mbox_err
 mbox_append(const char *dir, int src_fd, uint64_t size, unsigned flags, time_t internal_date,
     const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r)
 {
+	return mbox_append_kw(dir, src_fd, size, flags, NULL, 0, internal_date, conf,
+	    uidvalidity_r, uid_r);
+}
+
+enum mbox_err
+mbox_append_kw(const char *dir, int src_fd, uint64_t size, unsigned flags,
+    const struct mbox_kw *kw, size_t nkw, time_t internal_date, const struct mbox_conf *conf,
+    uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
 	char tmp[MBOX_PATH_MAX], name[MAILDIR_NAME_MAX + 1], dst[MBOX_PATH_MAX];
 	char cur[MBOX_PATH_MAX], tname[64];
 	struct timespec times[2] = { { internal_date, 0 }, { internal_date, 0 } };
 	enum mbox_err err = MBOX_OK;
 	uint64_t vsize = 0;
+	uint32_t kwbits = 0;
 	int fd, lockfd;
 
 	snprintf(tname, sizeof(tname), "append.%ld.%lu", (long)getpid(),
@@ -146,16 +157,14 @@ mbox_append(const char *dir, int src_fd, uint64_t size, unsigned flags, time_t i
 		return MBOX_IO;
 	}
 	close(fd);
-	if (new_name(conf, size, vsize, flags, name, sizeof(name)) == -1 ||
-	    store_path(dst, sizeof(dst), dir, "cur", name) == -1) {
-		(void)unlink(tmp);
-		return MBOX_IO;
-	}
 	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1) {
 		(void)unlink(tmp);
 		return err;
 	}
-	if (rename(tmp, dst) == -1) {
+	/* The letters are the folder's: looked up (and added) under its lock. */
+	if (store_keywords_map(dir, kw, nkw, &kwbits) == -1 ||
+	    new_name(conf, size, vsize, flags, kwbits, name, sizeof(name)) == -1 ||
+	    store_path(dst, sizeof(dst), dir, "cur", name) == -1 || rename(tmp, dst) == -1) {
 		(void)unlink(tmp);
 		store_lock_drop(dir, lockfd);
 		return MBOX_IO;
@@ -164,28 +173,41 @@ mbox_append(const char *dir, int src_fd, uint64_t size, unsigned flags, time_t i
 	return record(dir, lockfd, name, uidvalidity_r, uid_r);
 }
 
+/* The names of message m's keywords in mb (letters without a name are
+ * left out: they mean nothing elsewhere). */
+static size_t
+kw_names(const struct mbox *mb, const struct mbox_msg *m, struct mbox_kw *out)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < MBOX_KEYWORDS_MAX; k++) {
+		if ((m->keywords >> k & 1) && mb->keywords[k] != NULL) {
+			out[n].name = mb->keywords[k];
+			out[n++].len = strlen(mb->keywords[k]);
+		}
+	}
+	return n;
+}
+
 enum mbox_err
 mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
     uint32_t *uidvalidity_r, uint32_t *uid_r)
 {
 	struct mbox_msg *m = &mb->msgs[i];
+	struct mbox_kw kw[MBOX_KEYWORDS_MAX];
 	char src[MBOX_PATH_MAX], dst[MBOX_PATH_MAX], cur[MBOX_PATH_MAX];
 	char name[MAILDIR_NAME_MAX + 1];
 	enum mbox_err err = MBOX_OK;
+	size_t nkw = kw_names(mb, m, kw);
+	uint32_t kwbits = 0;
 	struct stat st;
 	int fd, lockfd;
 
 	/* Open it first: that finds it again after another reader's rename. */
 	if ((fd = mbox_open_msg(mb, i)) == -1)
 		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return MBOX_IO;
-	}
-	if (new_name(conf, (uint64_t)st.st_size, m->vsize != MBOX_VSIZE_UNKNOWN ? m->vsize :
-	    (uint64_t)st.st_size, m->flags, name, sizeof(name)) == -1 ||
+	if (fstat(fd, &st) == -1 ||
 	    store_path(src, sizeof(src), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
-	    store_path(dst, sizeof(dst), dir, "cur", name) == -1 ||
 	    store_path(cur, sizeof(cur), dir, "cur", NULL) == -1) {
 		close(fd);
 		return MBOX_IO;
@@ -193,6 +215,15 @@ mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *co
 	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1) {
 		close(fd);
 		return err;
+	}
+	/* Keywords go by name: each folder has its letters. */
+	if (store_keywords_map(dir, kw, nkw, &kwbits) == -1 ||
+	    new_name(conf, (uint64_t)st.st_size, m->vsize != MBOX_VSIZE_UNKNOWN ? m->vsize :
+	    (uint64_t)st.st_size, m->flags, kwbits, name, sizeof(name)) == -1 ||
+	    store_path(dst, sizeof(dst), dir, "cur", name) == -1) {
+		store_lock_drop(dir, lockfd);
+		close(fd);
+		return MBOX_IO;
 	}
 	/* The source is durable already: a link needs only the folder synced. */
 	if (link(src, dst) == -1) {
@@ -202,8 +233,8 @@ mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *co
 			return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
 		}
 		/* Another filesystem (or no links there): a copy. */
-		err = mbox_append(dir, fd, (uint64_t)st.st_size, m->flags, st.st_mtime, conf,
-		    uidvalidity_r, uid_r);
+		err = mbox_append_kw(dir, fd, (uint64_t)st.st_size, m->flags, kw, nkw, st.st_mtime,
+		    conf, uidvalidity_r, uid_r);
 		close(fd);
 		return err;
 	}

@@ -20,7 +20,8 @@
  *   UID still there; a lost or torn index is rebuilt above every MODSEQ
  *   handed out, and so is one written before a reboot (its last writes
  *   may be lost); the vanished list keeps 10,000 ranges at most;
- * - APPEND and COPY are seen by the next sync of a trusted folder;
+ * - APPEND and COPY are seen by the next sync of a trusted folder, with
+ *   their keywords by name in the other folder's letters;
  * - a read-only sync moves nothing and leaves the index asking for a
  *   listing; \Recent goes to the sync that moves a message;
  * - tern-cache: put, flushed, read by another session, checked against
@@ -648,11 +649,42 @@ test_append_copy_read_only(void **state)
 	assert_true(mb.msgs[5].modseq > hms);
 	assert_int_equal(mb.msgs[5].internal_date, 1600000000);
 	assert_false(mb.msgs[5].recent);   /* APPEND puts it in cur/ */
+	/* COPY takes keywords by name: the other folder has its own letters */
+	{
+		struct mbox_flag_change kw = { 0 };
+		size_t one[1] = { 0 };
+		int a = mbox_keyword(&mb, "first", 5, true), b = mbox_keyword(&mb, "$Keep", 5, true);
+
+		assert_int_equal(a, 0);
+		assert_int_equal(b, 1);
+		kw.kw_add = 1u << b;
+		assert_int_equal(mbox_store(&mb, one, 1, &kw, 0, NULL, NULL), MBOX_OK);
+		assert_int_equal(mbox_keyword(&arch, "other", 5, true), 0);
+	}
 	assert_int_equal(mbox_copy(&mb, 0, adir, &conf, &uidv, &uid), MBOX_OK);
 	assert_int_equal(mbox_sync(&arch, adir, false, &conf), MBOX_OK);
 	assert_false(arch.fast);
 	assert_int_equal(arch.n, 1);
 	assert_int_equal(arch.msgs[0].uid, uid);
+	assert_string_equal(arch.keywords[1], "$Keep");
+	assert_int_equal(arch.msgs[0].keywords, 1u << 1);
+	/* APPEND with keywords: found or added there, \Recent and junk left out */
+	{
+		const struct mbox_kw kws[] = { { "$keep", 5 }, { "$Work", 5 }, { "\\Recent", 7 },
+			{ "a b", 3 } };
+
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(mbox_append_kw(adir, fd, sizeof(msg) - 1, MAILDIR_FLAG_FLAGGED, kws,
+		    4, 1600000000, &conf, &uidv, &uid), MBOX_OK);
+		close(fd);
+		assert_int_equal(mbox_sync(&arch, adir, false, &conf), MBOX_OK);
+		assert_int_equal(arch.n, 2);
+		assert_string_equal(arch.keywords[2], "$Work");
+		assert_null(arch.keywords[3]);
+		assert_int_equal(arch.msgs[1].keywords, 1u << 1 | 1u << 2);
+		assert_int_equal(arch.msgs[1].flags, MAILDIR_FLAG_FLAGGED);
+	}
 
 	/* read-only: nothing moved, no UID given, no \Recent; the index asks
 	 * the next sync to list new/ again */
