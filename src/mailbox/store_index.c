@@ -249,7 +249,8 @@ apply_log(struct tern_index *ix, const struct tern_index_logrec *rs, size_t n)
 			m->modseq = l->modseq;
 	}
 	/* Both by uid: one walk takes the expunged ones out. */
-	qsort(add, nadd, sizeof(*add), cmp_range);
+	if (nadd > 1)
+		qsort(add, nadd, sizeof(*add), cmp_range);
 	for (i = k = a = 0; i < ix->nmsgs; i++) {
 		uint32_t uid = ix->msgs[i].uid;
 		bool gone = false;
@@ -319,7 +320,7 @@ store_ix_read(const char *dir, struct store_ix *x)
 			tern_index_clear(&x->ix);
 			return 0;
 		}
-		if (apply_log(&x->ix, rs, nrs) == -1) {
+		if (nrs > 0 && apply_log(&x->ix, rs, nrs) == -1) {
 			free(rs);
 			goto nomem;
 		}
