@@ -20,7 +20,6 @@
 #include "../proto/mime.h"
 #include "../proto/mime_decode.h"
 #include "imap_session.h"
-#include "imap_shim.h"
 
 /* What the items of one FETCH need of each message's text. */
 enum need { NEED_NONE, NEED_HEADER, NEED_ALL };

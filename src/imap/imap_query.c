@@ -456,7 +456,7 @@ first_address(struct qmsg *q, const char *name, struct buf *val, char **mbox_r, 
 }
 
 struct desc_owned {
-	char *subject, *mid, *refs, *irt, *from, *to, *cc, *dfrom, *dto;
+	char *subject, *mid, *refs, *irt, *from, *to, *cc, *dfrom, *dto, *dcc;
 };
 
 static void
@@ -484,7 +484,7 @@ desc_fill(struct qmsg *q, const struct imap_seen *v, const struct mbox_msg *m, u
 	d->date = val.len && rfc5322_date_parse(val.data, val.len, &t) ? t : m->internal_date;
 	first_address(q, "From", &val, &o->from, &d->from_len, &o->dfrom, &d->display_from_len);
 	first_address(q, "To", &val, &o->to, &d->to_len, &o->dto, &d->display_to_len);
-	first_address(q, "Cc", &val, &o->cc, &d->cc_len, &(char *){ NULL }, &dummy);
+	first_address(q, "Cc", &val, &o->cc, &d->cc_len, &o->dcc, &dummy);
 	buf_release(&val);
 	d->subject = o->subject; d->subject_len = o->subject ? strlen(o->subject) : 0;
 	d->message_id = o->mid; d->message_id_len = o->mid ? strlen(o->mid) : 0;
@@ -501,7 +501,7 @@ static void
 desc_free(struct desc_owned *o)
 {
 	free(o->subject); free(o->mid); free(o->refs); free(o->irt);
-	free(o->from); free(o->to); free(o->cc); free(o->dfrom); free(o->dto);
+	free(o->from); free(o->to); free(o->cc); free(o->dfrom); free(o->dto); free(o->dcc);
 }
 
 /* -------------------------------------------------------------- SEARCH -- */

@@ -468,12 +468,8 @@ end_idle(struct imap_session *s)
 	s->idling = false;
 	s->wake_pending = false;
 	str_copy(tag, sizeof(tag), s->idle_tag);
-	if (s->state == I_SELECTED) {
-		struct imap_cmd none;
-
-		memset(&none, 0, sizeof(none));
+	if (s->state == I_SELECTED)
 		return imap_job_start(s, tag, NULL, NULL, imap_cmd_idle_done, U_ALL);
-	}
 	tagged(s, tag, "OK", "IDLE terminated");
 	return CONN_DONE;
 }

@@ -19,7 +19,6 @@
 #include "../common/str.h"
 #include "../proto/imap_search.h"
 #include "imap_session.h"
-#include "imap_shim.h"
 
 /* The view entries of the command's set that are still on disk, as
  * indexes into mb (mis) and into the view (vis). -1: BAD or no memory
@@ -388,8 +387,15 @@ imap_cmd_append(struct imap_job *j)
 			e = MBOX_IO;
 			break;
 		}
-		e = mbox_append(dir, fd, m->data.len, imap_flags_to_maildir(m->flags.sys),
-		    (time_t)date, &b->env->store, &uidv, &uids[done]);
+		{
+			struct mbox_kw kw[MBOX_KEYWORDS_MAX];
+			size_t nkw = 0, k;
+
+			for (k = 0; k < m->flags.nkw && nkw < MBOX_KEYWORDS_MAX; k++)
+				kw[nkw++] = (struct mbox_kw){ m->flags.kw[k].p, m->flags.kw[k].len };
+			e = mbox_append_kw(dir, fd, m->data.len, imap_flags_to_maildir(m->flags.sys),
+			    kw, nkw, (time_t)date, &b->env->store, &uidv, &uids[done]);
+		}
 		close(fd);
 		if (e != MBOX_OK)
 			break;

@@ -22,10 +22,6 @@
 
 #include "../proto/tern_index.h"
 
-/* TEMPORARY, until src/imap/imap_shim.[ch] go (their owner removes them
- * when this lands): the shim's header declared what follows here, and
- * this keeps it empty. */
-#define TERN_IMAP_SHIM_H
 
 #define MBOX_PATH_MAX 1024
 #define MBOX_VSIZE_UNKNOWN UINT64_MAX
