@@ -238,7 +238,8 @@ imap_cmd_copy(struct imap_job *j)
 	for (k = 0; k < n; k++) {
 		uint32_t uid;
 
-		e = mbox_copy(&b->mb, mis[k], dir, &b->env->store, &uidv, &uid);
+		e = move ? mbox_move(&b->mb, mis[k], dir, &b->env->store, &uidv, &uid) :
+		    mbox_copy(&b->mb, mis[k], dir, &b->env->store, &uidv, &uid);
 		if (e == MBOX_NOENT) {
 			j->ghosts = true;
 			continue;
@@ -250,7 +251,8 @@ imap_cmd_copy(struct imap_job *j)
 		mis[done] = mis[k];
 		vis[done++] = vis[k];
 	}
-	if (done) {
+	if (done && !move) {
+		/* (A move changes nothing in the user's usage.) */
 		uint64_t copied = 0;
 
 		for (k = 0; k < done; k++)
@@ -287,18 +289,13 @@ imap_cmd_copy(struct imap_job *j)
 	buf_append_char(&j->out, ' ');
 	imap_put_uidset(&j->out, dst, done);
 	buf_append_str(&j->out, "] Moved\r\n");
-	{
-		/* mbox_expunge wants mb indexes ascending: vis are, and mi
-		 * follows the view's order. */
-		e = mbox_expunge(&b->mb, mis, done, NULL, 0, 0, &b->env->store);
+	/* The moved messages have left the folder: a sync records them
+	 * vanished, and the client is told they went. */
+	if (mbox_sync(&b->mb, b->dir, false, &b->env->store) == MBOX_OK)
 		imap_view_map(b);
-		imap_view_remove(j, vis, done);
-		imap_view_map(b);
-	}
-	if (e != MBOX_OK)
-		imap_job_status(j, "NO", "[UNAVAILABLE] Copied, but the originals could not be removed");
-	else
-		imap_job_status(j, "OK", "Move completed");
+	imap_view_remove(j, vis, done);
+	imap_view_map(b);
+	imap_job_status(j, "OK", "Move completed");
 out:
 	free(vis);
 	free(mis);

@@ -229,6 +229,15 @@ enum mbox_err mbox_append_kw(const char *dir, int src_fd, uint64_t size, unsigne
 enum mbox_err mbox_copy(struct mbox *mb, size_t i, const char *dir,
     const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r);
 
+/* IMAP MOVE: as mbox_copy, but the file is renamed into the folder at
+ * dir, so that it is in one folder or the other whatever happens (a
+ * copy and an expunge would show it twice after a crash between them).
+ * mb still lists it: its next sync finds it gone and records it vanished
+ * (the caller's view removes it from there). Same filesystem only; on
+ * another it is copied, then the original unlinked. */
+enum mbox_err mbox_move(struct mbox *mb, size_t i, const char *dir,
+    const struct mbox_conf *conf, uint32_t *uidvalidity_r, uint32_t *uid_r);
+
 /*
  * Folders (Maildir++, as Dovecot keeps them): "INBOX" is the root Maildir;
  * any other name, hierarchy separator '.', is the directory root/.<name>,

@@ -242,3 +242,64 @@ mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *co
 	store_fsync_dir(cur);
 	return record(dir, lockfd, name, uidvalidity_r, uid_r);
 }
+
+enum mbox_err
+mbox_move(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
+    uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	struct mbox_msg *m = &mb->msgs[i];
+	struct mbox_kw kw[MBOX_KEYWORDS_MAX];
+	char src[MBOX_PATH_MAX], dst[MBOX_PATH_MAX], cur[MBOX_PATH_MAX], srcdir[MBOX_PATH_MAX];
+	char name[MAILDIR_NAME_MAX + 1];
+	enum mbox_err err = MBOX_OK;
+	size_t nkw = kw_names(mb, m, kw);
+	uint32_t kwbits = 0;
+	struct stat st;
+	int fd, lockfd;
+
+	if ((fd = mbox_open_msg(mb, i)) == -1)
+		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
+	if (fstat(fd, &st) == -1 ||
+	    store_path(src, sizeof(src), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
+	    store_path(srcdir, sizeof(srcdir), mb->dir, m->in_new ? "new" : "cur", NULL) == -1 ||
+	    store_path(cur, sizeof(cur), dir, "cur", NULL) == -1) {
+		close(fd);
+		return MBOX_IO;
+	}
+	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1) {
+		close(fd);
+		return err;
+	}
+	if (store_keywords_map(dir, kw, nkw, &kwbits) == -1 ||
+	    new_name(conf, (uint64_t)st.st_size, m->vsize != MBOX_VSIZE_UNKNOWN ? m->vsize :
+	    (uint64_t)st.st_size, m->flags, kwbits, name, sizeof(name)) == -1 ||
+	    store_path(dst, sizeof(dst), dir, "cur", name) == -1) {
+		store_lock_drop(dir, lockfd);
+		close(fd);
+		return MBOX_IO;
+	}
+	/* One rename: the message is in one folder or the other at every
+	 * instant, so a crash can neither lose it nor show it twice. The
+	 * source's next sync finds it gone and records it vanished. */
+	if (rename(src, dst) == -1) {
+		int e = errno;
+
+		store_lock_drop(dir, lockfd);
+		if (e != EXDEV) {
+			close(fd);
+			return e == ENOENT ? MBOX_NOENT : MBOX_IO;
+		}
+		/* Folders on two filesystems: copied, then the original
+		 * removed (a crash between leaves both). */
+		err = mbox_append_kw(dir, fd, (uint64_t)st.st_size, m->flags, kw, nkw, st.st_mtime,
+		    conf, uidvalidity_r, uid_r);
+		close(fd);
+		if (err == MBOX_OK && unlink(src) == 0)
+			store_fsync_dir(srcdir);
+		return err;
+	}
+	close(fd);
+	store_fsync_dir(cur);
+	store_fsync_dir(srcdir);
+	return record(dir, lockfd, name, uidvalidity_r, uid_r);
+}
