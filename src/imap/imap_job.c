@@ -78,7 +78,12 @@ job_done(void *arg)
 		buf_reset(&j->out);
 	}
 	if (j->more) {
-		/* The rest once the client has taken this piece. */
+		/* The next piece at once while the client keeps up (less than
+		 * a piece still waiting to go out), so the pool works while the
+		 * socket drains; else once it has taken what waits (the conn's
+		 * writable callback). Memory stays two pieces at most. */
+		if (conn_output_waiting(s->conn) < IMAP_OUT_PIECE && job_submit(s, j) == 0)
+			return;
 		s->next_piece = j;
 		return;
 	}

@@ -615,6 +615,12 @@ output_waiting(struct conn *c)
 	return n;
 }
 
+size_t
+conn_output_waiting(struct conn *c)
+{
+	return output_waiting(c);
+}
+
 static bool
 output_pending(struct conn *c)
 {

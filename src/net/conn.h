@@ -139,6 +139,8 @@ bool conn_password_ok(const struct conn *c, bool cleartext_loopback);
 /* Queues octets for the client. Above CONN_OUTPUT_HIGH waiting to be
  * written, the conn reads nothing more until the client has taken them. */
 void conn_write(struct conn *c, const void *data, size_t len);
+/* Octets queued for the client and not yet on the socket (every layer). */
+size_t conn_output_waiting(struct conn *c);
 /* The client has sent octets no handler has had yet. */
 bool conn_input_pending(struct conn *c);
 /* Within the line handler's call for a line over the limit (line NULL):
