@@ -487,7 +487,13 @@ dispatch(struct imap_session *s, const char *tag, struct imap_cmd *c)
 {
 	bool authed = s->state != I_NOT_AUTH;
 	bool selected = s->state == I_SELECTED;
-	enum imap_updates by_seq = c->uid ? U_ALL : U_NO_EXPUNGE;
+	/* FETCH, STORE, SEARCH and COPY answer from the folder as last
+	 * synced (a STORE updates it in place) and leave the sync, and what
+	 * others changed, to the next NOOP, IDLE, CHECK, EXPUNGE or APPEND
+	 * (RFC 9051 §5.2 lets a server choose when): a sync after a change
+	 * rescans the directory, and a client storing flags one message at a
+	 * time would pay that each time. */
+	enum imap_updates by_seq = U_NONE;
 
 	switch (c->verb) {
 	case IMAP_CMD_CAPABILITY:
@@ -608,7 +614,7 @@ dispatch(struct imap_session *s, const char *tag, struct imap_cmd *c)
 		return to_pool(s, tag, c, imap_cmd_store, by_seq);
 	case IMAP_CMD_COPY:
 	case IMAP_CMD_MOVE:
-		return to_pool(s, tag, c, imap_cmd_copy, U_ALL);
+		return to_pool(s, tag, c, imap_cmd_copy, c->verb == IMAP_CMD_MOVE ? U_ALL : by_seq);
 	case IMAP_CMD_SEARCH:
 	case IMAP_CMD_SORT:
 	case IMAP_CMD_THREAD:

@@ -87,10 +87,13 @@ struct imap_box {
 	size_t nsaved;
 };
 
-/* When a command may be followed by untagged updates (RFC 9051 §7.5.1:
- * no EXPUNGE while answering a FETCH, STORE or SEARCH by sequence
- * numbers, since they would renumber what the client is reading). */
-enum imap_updates { U_NONE, U_NO_EXPUNGE, U_ALL };
+/* Whether a command is followed by a sync and the untagged updates it
+ * finds (EXISTS, FETCH FLAGS, EXPUNGE/VANISHED). FETCH, STORE, SEARCH
+ * and COPY are not (U_NONE): no EXPUNGE may come while they answer by
+ * sequence number (RFC 9051 §7.5.1), and a sync after a change costs a
+ * directory scan; NOOP, IDLE, CHECK, EXPUNGE, APPEND and the folder
+ * commands are (U_ALL). */
+enum imap_updates { U_NONE, U_ALL };
 
 struct imap_job;
 struct mbox_watch;
