@@ -351,7 +351,7 @@ def test_getmail_imap_keep_then_delete(imap_factory, tmp_path):
 IMAPFLOW_JS = r"""
 const { ImapFlow } = require("imapflow");
 const net = require("net");
-const cfg = JSON.parse(process.argv[1]);
+const cfg = JSON.parse(process.argv[2]);
 const out = {};
 (async () => {
   const client = new ImapFlow({
@@ -386,7 +386,9 @@ const out = {};
   const ev = await Promise.race([woken, new Promise(r => setTimeout(() => r(null), cfg.timeout))]);
   out.idle = ev ? { count: ev.count, ms: Date.now() - t0 } : null;
   await client.logout();
-  process.stdout.write("RESULT " + JSON.stringify(out) + "\n");
+  process.stdout.write("RESULT " + JSON.stringify(out,
+    (k, v) => typeof v === "bigint" ? String(v) : v) + "\n",
+    () => process.exit(0));   // the IDLE race's timer would keep node up for its length
 })().catch(err => { process.stdout.write("ERR " + err.message + "\n"); process.exit(3); });
 """
 
