@@ -562,51 +562,6 @@ fetch_one(struct fetch *f, size_t k)
 	return 0;
 }
 
-/* UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of the set expunged
- * since n (RFC 7162 §3.2.6). */
-static void
-put_vanished(struct imap_job *j)
-{
-	struct imap_box *b = j->box;
-	const struct imap_cmd *c = &j->cmd;
-	uint32_t *uids = NULL;
-	size_t n = 0, cap = 0, v, r;
-
-	for (v = 0; v < b->mb.nvanished; v++) {
-		const struct mbox_vanished *x = &b->mb.vanished[v];
-		uint32_t u;
-
-		if (x->modseq <= c->fetch.changedsince)
-			continue;
-		for (u = x->lo; u && u <= x->hi; u++) {
-			bool in = false;
-
-			for (r = 0; r < c->seq.n && !in; r++)
-				in = u >= c->seq.r[r].lo && (c->seq.r[r].hi == IMAP_SEQ_STAR || u <= c->seq.r[r].hi);
-			if (!in)
-				continue;
-			if (n == cap) {
-				uint32_t *nu;
-
-				cap = cap ? cap * 2 : 256;
-				if ((nu = reallocarray(uids, cap, sizeof(*nu))) == NULL)
-					goto out;
-				uids = nu;
-			}
-			uids[n++] = u;
-			if (u == UINT32_MAX)
-				break;
-		}
-	}
-out:
-	if (n) {
-		buf_append_str(&j->out, "* VANISHED (EARLIER) ");
-		imap_put_uidset(&j->out, uids, n);
-		buf_append_str(&j->out, "\r\n");
-	}
-	free(uids);
-}
-
 void
 imap_cmd_fetch(struct imap_job *j)
 {
@@ -636,8 +591,9 @@ imap_cmd_fetch(struct imap_job *j)
 		}
 		if (c->fetch.changedsince_set)
 			b->condstore = true;
+		/* UID FETCH ... (CHANGEDSINCE n VANISHED), RFC 7162 §3.2.6 */
 		if (c->fetch.vanished)
-			put_vanished(j);
+			imap_put_vanished(j, c->fetch.changedsince, &c->seq);
 	}
 	for (i = 0; i < c->fetch.n; i++) {
 		enum need n = att_need(&c->fetch.att[i]);

@@ -378,88 +378,95 @@ bad:
 
 /* -------------------------------------------------------------- SELECT -- */
 
+struct uidvec {
+	uint32_t *u;
+	size_t n, cap;
+};
+
+static int
+uidvec_push(struct uidvec *v, uint32_t uid)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 256;
+		uint32_t *nu = reallocarray(v->u, cap, sizeof(*nu));
+
+		if (nu == NULL)
+			return -1;
+		v->u = nu;
+		v->cap = cap;
+	}
+	v->u[v->n++] = uid;
+	return 0;
+}
+
+static bool
+in_set(const struct imap_seqset *set, uint32_t u, uint32_t top)
+{
+	size_t k;
+
+	if (set == NULL || set->n == 0)
+		return true;
+	for (k = 0; k < set->n; k++) {
+		uint32_t lo = set->r[k].lo == IMAP_SEQ_STAR ? top : set->r[k].lo;
+
+		if (u >= lo && u <= set->r[k].hi)
+			return true;
+	}
+	return false;
+}
+
+void
+imap_put_vanished(struct imap_job *j, uint64_t since, const struct imap_seqset *within)
+{
+	struct imap_box *b = j->box;
+	uint32_t top = b->mb.uidnext ? b->mb.uidnext - 1 : 0, u;
+	struct uidvec v = { 0 };
+	size_t i = 0, r;
+
+	if (since < b->mb.vanished_floor) {
+		/* Older expunges than the index keeps: every UID below
+		 * UIDNEXT that is not here (RFC 7162 §3.2.5.2 allows it). */
+		for (u = 1; u <= top && v.n < 1000000; u++) {
+			while (i < b->mb.n && b->mb.msgs[i].uid < u)
+				i++;
+			if ((i < b->mb.n && b->mb.msgs[i].uid == u) || !in_set(within, u, top))
+				continue;
+			if (uidvec_push(&v, u) == -1)
+				break;
+		}
+	} else {
+		for (r = 0; r < b->mb.nvanished; r++) {
+			const struct mbox_vanished *x = &b->mb.vanished[r];
+
+			if (x->modseq <= since)
+				continue;
+			for (u = x->lo; u != 0 && u <= x->hi; u++) {
+				if (in_set(within, u, top) && uidvec_push(&v, u) == -1)
+					goto out;
+				if (u == UINT32_MAX)
+					break;
+			}
+		}
+	}
+out:
+	if (v.n) {
+		buf_append_str(&j->out, "* VANISHED (EARLIER) ");
+		imap_put_uidset(&j->out, v.u, v.n);
+		buf_append_str(&j->out, "\r\n");
+	}
+	free(v.u);
+}
+
+/* SELECT (QRESYNC ...): what went and what changed since the client's
+ * MODSEQ (RFC 7162 §3.2.5). */
 static void
 put_qresync(struct imap_job *j)
 {
 	struct imap_box *b = j->box;
-	const struct imap_cmd *c = &j->cmd;
-	uint64_t since = c->select.modseq;
-	uint32_t *uids = NULL;
-	size_t n = 0, k, v;
+	uint64_t since = j->cmd.select.modseq;
+	size_t k;
 
-	/* Messages gone since `since` (as far as the index remembers: older
-	 * expunges than it keeps mean every UID the client may hold and
-	 * that is no longer here), within the UIDs it says it knows. */
-	if (b->mb.nvanished || since < b->mb.vanished_floor) {
-		uint32_t top = b->mb.uidnext ? b->mb.uidnext - 1 : 0;
-		size_t cap = 0;
-
-		if (since < b->mb.vanished_floor) {
-			/* Every UID below uidnext that is not here. */
-			uint32_t u;
-			size_t i = 0;
-
-			for (u = 1; u <= top && n < 1000000; u++) {
-				while (i < b->mb.n && b->mb.msgs[i].uid < u)
-					i++;
-				if (i < b->mb.n && b->mb.msgs[i].uid == u)
-					continue;
-				if (c->select.known_uids.n) {
-					bool in = false;
-
-					for (k = 0; k < c->select.known_uids.n && !in; k++)
-						in = u >= c->select.known_uids.r[k].lo && u <= c->select.known_uids.r[k].hi;
-					if (!in)
-						continue;
-				}
-				if (n == cap) {
-					uint32_t *nu;
-
-					cap = cap ? cap * 2 : 256;
-					if ((nu = reallocarray(uids, cap, sizeof(*nu))) == NULL)
-						break;
-					uids = nu;
-				}
-				uids[n++] = u;
-			}
-		} else {
-			for (v = 0; v < b->mb.nvanished; v++) {
-				const struct mbox_vanished *x = &b->mb.vanished[v];
-				uint32_t u;
-
-				if (x->modseq <= since)
-					continue;
-				for (u = x->lo; u <= x->hi && u != 0; u++) {
-					if (c->select.known_uids.n) {
-						bool in = false;
-
-						for (k = 0; k < c->select.known_uids.n && !in; k++)
-							in = u >= c->select.known_uids.r[k].lo && u <= c->select.known_uids.r[k].hi;
-						if (!in)
-							continue;
-					}
-					if (n == cap) {
-						uint32_t *nu;
-
-						cap = cap ? cap * 2 : 256;
-						if ((nu = reallocarray(uids, cap, sizeof(*nu))) == NULL)
-							goto out;
-						uids = nu;
-					}
-					uids[n++] = u;
-					if (u == UINT32_MAX)
-						break;
-				}
-			}
-		}
-out:
-		if (n) {
-			buf_append_str(&j->out, "* VANISHED (EARLIER) ");
-			imap_put_uidset(&j->out, uids, n);
-			buf_append_str(&j->out, "\r\n");
-		}
-		free(uids);
-	}
+	imap_put_vanished(j, since, &j->cmd.select.known_uids);
 	for (k = 0; k < b->nview; k++) {
 		if (b->view[k].modseq > since)
 			imap_put_fetch_flags(j, k);

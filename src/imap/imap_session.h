@@ -214,6 +214,9 @@ int imap_folder_dir(const struct imap_box *b, const char *name, char *out, size_
 void imap_view_map(struct imap_box *b);
 /* "* n FETCH (FLAGS ...)" for view entry k, as last told. */
 void imap_put_fetch_flags(struct imap_job *j, size_t k);
+/* "* VANISHED (EARLIER) uids": the UIDs of within (all when it is
+ * empty) expunged after MODSEQ since, as far as the index remembers. */
+void imap_put_vanished(struct imap_job *j, uint64_t since, const struct imap_seqset *within);
 /* Forgets the selected folder. */
 void imap_box_unselect(struct imap_box *b);
 void imap_box_free(struct imap_box *b);
