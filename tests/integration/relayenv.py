@@ -94,14 +94,24 @@ def _bindable(family, kind, host, port):
         s.close()
 
 
+_handed = []     # ports free_port() returned lately
+
+
 def free_port():
     """A port nobody uses on any IPv4 or IPv6 address, TCP or UDP, outside
     the ephemeral range."""
     for _ in range(500):
         p = _rng.randrange(11000, 32000)
+        # Never the same port twice in a while from this process: two
+        # listeners of one ternd given one port would collide on every
+        # retry (its listen lines are rewritten by port).
+        if p in _handed:
+            continue
         if (_bindable(socket.AF_INET, socket.SOCK_STREAM, "0.0.0.0", p) and
                 _bindable(socket.AF_INET, socket.SOCK_DGRAM, "0.0.0.0", p) and
                 _bindable(socket.AF_INET6, socket.SOCK_STREAM, "::", p)):
+            _handed.append(p)
+            del _handed[:-2000]
             return p
     raise RuntimeError("no free port")
 
