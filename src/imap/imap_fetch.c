@@ -147,7 +147,7 @@ put_crlf(struct buf *out, const char *msg, size_t start, size_t end)
 			buf_append(out, msg + from, i - from);
 			buf_append(out, "\r\n", 2);
 			from = i + 1;
-		} else if (ch == '\r' && (i + 1 >= end ? i + 1 < end : msg[i + 1] != '\n') && i + 1 < end) {
+		} else if (ch == '\r' && i + 1 < end && msg[i + 1] != '\n') {
 			buf_append(out, msg + from, i - from);
 			buf_append(out, "\r\n", 2);
 			from = i + 1;

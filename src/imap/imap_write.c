@@ -155,7 +155,6 @@ imap_cmd_store(struct imap_job *j)
 		}
 	}
 	if (nmod) {
-		buf_printf(&j->status_text, "%s", "");
 		j->status = "OK";
 		buf_reset(&j->status_text);
 		buf_append_str(&j->status_text, "[MODIFIED ");

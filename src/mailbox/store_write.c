@@ -189,62 +189,19 @@ kw_names(const struct mbox *mb, const struct mbox_msg *m, struct mbox_kw *out)
 	return n;
 }
 
-enum mbox_err
-mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
-    uint32_t *uidvalidity_r, uint32_t *uid_r)
-{
-	struct mbox_msg *m = &mb->msgs[i];
-	struct mbox_kw kw[MBOX_KEYWORDS_MAX];
-	char src[MBOX_PATH_MAX], dst[MBOX_PATH_MAX], cur[MBOX_PATH_MAX];
-	char name[MAILDIR_NAME_MAX + 1];
-	enum mbox_err err = MBOX_OK;
-	size_t nkw = kw_names(mb, m, kw);
-	uint32_t kwbits = 0;
-	struct stat st;
-	int fd, lockfd;
-
-	/* Open it first: that finds it again after another reader's rename. */
-	if ((fd = mbox_open_msg(mb, i)) == -1)
-		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
-	if (fstat(fd, &st) == -1 ||
-	    store_path(src, sizeof(src), mb->dir, m->in_new ? "new" : "cur", m->name) == -1 ||
-	    store_path(cur, sizeof(cur), dir, "cur", NULL) == -1) {
-		close(fd);
-		return MBOX_IO;
-	}
-	if ((lockfd = store_lock_take(dir, conf->lock_timeout, &err)) == -1) {
-		close(fd);
-		return err;
-	}
-	/* Keywords go by name: each folder has its letters. */
-	if (store_keywords_map(dir, kw, nkw, &kwbits) == -1 ||
-	    new_name(conf, (uint64_t)st.st_size, m->vsize != MBOX_VSIZE_UNKNOWN ? m->vsize :
-	    (uint64_t)st.st_size, m->flags, kwbits, name, sizeof(name)) == -1 ||
-	    store_path(dst, sizeof(dst), dir, "cur", name) == -1) {
-		store_lock_drop(dir, lockfd);
-		close(fd);
-		return MBOX_IO;
-	}
-	/* The source is durable already: a link needs only the folder synced. */
-	if (link(src, dst) == -1) {
-		store_lock_drop(dir, lockfd);
-		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
-			close(fd);
-			return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
-		}
-		/* Another filesystem (or no links there): a copy. */
-		err = mbox_append_kw(dir, fd, (uint64_t)st.st_size, m->flags, kw, nkw, st.st_mtime,
-		    conf, uidvalidity_r, uid_r);
-		close(fd);
-		return err;
-	}
-	close(fd);
-	store_fsync_dir(cur);
-	return record(dir, lockfd, name, uidvalidity_r, uid_r);
-}
-
-enum mbox_err
-mbox_move(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
+/*
+ * Message i of mb into the folder at dir under a new name with its flags,
+ * keywords (by name: each folder has its letters) and date: linked (COPY)
+ * or renamed (MOVE), its UID recorded there under that folder's lock. A
+ * rename leaves the message in one folder or the other at every instant,
+ * so a crash can neither lose it nor show it twice; the source's next sync
+ * finds it gone and records it vanished. Where the two folders cannot
+ * share the file (another filesystem, no links) it is copied as APPEND
+ * copies, and for a move the original removed after (a crash between
+ * leaves both).
+ */
+static enum mbox_err
+place(struct mbox *mb, size_t i, const char *dir, bool move, const struct mbox_conf *conf,
     uint32_t *uidvalidity_r, uint32_t *uid_r)
 {
 	struct mbox_msg *m = &mb->msgs[i];
@@ -255,8 +212,9 @@ mbox_move(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *co
 	size_t nkw = kw_names(mb, m, kw);
 	uint32_t kwbits = 0;
 	struct stat st;
-	int fd, lockfd;
+	int fd, lockfd, e;
 
+	/* Open it first: that finds it again after another reader's rename. */
 	if ((fd = mbox_open_msg(mb, i)) == -1)
 		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
 	if (fstat(fd, &st) == -1 ||
@@ -278,28 +236,39 @@ mbox_move(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *co
 		close(fd);
 		return MBOX_IO;
 	}
-	/* One rename: the message is in one folder or the other at every
-	 * instant, so a crash can neither lose it nor show it twice. The
-	 * source's next sync finds it gone and records it vanished. */
-	if (rename(src, dst) == -1) {
-		int e = errno;
-
+	/* The source is durable already: a link or rename needs only the
+	 * folders synced. */
+	if ((move ? rename(src, dst) : link(src, dst)) == -1) {
+		e = errno;
 		store_lock_drop(dir, lockfd);
-		if (e != EXDEV) {
+		if (e != EXDEV && (move || (e != EPERM && e != EMLINK))) {
 			close(fd);
 			return e == ENOENT ? MBOX_NOENT : MBOX_IO;
 		}
-		/* Folders on two filesystems: copied, then the original
-		 * removed (a crash between leaves both). */
 		err = mbox_append_kw(dir, fd, (uint64_t)st.st_size, m->flags, kw, nkw, st.st_mtime,
 		    conf, uidvalidity_r, uid_r);
 		close(fd);
-		if (err == MBOX_OK && unlink(src) == 0)
+		if (move && err == MBOX_OK && unlink(src) == 0)
 			store_fsync_dir(srcdir);
 		return err;
 	}
 	close(fd);
 	store_fsync_dir(cur);
-	store_fsync_dir(srcdir);
+	if (move)
+		store_fsync_dir(srcdir);
 	return record(dir, lockfd, name, uidvalidity_r, uid_r);
+}
+
+enum mbox_err
+mbox_copy(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
+    uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	return place(mb, i, dir, false, conf, uidvalidity_r, uid_r);
+}
+
+enum mbox_err
+mbox_move(struct mbox *mb, size_t i, const char *dir, const struct mbox_conf *conf,
+    uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	return place(mb, i, dir, true, conf, uidvalidity_r, uid_r);
 }
