@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 #include <unbound.h>
@@ -24,6 +25,7 @@
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../proto/dns_rdata.h"
+#include "../proto/dnsq.h"
 
 #define MAX_MX    32
 #define MAX_ADDRS 32
@@ -313,4 +315,192 @@ dns_lookup_addrs(struct dns *d, const char *host, int port, dns_addr_cb cb,
 		r->pending--;
 	}
 	return 0;
+}
+
+/* Raw lookups, for the policy checks. */
+
+struct raw_req {
+	dns_raw_cb cb;
+	void *arg;
+};
+
+static void
+on_raw(void *arg, int err, struct ub_result *res)
+{
+	struct raw_req *r = arg;
+	const unsigned char *rr[DNSQ_MAX_RR] = { NULL };
+	size_t len[DNSQ_MAX_RR] = { 0 }, n = 0;
+	enum dns_status st;
+
+	if (err != 0 || res == NULL || (res->rcode != 0 && res->rcode != 3))
+		st = DNS_TEMP;
+	else if (res->nxdomain)
+		st = DNS_NXDOMAIN;
+	else {
+		for (; res->havedata && res->data[n] && n < DNSQ_MAX_RR; n++) {
+			rr[n] = (const unsigned char *)res->data[n];
+			len[n] = (size_t)res->len[n];
+		}
+		st = n > 0 ? DNS_OK : DNS_NODATA;
+	}
+	r->cb(r->arg, st, rr, len, n);
+	if (res)
+		ub_resolve_free(res);
+	free(r);
+}
+
+int
+dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
+    void *arg)
+{
+	struct raw_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -1;
+	r->cb = cb;
+	r->arg = arg;
+	if (ub_resolve_async(d->ctx, name, type, 1, r, on_raw, NULL) != 0) {
+		free(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* The replay driver (see dns.h). */
+
+struct dns_eval {
+	struct dns *d;
+	struct dnsq_cache *c;
+	dns_eval_fn eval;
+	dns_eval_done_fn done;
+	void *arg;
+	struct event *ev;       /* the next step, run from the loop */
+	struct timeval deadline;
+	struct eval_query *q;   /* the query in flight, if any */
+	int rc;
+};
+
+/* A query in flight; outlives a cancelled evaluation until its answer. */
+struct eval_query {
+	struct dns_eval *e;     /* NULL once cancelled */
+};
+
+static void eval_step(evutil_socket_t fd, short what, void *arg);
+
+static void
+eval_schedule(struct dns_eval *e)
+{
+	static const struct timeval now = { 0, 0 };
+
+	event_add(e->ev, &now);
+}
+
+static enum dnsq_status
+dnsq_status_of(enum dns_status st)
+{
+	switch (st) {
+	case DNS_OK:
+		return DNSQ_OK;
+	case DNS_NXDOMAIN:
+		return DNSQ_NXDOMAIN;
+	case DNS_NODATA:
+	case DNS_NULLMX:
+		return DNSQ_NODATA;
+	default:
+		return DNSQ_TEMP;
+	}
+}
+
+static void
+on_eval_answer(void *arg, enum dns_status st, const unsigned char *const *rr,
+    const size_t *rrlen, size_t n)
+{
+	struct eval_query *q = arg;
+	struct dns_eval *e = q->e;
+
+	free(q);
+	if (e == NULL)
+		return;   /* cancelled */
+	e->q = NULL;
+	if (dnsq_put(e->c, e->c->need_name, e->c->need_type, dnsq_status_of(st),
+	    (const uint8_t *const *)rr, rrlen, n) == -1)
+		dnsq_put(e->c, e->c->need_name, e->c->need_type, DNSQ_TEMP, NULL, NULL, 0);
+	eval_schedule(e);
+}
+
+static void
+eval_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_eval *e = arg;
+	struct timeval now;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		e->c->need = false;
+		e->rc = e->eval(e->arg, e->c);
+		if (e->rc != DNSQ_NEED || !e->c->need)
+			break;
+		gettimeofday(&now, NULL);
+		/* Past the deadline, or a name no query can carry: a
+		 * temporary error without asking. */
+		if (!timercmp(&now, &e->deadline, <) || !dnsq_name_ok(e->c->need_name)) {
+			if (dnsq_put(e->c, e->c->need_name, e->c->need_type,
+			    timercmp(&now, &e->deadline, <) ? DNSQ_NXDOMAIN : DNSQ_TEMP,
+			    NULL, NULL, 0) == -1)
+				break;
+			continue;
+		}
+		if ((e->q = calloc(1, sizeof(*e->q))) == NULL)
+			break;
+		e->q->e = e;
+		if (dns_lookup_raw(e->d, e->c->need_name, e->c->need_type,
+		    on_eval_answer, e->q) == -1) {
+			free(e->q);
+			e->q = NULL;
+			break;
+		}
+		return;   /* on_eval_answer schedules the next step */
+	}
+	if (e->rc == DNSQ_NEED)
+		e->rc = -1;   /* out of memory: the caller's temporary error */
+	e->done(e->arg, e->rc);
+}
+
+struct dns_eval *
+dns_eval_start(struct dns *d, struct dnsq_cache *c, unsigned timeout_ms,
+    dns_eval_fn eval, dns_eval_done_fn done, void *arg)
+{
+	struct dns_eval *e = calloc(1, sizeof(*e));
+	struct timeval now, span = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	if (e == NULL)
+		return NULL;
+	e->d = d;
+	e->c = c;
+	e->eval = eval;
+	e->done = done;
+	e->arg = arg;
+	gettimeofday(&now, NULL);
+	timeradd(&now, &span, &e->deadline);
+	if ((e->ev = evtimer_new(d->base, eval_step, e)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	eval_schedule(e);
+	return e;
+}
+
+void
+dns_eval_cancel(struct dns_eval **ep)
+{
+	struct dns_eval *e = *ep;
+
+	if (e == NULL)
+		return;
+	if (e->q)
+		e->q->e = NULL;   /* its answer is dropped when it comes */
+	event_free(e->ev);
+	free(e);
+	*ep = NULL;
 }

@@ -44,4 +44,34 @@ int dns_lookup_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg);
 int dns_lookup_addrs(struct dns *d, const char *host, int port,
     dns_addr_cb cb, void *arg);
 
+/*
+ * Any record type, for the policy checks: each record's rdata as libunbound
+ * gives it (wire form). st is DNS_OK (n >= 1), DNS_NXDOMAIN, DNS_NODATA
+ * or DNS_TEMP. rr and rrlen are valid only during the callback.
+ */
+typedef void (*dns_raw_cb)(void *arg, enum dns_status st,
+    const unsigned char *const *rr, const size_t *rrlen, size_t n);
+/* 0 or -1 (ENOMEM). The callback always runs, later, from the loop. */
+int dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
+    void *arg);
+
+/*
+ * The replay model (proto/dnsq.h) on the loop: runs eval(arg, cache) and,
+ * while it returns DNSQ_NEED, fetches the answer it asked for, stores it
+ * and runs eval again. Past timeout_ms every further query is answered
+ * DNSQ_TEMP without asking, so the evaluation ends with its temporary
+ * error. done(arg, rc) gets eval's final result, always from the loop,
+ * never from within dns_eval_start. The cache is the caller's and must
+ * live until done or dns_eval_cancel.
+ */
+struct dnsq_cache;
+struct dns_eval;
+typedef int (*dns_eval_fn)(void *arg, struct dnsq_cache *c);
+typedef void (*dns_eval_done_fn)(void *arg, int rc);
+struct dns_eval *dns_eval_start(struct dns *d, struct dnsq_cache *c,
+    unsigned timeout_ms, dns_eval_fn eval, dns_eval_done_fn done, void *arg);
+/* Frees an evaluation, stopping it if done has not run yet (done may
+ * call this); *ep becomes NULL. */
+void dns_eval_cancel(struct dns_eval **ep);
+
 #endif
