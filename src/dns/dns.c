@@ -375,6 +375,7 @@ struct dns_eval {
 	dns_eval_done_fn done;
 	void *arg;
 	struct event *ev;       /* the next step, run from the loop */
+	struct event *timer;    /* the deadline, for an answer that never comes */
 	struct timeval deadline;
 	struct eval_query *q;   /* the query in flight, if any */
 	int rc;
@@ -428,6 +429,23 @@ on_eval_answer(void *arg, enum dns_status st, const unsigned char *const *rr,
 	eval_schedule(e);
 }
 
+/* The deadline passed with a query in flight: abandon it, as timed out. */
+static void
+on_eval_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_eval *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->q == NULL)
+		return;
+	e->q->e = NULL;
+	e->q = NULL;
+	if (dnsq_put(e->c, e->c->need_name, e->c->need_type, DNSQ_TEMP, NULL, NULL, 0) == -1)
+		e->c->need = false;
+	eval_schedule(e);
+}
+
 static void
 eval_step(evutil_socket_t fd, short what, void *arg)
 {
@@ -464,6 +482,7 @@ eval_step(evutil_socket_t fd, short what, void *arg)
 	}
 	if (e->rc == DNSQ_NEED)
 		e->rc = -1;   /* out of memory: the caller's temporary error */
+	event_del(e->timer);
 	e->done(e->arg, e->rc);
 }
 
@@ -483,7 +502,13 @@ dns_eval_start(struct dns *d, struct dnsq_cache *c, unsigned timeout_ms,
 	e->arg = arg;
 	gettimeofday(&now, NULL);
 	timeradd(&now, &span, &e->deadline);
-	if ((e->ev = evtimer_new(d->base, eval_step, e)) == NULL) {
+	if ((e->ev = evtimer_new(d->base, eval_step, e)) == NULL ||
+	    (e->timer = evtimer_new(d->base, on_eval_deadline, e)) == NULL ||
+	    evtimer_add(e->timer, &span) == -1) {
+		if (e->ev)
+			event_free(e->ev);
+		if (e->timer)
+			event_free(e->timer);
 		free(e);
 		return NULL;
 	}
@@ -501,6 +526,7 @@ dns_eval_cancel(struct dns_eval **ep)
 	if (e->q)
 		e->q->e = NULL;   /* its answer is dropped when it comes */
 	event_free(e->ev);
+	event_free(e->timer);
 	free(e);
 	*ep = NULL;
 }
