@@ -151,3 +151,16 @@ buf_cstr(const struct buf *b)
 {
 	return b->data ? b->data : "";
 }
+
+void
+buf_cut(struct buf *b, size_t off, size_t n)
+{
+	if (off >= b->len)
+		return;
+	if (n > b->len - off)
+		n = b->len - off;
+	memmove(b->data + off, b->data + off + n, b->len - off - n);
+	b->len -= n;
+	if (b->data)
+		b->data[b->len] = '\0';
+}

@@ -33,6 +33,8 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
  * or -1 (errno) on a read error or out of memory, what was read kept. */
 int buf_append_stream(struct buf *b, FILE *f);
 
+/* Removes n octets at off (clamped to what is there). */
+void buf_cut(struct buf *b, size_t off, size_t n);
 void buf_reset(struct buf *b);            /* len = 0, keeps the memory */
 void buf_release(struct buf *b);          /* frees the memory */
 void buf_wipe(struct buf *b);             /* zeroes, then frees the memory */
