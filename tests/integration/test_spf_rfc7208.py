@@ -2,8 +2,8 @@
 python3-spf ships it) against `ternctl spf`.
 
 Each scenario's zonedata is served by a dnslib server on 127.0.0.1 (UDP and
-TCP, a free port), read the way the suite's own driver (pyspf's testspf.py)
-reads it:
+TCP, a free port; one for the module, its zone swapped per scenario), read
+the way the suite's own driver (pyspf's testspf.py) reads it:
   - "SPF" records are served as type 99 and, when the name has no "TXT"
     entry at all, as TXT too ("TXT: NONE" means none, and no copy);
   - a list of strings is one TXT record of several character-strings
@@ -157,10 +157,10 @@ class ZoneResolver(BaseResolver):
         return reply
 
 
-def start_dns(zone):
-    """UDP and TCP servers on one free port of 127.0.0.1."""
+def start_dns(resolver):
+    """UDP and TCP servers on one free port of 127.0.0.1 (daemon threads:
+    they end with the test process)."""
     quiet = DNSLogger("-recv,-send,-request,-reply,-truncated,-error,-data")
-    resolver = ZoneResolver(zone)
     for _ in range(20):
         udp = DNSServer(resolver, address="127.0.0.1", port=0, logger=quiet)
         port = udp.server.server_address[1]
@@ -180,6 +180,17 @@ def field(v):
 
 
 _results = {}
+_dns = {}
+
+
+def dns_for(zone):
+    """The one server pair of the module, now serving zone: each scenario
+    runs a ternctl of its own, so no resolver cache carries over."""
+    if "port" not in _dns:
+        _dns["resolver"] = ZoneResolver({})
+        _dns["port"], _dns["servers"] = start_dns(_dns["resolver"])
+    _dns["resolver"].zone = zone
+    return _dns["port"]
 
 
 def scenario_results(index):
@@ -193,18 +204,13 @@ def scenario_results(index):
         t = scenario["tests"][name]
         lines.append("%s\t%s\t%s\n" % (field(t["host"]), field(t.get("helo")),
                                        field(t.get("mailfrom"))))
-    port, servers = start_dns(load_zone(scenario.get("zonedata")))
-    try:
-        with tempfile.TemporaryDirectory() as cwd:
-            proc = subprocess.run(
-                [str(TERNCTL), "spf", "--batch", "--test-zones", "--timeout", "10",
-                 "--resolver", "127.0.0.1@%d" % port],
-                input="".join(lines).encode("utf-8"), capture_output=True,
-                cwd=cwd, timeout=120)
-    finally:
-        for s in servers:
-            s.stop()
-            s.server.server_close()
+    port = dns_for(load_zone(scenario.get("zonedata")))
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.run(
+            [str(TERNCTL), "spf", "--batch", "--test-zones", "--timeout", "10",
+             "--resolver", "127.0.0.1@%d" % port],
+            input="".join(lines).encode("utf-8"), capture_output=True,
+            cwd=cwd, timeout=120)
     out = proc.stdout.decode("utf-8", "replace").split("\n")
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
     assert len(out) >= len(names), proc.stdout
