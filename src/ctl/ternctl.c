@@ -1,12 +1,14 @@
 /*
  * ternctl: the administrator's command. "check" validates a configuration
  * and the users and aliases files it names, reporting file:line, and shows
- * where mail goes (routes, local_transport); "user"
- * manages the passwd-file. Passwords are read from the terminal (echo off)
- * or from stdin, never from the command line, where ps(1) would show them.
+ * where mail goes (routes, local_transport); "user" manages the
+ * passwd-file; "spf" runs an SPF check (ctl_spf.c). Passwords are read
+ * from the terminal (echo off) or from stdin, never from the command
+ * line, where ps(1) would show them.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../route/directory.h"
+#include "ctl_spf.h"
 
 static int
 usage(void)
@@ -32,6 +35,8 @@ usage(void)
 	    "       ternctl [-c FILE] user del ADDRESS\n"
 	    "       ternctl [-c FILE] user list\n"
 	    "       ternctl [-c FILE] dkim keygen DOMAIN SELECTOR [rsa|ed25519]\n"
+	    "       ternctl [-c FILE] spf [--resolver IP@PORT] [--timeout SEC] IP HELO MAILFROM\n"
+	    "       ternctl [-c FILE] spf [options] --batch   (IP HELO MAILFROM lines on stdin)\n"
 	    "After changing users, send ternd SIGHUP to reload them.\n");
 	return 2;
 }
@@ -265,11 +270,13 @@ int
 main(int argc, char **argv)
 {
 	const char *path = "./var/ternd.conf";
+	bool path_given = false;
 
 	argv++;
 	argc--;
 	if (argc >= 2 && strcmp(argv[0], "-c") == 0) {
 		path = argv[1];
+		path_given = true;
 		argv += 2;
 		argc -= 2;
 	}
@@ -289,5 +296,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "dkim") == 0 && (argc == 4 || argc == 5) &&
 	    strcmp(argv[1], "keygen") == 0)
 		return cmd_dkim_keygen(path, argv[2], argv[3], argc == 5 ? argv[4] : "rsa");
+	if (strcmp(argv[0], "spf") == 0)
+		return ctl_spf(path, path_given, argc - 1, argv + 1);
 	return usage();
 }
