@@ -800,6 +800,166 @@ test_bad_fields(void **state)
 	}
 }
 
+/* ------------------------------------------------------------ dkimpy -- */
+
+#define FIX_T 1764057992         /* t= of make.py's signatures */
+
+static char *
+read_data(const char *name, size_t *len)
+{
+	const char *dir = getenv("TERN_DKIM_DATA");
+	char path[1024];
+	struct buf b = BUF_INIT;
+	FILE *f;
+
+	if (dir == NULL)
+		dir = "tests/unit/data/dkim";
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "rb")) == NULL)
+		fail_msg("%s: cannot open (TERN_DKIM_DATA?)", path);
+	assert_int_equal(buf_append_stream(&b, f), 0);
+	fclose(f);
+	*len = b.len;
+	return b.data;
+}
+
+/* keys.txt: "NAME<TAB>RECORD" lines, into the cache. */
+static void
+load_keys(struct dnsq_cache *c)
+{
+	size_t len, i = 0;
+	char *k = read_data("keys.txt", &len);
+
+	while (i < len) {
+		char *nl = memchr(k + i, '\n', len - i), *tab;
+
+		assert_non_null(nl);
+		*nl = '\0';
+		tab = strchr(k + i, '\t');
+		assert_non_null(tab);
+		*tab = '\0';
+		put_key(c, k + i, tab + 1);
+		i = (size_t)(nl - k) + 1;
+	}
+	free(k);
+}
+
+struct want {
+	enum dkim_res r;
+	const char *reason;
+};
+
+static void
+test_dkimpy(void **state)
+{
+	static const struct {
+		const char *file;
+		int64_t now;
+		size_t n;
+		struct want w[3];
+	} t[] = {
+		{ "rsa_rr.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "rsa_rs.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "rsa_sr.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "rsa_ss.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "ed_rr.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "ed_rs.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "ed_sr.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "ed_ss.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "rsa1024.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "identity.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "length.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "length_appended.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "length_cut.eml", FIX_T, 1, { { DKIM_FAIL, "body shorter than l=" } } },
+		{ "three.eml", FIX_T, 3, { { DKIM_FAIL, "signature did not verify" },
+		    { DKIM_PASS, "" }, { DKIM_PASS, "" } } },
+		{ "changed_body.eml", FIX_T, 1, { { DKIM_FAIL, "body hash mismatch" } } },
+		{ "changed_subject.eml", FIX_T, 1, { { DKIM_FAIL, "signature did not verify" } } },
+		{ "refolded.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "refolded_simple.eml", FIX_T, 1, { { DKIM_FAIL, "signature did not verify" } } },
+		{ "oversigned.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "oversigned_from_added.eml", FIX_T, 1, { { DKIM_FAIL, "signature did not verify" } } },
+		{ "oversigned_replyto_added.eml", FIX_T, 1, { { DKIM_FAIL, "signature did not verify" } } },
+		{ "subject_added_above.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "subject_added_below.eml", FIX_T, 1, { { DKIM_FAIL, "signature did not verify" } } },
+		{ "sha1.eml", FIX_T, 1, { { DKIM_PERMERROR, "rsa-sha1 not accepted (RFC 8301)" } } },
+		{ "rsa512.eml", FIX_T, 1, { { DKIM_PERMERROR, "RSA key under 1024 bits (RFC 8301)" } } },
+		{ "expires.eml", FIX_T, 1, { { DKIM_PASS, "" } } },
+		{ "expires.eml", FIX_T + 3600, 1, { { DKIM_PASS, "" } } },
+		{ "expires.eml", FIX_T + 3601, 1, { { DKIM_PERMERROR, "signature expired" } } },
+		/* RFC 8463 Appendix A: ed25519-sha256 and rsa-sha256, simple/simple */
+		{ "rfc8463.eml", FIX_T, 2, { { DKIM_PASS, "" }, { DKIM_PASS, "" } } },
+	};
+	static const size_t chunks[] = { 0, 1, 2, 7, 64, 1000 };
+	struct dnsq_cache c;
+	size_t i, j, k;
+
+	(void)state;
+	dnsq_init(&c);
+	load_keys(&c);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len;
+		char *m = read_data(t[i].file, &len);
+
+		for (k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+			struct dkim_verify *v = run_now(m, len, chunks[k], &c, 8, t[i].now);
+
+			if (dkim_verify_count(v) != t[i].n)
+				fail_msg("%s: %zu signatures", t[i].file, dkim_verify_count(v));
+			for (j = 0; j < t[i].n; j++) {
+				const struct dkim_result *r = dkim_verify_result(v, j);
+
+				if (r->result != t[i].w[j].r || strcmp(r->reason, t[i].w[j].reason) != 0)
+					fail_msg("%s #%zu: %s \"%s\", expected %s \"%s\"", t[i].file, j,
+					    dkim_result_name(r->result), r->reason,
+					    dkim_result_name(t[i].w[j].r), t[i].w[j].reason);
+			}
+			dkim_verify_free(&v);
+		}
+		free(m);
+	}
+
+	/* what is reported */
+	{
+		size_t len;
+		char *m = read_data("identity.eml", &len);
+		struct dkim_verify *v = run(m, len, 0, &c);
+		const struct dkim_result *r = dkim_verify_result(v, 0);
+
+		assert_string_equal(r->domain, "example.com");
+		assert_string_equal(r->selector, "rsa");
+		assert_string_equal(r->identity, "joe@news.example.com");
+		assert_string_equal(r->algorithm, "rsa-sha256");
+		assert_int_equal(r->key_bits, 2048);
+		assert_false(r->l_used);
+		dkim_verify_free(&v);
+		free(m);
+
+		m = read_data("length_appended.eml", &len);
+		v = run(m, len, 0, &c);
+		assert_true(dkim_verify_result(v, 0)->l_used);
+		dkim_verify_free(&v);
+		free(m);
+
+		m = read_data("rfc8463.eml", &len);
+		v = run(m, len, 0, &c);
+		r = dkim_verify_result(v, 0);
+		assert_string_equal(r->domain, "football.example.com");
+		assert_string_equal(r->selector, "brisbane");
+		assert_string_equal(r->identity, "@football.example.com");
+		assert_string_equal(r->algorithm, "ed25519-sha256");
+		assert_string_equal(r->b_prefix, "9/dsDChY");
+		assert_int_equal(r->key_bits, 256);
+		r = dkim_verify_result(v, 1);
+		assert_string_equal(r->selector, "test");
+		assert_string_equal(r->b_prefix, "icKcLSEZ");
+		assert_int_equal(r->key_bits, 1024);
+		dkim_verify_free(&v);
+		free(m);
+	}
+	dnsq_release(&c);
+}
+
 /* ------------------------------------------------------------ fixtures -- */
 
 static int
@@ -833,6 +993,7 @@ main(void)
 		cmocka_unit_test(test_key_records),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_dkimpy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
