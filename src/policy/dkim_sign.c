@@ -52,82 +52,6 @@ wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
-void
-dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out)
-{
-	size_t i = 0, start = out->len, pending_blank = 0;
-
-	while (i < len) {
-		size_t e = i, lend;
-		struct buf line = BUF_INIT;
-		bool in_ws = false;
-
-		while (e < len && !(body[e] == '\r' && e + 1 < len && body[e + 1] == '\n'))
-			e++;
-		lend = e;
-		/* Collapse WSP runs to one SP; drop WSP at the end of the line. */
-		for (size_t j = i; j < lend; j++) {
-			if (wsp(body[j]))
-				in_ws = true;
-			else {
-				if (in_ws)
-					buf_append_char(&line, ' ');
-				in_ws = false;
-				buf_append_char(&line, body[j]);
-			}
-		}
-		/* Empty lines are held back: trailing ones are dropped. */
-		if (line.len == 0)
-			pending_blank++;
-		else {
-			for (; pending_blank; pending_blank--)
-				buf_append(out, "\r\n", 2);
-			buf_append(out, line.data, line.len);
-			buf_append(out, "\r\n", 2);
-		}
-		buf_release(&line);
-		i = e < len ? e + 2 : len;
-	}
-	(void)start;
-}
-
-void
-dkim_canon_header_relaxed(const char *field, size_t len, struct buf *out)
-{
-	const char *colon = memchr(field, ':', len);
-	size_t nlen, i;
-	bool in_ws = false, started = false;
-
-	if (colon == NULL)
-		return;
-	nlen = (size_t)(colon - field);
-	/* Unfolded first, so a folding CRLF before the colon goes with the
-	 * WSP around it. */
-	while (nlen > 0 && (wsp(field[nlen - 1]) || field[nlen - 1] == '\r' ||
-	    field[nlen - 1] == '\n'))
-		nlen--;
-	for (i = 0; i < nlen; i++) {
-		char c = field[i];
-
-		buf_append_char(out, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
-	}
-	buf_append_char(out, ':');
-	for (i = (size_t)(colon - field) + 1; i < len; i++) {
-		char c = field[i];
-
-		if (c == '\r' || c == '\n' || wsp(c)) {
-			in_ws = true;     /* unfolding: CRLF counts as whitespace */
-			continue;
-		}
-		if (in_ws && started)
-			buf_append_char(out, ' ');
-		in_ws = false;
-		started = true;
-		buf_append_char(out, c);
-	}
-	buf_append(out, "\r\n", 2);
-}
-
 /* Splits the header section into fields; returns the body offset. A
  * field is what rfc5322_field_name() says is one, as for the submission
  * From: check: anything else is not signed. */
@@ -181,15 +105,30 @@ dkim_sign_prepare(const char *domain, const char *selector, bool ed,
 	static __thread struct field fields[MAX_FIELDS + 1];
 	bool used[MAX_FIELDS + 1] = { false };
 	size_t nf, body, i, j;
-	struct buf canon = BUF_INIT, hdata = BUF_INIT, b64 = BUF_INIT;
+	struct buf hdata = BUF_INIT, b64 = BUF_INIT;
 	unsigned char bh[SHA256_DIGEST_LENGTH];
+	struct dkim_canon_body bc;
+	EVP_MD_CTX *md;
 
 	memset(p, 0, sizeof(*p));
 	body = split_fields(msg, len, fields, &nf);
 	if (nf > MAX_FIELDS)
 		return -1;
-	dkim_canon_body_relaxed(msg + body, len - body, &canon);
-	SHA256((const unsigned char *)(canon.data ? canon.data : ""), canon.len, bh);
+	/* The body hash: canonical form streamed into the digest. */
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -1;
+	}
+	dkim_canon_body_init(&bc, DKIM_CANON_RELAXED, NULL, md, NULL, NULL);
+	dkim_canon_body_feed(&bc, msg + body, len - body);
+	dkim_canon_body_end(&bc);
+	if (EVP_DigestFinal_ex(md, bh, NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -1;
+	}
+	EVP_MD_CTX_free(md);
 	sasl_base64_encode((const char *)bh, sizeof(bh), &b64);
 
 	/* h=: each present field, bottom-up for repeats; "from" once more
@@ -228,7 +167,6 @@ dkim_sign_prepare(const char *domain, const char *selector, bool ed,
 		buf_release(&c);
 	}
 	SHA256((const unsigned char *)(hdata.data ? hdata.data : ""), hdata.len, p->digest);
-	buf_release(&canon);
 	buf_release(&hdata);
 	buf_release(&b64);
 	return 0;

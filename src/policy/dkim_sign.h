@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "../common/buf.h"
+#include "dkim_canon.h"
 
 struct dkim_key {
 	char domain[256];
@@ -55,9 +56,8 @@ void dkim_sign_finish(const struct dkim_pending *p, const uint8_t *sig,
     size_t siglen, struct buf *out);
 void dkim_pending_release(struct dkim_pending *p);
 
-/* Relaxed canonicalization, exposed for tests (RFC 6376 §3.4.2, §3.4.4). */
-void dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out);
-void dkim_canon_header_relaxed(const char *field, size_t len, struct buf *out);
+/* The relaxed canonicalizations it uses, dkim_canon_body_relaxed and
+ * dkim_canon_header_relaxed, are declared in dkim_canon.h. */
 
 /* The DNS TXT record for the key's public half: "v=DKIM1; k=...; p=...". */
 int dkim_txt_record(EVP_PKEY *pkey, struct buf *out);

@@ -1,0 +1,756 @@
+/*
+ * dkim_verify: DKIM verification as the message streams in (see the
+ * header).
+ *
+ * The header is kept until its empty line. Then every DKIM-Signature
+ * field is parsed, the SHA-256 of its signed header data computed
+ * (RFC 6376 §3.7), and a body canonicalizer with its own digest started;
+ * the header text is dropped, and the body only flows through the
+ * canonicalizers. A signature's result is settled in the order of §6.1:
+ * the field itself, then its key, then the body hash, then the signature.
+ * Keys are looked up at most once each and kept with their signature, so
+ * a replay only walks the list to the first key still missing.
+ */
+#include "dkim_verify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "../common/buf.h"
+#include "../common/str.h"
+#include "../proto/dkim_tags.h"
+#include "../proto/rfc5322.h"
+#include "dkim_canon.h"
+
+/* RFC 8301 §3.2: shorter RSA keys are not accepted. The upper bound
+ * keeps one signature's cost bounded. */
+#define RSA_BITS_MIN 1024
+#define RSA_BITS_MAX 8192
+/* A key record's text, its TXT strings joined. */
+#define KEY_TXT_MAX 4096
+
+enum key_state { KEY_UNKNOWN, KEY_OK, KEY_BAD };
+
+struct sig {
+	struct dkim_result res;
+	bool bad;                   /* result final from the field alone */
+	bool settled;
+	struct dkim_sig tags;
+	uint8_t hdigest[32];        /* SHA-256 of the signed header data */
+	EVP_MD_CTX *bmd;            /* the body hash */
+	struct dkim_canon_body body;
+	uint8_t bdigest[32];
+	bool body_short;            /* fewer canonical octets than l= */
+	char qname[DNSQ_NAME_MAX];  /* SELECTOR._domainkey.DOMAIN */
+	enum key_state key;
+	EVP_PKEY *pkey;
+};
+
+/* The header end scan: where in a line the last octet left us. */
+enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
+
+struct field {
+	size_t off, len;            /* in hdr: the field without its CRLF */
+	size_t namelen;             /* 0: not a field */
+	size_t colon;
+	uint32_t hash;              /* of the lower-cased name */
+};
+
+struct dkim_verify {
+	size_t max;
+	int64_t now;
+	struct buf hdr;
+	bool too_large;
+	enum hstate st;
+	/* DKIM-Signature names seen by the scan, for a header too large */
+	char nm[16];
+	size_t nmlen;
+	bool nm_on;
+	size_t nscan;
+	bool header_done, ended;
+	struct sig *sigs;
+	size_t nsigs;
+};
+
+static const char sig_name[] = "dkim-signature";
+
+const char *
+dkim_result_name(enum dkim_res r)
+{
+	switch (r) {
+	case DKIM_PASS:
+		return "pass";
+	case DKIM_FAIL:
+		return "fail";
+	case DKIM_NEUTRAL:
+		return "neutral";
+	case DKIM_POLICY:
+		return "policy";
+	case DKIM_TEMPERROR:
+		return "temperror";
+	case DKIM_PERMERROR:
+		return "permerror";
+	case DKIM_NONE:
+	default:
+		return "none";
+	}
+}
+
+struct dkim_verify *
+dkim_verify_new(size_t max_sigs, int64_t now)
+{
+	struct dkim_verify *v = calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	v->max = max_sigs;
+	v->now = now;
+	v->st = H_LS;
+	if (max_sigs > 0 && (v->sigs = calloc(max_sigs, sizeof(*v->sigs))) == NULL) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void
+dkim_verify_free(struct dkim_verify **vp)
+{
+	struct dkim_verify *v = *vp;
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->nsigs; i++) {
+		EVP_MD_CTX_free(v->sigs[i].bmd);
+		EVP_PKEY_free(v->sigs[i].pkey);
+	}
+	free(v->sigs);
+	buf_release(&v->hdr);
+	free(v);
+	*vp = NULL;
+}
+
+static void
+set_result(struct sig *s, enum dkim_res r, const char *why)
+{
+	s->res.result = r;
+	str_copy(s->res.reason, sizeof(s->res.reason), why);
+}
+
+static void
+fail_now(struct sig *s, enum dkim_res r, const char *why)
+{
+	set_result(s, r, why);
+	s->bad = true;
+	s->settled = true;
+}
+
+/* ------------------------------------------------------------ header -- */
+
+static char
+lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static bool
+wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static uint32_t
+name_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (uint8_t)lower(p[i])) * 16777619u;
+	return h;
+}
+
+/* The scan's view of a field name, for counting the signatures of a
+ * header too large to keep. */
+static void
+name_octet(struct dkim_verify *v, char c)
+{
+	size_t l = v->nmlen;
+
+	if (!v->nm_on)
+		return;
+	if (c == ':') {
+		while (l > 0 && wsp(v->nm[l - 1]))
+			l--;
+		if (str_ieqn(v->nm, l, sig_name))
+			v->nscan++;
+		v->nm_on = false;
+	} else if (c == '\r' || c == '\n' || v->nmlen == sizeof(v->nm))
+		v->nm_on = false;
+	else
+		v->nm[v->nmlen++] = c;
+}
+
+/* Finds the empty line ending the header; returns the octets of p that
+ * belong to the header (the empty line included). */
+static size_t
+header_scan(struct dkim_verify *v, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		switch (v->st) {
+		case H_LS:
+			if (c == '\r')
+				v->st = H_CR_LS;
+			else {
+				v->st = H_IN;
+				v->nm_on = !wsp(c);
+				v->nmlen = 0;
+				name_octet(v, c);
+			}
+			break;
+		case H_IN:
+			name_octet(v, c);
+			if (c == '\r')
+				v->st = H_CR_IN;
+			break;
+		case H_CR_IN:
+			if (c == '\n')
+				v->st = H_LS;
+			else if (c != '\r') {
+				v->st = H_IN;
+				name_octet(v, c);
+			}
+			break;
+		case H_CR_LS:
+			if (c == '\n') {
+				v->header_done = true;
+				return i + 1;
+			}
+			v->nm_on = false;
+			v->st = c == '\r' ? H_CR_IN : H_IN;
+			break;
+		}
+	}
+	return n;
+}
+
+/*
+ * Splits the kept header into fields (a field runs to a CRLF not followed
+ * by WSP). Returns the count, or SIZE_MAX when there are more than
+ * DKIM_VERIFY_FIELDS_MAX (or no memory).
+ */
+static size_t
+split_fields(const struct buf *h, struct field **fp)
+{
+	const char *m = h->data;
+	size_t len = h->len, i = 0, n = 0, cap = 0;
+	struct field *f = NULL;
+
+	*fp = NULL;
+	while (i < len) {
+		size_t start = i;
+
+		if (m[i] == '\r' && i + 1 < len && m[i + 1] == '\n')
+			break;      /* the empty line */
+		for (;;) {
+			while (i < len && !(m[i] == '\r' && i + 1 < len && m[i + 1] == '\n'))
+				i++;
+			if (i + 2 >= len || !wsp(m[i + 2]))
+				break;
+			i += 2;
+		}
+		if (n == DKIM_VERIFY_FIELDS_MAX) {
+			free(f);
+			return SIZE_MAX;
+		}
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct field *nf;
+
+			if ((nf = realloc(f, nc * sizeof(*nf))) == NULL) {
+				free(f);
+				return SIZE_MAX;
+			}
+			f = nf;
+			cap = nc;
+		}
+		f[n].off = start;
+		f[n].len = i - start;
+		f[n].namelen = rfc5322_field_name(m + start, i - start, &f[n].colon);
+		f[n].hash = name_hash(m + start, f[n].namelen);
+		n++;
+		i = i < len ? i + 2 : len;
+	}
+	*fp = f;
+	return n;
+}
+
+static bool
+is_sig_field(const struct buf *h, const struct field *f)
+{
+	return f->namelen > 0 && str_ieqn(h->data + f->off, f->namelen, sig_name);
+}
+
+/* Copies what the report shows from the parsed tags. */
+static void
+report_tags(struct sig *s)
+{
+	str_copy(s->res.domain, sizeof(s->res.domain), s->tags.d);
+	str_copy(s->res.selector, sizeof(s->res.selector), s->tags.s);
+	str_copy(s->res.identity, sizeof(s->res.identity), s->tags.i);
+	str_copy(s->res.algorithm, sizeof(s->res.algorithm), s->tags.a);
+	str_copy(s->res.b_prefix, sizeof(s->res.b_prefix), s->tags.b_prefix);
+	s->res.l_used = s->tags.has_l;
+}
+
+/* The checks of §6.1.1 that need no key: algorithm (RFC 8301) and x=. */
+static bool
+sig_acceptable(struct dkim_verify *v, struct sig *s)
+{
+	switch (s->tags.alg) {
+	case DKIM_ALG_RSA_SHA256:
+	case DKIM_ALG_ED25519_SHA256:
+		break;
+	case DKIM_ALG_RSA_SHA1:
+		fail_now(s, DKIM_PERMERROR, "rsa-sha1 not accepted (RFC 8301)");
+		return false;
+	default:
+		fail_now(s, DKIM_PERMERROR, "unknown algorithm");
+		return false;
+	}
+	if (s->tags.has_x) {
+		if (s->tags.has_t && s->tags.x < s->tags.t) {
+			fail_now(s, DKIM_PERMERROR, "x= before t=");
+			return false;
+		}
+		if (s->tags.x < v->now) {
+			fail_now(s, DKIM_PERMERROR, "signature expired");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+ieq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+
+	if (alen != blen)
+		return false;
+	for (i = 0; i < alen; i++)
+		if (lower(a[i]) != lower(b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The signed header data (§3.7): the fields h= names, each name taking
+ * its instances from the bottom up (a name listed more often than it
+ * occurs adds nothing: §5.4.2), then this signature field with b=
+ * emptied, without its final CRLF; hashed into s->hdigest.
+ */
+static bool
+header_hash(const struct buf *h, const struct field *f, size_t nf,
+    const struct field *self, struct sig *s)
+{
+	const char *text = h->data + self->off + self->colon + 1;
+	struct buf data = BUF_INIT, me = BUF_INIT;
+	size_t j, k, i, cut, before;
+	bool ok = true;
+
+	for (j = 0; j < s->tags.nh; j++) {
+		const char *name = text + s->tags.h[j].off;
+		size_t nlen = s->tags.h[j].len, skip = 0;
+		uint32_t hash = name_hash(name, nlen);
+
+		/* Listed before: those instances are taken already. */
+		for (k = 0; k < j; k++)
+			if (ieq(text + s->tags.h[k].off, s->tags.h[k].len, name, nlen))
+				skip++;
+		for (i = nf; i-- > 0;) {
+			if (f[i].hash != hash ||
+			    !ieq(h->data + f[i].off, f[i].namelen, name, nlen))
+				continue;
+			if (skip == 0) {
+				dkim_canon_header(s->tags.hcanon, h->data + f[i].off,
+				    f[i].len, &data);
+				break;
+			}
+			skip--;
+		}
+	}
+	/* The field itself, the value of b= (FWS around it too) taken out. */
+	cut = self->colon + 1 + s->tags.b_raw_off;
+	ok &= buf_append(&me, h->data + self->off, cut) == 0;
+	ok &= buf_append(&me, h->data + self->off + cut + s->tags.b_raw_len,
+	    self->len - cut - s->tags.b_raw_len) == 0;
+	before = data.len;
+	dkim_canon_header(s->tags.hcanon, me.data, me.len, &data);
+	if (data.len < before + 2)
+		ok = false;
+	else
+		data.len -= 2;
+	ok = ok && EVP_Digest(data.data ? data.data : "", data.len, s->hdigest,
+	    NULL, EVP_sha256(), NULL) == 1;
+	buf_release(&data);
+	buf_release(&me);
+	return ok;
+}
+
+/* One DKIM-Signature field: parsed, checked, its header hashed and its
+ * body hash started. */
+static void
+sig_start(struct dkim_verify *v, const struct field *f, size_t nf,
+    const struct field *self, struct sig *s)
+{
+	const char *text = v->hdr.data + self->off + self->colon + 1;
+	size_t tlen = self->len - self->colon - 1;
+	char why[64];
+
+	set_result(s, DKIM_TEMPERROR, "not verified");
+	if (dkim_sig_parse(text, tlen, &s->tags, why, sizeof(why)) != 0) {
+		report_tags(s);
+		fail_now(s, DKIM_PERMERROR, why);
+		return;
+	}
+	report_tags(s);
+	if (!sig_acceptable(v, s))
+		return;
+	if (str_fmt(s->qname, sizeof(s->qname), "%s._domainkey.%s", s->tags.s,
+	    s->tags.d) != 0 || !dnsq_name_ok(s->qname)) {
+		fail_now(s, DKIM_PERMERROR, "key name too long");
+		return;
+	}
+	if (!header_hash(&v->hdr, f, nf, self, s) ||
+	    (s->bmd = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1) {
+		fail_now(s, DKIM_TEMPERROR, "out of memory");
+		return;
+	}
+	dkim_canon_body_init(&s->body, s->tags.bcanon,
+	    s->tags.has_l ? &s->tags.l : NULL, s->bmd, NULL, NULL);
+}
+
+static void
+header_end(struct dkim_verify *v)
+{
+	struct field *f = NULL;
+	size_t nf = 0, i;
+	bool too_large = v->too_large;
+
+	if (!too_large && (nf = split_fields(&v->hdr, &f)) == SIZE_MAX)
+		too_large = true;
+	if (too_large) {
+		/* The fields a signature covers may lie beyond what was kept:
+		 * none can be checked. */
+		v->nsigs = v->nscan < v->max ? v->nscan : v->max;
+		for (i = 0; i < v->nsigs; i++)
+			fail_now(&v->sigs[i], DKIM_PERMERROR, "header too large");
+	} else {
+		for (i = 0; i < nf && v->nsigs < v->max; i++)
+			if (is_sig_field(&v->hdr, &f[i]))
+				sig_start(v, f, nf, &f[i], &v->sigs[v->nsigs++]);
+	}
+	free(f);
+	buf_release(&v->hdr);
+}
+
+/* -------------------------------------------------------------- input -- */
+
+void
+dkim_verify_feed(struct dkim_verify *v, const char *p, size_t n)
+{
+	size_t i;
+
+	if (v->ended || n == 0)
+		return;
+	if (!v->header_done) {
+		size_t used = header_scan(v, p, n);
+
+		if (!v->too_large) {
+			if (v->hdr.len + used > DKIM_VERIFY_HEADER_MAX ||
+			    buf_append(&v->hdr, p, used) != 0) {
+				v->too_large = true;
+				buf_release(&v->hdr);
+			}
+		}
+		if (v->header_done)
+			header_end(v);
+		p += used;
+		n -= used;
+	}
+	if (!v->header_done || n == 0)
+		return;
+	for (i = 0; i < v->nsigs; i++)
+		if (!v->sigs[i].bad)
+			dkim_canon_body_feed(&v->sigs[i].body, p, n);
+}
+
+/* ------------------------------------------------------------ results -- */
+
+static bool
+sig_verify(struct sig *s)
+{
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+	bool ok;
+
+	if (s->tags.alg == DKIM_ALG_ED25519_SHA256) {
+		/* RFC 8463 §3: PureEdDSA over the SHA-256 of the header data. */
+		ok = (md = EVP_MD_CTX_new()) != NULL &&
+		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, s->pkey) == 1 &&
+		    EVP_DigestVerify(md, s->tags.b, s->tags.blen, s->hdigest,
+		    sizeof(s->hdigest)) == 1;
+	} else {
+		ok = (pc = EVP_PKEY_CTX_new(s->pkey, NULL)) != NULL &&
+		    EVP_PKEY_verify_init(pc) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+		    EVP_PKEY_verify(pc, s->tags.b, s->tags.blen, s->hdigest,
+		    sizeof(s->hdigest)) == 1;
+	}
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_CTX_free(pc);
+	return ok;
+}
+
+/* The result once the key is known and the body is over (§6.1.3). */
+static void
+settle(struct dkim_verify *v, struct sig *s)
+{
+	if (s->settled)
+		return;
+	if (s->key == KEY_UNKNOWN) {
+		set_result(s, DKIM_TEMPERROR, "key not fetched");
+		return;
+	}
+	if (!v->ended)
+		return;
+	s->settled = true;
+	if (s->body_short)
+		set_result(s, DKIM_FAIL, "body shorter than l=");
+	else if (s->tags.bhlen != sizeof(s->bdigest) ||
+	    memcmp(s->tags.bh, s->bdigest, sizeof(s->bdigest)) != 0)
+		set_result(s, DKIM_FAIL, "body hash mismatch");
+	else if (!sig_verify(s))
+		set_result(s, DKIM_FAIL, "signature did not verify");
+	else
+		set_result(s, DKIM_PASS, "");
+}
+
+void
+dkim_verify_end(struct dkim_verify *v)
+{
+	size_t i;
+
+	if (v->ended)
+		return;
+	if (!v->header_done) {
+		/* All header: no body, which canonicalizes like an empty one. */
+		v->header_done = true;
+		header_end(v);
+	}
+	v->ended = true;
+	for (i = 0; i < v->nsigs; i++) {
+		struct sig *s = &v->sigs[i];
+
+		if (s->bad)
+			continue;
+		dkim_canon_body_end(&s->body);
+		if (EVP_DigestFinal_ex(s->bmd, s->bdigest, NULL) != 1) {
+			fail_now(s, DKIM_TEMPERROR, "out of memory");
+			continue;
+		}
+		s->body_short = s->tags.has_l && s->body.total < s->tags.l;
+		settle(v, s);
+	}
+}
+
+/* ---------------------------------------------------------------- keys -- */
+
+static void
+key_bad(struct sig *s, enum dkim_res r, const char *why)
+{
+	s->key = KEY_BAD;
+	fail_now(s, r, why);
+}
+
+/* The domain part of i= is d= itself (key flag t=s). */
+static bool
+identity_is_d(const struct sig *s)
+{
+	const char *at = strrchr(s->tags.i, '@');
+
+	return at != NULL && str_ieq(at + 1, s->tags.d);
+}
+
+static EVP_PKEY *
+rsa_key(const uint8_t *p, size_t len)
+{
+	const unsigned char *q = p;
+	EVP_PKEY *k;
+
+	/* SubjectPublicKeyInfo as RFC 6376 means; a bare RSAPublicKey is
+	 * published by some and read too. */
+	if ((k = d2i_PUBKEY(NULL, &q, (long)len)) == NULL) {
+		q = p;
+		k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)len);
+	}
+	ERR_clear_error();
+	if (k != NULL && EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+/* The key record at qname, its checks (§3.6.1, §6.1.2) and the key. */
+static void
+key_take(struct sig *s, const struct dnsq_answer *a)
+{
+	struct dkim_keyrec k, tmp;
+	char txt[KEY_TXT_MAX], why[64], msg[128];
+	size_t i, found = 0;
+	int bits;
+
+	if (a->st == DNSQ_TEMP) {
+		key_bad(s, DKIM_TEMPERROR, "key lookup failed");
+		return;
+	}
+	if (a->st != DNSQ_OK || a->n == 0) {
+		key_bad(s, DKIM_PERMERROR, "no key");
+		return;
+	}
+	/* Records that are no key records (another v=) are passed over;
+	 * two key records at one name leave the key undefined (§3.6.2.2). */
+	why[0] = '\0';
+	for (i = 0; i < a->n; i++) {
+		char w[64];
+		int len = dnsq_txt(a->rr[i], a->rrlen[i], txt, sizeof(txt));
+
+		if (len < 0) {
+			str_copy(why, sizeof(why), "key record unreadable");
+			continue;
+		}
+		if (dkim_keyrec_parse(txt, (size_t)len, found ? &tmp : &k, w, sizeof(w)) != 0) {
+			if (why[0] == '\0')
+				str_copy(why, sizeof(why), w);
+			continue;
+		}
+		found++;
+	}
+	if (found > 1) {
+		key_bad(s, DKIM_PERMERROR, "several key records");
+		return;
+	}
+	if (found == 0) {
+		str_fmt(msg, sizeof(msg), "bad key record: %s", why);
+		key_bad(s, DKIM_PERMERROR, msg);
+		return;
+	}
+	s->res.testing = k.testing;
+	if (k.revoked) {
+		key_bad(s, DKIM_PERMERROR, "key revoked");
+		return;
+	}
+	if (!k.sha256_ok) {
+		key_bad(s, DKIM_PERMERROR, "key does not allow sha256");
+		return;
+	}
+	if (!k.email_ok) {
+		key_bad(s, DKIM_PERMERROR, "key not for email");
+		return;
+	}
+	if (k.strict && !identity_is_d(s)) {
+		key_bad(s, DKIM_PERMERROR, "key t=s: i= domain must be d=");
+		return;
+	}
+	if (k.k == DKIM_KEY_UNKNOWN) {
+		key_bad(s, DKIM_PERMERROR, "unknown key type");
+		return;
+	}
+	if ((k.k == DKIM_KEY_ED25519) != (s->tags.alg == DKIM_ALG_ED25519_SHA256)) {
+		key_bad(s, DKIM_PERMERROR, "key type does not match a=");
+		return;
+	}
+	if (k.k == DKIM_KEY_ED25519) {
+		/* RFC 8463 §4: p= is the raw 32-octet public key. */
+		if (k.plen != 32 || (s->pkey = EVP_PKEY_new_raw_public_key(
+		    EVP_PKEY_ED25519, NULL, k.p, k.plen)) == NULL) {
+			ERR_clear_error();
+			key_bad(s, DKIM_PERMERROR, "bad ed25519 key");
+			return;
+		}
+		s->res.key_bits = 256;
+	} else {
+		if ((s->pkey = rsa_key(k.p, k.plen)) == NULL) {
+			key_bad(s, DKIM_PERMERROR, "bad RSA key");
+			return;
+		}
+		bits = EVP_PKEY_get_bits(s->pkey);
+		s->res.key_bits = bits > 0 ? (unsigned)bits : 0;
+		if (bits < RSA_BITS_MIN) {
+			key_bad(s, DKIM_PERMERROR, "RSA key under 1024 bits (RFC 8301)");
+			return;
+		}
+		if (bits > RSA_BITS_MAX) {
+			key_bad(s, DKIM_PERMERROR, "RSA key over 8192 bits");
+			return;
+		}
+	}
+	s->key = KEY_OK;
+}
+
+int
+dkim_verify_check(struct dkim_verify *v, struct dnsq_cache *c)
+{
+	size_t i;
+
+	if (!v->header_done)
+		return 0;
+	for (i = 0; i < v->nsigs; i++) {
+		struct sig *s = &v->sigs[i];
+		const struct dnsq_answer *a;
+
+		if (s->bad || s->key != KEY_UNKNOWN)
+			continue;
+		if ((a = dnsq_get(c, s->qname, DNSQ_TXT)) == NULL)
+			return DNSQ_NEED;
+		key_take(s, a);
+	}
+	if (v->ended)
+		for (i = 0; i < v->nsigs; i++)
+			settle(v, &v->sigs[i]);
+	return 0;
+}
+
+bool
+dkim_verify_header_done(const struct dkim_verify *v)
+{
+	return v->header_done;
+}
+
+size_t
+dkim_verify_count(const struct dkim_verify *v)
+{
+	return v->nsigs;
+}
+
+const struct dkim_result *
+dkim_verify_result(const struct dkim_verify *v, size_t i)
+{
+	return i < v->nsigs ? &v->sigs[i].res : NULL;
+}
