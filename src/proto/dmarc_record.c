@@ -274,11 +274,12 @@ rf_has_afrf(const char *v, size_t n)
 /*
  * Splits one piece between separators into name and value: 1*ALPHA
  * equals 1*dmarc-value, spaces around it already trimmed. False if it is
- * not a tag.
+ * not a tag at all; a tag whose value is empty or has a character no
+ * value may have is one, with *val_ok false.
  */
 static bool
 split_tag(const char *s, size_t n, size_t *namelen, const char **val,
-    size_t *vallen)
+    size_t *vallen, bool *val_ok)
 {
 	size_t i = 0, k;
 
@@ -293,15 +294,14 @@ split_tag(const char *s, size_t n, size_t *namelen, const char **val,
 		return false;
 	for (i++; i < n && wsp(s[i]); i++)
 		;
-	if (i == n)
-		return false;
+	*val = s + i;
+	*vallen = n - i;
+	*val_ok = i < n;
 	/* HTAB too: the URI list grammar allows WSP around its commas */
 	for (k = i; k < n; k++)
 		if (((unsigned char)s[k] < 0x20 && s[k] != '\t') ||
 		    (unsigned char)s[k] > 0x7e)
-			return false;
-	*val = s + i;
-	*vallen = n - i;
+			*val_ok = false;
 	return true;
 }
 
@@ -383,7 +383,7 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 	size_t i = 0, namelen, vallen;
 	unsigned seen = 0, badpol = 0;
 	const char *val;
-	bool first = true;
+	bool first = true, val_ok;
 
 	memset(r, 0, sizeof(*r));
 	r->pct = 100;
@@ -405,8 +405,8 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 			e--;
 		if (first) {
 			/* v=DMARC1 first, or this is no DMARC record */
-			if (!split_tag(txt + s, e - s, &namelen, &val, &vallen) ||
-			    !str_ieqn(txt + s, namelen, "v") || vallen != 6 ||
+			if (!split_tag(txt + s, e - s, &namelen, &val, &vallen,
+			    &val_ok) || !str_ieqn(txt + s, namelen, "v") || vallen != 6 ||
 			    memcmp(val, "DMARC1", 6) != 0)
 				return -1;
 			first = false;
@@ -414,7 +414,7 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 		}
 		if (s == e)
 			continue;                /* ";;" or the final ";" */
-		if (!split_tag(txt + s, e - s, &namelen, &val, &vallen)) {
+		if (!split_tag(txt + s, e - s, &namelen, &val, &vallen, &val_ok)) {
 			r->bad_tags = true;
 			continue;
 		}
@@ -425,7 +425,11 @@ dmarc_record_parse(const char *txt, size_t len, struct dmarc_record *r)
 		    (seen & known_tags[k].bit) != 0)
 			continue;                /* unknown or repeated: ignored */
 		seen |= known_tags[k].bit;
-		if (!apply_tag(r, known_tags[k].bit, val, vallen, &badpol))
+		if (!val_ok) {
+			r->bad_tags = true;
+			if (known_tags[k].bit & (SEEN_P | SEEN_SP | SEEN_NP))
+				badpol |= known_tags[k].bit;
+		} else if (!apply_tag(r, known_tags[k].bit, val, vallen, &badpol))
 			r->bad_tags = true;
 	}
 	if (badpol != 0) {
