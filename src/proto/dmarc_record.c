@@ -111,11 +111,9 @@ number(const char *v, size_t n, long max)
 	if (n == 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (!digit(v[i]))
+		if (!digit(v[i]) || x > (max - (v[i] - '0')) / 10)
 			return -1;
 		x = x * 10 + (v[i] - '0');
-		if (x > max)
-			return -1;
 	}
 	return x;
 }
