@@ -13,7 +13,6 @@
  */
 #include "dkim_verify.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

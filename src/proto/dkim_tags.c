@@ -8,7 +8,6 @@
  */
 #include "dkim_tags.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "../common/buf.h"

@@ -142,6 +142,7 @@ test_sig_parse(void **state)
 		{ "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=AAAA; b=A*AA", "bad b=" },
 		{ "v=1; a=rsa-sha256; d=example.org; s=sel; h=from; bh=AAAA; b=AAAA; b=AAAA", "duplicate tag" },
 	};
+	static const char sig_ok[] = SIG_OK;
 	struct dkim_sig sig;
 	char why[64];
 	size_t i;
@@ -157,13 +158,13 @@ test_sig_parse(void **state)
 	assert_int_equal(sig.hcanon, DKIM_CANON_SIMPLE);
 	assert_int_equal(sig.bcanon, DKIM_CANON_SIMPLE);
 	assert_int_equal(sig.nh, 2);
-	assert_memory_equal(SIG_OK + sig.h[0].off, "from", 4);
-	assert_memory_equal(SIG_OK + sig.h[1].off, "to", 2);
+	assert_memory_equal(sig_ok + sig.h[0].off, "from", 4);
+	assert_memory_equal(sig_ok + sig.h[1].off, "to", 2);
 	assert_int_equal(sig.bhlen, 3);
 	assert_int_equal(sig.blen, 3);
 	assert_string_equal(sig.b_prefix, "AAAA");
 	assert_int_equal(sig.b_raw_len, 4);
-	assert_memory_equal(SIG_OK + sig.b_raw_off, "AAAA", 4);
+	assert_memory_equal(sig_ok + sig.b_raw_off, "AAAA", 4);
 
 	{
 		static const char full[] =
