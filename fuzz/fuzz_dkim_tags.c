@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/dkim_tags.h"
+#include "policy/dkim_tags.h"
 
 #define CHECK(x) do { \
 	if (!(x)) { \

@@ -21,7 +21,8 @@
 #include "../common/str.h"
 
 enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
-	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA, C_TRANSPORT };
+	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA, C_TRANSPORT, C_ACTION,
+	C_ZONES };
 
 struct ckey {
 	const char *name;
@@ -89,6 +90,16 @@ static const struct ckey keys[] = {
 	{ "max_outbound_per_dest", C_INT, OFF(max_outbound_per_dest), sizeof(int), 1, 10000 },
 	{ "imap_max_user_sessions", C_INT, OFF(imap_max_user_sessions), sizeof(int), 1, 100000 },
 	{ "quota_default", C_QUOTA, OFF(quota_default), 0, 0, INT64_MAX },
+	{ "check_spf", C_BOOL, OFF(check_spf), 0, 0, 0 },
+	{ "check_dkim", C_BOOL, OFF(check_dkim), 0, 0, 0 },
+	{ "check_dmarc", C_BOOL, OFF(check_dmarc), 0, 0, 0 },
+	{ "check_sender_domain", C_BOOL, OFF(check_sender_domain), 0, 0, 0 },
+	{ "authserv_id", C_STR, STR(authserv_id), 0, 0 },
+	{ "verify_timeout", C_DURATION, OFF(verify_timeout), 0, 1, 300 },
+	{ "dmarc_reject", C_ACTION, OFF(dmarc_reject), 0, 0, 0 },
+	{ "dmarc_quarantine", C_ACTION, OFF(dmarc_quarantine), 0, 0, 0 },
+	{ "dnsbl", C_ZONES, OFF(dnsbl), 0, 0, 0 },
+	{ "dnsbl_domain", C_ZONES, OFF(dnsbl_domain), 0, 0, 0 },
 };
 
 void
@@ -137,6 +148,9 @@ config_defaults(struct config *cfg)
 	cfg->max_outbound = 200;
 	cfg->max_outbound_per_dest = 20;
 	cfg->delay_warning = 4 * 3600;
+	cfg->verify_timeout = 20;         /* RFC 7208 §4.6.4: at least 20 seconds */
+	cfg->dmarc_reject = ACTION_REJECT;
+	cfg->dmarc_quarantine = ACTION_QUARANTINE;
 }
 
 static void
@@ -537,6 +551,36 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 	}
 	if (k->type == C_LISTEN)
 		return parse_listen(cfg, argv, argc, errs, file, line);
+	if (k->type == C_ACTION) {
+		enum config_action *a = (enum config_action *)(base + k->off);
+
+		if (argc == 1 && strcmp(argv[0], "none") == 0)
+			*a = ACTION_NONE;
+		else if (argc == 1 && strcmp(argv[0], "quarantine") == 0)
+			*a = ACTION_QUARANTINE;
+		else if (argc == 1 && strcmp(argv[0], "reject") == 0)
+			*a = ACTION_REJECT;
+		else {
+			err_at(errs, file, line, "%s: expected reject, quarantine or none", k->name);
+			return -1;
+		}
+		return 0;
+	}
+	if (k->type == C_ZONES) {
+		/* dnsbl and dnsbl_domain: one zone a line, repeatable. */
+		char (*zones)[256] = (char (*)[256])(base + k->off);
+		size_t *n = k->off == OFF(dnsbl) ? &cfg->ndnsbl : &cfg->ndnsbl_domain;
+
+		if (argc != 1 || *n == CONFIG_MAX_DNSBL ||
+		    str_copy(zones[*n], 256, argv[0]) == -1 || argv[0][0] == '.' ||
+		    strchr(argv[0], '.') == NULL) {
+			err_at(errs, file, line, "%s: expected one DNS zone (at most %d lines)",
+			    k->name, CONFIG_MAX_DNSBL);
+			return -1;
+		}
+		str_lower(zones[(*n)++]);
+		return 0;
+	}
 	if (k->type == C_DOMAINS) {
 		for (i = 0; i < argc; i++) {
 			if (cfg->ndomains == CONFIG_MAX_DOMAINS ||

@@ -38,6 +38,14 @@ struct config_listener {
 #define CONFIG_MAX_ROUTES   64
 
 #define CONFIG_MAX_DKIM 32
+#define CONFIG_MAX_DNSBL 8
+
+/* What a failed inbound check does to the message. */
+enum config_action {
+	ACTION_NONE,        /* recorded in Authentication-Results only */
+	ACTION_QUARANTINE,  /* local mailboxes: into Junk; the rest: marked */
+	ACTION_REJECT,      /* 550 5.7.1 at the end of DATA */
+};
 
 /* dkim_key DOMAIN SELECTOR FILE */
 struct config_dkim {
@@ -139,6 +147,19 @@ struct config {
 	int max_outbound_per_dest; /* per destination address */
 	int delay_warning;         /* seconds before a NOTIFY=DELAY DSN; 0 = never */
 
+	/* inbound checks (verify/): off unless configured */
+	bool check_spf;            /* SPF of MAIL FROM (HELO for <>) */
+	bool check_dkim;           /* DKIM signatures on inbound mail */
+	bool check_dmarc;          /* DMARC of the From domain (needs SPF and DKIM) */
+	bool check_sender_domain;  /* MAIL FROM domain: NXDOMAIN 5.1.8, null MX 5.7.27 */
+	char authserv_id[256];     /* Authentication-Results id; "" = hostname */
+	int verify_timeout;        /* seconds of DNS one check may take */
+	enum config_action dmarc_reject;      /* what p=reject does: reject */
+	enum config_action dmarc_quarantine;  /* what p=quarantine does: quarantine */
+	char dnsbl[CONFIG_MAX_DNSBL][256];    /* client address lists (zen.spamhaus.org) */
+	size_t ndnsbl;
+	char dnsbl_domain[CONFIG_MAX_DNSBL][256];  /* sender domain lists */
+	size_t ndnsbl_domain;
 	/* mailboxes */
 	uint64_t quota_default;    /* octets per user without a quota of their own; 0 = none */
 };

@@ -509,6 +509,7 @@ main(int argc, char **argv)
 	d.smtp_env.auth = d.auth;
 	d.smtp_env.rates = d.rates;
 	d.smtp_env.pool = d.pool;
+	d.smtp_env.dns = d.dns;
 	d.pop3_env.base = d.base;
 	d.pop3_env.cfg = &d.cfg;
 	d.pop3_env.pool = d.pool;

@@ -158,3 +158,19 @@ maillog_corrupt(const char *file, const char *why)
 	log_msg(LOG_LVL_WARN, "%s", buf_cstr(&b));
 	buf_release(&b);
 }
+
+void
+maillog_check(const char *id, uint64_t sid, const char *ip, const char *check,
+    const char *result, const char *action)
+{
+	struct buf b = BUF_INIT;
+
+	if (id[0])
+		buf_printf(&b, "id=%s ", id);
+	buf_printf(&b, "event=check sid=%llu", (unsigned long long)sid);
+	kv(&b, "client", ip);
+	kv(&b, "check", check);
+	kv(&b, "result", result);
+	kv(&b, "action", action);
+	emit(&b);
+}

@@ -28,6 +28,11 @@ void maillog_queued(const char *id, uint64_t sid, const char *ip,
 void maillog_delivery(const char *id, const char *to, const char *orig_to,
     const char *relay, const char *tls, double delay, const char *dsn,
     const char *status, const char *detail);
+/* An inbound check's outcome (verify/): check "dnsbl", "sender-domain" or
+ * "message" (SPF, DKIM, DMARC: result "spf=pass dkim=none ..."); id "" when
+ * no queue id exists yet. */
+void maillog_check(const char *id, uint64_t sid, const char *ip,
+    const char *check, const char *result, const char *action);
 void maillog_removed(const char *id);
 void maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt);
 void maillog_corrupt(const char *file, const char *why);

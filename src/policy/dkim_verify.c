@@ -23,7 +23,7 @@
 
 #include "../common/buf.h"
 #include "../common/str.h"
-#include "../proto/dkim_tags.h"
+#include "dkim_tags.h"
 #include "../proto/rfc5322.h"
 #include "dkim_canon.h"
 

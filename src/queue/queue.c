@@ -343,6 +343,54 @@ queue_tx_write(struct queue_tx *tx, const void *p, size_t n)
 	return QUEUE_OK;
 }
 
+enum queue_err
+queue_tx_rewrite(struct queue_tx *tx, const void *ins, size_t inslen,
+    const uint64_t (*drop)[2], size_t ndrop)
+{
+	char path[QPATH_MAX + 8];
+	uint64_t start = tx->direct ? tx->prefix_len : tx->hdr_len, at = 0, dropped = 0;
+	int src = -1, dst = -1;
+	size_t i;
+
+	if (tx->err != QUEUE_OK)
+		return tx->err;
+	if (str_fmt(path, sizeof(path), "%s.new", tx->tmp_path) == -1)
+		goto fail;
+	/* The file was opened write-only: a second descriptor reads it. */
+	if ((src = open(tx->tmp_path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (dst = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    fileio_copy_range(src, 0, dst, start) == -1 ||
+	    fileio_write_all(dst, ins, inslen) == -1)
+		goto fail;
+	for (i = 0; i < ndrop; i++) {
+		if (drop[i][0] < at || drop[i][0] + drop[i][1] > tx->body_len)
+			goto fail;
+		if (fileio_copy_range(src, (off_t)(start + at), dst, drop[i][0] - at) == -1)
+			goto fail;
+		at = drop[i][0] + drop[i][1];
+		dropped += drop[i][1];
+	}
+	if (fileio_copy_range(src, (off_t)(start + at), dst, tx->body_len - at) == -1 ||
+	    rename(path, tx->tmp_path) == -1)
+		goto fail;
+	close(src);
+	close(tx->fd);
+	tx->fd = dst;
+	tx->body_len = tx->body_len - dropped + inslen;
+	return QUEUE_OK;
+fail:
+	tx->sys_errno = errno;
+	tx->err = queue_err_of(errno);
+	log_warn("id=%s queue: rewrite", tx->env.id);
+	if (src != -1)
+		close(src);
+	if (dst != -1) {
+		close(dst);
+		unlink(path);
+	}
+	return tx->err;
+}
+
 void
 queue_tx_abort(struct queue_tx **txp)
 {

@@ -69,6 +69,16 @@ const char *queue_tx_id(const struct queue_tx *tx);
  * the error is returned again. */
 enum queue_err queue_tx_write(struct queue_tx *tx, const void *p, size_t n);
 uint64_t queue_tx_size(const struct queue_tx *tx);
+/*
+ * Puts ins before the first octet queue_tx_write wrote and leaves out the
+ * ranges drop[i] = { offset, length } of what it wrote (ascending, apart).
+ * For fields known only at the end of the message (Authentication-Results)
+ * on a message too big to have been held back: the file is written anew
+ * beside the old one (a copy inside the kernel) and renamed over it.
+ * Nothing is synced: the commit does that, as for any message.
+ */
+enum queue_err queue_tx_rewrite(struct queue_tx *tx, const void *ins, size_t inslen,
+    const uint64_t (*drop)[2], size_t ndrop);
 /* Hands the transaction to the queue; cb(cookie, ...) reports the end. */
 void queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie);
 void queue_tx_abort(struct queue_tx **txp);

@@ -41,6 +41,7 @@
 #include "../net/conn.h"
 #include "../net/listener.h"
 #include "smtp_reply.h"
+#include "../verify/verify.h"
 #include "smtp_session.h"
 
 /*
@@ -150,6 +151,10 @@ smtp_tx_free(struct smtp_tx **txp)
 	free(tx->lr);
 	buf_release(&tx->chunk);
 	buf_release(&tx->bdat_error);
+	verify_free(&tx->verify);
+	buf_release(&tx->trace);
+	buf_release(&tx->held);
+	hdr_find_release(&tx->arf);
 	free(tx);
 	*txp = NULL;
 }
@@ -166,6 +171,7 @@ session_closed(void *ctx, const char *reason)
 	smtp_tx_free(&s->tx);
 	buf_release(&s->out);
 	buf_release(&s->bdat_reply);
+	buf_release(&s->rcpt_wait);
 	free(s);
 }
 
@@ -598,6 +604,7 @@ session_start(struct conn *c, const struct listener_conf *lc, bool lmtp)
 		conn_set_deadline(c, CONN_TIMER_SESSION, cfg->session_deadline);
 	smtp_session_reply(s, 220, "", "%s %s tern", cfg->hostname, lmtp ? "LMTP" : "ESMTP");
 	smtp_session_flush(s);
+	smtp_session_start_checks(s);
 	return s;
 }
 

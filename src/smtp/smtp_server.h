@@ -16,6 +16,7 @@ struct authsvc;
 struct limtab;
 struct iopool;
 struct conn_proto;
+struct dns;
 
 /* What sessions need from the daemon; owned by ternd, outlives sessions. */
 struct smtp_server_env {
@@ -29,6 +30,7 @@ struct smtp_server_env {
 	struct iopool *pool;           /* disk questions (a mailbox's quota at
 	                                * RCPT); NULL: none asked */
 	char mailroot[1024];           /* data_dir/mail */
+	struct dns *dns;               /* the inbound checks' lookups (verify/) */
 };
 
 /* The protocol table a listener_conf names; its env is a struct

@@ -7,6 +7,7 @@
  * envelope recipients it became, for its reply after the message.
  */
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +16,12 @@
 #include "../common/str.h"
 #include "../deliver/maildir.h"
 #include "../mailbox/quota.h"
+#include "../maillog/maillog.h"
 #include "../net/conn.h"
 #include "../queue/bounce.h"
 #include "../route/directory.h"
 #include "../route/router.h"
+#include "../verify/verify.h"
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
@@ -69,6 +72,174 @@ cmd_error(struct smtp_session *s, enum smtp_cmd_err e, enum smtp_addr_err pe,
 	return smtp_session_count_error(s);
 }
 
+/* MAIL passed every check: the transaction begins. */
+static enum conn_step
+mail_accept(struct smtp_session *s, const struct smtp_path *fromp,
+    const struct smtp_mail_params *mpp)
+{
+	const struct smtp_path from = *fromp;
+	const struct smtp_mail_params mp = *mpp;
+	struct smtp_tx *tx;
+	char sender[SMTP_PATH_MAX + 8];
+
+	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return CONN_DONE;
+	}
+	tx->mp = mp;
+	if (from.null)
+		sender[0] = '\0';
+	else if (str_fmt(sender, sizeof(sender), "%s@%s", from.local, from.domain) == -1) {
+		smtp_tx_free(&tx);
+		return path_error(s, SMTP_ADDR_PATH_LONG, true);
+	}
+	if (envelope_set(&tx->env.sender, sender) == -1 ||
+	    envelope_set(&tx->env.envid, mp.envid) == -1) {
+		smtp_tx_free(&tx);
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
+		return CONN_DONE;
+	}
+	s->tx = tx;
+	{
+		struct verify_env ve;
+		struct verify_client cl = {
+			.family = conn_family(s->conn), .ip = conn_ip(s->conn),
+			.helo = s->helo, .auth_user = s->authed ? s->auth_user : "",
+		};
+
+		/* Checked: mail from outside, and (for its
+		 * Authentication-Results) mail of users who logged in. */
+		memcpy(cl.addr, conn_addr(s->conn), 16);
+		smtp_session_verify_env(s, &ve);
+		if (s->authed || (!s->lmtp && !smtp_session_relay_allowed(s)))
+			tx->verify = verify_new(&ve, &cl, sender);
+	}
+	smtp_session_enter(s, S_MAIL);
+	smtp_session_reply(s, 250, ESC_SENDER_OK, "Ok");
+	return CONN_DONE;
+}
+
+static void
+on_blocklist(uint64_t cookie, enum verify_check v, const char *text)
+{
+	struct smtp_session *s = smtp_session_find(cookie);
+	enum conn_step step;
+
+	if (s == NULL)
+		return;
+	/* A list that cannot be asked passes the client (checks.c). */
+	s->bl = v == VERIFY_LISTED ? BL_LISTED : BL_CLEAN;
+	str_copy(s->bl_text, sizeof(s->bl_text), text);
+	if (v == VERIFY_LISTED)
+		maillog_check("", s->id, conn_ip(s->conn), "dnsbl", text, "reject-rcpt");
+	if (!s->rcpt_waiting)
+		return;
+	s->rcpt_waiting = false;
+	s->cmdline = buf_cstr(&s->rcpt_wait);
+	s->cmdlen = s->rcpt_wait.len;
+	step = smtp_tx_cmd_rcpt(s, s->rcpt_wait.data, s->rcpt_wait.len);
+	if (step == CONN_PENDING)
+		return;   /* the quota job resumes the session */
+	s->cmdline = NULL;
+	smtp_session_flush(s);
+	conn_resume(s->conn, step);
+}
+
+void
+smtp_session_start_checks(struct smtp_session *s)
+{
+	struct verify_env ve;
+	int family = conn_family(s->conn);
+
+	if (s->env->cfg->ndnsbl == 0 || s->env->dns == NULL || s->lmtp ||
+	    (family != AF_INET && family != AF_INET6) || smtp_session_relay_allowed(s))
+		return;
+	smtp_session_verify_env(s, &ve);
+	if (verify_dnsbl(&ve, family, conn_addr(s->conn), on_blocklist, s->id) == 0)
+		s->bl = BL_PENDING;
+}
+
+void
+smtp_session_verify_env(const struct smtp_session *s, struct verify_env *ve)
+{
+	ve->base = s->env->base;
+	ve->dns = s->env->dns;
+	ve->cfg = s->env->cfg;
+}
+
+/* The sender-domain check applies: mail from outside, a domain name. */
+static bool
+sender_checked(const struct smtp_session *s, const struct smtp_path *from)
+{
+	const struct config *cfg = s->env->cfg;
+
+	return (cfg->check_sender_domain || cfg->ndnsbl_domain > 0) && s->env->dns &&
+	    !from->null && !s->authed && !s->lmtp && from->domain[0] != '[' &&
+	    !smtp_session_relay_allowed(s);
+}
+
+/* MAIL waiting for the sender-domain lookups. */
+struct mail_job {
+	uint64_t sid;
+	struct smtp_path from;
+	struct smtp_mail_params mp;
+};
+
+static void
+mail_checked(uint64_t cookie, enum verify_check v, const char *text)
+{
+	struct mail_job *j = (struct mail_job *)(uintptr_t)cookie;
+	struct smtp_session *s = smtp_session_find(j->sid);
+	const struct config *cfg;
+	enum conn_step step = CONN_DONE;
+
+	if (s == NULL) {
+		free(j);
+		return;
+	}
+	cfg = s->env->cfg;
+	s->cmdline = "MAIL (sender domain)";
+	s->cmdlen = 20;
+	if (v == VERIFY_NXDOMAIN && cfg->check_sender_domain)
+		smtp_session_reply(s, 550, "5.1.8", "<%s@%s>: Sender address rejected: Domain not found",
+		    j->from.local, j->from.domain);
+	else if (v == VERIFY_NULLMX && cfg->check_sender_domain)
+		smtp_session_reply(s, 550, "5.7.27", "<%s@%s>: Sender address rejected: Domain does not accept mail (null MX)",
+		    j->from.local, j->from.domain);
+	else if (v == VERIFY_TEMP && cfg->check_sender_domain)
+		smtp_session_reply(s, 451, "4.4.3", "<%s@%s>: Sender address rejected: Domain lookup failed, try again later",
+		    j->from.local, j->from.domain);
+	else if (v == VERIFY_LISTED)
+		smtp_session_reply(s, 554, "5.7.1", "<%s@%s>: Sender address rejected: %s",
+		    j->from.local, j->from.domain, text);
+	else
+		step = mail_accept(s, &j->from, &j->mp);
+	s->cmdline = NULL;
+	free(j);
+	smtp_session_flush(s);
+	conn_resume(s->conn, step);
+}
+
+static enum conn_step
+mail_check(struct smtp_session *s, const struct smtp_path *from,
+    const struct smtp_mail_params *mp)
+{
+	struct verify_env ve;
+	struct mail_job *j = calloc(1, sizeof(*j));
+
+	smtp_session_verify_env(s, &ve);
+	if (j == NULL)
+		return mail_accept(s, from, mp);
+	j->sid = s->id;
+	j->from = *from;
+	j->mp = *mp;
+	if (verify_sender_domain(&ve, from->domain, mail_checked, (uint64_t)(uintptr_t)j) == -1) {
+		free(j);
+		return mail_accept(s, from, mp);
+	}
+	return CONN_PENDING;
+}
+
 enum conn_step
 smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 {
@@ -77,8 +248,6 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_path from;
 	enum smtp_addr_err pe;
 	enum smtp_cmd_err e;
-	struct smtp_tx *tx;
-	char sender[SMTP_PATH_MAX + 8];
 
 	if (s->tx)
 		return smtp_session_refuse(s, 503, ESC_INVALID_CMD, "Nested MAIL command");
@@ -114,27 +283,10 @@ smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		    from.local, from.domain);
 		return CONN_DONE;
 	}
-	if ((tx = calloc(1, sizeof(*tx))) == NULL) {
-		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
-		return CONN_DONE;
-	}
-	tx->mp = mp;
-	if (from.null)
-		sender[0] = '\0';
-	else if (str_fmt(sender, sizeof(sender), "%s@%s", from.local, from.domain) == -1) {
-		smtp_tx_free(&tx);
-		return path_error(s, SMTP_ADDR_PATH_LONG, true);
-	}
-	if (envelope_set(&tx->env.sender, sender) == -1 ||
-	    envelope_set(&tx->env.envid, mp.envid) == -1) {
-		smtp_tx_free(&tx);
-		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Out of memory, try again later");
-		return CONN_DONE;
-	}
-	s->tx = tx;
-	smtp_session_enter(s, S_MAIL);
-	smtp_session_reply(s, 250, ESC_SENDER_OK, "Ok");
-	return CONN_DONE;
+	/* Mail from outside: does the sender domain exist and take mail? */
+	if (sender_checked(s, &from))
+		return mail_check(s, &from, &mp);
+	return mail_accept(s, &from, &mp);
 }
 
 /* LMTP: a new accepted-RCPT entry with room for n recipient indexes. */
@@ -326,6 +478,20 @@ smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	enum conn_step step = CONN_DONE;
 	size_t i;
 
+	/* The client's blocklist answer, asked when it connected; logged-in
+	 * users are not held to it. */
+	if (s->bl == BL_PENDING && !s->authed) {
+		buf_reset(&s->rcpt_wait);
+		if (buf_append(&s->rcpt_wait, arg, len) == 0) {
+			s->rcpt_waiting = true;
+			return CONN_PENDING;
+		}
+	}
+	if (s->bl == BL_LISTED && !s->authed) {
+		smtp_session_reply(s, 554, "5.7.1", "Service unavailable; client [%s] blocked: %s",
+		    conn_ip(s->conn), s->bl_text);
+		return CONN_DONE;
+	}
 	if (tx->rcpts_given >= cfg->max_recipients ||
 	    (s->authed && cfg->submission_max_recipients &&
 	    tx->rcpts_given >= cfg->submission_max_recipients)) {

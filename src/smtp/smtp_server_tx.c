@@ -22,6 +22,8 @@
 #include "../net/conn.h"
 #include "../queue/bounce.h"
 #include "../queue/queue.h"
+#include "../proto/authres.h"
+#include "../verify/verify.h"
 #include "smtp_reply.h"
 #include "smtp_session.h"
 
@@ -66,15 +68,17 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		return false;
 	}
 	hdr_scan_init(&tx->hs);
+	hdr_find_init(&tx->arf, "Authentication-Results");
+	tx->holding = true;
 	smtp_data_init(&tx->data, cfg->max_line_length);
 	tx->submission = s->authed;
 	tx->hostname = cfg->hostname;
 	/* RFC 5321 §4.4 trace field. */
 	rfc5322_date((int64_t)now, date, sizeof(date));
-	/* Written straight to the file: the header scan (Received count,
-	 * end of header) sees only what the client sent. */
+	/* Kept apart from the client's octets: the header scan (Received
+	 * count, end of header) sees only what the client sent. */
 	{
-		struct buf rcvd = BUF_INIT;
+		struct buf *rcvd = &tx->trace;
 
 		/* TCP-info is an address-literal: "[IPv6:...]" for IPv6
 		 * (RFC 5321 §4.1.3, §4.4). */
@@ -82,26 +86,50 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		bool tls = conn_tls(s->conn);
 
 		if (strcmp(ip, "unix") == 0)
-			buf_printf(&rcvd, "Received: from %s (local socket)", s->helo);
+			buf_printf(rcvd, "Received: from %s (local socket)", s->helo);
 		else
-			buf_printf(&rcvd, "Received: from %s ([%s%s])", s->helo,
+			buf_printf(rcvd, "Received: from %s ([%s%s])", s->helo,
 			    strchr(ip, ':') ? "IPv6:" : "", ip);
-		buf_printf(&rcvd, "\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
+		buf_printf(rcvd, "\r\n\tby %s (tern) with %s id %s%s%s%s%s;\r\n\t%s\r\n",
 		    cfg->hostname,
 		    smtp_session_proto(s, tx), queue_tx_id(tx->qtx),
 		    tls ? "\r\n\t(" : "", tls ? conn_tls_info(s->conn) : "", tls ? ")" : "",
 		    forward, date);
-		tx_write(tx, rcvd.data, rcvd.len);
-		buf_release(&rcvd);
 	}
 	return true;
 }
 
 static void
+tx_file_write(struct smtp_tx *tx, const char *p, size_t n)
+{
+	if (n > 0 && queue_tx_write(tx->qtx, p, n) != QUEUE_OK)
+		tx->data.discard = true;   /* keep reading to the end, store nothing */
+}
+
+/* The message outgrew the hold: what was held goes to the file. */
+static void
+tx_release_hold(struct smtp_tx *tx)
+{
+	tx->holding = false;
+	tx_file_write(tx, tx->trace.data, tx->trace.len);
+	tx_file_write(tx, tx->held.data, tx->held.len);
+	buf_release(&tx->held);
+}
+
+/* Message octets as they will be stored (the client's, and fields we add
+ * at the end of the header). */
+static void
 tx_write(struct smtp_tx *tx, const char *p, size_t n)
 {
-	if (!tx->too_big && n > 0 && queue_tx_write(tx->qtx, p, n) != QUEUE_OK)
-		tx->data.discard = true;   /* keep reading to the end, store nothing */
+	if (tx->too_big || n == 0)
+		return;
+	hdr_find_feed(&tx->arf, p, n);
+	if (tx->holding) {
+		if (tx->held.len + n <= HOLD_MAX && buf_append(&tx->held, p, n) == 0)
+			return;
+		tx_release_hold(tx);
+	}
+	tx_file_write(tx, p, n);
 }
 
 static void
@@ -143,6 +171,8 @@ tx_flush(struct smtp_tx *tx, bool last)
 	size_t n = tx->chunk.len, split = 0;
 	bool add = false;
 
+	if (tx->verify && n > 0)
+		verify_feed(tx->verify, p, n);
 	if (!tx->hs.done && n > 0) {
 		hdr_scan_feed(&tx->hs, p, n);
 		add = tx->hs.done && tx_needs_headers(tx);
@@ -272,16 +302,141 @@ on_delivered(uint64_t cookie, const char *id, const struct queue_now_result *res
 	conn_resume(s->conn, CONN_DONE);
 }
 
-/* The whole message is in: refuse it, or hand it to the queue (PENDING
- * until on_commit; in LMTP, delivered now, PENDING until on_delivered). */
+/* LMTP: the refusal just given (from start in s->out) is every
+ * recipient's (RFC 2033 §4.2). */
+static void
+lmtp_repeat_reply(struct smtp_session *s, size_t start)
+{
+	struct smtp_tx *tx = s->tx;
+	struct buf one = BUF_INIT;
+	size_t i;
+
+	if (!s->lmtp || tx->nlr < 2)
+		return;
+	buf_append(&one, s->out.data + start, s->out.len - start);
+	for (i = 1; i < tx->nlr; i++)
+		buf_append(&s->out, one.data, one.len);
+	buf_release(&one);
+}
+
+/*
+ * The message's final form: fields on top (the checks'), and no
+ * Authentication-Results field that claims to be ours (RFC 8601 §5: a
+ * forgery; one too long to read to its id counts as one). Held messages
+ * are written whole now; a longer one is rewritten in the queue.
+ */
+static enum queue_err
+tx_finish_file(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	const struct config *cfg = s->env->cfg;
+	const char *id = cfg->authserv_id[0] ? cfg->authserv_id : cfg->hostname;
+	const struct buf *top = tx->verify ? verify_fields(tx->verify) : NULL;
+	uint64_t (*drop)[2] = NULL;
+	size_t ndrop = 0, i;
+	enum queue_err qe = QUEUE_OK;
+
+	hdr_find_end(&tx->arf);
+	if (tx->arf.nfound > 0 && (drop = calloc(tx->arf.nfound, sizeof(*drop))) == NULL)
+		return QUEUE_EIO;
+	for (i = 0; i < tx->arf.nfound; i++) {
+		const struct hdr_found *h = &tx->arf.found[i];
+
+		if (h->cut || authres_id_is(h->value, h->vlen, id)) {
+			drop[ndrop][0] = h->off;
+			drop[ndrop++][1] = h->len;
+		}
+	}
+	if (tx->arf.nomem)
+		qe = QUEUE_EIO;   /* a forgery might have gone unseen */
+	else if (tx->holding) {
+		/* Back to front, so the offsets before each stay true. */
+		for (i = ndrop; i-- > 0;)
+			buf_cut(&tx->held, (size_t)drop[i][0], (size_t)drop[i][1]);
+		tx->holding = false;
+		if (top)
+			tx_file_write(tx, top->data, top->len);
+		tx_file_write(tx, tx->trace.data, tx->trace.len);
+		tx_file_write(tx, tx->held.data, tx->held.len);
+		buf_release(&tx->held);
+	} else if (ndrop > 0 || (top && top->len > 0)) {
+		/* The file holds our Received field, then the message. */
+		for (i = 0; i < ndrop; i++)
+			drop[i][0] += tx->trace.len;
+		qe = queue_tx_rewrite(tx->qtx, top ? top->data : "", top ? top->len : 0,
+		    (const uint64_t (*)[2])drop, ndrop);
+	}
+	free(drop);
+	if (ndrop > 0)
+		log_info("id=%s event=forged-authres removed=%zu", queue_tx_id(tx->qtx), ndrop);
+	return qe != QUEUE_OK ? qe : queue_tx_write(tx->qtx, "", 0);
+}
+
+/* Every check has passed: to the queue (PENDING until on_commit; in
+ * LMTP, delivered now, PENDING until on_delivered). */
+static enum conn_step
+tx_commit(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+	struct queue_tx *qtx;
+	size_t start = s->out.len;
+	enum queue_err qe = tx_finish_file(s);
+
+	s->cmdline = "(end of message)";
+	s->cmdlen = 16;
+	if (qe == QUEUE_ENOSPC)
+		smtp_session_reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
+	else if (qe != QUEUE_OK)
+		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
+	else {
+		qtx = tx->qtx;
+		tx->qtx = NULL;
+		s->cmdline = NULL;
+		if (s->lmtp)
+			queue_tx_deliver_now(qtx, on_delivered, s->id);
+		else
+			queue_tx_commit(qtx, on_commit, s->id);
+		return CONN_PENDING;
+	}
+	lmtp_repeat_reply(s, start);
+	tx_end(s);
+	return CONN_DONE;
+}
+
+/* The checks have answered: refuse the message, or on to the queue. */
+static void
+on_verified(void *arg)
+{
+	struct smtp_session *s = arg;
+	struct smtp_tx *tx = s->tx;
+	const char *why = "";
+	enum config_action act = verify_action(tx->verify, &why);
+	enum conn_step step;
+
+	maillog_check(queue_tx_id(tx->qtx), s->id, conn_ip(s->conn), "message",
+	    verify_summary(tx->verify), act == ACTION_REJECT ? "reject" :
+	    act == ACTION_QUARANTINE ? "quarantine" : "none");
+	if (act == ACTION_REJECT) {
+		s->cmdline = "(end of message)";
+		s->cmdlen = 16;
+		smtp_session_reply(s, 550, "5.7.1", "%s", why);
+		tx_end(s);
+		step = CONN_DONE;
+	} else
+		step = tx_commit(s);
+	if (step == CONN_PENDING)
+		return;
+	smtp_session_flush(s);
+	conn_resume(s->conn, step);
+}
+
+/* The whole message is in: refuse it, have it checked, or commit it. */
 static enum conn_step
 end_of_message(struct smtp_session *s)
 {
 	const struct config *cfg = s->env->cfg;
 	struct smtp_tx *tx = s->tx;
-	struct queue_tx *qtx;
-	enum queue_err qe;
-	size_t start = s->out.len, i;
+	size_t start = s->out.len;
 
 	tx_flush(tx, true);
 	/* A message that is all header (RFC 5322 §3.5: the body is optional)
@@ -292,7 +447,6 @@ end_of_message(struct smtp_session *s)
 			tx_write(tx, "\r\n", 2);
 		tx_add_headers(tx);
 	}
-	qe = queue_tx_write(tx->qtx, "", 0);
 	s->cmdline = "(end of message)";
 	s->cmdlen = 16;
 	if (tx->too_big)
@@ -312,29 +466,13 @@ end_of_message(struct smtp_session *s)
 	else if (tx->data.long_line)
 		smtp_session_reply(s, 500, ESC_SYNTAX, "Message contains a line longer than %zu octets",
 		    cfg->max_line_length);
-	else if (qe == QUEUE_ENOSPC)
-		smtp_session_reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
-	else if (qe != QUEUE_OK)
-		smtp_session_reply(s, 451, ESC_SYSTEM_ERROR, "Local error in processing, try again later");
-	else {
-		qtx = tx->qtx;
-		tx->qtx = NULL;
+	else if (tx->verify) {
 		s->cmdline = NULL;
-		if (s->lmtp)
-			queue_tx_deliver_now(qtx, on_delivered, s->id);
-		else
-			queue_tx_commit(qtx, on_commit, s->id);
+		verify_finish(tx->verify, on_verified, s);
 		return CONN_PENDING;
-	}
-	/* LMTP: the refusal is every recipient's (RFC 2033 §4.2). */
-	if (s->lmtp && tx->nlr > 1) {
-		struct buf one = BUF_INIT;
-
-		buf_append(&one, s->out.data + start, s->out.len - start);
-		for (i = 1; i < tx->nlr; i++)
-			buf_append(&s->out, one.data, one.len);
-		buf_release(&one);
-	}
+	} else
+		return tx_commit(s);
+	lmtp_repeat_reply(s, start);
 	tx_end(s);
 	return CONN_DONE;
 }

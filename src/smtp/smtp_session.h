@@ -23,6 +23,7 @@
 #include "../proto/smtp_cmd.h"
 #include "../proto/smtp_data.h"
 #include "../proto/envelope.h"
+#include "../proto/hdr_find.h"
 #include "smtp_server.h"
 
 struct conn;
@@ -31,6 +32,8 @@ struct queue_tx;
 
 /* Buffered message octets are written to the queue file in pieces of this. */
 #define FLUSH_AT (64 * 1024)
+/* The first octets of a message are held back in memory up to this. */
+#define HOLD_MAX (64 * 1024)
 
 enum smtp_state {
 	S_CONNECTED,   /* greeting sent; no HELO/EHLO yet */
@@ -77,6 +80,14 @@ struct smtp_tx {
 	size_t nrcpt;                    /* envelope moved to the queue */
 	struct lmtp_rcpt *lr;            /* LMTP: per accepted RCPT */
 	size_t nlr;
+	struct verify *verify;           /* inbound checks; NULL: none */
+	/* Until HOLD_MAX octets have come, nothing is written: fields known
+	 * only at the end (Authentication-Results) then go on top at no
+	 * cost; a longer message is rewritten (queue_tx_rewrite). */
+	struct buf trace;                /* our Received field */
+	struct buf held;                 /* the message so far, while holding */
+	bool holding;
+	struct hdr_find arf;             /* Authentication-Results fields */
 };
 
 struct smtp_session {
@@ -100,6 +111,13 @@ struct smtp_session {
 	bool after_auth;             /* the last line was an AUTH command */
 	bool pipelining_logged;      /* improper pipelining seen (logged once) */
 	const char *close_reason;    /* for the disconnect line, when not "quit" */
+
+	/* DNS blocklists of the client address, asked when it connects and
+	 * answered at its first RCPT (which waits, if need be, in rcpt_wait) */
+	enum { BL_NONE, BL_PENDING, BL_CLEAN, BL_LISTED } bl;
+	char bl_text[256];
+	struct buf rcpt_wait;
+	bool rcpt_waiting;
 
 	/* SMTP AUTH (RFC 4954) */
 	bool authed;
@@ -134,6 +152,11 @@ void smtp_session_idle_timeout(struct smtp_session *s);
 void smtp_tx_free(struct smtp_tx **txp);
 
 /* smtp_server_envelope.c */
+/* The session began: starts its blocklist lookups, if any are configured. */
+void smtp_session_start_checks(struct smtp_session *s);
+/* What the inbound checks need to know of the session. */
+struct verify_env;
+void smtp_session_verify_env(const struct smtp_session *s, struct verify_env *ve);
 /* The client's address is in relay_networks. */
 bool smtp_session_relay_allowed(const struct smtp_session *s);
 enum conn_step smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len);

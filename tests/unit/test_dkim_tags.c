@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto/dkim_tags.h"
+#include "policy/dkim_tags.h"
 
 static void
 test_tag_list(void **state)

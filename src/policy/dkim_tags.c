@@ -12,7 +12,7 @@
 
 #include "../common/buf.h"
 #include "../common/str.h"
-#include "sasl.h"
+#include "../proto/sasl.h"
 
 static bool
 wsp(char c)

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../policy/dkim_canon.h"
+#include "dkim_canon.h"
 
 /* Tags in one list; a longer list is refused. */
 #define DKIM_TAGS_MAX 64

@@ -1,0 +1,389 @@
+"""Inbound checks end to end (issue 13): a ternd with check_spf,
+check_dkim, check_dmarc and check_sender_domain on, its DNS a real unbound
+serving a test zone, mail sent with smtplib from loopback addresses that
+play the sending hosts. What is checked: the Authentication-Results and
+Received-SPF fields on delivered mail (parsed by python3-authheaders, an
+independent reader), DKIM verdicts against dkimpy's own, DMARC reject and
+quarantine, forged Authentication-Results removed (held and rewritten
+messages both), the sender-domain replies (5.1.8, 5.7.27, 4.4.3) and a
+DNS blocklist at RCPT.
+"""
+import smtplib
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+dkim = pytest.importorskip("dkim")
+authres = pytest.importorskip("authres")
+
+import relayenv  # noqa: E402
+from subenv import ALICE, PASSWORDS, sub_factory  # noqa: E402,F401
+from relayenv import SLOW, free_port, relay, wait_until  # noqa: E402,F401  (relay: the fixture)
+
+HOST = "mx.tern.test"          # ternd's hostname, so its authserv-id
+LOCAL = "alice@example.test"
+GOOD_IP = "127.0.0.1"          # allowed by the zone's SPF records
+BAD_IP = "127.0.0.7"           # allowed by none
+
+
+def txt(name, text):
+    chunks = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
+    return "local-data: '%s IN TXT %s'" % (name, " ".join('"%s"' % c for c in chunks))
+
+
+class ZoneDns(relayenv.Unbound):
+    """unbound serving local-data lines for the zone example.; names under
+    tempfail.example. SERVFAIL (forwarded to a closed port)."""
+
+    def __init__(self, workdir, local_data):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        dead = free_port()
+        conf = [
+            "server:",
+            "  interface: 127.0.0.1@%d" % self.port,
+            "  port: %d" % self.port,
+            "  do-daemonize: no",
+            '  chroot: ""',
+            '  username: ""',
+            '  pidfile: ""',
+            '  directory: "%s"' % self.dir,
+            '  logfile: ""',
+            "  use-syslog: no",
+            "  verbosity: 1",
+            "  do-ip6: no",
+            "  access-control: 127.0.0.0/8 allow",
+            '  module-config: "iterator"',
+            "  do-not-query-localhost: no",
+            "  infra-cache-max-rtt: 200",
+            "  outbound-msg-retry: 1",
+            '  local-zone: "example." static',
+            '  local-zone: "tempfail.example." transparent',
+        ] + ["  " + l for l in local_data] + [
+            "forward-zone:", '  name: "tempfail.example."',
+            "  forward-addr: 127.0.0.1@%d" % dead]
+        self.conf = self.dir / "unbound.conf"
+        self.conf.write_text("\n".join(conf) + "\n")
+        self.log = self.dir / "unbound.log"
+        with open(self.log, "wb") as lf:
+            self.proc = subprocess.Popen([relayenv.UNBOUND, "-d", "-c", str(self.conf)],
+                                         stdout=lf, stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("unbound exited: %s" % self.log.read_text())
+            try:
+                relayenv.dns_query(self.port, "ready.example", 1, timeout=0.2)
+                return True
+            except OSError:
+                return False
+        wait_until(ready, 10, "unbound to answer")
+
+    def dnsfunc(self):
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+
+        def lookup(name, timeout=2):
+            if isinstance(name, bytes):
+                name = name.decode()
+            q = dns.message.make_query(name, dns.rdatatype.TXT)
+            r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout)
+            for rrset in r.answer:
+                for rd in rrset:
+                    if rd.rdtype == dns.rdatatype.TXT:
+                        return b"".join(rd.strings)
+            return None
+        return lookup
+
+
+def ed25519_keypair():
+    """An Ed25519 key for dkimpy (base64 seed) and its DNS record (RFC 8463)."""
+    import base64
+    import nacl.signing
+    sk = nacl.signing.SigningKey.generate()
+    return (base64.b64encode(bytes(sk)),
+            "v=DKIM1; k=ed25519; p=" + base64.b64encode(bytes(sk.verify_key)).decode())
+
+
+def keypair(tmp):
+    """An RSA key for dkimpy and its DNS record."""
+    priv = tmp / "dkim.key"
+    subprocess.run(["openssl", "genrsa", "-out", str(priv), "2048"], check=True,
+                   capture_output=True)
+    pub = subprocess.run(["openssl", "rsa", "-in", str(priv), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    import base64
+    return priv.read_bytes(), "v=DKIM1; k=rsa; p=" + base64.b64encode(pub).decode()
+
+
+@pytest.fixture
+def checks(relay, tmp_path):
+    key, record = keypair(tmp_path)
+    edkey, edrecord = ed25519_keypair()
+    data = [
+        txt("ed._domainkey.dk.example.", edrecord),
+        # SPF: which hosts send for each domain
+        txt("spf.example.", "v=spf1 ip4:127.0.0.1 -all"),
+        "local-data: 'spf.example. IN MX 10 mx.spf.example.'",
+        txt("soft.example.", "v=spf1 ip4:127.0.0.1 ~all"),
+        "local-data: 'soft.example. IN MX 10 mx.soft.example.'",
+        # DMARC p=reject, aligned SPF from 127.0.0.1 only
+        txt("strict.example.", "v=spf1 ip4:127.0.0.1 -all"),
+        "local-data: 'strict.example. IN MX 10 mx.strict.example.'",
+        txt("_dmarc.strict.example.", "v=DMARC1; p=reject; aspf=r"),
+        # DMARC p=quarantine
+        txt("quar.example.", "v=spf1 -all"),
+        "local-data: 'quar.example. IN MX 10 mx.quar.example.'",
+        txt("_dmarc.quar.example.", "v=DMARC1; p=quarantine"),
+        # DKIM key of dk.example (and DMARC p=reject: DKIM alone passes it)
+        txt("sel._domainkey.dk.example.", record),
+        "local-data: 'dk.example. IN MX 10 mx.dk.example.'",
+        txt("_dmarc.dk.example.", "v=DMARC1; p=reject"),
+        # a null MX, and a blocklist listing 127.0.0.66
+        "local-data: 'nomail.example. IN MX 0 .'",
+        "local-data: '66.0.0.127.bl.example. IN A 127.0.0.2'",
+        txt("66.0.0.127.bl.example.", "Listed: see http://bl.example/66"),
+        # for the HELO identity
+        txt("helo.example.", "v=spf1 ip4:127.0.0.1 -all"),
+    ]
+    dns = ZoneDns(tmp_path / "unbound", data)
+    relay.dns = dns
+    t = relay.ternd(hostname=HOST, relay_networks=None, options={
+        "check_spf": "yes", "check_dkim": "yes", "check_dmarc": "yes",
+        "check_sender_domain": "yes", "dnsbl": "bl.example", "verify_timeout": "5s",
+    })
+    t.dns = dns
+    t.dkim_key = key
+    t.ed_key = edkey
+    return t
+
+
+def sendmsg(t, sender, msg, source=GOOD_IP, helo="client.example", rcpt=LOCAL):
+    with smtplib.SMTP(t.ip, t.port, local_hostname=helo, timeout=15 * SLOW,
+                      source_address=(source, 0)) as s:
+        return s.sendmail(sender, [rcpt], msg)
+
+
+def message(sender_hdr, subject="check", body="hello\r\n", extra=()):
+    lines = list(extra) + [
+        "From: %s" % sender_hdr,
+        "To: <%s>" % LOCAL,
+        "Subject: %s" % subject,
+        "Message-ID: <%x@client.example>" % int(time.time() * 1e9),
+        "Date: Mon, 01 Jan 2024 00:00:00 +0000",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+def delivered(t, n=1):
+    """The message that made the mailbox hold n (names do not sort by
+    time when the microseconds gain a digit: the one not seen before)."""
+    seen = t.__dict__.setdefault("seen", set())
+    files = t.wait_mail(LOCAL, n)
+    new = [f for f in files if f not in seen]
+    assert len(new) == 1, new
+    seen.add(new[0])
+    return new[0].read_bytes()
+
+
+def header_block(raw):
+    return raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+
+
+def our_authres(raw):
+    """Our Authentication-Results field, parsed by python3-authheaders."""
+    import email
+    msg = email.message_from_bytes(raw)
+    fields = msg.get_all("Authentication-Results") or []
+    ours = [f for f in fields if f.strip().lower().startswith(HOST)]
+    assert len(ours) == 1, fields
+    return authres.AuthenticationResultsHeader.parse("Authentication-Results: " + ours[0])
+
+
+def result_of(ar, method):
+    got = [r for r in ar.results if r.method == method]
+    return got[0] if got else None
+
+
+def test_spf_pass_and_fail_are_recorded(checks):
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>"))
+    raw = delivered(checks)
+    ar = our_authres(raw)
+    assert result_of(ar, "spf").result == "pass"
+    assert "Received-SPF: pass" in header_block(raw)
+    # the fields sit above our Received field
+    h = header_block(raw)
+    assert h.index("Authentication-Results:") < h.index("Received: from")
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>"), source=BAD_IP)
+    raw = delivered(checks, 2)
+    assert result_of(our_authres(raw), "spf").result == "fail"
+    sendmsg(checks, "a@soft.example", message("<a@soft.example>"), source=BAD_IP)
+    raw = delivered(checks, 3)
+    assert result_of(our_authres(raw), "spf").result == "softfail"
+
+
+def test_null_sender_checks_helo(checks):
+    sendmsg(checks, "", message("<postmaster@helo.example>"), helo="helo.example")
+    raw = delivered(checks)
+    spf = result_of(our_authres(raw), "spf")
+    assert spf.result == "pass"
+    assert "smtp.helo=helo.example" in header_block(raw).replace("\r\n\t", " ")
+
+
+def signed(t, msg, domain="dk.example", ed=False):
+    if ed:
+        return dkim.sign(msg, b"ed", domain.encode(), t.ed_key,
+                         signature_algorithm=b"ed25519-sha256",
+                         include_headers=[b"from", b"to", b"subject"]) + msg
+    return dkim.sign(msg, b"sel", domain.encode(), t.dkim_key,
+                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"]) + msg
+
+
+def test_dkim_pass_fail_and_dmarc_by_dkim(checks):
+    # From BAD_IP SPF fails (no SPF record: none), DKIM passes and aligns:
+    # DMARC passes despite p=reject.
+    msg = signed(checks, message("<x@dk.example>"))
+    sendmsg(checks, "x@dk.example", msg, source=BAD_IP)
+    raw = delivered(checks)
+    ar = our_authres(raw)
+    assert result_of(ar, "dkim").result == "pass"
+    assert result_of(ar, "dmarc").result == "pass"
+    # dkimpy agrees on what was delivered
+    assert dkim.verify(raw, dnsfunc=checks.dns.dnsfunc())
+    # A body changed on the way fails DKIM; DMARC then fails: rejected.
+    tampered = msg.replace(b"hello", b"HELLO")
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        sendmsg(checks, "x@dk.example", tampered, source=BAD_IP)
+    assert e.value.smtp_code == 550 and b"5.7.1" in e.value.smtp_error
+    assert len(checks.mail(LOCAL)) == 1
+
+
+def test_dmarc_reject_and_spf_alignment(checks):
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        sendmsg(checks, "a@strict.example", message("<a@strict.example>"), source=BAD_IP)
+    assert e.value.smtp_code == 550 and b"5.7.1" in e.value.smtp_error
+    # From 127.0.0.1 SPF passes for strict.example and aligns.
+    sendmsg(checks, "a@strict.example", message("<a@strict.example>"))
+    raw = delivered(checks)
+    assert result_of(our_authres(raw), "dmarc").result == "pass"
+    # SPF passes for spf.example but From says strict.example: not aligned.
+    with pytest.raises(smtplib.SMTPDataError):
+        sendmsg(checks, "a@spf.example", message("<boss@strict.example>"))
+    assert checks.events("check", check="message")
+
+
+def test_dmarc_quarantine_marks(checks):
+    sendmsg(checks, "a@quar.example", message("<a@quar.example>"), source=BAD_IP)
+    raw = delivered(checks)
+    assert result_of(our_authres(raw), "dmarc").result == "fail"
+    assert "X-Tern-Quarantine:" in header_block(raw)
+
+
+@pytest.mark.parametrize("size", [200, 300000])
+def test_forged_authres_removed(checks, size):
+    forged = ["Authentication-Results: %s; spf=pass smtp.mailfrom=bank.example" % HOST,
+              "Authentication-Results: (comment) %s (x); dkim=pass" % HOST.upper(),
+              "Authentication-Results: other.example; spf=pass"]
+    body = ("x" * 70 + "\r\n") * (size // 72)
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>", body=body, extra=forged))
+    raw = delivered(checks)
+    h = header_block(raw)
+    assert "bank.example" not in h and "dkim=pass" not in h
+    assert "Authentication-Results: other.example; spf=pass" in h
+    assert result_of(our_authres(raw), "spf").result == "pass"
+    assert raw.endswith(body.encode())
+    assert checks.events("forged-authres")
+
+
+def test_sender_domain_checks(checks):
+    def mail_reply(sender):
+        with smtplib.SMTP(checks.ip, checks.port, local_hostname="client.example",
+                          timeout=15 * SLOW) as s:
+            s.ehlo()
+            return s.mail(sender)
+    code, text = mail_reply("a@nx.example")
+    assert code == 550 and text.startswith(b"5.1.8"), text
+    code, text = mail_reply("a@nomail.example")
+    assert code == 550 and text.startswith(b"5.7.27"), text
+    code, text = mail_reply("a@host.tempfail.example")
+    assert code == 451 and text.startswith(b"4.4.3"), text
+    code, text = mail_reply("a@spf.example")
+    assert code == 250
+
+
+def test_dnsbl_refuses_at_rcpt(checks):
+    with smtplib.SMTP(checks.ip, checks.port, local_hostname="client.example",
+                      timeout=15 * SLOW, source_address=("127.0.0.66", 0)) as s:
+        s.ehlo()
+        assert s.mail("a@spf.example")[0] == 250
+        code, text = s.rcpt(LOCAL)
+        assert code == 554 and text.startswith(b"5.7.1"), text
+        assert b"Listed: see http://bl.example/66" in text
+    # another address passes
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>"))
+    delivered(checks)
+
+
+def test_dkim_ed25519_and_two_signatures(checks):
+    # RFC 8463: an Ed25519 signature on top of an RSA one; both verify.
+    msg = signed(checks, signed(checks, message("<x@dk.example>")), ed=True)
+    sendmsg(checks, "x@dk.example", msg, source=BAD_IP)
+    raw = delivered(checks)
+    ar = our_authres(raw)
+    dk = [r for r in ar.results if r.method == "dkim"]
+    assert [r.result for r in dk] == ["pass", "pass"], str(ar)
+    assert result_of(ar, "dmarc").result == "pass"
+    assert dkim.verify(raw, dnsfunc=checks.dns.dnsfunc())
+
+
+def test_helo_checked_on_its_own(checks):
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>"), helo="helo.example")
+    ar = our_authres(delivered(checks))
+    spf = [(r.result, {p.type + "." + p.name: p.value for p in r.properties})
+           for r in ar.results if r.method == "spf"]
+    assert spf == [("pass", {"smtp.mailfrom": "spf.example"}),
+                   ("pass", {"smtp.helo": "helo.example"})], spf
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>"), helo="helo.example",
+            source=BAD_IP)
+    ar = our_authres(delivered(checks, 2))
+    assert [r.result for r in ar.results if r.method == "spf"] == ["fail", "fail"]
+
+
+def test_from_with_several_domains_and_several_fields(checks):
+    # One From field, two domains: each is checked; strict.example fails
+    # its p=reject (SPF passed for spf.example only): refused.
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        sendmsg(checks, "a@spf.example", message("<a@spf.example>, <boss@strict.example>"))
+    assert e.value.smtp_code == 550 and b"strict.example" in e.value.smtp_error
+    # Two From fields: refused whatever they say.
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        sendmsg(checks, "a@spf.example", message("<a@spf.example>",
+                                                 extra=["From: <a@spf.example>"]))
+    assert e.value.smtp_code == 550 and b"several From" in e.value.smtp_error
+    # Neither domain fails: spf.example has no DMARC record (none),
+    # dk.example's DKIM signature aligns (pass). Delivered.
+    msg = signed(checks, message("<a@spf.example>, <x@dk.example>"))
+    sendmsg(checks, "a@spf.example", msg)
+    ar = our_authres(delivered(checks))
+    assert [r.result for r in ar.results if r.method == "dmarc"] == ["none", "pass"], str(ar)
+
+
+def test_submission_gets_auth_pass(sub_factory):
+    t = sub_factory(check_spf="yes", check_dkim="yes", check_dmarc="yes",
+                    authserv_id="mx.tern.test")
+    s = t.submission(ALICE, PASSWORDS[ALICE])
+    try:
+        s.sendmail(ALICE, [ALICE], message("<%s>" % ALICE, extra=[
+            "Authentication-Results: mx.tern.test; dkim=pass header.d=bank.example"]))
+        s.quit()
+    finally:
+        s.close()
+    raw = t.wait_for_messages(ALICE, 1)[0]
+    ar = our_authres(raw)
+    assert [(r.method, r.result) for r in ar.results] == [("auth", "pass")], str(ar)
+    assert "smtp.auth=alice@example.test" in header_block(raw).replace("\r\n\t", " ")
+    assert "bank.example" not in header_block(raw)
