@@ -196,6 +196,9 @@ test_record_walk(void **state)
 	pos = 0;
 	assert_int_equal(spf_record_next(rec, strlen(rec), &pos, &t, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "ctrl.example.com?ptr"));
+	/* nor is a NUL a qualifier (found by fuzz_spf) */
+	pos = 0;
+	assert_int_equal(spf_record_next("v=spf1 \0all", 11, &pos, &t, why, sizeof(why)), -1);
 }
 
 /* Macros */
