@@ -93,7 +93,7 @@ static bool
 letter_ok(char c, int flags)
 {
 	c = to_lower(c);
-	if (strchr("slodiphv", c) != NULL && c != '\0')
+	if (c != '\0' && strchr("slodiphv", c) != NULL)
 		return true;
 	return (flags & SPF_MACRO_EXP) && c != '\0' && strchr("crt", c) != NULL;
 }
@@ -527,8 +527,8 @@ parse_mechanism(struct spf_term *t, const char *s, size_t n)
 {
 	size_t name = 0, j, rn;
 
-	/* directive = [ qualifier ] mechanism */
-	if (n > 0 && strchr("+-~?", s[0]) != NULL) {
+	/* directive = [ qualifier ] mechanism (no strchr: a NUL would match) */
+	if (n > 0 && (s[0] == '+' || s[0] == '-' || s[0] == '~' || s[0] == '?')) {
 		t->qual = s[0];
 		s++;
 		n--;
