@@ -150,39 +150,17 @@ on_answer(void *arg, int err, struct ub_result *res)
 	s->done = true;
 }
 
-/* A name in presentation form for libunbound: every octet but letters,
- * digits, '-', '_' and the dots between labels escaped as \DDD. SPF
- * targets can hold anything a macro put there (spaces, '%', ':'). */
-static int
-qname_escape(const char *name, char *out, size_t outsize)
-{
-	size_t o = 0;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)name; *p; p++) {
-		if (o + 5 >= outsize)
-			return -1;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
-			out[o++] = (char)*p;
-		else
-			o += (size_t)snprintf(out + o, outsize - o, "\\%03u", *p);
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* Asks for c->need_name/need_type and waits until the deadline; what
  * does not come in time goes into the cache as a DNS error. */
 static void
 fetch(struct ub_ctx *ctx, struct dnsq_cache *c, int64_t deadline)
 {
 	struct slot s = { c, false };
-	char qname[4 * DNSQ_NAME_MAX + 1];
+	char qname[DNSQ_QNAME_MAX];
 	struct pollfd pfd;
 	int id, left;
 
-	if (qname_escape(c->need_name, qname, sizeof(qname)) == -1 ||
+	if (dnsq_qname_escape(c->need_name, qname, sizeof(qname)) == -1 ||
 	    ub_resolve_async(ctx, qname, c->need_type, 1, &s, on_answer, &id) != 0) {
 		(void)dnsq_put(c, c->need_name, c->need_type, DNSQ_TEMP, NULL, NULL, 0);
 		return;

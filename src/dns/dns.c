@@ -353,13 +353,17 @@ int
 dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
     void *arg)
 {
-	struct raw_req *r = calloc(1, sizeof(*r));
+	struct raw_req *r;
+	char qname[DNSQ_QNAME_MAX];
 
-	if (r == NULL)
+	/* Policy names come from the network (SPF macros): escaped, so
+	 * that libunbound asks for exactly the octets given. */
+	if (dnsq_qname_escape(name, qname, sizeof(qname)) == -1 ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
 		return -1;
 	r->cb = cb;
 	r->arg = arg;
-	if (ub_resolve_async(d->ctx, name, type, 1, r, on_raw, NULL) != 0) {
+	if (ub_resolve_async(d->ctx, qname, type, 1, r, on_raw, NULL) != 0) {
 		free(r);
 		return -1;
 	}

@@ -6,6 +6,7 @@
  */
 #include "dnsq.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -146,4 +147,23 @@ dnsq_txt(const uint8_t *rd, size_t len, char *out, size_t outsize)
 	out[o] = '\0';
 	/* A NUL inside would cut the record short where the parser reads it. */
 	return memchr(out, '\0', o) ? -1 : (int)o;
+}
+
+int
+dnsq_qname_escape(const char *name, char *out, size_t outsize)
+{
+	size_t o = 0;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p; p++) {
+		if (o + 5 >= outsize)
+			return -1;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, outsize - o, "\\%03u", *p);
+	}
+	out[o] = '\0';
+	return 0;
 }

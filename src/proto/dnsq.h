@@ -80,6 +80,16 @@ int dnsq_put(struct dnsq_cache *c, const char *name, int type,
 bool dnsq_name_ok(const char *name);
 
 /*
+ * A name in presentation form for a resolver library: every octet but
+ * letters, digits, '-', '_' and the dots between labels escaped as \DDD.
+ * SPF targets can hold anything a macro put there (spaces, '%', '\\'),
+ * and libunbound would read a backslash as an escape of its own.
+ * 0, or -1 when out is too small (DNSQ_QNAME_MAX always suffices).
+ */
+#define DNSQ_QNAME_MAX (4 * DNSQ_NAME_MAX + 1)
+int dnsq_qname_escape(const char *name, char *out, size_t outsize);
+
+/*
  * TXT rdata to text: its character-strings concatenated with nothing in
  * between (RFC 7208 §3.3, RFC 6376 §3.6.2.2). Returns the length written
  * (NUL-terminated) or -1 if malformed or longer than outsize - 1.
