@@ -86,7 +86,7 @@ struct verify {
 
 	struct buf fields;
 	enum config_action action;
-	char why[300];
+	char why[400];
 	char quarantine_dom[DMARC_DOMAIN_MAX];
 	char summary[160];
 };
