@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <unbound.h>
@@ -26,6 +27,7 @@
 #include "../config/config.h"
 #include "../proto/dns_rdata.h"
 #include "../proto/dnsq.h"
+#include "dns_cache.h"
 
 #define MAX_MX    32
 #define MAX_ADDRS 32
@@ -35,6 +37,7 @@
 
 struct dns {
 	struct ub_ctx *ctx;
+	struct dns_cache *cache;     /* policy answers, for their TTL */
 	struct event *ev;
 	struct event_base *base;
 };
@@ -78,6 +81,7 @@ dns_new(struct event_base *base, const struct config *cfg, struct buf *errs)
 		return NULL;
 	}
 	d->base = base;
+	d->cache = dns_cache_new();   /* none: every question goes to libunbound */
 	/* A forwarder on loopback is what tests and local caches use. */
 	ub_ctx_set_option(d->ctx, "do-not-query-localhost:", "no");
 	if (cfg->resolver[0])
@@ -110,6 +114,7 @@ dns_free(struct dns **dp)
 		event_free(d->ev);
 	if (d->ctx)
 		ub_ctx_delete(d->ctx);
+	dns_cache_free(&d->cache);
 	free(d);
 	*dp = NULL;
 }
@@ -319,10 +324,24 @@ dns_lookup_addrs(struct dns *d, const char *host, int port, dns_addr_cb cb,
 
 /* Raw lookups, for the policy checks. */
 
+static enum dnsq_status dnsq_status_of(enum dns_status st);
+
 struct raw_req {
+	struct dns *d;
+	char name[DNSQ_NAME_MAX];
+	int type;
 	dns_raw_cb cb;
 	void *arg;
 };
+
+static int64_t
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
 
 static void
 on_raw(void *arg, int err, struct ub_result *res)
@@ -343,6 +362,9 @@ on_raw(void *arg, int err, struct ub_result *res)
 		}
 		st = n > 0 ? DNS_OK : DNS_NODATA;
 	}
+	if (st != DNS_TEMP && r->d->cache && res->ttl > 0)
+		dns_cache_put(r->d->cache, r->name, r->type, dnsq_status_of(st),
+		    (const uint8_t *const *)rr, len, n, (unsigned)res->ttl, mono_seconds());
 	r->cb(r->arg, st, rr, len, n);
 	if (res)
 		ub_resolve_free(res);
@@ -361,6 +383,9 @@ dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
 	if (dnsq_qname_escape(name, qname, sizeof(qname)) == -1 ||
 	    (r = calloc(1, sizeof(*r))) == NULL)
 		return -1;
+	r->d = d;
+	str_copy(r->name, sizeof(r->name), name);
+	r->type = type;
 	r->cb = cb;
 	r->arg = arg;
 	if (ub_resolve_async(d->ctx, qname, type, 1, r, on_raw, NULL) != 0) {
@@ -472,6 +497,18 @@ eval_step(evutil_socket_t fd, short what, void *arg)
 			    NULL, NULL, 0) == -1)
 				break;
 			continue;
+		}
+		/* Held here from an earlier message: no round trip. */
+		if (e->d->cache) {
+			const struct dnsq_answer *a = dns_cache_get(e->d->cache,
+			    e->c->need_name, e->c->need_type, mono_seconds());
+
+			if (a != NULL) {
+				if (dnsq_put(e->c, e->c->need_name, e->c->need_type, a->st,
+				    (const uint8_t *const *)a->rr, a->rrlen, a->n) == -1)
+					break;
+				continue;
+			}
 		}
 		if ((e->q = calloc(1, sizeof(*e->q))) == NULL)
 			break;
