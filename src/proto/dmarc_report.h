@@ -28,8 +28,8 @@
 #define DMARC_REPORT_ID_MAX       64
 
 /*
- * Why the disposition is not what the record asks for (the <reason> of
- * policy_evaluated, which the report must carry then, RFC 9990 §2.1.1).
+ * Why the disposition is not what the record asks for: the <reason> of
+ * policy_evaluated, which RFC 9990 requires whenever the two differ.
  */
 enum dmarc_report_reason {
 	DMARC_REASON_NONE,
@@ -105,7 +105,7 @@ int dmarc_report_line_parse(const char *line, size_t len,
  * policy domain by source IP, disposition, reason, the aligned DKIM and
  * SPF results, header_from, envelope_from and the authentication results
  * (SPF's domain, scope and result; the DKIM signatures, in the order the
- * report gives them, RFC 9990 §2.1.5). The domain's policy is that of its
+ * report gives them: RFC 9990, "DKIM Signatures in Aggregate Reports"). The domain's policy is that of its
  * latest line ("the final configuration observed").
  */
 struct dmarc_report_row {
@@ -159,7 +159,7 @@ struct dmarc_report_meta {
  * A report id fit for the Subject, the Message-ID and the filename's
  * unique-id (1*(ALPHA / DIGIT)): the period's begin and a hash of
  * receiver and policy domain, so that a report sent again has the same
- * id (RFC 9990 §2.5.1). -1 if out is too small.
+ * id and filename, as RFC 9990 requires. -1 if out is too small.
  */
 int dmarc_report_id(const char *receiver, const char *policy_domain,
     int64_t begin, char *out, size_t outsize);
@@ -229,7 +229,8 @@ void dmarc_report_rua_parse(const char *rua, struct dmarc_report_uri *out,
 bool dmarc_report_uri_fits(const struct dmarc_report_uri *u, size_t size);
 
 /*
- * External destinations (RFC 9990 §3): when the rua host is outside the
+ * External destinations (RFC 9990, "Verifying External Destinations"):
+ * when the rua host is outside the
  * policy domain's organization, the name to query for TXT is
  * "POLICY._report._dmarc.RUAHOST". 0, or -1 when a name is empty, a
  * label is too long or the name is past DNS limits (then no
