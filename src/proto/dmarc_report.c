@@ -148,9 +148,11 @@ put_num(struct buf *b, long long v)
 	return put_value(b, n, false);
 }
 
+/* What write may put in a line: exactly what parse takes back. */
 static bool
 result_ok(const struct dmarc_report_result *r)
 {
+	unsigned char ip[16];
 	size_t i;
 
 	if (r->ndkim > DMARC_REPORT_DKIM_MAX || r->time < 0 || r->time > TIME_MAX ||
@@ -165,7 +167,10 @@ result_ok(const struct dmarc_report_result *r)
 	    !nul_in(r->policy_domain, sizeof(r->policy_domain)) ||
 	    !nul_in(r->spf_domain, sizeof(r->spf_domain)) ||
 	    !nul_in(r->spf_result, sizeof(r->spf_result)) ||
-	    !nul_in(r->rua, sizeof(r->rua)) || !known(r->spf_result, spf_results))
+	    !nul_in(r->rua, sizeof(r->rua)) || !known(r->spf_result, spf_results) ||
+	    r->header_from[0] == '\0' || r->policy_domain[0] == '\0' ||
+	    (inet_pton(AF_INET, r->source_ip, ip) != 1 &&
+	    inet_pton(AF_INET6, r->source_ip, ip) != 1))
 		return false;
 	for (i = 0; i < r->ndkim; i++)
 		if (!nul_in(r->dkim[i].domain, sizeof(r->dkim[i].domain)) ||
@@ -648,7 +653,7 @@ dmarc_report_agg_add(struct dmarc_report_agg *a,
 	struct dmarc_report_domain *d;
 	size_t di, ri;
 
-	if (!result_ok(r) || r->policy_domain[0] == '\0')
+	if (!result_ok(r))
 		return -1;
 	*k = *r;
 	dkim_sort(k);

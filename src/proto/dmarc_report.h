@@ -84,8 +84,10 @@ void dmarc_report_set_verdict(struct dmarc_report_result *r,
  * Appends r as one line, its '\n' included: tab-separated fields, the
  * first DMARC_REPORT_TAG, each value escaped so that no octet below 0x21
  * or above 0x7e and no '\' appears raw (they become "\xHH"). -1 if r is
- * out of range (ndkim, an enum, a NUL-less array) or memory runs out; out
- * is then as it was.
+ * something the parser would refuse (ndkim, an enum or a number out of
+ * range, an array without its NUL, an unknown result name, no IP, an
+ * empty header_from or policy_domain) or memory runs out; out is then as
+ * it was.
  */
 int dmarc_report_line_write(const struct dmarc_report_result *r,
     struct buf *out);
@@ -135,7 +137,8 @@ struct dmarc_report_agg {
 
 void dmarc_report_agg_init(struct dmarc_report_agg *a, size_t max_domains,
     size_t max_rows);
-/* 0, 1 if a limit dropped the line (a->dropped counts it), -1 on ENOMEM. */
+/* 0, 1 if a limit dropped the line (a->dropped counts it), -1 on ENOMEM
+ * or for an r that dmarc_report_line_write would refuse. */
 int dmarc_report_agg_add(struct dmarc_report_agg *a,
     const struct dmarc_report_result *r);
 /* Sorts the domains by name (adding after it stays possible). -1 ENOMEM. */

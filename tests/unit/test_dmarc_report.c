@@ -177,6 +177,18 @@ test_line_write_refuses(void **state)
 	base(&r);
 	memset(r.header_from, 'x', sizeof(r.header_from));  /* no NUL */
 	assert_int_equal(dmarc_report_line_write(&r, &b), -1);
+	base(&r);
+	strcpy(r.source_ip, "192.0.2");
+	assert_int_equal(dmarc_report_line_write(&r, &b), -1);
+	base(&r);
+	r.policy_domain[0] = '\0';
+	assert_int_equal(dmarc_report_line_write(&r, &b), -1);
+	base(&r);
+	r.header_from[0] = '\0';
+	assert_int_equal(dmarc_report_line_write(&r, &b), -1);
+	base(&r);
+	r.time = -1;
+	assert_int_equal(dmarc_report_line_write(&r, &b), -1);
 	assert_string_equal(buf_cstr(&b), "kept");
 	buf_release(&b);
 }
