@@ -75,7 +75,8 @@ struct dmarc_report_result {
  * record's tags and rua, the result, the aligned flags, and the
  * disposition DMARC asks for (v->policy on a fail, none otherwise). The
  * caller sets the rest, and disposition and reason when it applied
- * something else.
+ * something else. A verdict without a policy domain (no record: DMARC
+ * none) has nobody to report to; such a result is not written.
  */
 void dmarc_report_set_verdict(struct dmarc_report_result *r,
     const struct dmarc_verdict *v);
