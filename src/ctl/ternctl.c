@@ -2,7 +2,8 @@
  * ternctl: the administrator's command. "check" validates a configuration
  * and the users and aliases files it names, reporting file:line, and shows
  * where mail goes (routes, local_transport); "user" manages the
- * passwd-file; "spf" runs an SPF check (ctl_spf.c). Passwords are read
+ * passwd-file; "spf" runs an SPF check (ctl_spf.c); "dmarc report" shows a
+ * day's DMARC results (ctl_dmarc.c). Passwords are read
  * from the terminal (echo off) or from stdin, never from the command
  * line, where ps(1) would show them.
  */
@@ -25,6 +26,7 @@
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../route/directory.h"
+#include "ctl_dmarc.h"
 #include "ctl_spf.h"
 
 static int
@@ -37,6 +39,7 @@ usage(void)
 	    "       ternctl [-c FILE] dkim keygen DOMAIN SELECTOR [rsa|ed25519]\n"
 	    "       ternctl [-c FILE] spf [--resolver IP@PORT] [--timeout SEC] IP HELO MAILFROM\n"
 	    "       ternctl [-c FILE] spf [options] --batch   (IP HELO MAILFROM lines on stdin)\n"
+	    "       ternctl [-c FILE] dmarc report [--day YYYY-MM-DD] [--domain DOMAIN] [--xml]\n"
 	    "After changing users, send ternd SIGHUP to reload them.\n");
 	return 2;
 }
@@ -298,5 +301,7 @@ main(int argc, char **argv)
 		return cmd_dkim_keygen(path, argv[2], argv[3], argc == 5 ? argv[4] : "rsa");
 	if (strcmp(argv[0], "spf") == 0)
 		return ctl_spf(path, path_given, argc - 1, argv + 1);
+	if (strcmp(argv[0], "dmarc") == 0)
+		return ctl_dmarc(path, argc - 1, argv + 1);
 	return usage();
 }
