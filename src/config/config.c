@@ -20,7 +20,7 @@
 
 #include "../common/str.h"
 
-enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
+enum ctype { C_STR, C_TEXT, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
 	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA, C_TRANSPORT, C_ACTION,
 	C_ZONES };
 
@@ -98,6 +98,9 @@ static const struct ckey keys[] = {
 	{ "verify_timeout", C_DURATION, OFF(verify_timeout), 0, 1, 300 },
 	{ "dmarc_reject", C_ACTION, OFF(dmarc_reject), 0, 0, 0 },
 	{ "dmarc_quarantine", C_ACTION, OFF(dmarc_quarantine), 0, 0, 0 },
+	{ "dmarc_reports", C_BOOL, OFF(dmarc_reports), 0, 0, 0 },
+	{ "dmarc_report_from", C_STR, STR(dmarc_report_from), 0, 0 },
+	{ "dmarc_report_org", C_TEXT, STR(dmarc_report_org), 0, 0 },
 	{ "dnsbl", C_ZONES, OFF(dnsbl), 0, 0, 0 },
 	{ "dnsbl_domain", C_ZONES, OFF(dnsbl_domain), 0, 0, 0 },
 };
@@ -592,6 +595,22 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 		}
 		return 0;
 	}
+	if (k->type == C_TEXT && argc >= 1) {
+		/* Words, as a name has them: joined by single spaces. */
+		char *out = base + k->off;
+		size_t used = 0;
+
+		for (int i = 0; i < argc; i++) {
+			int n = snprintf(out + used, k->size - used, "%s%s", i ? " " : "", argv[i]);
+
+			if (n < 0 || (size_t)n >= k->size - used) {
+				err_at(errs, file, line, "%s: value too long", k->name);
+				return -1;
+			}
+			used += (size_t)n;
+		}
+		return 0;
+	}
 	if (argc != 1) {
 		err_at(errs, file, line, "%s: expected one value", k->name);
 		return -1;
@@ -723,9 +742,15 @@ config_parse(struct config *cfg, const char *text, size_t len, const char *name,
 			break;
 		}
 	}
+	if (cfg->dmarc_report_org[0] == '\0')
+		str_copy(cfg->dmarc_report_org, sizeof(cfg->dmarc_report_org), cfg->hostname);
 	if (cfg->postmaster[0] == '\0' && cfg->ndomains > 0)
 		snprintf(cfg->postmaster, sizeof(cfg->postmaster), "postmaster@%s",
 		    cfg->domains[0]);
+	if (cfg->dmarc_report_from[0] == '\0')
+		str_copy(cfg->dmarc_report_from, sizeof(cfg->dmarc_report_from), cfg->postmaster);
+	if (cfg->dmarc_reports && strchr(cfg->dmarc_report_from, '@') == NULL)
+		buf_printf(errs, "%s: dmarc_reports needs dmarc_report_from (or a domain for postmaster)\n", name);
 	return errs->len == before ? 0 : -1;
 }
 

@@ -156,6 +156,9 @@ struct config {
 	int verify_timeout;        /* seconds of DNS one check may take */
 	enum config_action dmarc_reject;      /* what p=reject does: reject */
 	enum config_action dmarc_quarantine;  /* what p=quarantine does: quarantine */
+	bool dmarc_reports;        /* record DMARC results, send daily aggregate reports */
+	char dmarc_report_from[512];  /* their sender; "" = postmaster */
+	char dmarc_report_org[256];   /* the reporting organization; "" = hostname */
 	char dnsbl[CONFIG_MAX_DNSBL][256];    /* client address lists (zen.spamhaus.org) */
 	size_t ndnsbl;
 	char dnsbl_domain[CONFIG_MAX_DNSBL][256];  /* sender domain lists */

@@ -26,6 +26,7 @@
 #include "../config/config.h"
 #include "../deliver/remote.h"
 #include "../dns/dns.h"
+#include "dmarc_send.h"
 #include "../net/listener.h"
 #include "../policy/submission.h"
 #include "../queue/queue.h"
@@ -61,6 +62,7 @@ struct ternd {
 	struct queue *queue;
 	struct directory *dir;
 	struct dns *dns;
+	struct dmarc_sender *dmarc;     /* daily DMARC reports, if on */
 	struct remote *remote;
 	struct tls *tls;
 	uint8_t dkim_kinds[CONFIG_MAX_DKIM];
@@ -289,7 +291,7 @@ on_keeper_dead(void *arg)
 static int
 prepare_data_dir(const struct ternd *d, struct buf *errs)
 {
-	static const char *const subdirs[] = { "queue", "mail" };
+	static const char *const subdirs[] = { "queue", "mail", "dmarc" };
 	char path[CONFIG_PATH_MAX + 16];
 	struct stat st;
 	size_t i;
@@ -346,14 +348,14 @@ sandbox_transport(const struct config_transport *t, struct sandbox_rules *r,
 	r->read[r->nread++] = dirs[(*ndirs)++];
 }
 
-/* Landlock for the network process: write below queue/ and mail/, read the
+/* Landlock for the network process: write below queue/, mail/ and dmarc/, read the
  * system's files (resolver, CA certificates, time zones), TCP connections
  * only to the ports mail and DNS go to. */
 static int
 sandbox_network(const struct ternd *d, struct buf *errs)
 {
 	struct sandbox_rules r = { 0 };
-	char queue[CONFIG_PATH_MAX + 16], mail[CONFIG_PATH_MAX + 16];
+	char queue[CONFIG_PATH_MAX + 16], mail[CONFIG_PATH_MAX + 16], dmarc[CONFIG_PATH_MAX + 16];
 	char sockdirs[SANDBOX_MAX_PATHS][CONFIG_UNIX_PATH_MAX];
 	size_t i, nsockdirs = 0;
 
@@ -361,6 +363,10 @@ sandbox_network(const struct ternd *d, struct buf *errs)
 	snprintf(mail, sizeof(mail), "%s/mail", d->cfg.data_dir);
 	r.write[r.nwrite++] = queue;
 	r.write[r.nwrite++] = mail;
+	/* The DMARC results files (verify/dmarc_log.c, daemon/dmarc_send.c). */
+	snprintf(dmarc, sizeof(dmarc), "%s/dmarc", d->cfg.data_dir);
+	if (mkdir(dmarc, 0750) == 0 || errno == EEXIST)
+		r.write[r.nwrite++] = dmarc;
 	r.write[r.nwrite++] = "/dev/null";
 	r.read[r.nread++] = "/etc";
 	r.read[r.nread++] = "/usr";
@@ -495,6 +501,7 @@ main(int argc, char **argv)
 	queue_set_dkim(d.queue, d.signer, d.dkim_kinds, d.cfg.ndkim);
 	queue_set_remote(d.queue, d.remote);
 	queue_set_directory(d.queue, d.dir);
+	d.dmarc = dmarc_sender_new(d.base, d.pool, d.queue, d.dns, &d.cfg);
 	d.smtp_env.base = d.base;
 	d.smtp_env.cfg = &d.cfg;
 	d.smtp_env.dir = d.dir;
@@ -559,6 +566,7 @@ out:
 		queue_stop(d.queue);
 	while (d.pool && iopool_pending(d.pool) > 0)
 		event_base_loop(d.base, EVLOOP_ONCE);
+	dmarc_sender_free(&d.dmarc);
 	/* Closing our ends stops the keeper; pending requests fail first. */
 	keeper_client_free(&d.keeper);
 	/* After the keeper: its failed checks have come back to the service. */

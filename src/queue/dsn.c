@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -196,4 +197,35 @@ none:
 	/* Failures stay failures: with nobody to tell, retrying won't help. */
 	dsn_ctx_free(d);
 	return false;
+}
+
+/* ------------------------------------------- tern's own messages ------ */
+
+/*
+ * A message tern writes itself (a DMARC aggregate report): from sender to
+ * rcpt, routed like any RCPT, signed on the way out when the sender's
+ * domain has a DKIM key, committed like a DSN. cb runs from the loop.
+ */
+int
+queue_inject(struct queue *q, const char *sender, const char *rcpt,
+    const char *msg, size_t len, queue_commit_cb cb, uint64_t cookie)
+{
+	struct envelope env = { 0 };
+	struct queue_tx *tx;
+	enum queue_err qe;
+	const char *at = strrchr(sender, '@');
+
+	env.arrival = (int64_t)time(NULL);
+	env.body = SMTP_BODY_7BIT;
+	env.dkim = at != NULL && config_dkim_domain(q->cfg, at + 1);
+	if (envelope_set(&env.sender, sender) || envelope_set(&env.helo, q->cfg->hostname) ||
+	    envelope_set(&env.client, "127.0.0.1") || envelope_set(&env.proto, "LOCAL") ||
+	    envelope_set(&env.envid, "") || dsn_route(q, rcpt, &env) == -1 ||
+	    env.nrcpts == 0 || (tx = queue_tx_begin(q, &env, &qe)) == NULL) {
+		envelope_clear(&env);
+		return -1;
+	}
+	queue_tx_write(tx, msg, len);
+	queue_tx_commit(tx, cb, cookie);
+	return 0;
 }

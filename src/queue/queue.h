@@ -83,6 +83,12 @@ enum queue_err queue_tx_rewrite(struct queue_tx *tx, const void *ins, size_t ins
 void queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie);
 void queue_tx_abort(struct queue_tx **txp);
 
+/* A message tern writes itself (DMARC reports), to one address routed as
+ * any RCPT; cb as for queue_tx_commit. -1 (cb not called) if it cannot be
+ * routed or started. */
+int queue_inject(struct queue *q, const char *sender, const char *rcpt,
+    const char *msg, size_t len, queue_commit_cb cb, uint64_t cookie);
+
 /*
  * LMTP (RFC 2033): instead of queueing, delivers a spooled transaction
  * (queue_tx_begin_spool) at once into the Maildir of each of its

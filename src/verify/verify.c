@@ -19,6 +19,8 @@
 
 #include <event2/event.h>
 
+#include "../common/log.h"
+
 #include "../common/str.h"
 #include "../dns/dns.h"
 #include "../policy/dkim_verify.h"
@@ -27,6 +29,7 @@
 #include "../proto/dnsq.h"
 #include "../proto/rfc5322.h"
 #include "../proto/spf.h"
+#include "dmarc_log.h"
 
 #define MAX_SIGNATURES 8
 #define MAX_FROM_DOMAINS 4
@@ -479,6 +482,57 @@ decide(struct verify *v)
 	    dom, dmarc_policy_name(worst));
 }
 
+/* What this message adds to the aggregate reports (RFC 9990): one line
+ * per From domain that publishes a policy. */
+static void
+record_results(struct verify *v)
+{
+	struct dmarc_report_result r;
+	const char *at = strrchr(v->sender, '@');
+	size_t i, k;
+
+	for (i = 0; i < v->nfrom_doms; i++) {
+		const struct dmarc_verdict *d = &v->dmarc[i];
+
+		if (d->policy_domain[0] == '\0')
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.time = (int64_t)time(NULL);
+		str_copy(r.source_ip, sizeof(r.source_ip), v->ip);
+		str_copy(r.header_from, sizeof(r.header_from), v->from_doms[i]);
+		str_copy(r.envelope_from, sizeof(r.envelope_from), at ? at + 1 : "");
+		dmarc_report_set_verdict(&r, d);
+		if (d->result == DMARC_FAIL) {
+			enum dmarc_policy applied = v->action == ACTION_REJECT ? DMARC_P_REJECT :
+			    v->action == ACTION_QUARANTINE ? DMARC_P_QUARANTINE : DMARC_P_NONE;
+
+			if (d->rec.testing && d->policy != d->rec.p)
+				r.reason = DMARC_REASON_TEST_MODE;
+			else if (d->rec.pct < 100 && d->policy != d->rec.p)
+				r.reason = DMARC_REASON_SAMPLED_OUT;
+			if (applied != r.disposition) {
+				r.disposition = applied;
+				r.reason = DMARC_REASON_LOCAL_POLICY;
+			}
+		}
+		if (v->spf_chain.done) {
+			str_copy(r.spf_domain, sizeof(r.spf_domain), v->spf_domain);
+			r.spf_helo = v->spf_helo;
+			str_copy(r.spf_result, sizeof(r.spf_result), spf_result_name(v->spf.result));
+		}
+		for (k = 0; v->dkim && k < dkim_verify_count(v->dkim) && k < DMARC_REPORT_DKIM_MAX; k++) {
+			const struct dkim_result *dr = dkim_verify_result(v->dkim, k);
+
+			str_copy(r.dkim[k].domain, sizeof(r.dkim[k].domain), dr->domain);
+			str_copy(r.dkim[k].selector, sizeof(r.dkim[k].selector), dr->selector);
+			str_copy(r.dkim[k].result, sizeof(r.dkim[k].result), dkim_result_name(dr->result));
+			r.ndkim++;
+		}
+		if (dmarc_log_append(v->cfg->data_dir, &r) == -1)
+			log_warn("dmarc: results of %s not recorded", v->from_doms[i]);
+	}
+}
+
 /* The worst DMARC result, for the log line. */
 static const char *
 dmarc_summary(const struct verify *v)
@@ -504,6 +558,8 @@ settle(struct verify *v)
 	struct authres ar;
 
 	decide(v);
+	if (dmarc && v->cfg->dmarc_reports && !v->from_bad)
+		record_results(v);
 	authres_begin(&ar, &v->fields, id);
 	if (v->authed)
 		add_auth(v, &ar);

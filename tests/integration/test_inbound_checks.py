@@ -387,3 +387,78 @@ def test_submission_gets_auth_pass(sub_factory):
     assert [(r.method, r.result) for r in ar.results] == [("auth", "pass")], str(ar)
     assert "smtp.auth=alice@example.test" in header_block(raw).replace("\r\n\t", " ")
     assert "bank.example" not in header_block(raw)
+
+
+def test_dmarc_aggregate_reports(relay, tmp_path):
+    """Results recorded per message, then a finished day's file becomes
+    RFC 9990 reports in the queue: to an rua inside the policy domain, to
+    an outside one that publishes its authorization, not to one that does
+    not; the day is marked sent."""
+    import datetime
+    import email
+    import gzip
+    import xml.etree.ElementTree as ET
+    data = [
+        txt("rep.example.", "v=spf1 ip4:127.0.0.1 -all"),
+        "local-data: 'rep.example. IN MX 10 mx.rep.example.'",
+        txt("_dmarc.rep.example.", "v=DMARC1; p=quarantine; "
+            "rua=mailto:agg@reports.rep.example,mailto:reports@rua.example,mailto:nope@noauth.example"),
+        txt("rep.example._report._dmarc.rua.example.", "v=DMARC1"),
+    ]
+    dns = ZoneDns(tmp_path / "unbound", data)
+    relay.dns = dns
+    users = ("alice@example.test", "postmaster@example.test", "agg@reports.rep.example",
+             "reports@rua.example", "nope@noauth.example")
+    t = relay.ternd(hostname=HOST, relay_networks=None, users=users,
+                    domains=("example.test", "reports.rep.example", "rua.example", "noauth.example"),
+                    options={"check_spf": "yes", "check_dkim": "yes", "check_dmarc": "yes",
+                             "dmarc_reports": "yes", "dmarc_report_from": "dmarc@example.test",
+                             "dmarc_report_org": "Tern Test", "verify_timeout": "5s"})
+    # Two pass (SPF aligned), one fails from another address: quarantined.
+    sendmsg(t, "a@rep.example", message("<a@rep.example>"))
+    sendmsg(t, "a@rep.example", message("<b@rep.example>"))
+    sendmsg(t, "a@rep.example", message("<a@rep.example>"), source=BAD_IP)
+    t.wait_mail(LOCAL, 3)
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    log = t.data_dir / "dmarc" / ("%s.log" % today)
+    assert len(log.read_text().splitlines()) == 3
+    # ternctl reads what the daemon wrote
+    out = subprocess.run([str(relayenv.BUILD / "ternctl"), "-c", str(t.conf), "dmarc", "report",
+                          "--day", str(today)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "rep.example" in out.stdout, out.stdout + out.stderr
+    # The day ends (as far as tern can tell): yesterday's file, restart.
+    assert t.stop() == []
+    yesterday = today - datetime.timedelta(days=1)
+    log.rename(t.data_dir / "dmarc" / ("%s.log" % yesterday))
+    t.start()
+    wait_until(lambda: (t.data_dir / "dmarc" / ("%s.sent" % yesterday)).exists(), 20,
+               "the day to be reported")
+    got = {}
+    for rcpt in ("agg@reports.rep.example", "reports@rua.example"):
+        raw = t.wait_mail(rcpt, 1)[0].read_bytes()
+        msg = email.message_from_bytes(raw)
+        subject = msg["Subject"].replace("\r\n", "").replace("\n", "")   # unfolded
+        assert subject.startswith("Report Domain: rep.example Submitter: %s" % HOST), subject
+        parts = [p for p in msg.walk() if p.get_content_type() == "application/gzip"]
+        assert len(parts) == 1
+        assert parts[0].get_filename().startswith("%s!rep.example!" % HOST)
+        got[rcpt] = ET.fromstring(gzip.decompress(parts[0].get_payload(decode=True)))
+    assert not t.mail("nope@noauth.example")
+    assert t.events("dmarc-report-skipped", to="nope@noauth.example")
+    root = got["agg@reports.rep.example"]
+    assert root.tag == "{urn:ietf:params:xml:ns:dmarc-2.0}feedback", root.tag
+    for el in root.iter():                  # the namespace, once checked
+        el.tag = el.tag.split("}")[-1]
+    assert root.find("report_metadata/org_name").text == "Tern Test"
+    pol = root.find("policy_published")
+    assert pol.find("domain").text == "rep.example"
+    assert pol.find("p").text == "quarantine"
+    counts = {}
+    for rec in root.findall("record"):
+        row = rec.find("row")
+        counts[(row.find("source_ip").text, row.find("policy_evaluated/disposition").text)] = \
+            int(row.find("count").text)
+    assert counts == {(GOOD_IP, "none"): 2, (BAD_IP, "quarantine"): 1}, counts
+    for el in got["reports@rua.example"].iter():
+        el.tag = el.tag.split("}")[-1]
+    assert ET.tostring(got["reports@rua.example"]) == ET.tostring(root)
