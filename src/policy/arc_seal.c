@@ -97,12 +97,15 @@ arc_seal(const char *domain, const char *selector, bool ed, const char *msg,
 	struct buf tags = BUF_INIT, aar = BUF_INIT, ams = BUF_INIT, as = BUF_INIT;
 	const char *alg = ed ? "ed25519-sha256" : "rsa-sha256";
 	uint8_t sig[DKIM_SIG_MAX];
-	size_t nf, body, siglen;
+	size_t nf, body, siglen, nfrom;
 	unsigned i, k;
 	char why[128];
 	int rc = -1;
 
 	if (!name_ok(domain) || !name_ok(selector) || !authres_ok(authres))
+		return -1;
+	/* A first line that begins with WSP would continue our AAR. */
+	if (len > 0 && (msg[0] == ' ' || msg[0] == '\t'))
 		return -1;
 	if ((nf = dkim_hfields_split(msg, len, &f)) == SIZE_MAX)
 		return -1;
@@ -112,6 +115,13 @@ arc_seal(const char *domain, const char *selector, bool ed, const char *msg,
 	if (cv == ARC_NONE ? c.nfields > 0 : c.n == 0)
 		goto out;
 	if (cv == ARC_PASS && arc_chain_structure(&c, why, sizeof(why)) != 0)
+		goto out;
+	/* With more From fields than dkim_sign_headers signs, the AMS's
+	 * over-signing "from" would take one of them: it could not verify,
+	 * and a broken AMS fails the whole chain downstream. */
+	for (k = 0, nfrom = 0; k < nf; k++)
+		nfrom += dkim_hfield_is(msg, &f[k], "from");
+	if (nfrom > DKIM_SIGN_INSTANCES)
 		goto out;
 	i = c.n + 1;
 

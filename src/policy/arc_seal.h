@@ -42,7 +42,9 @@ int arc_sign_pkey(void *arg, const uint8_t digest[DKIM_DIGEST_LEN],
  * The new instance is the highest found plus one. Returns -1, sealing
  * nothing, when it would be over 50 (§4.2.1), when cv does not fit the
  * message (none with ARC fields in it; pass or fail with none; pass with
- * a chain that is not well-formed), on a bad argument, or when sign
+ * a chain that is not well-formed), on a bad argument (a message that
+ * starts with WSP among them: it would continue the AAR), with more From
+ * fields than the AMS can sign (DKIM_SIGN_INSTANCES), or when sign
  * fails. With cv fail the seal covers its own set only (§5.1.2).
  */
 int arc_seal(const char *domain, const char *selector, bool ed25519,

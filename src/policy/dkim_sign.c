@@ -30,7 +30,7 @@ static const char *const sign_fields[] = {
  * a field instance we never saw). */
 #define MAX_FIELDS 1000
 /* Instances of one field name signed at most (bottom-up), so h= stays short. */
-#define MAX_INSTANCES 4
+#define MAX_INSTANCES DKIM_SIGN_INSTANCES
 
 struct field {
 	const char *p;           /* the whole field, CRLFs of folding included */

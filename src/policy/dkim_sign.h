@@ -31,8 +31,11 @@ void dkim_key_release(struct dkim_key *k);
  * (header and body, CRLF line ends) to out. Signs From (over-signed, so no
  * second From can be added), To, Cc, Subject, Date, Message-ID, Reply-To,
  * MIME-Version, Content-Type, Content-Transfer-Encoding, In-Reply-To,
- * References — those present. Returns 0 or -1.
+ * References — those present, up to DKIM_SIGN_INSTANCES of each from
+ * the bottom (with more From fields than that, the over-signing "from"
+ * takes one that is there: such a signature fails). Returns 0 or -1.
  */
+#define DKIM_SIGN_INSTANCES 4
 int dkim_sign(const struct dkim_key *k, const char *msg, size_t len,
     int64_t now, struct buf *out);
 

@@ -545,6 +545,33 @@ test_seal_refused(void **state)
 	assert_int_equal(arc_seal("example.org", "arc", true, m, len, ARC_NONE,
 	    "mx.example; none", NOW, sign_fails, NULL, &out), -1);
 	assert_int_equal(out.len, 0);
+	/* more From fields than the AMS signs: its over-signing "from"
+	 * would take the fifth; four are fine */
+	{
+		struct buf many = BUF_INIT;
+		struct dnsq_cache c;
+		struct arc_verify *v;
+		int i;
+
+		for (i = 0; i < 4; i++)
+			buf_printf(&many, "From: a%d@example.com\r\n", i);
+		buf_append_str(&many, message);
+		assert_int_equal(arc_seal("example.org", "arc", true, many.data, many.len,
+		    ARC_NONE, "mx.example; none", NOW, arc_sign_pkey, ed_key, &out), -1);
+		assert_int_equal(out.len, 0);
+		dnsq_init(&c);
+		put_pkey(&c, "arc._domainkey.example.org", ed_key);
+		assert_int_equal(arc_seal("example.org", "arc", true, many.data + 22,
+		    many.len - 22, ARC_NONE, "mx.example; none", NOW, arc_sign_pkey, ed_key,
+		    &out), 0);
+		buf_append(&out, many.data + 22, many.len - 22);
+		verify1(&v, out.data, out.len, &c);
+		expect(v, "four From", ARC_PASS, "", 1);
+		arc_verify_free(&v);
+		buf_reset(&out);
+		dnsq_release(&c);
+		buf_release(&many);
+	}
 	/* folded A-R text is fine */
 	assert_int_equal(arc_seal("example.org", "arc", true, m, len, ARC_NONE,
 	    "mx.example;\r\n\tspf=pass smtp.mailfrom=example.com", NOW, arc_sign_pkey,
