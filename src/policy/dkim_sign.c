@@ -30,7 +30,7 @@ static const char *const sign_fields[] = {
  * a field instance we never saw). */
 #define MAX_FIELDS 1000
 /* Instances of one field name signed at most (bottom-up), so h= stays short. */
-#define MAX_INSTANCES 4
+#define MAX_INSTANCES DKIM_SIGN_INSTANCES
 
 struct field {
 	const char *p;           /* the whole field, CRLFs of folding included */
@@ -98,78 +98,109 @@ name_is(const struct field *f, const char *name)
 	return str_ieqn(f->p, f->namelen, name);
 }
 
+/* One name of the list: its instances, bottom-up, up to MAX_INSTANCES. */
+static void
+sign_name(const struct field *fields, size_t nf, bool *used, const char *name,
+    struct buf *hlist, struct buf *hdata)
+{
+	size_t j;
+	int taken = 0;
+
+	for (j = nf; j-- > 0 && taken < MAX_INSTANCES;) {
+		if (!used[j] && name_is(&fields[j], name)) {
+			taken++;
+			used[j] = true;
+			dkim_canon_header_relaxed(fields[j].p, fields[j].len, hdata);
+			buf_printf(hlist, "%s%s", hlist->len ? ":" : "", name);
+		}
+	}
+}
+
+int
+dkim_sign_headers(const char *msg, size_t len, const char *const *extra,
+    size_t nextra, struct buf *hlist, struct buf *hdata, size_t *body_r)
+{
+	static __thread struct field fields[MAX_FIELDS + 1];
+	bool used[MAX_FIELDS + 1] = { false };
+	size_t nf, i;
+
+	*body_r = split_fields(msg, len, fields, &nf);
+	if (nf > MAX_FIELDS)
+		return -1;
+	buf_reset(hlist);
+	/* h=: each present field, bottom-up for repeats; "from" once more
+	 * so that no From can be added without breaking the signature. */
+	for (i = 0; i < sizeof(sign_fields) / sizeof(sign_fields[0]); i++)
+		sign_name(fields, nf, used, sign_fields[i], hlist, hdata);
+	for (i = 0; i < nextra; i++)
+		sign_name(fields, nf, used, extra[i], hlist, hdata);
+	buf_printf(hlist, "%sfrom", hlist->len ? ":" : "");
+	return 0;
+}
+
+int
+dkim_sign_body_hash(const char *body, size_t len, struct buf *b64)
+{
+	unsigned char bh[SHA256_DIGEST_LENGTH];
+	struct dkim_canon_body bc;
+	EVP_MD_CTX *md;
+	int rc = -1;
+
+	/* The canonical form streamed into the digest. */
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+		dkim_canon_body_init(&bc, DKIM_CANON_RELAXED, NULL, md, NULL, NULL);
+		dkim_canon_body_feed(&bc, body, len);
+		dkim_canon_body_end(&bc);
+		if (EVP_DigestFinal_ex(md, bh, NULL) == 1) {
+			sasl_base64_encode((const char *)bh, sizeof(bh), b64);
+			rc = 0;
+		}
+	}
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+void
+dkim_sign_self(const char *name, const struct buf *tags, struct buf *hdata)
+{
+	struct buf f = BUF_INIT, c = BUF_INIT;
+
+	buf_printf(&f, "%s: %s", name, buf_cstr(tags));
+	dkim_canon_header_relaxed(f.data, f.len, &c);
+	if (c.len >= 2)
+		buf_append(hdata, c.data, c.len - 2);
+	buf_release(&f);
+	buf_release(&c);
+}
+
 int
 dkim_sign_prepare(const char *domain, const char *selector, bool ed,
     const char *msg, size_t len, int64_t now, struct dkim_pending *p)
 {
-	static __thread struct field fields[MAX_FIELDS + 1];
-	bool used[MAX_FIELDS + 1] = { false };
-	size_t nf, body, i, j;
-	struct buf hdata = BUF_INIT, b64 = BUF_INIT;
-	unsigned char bh[SHA256_DIGEST_LENGTH];
-	struct dkim_canon_body bc;
-	EVP_MD_CTX *md;
+	struct buf hdata = BUF_INIT, b64 = BUF_INIT, hlist = BUF_INIT;
+	size_t body;
+	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
-	body = split_fields(msg, len, fields, &nf);
-	if (nf > MAX_FIELDS)
-		return -1;
-	/* The body hash: canonical form streamed into the digest. */
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(md);
-		return -1;
-	}
-	dkim_canon_body_init(&bc, DKIM_CANON_RELAXED, NULL, md, NULL, NULL);
-	dkim_canon_body_feed(&bc, msg + body, len - body);
-	dkim_canon_body_end(&bc);
-	if (EVP_DigestFinal_ex(md, bh, NULL) != 1) {
-		EVP_MD_CTX_free(md);
-		return -1;
-	}
-	EVP_MD_CTX_free(md);
-	sasl_base64_encode((const char *)bh, sizeof(bh), &b64);
-
-	/* h=: each present field, bottom-up for repeats; "from" once more
-	 * so that no From can be added without breaking the signature. */
+	if (dkim_sign_headers(msg, len, NULL, 0, &hlist, &hdata, &body) == -1 ||
+	    dkim_sign_body_hash(msg + body, len - body, &b64) == -1)
+		goto out;
 	/* Folded at "; " (FWS): relaxed canonicalization reads the fold as the
 	 * single space it replaces, so the signed form is the same. */
-	buf_printf(&p->tags, "v=1; a=%s; c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\th=",
-	    ed ? "ed25519-sha256" : "rsa-sha256", domain, selector, (long long)now);
-	{
-		bool first = true;
-
-		for (i = 0; i < sizeof(sign_fields) / sizeof(sign_fields[0]); i++) {
-			int taken = 0;
-
-			for (j = nf; j-- > 0 && taken < MAX_INSTANCES;) {
-				if (!used[j] && name_is(&fields[j], sign_fields[i])) {
-					taken++;
-					used[j] = true;
-					dkim_canon_header_relaxed(fields[j].p, fields[j].len, &hdata);
-					buf_printf(&p->tags, "%s%s", first ? "" : ":", sign_fields[i]);
-					first = false;
-				}
-			}
-		}
-		buf_printf(&p->tags, "%sfrom", first ? "" : ":");
-	}
-	buf_printf(&p->tags, ";\r\n\tbh=%s;\r\n\tb=", buf_cstr(&b64));
+	buf_printf(&p->tags, "v=1; a=%s; c=relaxed/relaxed;\r\n\td=%s; s=%s; t=%lld;\r\n\th=%s;\r\n\tbh=%s;\r\n\tb=",
+	    ed ? "ed25519-sha256" : "rsa-sha256", domain, selector, (long long)now,
+	    buf_cstr(&hlist), buf_cstr(&b64));
 	/* The signature field itself, b= empty, without its final CRLF. */
-	{
-		struct buf f = BUF_INIT, c = BUF_INIT;
-
-		buf_printf(&f, "DKIM-Signature: %s", buf_cstr(&p->tags));
-		dkim_canon_header_relaxed(f.data, f.len, &c);
-		buf_append(&hdata, c.data, c.len - 2);
-		buf_release(&f);
-		buf_release(&c);
-	}
+	dkim_sign_self("DKIM-Signature", &p->tags, &hdata);
 	SHA256((const unsigned char *)(hdata.data ? hdata.data : ""), hdata.len, p->digest);
+	rc = 0;
+out:
 	buf_release(&hdata);
+	buf_release(&hlist);
 	buf_release(&b64);
-	return 0;
+	return rc;
 }
 
 int
@@ -207,13 +238,20 @@ void
 dkim_sign_finish(const struct dkim_pending *p, const uint8_t *sig, size_t siglen,
     struct buf *out)
 {
+	dkim_sign_field("DKIM-Signature", &p->tags, sig, siglen, out);
+}
+
+void
+dkim_sign_field(const char *name, const struct buf *tags, const uint8_t *sig,
+    size_t siglen, struct buf *out)
+{
 	struct buf b64 = BUF_INIT;
 	size_t i;
 
 	sasl_base64_encode((const char *)sig, siglen, &b64);
 	/* Fold: tags on the first lines, b= in pieces of 72. */
-	buf_append_str(out, "DKIM-Signature: ");
-	buf_append(out, p->tags.data, p->tags.len);
+	buf_printf(out, "%s: ", name);
+	buf_append(out, tags->data, tags->len);
 	for (i = 0; i < b64.len; i += 72) {
 		buf_append(out, "\r\n\t", 3);
 		buf_append(out, b64.data + i, b64.len - i < 72 ? b64.len - i : 72);

@@ -306,9 +306,34 @@ identity_ok(const char *v, size_t len, const char *d)
 	return il == dl || at[il - dl] == '.';
 }
 
+/* b=, the last tag checked. */
+static int
+sig_b(const struct dkim_tag *tags, size_t n, struct dkim_sig *sig, char *why,
+    size_t whysize)
+{
+	const struct dkim_tag *t;
+
+	if ((t = dkim_tags_find(tags, n, "b")) == NULL) {
+		reason(why, whysize, "missing b=");
+		return -1;
+	}
+	if (!base64(t->val, t->vlen, sig->b, sizeof(sig->b), &sig->blen)) {
+		reason(why, whysize, "bad b=");
+		return -1;
+	}
+	return 0;
+}
+
 int
 dkim_sig_parse(const char *text, size_t len, struct dkim_sig *sig, char *why,
     size_t whysize)
+{
+	return dkim_sig_parse_kind(text, len, DKIM_SIG_DKIM, sig, why, whysize);
+}
+
+int
+dkim_sig_parse_kind(const char *text, size_t len, enum dkim_sig_kind kind,
+    struct dkim_sig *sig, char *why, size_t whysize)
 {
 	struct dkim_tag tags[DKIM_TAGS_MAX];
 	const struct dkim_tag *t;
@@ -339,19 +364,24 @@ dkim_sig_parse(const char *text, size_t len, struct dkim_sig *sig, char *why,
 		sig->b_raw_len = t->raw_len;
 	}
 	if (sig->d[0] != '\0') {
-		if ((t = dkim_tags_find(tags, n, "i")) != NULL)
+		/* ARC's i= is the instance (RFC 8617 §4.2.1): the AUID is
+		 * "@" d, as for a DKIM signature without i=. */
+		if (kind == DKIM_SIG_DKIM && (t = dkim_tags_find(tags, n, "i")) != NULL)
 			str_copyn(sig->i, sizeof(sig->i), t->val, t->vlen);
 		else
 			str_fmt(sig->i, sizeof(sig->i), "@%s", sig->d);
 	}
 
-	if ((t = dkim_tags_find(tags, n, "v")) == NULL) {
-		reason(why, whysize, "missing v=");
-		return -1;
-	}
-	if (!(t->vlen == 1 && t->val[0] == '1')) {
-		reason(why, whysize, "v= is not 1");
-		return -1;
+	/* ARC defines no v= (a v= there is an unknown tag, ignored). */
+	if (kind == DKIM_SIG_DKIM) {
+		if ((t = dkim_tags_find(tags, n, "v")) == NULL) {
+			reason(why, whysize, "missing v=");
+			return -1;
+		}
+		if (!(t->vlen == 1 && t->val[0] == '1')) {
+			reason(why, whysize, "v= is not 1");
+			return -1;
+		}
 	}
 	/* a= : sig-a-tag-k "-" sig-a-tag-h; which ones we take is checked
 	 * by the verifier. */
@@ -389,6 +419,26 @@ dkim_sig_parse(const char *text, size_t len, struct dkim_sig *sig, char *why,
 		return -1;
 	}
 
+	if (kind == DKIM_SIG_ARC_SEAL) {
+		/* RFC 8617 §4.1.3: no h=, no bh=; the header canonicalization
+		 * is always relaxed, the body is not signed. */
+		if (dkim_tags_find(tags, n, "h") != NULL) {
+			reason(why, whysize, "h= in ARC-Seal");
+			return -1;
+		}
+		sig->hcanon = sig->bcanon = DKIM_CANON_RELAXED;
+		if ((t = dkim_tags_find(tags, n, "t")) != NULL) {
+			uint64_t x;
+
+			if (!decimal(t->val, t->vlen, 12, &x)) {
+				reason(why, whysize, "bad t=");
+				return -1;
+			}
+			sig->has_t = true;
+			sig->t = (int64_t)x;
+		}
+		return sig_b(tags, n, sig, why, whysize);
+	}
 	if ((t = dkim_tags_find(tags, n, "h")) == NULL) {
 		reason(why, whysize, "missing h=");
 		return -1;
@@ -423,7 +473,7 @@ dkim_sig_parse(const char *text, size_t len, struct dkim_sig *sig, char *why,
 		reason(why, whysize, "bad c=");
 		return -1;
 	}
-	if ((t = dkim_tags_find(tags, n, "i")) != NULL) {
+	if (kind == DKIM_SIG_DKIM && (t = dkim_tags_find(tags, n, "i")) != NULL) {
 		sig->has_i = true;
 		if (!identity_ok(t->val, t->vlen, sig->d)) {
 			reason(why, whysize, "i= not within d=");
@@ -477,15 +527,7 @@ dkim_sig_parse(const char *text, size_t len, struct dkim_sig *sig, char *why,
 		reason(why, whysize, "bad bh=");
 		return -1;
 	}
-	if ((t = dkim_tags_find(tags, n, "b")) == NULL) {
-		reason(why, whysize, "missing b=");
-		return -1;
-	}
-	if (!base64(t->val, t->vlen, sig->b, sizeof(sig->b), &sig->blen)) {
-		reason(why, whysize, "bad b=");
-		return -1;
-	}
-	return 0;
+	return sig_b(tags, n, sig, why, whysize);
 }
 
 int

@@ -100,6 +100,18 @@ struct dkim_sig {
 int dkim_sig_parse(const char *text, size_t len, struct dkim_sig *sig,
     char *why, size_t whysize);
 
+/*
+ * The same for the two signatures of ARC (RFC 8617), which borrow the
+ * DKIM-Signature's tags: the ARC-Message-Signature (§4.1.2) has no v=,
+ * and its i= is the instance, not an AUID (i is then "@" d); the
+ * ARC-Seal (§4.1.3) has neither v=, h= (present: invalid), bh= nor c=
+ * (relaxed header canonicalization is set). The instance and the seal's
+ * cv= are read by the ARC code itself.
+ */
+enum dkim_sig_kind { DKIM_SIG_DKIM, DKIM_SIG_ARC_MSG, DKIM_SIG_ARC_SEAL };
+int dkim_sig_parse_kind(const char *text, size_t len, enum dkim_sig_kind kind,
+    struct dkim_sig *sig, char *why, size_t whysize);
+
 /* ------------------------------------------------------ key record (§3.6.1) */
 
 enum dkim_key_type { DKIM_KEY_RSA, DKIM_KEY_ED25519, DKIM_KEY_UNKNOWN };

@@ -54,13 +54,6 @@ struct sig {
 /* The header end scan: where in a line the last octet left us. */
 enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
 
-struct field {
-	size_t off, len;            /* in hdr: the field without its CRLF */
-	size_t namelen;             /* 0: not a field */
-	size_t colon;
-	uint32_t hash;              /* of the lower-cased name */
-};
-
 struct dkim_verify {
 	size_t max;
 	int64_t now;
@@ -244,17 +237,12 @@ header_scan(struct dkim_verify *v, const char *p, size_t n)
 	return n;
 }
 
-/*
- * Splits the kept header into fields (a field runs to a CRLF not followed
- * by WSP). Returns the count, or SIZE_MAX when there are more than
- * DKIM_VERIFY_FIELDS_MAX (or no memory).
- */
-static size_t
-split_fields(const struct buf *h, struct field **fp)
+/* A field runs to a CRLF not followed by WSP. */
+size_t
+dkim_hfields_split(const char *m, size_t len, struct dkim_hfield **fp)
 {
-	const char *m = h->data;
-	size_t len = h->len, i = 0, n = 0, cap = 0;
-	struct field *f = NULL;
+	size_t i = 0, n = 0, cap = 0;
+	struct dkim_hfield *f = NULL;
 
 	*fp = NULL;
 	while (i < len) {
@@ -275,7 +263,7 @@ split_fields(const struct buf *h, struct field **fp)
 		}
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 64;
-			struct field *nf;
+			struct dkim_hfield *nf;
 
 			if ((nf = realloc(f, nc * sizeof(*nf))) == NULL) {
 				free(f);
@@ -295,10 +283,10 @@ split_fields(const struct buf *h, struct field **fp)
 	return n;
 }
 
-static bool
-is_sig_field(const struct buf *h, const struct field *f)
+bool
+dkim_hfield_is(const char *h, const struct dkim_hfield *f, const char *name)
 {
-	return f->namelen > 0 && str_ieqn(h->data + f->off, f->namelen, sig_name);
+	return f->namelen > 0 && str_ieqn(h + f->off, f->namelen, name);
 }
 
 /* Copies what the report shows from the parsed tags. */
@@ -355,35 +343,34 @@ ieq(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /*
- * The signed header data (§3.7): the fields h= names, each name taking
- * its instances from the bottom up (a name listed more often than it
- * occurs adds nothing: §5.4.2), then this signature field with b=
- * emptied, without its final CRLF; hashed into s->hdigest.
+ * Each name of h= takes its instances from the bottom up (a name listed
+ * more often than it occurs adds nothing: §5.4.2).
  */
-static bool
-header_hash(const struct buf *h, const struct field *f, size_t nf,
-    const struct field *self, struct sig *s)
+bool
+dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
+    const struct dkim_hfield *self, const struct dkim_sig *sig,
+    uint8_t digest[DKIM_DIGEST_LEN])
 {
-	const char *text = h->data + self->off + self->colon + 1;
+	const char *text = h + self->off + self->colon + 1;
 	struct buf data = BUF_INIT, me = BUF_INIT;
 	size_t j, k, i, cut, before;
 	bool ok = true;
 
-	for (j = 0; j < s->tags.nh; j++) {
-		const char *name = text + s->tags.h[j].off;
-		size_t nlen = s->tags.h[j].len, skip = 0;
+	for (j = 0; j < sig->nh; j++) {
+		const char *name = text + sig->h[j].off;
+		size_t nlen = sig->h[j].len, skip = 0;
 		uint32_t hash = name_hash(name, nlen);
 
 		/* Listed before: those instances are taken already. */
 		for (k = 0; k < j; k++)
-			if (ieq(text + s->tags.h[k].off, s->tags.h[k].len, name, nlen))
+			if (ieq(text + sig->h[k].off, sig->h[k].len, name, nlen))
 				skip++;
 		for (i = nf; i-- > 0;) {
 			if (f[i].hash != hash ||
-			    !ieq(h->data + f[i].off, f[i].namelen, name, nlen))
+			    !ieq(h + f[i].off, f[i].namelen, name, nlen))
 				continue;
 			if (skip == 0) {
-				dkim_canon_header(s->tags.hcanon, h->data + f[i].off,
+				dkim_canon_header(sig->hcanon, h + f[i].off,
 				    f[i].len, &data);
 				break;
 			}
@@ -391,17 +378,17 @@ header_hash(const struct buf *h, const struct field *f, size_t nf,
 		}
 	}
 	/* The field itself, the value of b= (FWS around it too) taken out. */
-	cut = self->colon + 1 + s->tags.b_raw_off;
-	ok &= buf_append(&me, h->data + self->off, cut) == 0;
-	ok &= buf_append(&me, h->data + self->off + cut + s->tags.b_raw_len,
-	    self->len - cut - s->tags.b_raw_len) == 0;
+	cut = self->colon + 1 + sig->b_raw_off;
+	ok &= buf_append(&me, h + self->off, cut) == 0;
+	ok &= buf_append(&me, h + self->off + cut + sig->b_raw_len,
+	    self->len - cut - sig->b_raw_len) == 0;
 	before = data.len;
-	dkim_canon_header(s->tags.hcanon, me.data, me.len, &data);
+	dkim_canon_header(sig->hcanon, me.data, me.len, &data);
 	if (data.len < before + 2)
 		ok = false;
 	else
 		data.len -= 2;
-	ok = ok && EVP_Digest(data.data ? data.data : "", data.len, s->hdigest,
+	ok = ok && EVP_Digest(data.data ? data.data : "", data.len, digest,
 	    NULL, EVP_sha256(), NULL) == 1;
 	buf_release(&data);
 	buf_release(&me);
@@ -411,8 +398,8 @@ header_hash(const struct buf *h, const struct field *f, size_t nf,
 /* One DKIM-Signature field: parsed, checked, its header hashed and its
  * body hash started. */
 static void
-sig_start(struct dkim_verify *v, const struct field *f, size_t nf,
-    const struct field *self, struct sig *s)
+sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
+    const struct dkim_hfield *self, struct sig *s)
 {
 	const char *text = v->hdr.data + self->off + self->colon + 1;
 	size_t tlen = self->len - self->colon - 1;
@@ -432,7 +419,7 @@ sig_start(struct dkim_verify *v, const struct field *f, size_t nf,
 		fail_now(s, DKIM_PERMERROR, "key name too long");
 		return;
 	}
-	if (!header_hash(&v->hdr, f, nf, self, s) ||
+	if (!dkim_header_digest(v->hdr.data, f, nf, self, &s->tags, s->hdigest) ||
 	    (s->bmd = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1) {
 		fail_now(s, DKIM_TEMPERROR, "out of memory");
@@ -445,11 +432,12 @@ sig_start(struct dkim_verify *v, const struct field *f, size_t nf,
 static void
 header_end(struct dkim_verify *v)
 {
-	struct field *f = NULL;
+	struct dkim_hfield *f = NULL;
 	size_t nf = 0, i;
 	bool too_large = v->too_large;
 
-	if (!too_large && (nf = split_fields(&v->hdr, &f)) == SIZE_MAX)
+	if (!too_large &&
+	    (nf = dkim_hfields_split(v->hdr.data, v->hdr.len, &f)) == SIZE_MAX)
 		too_large = true;
 	if (too_large) {
 		/* The fields a signature covers may lie beyond what was kept:
@@ -459,7 +447,7 @@ header_end(struct dkim_verify *v)
 			fail_now(&v->sigs[i], DKIM_PERMERROR, "header too large");
 	} else {
 		for (i = 0; i < nf && v->nsigs < v->max; i++)
-			if (is_sig_field(&v->hdr, &f[i]))
+			if (dkim_hfield_is(v->hdr.data, &f[i], sig_name))
 				sig_start(v, f, nf, &f[i], &v->sigs[v->nsigs++]);
 	}
 	free(f);
@@ -499,26 +487,27 @@ dkim_verify_feed(struct dkim_verify *v, const char *p, size_t n)
 
 /* ------------------------------------------------------------ results -- */
 
-static bool
-sig_verify(struct sig *s)
+bool
+dkim_sig_check(EVP_PKEY *pkey, const struct dkim_sig *sig,
+    const uint8_t digest[DKIM_DIGEST_LEN])
 {
 	EVP_MD_CTX *md = NULL;
 	EVP_PKEY_CTX *pc = NULL;
 	bool ok;
 
-	if (s->tags.alg == DKIM_ALG_ED25519_SHA256) {
+	if (sig->alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 §3: PureEdDSA over the SHA-256 of the header data. */
 		ok = (md = EVP_MD_CTX_new()) != NULL &&
-		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, s->pkey) == 1 &&
-		    EVP_DigestVerify(md, s->tags.b, s->tags.blen, s->hdigest,
-		    sizeof(s->hdigest)) == 1;
+		    EVP_DigestVerifyInit(md, NULL, NULL, NULL, pkey) == 1 &&
+		    EVP_DigestVerify(md, sig->b, sig->blen, digest,
+		    DKIM_DIGEST_LEN) == 1;
 	} else {
-		ok = (pc = EVP_PKEY_CTX_new(s->pkey, NULL)) != NULL &&
+		ok = (pc = EVP_PKEY_CTX_new(pkey, NULL)) != NULL &&
 		    EVP_PKEY_verify_init(pc) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
 		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
-		    EVP_PKEY_verify(pc, s->tags.b, s->tags.blen, s->hdigest,
-		    sizeof(s->hdigest)) == 1;
+		    EVP_PKEY_verify(pc, sig->b, sig->blen, digest,
+		    DKIM_DIGEST_LEN) == 1;
 	}
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
@@ -544,7 +533,7 @@ settle(struct dkim_verify *v, struct sig *s)
 	else if (s->tags.bhlen != sizeof(s->bdigest) ||
 	    memcmp(s->tags.bh, s->bdigest, sizeof(s->bdigest)) != 0)
 		set_result(s, DKIM_FAIL, "body hash mismatch");
-	else if (!sig_verify(s))
+	else if (!dkim_sig_check(s->pkey, &s->tags, s->hdigest))
 		set_result(s, DKIM_FAIL, "signature did not verify");
 	else
 		set_result(s, DKIM_PASS, "");
@@ -580,20 +569,13 @@ dkim_verify_end(struct dkim_verify *v)
 
 /* ---------------------------------------------------------------- keys -- */
 
-static void
-key_bad(struct sig *s, enum dkim_res r, const char *why)
-{
-	s->key = KEY_BAD;
-	fail_now(s, r, why);
-}
-
 /* The domain part of i= is d= itself (key flag t=s). */
 static bool
-identity_is_d(const struct sig *s)
+identity_is_d(const struct dkim_sig *sig)
 {
-	const char *at = strrchr(s->tags.i, '@');
+	const char *at = strrchr(sig->i, '@');
 
-	return at != NULL && str_ieq(at + 1, s->tags.d);
+	return at != NULL && str_ieq(at + 1, sig->d);
 }
 
 static EVP_PKEY *
@@ -616,100 +598,108 @@ rsa_key(const uint8_t *p, size_t len)
 	return k;
 }
 
-/* The key record at qname, its checks (§3.6.1, §6.1.2) and the key. */
-static void
-key_take(struct sig *s, const struct dnsq_answer *a)
+static int
+key_bad(enum dkim_res *r, char *why, size_t whysize, enum dkim_res res,
+    const char *text)
+{
+	*r = res;
+	str_copy(why, whysize, text);
+	return -1;
+}
+
+/* The key record at the signature's name, its checks (§3.6.1, §6.1.2)
+ * and the key. */
+int
+dkim_key_from_answer(const struct dnsq_answer *a, const struct dkim_sig *sig,
+    struct dkim_pubkey *key, enum dkim_res *r, char *why, size_t whysize)
 {
 	struct dkim_keyrec k, tmp;
-	char txt[KEY_TXT_MAX], why[64], msg[128];
+	char txt[KEY_TXT_MAX], w0[64], msg[128];
 	size_t i, found = 0;
 	int bits;
 
-	if (a->st == DNSQ_TEMP) {
-		key_bad(s, DKIM_TEMPERROR, "key lookup failed");
-		return;
-	}
-	if (a->st != DNSQ_OK || a->n == 0) {
-		key_bad(s, DKIM_PERMERROR, "no key");
-		return;
-	}
+	memset(key, 0, sizeof(*key));
+	if (a->st == DNSQ_TEMP)
+		return key_bad(r, why, whysize, DKIM_TEMPERROR, "key lookup failed");
+	if (a->st != DNSQ_OK || a->n == 0)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "no key");
 	/* Records that are no key records (another v=) are passed over;
 	 * two key records at one name leave the key undefined (§3.6.2.2). */
-	why[0] = '\0';
+	w0[0] = '\0';
 	for (i = 0; i < a->n; i++) {
 		char w[64];
 		int len = dnsq_txt(a->rr[i], a->rrlen[i], txt, sizeof(txt));
 
 		if (len < 0) {
-			str_copy(why, sizeof(why), "key record unreadable");
+			str_copy(w0, sizeof(w0), "key record unreadable");
 			continue;
 		}
 		if (dkim_keyrec_parse(txt, (size_t)len, found ? &tmp : &k, w, sizeof(w)) != 0) {
-			if (why[0] == '\0')
-				str_copy(why, sizeof(why), w);
+			if (w0[0] == '\0')
+				str_copy(w0, sizeof(w0), w);
 			continue;
 		}
 		found++;
 	}
-	if (found > 1) {
-		key_bad(s, DKIM_PERMERROR, "several key records");
-		return;
-	}
+	if (found > 1)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "several key records");
 	if (found == 0) {
-		str_fmt(msg, sizeof(msg), "bad key record: %s", why);
-		key_bad(s, DKIM_PERMERROR, msg);
-		return;
+		str_fmt(msg, sizeof(msg), "bad key record: %s", w0);
+		return key_bad(r, why, whysize, DKIM_PERMERROR, msg);
 	}
-	s->res.testing = k.testing;
-	if (k.revoked) {
-		key_bad(s, DKIM_PERMERROR, "key revoked");
-		return;
-	}
-	if (!k.sha256_ok) {
-		key_bad(s, DKIM_PERMERROR, "key does not allow sha256");
-		return;
-	}
-	if (!k.email_ok) {
-		key_bad(s, DKIM_PERMERROR, "key not for email");
-		return;
-	}
-	if (k.strict && !identity_is_d(s)) {
-		key_bad(s, DKIM_PERMERROR, "key t=s: i= domain must be d=");
-		return;
-	}
-	if (k.k == DKIM_KEY_UNKNOWN) {
-		key_bad(s, DKIM_PERMERROR, "unknown key type");
-		return;
-	}
-	if ((k.k == DKIM_KEY_ED25519) != (s->tags.alg == DKIM_ALG_ED25519_SHA256)) {
-		key_bad(s, DKIM_PERMERROR, "key type does not match a=");
-		return;
-	}
+	key->testing = k.testing;
+	if (k.revoked)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "key revoked");
+	if (!k.sha256_ok)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "key does not allow sha256");
+	if (!k.email_ok)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "key not for email");
+	if (k.strict && !identity_is_d(sig))
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "key t=s: i= domain must be d=");
+	if (k.k == DKIM_KEY_UNKNOWN)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "unknown key type");
+	if ((k.k == DKIM_KEY_ED25519) != (sig->alg == DKIM_ALG_ED25519_SHA256))
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "key type does not match a=");
 	if (k.k == DKIM_KEY_ED25519) {
 		/* RFC 8463 §4: p= is the raw 32-octet public key. */
-		if (k.plen != 32 || (s->pkey = EVP_PKEY_new_raw_public_key(
+		if (k.plen != 32 || (key->pkey = EVP_PKEY_new_raw_public_key(
 		    EVP_PKEY_ED25519, NULL, k.p, k.plen)) == NULL) {
 			ERR_clear_error();
-			key_bad(s, DKIM_PERMERROR, "bad ed25519 key");
-			return;
+			return key_bad(r, why, whysize, DKIM_PERMERROR, "bad ed25519 key");
 		}
-		s->res.key_bits = 256;
-	} else {
-		if ((s->pkey = rsa_key(k.p, k.plen)) == NULL) {
-			key_bad(s, DKIM_PERMERROR, "bad RSA key");
-			return;
-		}
-		bits = EVP_PKEY_get_bits(s->pkey);
-		s->res.key_bits = bits > 0 ? (unsigned)bits : 0;
-		if (bits < RSA_BITS_MIN) {
-			key_bad(s, DKIM_PERMERROR, "RSA key under 1024 bits (RFC 8301)");
-			return;
-		}
-		if (bits > RSA_BITS_MAX) {
-			key_bad(s, DKIM_PERMERROR, "RSA key over 8192 bits");
-			return;
-		}
+		key->bits = 256;
+		return 0;
 	}
+	if ((key->pkey = rsa_key(k.p, k.plen)) == NULL)
+		return key_bad(r, why, whysize, DKIM_PERMERROR, "bad RSA key");
+	bits = EVP_PKEY_get_bits(key->pkey);
+	key->bits = bits > 0 ? (unsigned)bits : 0;
+	if (bits >= RSA_BITS_MIN && bits <= RSA_BITS_MAX)
+		return 0;
+	EVP_PKEY_free(key->pkey);
+	key->pkey = NULL;
+	return key_bad(r, why, whysize, DKIM_PERMERROR, bits < RSA_BITS_MIN ?
+	    "RSA key under 1024 bits (RFC 8301)" : "RSA key over 8192 bits");
+}
+
+/* The key for one signature, from its answer. */
+static void
+key_take(struct sig *s, const struct dnsq_answer *a)
+{
+	struct dkim_pubkey key;
+	enum dkim_res r;
+	char why[128];
+
+	if (dkim_key_from_answer(a, &s->tags, &key, &r, why, sizeof(why)) != 0) {
+		s->res.testing = key.testing;
+		s->res.key_bits = key.bits;
+		s->key = KEY_BAD;
+		fail_now(s, r, why);
+		return;
+	}
+	s->res.testing = key.testing;
+	s->res.key_bits = key.bits;
+	s->pkey = key.pkey;
 	s->key = KEY_OK;
 }
 

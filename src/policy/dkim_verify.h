@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "../proto/dnsq.h"
+#include "dkim_tags.h"
 
 enum dkim_res { DKIM_NONE, DKIM_PASS, DKIM_FAIL, DKIM_NEUTRAL, DKIM_POLICY,
 		DKIM_TEMPERROR, DKIM_PERMERROR };
@@ -71,5 +74,56 @@ size_t dkim_verify_count(const struct dkim_verify *v);
 const struct dkim_result *dkim_verify_result(const struct dkim_verify *v, size_t i);
 /* "pass", "fail", "neutral", "policy", "temperror", "permerror", "none" */
 const char *dkim_result_name(enum dkim_res r);
+
+/* ------------------------------------------ the parts ARC shares -- */
+
+/* arc.c verifies ARC's two signatures the way DKIM signatures are. */
+
+#define DKIM_DIGEST_LEN 32
+
+/* One field of a header kept in memory. */
+struct dkim_hfield {
+	size_t off, len;            /* the field without its final CRLF */
+	size_t namelen;             /* rfc5322_field_name(); 0: not a field */
+	size_t colon;
+	uint32_t hash;              /* of the lower-cased name */
+};
+
+/* Splits a header section (h[0..len), its empty line or not) into its
+ * fields; *fp is malloc'ed. Returns the count, or SIZE_MAX (*fp NULL)
+ * when there are more than DKIM_VERIFY_FIELDS_MAX or no memory. */
+size_t dkim_hfields_split(const char *h, size_t len, struct dkim_hfield **fp);
+/* The field's name is name (ASCII case ignored). */
+bool dkim_hfield_is(const char *h, const struct dkim_hfield *f, const char *name);
+
+/*
+ * The SHA-256 of a signature's signed header data (RFC 6376 §3.7): the
+ * fields h= names, canonicalized, then the signature field self with b=
+ * emptied and without its final CRLF. sig was parsed from self's value.
+ * false when out of memory.
+ */
+bool dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
+    const struct dkim_hfield *self, const struct dkim_sig *sig,
+    uint8_t digest[DKIM_DIGEST_LEN]);
+
+struct dkim_pubkey {
+	EVP_PKEY *pkey;             /* owned by the caller on success */
+	unsigned bits;
+	bool testing;               /* t=y */
+};
+
+/*
+ * The key for sig from the TXT answer at its SELECTOR._domainkey.DOMAIN:
+ * the record's checks (RFC 6376 §3.6.1, §6.1.2; RFC 8301 key sizes;
+ * RFC 8463 keys). 0, or -1 with *r (temperror or permerror) and a reason
+ * in why; bits and testing are filled as far as known either way.
+ */
+int dkim_key_from_answer(const struct dnsq_answer *a, const struct dkim_sig *sig,
+    struct dkim_pubkey *key, enum dkim_res *r, char *why, size_t whysize);
+
+/* sig's b= is the key's signature of digest (rsa-sha256 or, RFC 8463,
+ * ed25519-sha256). */
+bool dkim_sig_check(EVP_PKEY *pkey, const struct dkim_sig *sig,
+    const uint8_t digest[DKIM_DIGEST_LEN]);
 
 #endif

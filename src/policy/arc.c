@@ -1,0 +1,875 @@
+/*
+ * arc: ARC chain verification as the message streams in (see the header).
+ *
+ * When the header ends, the ARC fields are collected by instance and the
+ * chain's structure checked (RFC 8617 §5.2): a broken chain fails there,
+ * before any key is asked for. Otherwise every ARC-Seal is parsed and its
+ * signed data hashed (the sets 1..i in order, each AAR, AMS, AS, relaxed:
+ * §5.1.1), every ARC-Message-Signature's header data is hashed as a DKIM
+ * signature's (RFC 6376 §3.7), and one body hash is started for each
+ * distinct (canonicalization, l=) the AMSs ask for; then the header text
+ * is dropped.
+ *
+ * Keys are fetched in the order the result is decided: the newest AMS,
+ * the seals from i=n down to 1, then the older AMSs for oldest-pass. A
+ * signature is checked as soon as its key is in (the header digest is
+ * known by then; only an AMS's body hash waits for the end). A key or a
+ * signature that fails stops the fetching of what comes after it, which
+ * could not change the outcome; so the result is the same whenever check
+ * is called.
+ */
+#include "arc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "../common/buf.h"
+#include "../common/str.h"
+#include "dkim_canon.h"
+#include "dkim_tags.h"
+
+/* The header kept, as for DKIM. */
+#define ARC_HEADER_MAX DKIM_VERIFY_HEADER_MAX
+
+static const char *const kind_name[ARC_KINDS] = {
+	"ARC-Authentication-Results", "ARC-Message-Signature", "ARC-Seal",
+};
+
+enum key_state { KEY_UNKNOWN, KEY_OK, KEY_BAD };
+
+/* One signature to check: an AMS or an AS. */
+struct asig {
+	bool live;                  /* parsed and hashed: to be checked */
+	struct dkim_sig tags;
+	uint8_t hdigest[DKIM_DIGEST_LEN];
+	char qname[DNSQ_NAME_MAX];
+	enum key_state key;
+	bool temp;                  /* the key lookup failed for now */
+	bool sig_ok;                /* b= verified, once the key is in */
+	size_t body;                /* an AMS's body hash */
+	char why[96];               /* why not valid */
+};
+
+/* A body hash shared by the AMSs asking for the same one. */
+struct body {
+	enum dkim_canon canon;
+	bool has_l;
+	uint64_t l;
+	EVP_MD_CTX *md;
+	struct dkim_canon_body bc;
+	uint8_t digest[DKIM_DIGEST_LEN];
+	bool ok;                    /* digest computed */
+	bool cut;                   /* fewer canonical octets than l= */
+};
+
+/* The header end scan: where in a line the last octet left us. */
+enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
+
+struct arc_verify {
+	int64_t now;
+	struct buf hdr;
+	bool too_large;
+	enum hstate st;
+	/* the field name being read by the scan, for a header too large */
+	char nm[32];
+	size_t nmlen;
+	bool nm_on;
+	bool arc_seen;
+	bool header_done, ended;
+	bool decided;               /* res final before any key */
+	bool settled;
+	bool stop;                  /* a decisive key or seal failed */
+	struct arc_result res;
+	unsigned n;
+	struct asig *ams, *as;      /* [n]: instance i at [i-1] */
+	struct body *bodies;        /* [n] at most */
+	size_t nbodies;
+};
+
+const char *
+arc_cv_name(enum arc_cv cv)
+{
+	switch (cv) {
+	case ARC_PASS:
+		return "pass";
+	case ARC_FAIL:
+		return "fail";
+	case ARC_NONE:
+	default:
+		return "none";
+	}
+}
+
+struct arc_verify *
+arc_verify_new(int64_t now)
+{
+	struct arc_verify *v = calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	v->now = now;
+	v->st = H_LS;
+	v->res.cv = ARC_FAIL;
+	str_copy(v->res.reason, sizeof(v->res.reason), "not verified");
+	return v;
+}
+
+void
+arc_verify_free(struct arc_verify **vp)
+{
+	struct arc_verify *v = *vp;
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->nbodies; i++)
+		EVP_MD_CTX_free(v->bodies[i].md);
+	free(v->bodies);
+	free(v->ams);
+	free(v->as);
+	buf_release(&v->hdr);
+	free(v);
+	*vp = NULL;
+}
+
+/* The result is cv, final. */
+static void
+decide(struct arc_verify *v, enum arc_cv cv)
+{
+	v->res.cv = cv;
+	v->res.temperror = false;
+	v->res.reason[0] = '\0';
+	v->decided = true;
+}
+
+/* The result is fail, for the reason given (cut to fit). */
+static void fail(struct arc_verify *v, bool temp, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct arc_verify *v, bool temp, const char *fmt, ...)
+{
+	va_list ap;
+
+	decide(v, ARC_FAIL);
+	v->res.temperror = temp;
+	va_start(ap, fmt);
+	if (vsnprintf(v->res.reason, sizeof(v->res.reason), fmt, ap) < 0)
+		str_copy(v->res.reason, sizeof(v->res.reason), "fail");
+	va_end(ap);
+}
+
+/* --------------------------------------------------------- instances -- */
+
+static bool
+wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool
+digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* FWS: WSP, or a CRLF followed by WSP. */
+static size_t
+skip_fws(const char *s, size_t len, size_t i)
+{
+	for (;;) {
+		if (i < len && wsp(s[i]))
+			i++;
+		else if (i + 2 < len && s[i] == '\r' && s[i + 1] == '\n' && wsp(s[i + 2]))
+			i += 3;
+		else
+			return i;
+	}
+}
+
+/* An instance value (RFC 8617 §4.2.1: 1*2DIGIT, 1..50): the number, 0
+ * if it is none, ARC_MAX_SETS + 1 for one that is too high. */
+static unsigned
+instance_value(const char *v, size_t len)
+{
+	unsigned x = 0;
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!digit(v[i]))
+			return 0;
+		if (x <= ARC_MAX_SETS)
+			x = x * 10 + (unsigned)(v[i] - '0');
+	}
+	return x > ARC_MAX_SETS ? ARC_MAX_SETS + 1 : x;
+}
+
+/*
+ * The AAR's instance (RFC 8617 §4.1.1):
+ *   arc-info = instance [CFWS] ";"   instance = [CFWS] "i" [CFWS] "=" [CFWS] 1*2DIGIT
+ * Comments are not taken (none are seen); *rest is past the ";".
+ */
+static unsigned
+aar_instance(const char *v, size_t len, size_t *rest)
+{
+	size_t i = skip_fws(v, len, 0), d;
+	unsigned x;
+
+	if (i == len || v[i] != 'i')
+		return 0;
+	i = skip_fws(v, len, i + 1);
+	if (i == len || v[i] != '=')
+		return 0;
+	i = skip_fws(v, len, i + 1);
+	for (d = i; i < len && digit(v[i]); i++)
+		;
+	x = instance_value(v + d, i - d);
+	i = skip_fws(v, len, i);
+	if (i == len || v[i] != ';')
+		return 0;
+	*rest = i + 1;
+	return x;
+}
+
+/* The value of tag name in an AMS or AS (no value: NULL). */
+static const struct dkim_tag *
+tag_find(const char *text, size_t len, struct dkim_tag *tags, const char *name)
+{
+	size_t n;
+
+	if (dkim_tags_parse(text, len, tags, DKIM_TAGS_MAX, &n) != DKIM_TAGS_OK)
+		return NULL;
+	return dkim_tags_find(tags, n, name);
+}
+
+static unsigned
+sig_instance(const char *text, size_t len)
+{
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	const struct dkim_tag *t = tag_find(text, len, tags, "i");
+
+	return t == NULL ? 0 : instance_value(t->val, t->vlen);
+}
+
+static const char *
+value(const char *h, const struct dkim_hfield *f, size_t *len)
+{
+	*len = f->len - f->colon - 1;
+	return h + f->off + f->colon + 1;
+}
+
+void
+arc_chain_collect(const char *h, const struct dkim_hfield *f, size_t nf,
+    struct arc_chain *c)
+{
+	size_t i, vlen, rest;
+	const char *val;
+	unsigned k, x;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < nf; i++) {
+		for (k = 0; k < ARC_KINDS; k++)
+			if (dkim_hfield_is(h, &f[i], kind_name[k]))
+				break;
+		if (k == ARC_KINDS)
+			continue;
+		c->nfields++;
+		val = value(h, &f[i], &vlen);
+		x = k == ARC_AAR ? aar_instance(val, vlen, &rest) : sig_instance(val, vlen);
+		if (x == 0) {
+			c->bad = true;
+			continue;
+		}
+		if (x > ARC_MAX_SETS) {
+			c->over = true;
+			continue;
+		}
+		if (c->count[x - 1][k]++ == 0)
+			c->f[x - 1][k] = i;
+		if (x > c->n)
+			c->n = x;
+	}
+}
+
+int
+arc_chain_structure(const struct arc_chain *c, char *why, size_t whysize)
+{
+	unsigned i, k;
+
+	if (c->over)
+		return str_fmt(why, whysize, "more than %d ARC sets", ARC_MAX_SETS), -1;
+	if (c->bad)
+		return str_copy(why, whysize, "ARC field without a valid i="), -1;
+	for (i = 0; i < c->n; i++)
+		for (k = 0; k < ARC_KINDS; k++) {
+			if (c->count[i][k] == 0)
+				return str_fmt(why, whysize, "ARC set i=%u lacks its %s",
+				    i + 1, kind_name[k]), -1;
+			if (c->count[i][k] > 1)
+				return str_fmt(why, whysize, "ARC set i=%u has %u %s fields",
+				    i + 1, c->count[i][k], kind_name[k]), -1;
+		}
+	return 0;
+}
+
+/* ------------------------------------------------------------ header -- */
+
+static char
+lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+/* The scan's view of a field name, to know whether a header too large to
+ * keep held an ARC field. */
+static void
+name_octet(struct arc_verify *v, char c)
+{
+	size_t l = v->nmlen, k;
+
+	if (!v->nm_on)
+		return;
+	if (c == ':') {
+		while (l > 0 && wsp(v->nm[l - 1]))
+			l--;
+		for (k = 0; k < ARC_KINDS; k++)
+			if (str_ieqn(v->nm, l, kind_name[k]))
+				v->arc_seen = true;
+		v->nm_on = false;
+	} else if (c == '\r' || c == '\n' || v->nmlen == sizeof(v->nm))
+		v->nm_on = false;
+	else
+		v->nm[v->nmlen++] = lower(c);
+}
+
+/* Finds the empty line ending the header; returns the octets of p that
+ * belong to the header (the empty line included). */
+static size_t
+header_scan(struct arc_verify *v, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		switch (v->st) {
+		case H_LS:
+			if (c == '\r')
+				v->st = H_CR_LS;
+			else {
+				v->st = H_IN;
+				v->nm_on = !wsp(c);
+				v->nmlen = 0;
+				name_octet(v, c);
+			}
+			break;
+		case H_IN:
+			name_octet(v, c);
+			if (c == '\r')
+				v->st = H_CR_IN;
+			break;
+		case H_CR_IN:
+			if (c == '\n')
+				v->st = H_LS;
+			else if (c != '\r') {
+				v->st = H_IN;
+				name_octet(v, c);
+			}
+			break;
+		case H_CR_LS:
+			if (c == '\n') {
+				v->header_done = true;
+				return i + 1;
+			}
+			v->nm_on = false;
+			v->st = c == '\r' ? H_CR_IN : H_IN;
+			break;
+		}
+	}
+	return n;
+}
+
+/* A signature field in relaxed form with its b= value taken out (FWS
+ * around it too) and without its final CRLF, appended to out. */
+static bool
+self_form(const char *h, const struct dkim_hfield *self, const struct dkim_sig *sig,
+    struct buf *out)
+{
+	struct buf me = BUF_INIT;
+	size_t cut = self->colon + 1 + sig->b_raw_off, before = out->len;
+	bool ok;
+
+	ok = buf_append(&me, h + self->off, cut) == 0 &&
+	    buf_append(&me, h + self->off + cut + sig->b_raw_len,
+	    self->len - cut - sig->b_raw_len) == 0;
+	dkim_canon_header_relaxed(me.data, me.len, out);
+	buf_release(&me);
+	if (!ok || out->len < before + 2)
+		return false;
+	out->len -= 2;
+	return true;
+}
+
+/* RFC 8301 as for DKIM: rsa-sha256 and ed25519-sha256 only. */
+static const char *
+alg_refused(const struct dkim_sig *sig)
+{
+	switch (sig->alg) {
+	case DKIM_ALG_RSA_SHA256:
+	case DKIM_ALG_ED25519_SHA256:
+		return NULL;
+	case DKIM_ALG_RSA_SHA1:
+		return "rsa-sha1 not accepted (RFC 8301)";
+	default:
+		return "unknown algorithm";
+	}
+}
+
+static bool
+key_name(struct asig *s)
+{
+	if (str_fmt(s->qname, sizeof(s->qname), "%s._domainkey.%s", s->tags.s,
+	    s->tags.d) != 0 || !dnsq_name_ok(s->qname)) {
+		str_copy(s->why, sizeof(s->why), "key name too long");
+		return false;
+	}
+	return true;
+}
+
+static const char *
+cv_of(const char *text, size_t len, enum arc_cv *cv)
+{
+	struct dkim_tag tags[DKIM_TAGS_MAX];
+	const struct dkim_tag *t = tag_find(text, len, tags, "cv");
+
+	if (t == NULL)
+		return "missing cv=";
+	if (str_ieqn(t->val, t->vlen, "none"))
+		*cv = ARC_NONE;
+	else if (str_ieqn(t->val, t->vlen, "pass"))
+		*cv = ARC_PASS;
+	else if (str_ieqn(t->val, t->vlen, "fail"))
+		*cv = ARC_FAIL;
+	else
+		return "bad cv=";
+	return NULL;
+}
+
+/*
+ * The seals, i=n first for its cv= (§5.2: a chain its newest set calls
+ * failed is failed); then each seal's signed data: the sets 1..i, each
+ * AAR, AMS, AS in relaxed form, this seal with b= empty and no CRLF.
+ * Sets 1..i-1 are hashed once into chain, and copied for every seal.
+ * false when the chain failed (v decided).
+ */
+static bool
+seals_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
+    const struct arc_chain *c)
+{
+	EVP_MD_CTX *chain = NULL, *md = NULL;
+	struct buf data = BUF_INIT;
+	unsigned i = 0, j;
+	bool ok = false;
+
+	for (j = v->n; j >= 1; j--) {
+		struct asig *s = &v->as[j - 1];
+		const struct dkim_hfield *self = &f[c->f[j - 1][ARC_AS]];
+		const char *text, *bad;
+		size_t tlen;
+		enum arc_cv cv = ARC_NONE;
+		char why[64];
+
+		text = value(h, self, &tlen);
+		if (dkim_sig_parse_kind(text, tlen, DKIM_SIG_ARC_SEAL, &s->tags, why,
+		    sizeof(why)) != 0)
+			bad = why;
+		else if ((bad = cv_of(text, tlen, &cv)) == NULL)
+			bad = alg_refused(&s->tags);
+		if (j == v->n)
+			str_copy(v->res.sealer_domain, sizeof(v->res.sealer_domain), s->tags.d);
+		if (bad != NULL) {
+			fail(v, false, "ARC-Seal i=%u: %s", j, bad);
+			return false;
+		}
+		if (j == v->n && cv == ARC_FAIL) {
+			fail(v, false, "ARC-Seal i=%u says cv=fail", j);
+			return false;
+		}
+		if (cv != (j == 1 ? ARC_NONE : ARC_PASS)) {
+			fail(v, false, "ARC-Seal i=%u: cv=%s", j, arc_cv_name(cv));
+			return false;
+		}
+		if (!key_name(s)) {
+			fail(v, false, "ARC-Seal i=%u: %s", j, s->why);
+			return false;
+		}
+	}
+	if ((chain = EVP_MD_CTX_new()) == NULL || (md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(chain, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (i = 1; i <= v->n; i++) {
+		const struct dkim_hfield *aar = &f[c->f[i - 1][ARC_AAR]];
+		const struct dkim_hfield *ams = &f[c->f[i - 1][ARC_AMS]];
+		const struct dkim_hfield *as = &f[c->f[i - 1][ARC_AS]];
+
+		buf_reset(&data);
+		dkim_canon_header_relaxed(h + aar->off, aar->len, &data);
+		dkim_canon_header_relaxed(h + ams->off, ams->len, &data);
+		if (EVP_DigestUpdate(chain, data.data, data.len) != 1)
+			goto out;
+		buf_reset(&data);
+		if (!self_form(h, as, &v->as[i - 1].tags, &data) ||
+		    EVP_MD_CTX_copy_ex(md, chain) != 1 ||
+		    EVP_DigestUpdate(md, data.data, data.len) != 1 ||
+		    EVP_DigestFinal_ex(md, v->as[i - 1].hdigest, NULL) != 1)
+			goto out;
+		v->as[i - 1].live = true;
+		buf_reset(&data);
+		dkim_canon_header_relaxed(h + as->off, as->len, &data);
+		if (EVP_DigestUpdate(chain, data.data, data.len) != 1)
+			goto out;
+	}
+	ok = true;
+out:
+	if (!ok)
+		fail(v, true, "out of memory");
+	EVP_MD_CTX_free(chain);
+	EVP_MD_CTX_free(md);
+	buf_release(&data);
+	return ok;
+}
+
+/* The body hash an AMS asks for: one already started, or a new one. */
+static bool
+body_for(struct arc_verify *v, struct asig *s)
+{
+	struct body *b;
+	size_t i;
+
+	for (i = 0; i < v->nbodies; i++) {
+		b = &v->bodies[i];
+		if (b->canon == s->tags.bcanon && b->has_l == s->tags.has_l &&
+		    (!b->has_l || b->l == s->tags.l)) {
+			s->body = i;
+			return true;
+		}
+	}
+	b = &v->bodies[v->nbodies];
+	b->canon = s->tags.bcanon;
+	b->has_l = s->tags.has_l;
+	b->l = s->tags.l;
+	if ((b->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(b->md);
+		b->md = NULL;
+		return false;
+	}
+	dkim_canon_body_init(&b->bc, b->canon, b->has_l ? &b->l : NULL, b->md,
+	    NULL, NULL);
+	s->body = v->nbodies++;
+	return true;
+}
+
+/* AMS i: parsed, checked as far as no key is needed, its header data
+ * hashed and its body hash found. false with s->why when it fails. */
+static bool
+ams_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
+    size_t nf, const struct dkim_hfield *self, struct asig *s)
+{
+	const char *text, *bad;
+	size_t tlen, j;
+	char why[64];
+
+	text = value(h, self, &tlen);
+	if (dkim_sig_parse_kind(text, tlen, DKIM_SIG_ARC_MSG, &s->tags, why,
+	    sizeof(why)) != 0) {
+		str_copy(s->why, sizeof(s->why), why);
+		return false;
+	}
+	/* §4.1.2: the seals are not the AMS's to sign. */
+	for (j = 0; j < s->tags.nh; j++)
+		if (str_ieqn(text + s->tags.h[j].off, s->tags.h[j].len, "arc-seal")) {
+			str_copy(s->why, sizeof(s->why), "h= names ARC-Seal");
+			return false;
+		}
+	if ((bad = alg_refused(&s->tags)) != NULL) {
+		str_copy(s->why, sizeof(s->why), bad);
+		return false;
+	}
+	if (s->tags.has_x && s->tags.has_t && s->tags.x < s->tags.t) {
+		str_copy(s->why, sizeof(s->why), "x= before t=");
+		return false;
+	}
+	if (s->tags.has_x && s->tags.x < v->now) {
+		str_copy(s->why, sizeof(s->why), "signature expired");
+		return false;
+	}
+	if (!key_name(s))
+		return false;
+	if (!dkim_header_digest(h, f, nf, self, &s->tags, s->hdigest) ||
+	    !body_for(v, s)) {
+		str_copy(s->why, sizeof(s->why), "out of memory");
+		s->temp = true;
+		return false;
+	}
+	s->live = true;
+	return true;
+}
+
+/* The payload of AAR i=n after "i=n;", unfolded and trimmed. */
+static void
+aar_payload(struct arc_verify *v, const char *h, const struct dkim_hfield *f)
+{
+	size_t vlen, rest = 0, i, o = 0;
+	const char *val = value(h, f, &vlen);
+
+	(void)aar_instance(val, vlen, &rest);
+	for (i = rest; i < vlen && o + 1 < sizeof(v->res.aar); i++) {
+		if (val[i] == '\r' || val[i] == '\n' || (o == 0 && wsp(val[i])))
+			continue;
+		v->res.aar[o++] = val[i];
+	}
+	while (o > 0 && wsp(v->res.aar[o - 1]))
+		o--;
+	v->res.aar[o] = '\0';
+}
+
+static void
+header_end(struct arc_verify *v)
+{
+	struct dkim_hfield *f = NULL;
+	struct arc_chain c;
+	size_t nf = 0;
+	unsigned i;
+	char why[128];
+
+	if (!v->too_large &&
+	    (nf = dkim_hfields_split(v->hdr.data, v->hdr.len, &f)) == SIZE_MAX)
+		v->too_large = true;
+	if (v->too_large) {
+		/* The sets may lie beyond what was kept: none can be checked. */
+		if (v->arc_seen)
+			fail(v, false, "header too large");
+		else
+			decide(v, ARC_NONE);
+		goto out;
+	}
+	arc_chain_collect(v->hdr.data, f, nf, &c);
+	v->res.n = v->n = c.n;
+	if (c.nfields == 0) {
+		decide(v, ARC_NONE);
+		goto out;
+	}
+	if (arc_chain_structure(&c, why, sizeof(why)) != 0) {
+		fail(v, false, "%s", why);
+		goto out;
+	}
+	if ((v->ams = calloc(v->n, sizeof(*v->ams))) == NULL ||
+	    (v->as = calloc(v->n, sizeof(*v->as))) == NULL ||
+	    (v->bodies = calloc(v->n, sizeof(*v->bodies))) == NULL) {
+		fail(v, true, "out of memory");
+		goto out;
+	}
+	aar_payload(v, v->hdr.data, &f[c.f[v->n - 1][ARC_AAR]]);
+	if (!seals_start(v, v->hdr.data, f, &c))
+		goto out;
+	for (i = v->n; i >= 1; i--) {
+		struct asig *s = &v->ams[i - 1];
+
+		if (!ams_start(v, v->hdr.data, f, nf, &f[c.f[i - 1][ARC_AMS]], s)) {
+			if (i == v->n) {
+				fail(v, s->temp, "ARC-Message-Signature i=%u: %s", i, s->why);
+				goto out;
+			}
+			break;   /* older ones do not matter to oldest-pass */
+		}
+	}
+out:
+	free(f);
+	buf_release(&v->hdr);
+}
+
+/* -------------------------------------------------------------- input -- */
+
+void
+arc_verify_feed(struct arc_verify *v, const char *p, size_t n)
+{
+	size_t i;
+
+	if (v->ended || n == 0)
+		return;
+	if (!v->header_done) {
+		size_t used = header_scan(v, p, n);
+
+		if (!v->too_large) {
+			if (v->hdr.len + used > ARC_HEADER_MAX ||
+			    buf_append(&v->hdr, p, used) != 0) {
+				v->too_large = true;
+				buf_release(&v->hdr);
+			}
+		}
+		if (v->header_done)
+			header_end(v);
+		p += used;
+		n -= used;
+	}
+	if (!v->header_done || n == 0 || v->decided)
+		return;
+	for (i = 0; i < v->nbodies; i++)
+		dkim_canon_body_feed(&v->bodies[i].bc, p, n);
+}
+
+void
+arc_verify_end(struct arc_verify *v)
+{
+	size_t i;
+
+	if (v->ended)
+		return;
+	if (!v->header_done) {
+		v->header_done = true;
+		header_end(v);
+	}
+	v->ended = true;
+	if (v->decided)
+		return;
+	for (i = 0; i < v->nbodies; i++) {
+		struct body *b = &v->bodies[i];
+
+		dkim_canon_body_end(&b->bc);
+		b->ok = EVP_DigestFinal_ex(b->md, b->digest, NULL) == 1;
+		b->cut = b->has_l && b->bc.total < b->l;
+	}
+}
+
+bool
+arc_verify_header_done(const struct arc_verify *v)
+{
+	return v->header_done;
+}
+
+/* ------------------------------------------------------------ results -- */
+
+/* The key and the signature of s; false when either failed. */
+static bool
+key_take(struct asig *s, const struct dnsq_answer *a)
+{
+	struct dkim_pubkey key;
+	enum dkim_res r;
+
+	if (dkim_key_from_answer(a, &s->tags, &key, &r, s->why, sizeof(s->why)) != 0) {
+		s->key = KEY_BAD;
+		s->temp = r == DKIM_TEMPERROR;
+		return false;
+	}
+	s->key = KEY_OK;
+	s->sig_ok = dkim_sig_check(key.pkey, &s->tags, s->hdigest);
+	EVP_PKEY_free(key.pkey);
+	if (!s->sig_ok)
+		str_copy(s->why, sizeof(s->why), "signature did not verify");
+	return s->sig_ok;
+}
+
+/* The next signature to fetch a key for, in the order of the decision;
+ * NULL when none is left. */
+static struct asig *
+next_sig(struct arc_verify *v)
+{
+	unsigned i;
+
+	if (v->stop)
+		return NULL;
+	if (v->ams[v->n - 1].key == KEY_UNKNOWN)
+		return &v->ams[v->n - 1];
+	for (i = v->n; i >= 1; i--)
+		if (v->as[i - 1].key == KEY_UNKNOWN)
+			return &v->as[i - 1];
+	/* oldest-pass: down to the first AMS that fails */
+	for (i = v->n - 1; i >= 1; i--) {
+		struct asig *s = &v->ams[i - 1];
+
+		if (!s->live || s->key == KEY_BAD || (s->key == KEY_OK && !s->sig_ok))
+			return NULL;
+		if (s->key == KEY_UNKNOWN)
+			return s;
+	}
+	return NULL;
+}
+
+static bool
+ams_valid(const struct arc_verify *v, const struct asig *s)
+{
+	const struct body *b = &v->bodies[s->body];
+
+	return s->live && s->key == KEY_OK && s->sig_ok && b->ok && !b->cut &&
+	    s->tags.bhlen == DKIM_DIGEST_LEN &&
+	    memcmp(s->tags.bh, b->digest, DKIM_DIGEST_LEN) == 0;
+}
+
+/* The result, everything needed being in: §5.2 steps 4-7. */
+static void
+settle(struct arc_verify *v)
+{
+	struct asig *s = &v->ams[v->n - 1];
+	const struct body *b = &v->bodies[s->body];
+	unsigned i;
+
+	v->settled = true;
+	if (s->key == KEY_BAD || !s->sig_ok) {
+		fail(v, s->temp, "ARC-Message-Signature i=%u: %s", v->n, s->why);
+		return;
+	}
+	if (!ams_valid(v, s)) {
+		fail(v, !b->ok, "ARC-Message-Signature i=%u: %s", v->n,
+		    !b->ok ? "out of memory" : b->cut ? "body shorter than l=" :
+		    "body hash mismatch");
+		return;
+	}
+	for (i = v->n; i >= 1; i--) {
+		s = &v->as[i - 1];
+		if (s->key != KEY_OK || !s->sig_ok) {
+			fail(v, s->temp, "ARC-Seal i=%u: %s", i, s->why);
+			return;
+		}
+	}
+	decide(v, ARC_PASS);
+	for (i = v->n - 1; i >= 1; i--)
+		if (!ams_valid(v, &v->ams[i - 1])) {
+			v->res.oldest_pass = i + 1;
+			break;
+		}
+}
+
+int
+arc_verify_check(struct arc_verify *v, struct dnsq_cache *c)
+{
+	struct asig *s;
+
+	if (!v->header_done || v->decided || v->settled)
+		return 0;
+	while ((s = next_sig(v)) != NULL) {
+		const struct dnsq_answer *a;
+
+		if ((a = dnsq_get(c, s->qname, DNSQ_TXT)) == NULL)
+			return DNSQ_NEED;
+		/* A failure of the newest AMS or of a seal decides. */
+		if (!key_take(s, a) && (s == &v->ams[v->n - 1] ||
+		    (s >= v->as && s < v->as + v->n)))
+			v->stop = true;
+	}
+	if (v->ended)
+		settle(v);
+	return 0;
+}
+
+const struct arc_result *
+arc_verify_result(const struct arc_verify *v)
+{
+	return &v->res;
+}
