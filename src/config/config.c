@@ -101,6 +101,9 @@ static const struct ckey keys[] = {
 	{ "dmarc_reports", C_BOOL, OFF(dmarc_reports), 0, 0, 0 },
 	{ "dmarc_report_from", C_STR, STR(dmarc_report_from), 0, 0 },
 	{ "dmarc_report_org", C_TEXT, STR(dmarc_report_org), 0, 0 },
+	{ "check_arc", C_BOOL, OFF(check_arc), 0, 0, 0 },
+	{ "arc_trusted_sealer", C_ZONES, OFF(arc_trusted), 0, 0, 0 },
+	{ "arc_seal", C_STR, STR(arc_seal), 0, 0 },
 	{ "dnsbl", C_ZONES, OFF(dnsbl), 0, 0, 0 },
 	{ "dnsbl_domain", C_ZONES, OFF(dnsbl_domain), 0, 0, 0 },
 };
@@ -570,14 +573,16 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 		return 0;
 	}
 	if (k->type == C_ZONES) {
-		/* dnsbl and dnsbl_domain: one zone a line, repeatable. */
+		/* dnsbl, dnsbl_domain, arc_trusted_sealer: one name a line,
+		 * repeatable. */
 		char (*zones)[256] = (char (*)[256])(base + k->off);
-		size_t *n = k->off == OFF(dnsbl) ? &cfg->ndnsbl : &cfg->ndnsbl_domain;
+		size_t *n = k->off == OFF(dnsbl) ? &cfg->ndnsbl :
+		    k->off == OFF(arc_trusted) ? &cfg->narc_trusted : &cfg->ndnsbl_domain;
 
 		if (argc != 1 || *n == CONFIG_MAX_DNSBL ||
 		    str_copy(zones[*n], 256, argv[0]) == -1 || argv[0][0] == '.' ||
 		    strchr(argv[0], '.') == NULL) {
-			err_at(errs, file, line, "%s: expected one DNS zone (at most %d lines)",
+			err_at(errs, file, line, "%s: expected one domain name (at most %d lines)",
 			    k->name, CONFIG_MAX_DNSBL);
 			return -1;
 		}
@@ -749,6 +754,9 @@ config_parse(struct config *cfg, const char *text, size_t len, const char *name,
 		    cfg->domains[0]);
 	if (cfg->dmarc_report_from[0] == '\0')
 		str_copy(cfg->dmarc_report_from, sizeof(cfg->dmarc_report_from), cfg->postmaster);
+	if (cfg->arc_seal[0] && !config_dkim_domain(cfg, cfg->arc_seal))
+		buf_printf(errs, "%s: arc_seal %s: no dkim_key of that domain to seal with\n", name,
+		    cfg->arc_seal);
 	if (cfg->dmarc_reports && strchr(cfg->dmarc_report_from, '@') == NULL)
 		buf_printf(errs, "%s: dmarc_reports needs dmarc_report_from (or a domain for postmaster)\n", name);
 	return errs->len == before ? 0 : -1;

@@ -156,6 +156,10 @@ struct config {
 	int verify_timeout;        /* seconds of DNS one check may take */
 	enum config_action dmarc_reject;      /* what p=reject does: reject */
 	enum config_action dmarc_quarantine;  /* what p=quarantine does: quarantine */
+	bool check_arc;            /* ARC chains (RFC 8617) on inbound mail */
+	char arc_trusted[CONFIG_MAX_DNSBL][256];  /* sealers whose pass overrides a DMARC fail */
+	size_t narc_trusted;
+	char arc_seal[256];        /* seal forwarded mail with this domain's dkim_key; "" = no */
 	bool dmarc_reports;        /* record DMARC results, send daily aggregate reports */
 	char dmarc_report_from[512];  /* their sender; "" = postmaster */
 	char dmarc_report_org[256];   /* the reporting organization; "" = hostname */

@@ -166,6 +166,8 @@ envelope_encode(const struct envelope *env, struct buf *out)
 	    env->ret, env->smtputf8 ? 1 : 0);
 	if (env->dkim)
 		rc |= buf_append_str(out, "dkim 1\n");
+	if (env->arc)
+		rc |= buf_append_str(out, "arc 1\n");
 	for (i = 0; i < env->nrcpts; i++) {
 		const struct envelope_rcpt *r = &env->rcpts[i];
 
@@ -308,6 +310,10 @@ envelope_decode(const char *data, size_t len, struct envelope *env,
 			if (get_int(v, 0, 1, &iv))
 				return -1;
 			env->dkim = iv == 1;
+		} else if (strcmp(tok[0], "arc") == 0) {
+			if (get_int(v, 0, 1, &iv))
+				return -1;
+			env->arc = iv == 1;
 		} else if (strcmp(tok[0], "smtputf8") == 0) {
 			if (get_int(v, 0, 1, &iv))
 				return -1;

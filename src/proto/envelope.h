@@ -40,6 +40,7 @@ struct envelope {
 	int ret;             /* enum smtp_ret */
 	bool smtputf8;
 	bool dkim;           /* sign when it leaves (local origin, own domain) */
+	bool arc;            /* seal when it leaves (forwarded from outside) */
 	struct envelope_rcpt *rcpts;
 	size_t nrcpts;
 	size_t rcpt_cap;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,9 @@
 #include "../deliver/maildir.h"
 #include "../deliver/remote.h"
 #include "../maillog/maillog.h"
+#include "../policy/arc_seal.h"
 #include "../policy/dkim_sign.h"
+#include "../proto/authres.h"
 #include "../privsep/keeper_client.h"
 #include "queue_int.h"
 #include "queue_state.h"
@@ -60,6 +63,111 @@ dkim_wanted(const struct queue *q, const struct qmsg *m)
 	return false;
 }
 
+/* The key that seals forwarded mail (arc_seal's domain), or -1. */
+static int
+arc_key(const struct queue *q, const struct qmsg *m)
+{
+	size_t i;
+
+	if (!m->env.arc || q->cfg->arc_seal[0] == '\0' || q->signer == NULL)
+		return -1;
+	for (i = 0; i < q->ndkim; i++)
+		if (str_ieq(q->cfg->dkim[i].domain, q->cfg->arc_seal))
+			return (int)i;
+	return -1;
+}
+
+struct arc_signer {
+	struct keeper_signer *signer;
+	uint32_t key;
+};
+
+static int
+arc_sign_keeper(void *arg, const uint8_t digest[DKIM_DIGEST_LEN], uint8_t *sig,
+    size_t *siglen)
+{
+	const struct arc_signer *as = arg;
+
+	return keeper_signer_sign(as->signer, as->key, digest, sig, siglen);
+}
+
+/*
+ * What the seal records (RFC 8617 §4.1.1): the results of our checks on
+ * arrival, which are our own Authentication-Results field at the top of
+ * the message, and the chain's status as we found it ("arc=" there).
+ */
+static void
+arc_arrival(const struct queue *q, const char *msg, size_t len, struct buf *authres,
+    enum arc_cv *cv)
+{
+	const char *id = q->cfg->authserv_id[0] ? q->cfg->authserv_id : q->cfg->hostname;
+	static const char name[] = "Authentication-Results:";
+	size_t at = 0, end, i;
+
+	*cv = ARC_NONE;
+	/* Our fields come first, before our Received field. */
+	while (at < len && strncasecmp(msg + at, "Received:", 9) != 0) {
+		for (end = at; end + 1 < len; end++)
+			if (msg[end] == '\r' && msg[end + 1] == '\n' &&
+			    (end + 2 >= len || (msg[end + 2] != ' ' && msg[end + 2] != '\t')))
+				break;
+		if (end + 1 >= len)
+			break;
+		if (end - at > sizeof(name) - 1 && strncasecmp(msg + at, name, sizeof(name) - 1) == 0 &&
+		    authres_id_is(msg + at + sizeof(name) - 1, end - at - (sizeof(name) - 1), id)) {
+			const char *v = msg + at + sizeof(name) - 1;
+			size_t vlen = end - at - (sizeof(name) - 1);
+
+			for (i = 0; i < vlen; i++)
+				if (v[i] != '\r' && v[i] != '\n')
+					buf_append_char(authres, v[i] == '\t' ? ' ' : v[i]);
+			if (strstr(buf_cstr(authres), "arc=pass"))
+				*cv = ARC_PASS;
+			else if (strstr(buf_cstr(authres), "arc=fail"))
+				*cv = ARC_FAIL;
+			break;
+		}
+		at = end + 2;
+	}
+	/* The id first, without the blank an unfolded field starts with. */
+	while (authres->len > 0 && authres->data[0] == ' ')
+		buf_cut(authres, 0, 1);
+	if (authres->len == 0)
+		buf_printf(authres, "%s; none", id);
+}
+
+/* Pool thread: tern's ARC set on top of what leaves (DKIM fields too, as
+ * the seal's message signature covers them). */
+static void
+arc_work(struct attempt *a, const struct buf *msg)
+{
+	const struct queue *q = a->q;
+	int k = arc_key(q, a->m);
+	struct arc_signer as;
+	struct buf whole = BUF_INIT, authres = BUF_INIT, seal = BUF_INIT;
+	enum arc_cv cv;
+
+	if (k < 0)
+		return;
+	as.signer = q->signer;
+	as.key = (uint32_t)k;
+	arc_arrival(q, msg->data, msg->len, &authres, &cv);
+	if (buf_append(&whole, a->dkim.data, a->dkim.len) == 0 &&
+	    buf_append(&whole, msg->data, msg->len) == 0 &&
+	    arc_seal(q->cfg->dkim[k].domain, q->cfg->dkim[k].selector,
+	    q->dkim_kinds[k] == KEEPER_KEY_ED25519, whole.data, whole.len, cv,
+	    buf_cstr(&authres), (int64_t)time(NULL), arc_sign_keeper, &as, &seal) == 0 &&
+	    buf_append(&seal, a->dkim.data, a->dkim.len) == 0) {
+		buf_release(&a->dkim);
+		a->dkim = seal;
+		seal = (struct buf)BUF_INIT;
+		a->sealed = true;
+	}
+	buf_release(&seal);
+	buf_release(&whole);
+	buf_release(&authres);
+}
+
 /*
  * Pool thread: DKIM-Signature fields for every key of the sender's domain.
  * Reading and hashing a message of up to max_message_size is whole-message
@@ -75,13 +183,13 @@ dkim_work(void *arg)
 	struct buf msg = BUF_INIT;
 	size_t i;
 
-	if (at == NULL || a->fd == -1 || buf_reserve(&msg, m->body_len + 1) == -1 ||
+	if (a->fd == -1 || buf_reserve(&msg, m->body_len + 1) == -1 ||
 	    pread(a->fd, msg.data, m->body_len, (off_t)m->body_off) != (ssize_t)m->body_len) {
 		buf_release(&msg);
 		return;
 	}
 	msg.len = m->body_len;
-	for (i = 0; i < q->ndkim; i++) {
+	for (i = 0; dkim_wanted(q, m) && at != NULL && i < q->ndkim; i++) {
 		const struct config_dkim *cd = &q->cfg->dkim[i];
 		struct dkim_pending p;
 		uint8_t sig[DKIM_SIG_MAX];
@@ -97,6 +205,8 @@ dkim_work(void *arg)
 			dkim_sign_finish(&p, sig, siglen, &a->dkim);
 		dkim_pending_release(&p);
 	}
+	a->signed_dkim = a->dkim.len > 0;
+	arc_work(a, &msg);
 	buf_release(&msg);
 }
 
@@ -105,9 +215,12 @@ dkim_done(void *arg)
 {
 	struct attempt *a = arg;
 
-	if (a->dkim.len == 0)
+	if (dkim_wanted(a->q, a->m) && (a->dkim.len == 0 || (a->sealed && !a->signed_dkim)))
 		log_warnx("id=%s event=dkim-failed sender=%s note=\"sent unsigned\"",
 		    a->m->env.id, a->m->env.sender);
+	if (arc_key(a->q, a->m) >= 0 && !a->sealed)
+		log_warnx("id=%s event=arc-seal-failed note=\"forwarded without tern's ARC set\"",
+		    a->m->env.id);
 	launch_parts(a);
 }
 
@@ -592,7 +705,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 	}
 	a->ndom = ndom;
 	/* Signatures first (on the pool), then the parts. */
-	if (nremote > 0 && a->fd != -1 && dkim_wanted(q, m) &&
+	if (nremote > 0 && a->fd != -1 && (dkim_wanted(q, m) || arc_key(q, m) >= 0) &&
 	    iopool_submit(q->pool, dkim_work, dkim_done, a) == 0)
 		return;
 	launch_parts(a);

@@ -143,7 +143,9 @@ struct attempt {
 	bool state_new;                  /* finish_work created state/<id> */
 	bool warned_now;                 /* this attempt queued the delay warning */
 	int finish_err;
-	struct buf dkim;                 /* signatures for remote parts */
+	struct buf dkim;                 /* signatures for remote parts (ARC set, DKIM) */
+	bool signed_dkim;                /* dkim holds DKIM-Signature fields */
+	bool sealed;                     /* dkim begins with our ARC set */
 	size_t ndom;                     /* remote parts (domains) */
 	bool lmtp_local;                 /* local recipients: rjobs[ndom], LMTP */
 	LIST_ENTRY(attempt) link;        /* q->running */

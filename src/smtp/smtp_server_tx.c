@@ -51,6 +51,14 @@ tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 		tx->env.dkim = at && config_dkim_domain(cfg, at + 1) &&
 		    (s->authed || smtp_session_relay_allowed(s));
 	}
+	/* Mail from outside that an alias sends on elsewhere leaves sealed
+	 * (RFC 8617), so that the next hop can see our verdicts. */
+	if (cfg->arc_seal[0] && !s->authed && !s->lmtp && !smtp_session_relay_allowed(s)) {
+		size_t i;
+
+		for (i = 0; i < tx->env.nrcpts; i++)
+			tx->env.arc |= !tx->env.rcpts[i].local;
+	}
 	str_copy(tx->sender, sizeof(tx->sender), tx->env.sender);
 	tx->nrcpt = tx->env.nrcpts;
 	/* "for" only with a single recipient: more would disclose Bcc. */

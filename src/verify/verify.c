@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -23,6 +24,7 @@
 
 #include "../common/str.h"
 #include "../dns/dns.h"
+#include "../policy/arc.h"
 #include "../policy/dkim_verify.h"
 #include "../proto/authres.h"
 #include "../proto/dmarc.h"
@@ -68,6 +70,12 @@ struct verify {
 	struct dkim_verify *dkim;
 	struct chain dkim_chain;
 	bool dkim_settled;           /* the run after the end has been made */
+
+	/* ARC (RFC 8617): the chain of earlier hops, hashed the same way */
+	struct arc_verify *arc;
+	struct chain arc_chain;
+	bool arc_settled;
+	bool arc_override;           /* a trusted sealer's pass lifted DMARC's action */
 	struct hdr_scan hs;          /* for the header's end and From */
 
 	/* DMARC of the From domain */
@@ -107,7 +115,7 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 static bool
 any_check(const struct config *cfg)
 {
-	return cfg->check_spf || cfg->check_dkim || cfg->check_dmarc;
+	return cfg->check_spf || cfg->check_dkim || cfg->check_dmarc || cfg->check_arc;
 }
 
 /* The SPF identity (RFC 7208 §2.4): MAIL FROM's domain; for the null
@@ -247,6 +255,7 @@ verify_new(const struct verify_env *ve, const struct verify_client *cl,
 	dnsq_init(&v->spf_chain.cache);
 	dnsq_init(&v->helo_chain.cache);
 	dnsq_init(&v->dkim_chain.cache);
+	dnsq_init(&v->arc_chain.cache);
 	dnsq_init(&v->dmarc_chain.cache);
 	hdr_scan_init(&v->hs);
 	/* A user who logged in is who the message is from (auth=pass): the
@@ -262,6 +271,8 @@ verify_new(const struct verify_env *ve, const struct verify_client *cl,
 	}
 	if (v->cfg->check_dkim || v->cfg->check_dmarc)
 		v->dkim = dkim_verify_new(MAX_SIGNATURES, (int64_t)time(NULL));
+	if (v->cfg->check_arc)
+		v->arc = arc_verify_new((int64_t)time(NULL));
 	return v;
 }
 
@@ -275,9 +286,11 @@ verify_free(struct verify **vp)
 	chain_free(&v->spf_chain);
 	chain_free(&v->helo_chain);
 	chain_free(&v->dkim_chain);
+	chain_free(&v->arc_chain);
 	chain_free(&v->dmarc_chain);
 	event_free(v->kick);
 	dkim_verify_free(&v->dkim);
+	arc_verify_free(&v->arc);
 	buf_release(&v->fields);
 	free(v);
 	*vp = NULL;
@@ -300,11 +313,33 @@ dkim_done(void *arg, int rc)
 	advance(v);
 }
 
+static int
+arc_eval(void *arg, struct dnsq_cache *c)
+{
+	struct verify *v = arg;
+
+	return arc_verify_check(v->arc, c);
+}
+
+static void
+arc_done(void *arg, int rc)
+{
+	struct verify *v = arg;
+
+	chain_done(&v->arc_chain, rc);
+	advance(v);
+}
+
 void
 verify_feed(struct verify *v, const char *p, size_t n)
 {
 	if (!v->hs.done)
 		hdr_scan_feed(&v->hs, p, n);
+	if (v->arc) {
+		arc_verify_feed(v->arc, p, n);
+		if (arc_verify_header_done(v->arc) && !v->arc_chain.running && !v->arc_chain.done)
+			chain_start(v, &v->arc_chain, arc_eval, arc_done);
+	}
 	if (v->dkim == NULL)
 		return;
 	dkim_verify_feed(v->dkim, p, n);
@@ -426,9 +461,27 @@ add_dkim(struct verify *v, struct authres *ar)
 }
 
 static void
+add_arc(struct verify *v, struct authres *ar)
+{
+	const struct arc_result *r = arc_verify_result(v->arc);
+	char comment[320] = "", oldest[16] = "";
+	struct authres_prop p[] = {
+		{ "header", "oldest-pass", oldest },
+		{ "smtp", "remote-ip", v->ip },
+	};
+
+	if (r->cv == ARC_PASS)
+		snprintf(comment, sizeof(comment), "i=%u sealer=%s", r->n, r->sealer_domain);
+	if (r->oldest_pass > 0)
+		snprintf(oldest, sizeof(oldest), "%u", r->oldest_pass);
+	authres_add(ar, "arc", arc_cv_name(r->cv), comment[0] ? comment : NULL,
+	    r->reason[0] ? r->reason : NULL, p, 2);
+}
+
+static void
 add_dmarc(struct verify *v, struct authres *ar)
 {
-	char comment[64];
+	char comment[80];
 	size_t i;
 
 	if (v->from_bad) {
@@ -439,11 +492,26 @@ add_dmarc(struct verify *v, struct authres *ar)
 		const struct dmarc_verdict *d = &v->dmarc[i];
 		struct authres_prop p = { "header", "from", v->from_doms[i] };
 
-		snprintf(comment, sizeof(comment), "p=%s dis=%s", dmarc_policy_name(d->rec.p),
-		    d->result != DMARC_FAIL ? "none" : dmarc_policy_name(d->policy));
+		snprintf(comment, sizeof(comment), "p=%s dis=%s%s", dmarc_policy_name(d->rec.p),
+		    d->result != DMARC_FAIL || v->arc_override ? "none" : dmarc_policy_name(d->policy),
+		    d->result == DMARC_FAIL && v->arc_override ? " arc-override" : "");
 		authres_add(ar, "dmarc", dmarc_result_name(d->result),
 		    d->policy_domain[0] ? comment : NULL, d->problem[0] ? d->problem : NULL, &p, 1);
 	}
+}
+
+static bool
+arc_trusted(const struct verify *v)
+{
+	const struct arc_result *r;
+	size_t i;
+
+	if (v->arc == NULL || (r = arc_verify_result(v->arc))->cv != ARC_PASS)
+		return false;
+	for (i = 0; i < v->cfg->narc_trusted; i++)
+		if (strcasecmp(v->cfg->arc_trusted[i], r->sealer_domain) == 0)
+			return true;
+	return false;
 }
 
 /* DMARC's verdicts as our action: the strictest policy among the From
@@ -476,6 +544,13 @@ decide(struct verify *v)
 		v->action = v->cfg->dmarc_quarantine;
 	else
 		return;
+	/* Forwarded by a sealer we trust, whose chain holds: what failed
+	 * here passed there (RFC 8617 §7.2, a local policy). */
+	if (v->action != ACTION_NONE && arc_trusted(v)) {
+		v->action = ACTION_NONE;
+		v->arc_override = true;
+		return;
+	}
 	str_copy(v->quarantine_dom, sizeof(v->quarantine_dom), dom);
 	snprintf(v->why, sizeof(v->why),
 	    "Message rejected: the domain %s asks (DMARC p=%s) that mail failing SPF and DKIM alignment be refused",
@@ -567,6 +642,8 @@ settle(struct verify *v)
 		add_spf(v, &ar);
 	if (dkim)
 		add_dkim(v, &ar);
+	if (v->arc)
+		add_arc(v, &ar);
 	if (dmarc)
 		add_dmarc(v, &ar);
 	authres_end(&ar);
@@ -591,7 +668,7 @@ static void
 advance(struct verify *v)
 {
 	if (!v->ended || v->spf_chain.running || v->helo_chain.running ||
-	    v->dkim_chain.running ||
+	    v->dkim_chain.running || v->arc_chain.running ||
 	    v->dmarc_chain.running)
 		return;
 	/* Keys not asked for yet (a message all header), or asked before
@@ -603,6 +680,15 @@ advance(struct verify *v)
 			v->dkim_chain.done = false;
 			chain_start(v, &v->dkim_chain, dkim_eval, dkim_done);
 			if (v->dkim_chain.running)
+				return;
+		}
+	}
+	if (v->arc && !v->arc_settled) {
+		v->arc_settled = true;
+		if (!v->arc_chain.done || arc_verify_check(v->arc, &v->arc_chain.cache) != 0) {
+			v->arc_chain.done = false;
+			chain_start(v, &v->arc_chain, arc_eval, arc_done);
+			if (v->arc_chain.running)
 				return;
 		}
 	}
@@ -628,6 +714,8 @@ verify_finish(struct verify *v, void (*done)(void *arg), void *arg)
 	v->ended = true;
 	if (v->dkim)
 		dkim_verify_end(v->dkim);
+	if (v->arc)
+		arc_verify_end(v->arc);
 	/* done runs from the loop, never from within this call. */
 	{
 		const struct timeval now = { 0, 0 };

@@ -462,3 +462,89 @@ def test_dmarc_aggregate_reports(relay, tmp_path):
     for el in got["reports@rua.example"].iter():
         el.tag = el.tag.split("}")[-1]
     assert ET.tostring(got["reports@rua.example"]) == ET.tostring(root)
+
+
+def arc_sealed(msg, key, sealer, srv_id, results):
+    """msg as a forwarder (sealer) would pass it on: its own
+    Authentication-Results, then its ARC set made by dkimpy."""
+    ar = ("Authentication-Results: %s; %s\r\n" % (srv_id, results)).encode()
+    sealed = ar + msg
+    fields = dkim.arc_sign(sealed, b"sel", sealer.encode(), key, srv_id.encode())
+    return b"".join(fields) + sealed
+
+
+def test_arc_chain_and_trusted_sealer(relay, tmp_path):
+    """A message forwarded by list.example, which broke SPF for
+    strict.example (p=reject) and sealed its verdicts: arc=pass; the
+    DMARC fail is overridden only because list.example is a trusted
+    sealer; a tampered chain fails and the message is refused."""
+    key, record = keypair(tmp_path)
+    data = [
+        txt("strict.example.", "v=spf1 ip4:127.0.0.1 -all"),
+        "local-data: 'strict.example. IN MX 10 mx.strict.example.'",
+        txt("_dmarc.strict.example.", "v=DMARC1; p=reject"),
+        txt("sel._domainkey.list.example.", record),
+        txt("sel._domainkey.other.example.", record),
+    ]
+    dns = ZoneDns(tmp_path / "unbound", data)
+    relay.dns = dns
+    t = relay.ternd(hostname=HOST, relay_networks=None, options={
+        "check_spf": "yes", "check_dkim": "yes", "check_dmarc": "yes", "check_arc": "yes",
+        "arc_trusted_sealer": "list.example", "verify_timeout": "5s"})
+    orig = message("<boss@strict.example>")
+    msg = arc_sealed(orig, key, "list.example", "mx.list.example",
+                     "spf=pass smtp.mailfrom=strict.example; dmarc=pass header.from=strict.example")
+    sendmsg(t, "boss@strict.example", msg, source=BAD_IP)
+    raw = delivered(t)
+    ar = our_authres(raw)
+    assert result_of(ar, "arc").result == "pass", str(ar)
+    assert result_of(ar, "dmarc").result == "fail"
+    assert "arc-override" in header_block(raw)
+    # dkimpy agrees on the chain as delivered
+    cv, _, why = dkim.arc_verify(raw, dnsfunc=dns.dnsfunc())
+    assert cv == b"pass", why
+    # The same from a sealer nobody trusts: DMARC's reject stands.
+    msg = arc_sealed(orig, key, "other.example", "mx.other.example", "spf=pass")
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        sendmsg(t, "boss@strict.example", msg, source=BAD_IP)
+    assert e.value.smtp_code == 550
+    # A chain whose body changed after the seal fails (and is refused).
+    msg = arc_sealed(orig, key, "list.example", "mx.list.example", "spf=pass")
+    with pytest.raises(smtplib.SMTPDataError):
+        sendmsg(t, "boss@strict.example", msg.replace(b"hello", b"HELLO"), source=BAD_IP)
+
+
+def test_forwarded_mail_is_sealed(relay, tmp_path):
+    """An alias to a remote address: the message leaves with tern's ARC
+    set over its verdicts, which dkimpy verifies at the next hop."""
+    key_path = tmp_path / "seal.key"
+    subprocess.run(["openssl", "genrsa", "-out", str(key_path), "2048"], check=True,
+                   capture_output=True)
+    pub = subprocess.run(["openssl", "rsa", "-in", str(key_path), "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    import base64
+    data = [
+        txt("spf.example.", "v=spf1 ip4:127.0.0.1 -all"),
+        "local-data: 'spf.example. IN MX 10 mx.spf.example.'",
+        txt("seal._domainkey.fwd.example.", "v=DKIM1; k=rsa; p=" + base64.b64encode(pub).decode()),
+    ]
+    dns = ZoneDns(tmp_path / "unbound", data)
+    relay.dns = dns
+    peer = relay.peer("127.0.0.2")
+    key_path.chmod(0o644)
+    t = relay.ternd(hostname=HOST, relay_networks=None,
+                    aliases={"list": "someone@example.net"},
+                    routes=[("example.net", "127.0.0.2:%d" % relay.port)],
+                    options={"check_spf": "yes", "check_dkim": "yes", "check_dmarc": "yes",
+                             "check_arc": "yes", "arc_seal": "fwd.example",
+                             "dkim_key": "fwd.example seal %s" % key_path,
+                             "verify_timeout": "5s"})
+    sendmsg(t, "a@spf.example", message("<a@spf.example>"), rcpt="list@example.test")
+    got = peer.wait_messages(1)[0]
+    raw = got.content if isinstance(got.content, bytes) else got.content.encode()
+    h = header_block(raw)
+    assert h.startswith("ARC-Seal: i=1; "), h[:200]
+    assert "ARC-Authentication-Results: i=1; %s;" % HOST in h.replace("\r\n\t", " ")
+    assert "spf=pass" in h
+    cv, _, why = dkim.arc_verify(raw, dnsfunc=dns.dnsfunc())
+    assert cv == b"pass", why

@@ -63,6 +63,8 @@ assert_env_equal(const struct envelope *a, const struct envelope *b)
 	assert_int_equal(a->body, b->body);
 	assert_int_equal(a->ret, b->ret);
 	assert_int_equal(a->smtputf8, b->smtputf8);
+	assert_int_equal(a->dkim, b->dkim);
+	assert_int_equal(a->arc, b->arc);
 	assert_int_equal(a->nrcpts, b->nrcpts);
 	for (i = 0; i < a->nrcpts; i++) {
 		assert_string_equal(a->rcpts[i].addr, b->rcpts[i].addr);
@@ -167,8 +169,11 @@ test_round_trip_fields(void **state)
 	env.body = 2;
 	env.ret = 2;
 	env.smtputf8 = true;
+	env.dkim = true;
+	env.arc = true;
 	env.arrival = 0;
 	round_trip(&env);
+	env.dkim = false;
 	env.body = 1;
 	env.ret = 1;
 	env.arrival = 1LL << 40;
@@ -314,6 +319,8 @@ test_decode_rejects(void **state)
 		{ "ret 0", "ret 3" },
 		{ "smtputf8 0", "smtputf8 2" },
 		{ "smtputf8 0", "smtputf8 yes" },
+		{ "smtputf8 0", "smtputf8 0\narc 2" },
+		{ "smtputf8 0", "smtputf8 0\narc -" },
 		/* recipient lines */
 		{ " - 6 1\n", " - 16 1\n" },
 		{ " - 6 1\n", " - 6 2\n" },
