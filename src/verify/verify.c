@@ -455,7 +455,9 @@ add_dkim(struct verify *v, struct authres *ar)
 			{ "header", "b", r->b_prefix },
 		};
 
-		authres_add(ar, "dkim", dkim_result_name(r->result), NULL,
+		/* l= (RFC 6376 §8.2): content can follow the signed part. */
+		authres_add(ar, "dkim", dkim_result_name(r->result),
+		    r->l_used ? "l= used: the body is signed only in part" : NULL,
 		    r->reason[0] ? r->reason : NULL, p, 3);
 	}
 }
@@ -652,12 +654,13 @@ settle(struct verify *v)
 	if (v->action == ACTION_QUARANTINE)
 		buf_printf(&v->fields, "X-Tern-Quarantine: DMARC policy of %s (p=quarantine or stricter)\r\n",
 		    v->quarantine_dom);
-	snprintf(v->summary, sizeof(v->summary), "%s%s%s%s%s%s%s",
+	snprintf(v->summary, sizeof(v->summary), "%s%s%s%s%s%s%s%s%s",
 	    v->authed ? "auth=pass " : "",
 	    spf ? "spf=" : "", spf ? spf_result_name(v->spf.result) : "",
 	    dkim ? (dkim_verify_count(v->dkim) ? " dkim=" : " dkim=none") : "",
 	    dkim && dkim_verify_count(v->dkim) ?
 	    dkim_result_name(dkim_verify_result(v->dkim, 0)->result) : "",
+	    v->arc ? " arc=" : "", v->arc ? arc_cv_name(arc_verify_result(v->arc)->cv) : "",
 	    dmarc ? " dmarc=" : "",
 	    dmarc ? dmarc_summary(v) : "");
 }
