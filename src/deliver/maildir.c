@@ -153,22 +153,40 @@ maildir_quota_check(const char *box, const struct quota_limits *quota, uint64_t 
 	return -1;
 }
 
+/* Where a message for folder goes: path/folder when it is a Maildir,
+ * else the inbox (a folder nobody made is not made here). */
+static const char *
+folder_dir(const char *path, const char *folder, char *out, size_t outsize)
+{
+	struct stat st;
+	char newdir[1100];
+
+	if (folder == NULL || folder[0] != '.' || strchr(folder, '/') ||
+	    snprintf(out, outsize, "%s/%s", path, folder) >= (int)outsize ||
+	    snprintf(newdir, sizeof(newdir), "%s/new", out) >= (int)sizeof(newdir) ||
+	    stat(newdir, &st) == -1 || !S_ISDIR(st.st_mode))
+		return path;
+	return out;
+}
+
 void
-maildir_deliver(const char *path, const char *hostname, const char *prefix,
-    size_t prefix_len, int src_fd, off_t off, uint64_t len,
+maildir_deliver(const char *path, const char *folder, const char *hostname,
+    const char *prefix, size_t prefix_len, int src_fd, off_t off, uint64_t len,
     const struct quota_limits *quota, struct maildir_result *res)
 {
-	char tmpdir[1024], name[512], tmpf[1600], newf[1600];
+	char tmpdir[1024], name[512], tmpf[1600], newf[1600], fbuf[1024];
+	const char *dir;
 	int fd;
 
 	memset(res, 0, sizeof(*res));
-	if (snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", path) >= (int)sizeof(tmpdir) ||
-	    snprintf(res->newdir, sizeof(res->newdir), "%s/new", path) >= (int)sizeof(res->newdir)) {
-		fail(res, "maildir path", ENAMETOOLONG);
-		return;
-	}
 	if (maildir_create(path) == -1) {
 		fail(res, "create maildir", errno);
+		return;
+	}
+	dir = folder_dir(path, folder, fbuf, sizeof(fbuf));
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", dir) >= (int)sizeof(tmpdir) ||
+	    snprintf(res->newdir, sizeof(res->newdir), "%s/new", dir) >= (int)sizeof(res->newdir)) {
+		fail(res, "maildir path", ENAMETOOLONG);
 		return;
 	}
 	if (maildir_quota_check(path, quota, prefix_len + len, res) == -1)

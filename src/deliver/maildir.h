@@ -36,9 +36,11 @@ struct maildir_result {
  * offset off into the Maildir at path, creating it if needed; first
  * checks quota (NULL: none) with maildir_quota_check. The caller adds the
  * delivery to the quota (mailbox/quota.h: quota_add, res->size) once the
- * rename is durable.
+ * rename is durable. folder (a Maildir++ subfolder such as ".Junk", or
+ * NULL) takes the message instead of the inbox when it exists; the quota
+ * is the whole mailbox's either way.
  */
-void maildir_deliver(const char *path, const char *hostname,
+void maildir_deliver(const char *path, const char *folder, const char *hostname,
     const char *prefix, size_t prefix_len, int src_fd, off_t off,
     uint64_t len, const struct quota_limits *quota, struct maildir_result *res);
 

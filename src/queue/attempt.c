@@ -239,6 +239,38 @@ local_by_lmtp(const struct queue *q)
 	return config_transport_is_lmtp(&q->cfg->local_transport);
 }
 
+/*
+ * Whether our inbound checks quarantined the message: X-Tern-Quarantine
+ * among the fields tern put on top, before its own Received field (the
+ * same name further down came with the message and means nothing).
+ */
+static bool
+quarantined(int fd, const struct qmsg *m)
+{
+	static const char name[] = "X-Tern-Quarantine:";
+	char head[16384];
+	ssize_t got;
+	size_t n, at = 0;
+
+	got = pread(fd, head, sizeof(head), (off_t)m->body_off);
+	if (got <= 0)
+		return false;
+	n = (size_t)got < m->body_len ? (size_t)got : (size_t)m->body_len;
+	while (at + sizeof(name) - 1 <= n && strncasecmp(head + at, "Received:", 9) != 0) {
+		if (strncasecmp(head + at, name, sizeof(name) - 1) == 0)
+			return true;
+		/* the next field: after a CRLF not followed by folding */
+		for (; at + 2 < n; at++)
+			if (head[at] == '\r' && head[at + 1] == '\n' &&
+			    head[at + 2] != ' ' && head[at + 2] != '\t')
+				break;
+		if (at + 2 >= n)
+			return false;
+		at += 2;
+	}
+	return false;
+}
+
 /* Pool thread: every local recipient of the attempt. */
 static void
 local_work(void *arg)
@@ -248,10 +280,12 @@ local_work(void *arg)
 	char path[QPATH_MAX], box[QPATH_MAX];
 	struct buf prefix = BUF_INIT;
 	size_t i;
+	bool junk;
 	int fd;
 
 	queue_path(path, a->q->msgdir, m->env.id);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
+	junk = fd != -1 && quarantined(fd, m);
 	for (i = 0; i < m->env.nrcpts; i++) {
 		struct envelope_rcpt *r = &m->env.rcpts[i];
 		struct maildir_result *res = &a->mres[i];
@@ -271,8 +305,8 @@ local_work(void *arg)
 		}
 		buf_reset(&prefix);
 		maildir_trace_prefix(&prefix, m->env.sender, r->addr);
-		maildir_deliver(box, a->q->cfg->hostname, prefix.data, prefix.len,
-		    fd, (off_t)m->body_off, m->body_len, &a->quota[i], res);
+		maildir_deliver(box, junk ? ".Junk" : NULL, a->q->cfg->hostname, prefix.data,
+		    prefix.len, fd, (off_t)m->body_off, m->body_len, &a->quota[i], res);
 	}
 	buf_release(&prefix);
 	if (fd != -1)

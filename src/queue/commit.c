@@ -377,6 +377,32 @@ fail:
 	return -1;
 }
 
+void
+queue_tx_set_folder(struct queue_tx *tx, const char *folder)
+{
+	str_copy(tx->folder, sizeof(tx->folder), folder);
+}
+
+/* Pool thread: a direct delivery's final name moves into its folder's
+ * new/ when that folder is there (the tmp/ file stays where it is: one
+ * filesystem, so the rename is as atomic), and that new/ is what gets
+ * synced. */
+static void
+direct_to_folder(struct queue_tx *tx)
+{
+	char newdir[QPATH_MAX], name[QPATH_MAX];
+	const char *slash = strrchr(tx->final_path, '/');
+	struct stat st;
+
+	if (slash == NULL || tx->folder[0] != '.' || strchr(tx->folder, '/') ||
+	    str_copy(name, sizeof(name), slash + 1) == -1 ||
+	    str_fmt(newdir, sizeof(newdir), "%s/%s/new", tx->box, tx->folder) == -1 ||
+	    stat(newdir, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    str_fmt(tx->final_path, QPATH_MAX, "%s/%s", newdir, name) == -1)
+		return;
+	str_copy(tx->sync_dir, QPATH_MAX, newdir);
+}
+
 /* Pool thread: trailer, fsync, rename to the final name (msg/<id>, or
  * for a direct delivery the one maildir_open_tmp gave). */
 static void
@@ -409,6 +435,8 @@ commit_work(void *arg)
 	if (tx->direct)
 		maildir_name_add_size(tx->final_path, QPATH_MAX,
 		    tx->prefix_len + tx->body_len);
+	if (tx->direct && tx->folder[0])
+		direct_to_folder(tx);
 	/* Batched, the data and the rename are made durable by the group's
 	 * syncfs-rename-syncfs (commit_done), which takes the descriptor to
 	 * check this file's own writeback errors. */

@@ -79,6 +79,13 @@ uint64_t queue_tx_size(const struct queue_tx *tx);
  */
 enum queue_err queue_tx_rewrite(struct queue_tx *tx, const void *ins, size_t inslen,
     const uint64_t (*drop)[2], size_t ndrop);
+/*
+ * Local delivery into a Maildir++ subfolder (".Junk" for a quarantined
+ * message) instead of the inbox, when the folder exists. Only a direct
+ * delivery needs telling: a queued one reads the message's own
+ * X-Tern-Quarantine field (attempt.c). Before queue_tx_commit.
+ */
+void queue_tx_set_folder(struct queue_tx *tx, const char *folder);
 /* Hands the transaction to the queue; cb(cookie, ...) reports the end. */
 void queue_tx_commit(struct queue_tx *tx, queue_commit_cb cb, uint64_t cookie);
 void queue_tx_abort(struct queue_tx **txp);

@@ -110,6 +110,7 @@ struct queue_tx {
 	 * commit (maildir_name_add_size). */
 	char tmp_path[QPATH_MAX], final_path[QPATH_MAX], sync_dir[QPATH_MAX];
 	char box[QPATH_MAX];    /* direct: the Maildir (maildir_path) */
+	char folder[32];        /* direct: its subfolder to take it (".Junk"), "" = inbox */
 	struct quota_limits quota;   /* direct: the recipient's */
 	bool direct;
 	bool redone;            /* direct: the rename was tried again */

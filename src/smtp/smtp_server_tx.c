@@ -430,8 +430,13 @@ on_verified(void *arg)
 		smtp_session_reply(s, 550, "5.7.1", "%s", why);
 		tx_end(s);
 		step = CONN_DONE;
-	} else
+	} else {
+		/* Quarantined: into the recipient's Junk folder, when it has
+		 * one (a queued delivery reads X-Tern-Quarantine instead). */
+		if (act == ACTION_QUARANTINE)
+			queue_tx_set_folder(tx->qtx, ".Junk");
 		step = tx_commit(s);
+	}
 	if (step == CONN_PENDING)
 		return;
 	smtp_session_flush(s);

@@ -283,6 +283,46 @@ def test_dmarc_quarantine_marks(checks):
     assert "X-Tern-Quarantine:" in header_block(raw)
 
 
+def test_quarantine_goes_to_junk(checks):
+    """With a Junk folder (Maildir++ .Junk, as the IMAP server makes it),
+    quarantined mail lands there: delivered direct (one recipient) and
+    from the queue (two); a mailbox without one gets it in the inbox; a
+    client's own X-Tern-Quarantine field moves nothing."""
+    from tern_harness import give_to_tern
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>"))   # ternd makes the Maildir
+    delivered(checks)
+    junk = checks.maildir(LOCAL) / ".Junk"
+    junk.mkdir()
+    give_to_tern(junk)
+    for d in ("cur", "new", "tmp"):
+        (junk / d).mkdir()
+        give_to_tern(junk / d)
+    pm = "postmaster@example.test"
+
+    def junk_count():
+        return len(list((junk / "new").iterdir()))
+    sendmsg(checks, "a@quar.example", message("<a@quar.example>"), source=BAD_IP)
+    wait_until(lambda: junk_count() == 1, 10, "the direct delivery in .Junk")
+    with smtplib.SMTP(checks.ip, checks.port, local_hostname="client.example",
+                      timeout=15 * SLOW, source_address=(BAD_IP, 0)) as c:
+        c.sendmail("a@quar.example", [LOCAL, pm], message("<a@quar.example>"))
+    wait_until(lambda: junk_count() == 2, 10, "the queued delivery in .Junk")
+    raw = checks.wait_mail(pm, 1)[0].read_bytes()
+    assert "X-Tern-Quarantine:" in header_block(raw)
+    assert len(checks.mail(LOCAL)) == 1
+    # Not quarantined (SPF passes, aligned): the forged field stays inert.
+    sendmsg(checks, "a@spf.example", message("<a@spf.example>",
+            extra=["X-Tern-Quarantine: forged"]))
+    delivered(checks)
+    with smtplib.SMTP(checks.ip, checks.port, local_hostname="client.example",
+                      timeout=15 * SLOW) as c:
+        c.sendmail("a@spf.example", [LOCAL, pm], message("<a@spf.example>",
+                   extra=["X-Tern-Quarantine: forged"]))
+    checks.wait_mail(pm, 2)
+    wait_until(lambda: len(checks.mail(LOCAL)) == 3, 10, "the inbox deliveries")
+    assert junk_count() == 2
+
+
 @pytest.mark.parametrize("size", [200, 300000])
 def test_forged_authres_removed(checks, size):
     forged = ["Authentication-Results: %s; spf=pass smtp.mailfrom=bank.example" % HOST,

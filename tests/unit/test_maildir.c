@@ -184,7 +184,7 @@ test_deliver(void **state)
 	assert_true(qfd >= 0);
 	assert_int_equal(write(qfd, queued, sizeof(queued) - 1), (ssize_t)sizeof(queued) - 1);
 	/* the message is octets 10..29 of the queue file; the Maildir is made */
-	maildir_deliver(box, "mx.test", prefix, strlen(prefix), qfd, 10, 20, NULL, &res);
+	maildir_deliver(box, NULL, "mx.test", prefix, strlen(prefix), qfd, 10, 20, NULL, &res);
 	assert_int_equal(res.status, DELIVER_OK);
 	snprintf(want, sizeof(want), "%s/new", box);
 	assert_string_equal(res.newdir, want);
@@ -206,10 +206,29 @@ test_deliver(void **state)
 	assert_memory_equal(want, got, (size_t)n);
 
 	/* a queue file shorter than promised: a temporary failure, nothing left in tmp/ */
-	maildir_deliver(box, "mx.test", prefix, strlen(prefix), qfd, 10, 1000, NULL, &res);
+	maildir_deliver(box, NULL, "mx.test", prefix, strlen(prefix), qfd, 10, 1000, NULL, &res);
 	assert_int_equal(res.status, DELIVER_TEMP);
 	snprintf(path, sizeof(path), "%s/tmp", box);
 	assert_int_equal(rmdir(path), 0);   /* empty */
+	assert_int_equal(mkdir(path, 0700), 0);
+
+	/* a folder that does not exist: the inbox takes it */
+	maildir_deliver(box, ".Junk", "mx.test", prefix, strlen(prefix), qfd, 10, 20, NULL, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	snprintf(want, sizeof(want), "%s/new", box);
+	assert_string_equal(res.newdir, want);
+	/* one that does (Maildir++): into its new/ */
+	snprintf(path, sizeof(path), "%s/.Junk", box);
+	assert_int_equal(maildir_create(path), 0);
+	maildir_deliver(box, ".Junk", "mx.test", prefix, strlen(prefix), qfd, 10, 20, NULL, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	snprintf(want, sizeof(want), "%s/.Junk/new", box);
+	assert_string_equal(res.newdir, want);
+	/* no way out of the mailbox */
+	maildir_deliver(box, "../x", "mx.test", prefix, strlen(prefix), qfd, 10, 20, NULL, &res);
+	assert_int_equal(res.status, DELIVER_OK);
+	snprintf(want, sizeof(want), "%s/new", box);
+	assert_string_equal(res.newdir, want);
 	close(qfd);
 }
 
