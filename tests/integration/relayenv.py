@@ -171,11 +171,13 @@ def dns_query(port, name, qtype, timeout=1.0):
 
 class Unbound:
     """unbound serving `records` (local-data strings such as
-    "a.example. MX 10 mx1.a.example.") for the zone ZONE; any other name
-    under it is NXDOMAIN. Each domain in `servfail` is forwarded to a closed
-    port with short timeouts, so lookups under it SERVFAIL."""
+    "a.example. MX 10 mx1.a.example.") for the zone `zone` (ZONE); any
+    other name under it is NXDOMAIN. `local_data` are whole unbound lines
+    (e.g. "local-data: '... TXT \"..\"'", which cannot be put in the
+    double quotes `records` get). Each domain in `servfail` is forwarded to
+    a closed port with short timeouts, so lookups under it SERVFAIL."""
 
-    def __init__(self, workdir, records, servfail=()):
+    def __init__(self, workdir, records, servfail=(), zone=ZONE, local_data=()):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -198,8 +200,9 @@ class Unbound:
             "  do-not-query-localhost: no",
             "  infra-cache-max-rtt: 200",
             "  outbound-msg-retry: 1",
-            '  local-zone: "%s." static' % ZONE,
+            '  local-zone: "%s." static' % zone,
         ]
+        conf += ["  " + line for line in local_data]
         for d in servfail:
             conf.append('  local-zone: "%s." transparent' % d.rstrip("."))
         for r in records:
@@ -218,7 +221,7 @@ class Unbound:
             if self.proc.poll() is not None:
                 raise AssertionError("unbound exited: %s" % self.log.read_text())
             try:
-                dns_query(self.port, "ready." + ZONE, 1, timeout=0.2)
+                dns_query(self.port, "ready." + zone, 1, timeout=0.2)
                 return True
             except OSError:
                 return False

@@ -337,50 +337,13 @@ def txt_local_data(name, text):
 
 
 class TxtDns(relayenv.Unbound):
-    """relayenv's Unbound (same server options, stop() and readiness
-    check), serving `local_data`: ready unbound local-data lines such as
-    txt_local_data() makes. relayenv.Unbound puts each record in double
-    quotes, which a TXT record's own quoted strings cannot live in, so the
-    configuration is written here. The zone example.test. is local: any
-    other name in it is NXDOMAIN."""
+    """relayenv's Unbound serving `local_data`: ready unbound local-data
+    lines such as txt_local_data() makes (a TXT record's own quoted
+    strings cannot live in the double quotes relayenv puts records in).
+    The zone example.test. is local: any other name in it is NXDOMAIN."""
 
     def __init__(self, workdir, local_data):
-        self.dir = Path(workdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = relayenv.free_port()
-        conf = [
-            "server:",
-            "  interface: 127.0.0.1@%d" % self.port,
-            "  port: %d" % self.port,
-            "  do-daemonize: no",
-            '  chroot: ""',
-            '  username: ""',
-            '  pidfile: ""',
-            '  directory: "%s"' % self.dir,
-            '  logfile: ""',
-            "  use-syslog: no",
-            "  verbosity: 1",
-            "  do-ip6: no",
-            "  access-control: 127.0.0.0/8 allow",
-            '  module-config: "iterator"',
-            '  local-zone: "%s." static' % DOMAIN,
-        ] + ["  " + l for l in local_data]
-        self.conf = self.dir / "unbound.conf"
-        self.conf.write_text("\n".join(conf) + "\n")
-        self.log = self.dir / "unbound.log"
-        with open(self.log, "wb") as lf:
-            self.proc = subprocess.Popen([relayenv.UNBOUND, "-d", "-c", str(self.conf)],
-                                         stdout=lf, stderr=subprocess.STDOUT)
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("unbound exited: %s" % self.log.read_text())
-            try:
-                relayenv.dns_query(self.port, "ready." + DOMAIN, 1, timeout=0.2)
-                return True
-            except OSError:
-                return False
-        relayenv.wait_until(ready, 10, "unbound to answer")
+        super().__init__(workdir, (), zone=DOMAIN, local_data=local_data)
 
 
 def dkim_dnsfunc(dns_port, timeout=2):

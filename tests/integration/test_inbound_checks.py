@@ -3,15 +3,18 @@ check_dkim, check_dmarc and check_sender_domain on, its DNS a real unbound
 serving a test zone, mail sent with smtplib from loopback addresses that
 play the sending hosts. What is checked: the Authentication-Results and
 Received-SPF fields on delivered mail (parsed by python3-authheaders, an
-independent reader), DKIM verdicts against dkimpy's own, DMARC reject and
-quarantine, forged Authentication-Results removed (held and rewritten
-messages both), the sender-domain replies (5.1.8, 5.7.27, 4.4.3) and a
-DNS blocklist at RCPT.
+independent reader), DKIM verdicts (RSA and Ed25519) against dkimpy's own,
+SPF of HELO on its own, DMARC reject and quarantine (into .Junk, direct and
+queued), several From domains and fields, forged Authentication-Results
+removed (held and rewritten messages both), auth=pass for submission,
+the sender-domain replies (5.1.8, 5.7.27, 4.4.3), a DNS blocklist at
+RCPT, DMARC aggregate reports sent from a finished day, and ARC: dkimpy's
+chains verified (a trusted sealer lifting DMARC's reject) and tern's seal
+on forwarded mail verified by dkimpy.
 """
 import smtplib
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +22,9 @@ dkim = pytest.importorskip("dkim")
 authres = pytest.importorskip("authres")
 
 import relayenv  # noqa: E402
-from subenv import ALICE, PASSWORDS, sub_factory  # noqa: E402,F401
-from relayenv import SLOW, free_port, relay, wait_until  # noqa: E402,F401  (relay: the fixture)
+from subenv import ALICE, PASSWORDS, dkim_dnsfunc, sub_factory  # noqa: E402,F401
+from subenv import txt_local_data as txt  # noqa: E402
+from relayenv import SLOW, relay, wait_until  # noqa: E402,F401  (relay: the fixture)
 
 HOST = "mx.tern.test"          # ternd's hostname, so its authserv-id
 LOCAL = "alice@example.test"
@@ -28,76 +32,17 @@ GOOD_IP = "127.0.0.1"          # allowed by the zone's SPF records
 BAD_IP = "127.0.0.7"           # allowed by none
 
 
-def txt(name, text):
-    chunks = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
-    return "local-data: '%s IN TXT %s'" % (name, " ".join('"%s"' % c for c in chunks))
-
-
 class ZoneDns(relayenv.Unbound):
     """unbound serving local-data lines for the zone example.; names under
     tempfail.example. SERVFAIL (forwarded to a closed port)."""
 
     def __init__(self, workdir, local_data):
-        self.dir = Path(workdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        dead = free_port()
-        conf = [
-            "server:",
-            "  interface: 127.0.0.1@%d" % self.port,
-            "  port: %d" % self.port,
-            "  do-daemonize: no",
-            '  chroot: ""',
-            '  username: ""',
-            '  pidfile: ""',
-            '  directory: "%s"' % self.dir,
-            '  logfile: ""',
-            "  use-syslog: no",
-            "  verbosity: 1",
-            "  do-ip6: no",
-            "  access-control: 127.0.0.0/8 allow",
-            '  module-config: "iterator"',
-            "  do-not-query-localhost: no",
-            "  infra-cache-max-rtt: 200",
-            "  outbound-msg-retry: 1",
-            '  local-zone: "example." static',
-            '  local-zone: "tempfail.example." transparent',
-        ] + ["  " + l for l in local_data] + [
-            "forward-zone:", '  name: "tempfail.example."',
-            "  forward-addr: 127.0.0.1@%d" % dead]
-        self.conf = self.dir / "unbound.conf"
-        self.conf.write_text("\n".join(conf) + "\n")
-        self.log = self.dir / "unbound.log"
-        with open(self.log, "wb") as lf:
-            self.proc = subprocess.Popen([relayenv.UNBOUND, "-d", "-c", str(self.conf)],
-                                         stdout=lf, stderr=subprocess.STDOUT)
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("unbound exited: %s" % self.log.read_text())
-            try:
-                relayenv.dns_query(self.port, "ready.example", 1, timeout=0.2)
-                return True
-            except OSError:
-                return False
-        wait_until(ready, 10, "unbound to answer")
+        super().__init__(workdir, (), servfail=("tempfail.example",), zone="example",
+                         local_data=local_data)
 
     def dnsfunc(self):
-        import dns.message
-        import dns.query
-        import dns.rdatatype
-
-        def lookup(name, timeout=2):
-            if isinstance(name, bytes):
-                name = name.decode()
-            q = dns.message.make_query(name, dns.rdatatype.TXT)
-            r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout)
-            for rrset in r.answer:
-                for rd in rrset:
-                    if rd.rdtype == dns.rdatatype.TXT:
-                        return b"".join(rd.strings)
-            return None
-        return lookup
+        """What dkimpy asks DNS with: this server."""
+        return dkim_dnsfunc(self.port)
 
 
 def ed25519_keypair():
