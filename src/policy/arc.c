@@ -31,6 +31,7 @@
 #include "../common/str.h"
 #include "dkim_canon.h"
 #include "dkim_tags.h"
+#include "hdr_stream.h"
 
 /* The header kept, as for DKIM. */
 #define ARC_HEADER_MAX DKIM_VERIFY_HEADER_MAX
@@ -66,20 +67,11 @@ struct body {
 	bool cut;                   /* fewer canonical octets than l= */
 };
 
-/* The header end scan: where in a line the last octet left us. */
-enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
-
 struct arc_verify {
 	int64_t now;
-	struct buf hdr;
-	bool too_large;
-	enum hstate st;
-	/* the field name being read by the scan, for a header too large */
-	char nm[32];
-	size_t nmlen;
-	bool nm_on;
-	bool arc_seen;
-	bool header_done, ended;
+	struct hdr_stream hs;
+	bool arc_seen;              /* the scan saw an ARC field's name */
+	bool ended;
 	bool decided;               /* res final before any key */
 	bool settled;
 	bool stop;                  /* a decisive key or seal failed */
@@ -89,6 +81,19 @@ struct arc_verify {
 	struct body *bodies;        /* [n] at most */
 	size_t nbodies;
 };
+
+/* The scan's view of a field name, to know whether a header too large to
+ * keep held an ARC field. */
+static void
+name_seen(void *arg, const char *name, size_t len)
+{
+	struct arc_verify *v = arg;
+	unsigned k;
+
+	for (k = 0; k < ARC_KINDS; k++)
+		if (str_ieqn(name, len, kind_name[k]))
+			v->arc_seen = true;
+}
 
 const char *
 arc_cv_name(enum arc_cv cv)
@@ -112,7 +117,7 @@ arc_verify_new(int64_t now)
 	if (v == NULL)
 		return NULL;
 	v->now = now;
-	v->st = H_LS;
+	hdr_stream_init(&v->hs, ARC_HEADER_MAX, name_seen, v);
 	v->res.cv = ARC_FAIL;
 	str_copy(v->res.reason, sizeof(v->res.reason), "not verified");
 	return v;
@@ -131,7 +136,7 @@ arc_verify_free(struct arc_verify **vp)
 	free(v->bodies);
 	free(v->ams);
 	free(v->as);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 	free(v);
 	*vp = NULL;
 }
@@ -319,81 +324,6 @@ arc_chain_structure(const struct arc_chain *c, char *why, size_t whysize)
 }
 
 /* ------------------------------------------------------------ header -- */
-
-static char
-lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
-
-/* The scan's view of a field name, to know whether a header too large to
- * keep held an ARC field. */
-static void
-name_octet(struct arc_verify *v, char c)
-{
-	size_t l = v->nmlen, k;
-
-	if (!v->nm_on)
-		return;
-	if (c == ':') {
-		while (l > 0 && wsp(v->nm[l - 1]))
-			l--;
-		for (k = 0; k < ARC_KINDS; k++)
-			if (str_ieqn(v->nm, l, kind_name[k]))
-				v->arc_seen = true;
-		v->nm_on = false;
-	} else if (c == '\r' || c == '\n' || v->nmlen == sizeof(v->nm))
-		v->nm_on = false;
-	else
-		v->nm[v->nmlen++] = lower(c);
-}
-
-/* Finds the empty line ending the header; returns the octets of p that
- * belong to the header (the empty line included). */
-static size_t
-header_scan(struct arc_verify *v, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		switch (v->st) {
-		case H_LS:
-			if (c == '\r')
-				v->st = H_CR_LS;
-			else {
-				v->st = H_IN;
-				v->nm_on = !wsp(c);
-				v->nmlen = 0;
-				name_octet(v, c);
-			}
-			break;
-		case H_IN:
-			name_octet(v, c);
-			if (c == '\r')
-				v->st = H_CR_IN;
-			break;
-		case H_CR_IN:
-			if (c == '\n')
-				v->st = H_LS;
-			else if (c != '\r') {
-				v->st = H_IN;
-				name_octet(v, c);
-			}
-			break;
-		case H_CR_LS:
-			if (c == '\n') {
-				v->header_done = true;
-				return i + 1;
-			}
-			v->nm_on = false;
-			v->st = c == '\r' ? H_CR_IN : H_IN;
-			break;
-		}
-	}
-	return n;
-}
 
 /* A signature field in relaxed form with its b= value taken out (FWS
  * around it too) and without its final CRLF, appended to out. */
@@ -648,11 +578,12 @@ header_end(struct arc_verify *v)
 	size_t nf = 0;
 	unsigned i;
 	char why[128];
+	bool too_large = v->hs.too_large;
 
-	if (!v->too_large &&
-	    (nf = dkim_hfields_split(v->hdr.data, v->hdr.len, &f)) == SIZE_MAX)
-		v->too_large = true;
-	if (v->too_large) {
+	if (!too_large &&
+	    (nf = dkim_hfields_split(v->hs.hdr.data, v->hs.hdr.len, &f)) == SIZE_MAX)
+		too_large = true;
+	if (too_large) {
 		/* The sets may lie beyond what was kept: none can be checked. */
 		if (v->arc_seen)
 			fail(v, false, "header too large");
@@ -660,7 +591,7 @@ header_end(struct arc_verify *v)
 			decide(v, ARC_NONE);
 		goto out;
 	}
-	arc_chain_collect(v->hdr.data, f, nf, &c);
+	arc_chain_collect(v->hs.hdr.data, f, nf, &c);
 	v->res.n = v->n = c.n;
 	if (c.nfields == 0) {
 		decide(v, ARC_NONE);
@@ -676,13 +607,13 @@ header_end(struct arc_verify *v)
 		fail(v, true, "out of memory");
 		goto out;
 	}
-	aar_payload(v, v->hdr.data, &f[c.f[v->n - 1][ARC_AAR]]);
-	if (!seals_start(v, v->hdr.data, f, &c))
+	aar_payload(v, v->hs.hdr.data, &f[c.f[v->n - 1][ARC_AAR]]);
+	if (!seals_start(v, v->hs.hdr.data, f, &c))
 		goto out;
 	for (i = v->n; i >= 1; i--) {
 		struct asig *s = &v->ams[i - 1];
 
-		if (!ams_start(v, v->hdr.data, f, nf, &f[c.f[i - 1][ARC_AMS]], s)) {
+		if (!ams_start(v, v->hs.hdr.data, f, nf, &f[c.f[i - 1][ARC_AMS]], s)) {
 			if (i == v->n) {
 				fail(v, s->temp, "ARC-Message-Signature i=%u: %s", i, s->why);
 				goto out;
@@ -692,7 +623,7 @@ header_end(struct arc_verify *v)
 	}
 out:
 	free(f);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 }
 
 /* -------------------------------------------------------------- input -- */
@@ -704,22 +635,15 @@ arc_verify_feed(struct arc_verify *v, const char *p, size_t n)
 
 	if (v->ended || n == 0)
 		return;
-	if (!v->header_done) {
-		size_t used = header_scan(v, p, n);
+	if (!v->hs.done) {
+		size_t used = hdr_stream_feed(&v->hs, p, n);
 
-		if (!v->too_large) {
-			if (v->hdr.len + used > ARC_HEADER_MAX ||
-			    buf_append(&v->hdr, p, used) != 0) {
-				v->too_large = true;
-				buf_release(&v->hdr);
-			}
-		}
-		if (v->header_done)
+		if (v->hs.done)
 			header_end(v);
 		p += used;
 		n -= used;
 	}
-	if (!v->header_done || n == 0 || v->decided)
+	if (!v->hs.done || n == 0 || v->decided)
 		return;
 	for (i = 0; i < v->nbodies; i++)
 		dkim_canon_body_feed(&v->bodies[i].bc, p, n);
@@ -732,8 +656,8 @@ arc_verify_end(struct arc_verify *v)
 
 	if (v->ended)
 		return;
-	if (!v->header_done) {
-		v->header_done = true;
+	if (!v->hs.done) {
+		hdr_stream_end(&v->hs);
 		header_end(v);
 	}
 	v->ended = true;
@@ -751,7 +675,7 @@ arc_verify_end(struct arc_verify *v)
 bool
 arc_verify_header_done(const struct arc_verify *v)
 {
-	return v->header_done;
+	return v->hs.done;
 }
 
 /* ------------------------------------------------------------ results -- */
@@ -851,7 +775,7 @@ arc_verify_check(struct arc_verify *v, struct dnsq_cache *c)
 {
 	struct asig *s;
 
-	if (!v->header_done || v->decided || v->settled)
+	if (!v->hs.done || v->decided || v->settled)
 		return 0;
 	while ((s = next_sig(v)) != NULL) {
 		const struct dnsq_answer *a;

@@ -26,6 +26,7 @@
 #include "dkim_tags.h"
 #include "../proto/rfc5322.h"
 #include "dkim_canon.h"
+#include "hdr_stream.h"
 
 /* RFC 8301 §3.2: shorter RSA keys are not accepted. The upper bound
  * keeps one signature's cost bounded. */
@@ -51,26 +52,29 @@ struct sig {
 	EVP_PKEY *pkey;
 };
 
-/* The header end scan: where in a line the last octet left us. */
-enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
-
 struct dkim_verify {
 	size_t max;
 	int64_t now;
-	struct buf hdr;
-	bool too_large;
-	enum hstate st;
+	struct hdr_stream hs;
 	/* DKIM-Signature names seen by the scan, for a header too large */
-	char nm[16];
-	size_t nmlen;
-	bool nm_on;
 	size_t nscan;
-	bool header_done, ended;
+	bool ended;
 	struct sig *sigs;
 	size_t nsigs;
 };
 
 static const char sig_name[] = "dkim-signature";
+
+/* The scan's view of a field name, for counting the signatures of a
+ * header too large to keep. */
+static void
+name_seen(void *arg, const char *name, size_t len)
+{
+	struct dkim_verify *v = arg;
+
+	if (str_ieqn(name, len, sig_name))
+		v->nscan++;
+}
 
 const char *
 dkim_result_name(enum dkim_res r)
@@ -103,7 +107,7 @@ dkim_verify_new(size_t max_sigs, int64_t now)
 		return NULL;
 	v->max = max_sigs;
 	v->now = now;
-	v->st = H_LS;
+	hdr_stream_init(&v->hs, DKIM_VERIFY_HEADER_MAX, name_seen, v);
 	if (max_sigs > 0 && (v->sigs = calloc(max_sigs, sizeof(*v->sigs))) == NULL) {
 		free(v);
 		return NULL;
@@ -124,7 +128,7 @@ dkim_verify_free(struct dkim_verify **vp)
 		EVP_PKEY_free(v->sigs[i].pkey);
 	}
 	free(v->sigs);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 	free(v);
 	*vp = NULL;
 }
@@ -167,74 +171,6 @@ name_hash(const char *p, size_t n)
 	for (i = 0; i < n; i++)
 		h = (h ^ (uint8_t)lower(p[i])) * 16777619u;
 	return h;
-}
-
-/* The scan's view of a field name, for counting the signatures of a
- * header too large to keep. */
-static void
-name_octet(struct dkim_verify *v, char c)
-{
-	size_t l = v->nmlen;
-
-	if (!v->nm_on)
-		return;
-	if (c == ':') {
-		while (l > 0 && wsp(v->nm[l - 1]))
-			l--;
-		if (str_ieqn(v->nm, l, sig_name))
-			v->nscan++;
-		v->nm_on = false;
-	} else if (c == '\r' || c == '\n' || v->nmlen == sizeof(v->nm))
-		v->nm_on = false;
-	else
-		v->nm[v->nmlen++] = c;
-}
-
-/* Finds the empty line ending the header; returns the octets of p that
- * belong to the header (the empty line included). */
-static size_t
-header_scan(struct dkim_verify *v, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		switch (v->st) {
-		case H_LS:
-			if (c == '\r')
-				v->st = H_CR_LS;
-			else {
-				v->st = H_IN;
-				v->nm_on = !wsp(c);
-				v->nmlen = 0;
-				name_octet(v, c);
-			}
-			break;
-		case H_IN:
-			name_octet(v, c);
-			if (c == '\r')
-				v->st = H_CR_IN;
-			break;
-		case H_CR_IN:
-			if (c == '\n')
-				v->st = H_LS;
-			else if (c != '\r') {
-				v->st = H_IN;
-				name_octet(v, c);
-			}
-			break;
-		case H_CR_LS:
-			if (c == '\n') {
-				v->header_done = true;
-				return i + 1;
-			}
-			v->nm_on = false;
-			v->st = c == '\r' ? H_CR_IN : H_IN;
-			break;
-		}
-	}
-	return n;
 }
 
 /* A field runs to a CRLF not followed by WSP. */
@@ -401,7 +337,7 @@ static void
 sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
     const struct dkim_hfield *self, struct sig *s)
 {
-	const char *text = v->hdr.data + self->off + self->colon + 1;
+	const char *text = v->hs.hdr.data + self->off + self->colon + 1;
 	size_t tlen = self->len - self->colon - 1;
 	char why[64];
 
@@ -419,7 +355,7 @@ sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
 		fail_now(s, DKIM_PERMERROR, "key name too long");
 		return;
 	}
-	if (!dkim_header_digest(v->hdr.data, f, nf, self, &s->tags, s->hdigest) ||
+	if (!dkim_header_digest(v->hs.hdr.data, f, nf, self, &s->tags, s->hdigest) ||
 	    (s->bmd = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1) {
 		fail_now(s, DKIM_TEMPERROR, "out of memory");
@@ -434,10 +370,10 @@ header_end(struct dkim_verify *v)
 {
 	struct dkim_hfield *f = NULL;
 	size_t nf = 0, i;
-	bool too_large = v->too_large;
+	bool too_large = v->hs.too_large;
 
 	if (!too_large &&
-	    (nf = dkim_hfields_split(v->hdr.data, v->hdr.len, &f)) == SIZE_MAX)
+	    (nf = dkim_hfields_split(v->hs.hdr.data, v->hs.hdr.len, &f)) == SIZE_MAX)
 		too_large = true;
 	if (too_large) {
 		/* The fields a signature covers may lie beyond what was kept:
@@ -447,11 +383,11 @@ header_end(struct dkim_verify *v)
 			fail_now(&v->sigs[i], DKIM_PERMERROR, "header too large");
 	} else {
 		for (i = 0; i < nf && v->nsigs < v->max; i++)
-			if (dkim_hfield_is(v->hdr.data, &f[i], sig_name))
+			if (dkim_hfield_is(v->hs.hdr.data, &f[i], sig_name))
 				sig_start(v, f, nf, &f[i], &v->sigs[v->nsigs++]);
 	}
 	free(f);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 }
 
 /* -------------------------------------------------------------- input -- */
@@ -463,22 +399,15 @@ dkim_verify_feed(struct dkim_verify *v, const char *p, size_t n)
 
 	if (v->ended || n == 0)
 		return;
-	if (!v->header_done) {
-		size_t used = header_scan(v, p, n);
+	if (!v->hs.done) {
+		size_t used = hdr_stream_feed(&v->hs, p, n);
 
-		if (!v->too_large) {
-			if (v->hdr.len + used > DKIM_VERIFY_HEADER_MAX ||
-			    buf_append(&v->hdr, p, used) != 0) {
-				v->too_large = true;
-				buf_release(&v->hdr);
-			}
-		}
-		if (v->header_done)
+		if (v->hs.done)
 			header_end(v);
 		p += used;
 		n -= used;
 	}
-	if (!v->header_done || n == 0)
+	if (!v->hs.done || n == 0)
 		return;
 	for (i = 0; i < v->nsigs; i++)
 		if (!v->sigs[i].bad)
@@ -546,9 +475,9 @@ dkim_verify_end(struct dkim_verify *v)
 
 	if (v->ended)
 		return;
-	if (!v->header_done) {
+	if (!v->hs.done) {
 		/* All header: no body, which canonicalizes like an empty one. */
-		v->header_done = true;
+		hdr_stream_end(&v->hs);
 		header_end(v);
 	}
 	v->ended = true;
@@ -708,7 +637,7 @@ dkim_verify_check(struct dkim_verify *v, struct dnsq_cache *c)
 {
 	size_t i;
 
-	if (!v->header_done)
+	if (!v->hs.done)
 		return 0;
 	for (i = 0; i < v->nsigs; i++) {
 		struct sig *s = &v->sigs[i];
@@ -729,7 +658,7 @@ dkim_verify_check(struct dkim_verify *v, struct dnsq_cache *c)
 bool
 dkim_verify_header_done(const struct dkim_verify *v)
 {
-	return v->header_done;
+	return v->hs.done;
 }
 
 size_t
