@@ -325,51 +325,14 @@ arc_chain_structure(const struct arc_chain *c, char *why, size_t whysize)
 
 /* ------------------------------------------------------------ header -- */
 
-/* A signature field in relaxed form with its b= value taken out (FWS
- * around it too) and without its final CRLF, appended to out. */
-static bool
-self_form(const char *h, const struct dkim_hfield *self, const struct dkim_sig *sig,
-    struct buf *out)
-{
-	struct buf me = BUF_INIT;
-	size_t cut = self->colon + 1 + sig->b_raw_off, before = out->len;
-	bool ok;
-
-	ok = buf_append(&me, h + self->off, cut) == 0 &&
-	    buf_append(&me, h + self->off + cut + sig->b_raw_len,
-	    self->len - cut - sig->b_raw_len) == 0;
-	dkim_canon_header_relaxed(me.data, me.len, out);
-	buf_release(&me);
-	if (!ok || out->len < before + 2)
-		return false;
-	out->len -= 2;
-	return true;
-}
-
-/* RFC 8301 as for DKIM: rsa-sha256 and ed25519-sha256 only. */
-static const char *
-alg_refused(const struct dkim_sig *sig)
-{
-	switch (sig->alg) {
-	case DKIM_ALG_RSA_SHA256:
-	case DKIM_ALG_ED25519_SHA256:
-		return NULL;
-	case DKIM_ALG_RSA_SHA1:
-		return "rsa-sha1 not accepted (RFC 8301)";
-	default:
-		return "unknown algorithm";
-	}
-}
-
+/* A signature's key name, or why not in s->why. */
 static bool
 key_name(struct asig *s)
 {
-	if (str_fmt(s->qname, sizeof(s->qname), "%s._domainkey.%s", s->tags.s,
-	    s->tags.d) != 0 || !dnsq_name_ok(s->qname)) {
-		str_copy(s->why, sizeof(s->why), "key name too long");
-		return false;
-	}
-	return true;
+	if (dkim_key_qname(&s->tags, s->qname))
+		return true;
+	str_copy(s->why, sizeof(s->why), "key name too long");
+	return false;
 }
 
 static const char *
@@ -420,7 +383,7 @@ seals_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
 		    sizeof(why)) != 0)
 			bad = why;
 		else if ((bad = cv_of(text, tlen, &cv)) == NULL)
-			bad = alg_refused(&s->tags);
+			bad = dkim_sig_refused(&s->tags, v->now);  /* no x= */
 		if (j == v->n)
 			str_copy(v->res.sealer_domain, sizeof(v->res.sealer_domain), s->tags.d);
 		if (bad != NULL) {
@@ -454,7 +417,7 @@ seals_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
 		if (EVP_DigestUpdate(chain, data.data, data.len) != 1)
 			goto out;
 		buf_reset(&data);
-		if (!self_form(h, as, &v->as[i - 1].tags, &data) ||
+		if (!dkim_self_form(h, as, &v->as[i - 1].tags, &data) ||
 		    EVP_MD_CTX_copy_ex(md, chain) != 1 ||
 		    EVP_DigestUpdate(md, data.data, data.len) != 1 ||
 		    EVP_DigestFinal_ex(md, v->as[i - 1].hdigest, NULL) != 1)
@@ -528,16 +491,8 @@ ams_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
 			str_copy(s->why, sizeof(s->why), "h= names ARC-Seal");
 			return false;
 		}
-	if ((bad = alg_refused(&s->tags)) != NULL) {
+	if ((bad = dkim_sig_refused(&s->tags, v->now)) != NULL) {
 		str_copy(s->why, sizeof(s->why), bad);
-		return false;
-	}
-	if (s->tags.has_x && s->tags.has_t && s->tags.x < s->tags.t) {
-		str_copy(s->why, sizeof(s->why), "x= before t=");
-		return false;
-	}
-	if (s->tags.has_x && s->tags.x < v->now) {
-		str_copy(s->why, sizeof(s->why), "signature expired");
 		return false;
 	}
 	if (!key_name(s))

@@ -233,3 +233,17 @@ dkim_canon_header(enum dkim_canon alg, const char *field, size_t len,
 	else
 		dkim_canon_header_relaxed(field, len, out);
 }
+
+bool
+dkim_canon_header_self(enum dkim_canon alg, const char *field, size_t len,
+    struct buf *out)
+{
+	size_t before = out->len;
+
+	dkim_canon_header(alg, field, len, out);
+	if (out->len < before + 2)
+		return false;
+	out->len -= 2;
+	out->data[out->len] = '\0';
+	return true;
+}

@@ -71,5 +71,10 @@ void dkim_canon_header_simple(const char *field, size_t len, struct buf *out);
 void dkim_canon_header_relaxed(const char *field, size_t len, struct buf *out);
 void dkim_canon_header(enum dkim_canon alg, const char *field, size_t len,
     struct buf *out);
+/* The signature field itself, hashed last and so without the final CRLF
+ * (RFC 6376 §3.7): as dkim_canon_header, the CRLF then taken off. false
+ * when nothing was appended (no memory; relaxed and no colon). */
+bool dkim_canon_header_self(enum dkim_canon alg, const char *field, size_t len,
+    struct buf *out);
 
 #endif

@@ -165,14 +165,11 @@ dkim_sign_body_hash(const char *body, size_t len, struct buf *b64)
 void
 dkim_sign_self(const char *name, const struct buf *tags, struct buf *hdata)
 {
-	struct buf f = BUF_INIT, c = BUF_INIT;
+	struct buf f = BUF_INIT;
 
 	buf_printf(&f, "%s: %s", name, buf_cstr(tags));
-	dkim_canon_header_relaxed(f.data, f.len, &c);
-	if (c.len >= 2)
-		buf_append(hdata, c.data, c.len - 2);
+	(void)dkim_canon_header_self(DKIM_CANON_RELAXED, f.data, f.len, hdata);
 	buf_release(&f);
-	buf_release(&c);
 }
 
 int

@@ -237,32 +237,30 @@ report_tags(struct sig *s)
 	s->res.l_used = s->tags.has_l;
 }
 
-/* The checks of §6.1.1 that need no key: algorithm (RFC 8301) and x=. */
-static bool
-sig_acceptable(struct dkim_verify *v, struct sig *s)
+const char *
+dkim_sig_refused(const struct dkim_sig *sig, int64_t now)
 {
-	switch (s->tags.alg) {
+	switch (sig->alg) {
 	case DKIM_ALG_RSA_SHA256:
 	case DKIM_ALG_ED25519_SHA256:
 		break;
 	case DKIM_ALG_RSA_SHA1:
-		fail_now(s, DKIM_PERMERROR, "rsa-sha1 not accepted (RFC 8301)");
-		return false;
+		return "rsa-sha1 not accepted (RFC 8301)";
 	default:
-		fail_now(s, DKIM_PERMERROR, "unknown algorithm");
-		return false;
+		return "unknown algorithm";
 	}
-	if (s->tags.has_x) {
-		if (s->tags.has_t && s->tags.x < s->tags.t) {
-			fail_now(s, DKIM_PERMERROR, "x= before t=");
-			return false;
-		}
-		if (s->tags.x < v->now) {
-			fail_now(s, DKIM_PERMERROR, "signature expired");
-			return false;
-		}
-	}
-	return true;
+	if (sig->has_x && sig->has_t && sig->x < sig->t)
+		return "x= before t=";
+	if (sig->has_x && sig->x < now)
+		return "signature expired";
+	return NULL;
+}
+
+bool
+dkim_key_qname(const struct dkim_sig *sig, char qname[DNSQ_NAME_MAX])
+{
+	return str_fmt(qname, DNSQ_NAME_MAX, "%s._domainkey.%s", sig->s,
+	    sig->d) == 0 && dnsq_name_ok(qname);
 }
 
 static bool
@@ -278,6 +276,22 @@ ieq(const char *a, size_t alen, const char *b, size_t blen)
 	return true;
 }
 
+bool
+dkim_self_form(const char *h, const struct dkim_hfield *self,
+    const struct dkim_sig *sig, struct buf *out)
+{
+	struct buf me = BUF_INIT;
+	size_t cut = self->colon + 1 + sig->b_raw_off;
+	bool ok;
+
+	ok = buf_append(&me, h + self->off, cut) == 0 &&
+	    buf_append(&me, h + self->off + cut + sig->b_raw_len,
+	    self->len - cut - sig->b_raw_len) == 0;
+	ok = ok && dkim_canon_header_self(sig->hcanon, me.data, me.len, out);
+	buf_release(&me);
+	return ok;
+}
+
 /*
  * Each name of h= takes its instances from the bottom up (a name listed
  * more often than it occurs adds nothing: §5.4.2).
@@ -288,9 +302,9 @@ dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
     uint8_t digest[DKIM_DIGEST_LEN])
 {
 	const char *text = h + self->off + self->colon + 1;
-	struct buf data = BUF_INIT, me = BUF_INIT;
-	size_t j, k, i, cut, before;
-	bool ok = true;
+	struct buf data = BUF_INIT;
+	size_t j, k, i;
+	bool ok;
 
 	for (j = 0; j < sig->nh; j++) {
 		const char *name = text + sig->h[j].off;
@@ -314,20 +328,10 @@ dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
 		}
 	}
 	/* The field itself, the value of b= (FWS around it too) taken out. */
-	cut = self->colon + 1 + sig->b_raw_off;
-	ok &= buf_append(&me, h + self->off, cut) == 0;
-	ok &= buf_append(&me, h + self->off + cut + sig->b_raw_len,
-	    self->len - cut - sig->b_raw_len) == 0;
-	before = data.len;
-	dkim_canon_header(sig->hcanon, me.data, me.len, &data);
-	if (data.len < before + 2)
-		ok = false;
-	else
-		data.len -= 2;
+	ok = dkim_self_form(h, self, sig, &data);
 	ok = ok && EVP_Digest(data.data ? data.data : "", data.len, digest,
 	    NULL, EVP_sha256(), NULL) == 1;
 	buf_release(&data);
-	buf_release(&me);
 	return ok;
 }
 
@@ -339,6 +343,7 @@ sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
 {
 	const char *text = v->hs.hdr.data + self->off + self->colon + 1;
 	size_t tlen = self->len - self->colon - 1;
+	const char *bad;
 	char why[64];
 
 	set_result(s, DKIM_TEMPERROR, "not verified");
@@ -348,10 +353,11 @@ sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
 		return;
 	}
 	report_tags(s);
-	if (!sig_acceptable(v, s))
+	if ((bad = dkim_sig_refused(&s->tags, v->now)) != NULL) {
+		fail_now(s, DKIM_PERMERROR, bad);
 		return;
-	if (str_fmt(s->qname, sizeof(s->qname), "%s._domainkey.%s", s->tags.s,
-	    s->tags.d) != 0 || !dnsq_name_ok(s->qname)) {
+	}
+	if (!dkim_key_qname(&s->tags, s->qname)) {
 		fail_now(s, DKIM_PERMERROR, "key name too long");
 		return;
 	}

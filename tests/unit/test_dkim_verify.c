@@ -274,6 +274,13 @@ test_canon_values(void **state)
 		buf_reset(&o);
 		dkim_canon_header(DKIM_CANON_RELAXED, "Subject :  x\r\n y ", 17, &o);
 		assert_string_equal(buf_cstr(&o), "subject:x y\r\n");
+		/* the signature field itself: appended without its CRLF */
+		assert_true(dkim_canon_header_self(DKIM_CANON_RELAXED, "B: b= ", 6, &o));
+		assert_string_equal(buf_cstr(&o), "subject:x y\r\nb:b=");
+		assert_true(dkim_canon_header_self(DKIM_CANON_SIMPLE, "B: b= ", 6, &o));
+		assert_string_equal(buf_cstr(&o), "subject:x y\r\nb:b=B: b= ");
+		assert_false(dkim_canon_header_self(DKIM_CANON_RELAXED, "no colon", 8, &o));
+		assert_int_equal(o.len, 23);
 		buf_release(&o);
 	}
 }
