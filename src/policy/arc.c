@@ -60,11 +60,7 @@ struct body {
 	enum dkim_canon canon;
 	bool has_l;
 	uint64_t l;
-	EVP_MD_CTX *md;
-	struct dkim_canon_body bc;
-	uint8_t digest[DKIM_DIGEST_LEN];
-	bool ok;                    /* digest computed */
-	bool cut;                   /* fewer canonical octets than l= */
+	struct dkim_body_hash h;
 };
 
 struct arc_verify {
@@ -132,7 +128,7 @@ arc_verify_free(struct arc_verify **vp)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->nbodies; i++)
-		EVP_MD_CTX_free(v->bodies[i].md);
+		dkim_body_hash_release(&v->bodies[i].h);
 	free(v->bodies);
 	free(v->ams);
 	free(v->as);
@@ -457,14 +453,8 @@ body_for(struct arc_verify *v, struct asig *s)
 	b->canon = s->tags.bcanon;
 	b->has_l = s->tags.has_l;
 	b->l = s->tags.l;
-	if ((b->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(b->md);
-		b->md = NULL;
+	if (dkim_body_hash_start(&b->h, b->canon, b->has_l ? &b->l : NULL) != 0)
 		return false;
-	}
-	dkim_canon_body_init(&b->bc, b->canon, b->has_l ? &b->l : NULL, b->md,
-	    NULL, NULL);
 	s->body = v->nbodies++;
 	return true;
 }
@@ -601,7 +591,7 @@ arc_verify_feed(struct arc_verify *v, const char *p, size_t n)
 	if (!v->hs.done || n == 0 || v->decided)
 		return;
 	for (i = 0; i < v->nbodies; i++)
-		dkim_canon_body_feed(&v->bodies[i].bc, p, n);
+		dkim_body_hash_feed(&v->bodies[i].h, p, n);
 }
 
 void
@@ -618,13 +608,8 @@ arc_verify_end(struct arc_verify *v)
 	v->ended = true;
 	if (v->decided)
 		return;
-	for (i = 0; i < v->nbodies; i++) {
-		struct body *b = &v->bodies[i];
-
-		dkim_canon_body_end(&b->bc);
-		b->ok = EVP_DigestFinal_ex(b->md, b->digest, NULL) == 1;
-		b->cut = b->has_l && b->bc.total < b->l;
-	}
+	for (i = 0; i < v->nbodies; i++)
+		dkim_body_hash_end(&v->bodies[i].h);
 }
 
 bool
@@ -684,7 +669,7 @@ next_sig(struct arc_verify *v)
 static bool
 ams_valid(const struct arc_verify *v, const struct asig *s)
 {
-	const struct body *b = &v->bodies[s->body];
+	const struct dkim_body_hash *b = &v->bodies[s->body].h;
 
 	return s->live && s->key == KEY_OK && s->sig_ok && b->ok && !b->cut &&
 	    s->tags.bhlen == DKIM_DIGEST_LEN &&
@@ -696,7 +681,7 @@ static void
 settle(struct arc_verify *v)
 {
 	struct asig *s = &v->ams[v->n - 1];
-	const struct body *b = &v->bodies[s->body];
+	const struct dkim_body_hash *b = &v->bodies[s->body].h;
 	unsigned i;
 
 	v->settled = true;

@@ -154,6 +154,44 @@ dkim_canon_body_end(struct dkim_canon_body *bc)
 	bc->ended = true;
 }
 
+int
+dkim_body_hash_start(struct dkim_body_hash *bh, enum dkim_canon alg,
+    const uint64_t *limit)
+{
+	memset(bh, 0, sizeof(*bh));
+	if ((bh->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(bh->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(bh->md);
+		bh->md = NULL;
+		return -1;
+	}
+	dkim_canon_body_init(&bh->bc, alg, limit, bh->md, NULL, NULL);
+	return 0;
+}
+
+void
+dkim_body_hash_feed(struct dkim_body_hash *bh, const char *p, size_t n)
+{
+	dkim_canon_body_feed(&bh->bc, p, n);
+}
+
+void
+dkim_body_hash_end(struct dkim_body_hash *bh)
+{
+	if (bh->md == NULL || bh->bc.ended)
+		return;
+	dkim_canon_body_end(&bh->bc);
+	bh->ok = EVP_DigestFinal_ex(bh->md, bh->digest, NULL) == 1;
+	bh->cut = bh->bc.limited && bh->bc.total < bh->bc.limit;
+}
+
+void
+dkim_body_hash_release(struct dkim_body_hash *bh)
+{
+	EVP_MD_CTX_free(bh->md);
+	bh->md = NULL;
+}
+
 static void
 to_buf(void *arg, const char *p, size_t n)
 {

@@ -42,11 +42,8 @@ struct sig {
 	bool bad;                   /* result final from the field alone */
 	bool settled;
 	struct dkim_sig tags;
-	uint8_t hdigest[32];        /* SHA-256 of the signed header data */
-	EVP_MD_CTX *bmd;            /* the body hash */
-	struct dkim_canon_body body;
-	uint8_t bdigest[32];
-	bool body_short;            /* fewer canonical octets than l= */
+	uint8_t hdigest[DKIM_DIGEST_LEN]; /* SHA-256 of the signed header data */
+	struct dkim_body_hash body;
 	char qname[DNSQ_NAME_MAX];  /* SELECTOR._domainkey.DOMAIN */
 	enum key_state key;
 	EVP_PKEY *pkey;
@@ -124,7 +121,7 @@ dkim_verify_free(struct dkim_verify **vp)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->nsigs; i++) {
-		EVP_MD_CTX_free(v->sigs[i].bmd);
+		dkim_body_hash_release(&v->sigs[i].body);
 		EVP_PKEY_free(v->sigs[i].pkey);
 	}
 	free(v->sigs);
@@ -362,13 +359,9 @@ sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
 		return;
 	}
 	if (!dkim_header_digest(v->hs.hdr.data, f, nf, self, &s->tags, s->hdigest) ||
-	    (s->bmd = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1) {
+	    dkim_body_hash_start(&s->body, s->tags.bcanon,
+	    s->tags.has_l ? &s->tags.l : NULL) != 0)
 		fail_now(s, DKIM_TEMPERROR, "out of memory");
-		return;
-	}
-	dkim_canon_body_init(&s->body, s->tags.bcanon,
-	    s->tags.has_l ? &s->tags.l : NULL, s->bmd, NULL, NULL);
 }
 
 static void
@@ -417,7 +410,7 @@ dkim_verify_feed(struct dkim_verify *v, const char *p, size_t n)
 		return;
 	for (i = 0; i < v->nsigs; i++)
 		if (!v->sigs[i].bad)
-			dkim_canon_body_feed(&v->sigs[i].body, p, n);
+			dkim_body_hash_feed(&v->sigs[i].body, p, n);
 }
 
 /* ------------------------------------------------------------ results -- */
@@ -463,10 +456,10 @@ settle(struct dkim_verify *v, struct sig *s)
 	if (!v->ended)
 		return;
 	s->settled = true;
-	if (s->body_short)
+	if (s->body.cut)
 		set_result(s, DKIM_FAIL, "body shorter than l=");
-	else if (s->tags.bhlen != sizeof(s->bdigest) ||
-	    memcmp(s->tags.bh, s->bdigest, sizeof(s->bdigest)) != 0)
+	else if (s->tags.bhlen != DKIM_DIGEST_LEN ||
+	    memcmp(s->tags.bh, s->body.digest, DKIM_DIGEST_LEN) != 0)
 		set_result(s, DKIM_FAIL, "body hash mismatch");
 	else if (!dkim_sig_check(s->pkey, &s->tags, s->hdigest))
 		set_result(s, DKIM_FAIL, "signature did not verify");
@@ -492,13 +485,11 @@ dkim_verify_end(struct dkim_verify *v)
 
 		if (s->bad)
 			continue;
-		dkim_canon_body_end(&s->body);
-		if (EVP_DigestFinal_ex(s->bmd, s->bdigest, NULL) != 1) {
+		dkim_body_hash_end(&s->body);
+		if (!s->body.ok)
 			fail_now(s, DKIM_TEMPERROR, "out of memory");
-			continue;
-		}
-		s->body_short = s->tags.has_l && s->body.total < s->tags.l;
-		settle(v, s);
+		else
+			settle(v, s);
 	}
 }
 

@@ -80,8 +80,6 @@ const char *dkim_result_name(enum dkim_res r);
 
 /* arc.c verifies ARC's two signatures the way DKIM signatures are. */
 
-#define DKIM_DIGEST_LEN 32
-
 /* One field of a header kept in memory. */
 struct dkim_hfield {
 	size_t off, len;            /* the field without its final CRLF */
