@@ -178,20 +178,6 @@ digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* FWS: WSP, or a CRLF followed by WSP. */
-static size_t
-skip_fws(const char *s, size_t len, size_t i)
-{
-	for (;;) {
-		if (i < len && wsp(s[i]))
-			i++;
-		else if (i + 2 < len && s[i] == '\r' && s[i + 1] == '\n' && wsp(s[i + 2]))
-			i += 3;
-		else
-			return i;
-	}
-}
-
 /* An instance value (RFC 8617 §4.2.1: 1*2DIGIT, 1..50): the number, 0
  * if it is none, ARC_MAX_SETS + 1 for one that is too high. */
 static unsigned
@@ -219,19 +205,19 @@ instance_value(const char *v, size_t len)
 static unsigned
 aar_instance(const char *v, size_t len, size_t *rest)
 {
-	size_t i = skip_fws(v, len, 0), d;
+	size_t i = dkim_tags_skip_fws(v, len, 0), d;
 	unsigned x;
 
 	if (i == len || v[i] != 'i')
 		return 0;
-	i = skip_fws(v, len, i + 1);
+	i = dkim_tags_skip_fws(v, len, i + 1);
 	if (i == len || v[i] != '=')
 		return 0;
-	i = skip_fws(v, len, i + 1);
+	i = dkim_tags_skip_fws(v, len, i + 1);
 	for (d = i; i < len && digit(v[i]); i++)
 		;
 	x = instance_value(v + d, i - d);
-	i = skip_fws(v, len, i);
+	i = dkim_tags_skip_fws(v, len, i);
 	if (i == len || v[i] != ';')
 		return 0;
 	*rest = i + 1;
