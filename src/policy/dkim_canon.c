@@ -198,24 +198,26 @@ to_buf(void *arg, const char *p, size_t n)
 	buf_append(arg, p, n);
 }
 
-void
-dkim_canon_body_simple(const char *body, size_t len, struct buf *out)
+static void
+body_once(enum dkim_canon alg, const char *body, size_t len, struct buf *out)
 {
 	struct dkim_canon_body bc;
 
-	dkim_canon_body_init(&bc, DKIM_CANON_SIMPLE, NULL, NULL, to_buf, out);
+	dkim_canon_body_init(&bc, alg, NULL, NULL, to_buf, out);
 	dkim_canon_body_feed(&bc, body, len);
 	dkim_canon_body_end(&bc);
 }
 
 void
+dkim_canon_body_simple(const char *body, size_t len, struct buf *out)
+{
+	body_once(DKIM_CANON_SIMPLE, body, len, out);
+}
+
+void
 dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out)
 {
-	struct dkim_canon_body bc;
-
-	dkim_canon_body_init(&bc, DKIM_CANON_RELAXED, NULL, NULL, to_buf, out);
-	dkim_canon_body_feed(&bc, body, len);
-	dkim_canon_body_end(&bc);
+	body_once(DKIM_CANON_RELAXED, body, len, out);
 }
 
 void
