@@ -25,17 +25,11 @@
 #include <openssl/evp.h>
 
 #include "common/buf.h"
+#include "fuzz_dkim_common.h"
 #include "policy/arc.h"
 #include "policy/arc_seal.h"
 #include "policy/dkim_sign.h"
 #include "proto/dnsq.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 #define NOW 1764057992
 #define MAX_KEYS 4
@@ -43,16 +37,9 @@
 
 static const char seal_name[] = "fz._domainkey.fuzz.example";
 
-struct key {
-	enum dnsq_status st;
-	const uint8_t *txt;
-	size_t len;
-};
-
 struct input {
 	uint8_t seed;
-	struct key keys[MAX_KEYS];
-	size_t nkeys;
+	struct fuzz_keys keys;
 	const char *msg;
 	size_t len;
 };
@@ -60,61 +47,11 @@ struct input {
 static int
 parse_input(const uint8_t *d, size_t size, struct input *in)
 {
-	size_t i = 2, k;
-
 	if (size < 2)
 		return -1;
 	memset(in, 0, sizeof(*in));
 	in->seed = d[0];
-	in->nkeys = d[1] % (MAX_KEYS + 1);
-	for (k = 0; k < in->nkeys; k++) {
-		size_t l;
-
-		if (i + 3 > size)
-			return -1;
-		in->keys[k].st = (enum dnsq_status)(d[i] % 4);
-		l = (size_t)d[i + 1] << 8 | d[i + 2];
-		i += 3;
-		if (l > size - i)
-			return -1;
-		in->keys[k].txt = d + i;
-		in->keys[k].len = l;
-		i += l;
-	}
-	in->msg = (const char *)d + i;
-	in->len = size - i;
-	return 0;
-}
-
-/* Answers the query asked for with the next key of the input. */
-static void
-answer(struct dnsq_cache *c, const struct input *in, size_t *next)
-{
-	uint8_t rr[4096];
-	const uint8_t *rrs[1] = { rr };
-	size_t rrlen[1], o = 0, i = 0;
-	const struct key *k;
-
-	CHECK(c->need);
-	CHECK(c->need_type == DNSQ_TXT);
-	if (*next >= in->nkeys) {
-		CHECK(dnsq_put(c, c->need_name, DNSQ_TXT, DNSQ_NXDOMAIN, NULL, NULL, 0) == 0);
-		return;
-	}
-	k = &in->keys[(*next)++];
-	/* the text as TXT character-strings of up to 255 octets */
-	do {
-		size_t l = k->len - i > 255 ? 255 : k->len - i;
-
-		if (o + 1 + l > sizeof(rr))
-			break;
-		rr[o++] = (uint8_t)l;
-		memcpy(rr + o, k->txt + i, l);
-		o += l;
-		i += l;
-	} while (i < k->len);
-	rrlen[0] = o;
-	CHECK(dnsq_put(c, c->need_name, DNSQ_TXT, k->st, rrs, rrlen, 1) == 0);
+	return fuzz_keys_parse(d, size, 1, MAX_KEYS, &in->keys, &in->msg, &in->len);
 }
 
 static void
@@ -124,7 +61,7 @@ check_until_done(struct arc_verify *v, struct dnsq_cache *c, const struct input 
 	int rc, rounds = 0;
 
 	while ((rc = arc_verify_check(v, c)) == DNSQ_NEED) {
-		answer(c, in, next);
+		fuzz_keys_answer(c, &in->keys, next);
 		CHECK(++rounds <= 2 * ARC_MAX_SETS);
 	}
 	CHECK(rc == 0);
@@ -135,19 +72,14 @@ run(const struct input *in, const char *msg, size_t len, int chunked,
     struct dnsq_cache *c)
 {
 	struct arc_verify *v = arc_verify_new(NOW);
-	uint32_t x = in->seed * 2654435761u + 1;
+	uint32_t x = fuzz_chunk_start(in->seed);
 	size_t i = 0, next = 0;
 	int asked = 0;
 
 	CHECK(v != NULL);
 	while (i < len) {
-		size_t n = len - i;
+		size_t n = chunked ? fuzz_chunk_next(&x, len - i) : len - i;
 
-		if (chunked) {
-			x = x * 1103515245u + 12345u;
-			if (n > 1 + (x >> 16) % 64)
-				n = 1 + (x >> 16) % 64;
-		}
 		arc_verify_feed(v, msg + i, n);
 		i += n;
 		if (!chunked && !asked && arc_verify_header_done(v)) {
@@ -162,19 +94,13 @@ run(const struct input *in, const char *msg, size_t len, int chunked,
 }
 
 static void
-check_str(const char *s, size_t size)
-{
-	CHECK(memchr(s, '\0', size) != NULL);
-}
-
-static void
 check_result(const struct arc_result *r)
 {
 	size_t i;
 
-	check_str(r->reason, sizeof(r->reason));
-	check_str(r->sealer_domain, sizeof(r->sealer_domain));
-	check_str(r->aar, sizeof(r->aar));
+	fuzz_check_str(r->reason, sizeof(r->reason));
+	fuzz_check_str(r->sealer_domain, sizeof(r->sealer_domain));
+	fuzz_check_str(r->aar, sizeof(r->aar));
 	CHECK(r->n <= ARC_MAX_SETS);
 	CHECK(r->oldest_pass <= r->n);
 	if (r->cv == ARC_FAIL)
@@ -232,7 +158,7 @@ seal_round_trip(const struct input *in)
 	rrlen[0] = txt.len + 1;
 	dnsq_init(&c);
 	CHECK(dnsq_put(&c, seal_name, DNSQ_TXT, DNSQ_OK, rrs, rrlen, 1) == 0);
-	none.nkeys = 0;
+	none.keys.n = 0;
 	v = run(&none, set.data, set.len, 0, &c);
 	r = arc_verify_result(v);
 	if (r->cv != ARC_PASS)

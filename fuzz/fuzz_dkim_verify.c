@@ -16,34 +16,19 @@
  * NUL-terminated; the count is within the bound.
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_dkim_common.h"
 #include "policy/dkim_verify.h"
 #include "proto/dnsq.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 #define NOW 1764057992
 #define MAX_KEYS 3
 
-struct key {
-	enum dnsq_status st;
-	const uint8_t *txt;
-	size_t len;
-};
-
 struct input {
 	size_t max;
 	uint8_t seed;
-	struct key keys[MAX_KEYS];
-	size_t nkeys;
+	struct fuzz_keys keys;
 	const char *msg;
 	size_t len;
 };
@@ -51,62 +36,12 @@ struct input {
 static int
 parse_input(const uint8_t *d, size_t size, struct input *in)
 {
-	size_t i = 3, k;
-
 	if (size < 3)
 		return -1;
 	memset(in, 0, sizeof(*in));
 	in->max = d[0] % 9;
 	in->seed = d[1];
-	in->nkeys = d[2] % (MAX_KEYS + 1);
-	for (k = 0; k < in->nkeys; k++) {
-		size_t l;
-
-		if (i + 3 > size)
-			return -1;
-		in->keys[k].st = (enum dnsq_status)(d[i] % 4);
-		l = (size_t)d[i + 1] << 8 | d[i + 2];
-		i += 3;
-		if (l > size - i)
-			return -1;
-		in->keys[k].txt = d + i;
-		in->keys[k].len = l;
-		i += l;
-	}
-	in->msg = (const char *)d + i;
-	in->len = size - i;
-	return 0;
-}
-
-/* Answers the query asked for with the next key of the input. */
-static void
-answer(struct dnsq_cache *c, const struct input *in, size_t *next)
-{
-	uint8_t rr[4096];
-	const uint8_t *rrs[1] = { rr };
-	size_t rrlen[1], o = 0, i = 0;
-	const struct key *k;
-
-	CHECK(c->need);
-	CHECK(c->need_type == DNSQ_TXT);
-	if (*next >= in->nkeys) {
-		CHECK(dnsq_put(c, c->need_name, DNSQ_TXT, DNSQ_NXDOMAIN, NULL, NULL, 0) == 0);
-		return;
-	}
-	k = &in->keys[(*next)++];
-	/* the text as TXT character-strings of up to 255 octets */
-	do {
-		size_t l = k->len - i > 255 ? 255 : k->len - i;
-
-		if (o + 1 + l > sizeof(rr))
-			break;
-		rr[o++] = (uint8_t)l;
-		memcpy(rr + o, k->txt + i, l);
-		o += l;
-		i += l;
-	} while (i < k->len);
-	rrlen[0] = o;
-	CHECK(dnsq_put(c, c->need_name, DNSQ_TXT, k->st, rrs, rrlen, 1) == 0);
+	return fuzz_keys_parse(d, size, 2, MAX_KEYS, &in->keys, &in->msg, &in->len);
 }
 
 static void
@@ -116,7 +51,7 @@ check_until_done(struct dkim_verify *v, struct dnsq_cache *c, const struct input
 	int rc, rounds = 0;
 
 	while ((rc = dkim_verify_check(v, c)) == DNSQ_NEED) {
-		answer(c, in, next);
+		fuzz_keys_answer(c, &in->keys, next);
 		CHECK(++rounds <= 16);
 	}
 	CHECK(rc == 0);
@@ -126,19 +61,14 @@ static struct dkim_verify *
 run(const struct input *in, int chunked, struct dnsq_cache *c)
 {
 	struct dkim_verify *v = dkim_verify_new(in->max, NOW);
-	uint32_t x = in->seed * 2654435761u + 1;
+	uint32_t x = fuzz_chunk_start(in->seed);
 	size_t i = 0, next = 0;
 	int asked = 0;
 
 	CHECK(v != NULL);
 	while (i < in->len) {
-		size_t n = in->len - i;
+		size_t n = chunked ? fuzz_chunk_next(&x, in->len - i) : in->len - i;
 
-		if (chunked) {
-			x = x * 1103515245u + 12345u;
-			if (n > 1 + (x >> 16) % 64)
-				n = 1 + (x >> 16) % 64;
-		}
 		dkim_verify_feed(v, in->msg + i, n);
 		i += n;
 		if (!asked && dkim_verify_header_done(v)) {
@@ -153,22 +83,16 @@ run(const struct input *in, int chunked, struct dnsq_cache *c)
 }
 
 static void
-check_str(const char *s, size_t size)
-{
-	CHECK(memchr(s, '\0', size) != NULL);
-}
-
-static void
 check_result(const struct dkim_result *r)
 {
 	size_t i;
 
-	check_str(r->domain, sizeof(r->domain));
-	check_str(r->selector, sizeof(r->selector));
-	check_str(r->identity, sizeof(r->identity));
-	check_str(r->algorithm, sizeof(r->algorithm));
-	check_str(r->b_prefix, sizeof(r->b_prefix));
-	check_str(r->reason, sizeof(r->reason));
+	fuzz_check_str(r->domain, sizeof(r->domain));
+	fuzz_check_str(r->selector, sizeof(r->selector));
+	fuzz_check_str(r->identity, sizeof(r->identity));
+	fuzz_check_str(r->algorithm, sizeof(r->algorithm));
+	fuzz_check_str(r->b_prefix, sizeof(r->b_prefix));
+	fuzz_check_str(r->reason, sizeof(r->reason));
 	CHECK(r->result != DKIM_NONE);
 	if (r->result == DKIM_PASS)
 		CHECK(r->reason[0] == '\0' && r->domain[0] != '\0' && r->key_bits > 0);

@@ -31,6 +31,7 @@
 #include "../common/str.h"
 #include "dkim_canon.h"
 #include "dkim_tags.h"
+#include "hdr_stream.h"
 
 /* The header kept, as for DKIM. */
 #define ARC_HEADER_MAX DKIM_VERIFY_HEADER_MAX
@@ -59,27 +60,14 @@ struct body {
 	enum dkim_canon canon;
 	bool has_l;
 	uint64_t l;
-	EVP_MD_CTX *md;
-	struct dkim_canon_body bc;
-	uint8_t digest[DKIM_DIGEST_LEN];
-	bool ok;                    /* digest computed */
-	bool cut;                   /* fewer canonical octets than l= */
+	struct dkim_body_hash h;
 };
-
-/* The header end scan: where in a line the last octet left us. */
-enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
 
 struct arc_verify {
 	int64_t now;
-	struct buf hdr;
-	bool too_large;
-	enum hstate st;
-	/* the field name being read by the scan, for a header too large */
-	char nm[32];
-	size_t nmlen;
-	bool nm_on;
-	bool arc_seen;
-	bool header_done, ended;
+	struct hdr_stream hs;
+	bool arc_seen;              /* the scan saw an ARC field's name */
+	bool ended;
 	bool decided;               /* res final before any key */
 	bool settled;
 	bool stop;                  /* a decisive key or seal failed */
@@ -89,6 +77,19 @@ struct arc_verify {
 	struct body *bodies;        /* [n] at most */
 	size_t nbodies;
 };
+
+/* The scan's view of a field name, to know whether a header too large to
+ * keep held an ARC field. */
+static void
+name_seen(void *arg, const char *name, size_t len)
+{
+	struct arc_verify *v = arg;
+	unsigned k;
+
+	for (k = 0; k < ARC_KINDS; k++)
+		if (str_ieqn(name, len, kind_name[k]))
+			v->arc_seen = true;
+}
 
 const char *
 arc_cv_name(enum arc_cv cv)
@@ -112,7 +113,7 @@ arc_verify_new(int64_t now)
 	if (v == NULL)
 		return NULL;
 	v->now = now;
-	v->st = H_LS;
+	hdr_stream_init(&v->hs, ARC_HEADER_MAX, name_seen, v);
 	v->res.cv = ARC_FAIL;
 	str_copy(v->res.reason, sizeof(v->res.reason), "not verified");
 	return v;
@@ -127,11 +128,11 @@ arc_verify_free(struct arc_verify **vp)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->nbodies; i++)
-		EVP_MD_CTX_free(v->bodies[i].md);
+		dkim_body_hash_release(&v->bodies[i].h);
 	free(v->bodies);
 	free(v->ams);
 	free(v->as);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 	free(v);
 	*vp = NULL;
 }
@@ -177,20 +178,6 @@ digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* FWS: WSP, or a CRLF followed by WSP. */
-static size_t
-skip_fws(const char *s, size_t len, size_t i)
-{
-	for (;;) {
-		if (i < len && wsp(s[i]))
-			i++;
-		else if (i + 2 < len && s[i] == '\r' && s[i + 1] == '\n' && wsp(s[i + 2]))
-			i += 3;
-		else
-			return i;
-	}
-}
-
 /* An instance value (RFC 8617 §4.2.1: 1*2DIGIT, 1..50): the number, 0
  * if it is none, ARC_MAX_SETS + 1 for one that is too high. */
 static unsigned
@@ -218,19 +205,19 @@ instance_value(const char *v, size_t len)
 static unsigned
 aar_instance(const char *v, size_t len, size_t *rest)
 {
-	size_t i = skip_fws(v, len, 0), d;
+	size_t i = dkim_tags_skip_fws(v, len, 0), d;
 	unsigned x;
 
 	if (i == len || v[i] != 'i')
 		return 0;
-	i = skip_fws(v, len, i + 1);
+	i = dkim_tags_skip_fws(v, len, i + 1);
 	if (i == len || v[i] != '=')
 		return 0;
-	i = skip_fws(v, len, i + 1);
+	i = dkim_tags_skip_fws(v, len, i + 1);
 	for (d = i; i < len && digit(v[i]); i++)
 		;
 	x = instance_value(v + d, i - d);
-	i = skip_fws(v, len, i);
+	i = dkim_tags_skip_fws(v, len, i);
 	if (i == len || v[i] != ';')
 		return 0;
 	*rest = i + 1;
@@ -320,126 +307,14 @@ arc_chain_structure(const struct arc_chain *c, char *why, size_t whysize)
 
 /* ------------------------------------------------------------ header -- */
 
-static char
-lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-}
-
-/* The scan's view of a field name, to know whether a header too large to
- * keep held an ARC field. */
-static void
-name_octet(struct arc_verify *v, char c)
-{
-	size_t l = v->nmlen, k;
-
-	if (!v->nm_on)
-		return;
-	if (c == ':') {
-		while (l > 0 && wsp(v->nm[l - 1]))
-			l--;
-		for (k = 0; k < ARC_KINDS; k++)
-			if (str_ieqn(v->nm, l, kind_name[k]))
-				v->arc_seen = true;
-		v->nm_on = false;
-	} else if (c == '\r' || c == '\n' || v->nmlen == sizeof(v->nm))
-		v->nm_on = false;
-	else
-		v->nm[v->nmlen++] = lower(c);
-}
-
-/* Finds the empty line ending the header; returns the octets of p that
- * belong to the header (the empty line included). */
-static size_t
-header_scan(struct arc_verify *v, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		switch (v->st) {
-		case H_LS:
-			if (c == '\r')
-				v->st = H_CR_LS;
-			else {
-				v->st = H_IN;
-				v->nm_on = !wsp(c);
-				v->nmlen = 0;
-				name_octet(v, c);
-			}
-			break;
-		case H_IN:
-			name_octet(v, c);
-			if (c == '\r')
-				v->st = H_CR_IN;
-			break;
-		case H_CR_IN:
-			if (c == '\n')
-				v->st = H_LS;
-			else if (c != '\r') {
-				v->st = H_IN;
-				name_octet(v, c);
-			}
-			break;
-		case H_CR_LS:
-			if (c == '\n') {
-				v->header_done = true;
-				return i + 1;
-			}
-			v->nm_on = false;
-			v->st = c == '\r' ? H_CR_IN : H_IN;
-			break;
-		}
-	}
-	return n;
-}
-
-/* A signature field in relaxed form with its b= value taken out (FWS
- * around it too) and without its final CRLF, appended to out. */
-static bool
-self_form(const char *h, const struct dkim_hfield *self, const struct dkim_sig *sig,
-    struct buf *out)
-{
-	struct buf me = BUF_INIT;
-	size_t cut = self->colon + 1 + sig->b_raw_off, before = out->len;
-	bool ok;
-
-	ok = buf_append(&me, h + self->off, cut) == 0 &&
-	    buf_append(&me, h + self->off + cut + sig->b_raw_len,
-	    self->len - cut - sig->b_raw_len) == 0;
-	dkim_canon_header_relaxed(me.data, me.len, out);
-	buf_release(&me);
-	if (!ok || out->len < before + 2)
-		return false;
-	out->len -= 2;
-	return true;
-}
-
-/* RFC 8301 as for DKIM: rsa-sha256 and ed25519-sha256 only. */
-static const char *
-alg_refused(const struct dkim_sig *sig)
-{
-	switch (sig->alg) {
-	case DKIM_ALG_RSA_SHA256:
-	case DKIM_ALG_ED25519_SHA256:
-		return NULL;
-	case DKIM_ALG_RSA_SHA1:
-		return "rsa-sha1 not accepted (RFC 8301)";
-	default:
-		return "unknown algorithm";
-	}
-}
-
+/* A signature's key name, or why not in s->why. */
 static bool
 key_name(struct asig *s)
 {
-	if (str_fmt(s->qname, sizeof(s->qname), "%s._domainkey.%s", s->tags.s,
-	    s->tags.d) != 0 || !dnsq_name_ok(s->qname)) {
-		str_copy(s->why, sizeof(s->why), "key name too long");
-		return false;
-	}
-	return true;
+	if (dkim_key_qname(&s->tags, s->qname))
+		return true;
+	str_copy(s->why, sizeof(s->why), "key name too long");
+	return false;
 }
 
 static const char *
@@ -490,7 +365,7 @@ seals_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
 		    sizeof(why)) != 0)
 			bad = why;
 		else if ((bad = cv_of(text, tlen, &cv)) == NULL)
-			bad = alg_refused(&s->tags);
+			bad = dkim_sig_refused(&s->tags, v->now);  /* no x= */
 		if (j == v->n)
 			str_copy(v->res.sealer_domain, sizeof(v->res.sealer_domain), s->tags.d);
 		if (bad != NULL) {
@@ -524,7 +399,7 @@ seals_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
 		if (EVP_DigestUpdate(chain, data.data, data.len) != 1)
 			goto out;
 		buf_reset(&data);
-		if (!self_form(h, as, &v->as[i - 1].tags, &data) ||
+		if (!dkim_self_form(h, as, &v->as[i - 1].tags, &data) ||
 		    EVP_MD_CTX_copy_ex(md, chain) != 1 ||
 		    EVP_DigestUpdate(md, data.data, data.len) != 1 ||
 		    EVP_DigestFinal_ex(md, v->as[i - 1].hdigest, NULL) != 1)
@@ -564,14 +439,8 @@ body_for(struct arc_verify *v, struct asig *s)
 	b->canon = s->tags.bcanon;
 	b->has_l = s->tags.has_l;
 	b->l = s->tags.l;
-	if ((b->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(b->md);
-		b->md = NULL;
+	if (dkim_body_hash_start(&b->h, b->canon, b->has_l ? &b->l : NULL) != 0)
 		return false;
-	}
-	dkim_canon_body_init(&b->bc, b->canon, b->has_l ? &b->l : NULL, b->md,
-	    NULL, NULL);
 	s->body = v->nbodies++;
 	return true;
 }
@@ -598,16 +467,8 @@ ams_start(struct arc_verify *v, const char *h, const struct dkim_hfield *f,
 			str_copy(s->why, sizeof(s->why), "h= names ARC-Seal");
 			return false;
 		}
-	if ((bad = alg_refused(&s->tags)) != NULL) {
+	if ((bad = dkim_sig_refused(&s->tags, v->now)) != NULL) {
 		str_copy(s->why, sizeof(s->why), bad);
-		return false;
-	}
-	if (s->tags.has_x && s->tags.has_t && s->tags.x < s->tags.t) {
-		str_copy(s->why, sizeof(s->why), "x= before t=");
-		return false;
-	}
-	if (s->tags.has_x && s->tags.x < v->now) {
-		str_copy(s->why, sizeof(s->why), "signature expired");
 		return false;
 	}
 	if (!key_name(s))
@@ -648,11 +509,12 @@ header_end(struct arc_verify *v)
 	size_t nf = 0;
 	unsigned i;
 	char why[128];
+	bool too_large = v->hs.too_large;
 
-	if (!v->too_large &&
-	    (nf = dkim_hfields_split(v->hdr.data, v->hdr.len, &f)) == SIZE_MAX)
-		v->too_large = true;
-	if (v->too_large) {
+	if (!too_large &&
+	    (nf = dkim_hfields_split(v->hs.hdr.data, v->hs.hdr.len, &f)) == SIZE_MAX)
+		too_large = true;
+	if (too_large) {
 		/* The sets may lie beyond what was kept: none can be checked. */
 		if (v->arc_seen)
 			fail(v, false, "header too large");
@@ -660,7 +522,7 @@ header_end(struct arc_verify *v)
 			decide(v, ARC_NONE);
 		goto out;
 	}
-	arc_chain_collect(v->hdr.data, f, nf, &c);
+	arc_chain_collect(v->hs.hdr.data, f, nf, &c);
 	v->res.n = v->n = c.n;
 	if (c.nfields == 0) {
 		decide(v, ARC_NONE);
@@ -676,13 +538,13 @@ header_end(struct arc_verify *v)
 		fail(v, true, "out of memory");
 		goto out;
 	}
-	aar_payload(v, v->hdr.data, &f[c.f[v->n - 1][ARC_AAR]]);
-	if (!seals_start(v, v->hdr.data, f, &c))
+	aar_payload(v, v->hs.hdr.data, &f[c.f[v->n - 1][ARC_AAR]]);
+	if (!seals_start(v, v->hs.hdr.data, f, &c))
 		goto out;
 	for (i = v->n; i >= 1; i--) {
 		struct asig *s = &v->ams[i - 1];
 
-		if (!ams_start(v, v->hdr.data, f, nf, &f[c.f[i - 1][ARC_AMS]], s)) {
+		if (!ams_start(v, v->hs.hdr.data, f, nf, &f[c.f[i - 1][ARC_AMS]], s)) {
 			if (i == v->n) {
 				fail(v, s->temp, "ARC-Message-Signature i=%u: %s", i, s->why);
 				goto out;
@@ -692,7 +554,7 @@ header_end(struct arc_verify *v)
 	}
 out:
 	free(f);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 }
 
 /* -------------------------------------------------------------- input -- */
@@ -704,25 +566,18 @@ arc_verify_feed(struct arc_verify *v, const char *p, size_t n)
 
 	if (v->ended || n == 0)
 		return;
-	if (!v->header_done) {
-		size_t used = header_scan(v, p, n);
+	if (!v->hs.done) {
+		size_t used = hdr_stream_feed(&v->hs, p, n);
 
-		if (!v->too_large) {
-			if (v->hdr.len + used > ARC_HEADER_MAX ||
-			    buf_append(&v->hdr, p, used) != 0) {
-				v->too_large = true;
-				buf_release(&v->hdr);
-			}
-		}
-		if (v->header_done)
+		if (v->hs.done)
 			header_end(v);
 		p += used;
 		n -= used;
 	}
-	if (!v->header_done || n == 0 || v->decided)
+	if (!v->hs.done || n == 0 || v->decided)
 		return;
 	for (i = 0; i < v->nbodies; i++)
-		dkim_canon_body_feed(&v->bodies[i].bc, p, n);
+		dkim_body_hash_feed(&v->bodies[i].h, p, n);
 }
 
 void
@@ -732,26 +587,21 @@ arc_verify_end(struct arc_verify *v)
 
 	if (v->ended)
 		return;
-	if (!v->header_done) {
-		v->header_done = true;
+	if (!v->hs.done) {
+		hdr_stream_end(&v->hs);
 		header_end(v);
 	}
 	v->ended = true;
 	if (v->decided)
 		return;
-	for (i = 0; i < v->nbodies; i++) {
-		struct body *b = &v->bodies[i];
-
-		dkim_canon_body_end(&b->bc);
-		b->ok = EVP_DigestFinal_ex(b->md, b->digest, NULL) == 1;
-		b->cut = b->has_l && b->bc.total < b->l;
-	}
+	for (i = 0; i < v->nbodies; i++)
+		dkim_body_hash_end(&v->bodies[i].h);
 }
 
 bool
 arc_verify_header_done(const struct arc_verify *v)
 {
-	return v->header_done;
+	return v->hs.done;
 }
 
 /* ------------------------------------------------------------ results -- */
@@ -805,7 +655,7 @@ next_sig(struct arc_verify *v)
 static bool
 ams_valid(const struct arc_verify *v, const struct asig *s)
 {
-	const struct body *b = &v->bodies[s->body];
+	const struct dkim_body_hash *b = &v->bodies[s->body].h;
 
 	return s->live && s->key == KEY_OK && s->sig_ok && b->ok && !b->cut &&
 	    s->tags.bhlen == DKIM_DIGEST_LEN &&
@@ -817,7 +667,7 @@ static void
 settle(struct arc_verify *v)
 {
 	struct asig *s = &v->ams[v->n - 1];
-	const struct body *b = &v->bodies[s->body];
+	const struct dkim_body_hash *b = &v->bodies[s->body].h;
 	unsigned i;
 
 	v->settled = true;
@@ -851,7 +701,7 @@ arc_verify_check(struct arc_verify *v, struct dnsq_cache *c)
 {
 	struct asig *s;
 
-	if (!v->header_done || v->decided || v->settled)
+	if (!v->hs.done || v->decided || v->settled)
 		return 0;
 	while ((s = next_sig(v)) != NULL) {
 		const struct dnsq_answer *a;

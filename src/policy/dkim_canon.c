@@ -154,30 +154,70 @@ dkim_canon_body_end(struct dkim_canon_body *bc)
 	bc->ended = true;
 }
 
+int
+dkim_body_hash_start(struct dkim_body_hash *bh, enum dkim_canon alg,
+    const uint64_t *limit)
+{
+	memset(bh, 0, sizeof(*bh));
+	if ((bh->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(bh->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(bh->md);
+		bh->md = NULL;
+		return -1;
+	}
+	dkim_canon_body_init(&bh->bc, alg, limit, bh->md, NULL, NULL);
+	return 0;
+}
+
+void
+dkim_body_hash_feed(struct dkim_body_hash *bh, const char *p, size_t n)
+{
+	dkim_canon_body_feed(&bh->bc, p, n);
+}
+
+void
+dkim_body_hash_end(struct dkim_body_hash *bh)
+{
+	if (bh->md == NULL || bh->bc.ended)
+		return;
+	dkim_canon_body_end(&bh->bc);
+	bh->ok = EVP_DigestFinal_ex(bh->md, bh->digest, NULL) == 1;
+	bh->cut = bh->bc.limited && bh->bc.total < bh->bc.limit;
+}
+
+void
+dkim_body_hash_release(struct dkim_body_hash *bh)
+{
+	EVP_MD_CTX_free(bh->md);
+	bh->md = NULL;
+}
+
 static void
 to_buf(void *arg, const char *p, size_t n)
 {
 	buf_append(arg, p, n);
 }
 
-void
-dkim_canon_body_simple(const char *body, size_t len, struct buf *out)
+static void
+body_once(enum dkim_canon alg, const char *body, size_t len, struct buf *out)
 {
 	struct dkim_canon_body bc;
 
-	dkim_canon_body_init(&bc, DKIM_CANON_SIMPLE, NULL, NULL, to_buf, out);
+	dkim_canon_body_init(&bc, alg, NULL, NULL, to_buf, out);
 	dkim_canon_body_feed(&bc, body, len);
 	dkim_canon_body_end(&bc);
 }
 
 void
+dkim_canon_body_simple(const char *body, size_t len, struct buf *out)
+{
+	body_once(DKIM_CANON_SIMPLE, body, len, out);
+}
+
+void
 dkim_canon_body_relaxed(const char *body, size_t len, struct buf *out)
 {
-	struct dkim_canon_body bc;
-
-	dkim_canon_body_init(&bc, DKIM_CANON_RELAXED, NULL, NULL, to_buf, out);
-	dkim_canon_body_feed(&bc, body, len);
-	dkim_canon_body_end(&bc);
+	body_once(DKIM_CANON_RELAXED, body, len, out);
 }
 
 void
@@ -232,4 +272,18 @@ dkim_canon_header(enum dkim_canon alg, const char *field, size_t len,
 		dkim_canon_header_simple(field, len, out);
 	else
 		dkim_canon_header_relaxed(field, len, out);
+}
+
+bool
+dkim_canon_header_self(enum dkim_canon alg, const char *field, size_t len,
+    struct buf *out)
+{
+	size_t before = out->len;
+
+	dkim_canon_header(alg, field, len, out);
+	if (out->len < before + 2)
+		return false;
+	out->len -= 2;
+	out->data[out->len] = '\0';
+	return true;
 }

@@ -141,38 +141,29 @@ dkim_sign_headers(const char *msg, size_t len, const char *const *extra,
 int
 dkim_sign_body_hash(const char *body, size_t len, struct buf *b64)
 {
-	unsigned char bh[SHA256_DIGEST_LENGTH];
-	struct dkim_canon_body bc;
-	EVP_MD_CTX *md;
+	struct dkim_body_hash bh;
 	int rc = -1;
 
-	/* The canonical form streamed into the digest. */
-	if ((md = EVP_MD_CTX_new()) == NULL)
+	if (dkim_body_hash_start(&bh, DKIM_CANON_RELAXED, NULL) != 0)
 		return -1;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-		dkim_canon_body_init(&bc, DKIM_CANON_RELAXED, NULL, md, NULL, NULL);
-		dkim_canon_body_feed(&bc, body, len);
-		dkim_canon_body_end(&bc);
-		if (EVP_DigestFinal_ex(md, bh, NULL) == 1) {
-			sasl_base64_encode((const char *)bh, sizeof(bh), b64);
-			rc = 0;
-		}
+	dkim_body_hash_feed(&bh, body, len);
+	dkim_body_hash_end(&bh);
+	if (bh.ok) {
+		sasl_base64_encode((const char *)bh.digest, sizeof(bh.digest), b64);
+		rc = 0;
 	}
-	EVP_MD_CTX_free(md);
+	dkim_body_hash_release(&bh);
 	return rc;
 }
 
 void
 dkim_sign_self(const char *name, const struct buf *tags, struct buf *hdata)
 {
-	struct buf f = BUF_INIT, c = BUF_INIT;
+	struct buf f = BUF_INIT;
 
 	buf_printf(&f, "%s: %s", name, buf_cstr(tags));
-	dkim_canon_header_relaxed(f.data, f.len, &c);
-	if (c.len >= 2)
-		buf_append(hdata, c.data, c.len - 2);
+	(void)dkim_canon_header_self(DKIM_CANON_RELAXED, f.data, f.len, hdata);
 	buf_release(&f);
-	buf_release(&c);
 }
 
 int

@@ -45,7 +45,6 @@ int dkim_sign(const struct dkim_key *k, const char *msg, size_t len,
  * "b=", digest the SHA-256 of the signed header data); sign_digest makes
  * the signature with the key; finish appends the folded field to out.
  */
-#define DKIM_DIGEST_LEN 32
 #define DKIM_SIG_MAX 1024
 struct dkim_pending {
 	struct buf tags;

@@ -40,10 +40,9 @@ valchar(char c)
 	return u >= 0x21 && u <= 0x7e && u != ';';
 }
 
-/* Skips FWS (and plain WSP) at s[i]: WSP, or CRLF followed by WSP. A CRLF
- * not followed by WSP is left for the caller to refuse. */
-static size_t
-skip_fws(const char *s, size_t len, size_t i)
+/* A CRLF not followed by WSP is left for the caller to refuse. */
+size_t
+dkim_tags_skip_fws(const char *s, size_t len, size_t i)
 {
 	for (;;) {
 		if (i < len && wsp(s[i]))
@@ -66,7 +65,7 @@ dkim_tags_parse(const char *text, size_t len, struct dkim_tag *tags, size_t max,
 		struct dkim_tag t;
 		size_t last;
 
-		i = skip_fws(text, len, i);
+		i = dkim_tags_skip_fws(text, len, i);
 		if (i == len)
 			break;     /* empty list, or FWS after the final ";" */
 		memset(&t, 0, sizeof(t));
@@ -76,17 +75,17 @@ dkim_tags_parse(const char *text, size_t len, struct dkim_tag *tags, size_t max,
 		while (i < len && (alpha(text[i]) || digit(text[i]) || text[i] == '_'))
 			i++;
 		t.nlen = (size_t)(text + i - t.name);
-		i = skip_fws(text, len, i);
+		i = dkim_tags_skip_fws(text, len, i);
 		if (i == len || text[i] != '=')
 			return DKIM_TAGS_SYNTAX;
 		i++;
 		t.raw_off = i;
-		i = skip_fws(text, len, i);
+		i = dkim_tags_skip_fws(text, len, i);
 		t.val = text + i;
 		last = i;
 		/* tvals separated by FWS, up to ";" or the end */
 		while (i < len && text[i] != ';') {
-			size_t k = skip_fws(text, len, i);
+			size_t k = dkim_tags_skip_fws(text, len, i);
 
 			if (k > i) {
 				i = k;
@@ -153,7 +152,7 @@ list_next(const char *v, size_t len, size_t *pos, const char **item, size_t *ile
 
 	if (i > len)
 		return false;
-	i = skip_fws(v, len, i);
+	i = dkim_tags_skip_fws(v, len, i);
 	*item = v + i;
 	while (i < len && v[i] != ':')
 		i++;
@@ -306,6 +305,23 @@ identity_ok(const char *v, size_t len, const char *d)
 	return il == dl || at[il - dl] == '.';
 }
 
+/* t= or x= (§3.5: 1*12DIGIT), when given; false when it is bad. */
+static bool
+time_tag(const struct dkim_tag *tags, size_t n, const char *name, bool *has,
+    int64_t *val)
+{
+	const struct dkim_tag *t = dkim_tags_find(tags, n, name);
+	uint64_t x;
+
+	if (t == NULL)
+		return true;
+	if (!decimal(t->val, t->vlen, 12, &x))
+		return false;
+	*has = true;
+	*val = (int64_t)x;
+	return true;
+}
+
 /* b=, the last tag checked. */
 static int
 sig_b(const struct dkim_tag *tags, size_t n, struct dkim_sig *sig, char *why,
@@ -427,15 +443,9 @@ dkim_sig_parse_kind(const char *text, size_t len, enum dkim_sig_kind kind,
 			return -1;
 		}
 		sig->hcanon = sig->bcanon = DKIM_CANON_RELAXED;
-		if ((t = dkim_tags_find(tags, n, "t")) != NULL) {
-			uint64_t x;
-
-			if (!decimal(t->val, t->vlen, 12, &x)) {
-				reason(why, whysize, "bad t=");
-				return -1;
-			}
-			sig->has_t = true;
-			sig->t = (int64_t)x;
+		if (!time_tag(tags, n, "t", &sig->has_t, &sig->t)) {
+			reason(why, whysize, "bad t=");
+			return -1;
 		}
 		return sig_b(tags, n, sig, why, whysize);
 	}
@@ -499,25 +509,13 @@ dkim_sig_parse_kind(const char *text, size_t len, enum dkim_sig_kind kind,
 			return -1;
 		}
 	}
-	if ((t = dkim_tags_find(tags, n, "t")) != NULL) {
-		uint64_t x;
-
-		if (!decimal(t->val, t->vlen, 12, &x)) {
-			reason(why, whysize, "bad t=");
-			return -1;
-		}
-		sig->has_t = true;
-		sig->t = (int64_t)x;
+	if (!time_tag(tags, n, "t", &sig->has_t, &sig->t)) {
+		reason(why, whysize, "bad t=");
+		return -1;
 	}
-	if ((t = dkim_tags_find(tags, n, "x")) != NULL) {
-		uint64_t x;
-
-		if (!decimal(t->val, t->vlen, 12, &x)) {
-			reason(why, whysize, "bad x=");
-			return -1;
-		}
-		sig->has_x = true;
-		sig->x = (int64_t)x;
+	if (!time_tag(tags, n, "x", &sig->has_x, &sig->x)) {
+		reason(why, whysize, "bad x=");
+		return -1;
 	}
 	if ((t = dkim_tags_find(tags, n, "bh")) == NULL) {
 		reason(why, whysize, "missing bh=");

@@ -47,6 +47,8 @@ enum dkim_tags_err dkim_tags_parse(const char *text, size_t len,
 /* The tag named name (exact case), or NULL. */
 const struct dkim_tag *dkim_tags_find(const struct dkim_tag *tags, size_t n,
     const char *name);
+/* Past the FWS (or plain WSP) at s[i]: WSP, or CRLF followed by WSP. */
+size_t dkim_tags_skip_fws(const char *s, size_t len, size_t i);
 
 /* -------------------------------------------------- DKIM-Signature (§3.5) */
 

@@ -26,6 +26,7 @@
 #include "dkim_tags.h"
 #include "../proto/rfc5322.h"
 #include "dkim_canon.h"
+#include "hdr_stream.h"
 
 /* RFC 8301 §3.2: shorter RSA keys are not accepted. The upper bound
  * keeps one signature's cost bounded. */
@@ -41,36 +42,36 @@ struct sig {
 	bool bad;                   /* result final from the field alone */
 	bool settled;
 	struct dkim_sig tags;
-	uint8_t hdigest[32];        /* SHA-256 of the signed header data */
-	EVP_MD_CTX *bmd;            /* the body hash */
-	struct dkim_canon_body body;
-	uint8_t bdigest[32];
-	bool body_short;            /* fewer canonical octets than l= */
+	uint8_t hdigest[DKIM_DIGEST_LEN]; /* SHA-256 of the signed header data */
+	struct dkim_body_hash body;
 	char qname[DNSQ_NAME_MAX];  /* SELECTOR._domainkey.DOMAIN */
 	enum key_state key;
 	EVP_PKEY *pkey;
 };
 
-/* The header end scan: where in a line the last octet left us. */
-enum hstate { H_LS, H_IN, H_CR_IN, H_CR_LS };
-
 struct dkim_verify {
 	size_t max;
 	int64_t now;
-	struct buf hdr;
-	bool too_large;
-	enum hstate st;
+	struct hdr_stream hs;
 	/* DKIM-Signature names seen by the scan, for a header too large */
-	char nm[16];
-	size_t nmlen;
-	bool nm_on;
 	size_t nscan;
-	bool header_done, ended;
+	bool ended;
 	struct sig *sigs;
 	size_t nsigs;
 };
 
 static const char sig_name[] = "dkim-signature";
+
+/* The scan's view of a field name, for counting the signatures of a
+ * header too large to keep. */
+static void
+name_seen(void *arg, const char *name, size_t len)
+{
+	struct dkim_verify *v = arg;
+
+	if (str_ieqn(name, len, sig_name))
+		v->nscan++;
+}
 
 const char *
 dkim_result_name(enum dkim_res r)
@@ -103,7 +104,7 @@ dkim_verify_new(size_t max_sigs, int64_t now)
 		return NULL;
 	v->max = max_sigs;
 	v->now = now;
-	v->st = H_LS;
+	hdr_stream_init(&v->hs, DKIM_VERIFY_HEADER_MAX, name_seen, v);
 	if (max_sigs > 0 && (v->sigs = calloc(max_sigs, sizeof(*v->sigs))) == NULL) {
 		free(v);
 		return NULL;
@@ -120,11 +121,11 @@ dkim_verify_free(struct dkim_verify **vp)
 	if (v == NULL)
 		return;
 	for (i = 0; i < v->nsigs; i++) {
-		EVP_MD_CTX_free(v->sigs[i].bmd);
+		dkim_body_hash_release(&v->sigs[i].body);
 		EVP_PKEY_free(v->sigs[i].pkey);
 	}
 	free(v->sigs);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 	free(v);
 	*vp = NULL;
 }
@@ -167,74 +168,6 @@ name_hash(const char *p, size_t n)
 	for (i = 0; i < n; i++)
 		h = (h ^ (uint8_t)lower(p[i])) * 16777619u;
 	return h;
-}
-
-/* The scan's view of a field name, for counting the signatures of a
- * header too large to keep. */
-static void
-name_octet(struct dkim_verify *v, char c)
-{
-	size_t l = v->nmlen;
-
-	if (!v->nm_on)
-		return;
-	if (c == ':') {
-		while (l > 0 && wsp(v->nm[l - 1]))
-			l--;
-		if (str_ieqn(v->nm, l, sig_name))
-			v->nscan++;
-		v->nm_on = false;
-	} else if (c == '\r' || c == '\n' || v->nmlen == sizeof(v->nm))
-		v->nm_on = false;
-	else
-		v->nm[v->nmlen++] = c;
-}
-
-/* Finds the empty line ending the header; returns the octets of p that
- * belong to the header (the empty line included). */
-static size_t
-header_scan(struct dkim_verify *v, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		switch (v->st) {
-		case H_LS:
-			if (c == '\r')
-				v->st = H_CR_LS;
-			else {
-				v->st = H_IN;
-				v->nm_on = !wsp(c);
-				v->nmlen = 0;
-				name_octet(v, c);
-			}
-			break;
-		case H_IN:
-			name_octet(v, c);
-			if (c == '\r')
-				v->st = H_CR_IN;
-			break;
-		case H_CR_IN:
-			if (c == '\n')
-				v->st = H_LS;
-			else if (c != '\r') {
-				v->st = H_IN;
-				name_octet(v, c);
-			}
-			break;
-		case H_CR_LS:
-			if (c == '\n') {
-				v->header_done = true;
-				return i + 1;
-			}
-			v->nm_on = false;
-			v->st = c == '\r' ? H_CR_IN : H_IN;
-			break;
-		}
-	}
-	return n;
 }
 
 /* A field runs to a CRLF not followed by WSP. */
@@ -301,32 +234,30 @@ report_tags(struct sig *s)
 	s->res.l_used = s->tags.has_l;
 }
 
-/* The checks of §6.1.1 that need no key: algorithm (RFC 8301) and x=. */
-static bool
-sig_acceptable(struct dkim_verify *v, struct sig *s)
+const char *
+dkim_sig_refused(const struct dkim_sig *sig, int64_t now)
 {
-	switch (s->tags.alg) {
+	switch (sig->alg) {
 	case DKIM_ALG_RSA_SHA256:
 	case DKIM_ALG_ED25519_SHA256:
 		break;
 	case DKIM_ALG_RSA_SHA1:
-		fail_now(s, DKIM_PERMERROR, "rsa-sha1 not accepted (RFC 8301)");
-		return false;
+		return "rsa-sha1 not accepted (RFC 8301)";
 	default:
-		fail_now(s, DKIM_PERMERROR, "unknown algorithm");
-		return false;
+		return "unknown algorithm";
 	}
-	if (s->tags.has_x) {
-		if (s->tags.has_t && s->tags.x < s->tags.t) {
-			fail_now(s, DKIM_PERMERROR, "x= before t=");
-			return false;
-		}
-		if (s->tags.x < v->now) {
-			fail_now(s, DKIM_PERMERROR, "signature expired");
-			return false;
-		}
-	}
-	return true;
+	if (sig->has_x && sig->has_t && sig->x < sig->t)
+		return "x= before t=";
+	if (sig->has_x && sig->x < now)
+		return "signature expired";
+	return NULL;
+}
+
+bool
+dkim_key_qname(const struct dkim_sig *sig, char qname[DNSQ_NAME_MAX])
+{
+	return str_fmt(qname, DNSQ_NAME_MAX, "%s._domainkey.%s", sig->s,
+	    sig->d) == 0 && dnsq_name_ok(qname);
 }
 
 static bool
@@ -342,6 +273,22 @@ ieq(const char *a, size_t alen, const char *b, size_t blen)
 	return true;
 }
 
+bool
+dkim_self_form(const char *h, const struct dkim_hfield *self,
+    const struct dkim_sig *sig, struct buf *out)
+{
+	struct buf me = BUF_INIT;
+	size_t cut = self->colon + 1 + sig->b_raw_off;
+	bool ok;
+
+	ok = buf_append(&me, h + self->off, cut) == 0 &&
+	    buf_append(&me, h + self->off + cut + sig->b_raw_len,
+	    self->len - cut - sig->b_raw_len) == 0;
+	ok = ok && dkim_canon_header_self(sig->hcanon, me.data, me.len, out);
+	buf_release(&me);
+	return ok;
+}
+
 /*
  * Each name of h= takes its instances from the bottom up (a name listed
  * more often than it occurs adds nothing: §5.4.2).
@@ -352,9 +299,9 @@ dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
     uint8_t digest[DKIM_DIGEST_LEN])
 {
 	const char *text = h + self->off + self->colon + 1;
-	struct buf data = BUF_INIT, me = BUF_INIT;
-	size_t j, k, i, cut, before;
-	bool ok = true;
+	struct buf data = BUF_INIT;
+	size_t j, k, i;
+	bool ok;
 
 	for (j = 0; j < sig->nh; j++) {
 		const char *name = text + sig->h[j].off;
@@ -378,20 +325,10 @@ dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
 		}
 	}
 	/* The field itself, the value of b= (FWS around it too) taken out. */
-	cut = self->colon + 1 + sig->b_raw_off;
-	ok &= buf_append(&me, h + self->off, cut) == 0;
-	ok &= buf_append(&me, h + self->off + cut + sig->b_raw_len,
-	    self->len - cut - sig->b_raw_len) == 0;
-	before = data.len;
-	dkim_canon_header(sig->hcanon, me.data, me.len, &data);
-	if (data.len < before + 2)
-		ok = false;
-	else
-		data.len -= 2;
+	ok = dkim_self_form(h, self, sig, &data);
 	ok = ok && EVP_Digest(data.data ? data.data : "", data.len, digest,
 	    NULL, EVP_sha256(), NULL) == 1;
 	buf_release(&data);
-	buf_release(&me);
 	return ok;
 }
 
@@ -401,8 +338,9 @@ static void
 sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
     const struct dkim_hfield *self, struct sig *s)
 {
-	const char *text = v->hdr.data + self->off + self->colon + 1;
+	const char *text = v->hs.hdr.data + self->off + self->colon + 1;
 	size_t tlen = self->len - self->colon - 1;
+	const char *bad;
 	char why[64];
 
 	set_result(s, DKIM_TEMPERROR, "not verified");
@@ -412,21 +350,18 @@ sig_start(struct dkim_verify *v, const struct dkim_hfield *f, size_t nf,
 		return;
 	}
 	report_tags(s);
-	if (!sig_acceptable(v, s))
+	if ((bad = dkim_sig_refused(&s->tags, v->now)) != NULL) {
+		fail_now(s, DKIM_PERMERROR, bad);
 		return;
-	if (str_fmt(s->qname, sizeof(s->qname), "%s._domainkey.%s", s->tags.s,
-	    s->tags.d) != 0 || !dnsq_name_ok(s->qname)) {
+	}
+	if (!dkim_key_qname(&s->tags, s->qname)) {
 		fail_now(s, DKIM_PERMERROR, "key name too long");
 		return;
 	}
-	if (!dkim_header_digest(v->hdr.data, f, nf, self, &s->tags, s->hdigest) ||
-	    (s->bmd = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(s->bmd, EVP_sha256(), NULL) != 1) {
+	if (!dkim_header_digest(v->hs.hdr.data, f, nf, self, &s->tags, s->hdigest) ||
+	    dkim_body_hash_start(&s->body, s->tags.bcanon,
+	    s->tags.has_l ? &s->tags.l : NULL) != 0)
 		fail_now(s, DKIM_TEMPERROR, "out of memory");
-		return;
-	}
-	dkim_canon_body_init(&s->body, s->tags.bcanon,
-	    s->tags.has_l ? &s->tags.l : NULL, s->bmd, NULL, NULL);
 }
 
 static void
@@ -434,10 +369,10 @@ header_end(struct dkim_verify *v)
 {
 	struct dkim_hfield *f = NULL;
 	size_t nf = 0, i;
-	bool too_large = v->too_large;
+	bool too_large = v->hs.too_large;
 
 	if (!too_large &&
-	    (nf = dkim_hfields_split(v->hdr.data, v->hdr.len, &f)) == SIZE_MAX)
+	    (nf = dkim_hfields_split(v->hs.hdr.data, v->hs.hdr.len, &f)) == SIZE_MAX)
 		too_large = true;
 	if (too_large) {
 		/* The fields a signature covers may lie beyond what was kept:
@@ -447,11 +382,11 @@ header_end(struct dkim_verify *v)
 			fail_now(&v->sigs[i], DKIM_PERMERROR, "header too large");
 	} else {
 		for (i = 0; i < nf && v->nsigs < v->max; i++)
-			if (dkim_hfield_is(v->hdr.data, &f[i], sig_name))
+			if (dkim_hfield_is(v->hs.hdr.data, &f[i], sig_name))
 				sig_start(v, f, nf, &f[i], &v->sigs[v->nsigs++]);
 	}
 	free(f);
-	buf_release(&v->hdr);
+	hdr_stream_release(&v->hs);
 }
 
 /* -------------------------------------------------------------- input -- */
@@ -463,26 +398,19 @@ dkim_verify_feed(struct dkim_verify *v, const char *p, size_t n)
 
 	if (v->ended || n == 0)
 		return;
-	if (!v->header_done) {
-		size_t used = header_scan(v, p, n);
+	if (!v->hs.done) {
+		size_t used = hdr_stream_feed(&v->hs, p, n);
 
-		if (!v->too_large) {
-			if (v->hdr.len + used > DKIM_VERIFY_HEADER_MAX ||
-			    buf_append(&v->hdr, p, used) != 0) {
-				v->too_large = true;
-				buf_release(&v->hdr);
-			}
-		}
-		if (v->header_done)
+		if (v->hs.done)
 			header_end(v);
 		p += used;
 		n -= used;
 	}
-	if (!v->header_done || n == 0)
+	if (!v->hs.done || n == 0)
 		return;
 	for (i = 0; i < v->nsigs; i++)
 		if (!v->sigs[i].bad)
-			dkim_canon_body_feed(&v->sigs[i].body, p, n);
+			dkim_body_hash_feed(&v->sigs[i].body, p, n);
 }
 
 /* ------------------------------------------------------------ results -- */
@@ -528,10 +456,10 @@ settle(struct dkim_verify *v, struct sig *s)
 	if (!v->ended)
 		return;
 	s->settled = true;
-	if (s->body_short)
+	if (s->body.cut)
 		set_result(s, DKIM_FAIL, "body shorter than l=");
-	else if (s->tags.bhlen != sizeof(s->bdigest) ||
-	    memcmp(s->tags.bh, s->bdigest, sizeof(s->bdigest)) != 0)
+	else if (s->tags.bhlen != DKIM_DIGEST_LEN ||
+	    memcmp(s->tags.bh, s->body.digest, DKIM_DIGEST_LEN) != 0)
 		set_result(s, DKIM_FAIL, "body hash mismatch");
 	else if (!dkim_sig_check(s->pkey, &s->tags, s->hdigest))
 		set_result(s, DKIM_FAIL, "signature did not verify");
@@ -546,9 +474,9 @@ dkim_verify_end(struct dkim_verify *v)
 
 	if (v->ended)
 		return;
-	if (!v->header_done) {
+	if (!v->hs.done) {
 		/* All header: no body, which canonicalizes like an empty one. */
-		v->header_done = true;
+		hdr_stream_end(&v->hs);
 		header_end(v);
 	}
 	v->ended = true;
@@ -557,13 +485,11 @@ dkim_verify_end(struct dkim_verify *v)
 
 		if (s->bad)
 			continue;
-		dkim_canon_body_end(&s->body);
-		if (EVP_DigestFinal_ex(s->bmd, s->bdigest, NULL) != 1) {
+		dkim_body_hash_end(&s->body);
+		if (!s->body.ok)
 			fail_now(s, DKIM_TEMPERROR, "out of memory");
-			continue;
-		}
-		s->body_short = s->tags.has_l && s->body.total < s->tags.l;
-		settle(v, s);
+		else
+			settle(v, s);
 	}
 }
 
@@ -708,7 +634,7 @@ dkim_verify_check(struct dkim_verify *v, struct dnsq_cache *c)
 {
 	size_t i;
 
-	if (!v->header_done)
+	if (!v->hs.done)
 		return 0;
 	for (i = 0; i < v->nsigs; i++) {
 		struct sig *s = &v->sigs[i];
@@ -729,7 +655,7 @@ dkim_verify_check(struct dkim_verify *v, struct dnsq_cache *c)
 bool
 dkim_verify_header_done(const struct dkim_verify *v)
 {
-	return v->header_done;
+	return v->hs.done;
 }
 
 size_t

@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "../common/buf.h"
 #include "../proto/dnsq.h"
 #include "dkim_tags.h"
 
@@ -79,8 +80,6 @@ const char *dkim_result_name(enum dkim_res r);
 
 /* arc.c verifies ARC's two signatures the way DKIM signatures are. */
 
-#define DKIM_DIGEST_LEN 32
-
 /* One field of a header kept in memory. */
 struct dkim_hfield {
 	size_t off, len;            /* the field without its final CRLF */
@@ -105,6 +104,22 @@ bool dkim_hfield_is(const char *h, const struct dkim_hfield *f, const char *name
 bool dkim_header_digest(const char *h, const struct dkim_hfield *f, size_t nf,
     const struct dkim_hfield *self, const struct dkim_sig *sig,
     uint8_t digest[DKIM_DIGEST_LEN]);
+
+/* The signature field self (sig parsed from its value) as its signature
+ * covers it: the value of b= and the FWS around it taken out, then
+ * canonicalized by sig->hcanon without the final CRLF (§3.7); appended
+ * to out. false when out of memory. */
+bool dkim_self_form(const char *h, const struct dkim_hfield *self,
+    const struct dkim_sig *sig, struct buf *out);
+
+/* The checks of §6.1.1 that need no key: the algorithm (RFC 8301:
+ * rsa-sha256 and ed25519-sha256 only) and x= (not before t=, not past
+ * now). NULL, or why sig is refused (a permerror). */
+const char *dkim_sig_refused(const struct dkim_sig *sig, int64_t now);
+
+/* The name of sig's key record, SELECTOR._domainkey.DOMAIN, into qname;
+ * false when it is too long for a DNS name. */
+bool dkim_key_qname(const struct dkim_sig *sig, char qname[DNSQ_NAME_MAX]);
 
 struct dkim_pubkey {
 	EVP_PKEY *pkey;             /* owned by the caller on success */

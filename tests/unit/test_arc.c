@@ -31,40 +31,16 @@
 #include "policy/dkim_sign.h"
 #include "proto/dnsq.h"
 
+#include "dkim_fixture.h"
+
 #define NOW 1764057992           /* t= of make.py's seals */
+/* make.py's files; meson sets the variable */
+#define DATA_ENV "TERN_ARC_DATA"
+#define DATA_DIR "tests/unit/data/arc"
 
 static EVP_PKEY *rsa_key, *ed_key;
 
 /* ------------------------------------------------------------ helpers -- */
-
-/* A TXT answer: text cut into character-strings of at most 255. */
-static void
-put_key(struct dnsq_cache *c, const char *name, const char *txt)
-{
-	size_t len = strlen(txt), o = 0, k = 0;
-	uint8_t *rr = malloc(len + len / 255 + 2);
-	const uint8_t *rrs[1] = { rr };
-	size_t rrlen[1];
-
-	assert_non_null(rr);
-	do {
-		size_t l = len - k > 255 ? 255 : len - k;
-
-		rr[o++] = (uint8_t)l;
-		memcpy(rr + o, txt + k, l);
-		o += l;
-		k += l;
-	} while (k < len);
-	rrlen[0] = o;
-	assert_int_equal(dnsq_put(c, name, DNSQ_TXT, DNSQ_OK, rrs, rrlen, 1), 0);
-	free(rr);
-}
-
-static void
-put_status(struct dnsq_cache *c, const char *name, enum dnsq_status st)
-{
-	assert_int_equal(dnsq_put(c, name, DNSQ_TXT, st, NULL, NULL, 0), 0);
-}
 
 static void
 put_pkey(struct dnsq_cache *c, const char *name, EVP_PKEY *k)
@@ -72,7 +48,7 @@ put_pkey(struct dnsq_cache *c, const char *name, EVP_PKEY *k)
 	struct buf txt = BUF_INIT;
 
 	assert_int_equal(dkim_txt_record(k, &txt), 0);
-	put_key(c, name, buf_cstr(&txt));
+	dkim_fixture_put_key(c, name, buf_cstr(&txt));
 	buf_release(&txt);
 }
 
@@ -121,7 +97,7 @@ run(const char *msg, size_t len, size_t chunk, struct dnsq_cache *c, enum when w
 		assert_int_equal(use->need_type, DNSQ_TXT);
 		a = dnsq_get(c, use->need_name, DNSQ_TXT);
 		if (a == NULL)
-			put_status(use, use->need_name, DNSQ_NXDOMAIN);
+			dkim_fixture_put_status(use, use->need_name, DNSQ_NXDOMAIN);
 		else
 			assert_int_equal(dnsq_put(use, a->name, DNSQ_TXT, a->st,
 			    (const uint8_t *const *)a->rr, a->rrlen, a->n), 0);
@@ -157,41 +133,7 @@ verify1(struct arc_verify **vp, const char *msg, size_t len, struct dnsq_cache *
 static char *
 read_data(const char *name, size_t *len)
 {
-	const char *dir = getenv("TERN_ARC_DATA");
-	char path[1024];
-	struct buf b = BUF_INIT;
-	FILE *f;
-
-	if (dir == NULL)
-		dir = "tests/unit/data/arc";
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("%s: cannot open (TERN_ARC_DATA?)", path);
-	assert_int_equal(buf_append_stream(&b, f), 0);
-	fclose(f);
-	*len = b.len;
-	return b.data;
-}
-
-/* keys.txt: "NAME<TAB>RECORD" lines, into the cache. */
-static void
-load_keys(struct dnsq_cache *c)
-{
-	size_t len, i = 0;
-	char *k = read_data("keys.txt", &len);
-
-	while (i < len) {
-		char *nl = memchr(k + i, '\n', len - i), *tab;
-
-		assert_non_null(nl);
-		*nl = '\0';
-		tab = strchr(k + i, '\t');
-		assert_non_null(tab);
-		*tab = '\0';
-		put_key(c, k + i, tab + 1);
-		i = (size_t)(nl - k) + 1;
-	}
-	free(k);
+	return dkim_fixture_read(DATA_ENV, DATA_DIR, name, len);
 }
 
 static void
@@ -236,7 +178,7 @@ test_dkimpy(void **state)
 
 	(void)state;
 	dnsq_init(&c);
-	load_keys(&c);
+	dkim_fixture_load_keys(&c, DATA_ENV, DATA_DIR);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		size_t len;
 		char *m = read_data(t[i].file, &len);
@@ -445,7 +387,7 @@ test_seal_over_dkimpy(void **state)
 
 	(void)state;
 	dnsq_init(&c);
-	load_keys(&c);
+	dkim_fixture_load_keys(&c, DATA_ENV, DATA_DIR);
 	d = read_data("pass2.eml", &len);
 	buf_append(&m, d, len);
 	free(d);
@@ -618,7 +560,7 @@ test_fields(void **state)
 
 	(void)state;
 	dnsq_init(&c);
-	load_keys(&c);
+	dkim_fixture_load_keys(&c, DATA_ENV, DATA_DIR);
 	expect_edit(&c, "h=from : to", "h=arc-seal : from : to", ARC_FAIL,
 	    "ARC-Message-Signature i=1: h= names ARC-Seal");
 	expect_edit(&c, " bh=", " xh=", ARC_FAIL, "ARC-Message-Signature i=1: missing bh=");
@@ -681,7 +623,7 @@ test_keys(void **state)
 
 	(void)state;
 	dnsq_init(&c);
-	put_status(&c, name, DNSQ_NXDOMAIN);
+	dkim_fixture_put_status(&c, name, DNSQ_NXDOMAIN);
 	r = verify1(&v, m, len, &c);
 	expect(v, "no key", ARC_FAIL, "ARC-Message-Signature i=1: no key", 1);
 	assert_false(r->temperror);
@@ -689,7 +631,7 @@ test_keys(void **state)
 	dnsq_release(&c);
 
 	dnsq_init(&c);
-	put_status(&c, name, DNSQ_TEMP);
+	dkim_fixture_put_status(&c, name, DNSQ_TEMP);
 	r = verify1(&v, m, len, &c);
 	expect(v, "temp", ARC_FAIL, "ARC-Message-Signature i=1: key lookup failed", 1);
 	assert_true(r->temperror);

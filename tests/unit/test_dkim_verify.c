@@ -29,52 +29,16 @@
 #include "policy/dkim_verify.h"
 #include "proto/dnsq.h"
 
+#include "dkim_fixture.h"
+
 #define NOW 1764057992
+/* make.py's files; meson sets the variable */
+#define DATA_ENV "TERN_DKIM_DATA"
+#define DATA_DIR "tests/unit/data/dkim"
 
 static EVP_PKEY *rsa_key, *ed_key;
 
 /* ------------------------------------------------------------ helpers -- */
-
-/* A TXT answer: text cut into character-strings of at most 255. */
-static void
-put_txt(struct dnsq_cache *c, const char *name, const char *const *txt, size_t n)
-{
-	uint8_t *rr[8];
-	size_t rrlen[8], i;
-
-	assert_true(n <= 8);
-	for (i = 0; i < n; i++) {
-		size_t len = strlen(txt[i]), o = 0, k = 0;
-
-		rr[i] = malloc(len + len / 255 + 2);
-		assert_non_null(rr[i]);
-		do {
-			size_t l = len - k > 255 ? 255 : len - k;
-
-			rr[i][o++] = (uint8_t)l;
-			memcpy(rr[i] + o, txt[i] + k, l);
-			o += l;
-			k += l;
-		} while (k < len);
-		rrlen[i] = o;
-	}
-	assert_int_equal(dnsq_put(c, name, DNSQ_TXT, DNSQ_OK,
-	    (const uint8_t *const *)rr, rrlen, n), 0);
-	for (i = 0; i < n; i++)
-		free(rr[i]);
-}
-
-static void
-put_key(struct dnsq_cache *c, const char *name, const char *txt)
-{
-	put_txt(c, name, &txt, 1);
-}
-
-static void
-put_status(struct dnsq_cache *c, const char *name, enum dnsq_status st)
-{
-	assert_int_equal(dnsq_put(c, name, DNSQ_TXT, st, NULL, NULL, 0), 0);
-}
 
 /*
  * Verifies msg fed in chunks of chunk octets (0: at once), asking for
@@ -137,9 +101,9 @@ expect_one(const char *msg, size_t len, const char *name, const char *txt,
 
 	dnsq_init(&c);
 	if (txt)
-		put_key(&c, name, txt);
+		dkim_fixture_put_key(&c, name, txt);
 	else
-		put_status(&c, name, DNSQ_NXDOMAIN);
+		dkim_fixture_put_status(&c, name, DNSQ_NXDOMAIN);
 	v = run(msg, len, 0, &c);
 	assert_int_equal(dkim_verify_count(v), 1);
 	expect(v, 0, r, reason);
@@ -274,6 +238,13 @@ test_canon_values(void **state)
 		buf_reset(&o);
 		dkim_canon_header(DKIM_CANON_RELAXED, "Subject :  x\r\n y ", 17, &o);
 		assert_string_equal(buf_cstr(&o), "subject:x y\r\n");
+		/* the signature field itself: appended without its CRLF */
+		assert_true(dkim_canon_header_self(DKIM_CANON_RELAXED, "B: b= ", 6, &o));
+		assert_string_equal(buf_cstr(&o), "subject:x y\r\nb:b=");
+		assert_true(dkim_canon_header_self(DKIM_CANON_SIMPLE, "B: b= ", 6, &o));
+		assert_string_equal(buf_cstr(&o), "subject:x y\r\nb:b=B: b= ");
+		assert_false(dkim_canon_header_self(DKIM_CANON_RELAXED, "no colon", 8, &o));
+		assert_int_equal(o.len, 23);
 		buf_release(&o);
 	}
 }
@@ -323,7 +294,7 @@ round_trip(EVP_PKEY *key, unsigned bits)
 
 	signed_message(key, message, sizeof(message) - 1, &m, &txt);
 	dnsq_init(&c);
-	put_key(&c, "sel._domainkey.example.org", buf_cstr(&txt));
+	dkim_fixture_put_key(&c, "sel._domainkey.example.org", buf_cstr(&txt));
 	for (chunk = 0; chunk <= 17; chunk++) {
 		v = run(m.data, m.len, chunk, &c);
 		assert_int_equal(dkim_verify_count(v), 1);
@@ -452,7 +423,7 @@ test_round_trip_edges(void **state)
 
 			signed_message(keys[k], msgs[i], strlen(msgs[i]), &m, &txt);
 			dnsq_init(&c);
-			put_key(&c, "sel._domainkey.example.org", buf_cstr(&txt));
+			dkim_fixture_put_key(&c, "sel._domainkey.example.org", buf_cstr(&txt));
 			for (chunk = 0; chunk < 4; chunk++) {
 				struct dkim_verify *v = run(m.data, m.len, chunk, &c);
 
@@ -494,7 +465,7 @@ test_key_fetching(void **state)
 	assert_true(c.need);
 	assert_string_equal(c.need_name, "sel._domainkey.example.org");
 	assert_int_equal(c.need_type, DNSQ_TXT);
-	put_key(&c, c.need_name, buf_cstr(&txt));
+	dkim_fixture_put_key(&c, c.need_name, buf_cstr(&txt));
 	/* all keys in, the message not over: still not settled */
 	assert_int_equal(dkim_verify_check(v, &c), 0);
 	expect(v, 0, DKIM_TEMPERROR, NULL);
@@ -515,7 +486,7 @@ test_key_fetching(void **state)
 	dkim_verify_end(v);
 	expect(v, 0, DKIM_TEMPERROR, "key not fetched");
 	assert_int_equal(dkim_verify_check(v, &c), DNSQ_NEED);
-	put_status(&c, c.need_name, DNSQ_TEMP);
+	dkim_fixture_put_status(&c, c.need_name, DNSQ_TEMP);
 	assert_int_equal(dkim_verify_check(v, &c), 0);
 	expect(v, 0, DKIM_TEMPERROR, "key lookup failed");
 	dkim_verify_free(&v);
@@ -547,7 +518,7 @@ test_key_records(void **state)
 		struct dkim_verify *v;
 
 		dnsq_init(&c);
-		put_status(&c, name, DNSQ_NODATA);
+		dkim_fixture_put_status(&c, name, DNSQ_NODATA);
 		v = run(rm.data, rm.len, 0, &c);
 		expect(v, 0, DKIM_PERMERROR, "no key");
 		dkim_verify_free(&v);
@@ -614,7 +585,7 @@ test_key_records(void **state)
 
 		dnsq_init(&c);
 		snprintf(rec, sizeof(rec), "v=DKIM1; k=ed25519; t=y:s; p=%s", ep);
-		put_key(&c, name, rec);
+		dkim_fixture_put_key(&c, name, rec);
 		v = run(em.data, em.len, 0, &c);
 		expect(v, 0, DKIM_PASS, "");
 		assert_true(dkim_verify_result(v, 0)->testing);
@@ -633,7 +604,7 @@ test_key_records(void **state)
 		snprintf(rec2, sizeof(rec2), "v=DKIM1; k=rsa; p=%s", rp);
 		two[0] = rec;
 		two[1] = rec2;
-		put_txt(&c, name, two, 2);
+		dkim_fixture_put_txt(&c, name, two, 2);
 		v = run(em.data, em.len, 0, &c);
 		expect(v, 0, DKIM_PERMERROR, "several key records");
 		dkim_verify_free(&v);
@@ -641,7 +612,7 @@ test_key_records(void **state)
 		/* but another kind of record beside the key is passed over */
 		dnsq_init(&c);
 		two[1] = "v=spf1 -all";
-		put_txt(&c, name, two, 2);
+		dkim_fixture_put_txt(&c, name, two, 2);
 		v = run(em.data, em.len, 0, &c);
 		expect(v, 0, DKIM_PASS, "");
 		dkim_verify_free(&v);
@@ -679,7 +650,7 @@ test_limits(void **state)
 	(void)state;
 	signed_message(ed_key, message, sizeof(message) - 1, &m, &txt);
 	dnsq_init(&c);
-	put_key(&c, "sel._domainkey.example.org", buf_cstr(&txt));
+	dkim_fixture_put_key(&c, "sel._domainkey.example.org", buf_cstr(&txt));
 
 	/* max_sigs: the first ones only; 0: none */
 	for (i = 0; i < 3; i++) {
@@ -807,41 +778,7 @@ test_bad_fields(void **state)
 static char *
 read_data(const char *name, size_t *len)
 {
-	const char *dir = getenv("TERN_DKIM_DATA");
-	char path[1024];
-	struct buf b = BUF_INIT;
-	FILE *f;
-
-	if (dir == NULL)
-		dir = "tests/unit/data/dkim";
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		fail_msg("%s: cannot open (TERN_DKIM_DATA?)", path);
-	assert_int_equal(buf_append_stream(&b, f), 0);
-	fclose(f);
-	*len = b.len;
-	return b.data;
-}
-
-/* keys.txt: "NAME<TAB>RECORD" lines, into the cache. */
-static void
-load_keys(struct dnsq_cache *c)
-{
-	size_t len, i = 0;
-	char *k = read_data("keys.txt", &len);
-
-	while (i < len) {
-		char *nl = memchr(k + i, '\n', len - i), *tab;
-
-		assert_non_null(nl);
-		*nl = '\0';
-		tab = strchr(k + i, '\t');
-		assert_non_null(tab);
-		*tab = '\0';
-		put_key(c, k + i, tab + 1);
-		i = (size_t)(nl - k) + 1;
-	}
-	free(k);
+	return dkim_fixture_read(DATA_ENV, DATA_DIR, name, len);
 }
 
 struct want {
@@ -896,7 +833,7 @@ test_dkimpy(void **state)
 
 	(void)state;
 	dnsq_init(&c);
-	load_keys(&c);
+	dkim_fixture_load_keys(&c, DATA_ENV, DATA_DIR);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		size_t len;
 		char *m = read_data(t[i].file, &len);
