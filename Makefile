@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 # Debian's python3, which has python3-pytest and python3-aiosmtpd.
 PYTHON     ?= /usr/bin/python3
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 5
 # pytest-xdist workers for the integration suites: each test starts its
 # own ternd on its own ports, so two run side by side (one per core).
 TEST_JOBS ?= 2
