@@ -330,7 +330,8 @@ struct raw_req {
 	struct dns *d;
 	char name[DNSQ_NAME_MAX];
 	int type;
-	dns_raw_cb cb;
+	int id;                 /* libunbound's, for ub_cancel */
+	dns_raw_cb cb;          /* NULL: given up, the answer is dropped */
 	void *arg;
 };
 
@@ -365,15 +366,15 @@ on_raw(void *arg, int err, struct ub_result *res)
 	if (st != DNS_TEMP && r->d->cache && res->ttl > 0)
 		dns_cache_put(r->d->cache, r->name, r->type, dnsq_status_of(st),
 		    (const uint8_t *const *)rr, len, n, (unsigned)res->ttl, mono_seconds());
-	r->cb(r->arg, st, rr, len, n);
+	if (r->cb)
+		r->cb(r->arg, st, rr, len, n);
 	if (res)
 		ub_resolve_free(res);
 	free(r);
 }
 
-int
-dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
-    void *arg)
+static struct raw_req *
+raw_start(struct dns *d, const char *name, int type, dns_raw_cb cb, void *arg)
 {
 	struct raw_req *r;
 	char qname[DNSQ_QNAME_MAX];
@@ -382,17 +383,36 @@ dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
 	 * that libunbound asks for exactly the octets given. */
 	if (dnsq_qname_escape(name, qname, sizeof(qname)) == -1 ||
 	    (r = calloc(1, sizeof(*r))) == NULL)
-		return -1;
+		return NULL;
 	r->d = d;
 	str_copy(r->name, sizeof(r->name), name);
 	r->type = type;
 	r->cb = cb;
 	r->arg = arg;
-	if (ub_resolve_async(d->ctx, qname, type, 1, r, on_raw, NULL) != 0) {
+	if (ub_resolve_async(d->ctx, qname, type, 1, r, on_raw, &r->id) != 0) {
 		free(r);
-		return -1;
+		return NULL;
 	}
-	return 0;
+	return r;
+}
+
+/* A question nobody waits for any more: libunbound forgets it (so that
+ * nothing is left in flight at shutdown); if it cannot, the answer is
+ * dropped when it comes. */
+static void
+raw_cancel(struct raw_req *r)
+{
+	if (ub_cancel(r->d->ctx, r->id) == 0)
+		free(r);
+	else
+		r->cb = NULL;
+}
+
+int
+dns_lookup_raw(struct dns *d, const char *name, int type, dns_raw_cb cb,
+    void *arg)
+{
+	return raw_start(d, name, type, cb, arg) ? 0 : -1;
 }
 
 /* The replay driver (see dns.h). */
@@ -406,13 +426,8 @@ struct dns_eval {
 	struct event *ev;       /* the next step, run from the loop */
 	struct event *timer;    /* the deadline, for an answer that never comes */
 	struct timeval deadline;
-	struct eval_query *q;   /* the query in flight, if any */
+	struct raw_req *q;      /* the question in flight, if any */
 	int rc;
-};
-
-/* A query in flight; outlives a cancelled evaluation until its answer. */
-struct eval_query {
-	struct dns_eval *e;     /* NULL once cancelled */
 };
 
 static void eval_step(evutil_socket_t fd, short what, void *arg);
@@ -445,13 +460,9 @@ static void
 on_eval_answer(void *arg, enum dns_status st, const unsigned char *const *rr,
     const size_t *rrlen, size_t n)
 {
-	struct eval_query *q = arg;
-	struct dns_eval *e = q->e;
+	struct dns_eval *e = arg;
 
-	free(q);
-	if (e == NULL)
-		return;   /* cancelled */
-	e->q = NULL;
+	e->q = NULL;   /* on_raw frees it */
 	if (dnsq_put(e->c, e->c->need_name, e->c->need_type, dnsq_status_of(st),
 	    (const uint8_t *const *)rr, rrlen, n) == -1)
 		dnsq_put(e->c, e->c->need_name, e->c->need_type, DNSQ_TEMP, NULL, NULL, 0);
@@ -468,7 +479,7 @@ on_eval_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->q == NULL)
 		return;
-	e->q->e = NULL;
+	raw_cancel(e->q);
 	e->q = NULL;
 	if (dnsq_put(e->c, e->c->need_name, e->c->need_type, DNSQ_TEMP, NULL, NULL, 0) == -1)
 		e->c->need = false;
@@ -510,15 +521,9 @@ eval_step(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 		}
-		if ((e->q = calloc(1, sizeof(*e->q))) == NULL)
+		if ((e->q = raw_start(e->d, e->c->need_name, e->c->need_type,
+		    on_eval_answer, e)) == NULL)
 			break;
-		e->q->e = e;
-		if (dns_lookup_raw(e->d, e->c->need_name, e->c->need_type,
-		    on_eval_answer, e->q) == -1) {
-			free(e->q);
-			e->q = NULL;
-			break;
-		}
 		return;   /* on_eval_answer schedules the next step */
 	}
 	if (e->rc == DNSQ_NEED)
@@ -565,7 +570,7 @@ dns_eval_cancel(struct dns_eval **ep)
 	if (e == NULL)
 		return;
 	if (e->q)
-		e->q->e = NULL;   /* its answer is dropped when it comes */
+		raw_cancel(e->q);
 	event_free(e->ev);
 	event_free(e->timer);
 	free(e);

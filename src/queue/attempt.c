@@ -106,7 +106,7 @@ arc_arrival(const struct queue *q, const char *msg, size_t len, struct buf *auth
 
 	*cv = ARC_NONE;
 	/* Our fields come first, before our Received field. */
-	while (at < len && strncasecmp(msg + at, "Received:", 9) != 0) {
+	while (at + 9 <= len && strncasecmp(msg + at, "Received:", 9) != 0) {
 		for (end = at; end + 1 < len; end++)
 			if (msg[end] == '\r' && msg[end + 1] == '\n' &&
 			    (end + 2 >= len || (msg[end + 2] != ' ' && msg[end + 2] != '\t')))
