@@ -481,7 +481,7 @@ end_of_message(struct smtp_session *s)
 		    cfg->max_line_length);
 	else if (tx->verify) {
 		s->cmdline = NULL;
-		verify_finish(tx->verify, on_verified, s);
+		verify_finish(tx->verify, &tx->hs, on_verified, s);
 		return CONN_PENDING;
 	} else
 		return tx_commit(s);

@@ -41,6 +41,7 @@ struct chain {
 	struct dnsq_cache cache;
 	struct dns_eval *eval;
 	bool running, done;
+	bool settled;           /* key chains: the run after the end is made */
 	int rc;
 };
 
@@ -69,14 +70,12 @@ struct verify {
 	/* DKIM: hashed as the message streams in; keys once the header ends */
 	struct dkim_verify *dkim;
 	struct chain dkim_chain;
-	bool dkim_settled;           /* the run after the end has been made */
 
 	/* ARC (RFC 8617): the chain of earlier hops, hashed the same way */
 	struct arc_verify *arc;
 	struct chain arc_chain;
-	bool arc_settled;
 	bool arc_override;           /* a trusted sealer's pass lifted DMARC's action */
-	struct hdr_scan hs;          /* for the header's end and From */
+	struct hdr_scan hs;          /* the session's, copied at the end: From */
 
 	/* DMARC of the From domain */
 	/* One From field may hold several addresses: each domain is checked
@@ -257,7 +256,6 @@ verify_new(const struct verify_env *ve, const struct verify_client *cl,
 	dnsq_init(&v->dkim_chain.cache);
 	dnsq_init(&v->arc_chain.cache);
 	dnsq_init(&v->dmarc_chain.cache);
-	hdr_scan_init(&v->hs);
 	/* A user who logged in is who the message is from (auth=pass): the
 	 * checks are for mail from strangers. */
 	if (v->authed)
@@ -333,8 +331,6 @@ arc_done(void *arg, int rc)
 void
 verify_feed(struct verify *v, const char *p, size_t n)
 {
-	if (!v->hs.done)
-		hdr_scan_feed(&v->hs, p, n);
 	if (v->arc) {
 		arc_verify_feed(v->arc, p, n);
 		if (arc_verify_header_done(v->arc) && !v->arc_chain.running && !v->arc_chain.done)
@@ -665,6 +661,23 @@ settle(struct verify *v)
 	    dmarc ? dmarc_summary(v) : "");
 }
 
+/* After the end, a key chain (DKIM, ARC) runs once more when its keys
+ * were not asked for yet (a message all header) or are not all there;
+ * that run, after the end, also settles every result. True while it
+ * runs. */
+static bool
+settle_keys(struct verify *v, struct chain *ch, dns_eval_fn fn, dns_eval_done_fn done)
+{
+	if (ch->settled)
+		return false;
+	ch->settled = true;
+	if (ch->done && fn(v, &ch->cache) == 0)
+		return false;
+	ch->done = false;
+	chain_start(v, ch, fn, done);
+	return ch->running;
+}
+
 /* Moves on as far as the answers so far allow; at the end calls done,
  * which may free v: nothing may touch v after it. */
 static void
@@ -674,27 +687,10 @@ advance(struct verify *v)
 	    v->dkim_chain.running || v->arc_chain.running ||
 	    v->dmarc_chain.running)
 		return;
-	/* Keys not asked for yet (a message all header), or asked before
-	 * the end and not all there: one more run, which after the end also
-	 * settles every result. */
-	if (v->dkim && !v->dkim_settled) {
-		v->dkim_settled = true;
-		if (!v->dkim_chain.done || dkim_verify_check(v->dkim, &v->dkim_chain.cache) != 0) {
-			v->dkim_chain.done = false;
-			chain_start(v, &v->dkim_chain, dkim_eval, dkim_done);
-			if (v->dkim_chain.running)
-				return;
-		}
-	}
-	if (v->arc && !v->arc_settled) {
-		v->arc_settled = true;
-		if (!v->arc_chain.done || arc_verify_check(v->arc, &v->arc_chain.cache) != 0) {
-			v->arc_chain.done = false;
-			chain_start(v, &v->arc_chain, arc_eval, arc_done);
-			if (v->arc_chain.running)
-				return;
-		}
-	}
+	if (v->dkim && settle_keys(v, &v->dkim_chain, dkim_eval, dkim_done))
+		return;
+	if (v->arc && settle_keys(v, &v->arc_chain, arc_eval, arc_done))
+		return;
 	if (v->cfg->check_dmarc && !v->authed && !v->dmarc_chain.done) {
 		from_setup(v);
 		if (!v->from_bad) {
@@ -710,8 +706,10 @@ advance(struct verify *v)
 }
 
 void
-verify_finish(struct verify *v, void (*done)(void *arg), void *arg)
+verify_finish(struct verify *v, const struct hdr_scan *hs, void (*done)(void *arg),
+    void *arg)
 {
+	v->hs = *hs;
 	v->done = done;
 	v->done_arg = arg;
 	v->ended = true;

@@ -84,8 +84,12 @@ void verify_feed(struct verify *v, const char *p, size_t n);
 /*
  * The message has ended: done(arg) runs, from the loop, once every check
  * has its answer (or has timed out: a temporary error, recorded as such).
+ * hs is the session's scan of the client's header (its From fields), so
+ * the header is scanned once.
  */
-void verify_finish(struct verify *v, void (*done)(void *arg), void *arg);
+struct hdr_scan;
+void verify_finish(struct verify *v, const struct hdr_scan *hs,
+    void (*done)(void *arg), void *arg);
 
 /* After done: fields to put on top of the message ("Name: ...\r\n" each). */
 const struct buf *verify_fields(const struct verify *v);
