@@ -561,10 +561,14 @@ def test_pipelined_verdicts_from_a_ternd_peer(relay):
         r = dsn.rcpt(addr)
         assert r["Status"] == "5.1.1"
         assert "<%s>" % addr in str(r["Diagnostic-Code"])
+    # The DSN's file is in alice's Maildir a moment before its delivery
+    # is logged (the log line follows the sync): wait for the line.
+    want = {"<bob@remote.example>": "sent", "<carol@remote.example>": "sent",
+            "<nobody@remote.example>": "bounced", "<ghost@remote.example>": "bounced",
+            "<alice@example.test>": "sent"}
+    wait_until(lambda: len(a.deliveries()) >= len(want), 10, "every delivery logged")
     ev = {e["to"]: e["status"] for e in a.deliveries()}
-    assert ev == {"<bob@remote.example>": "sent", "<carol@remote.example>": "sent",
-                  "<nobody@remote.example>": "bounced", "<ghost@remote.example>": "bounced",
-                  "<alice@example.test>": "sent"}, ev
+    assert ev == want, ev
     settle(0.3)
     assert len(b.all_mail()) == 2
 
