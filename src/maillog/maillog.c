@@ -141,6 +141,27 @@ maillog_removed(const char *id)
 }
 
 void
+maillog_admin(const char *id, const char *action, const char *by)
+{
+	if (by)
+		log_info("id=%s event=admin action=%s by=%s", id, action, by);
+	else
+		log_info("id=%s event=admin action=%s", id, action);
+}
+
+void
+maillog_flush(const char *domain, size_t messages, const char *by)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "event=flush");
+	kv(&b, "domain", domain ? domain : "*");
+	buf_printf(&b, " messages=%zu", messages);
+	kv(&b, "by", by ? by : "-");
+	emit(&b);
+}
+
+void
 maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt)
 {
 	log_info("event=queue-recovered messages=%zu incomplete_removed=%zu corrupt=%zu",

@@ -20,65 +20,10 @@
 #include <string.h>
 
 #include "../common/str.h"
+#include "word.h"
 
 /* Longest line decode reads, newline excluded, plus one. */
 #define LINE_MAX_DECODE 8192
-
-static int
-put_value(struct buf *out, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i;
-
-	if (*s == '\0')
-		return buf_append_char(out, '-');
-	for (i = 0; s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= 0x20 || c == 0x7f || c == '%' || (i == 0 && c == '-')) {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-			if (buf_append(out, e, 3) == -1)
-				return -1;
-		} else if (buf_append_char(out, (char)c) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes one token in place; NULL on a bad escape or a NUL octet. */
-static char *
-get_value(char *tok)
-{
-	char *r = tok, *w = tok;
-
-	if (strcmp(tok, "-") == 0) {
-		*tok = '\0';
-		return tok;
-	}
-	while (*r) {
-		if (*r == '%') {
-			int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
-
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return NULL;
-			*w++ = (char)(hi << 4 | lo);
-			r += 3;
-		} else
-			*w++ = *r++;
-	}
-	*w = '\0';
-	return tok;
-}
 
 int
 envelope_set(char **field, const char *value)
@@ -153,15 +98,15 @@ envelope_encode(const struct envelope *env, struct buf *out)
 	rc |= buf_printf(out, "tern-queue %d\nid %s\narrival %lld\n",
 	    ENVELOPE_VERSION, env->id, (long long)env->arrival);
 	rc |= buf_append_str(out, "from ");
-	rc |= put_value(out, S(env->sender));
+	rc |= word_put(out, S(env->sender));
 	rc |= buf_append_str(out, "\nhelo ");
-	rc |= put_value(out, S(env->helo));
+	rc |= word_put(out, S(env->helo));
 	rc |= buf_append_str(out, "\nclient ");
-	rc |= put_value(out, S(env->client));
+	rc |= word_put(out, S(env->client));
 	rc |= buf_append_str(out, "\nproto ");
-	rc |= put_value(out, S(env->proto));
+	rc |= word_put(out, S(env->proto));
 	rc |= buf_append_str(out, "\nenvid ");
-	rc |= put_value(out, S(env->envid));
+	rc |= word_put(out, S(env->envid));
 	rc |= buf_printf(out, "\nbody %d\nret %d\nsmtputf8 %d\n", env->body,
 	    env->ret, env->smtputf8 ? 1 : 0);
 	if (env->dkim)
@@ -172,11 +117,11 @@ envelope_encode(const struct envelope *env, struct buf *out)
 		const struct envelope_rcpt *r = &env->rcpts[i];
 
 		rc |= buf_append_str(out, "rcpt ");
-		rc |= put_value(out, r->addr);
+		rc |= word_put(out, r->addr);
 		rc |= buf_append_char(out, ' ');
-		rc |= put_value(out, r->orig);
+		rc |= word_put(out, r->orig);
 		rc |= buf_append_char(out, ' ');
-		rc |= put_value(out, r->orcpt);
+		rc |= word_put(out, r->orcpt);
 		rc |= buf_printf(out, " %u %d\n", r->notify, r->local ? 1 : 0);
 	}
 	rc |= buf_append_str(out, "end\n");
@@ -188,27 +133,6 @@ envelope_encode(const struct envelope *env, struct buf *out)
 			rc = -1;
 	}
 	return rc ? -1 : 0;
-}
-
-/* Splits line into at most max tokens at spaces; returns the count. */
-static int
-split(char *line, char **tok, int max)
-{
-	int n = 0;
-	char *p = line;
-
-	while (*p && n < max) {
-		tok[n++] = p;
-		while (*p && *p != ' ')
-			p++;
-		/* Encode never writes an empty token ("-" is ""): a leading,
-		 * doubled or trailing space is damage. */
-		if (p == tok[n - 1] || (*p && p[1] == '\0'))
-			return -1;
-		if (*p)
-			*p++ = '\0';
-	}
-	return *p ? -1 : n;
 }
 
 static int
@@ -246,7 +170,7 @@ envelope_decode(const char *data, size_t len, struct envelope *env,
 		memcpy(line, data + pos, ll);
 		line[ll] = '\0';
 		pos += ll + 1;
-		if ((n = split(line, tok, 6)) < 1)
+		if ((n = word_split(line, tok, 6)) < 1)
 			return -1;
 		if (lineno++ == 0) {
 			if (n != 2 || strcmp(tok[0], "tern-queue") != 0 ||
@@ -262,15 +186,15 @@ envelope_decode(const char *data, size_t len, struct envelope *env,
 			char *addr, *orig, *orcpt;
 			long long notify, local;
 
-			if (n != 6 || !(addr = get_value(tok[1])) ||
-			    !(orig = get_value(tok[2])) || !(orcpt = get_value(tok[3])) ||
+			if (n != 6 || !(addr = word_get(tok[1])) ||
+			    !(orig = word_get(tok[2])) || !(orcpt = word_get(tok[3])) ||
 			    get_int(tok[4], 0, 15, &notify) || get_int(tok[5], 0, 1, &local) ||
 			    *addr == '\0' ||
 			    envelope_add_rcpt(env, addr, orig, orcpt, (unsigned)notify, local))
 				return -1;
 			continue;
 		}
-		if (n != 2 || (v = get_value(tok[1])) == NULL)
+		if (n != 2 || (v = word_get(tok[1])) == NULL)
 			return -1;
 		if (strcmp(tok[0], "id") == 0) {
 			if (!ids_valid_queue_id(v))
@@ -344,7 +268,7 @@ envelope_trailer_parse(const char *p, size_t len)
 	    p[ENVELOPE_TRAILER_LEN - 1] != '\n')
 		return -1;
 	for (i = 10; i < ENVELOPE_TRAILER_LEN - 1; i++) {
-		int h = hexval(p[i]);
+		int h = word_hexval(p[i]);
 
 		if (h < 0)
 			return -1;

@@ -483,9 +483,14 @@ finish_work(void *arg)
 	if (a->remove) {
 		char mpath[QPATH_MAX];
 
-		/* Second step (finish_synced): msg/<id> is gone for good. */
+		/* Second step (finish_synced): msg/<id> is gone for good. A
+		 * hold marker goes only now, or a crash could bring back the
+		 * message of a deleted one without its hold. */
 		if (a->unlink_state) {
 			if (unlink(path) == -1 && errno != ENOENT)
+				a->finish_err = errno;
+			queue_path(path, a->q->holddir, m->env.id);
+			if (a->unhold && unlink(path) == -1 && errno != ENOENT)
 				a->finish_err = errno;
 			return;
 		}
@@ -522,6 +527,8 @@ finish_end(struct attempt *a)
 
 	q->inflight--;
 	if (a->remove) {
+		if (m->admin == QADMIN_DELETE)
+			maillog_admin(m->env.id, "deleted", NULL);
 		maillog_removed(m->env.id);
 		q->nmsgs--;
 		queue_msg_free(m);
@@ -576,7 +583,7 @@ finish_done(void *arg)
 	if (a->state_new)
 		m->has_state = true;
 	sync = a->finish_err == 0 &&
-	    (a->remove ? m->has_state && !a->unlink_state : a->state_new);
+	    (a->remove ? (m->has_state || a->unhold) && !a->unlink_state : a->state_new);
 	if (sync && commit_group_sync_dir(q->group, a->remove ? q->msgdir : q->statedir,
 	    finish_synced, a) == 0)
 		return;
@@ -593,6 +600,7 @@ attempt_record_outcome(struct attempt *a)
 	for (i = 0; i < m->env.nrcpts; i++)
 		left += m->env.rcpts[i].state == RCPT_PENDING;
 	a->remove = left == 0;
+	a->unhold = m->on_hold;
 	a->next_try = (int64_t)time(NULL) + scheduler_backoff(a->q, m->attempts);
 	if (iopool_submit(a->q->pool, finish_work, finish_done, a) == -1) {
 		/* Keep it in memory and try later; the files are unchanged. */
@@ -612,6 +620,14 @@ finish_attempt(struct attempt *a)
 	bool expired = (int64_t)now - m->env.arrival >= a->q->cfg->queue_lifetime;
 	size_t i;
 
+	if (m->admin == QADMIN_DELETE) {
+		/* Gone without a notification: no recipient is pending. */
+		for (i = 0; i < m->env.nrcpts; i++)
+			if (a->tried[i])
+				m->env.rcpts[i].state = RCPT_FAILED;
+		attempt_record_outcome(a);
+		return;
+	}
 	for (i = 0; i < m->env.nrcpts; i++) {
 		struct envelope_rcpt *r = &m->env.rcpts[i];
 		struct courier_result *res = &a->res[i];
@@ -633,6 +649,7 @@ finish_attempt(struct attempt *a)
 			    res->dsn, "sent", res->detail);
 			break;
 		case DELIVER_TEMP:
+			admin_note_error(m, i, res->detail);
 			maillog_delivery(m->env.id, r->addr, r->orig, res->relay, res->tls, delay,
 			    res->dsn[0] ? res->dsn : "4.0.0", "deferred", res->detail);
 			break;
@@ -697,9 +714,26 @@ attempt_start(struct queue *q, struct qmsg *m)
 		}
 	}
 	m->where = QMSG_RUNNING;
-	m->attempts++;
 	q->inflight++;
 	a->parts = 1;   /* the guard, released at the end */
+	if (m->admin != QADMIN_NONE) {
+		/* The administrator's delete or bounce instead of a delivery:
+		 * every pending recipient fails at once (admin.c). */
+		for (i = 0; i < m->env.nrcpts; i++) {
+			if (!a->tried[i])
+				continue;
+			a->res[i].status = DELIVER_PERM;
+			str_copy(a->res[i].dsn, sizeof(a->res[i].dsn), "5.0.0");
+			str_copy(a->res[i].relay, sizeof(a->res[i].relay), "none");
+			str_fmt(a->res[i].detail, sizeof(a->res[i].detail),
+			    "returned to the sender by the postmaster of %s", q->cfg->hostname);
+		}
+		if (m->admin == QADMIN_BOUNCE)
+			maillog_admin(m->env.id, "bounced", NULL);
+		part_done(a);
+		return;
+	}
+	m->attempts++;
 	a->lmtp_local = nlocal > 0 && local_by_lmtp(q);
 	if (nremote > 0 || a->lmtp_local) {
 		queue_path(path, q->msgdir, m->env.id);

@@ -52,6 +52,11 @@ queue_path(char out[QPATH_MAX], const char *dir, const char *id)
 void
 queue_msg_free(struct qmsg *m)
 {
+	size_t i;
+
+	for (i = 0; m->last_error && i < m->env.nrcpts; i++)
+		free(m->last_error[i]);
+	free(m->last_error);
 	envelope_clear(&m->env);
 	free(m);
 }
@@ -82,6 +87,7 @@ queue_open(struct event_base *base, struct iopool *pool,
 	q->cfg = cfg;
 	TAILQ_INIT(&q->ready);
 	TAILQ_INIT(&q->held);
+	TAILQ_INIT(&q->onhold);
 	LIST_INIT(&q->running);
 	/* Remote attempts mostly wait on the network, and remote.c limits
 	 * their connections; local ones keep the I/O pool busy. */
@@ -91,6 +97,7 @@ queue_open(struct event_base *base, struct iopool *pool,
 	    str_fmt(q->msgdir, QPATH_MAX, "%s/msg", root) == -1 ||
 	    str_fmt(q->statedir, QPATH_MAX, "%s/state", root) == -1 ||
 	    str_fmt(q->corruptdir, QPATH_MAX, "%s/corrupt", root) == -1 ||
+	    str_fmt(q->holddir, QPATH_MAX, "%s/hold", root) == -1 ||
 	    str_fmt(q->mailroot, QPATH_MAX, "%s/mail", cfg->data_dir) == -1) {
 		buf_printf(errs, "data_dir %s: too long\n", cfg->data_dir);
 		queue_free(&q);
@@ -98,7 +105,7 @@ queue_open(struct event_base *base, struct iopool *pool,
 	}
 	if (make_dir(q->tmpdir, errs) || make_dir(q->msgdir, errs) ||
 	    make_dir(q->statedir, errs) || make_dir(q->corruptdir, errs) ||
-	    make_dir(q->mailroot, errs) ||
+	    make_dir(q->holddir, errs) || make_dir(q->mailroot, errs) ||
 	    (q->group = commit_group_new(pool)) == NULL ||
 	    scheduler_init(q) == -1) {
 		queue_free(&q);

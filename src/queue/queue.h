@@ -11,7 +11,9 @@
 #ifndef TERN_QUEUE_H
 #define TERN_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "../common/buf.h"
@@ -114,5 +116,50 @@ struct queue_now_result {
 typedef void (*queue_now_cb)(uint64_t cookie, const char *id,
     const struct queue_now_result *res, size_t n);
 void queue_tx_deliver_now(struct queue_tx *tx, queue_now_cb cb, uint64_t cookie);
+
+/* ------------------------------------------ the administrator (admin.c) */
+
+/* One message as ternctl queue shows it; valid during the callback. */
+struct queue_view {
+	const struct envelope *env;     /* id, sender, arrival, recipients' states */
+	uint64_t size;                  /* the message's octets */
+	const char *state;              /* waiting, deferred, ready, busy, delivering,
+	                                 * hold, deleting, bouncing */
+	int64_t next_try;               /* unix seconds, when waiting */
+	unsigned attempts;
+	bool on_hold;
+	const char *const *last_error;  /* per recipient or NULL: the last deferral */
+};
+typedef void (*queue_view_cb)(void *arg, const struct queue_view *v);
+/* Every message the queue holds (not the direct deliveries in progress). */
+void queue_view(struct queue *q, queue_view_cb cb, void *arg);
+
+struct queue_summary {
+	size_t messages, deferred, delivering, on_hold;
+	uint64_t octets;
+	int64_t oldest;                 /* arrival of the oldest; 0 when empty */
+};
+void queue_summarize(struct queue *q, struct queue_summary *s);
+
+enum queue_admin_op {
+	QUEUE_HOLD, QUEUE_RELEASE, QUEUE_DELETE, QUEUE_BOUNCE, QUEUE_REQUEUE, QUEUE_FLUSH,
+};
+enum queue_admin_result {
+	QUEUE_ADMIN_DONE,       /* done (delete, bounce: due now, carried out next) */
+	QUEUE_ADMIN_LATER,      /* being delivered: done when that attempt ends */
+	QUEUE_ADMIN_NOOP,       /* already so */
+	QUEUE_ADMIN_HELD,       /* flush, requeue: on hold, release it first */
+	QUEUE_ADMIN_BUSY,       /* a delete or bounce is already under way */
+	QUEUE_ADMIN_NOTFOUND,
+	QUEUE_ADMIN_FAILED,     /* the hold marker could not be made or removed */
+};
+const char *queue_admin_op_name(enum queue_admin_op op);
+/* op on each of ids (queue ids), res[i] for ids[i]; each action is logged
+ * with by (who asked). -1 when out of memory (nothing done). */
+int queue_admin(struct queue *q, enum queue_admin_op op, const char **ids, size_t nids,
+    enum queue_admin_result *res, const char *by);
+/* Every waiting message with a pending recipient in domain (NULL: all)
+ * becomes due now; the number, or -1 if memory ran out part way. */
+ssize_t queue_flush(struct queue *q, const char *domain, const char *by);
 
 #endif

@@ -11,6 +11,7 @@
  *   dsn.c         notifications of an attempt's outcomes (dsn_select is
  *                 the pure choice, dsn_select.c)
  *   recover.c     startup: tmp/, msg/ and state/ as a crash left them
+ *   admin.c       the administrator's view and actions (ternctl queue)
  *   queue_state.c the state file's format (pure)
  */
 #ifndef TERN_QUEUE_INT_H
@@ -43,6 +44,15 @@ enum qmsg_where {
 	QMSG_READY,         /* due, waiting for an attempt slot (q->ready) */
 	QMSG_HELD,          /* due, every destination saturated (q->held) */
 	QMSG_RUNNING,       /* an attempt (struct attempt) owns it */
+	QMSG_ONHOLD,        /* put on hold by the administrator (q->onhold) */
+};
+
+/* An action of the administrator that the next attempt carries out
+ * instead of a delivery (admin.c, attempt.c). */
+enum qmsg_admin {
+	QADMIN_NONE = 0,
+	QADMIN_DELETE,      /* remove, no notification */
+	QADMIN_BOUNCE,      /* fail every pending recipient: DSN to the sender */
 };
 
 struct qmsg {
@@ -58,6 +68,9 @@ struct qmsg {
 	bool warned;            /* a delay DSN went out ("w" in state/<id>) */
 	bool has_state;         /* state/<id> exists */
 	char held_domain[256];  /* while QMSG_HELD */
+	bool on_hold;           /* hold/<id> exists or is being made */
+	enum qmsg_admin admin;  /* carried out at the next attempt, which is due now */
+	char **last_error;      /* per recipient: the last deferral's reason, or NULL */
 };
 
 TAILQ_HEAD(qmsg_list, qmsg);
@@ -72,7 +85,7 @@ struct queue {
 	struct commit_group *group;
 	struct ids ids;
 	char tmpdir[QPATH_MAX], msgdir[QPATH_MAX], statedir[QPATH_MAX];
-	char corruptdir[QPATH_MAX], mailroot[QPATH_MAX];
+	char corruptdir[QPATH_MAX], mailroot[QPATH_MAX], holddir[QPATH_MAX];
 
 	struct qmsg **heap;
 	size_t nheap, heapcap;
@@ -81,6 +94,7 @@ struct queue {
 	 * per-destination limit): they wait here, not in attempt slots, and
 	 * go back to ready when a delivery to held_domain ends. */
 	struct qmsg_list held;
+	struct qmsg_list onhold;        /* held by the administrator */
 	int inflight, max_inflight;
 	struct event *timer;
 	size_t nmsgs;
@@ -147,6 +161,7 @@ struct attempt {
 	struct buf dkim;                 /* signatures for remote parts (ARC set, DKIM) */
 	bool signed_dkim;                /* dkim holds DKIM-Signature fields */
 	bool sealed;                     /* dkim begins with our ARC set */
+	bool unhold;                     /* removal: the hold marker goes too */
 	size_t ndom;                     /* remote parts (domains) */
 	bool lmtp_local;                 /* local recipients: rjobs[ndom], LMTP */
 	LIST_ENTRY(attempt) link;        /* q->running */
@@ -189,6 +204,8 @@ void scheduler_free(struct queue *q);
 void scheduler_add(struct queue *q, struct qmsg *m, int64_t when);
 /* Starts attempts for ready messages while slots are free. */
 void scheduler_pump(struct queue *q);
+/* Takes a waiting m (heap, ready, held, on hold) out: QMSG_NOWHERE. */
+void scheduler_take(struct queue *q, struct qmsg *m);
 /* A delivery to domain ended: its first held message is ready again. */
 void scheduler_release_held(struct queue *q, const char *domain);
 /* The delay before the next attempt after attempts tries. */
@@ -200,6 +217,11 @@ void attempt_start(struct queue *q, struct qmsg *m);
 void attempt_record_outcome(struct attempt *a);
 /* Shutdown: frees running attempts and their messages. */
 void attempt_free_running(struct queue *q);
+
+/* admin.c: a deferral's reason for recipient i, for the queue listing. */
+void admin_note_error(struct qmsg *m, size_t i, const char *detail);
+/* recover.c: the hold/ markers at startup (before msg/ is loaded) */
+bool admin_hold_marked(const struct queue *q, const char *id);
 
 /* dsn.c: queues the attempt's notification, which then calls
  * attempt_record_outcome; false (nothing queued) when none is owed or it

@@ -6,7 +6,8 @@
  * is checked (a valid name, its trailer, an envelope of the right length
  * and id) and loaded with what its state file says; a file that fails is
  * moved to corrupt/ for a human, never delivered half-read. State files
- * whose message is gone are leftovers of a removal and go too.
+ * and hold markers whose message is gone are leftovers of a removal and
+ * go too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -168,6 +169,7 @@ queue_recover(struct queue *q)
 		v = strtoull(m->env.id, NULL, 16);
 		if (v > q->ids.last)
 			q->ids.last = v;
+		m->on_hold = admin_hold_marked(q, m->env.id);
 		scheduler_add(q, m, m->next_try);
 	}
 	closedir(d);
@@ -181,6 +183,22 @@ queue_recover(struct queue *q)
 			queue_path(path, q->msgdir, de->d_name);
 			if (stat(path, &st) == -1 && errno == ENOENT) {
 				queue_path(path, q->statedir, de->d_name);
+				unlink(path);
+			}
+		}
+		closedir(d);
+	}
+	/* hold/ markers of messages gone (a hold asked for while the
+	 * message was being removed, or a crash between two unlinks). */
+	if ((d = opendir(q->holddir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			struct stat st;
+
+			if (de->d_name[0] == '.')
+				continue;
+			queue_path(path, q->msgdir, de->d_name);
+			if (stat(path, &st) == -1 && errno == ENOENT) {
+				queue_path(path, q->holddir, de->d_name);
 				unlink(path);
 			}
 		}

@@ -210,6 +210,10 @@ scheduler_free(struct queue *q)
 		TAILQ_REMOVE(&q->held, m, link);
 		queue_msg_free(m);
 	}
+	while ((m = TAILQ_FIRST(&q->onhold)) != NULL) {
+		TAILQ_REMOVE(&q->onhold, m, link);
+		queue_msg_free(m);
+	}
 	if (q->timer)
 		event_free(q->timer);
 	q->timer = NULL;
@@ -217,9 +221,21 @@ scheduler_free(struct queue *q)
 
 /* ------------------------------------------------------- scheduling ---- */
 
+/*
+ * An action of the administrator (delete, bounce) is due at once, on hold
+ * or not; a message on hold otherwise waits on its list until released.
+ */
 void
 scheduler_add(struct queue *q, struct qmsg *m, int64_t when)
 {
+	if (m->admin != QADMIN_NONE)
+		when = 0;
+	else if (m->on_hold) {
+		m->next_try = when;
+		TAILQ_INSERT_TAIL(&q->onhold, m, link);
+		m->where = QMSG_ONHOLD;
+		return;
+	}
 	m->next_try = when;
 	if (when <= (int64_t)time(NULL)) {
 		ready_push(q, m);
@@ -232,6 +248,39 @@ scheduler_add(struct queue *q, struct qmsg *m, int64_t when)
 	}
 	if (m->heap_idx == 0)
 		arm_timer(q);
+}
+
+void
+scheduler_take(struct queue *q, struct qmsg *m)
+{
+	size_t i;
+
+	switch (m->where) {
+	case QMSG_HEAP:
+		i = m->heap_idx;
+		heap_swap(q, i, --q->nheap);
+		if (i < q->nheap) {
+			heap_up(q, i);
+			heap_down(q, i);
+		}
+		m->heap_idx = SIZE_MAX;
+		if (i == 0)
+			arm_timer(q);
+		break;
+	case QMSG_READY:
+		TAILQ_REMOVE(&q->ready, m, link);
+		break;
+	case QMSG_HELD:
+		TAILQ_REMOVE(&q->held, m, link);
+		break;
+	case QMSG_ONHOLD:
+		TAILQ_REMOVE(&q->onhold, m, link);
+		break;
+	case QMSG_NOWHERE:
+	case QMSG_RUNNING:
+		return;
+	}
+	m->where = QMSG_NOWHERE;
 }
 
 int64_t
