@@ -144,7 +144,7 @@ void
 maillog_admin(const char *id, const char *action, const char *by)
 {
 	if (by)
-		log_info("id=%s event=admin action=%s by=%s", id, action, by);
+		log_info("id=%s event=admin action=%s uid=%s", id, action, by);
 	else
 		log_info("id=%s event=admin action=%s", id, action);
 }
@@ -157,7 +157,7 @@ maillog_flush(const char *domain, size_t messages, const char *by)
 	buf_printf(&b, "event=flush");
 	kv(&b, "domain", domain ? domain : "*");
 	buf_printf(&b, " messages=%zu", messages);
-	kv(&b, "by", by ? by : "-");
+	kv(&b, "uid", by ? by : "-");
 	emit(&b);
 }
 

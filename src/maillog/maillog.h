@@ -34,8 +34,9 @@ void maillog_delivery(const char *id, const char *to, const char *orig_to,
 void maillog_check(const char *id, uint64_t sid, const char *ip,
     const char *check, const char *result, const char *action);
 void maillog_removed(const char *id);
-/* An administrator's action on a queued message (by: who asked, e.g.
- * "uid=0"; NULL when the queue carries out one asked for earlier). */
+/* An administrator's action on a queued message (by: the uid that asked,
+ * as digits, logged as uid=N; NULL when the queue carries out one asked
+ * for earlier). */
 void maillog_admin(const char *id, const char *action, const char *by);
 void maillog_flush(const char *domain, size_t messages, const char *by);
 void maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt);
