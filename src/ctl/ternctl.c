@@ -28,6 +28,7 @@
 #include "../route/directory.h"
 #include "ctl_dmarc.h"
 #include "ctl_spf.h"
+#include "ctl_trace.h"
 
 static int
 usage(void)
@@ -40,6 +41,7 @@ usage(void)
 	    "       ternctl [-c FILE] spf [--resolver IP@PORT] [--timeout SEC] IP HELO MAILFROM\n"
 	    "       ternctl [-c FILE] spf [options] --batch   (IP HELO MAILFROM lines on stdin)\n"
 	    "       ternctl [-c FILE] dmarc report [--day YYYY-MM-DD] [--domain DOMAIN] [--xml]\n"
+	    "       ternctl [-c FILE] trace ID|ADDRESS|@DOMAIN|<MESSAGE-ID> [--since TIME] [--log FILE|-] [--journal] [--json]\n"
 	    "After changing users, send ternd SIGHUP to reload them.\n");
 	return 2;
 }
@@ -303,5 +305,7 @@ main(int argc, char **argv)
 		return ctl_spf(path, path_given, argc - 1, argv + 1);
 	if (strcmp(argv[0], "dmarc") == 0)
 		return ctl_dmarc(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "trace") == 0)
+		return ctl_trace(path, argc - 1, argv + 1);
 	return usage();
 }
