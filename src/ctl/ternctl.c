@@ -30,6 +30,7 @@
 #include "ctl_dmarc.h"
 #include "ctl_queue.h"
 #include "ctl_spf.h"
+#include "ctl_trace.h"
 
 static int
 usage(void)
@@ -45,6 +46,7 @@ usage(void)
 	    "       ternctl [-c FILE] queue list|show|hold|release|delete|bounce|requeue|flush ...\n"
 	    "       ternctl [-c FILE] status\n"
 	    "       ternctl [-c FILE] reload   (users, aliases, DKIM keys, TLS certificate)\n"
+	    "       ternctl [-c FILE] trace ID|ADDRESS|@DOMAIN|<MESSAGE-ID> [--since TIME] [--log FILE|-] [--journal] [--json]\n"
 	    "After changing users, run ternctl reload (or send ternd SIGHUP).\n");
 	return 2;
 }
@@ -314,5 +316,7 @@ main(int argc, char **argv)
 		return ctl_status(path, argc - 1, argv + 1);
 	if (strcmp(argv[0], "reload") == 0)
 		return ctl_reload(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "trace") == 0)
+		return ctl_trace(path, argc - 1, argv + 1);
 	return usage();
 }

@@ -101,7 +101,8 @@ maillog_improper_pipelining(uint64_t sid, const char *ip, const char *cmd, size_
 
 void
 maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
-    uint64_t size, size_t nrcpt, const char *proto)
+    uint64_t size, size_t nrcpt, const char *proto, const char *msgid,
+    size_t msgid_len)
 {
 	struct buf b = BUF_INIT;
 
@@ -110,6 +111,11 @@ maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
 	kv_addr(&b, "from", from);
 	buf_printf(&b, " size=%llu nrcpt=%zu", (unsigned long long)size, nrcpt);
 	kv(&b, "proto", proto);
+	if (msgid) {
+		buf_append_str(&b, " msgid=");
+		/* From the message: escaped like any peer data. */
+		log_append_value(&b, msgid, msgid_len);
+	}
 	emit(&b);
 }
 

@@ -22,8 +22,11 @@ void maillog_reject(uint64_t sid, const char *ip, const char *cmd,
  * (RFC 2920 §3.1) without waiting for its reply. */
 void maillog_improper_pipelining(uint64_t sid, const char *ip, const char *cmd,
     size_t cmdlen);
+/* msgid: the message's Message-ID (msgid_len octets, not terminated;
+ * NULL when it has none), so that `ternctl trace <msgid>` finds it. */
 void maillog_queued(const char *id, uint64_t sid, const char *ip,
-    const char *from, uint64_t size, size_t nrcpt, const char *proto);
+    const char *from, uint64_t size, size_t nrcpt, const char *proto,
+    const char *msgid, size_t msgid_len);
 /* status: sent, deferred, bounced, expired */
 void maillog_delivery(const char *id, const char *to, const char *orig_to,
     const char *relay, const char *tls, double delay, const char *dsn,
