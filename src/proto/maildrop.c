@@ -101,11 +101,13 @@ static const struct {
 };
 #define NNOTIFY (sizeof(notify_names) / sizeof(notify_names[0]))
 
-/* "never" alone, or a list of success, failure, delay, as for -N. */
+/* "never" alone, or a list of success, failure, delay, as for -N, in
+ * the table's order (one spelling). */
 static int
 notify_parse(const char *s, unsigned *out)
 {
 	unsigned v = 0;
+	size_t prev = 0;
 
 	while (*s) {
 		size_t n = strcspn(s, ","), i;
@@ -114,8 +116,9 @@ notify_parse(const char *s, unsigned *out)
 			if (strlen(notify_names[i].name) == n &&
 			    strncmp(s, notify_names[i].name, n) == 0)
 				break;
-		if (i == NNOTIFY || (v & notify_names[i].bit))
+		if (i == NNOTIFY || (v && i <= prev))
 			return -1;
+		prev = i;
 		v |= notify_names[i].bit;
 		s += n;
 		if (*s == ',' && *++s == '\0')
@@ -184,6 +187,31 @@ static const char *const key_names[] = {
 };
 #define NKEYS (sizeof(key_names) / sizeof(key_names[0]))
 
+/* The token is word_put's spelling of its value: %XX only for an octet
+ * that must be escaped, "-" only alone. A second spelling of a file would
+ * be one more thing for a reader to get wrong. */
+static bool
+canonical_word(const char *tok)
+{
+	size_t i;
+
+	if (tok[0] == '-')
+		return tok[1] == '\0';
+	for (i = 0; tok[i]; i++) {
+		int hi, lo, c;
+
+		if (tok[i] != '%')
+			continue;
+		if ((hi = word_hexval(tok[i + 1])) < 0 || (lo = word_hexval(tok[i + 2])) < 0)
+			return false;
+		c = hi << 4 | lo;
+		if (!(c <= 0x20 || c == 0x7f || c == '%' || (i == 0 && c == '-')))
+			return false;
+		i += 2;
+	}
+	return true;
+}
+
 /* One value of key k into md; -1 when it is out of range. */
 static int
 take_value(struct maildrop *md, enum key k, const char *v, uint64_t *size)
@@ -202,7 +230,8 @@ take_value(struct maildrop *md, enum key k, const char *v, uint64_t *size)
 		for (; *v; v++) {
 			unsigned bit = *v == 't' ? MAILDROP_F_T : *v == 'i' ? MAILDROP_F_I : 0;
 
-			if (bit == 0 || (md->flags & bit))
+			/* Each once, t before i. */
+			if (bit == 0 || md->flags >= bit)
 				return -1;
 			md->flags |= bit;
 		}
@@ -295,7 +324,7 @@ maildrop_decode(char *data, size_t len, uint64_t max_size, size_t max_line,
 		}
 		if (k != K_SENDER && last == -1)
 			return MAILDROP_ESYNTAX;
-		if (word_get(tok[1]) == NULL || take_value(md, (enum key)k, tok[1], &size) == -1)
+		if (!canonical_word(tok[1]) || word_get(tok[1]) == NULL || take_value(md, (enum key)k, tok[1], &size) == -1)
 			return MAILDROP_ESYNTAX;
 		if (k == K_RCPT) {
 			if (md->nrcpts == MAILDROP_RCPT_MAX)

@@ -140,6 +140,13 @@ static const struct {
 	{ "tern-maildrop 1\nsender a@b\nrcpt c@d\nsize 01\ndata\nx", MAILDROP_ESYNTAX },
 	{ "tern-maildrop 1\nsender a@b\nrcpt c@d\nsize -1\ndata\n", MAILDROP_ESYNTAX },
 	{ "tern-maildrop 1\nsender a@b\nrcpt c@d\nsize 99999999999999999999999\ndata\n", MAILDROP_ESYNTAX },
+	/* One spelling. */
+	{ "tern-maildrop 1\nsender a%3Db\nrcpt c@d\nsize 0\ndata\n", MAILDROP_ESYNTAX },
+	{ "tern-maildrop 1\nsender %2Da\nrcpt c@d\nsize 0\ndata\n", MAILDROP_OK },
+	{ "tern-maildrop 1\nsender -a\nrcpt c@d\nsize 0\ndata\n", MAILDROP_ESYNTAX },
+	{ "tern-maildrop 1\nsender a%20b\nrcpt c@d\nsize 0\ndata\n", MAILDROP_OK },
+	{ "tern-maildrop 1\nsender a@b\nflags it\nrcpt c@d\nsize 0\ndata\n", MAILDROP_ESYNTAX },
+	{ "tern-maildrop 1\nsender a@b\nnotify failure,success\nrcpt c@d\nsize 0\ndata\n", MAILDROP_ESYNTAX },
 	/* Recipients. */
 	{ "tern-maildrop 1\nsender a@b\nsize 0\ndata\n", MAILDROP_ERCPTS },
 	/* The message. */
