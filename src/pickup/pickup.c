@@ -301,8 +301,19 @@ write_message(struct pickup *p, struct item *it, struct queue_tx *tx)
 	const char *id = queue_tx_id(tx);
 	struct buf h = BUF_INIT;
 	char date[64];
-	size_t split = it->hs.done ? (size_t)it->hs.end_off : md->msglen;
+	size_t split = it->hs.done ? (size_t)it->hs.end_off : md->msglen, first, colon;
 	time_t now = time(NULL);
+	const char *nl = memchr(md->msg, '\n', md->msglen);
+	bool body_only;
+
+	/* "echo text | sendmail user": a first line that is no header field
+	 * starts the body; the fields we add get an empty line after them
+	 * (as Postfix's cleanup does). */
+	first = nl ? (size_t)(nl - md->msg) + 1 : md->msglen;
+	body_only = md->msglen > 0 && md->msg[0] != '\r' &&
+	    rfc5322_field_name(md->msg, first, &colon) == 0;
+	if (body_only)
+		split = 0;
 
 	/* RFC 5321 §4.4; the user is the file's owner (Postfix writes "from
 	 * userid N" in the same place). */
@@ -312,7 +323,7 @@ write_message(struct pickup *p, struct item *it, struct queue_tx *tx)
 	queue_tx_write(tx, h.data, h.len);
 	queue_tx_write(tx, md->msg, split);
 	buf_reset(&h);
-	if (!it->hs.done && !hdr_scan_at_line_start(&it->hs))
+	if (!body_only && !it->hs.done && !hdr_scan_at_line_start(&it->hs))
 		buf_append(&h, "\r\n", 2);
 	/* sendmail(1): a message without From: is from the sender, with the
 	 * -F name. The name goes quoted, its quotes and backslashes escaped. */
@@ -332,6 +343,8 @@ write_message(struct pickup *p, struct item *it, struct queue_tx *tx)
 		buf_printf(&h, "<%s>\r\n", md->sender);
 	}
 	submission_missing_fields(&it->hs, id, p->cfg->hostname, now, &h);
+	if (body_only)
+		buf_append(&h, "\r\n", 2);
 	queue_tx_write(tx, h.data, h.len);
 	queue_tx_write(tx, md->msg + split, md->msglen - split);
 	buf_release(&h);

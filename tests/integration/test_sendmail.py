@@ -115,11 +115,23 @@ def test_written_while_stopped(tern):
     delivered once ternd starts."""
     tern.stop()
     sendmail(tern, ["alice@example.test"], b"Subject: while down\n\nhello\n")
-    assert len(maildrop_files(tern)) == 1
+    # echo text | sendmail bob: no header at all; the added fields get
+    # the empty line that ends them.
+    sendmail(tern, ["bob"], b"just text\n", user="root")
+    assert len(maildrop_files(tern)) == 2
     tern.start()
     m = tern.wait_for_messages("alice", 1)[0]
     assert b"Subject: while down\r\n" in m and m.endswith(b"\r\n\r\nhello\r\n")
-    tern.wait_for_log(r"event=pickup ")
+    tern.wait_for_log(r"event=pickup ", count=2)
+    # Unqualified: bob@hostname, not a domain of ours here, so it waits in
+    # the queue for a relay: read the queued copy.
+    queued = [(tern.queue_dir / "msg" / f).read_bytes() for f in tern.queue_files("msg")]
+    queued = [q for q in queued if b"just text" in q]
+    assert len(queued) == 1
+    q = queued[0]
+    assert b"\r\nFrom: <root@%s>\r\n" % HOSTNAME.encode() in q
+    assert q.split(b"\r\n\r\n", 1)[1].startswith(b"just text\r\n")
+    assert b"(from root, uid 0)" in q
     assert maildrop_files(tern) == []
 
 
