@@ -185,6 +185,9 @@ int config_transport_text(const struct config_transport *t, char *out,
     size_t outsize);
 bool config_transport_is_lmtp(const struct config_transport *t);
 
+/* The configuration ternd, ternctl and tern-sendmail read without -c/-C. */
+#define CONFIG_DEFAULT_PATH "./var/ternd.conf"
+
 /* Fills cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
 

@@ -279,7 +279,7 @@ cmd_dkim_keygen(const char *config, const char *domain, const char *selector,
 int
 main(int argc, char **argv)
 {
-	const char *path = "./var/ternd.conf";
+	const char *path = CONFIG_DEFAULT_PATH;
 	bool path_given = false;
 
 	argv++;

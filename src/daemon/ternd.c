@@ -29,6 +29,7 @@
 #include "control.h"
 #include "dmarc_send.h"
 #include "../net/listener.h"
+#include "../pickup/pickup.h"
 #include "../policy/submission.h"
 #include "../queue/queue.h"
 #include "../route/directory.h"
@@ -64,6 +65,7 @@ struct ternd {
 	struct directory *dir;
 	struct dns *dns;
 	struct dmarc_sender *dmarc;     /* daily DMARC reports, if on */
+	struct pickup *pickup;          /* tern-sendmail's maildrop */
 	struct remote *remote;
 	struct tls *tls;
 	uint8_t dkim_kinds[CONFIG_MAX_DKIM];
@@ -382,6 +384,17 @@ prepare_data_dir(const struct ternd *d, struct buf *errs)
 	return 0;
 }
 
+/* data_dir/maildrop for tern-sendmail (pickup_prepare), also when ternd
+ * is not started as root. */
+static int
+prepare_maildrop(const struct ternd *d, struct buf *errs)
+{
+	if (pickup_prepare(d->cfg.data_dir, d->user.change, d->user.uid, d->user.gid) == 0)
+		return 0;
+	buf_printf(errs, "%s/maildrop: %s\n", d->cfg.data_dir, strerror(errno));
+	return -1;
+}
+
 /* A route's or local_transport's way out through the fence: its TCP
  * port, or the directory of its unix socket. Landlock (ABI 7 and before)
  * does not govern connect() to a named socket; the directory, not the
@@ -412,6 +425,7 @@ sandbox_network(const struct ternd *d, struct buf *errs)
 {
 	struct sandbox_rules r = { 0 };
 	char queue[CONFIG_PATH_MAX + 16], mail[CONFIG_PATH_MAX + 16], dmarc[CONFIG_PATH_MAX + 16];
+	char maildrop[CONFIG_PATH_MAX + 16];
 	char sockdirs[SANDBOX_MAX_PATHS][CONFIG_UNIX_PATH_MAX];
 	size_t i, nsockdirs = 0;
 
@@ -423,6 +437,10 @@ sandbox_network(const struct ternd *d, struct buf *errs)
 	snprintf(dmarc, sizeof(dmarc), "%s/dmarc", d->cfg.data_dir);
 	if (mkdir(dmarc, 0750) == 0 || errno == EEXIST)
 		r.write[r.nwrite++] = dmarc;
+	/* The pickup lists, reads and removes tern-sendmail's files
+	 * (Landlock's read right does not cover removing). */
+	snprintf(maildrop, sizeof(maildrop), "%s/maildrop", d->cfg.data_dir);
+	r.write[r.nwrite++] = maildrop;
 	r.write[r.nwrite++] = "/dev/null";
 	r.read[r.nread++] = "/etc";
 	r.read[r.nread++] = "/usr";
@@ -459,7 +477,7 @@ main(int argc, char **argv)
 	size_t i;
 
 	memset(&d, 0, sizeof(d));
-	d.config_path = "./var/ternd.conf";
+	d.config_path = CONFIG_DEFAULT_PATH;
 	while ((ch = getopt_long(argc, argv, "c:n", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': d.config_path = optarg; break;
@@ -502,6 +520,7 @@ main(int argc, char **argv)
 
 		if (sandbox_user_lookup(d.cfg.run_as, &d.user, &errs) == -1 ||
 		    prepare_data_dir(&d, &errs) == -1 ||
+		    prepare_maildrop(&d, &errs) == -1 ||
 		    tls_ensure_cert(&d.cfg, &errs) == -1 ||
 		    keeper_spawn(&d.cfg, &d.user, kfds, &d.keeper_pid, &errs) == -1) {
 			log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
@@ -608,6 +627,11 @@ main(int argc, char **argv)
 		log_warn("queue: recovery");
 		goto out;
 	}
+	/* After the recovery: what tern-sendmail left while we were down
+	 * joins the queue now. */
+	if ((d.pickup = pickup_new(d.base, d.pool, d.queue, &d.cfg)) == NULL)
+		log_warnx("event=pickup-unavailable: tern-sendmail's files wait in %s/maildrop",
+		    d.cfg.data_dir);
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, on_stop, &d);
 	d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
@@ -625,11 +649,13 @@ out:
 	listener_free(&d.control_listener);
 	smtp_server_close_all();
 	/* Let running jobs complete so every message is back in memory. */
+	pickup_stop(d.pickup);
 	if (d.queue)
 		queue_stop(d.queue);
 	while (d.pool && iopool_pending(d.pool) > 0)
 		event_base_loop(d.base, EVLOOP_ONCE);
 	dmarc_sender_free(&d.dmarc);
+	pickup_free(&d.pickup);
 	/* Closing our ends stops the keeper; pending requests fail first. */
 	keeper_client_free(&d.keeper);
 	/* After the keeper: its failed checks have come back to the service. */

@@ -201,3 +201,47 @@ maillog_check(const char *id, uint64_t sid, const char *ip, const char *check,
 	kv(&b, "action", action);
 	emit(&b);
 }
+
+void
+maillog_pickup(const char *id, const char *file, unsigned uid, const char *user,
+    const char *from, uint64_t size, size_t nrcpt)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "id=%s event=pickup", id);
+	kv(&b, "file", file);
+	buf_printf(&b, " uid=%u", uid);
+	if (user[0])
+		kv(&b, "user", user);
+	kv_addr(&b, "from", from);
+	buf_printf(&b, " size=%llu nrcpt=%zu", (unsigned long long)size, nrcpt);
+	emit(&b);
+}
+
+void
+maillog_pickup_refused(const char *file, unsigned uid, const char *why)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "event=pickup-refused");
+	kv(&b, "file", file);
+	buf_printf(&b, " uid=%u", uid);
+	kv(&b, "reason", why);
+	emit(&b);
+}
+
+void
+maillog_pickup_rcpt(const char *id, const char *file, unsigned uid, const char *to,
+    const char *why)
+{
+	struct buf b = BUF_INIT;
+
+	if (id[0])
+		buf_printf(&b, "id=%s ", id);
+	buf_printf(&b, "event=pickup-rcpt-refused");
+	kv(&b, "file", file);
+	buf_printf(&b, " uid=%u", uid);
+	kv_addr(&b, "to", to);
+	kv(&b, "reason", why);
+	emit(&b);
+}

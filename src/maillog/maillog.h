@@ -44,5 +44,14 @@ void maillog_admin(const char *id, const char *action, const char *by);
 void maillog_flush(const char *domain, size_t messages, const char *by);
 void maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt);
 void maillog_corrupt(const char *file, const char *why);
+/* The pickup (docs/sendmail.md): a maildrop file queued as id; uid is the
+ * file's owner, user its name ("" when it has none). */
+void maillog_pickup(const char *id, const char *file, unsigned uid, const char *user,
+    const char *from, uint64_t size, size_t nrcpt);
+/* A maildrop file removed unqueued (why), or a recipient it named that
+ * cannot be delivered to (id "" when no message was queued). */
+void maillog_pickup_refused(const char *file, unsigned uid, const char *why);
+void maillog_pickup_rcpt(const char *id, const char *file, unsigned uid, const char *to,
+    const char *why);
 
 #endif

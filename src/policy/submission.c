@@ -8,6 +8,7 @@
 
 #include "../common/limtab.h"
 #include "../common/str.h"
+#include "../common/timefmt.h"
 #include "../config/config.h"
 #include "../proto/rfc5322.h"
 #include "../proto/smtp_addr.h"
@@ -74,4 +75,20 @@ submission_rate_allow(struct limtab *rates, const char *login, unsigned limit, t
 		return false;
 	limtab_add(rates, key, n + 1, now);
 	return true;
+}
+
+int
+submission_missing_fields(const struct hdr_scan *hs, const char *id, const char *hostname,
+    time_t now, struct buf *out)
+{
+	char date[64];
+
+	if (!hs->has_date) {
+		rfc5322_date((int64_t)now, date, sizeof(date));
+		if (buf_printf(out, "Date: %s\r\n", date) == -1)
+			return -1;
+	}
+	if (!hs->has_message_id && buf_printf(out, "Message-ID: <%s@%s>\r\n", id, hostname) == -1)
+		return -1;
+	return 0;
 }

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "../common/buf.h"
+
 struct config;
 struct directory;
 struct hdr_scan;
@@ -28,6 +30,13 @@ bool submission_sender_owned(const struct config *cfg, const struct directory *d
  * path, an unterminated quoted string, comment or angle address. */
 bool submission_from_owned(const struct config *cfg, const struct directory *dir,
     const char *login, const struct hdr_scan *hs);
+
+/* RFC 6409 §8.2, §8.3: the Date and Message-ID fields a submitted message
+ * lacks (hs: the scan of its header), appended to out as lines for the
+ * end of its header; the Message-ID is <id@hostname>. The SMTP submission
+ * service and the pickup of tern-sendmail's files add the same. */
+int submission_missing_fields(const struct hdr_scan *hs, const char *id,
+    const char *hostname, time_t now, struct buf *out);
 
 /* The window of the rates table. */
 #define SUBMISSION_RATE_WINDOW 3600

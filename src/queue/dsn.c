@@ -73,29 +73,38 @@ dsn_committed(void *arg, enum queue_err err, const char *id)
 static int
 dsn_route(struct queue *q, const char *addr, struct envelope *env)
 {
+	/* NOTIFY unset: a notification that fails is itself reported, to
+	 * the postmaster (dsn_select's rule for the null sender), and no
+	 * further. */
+	enum route_status st = queue_add_rcpt(q, env, addr, 0);
+
+	return st == ROUTE_OK || st == ROUTE_NOT_LOCAL ? 0 : -1;
+}
+
+enum route_status
+queue_add_rcpt(struct queue *q, struct envelope *env, const char *addr, unsigned notify)
+{
 	struct route_list rl = { 0 };
 	const char *at = strrchr(addr, '@');
 	char local[SMTP_PATH_MAX];
 	enum route_status st;
 	size_t i;
-	int rc = -1;
 
-	if (at == NULL || at == addr)
-		return -1;
-	str_copyn(local, sizeof(local), addr, (size_t)(at - addr));
+	if (at == NULL || at == addr || str_copyn(local, sizeof(local), addr,
+	    (size_t)(at - addr)) == -1)
+		return ROUTE_UNKNOWN_USER;
 	st = router_expand(q->cfg, q->dir, local, at + 1, &rl);
-	/* NOTIFY unset: a notification that fails is itself reported, to
-	 * the postmaster (dsn_select's rule for the null sender), and no
-	 * further. */
-	if (st == ROUTE_NOT_LOCAL)
-		rc = envelope_add_rcpt(env, addr, addr, "", 0, false);
-	else if (st == ROUTE_OK) {
-		for (i = 0, rc = 0; i < rl.n && rc == 0; i++)
-			rc = envelope_add_rcpt(env, rl.dests[i].address, addr, "",
-			    0, rl.dests[i].local);
+	if (st == ROUTE_NOT_LOCAL) {
+		if (envelope_add_rcpt(env, addr, addr, "", notify, false) == -1)
+			st = ROUTE_NOMEM;
+	} else if (st == ROUTE_OK) {
+		for (i = 0; i < rl.n && st == ROUTE_OK; i++)
+			if (envelope_add_rcpt(env, rl.dests[i].address, addr, "", notify,
+			    rl.dests[i].local) == -1)
+				st = ROUTE_NOMEM;
 	}
 	route_list_clear(&rl);
-	return rc;
+	return st;
 }
 
 /* Pool thread: the notification's text, with the original (or its

@@ -18,6 +18,7 @@
 
 #include "../common/buf.h"
 #include "../proto/envelope.h"
+#include "../route/router.h"
 
 struct config;
 struct event_base;
@@ -97,6 +98,13 @@ void queue_tx_abort(struct queue_tx **txp);
  * routed or started. */
 int queue_inject(struct queue *q, const char *sender, const char *rcpt,
     const char *msg, size_t len, queue_commit_cb cb, uint64_t cookie);
+
+/* Routes addr as a RCPT is routed (aliases expanded, a remote domain
+ * kept as it is) and adds what it delivers to to env, each with notify
+ * (SMTP_NOTIFY_*) and addr as the address given. For messages tern
+ * composes or picks up itself (pickup/). */
+enum route_status queue_add_rcpt(struct queue *q, struct envelope *env, const char *addr,
+    unsigned notify);
 
 /*
  * LMTP (RFC 2033): instead of queueing, delivers a spooled transaction

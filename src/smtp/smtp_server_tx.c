@@ -22,6 +22,7 @@
 #include "../net/conn.h"
 #include "../queue/bounce.h"
 #include "../queue/queue.h"
+#include "../policy/submission.h"
 #include "../proto/authres.h"
 #include "../verify/verify.h"
 #include "smtp_reply.h"
@@ -144,15 +145,8 @@ static void
 tx_add_headers(struct smtp_tx *tx)
 {
 	struct buf h = BUF_INIT;
-	char date[64];
-	time_t now = time(NULL);
 
-	if (!tx->hs.has_date) {
-		rfc5322_date((int64_t)now, date, sizeof(date));
-		buf_printf(&h, "Date: %s\r\n", date);
-	}
-	if (!tx->hs.has_message_id)
-		buf_printf(&h, "Message-ID: <%s@%s>\r\n", queue_tx_id(tx->qtx), tx->hostname);
+	submission_missing_fields(&tx->hs, queue_tx_id(tx->qtx), tx->hostname, time(NULL), &h);
 	tx_write(tx, h.data, h.len);
 	buf_release(&h);
 }

@@ -1,0 +1,178 @@
+"""tern-sendmail and the pickup (docs/sendmail.md): scripts' ways of calling
+sendmail(1), run as an unprivileged user (nobody), the messages checked in
+the recipients' Maildirs.
+
+    cron:            sendmail -t            (recipients from To/Cc/Bcc, lone dot ends)
+    PHP mail():      sendmail -t -i
+    git send-email:  sendmail -i -f FROM TO...
+"""
+import os
+import pwd
+import subprocess
+
+import pytest
+
+from tern_harness import BUILD, HOSTNAME, free_port, t
+
+SENDMAIL = BUILD / "tern-sendmail"
+NOBODY = pwd.getpwnam("nobody").pw_uid
+
+
+def sendmail(tern, args, data, user="nobody", check=True):
+    """Runs tern-sendmail as user (setpriv; root stays root) with data on stdin."""
+    cmd = [str(SENDMAIL), "-C", str(tern.config_path)] + args
+    if os.geteuid() == 0 and user != "root":
+        cmd = ["setpriv", "--reuid=%s" % user, "--regid=nogroup", "--clear-groups"] + cmd
+    p = subprocess.run(cmd, input=data, capture_output=True, timeout=t(10))
+    if check:
+        assert p.returncode == 0, (p.returncode, p.stderr)
+    return p
+
+
+def maildrop_files(tern):
+    return sorted(os.listdir(tern.data_dir / "maildrop"))
+
+
+def header_of(msg):
+    return msg.split(b"\r\n\r\n", 1)[0]
+
+
+def field(msg, name):
+    """The values of a header field (unfolded), first first."""
+    out = []
+    for line in header_of(msg).replace(b"\r\n\t", b" ").replace(b"\r\n ", b" ").split(b"\r\n"):
+        if line.lower().startswith(name.lower() + b":"):
+            out.append(line.split(b":", 1)[1].strip())
+    return out
+
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs tern-sendmail as nobody (needs root)")
+
+
+def test_cron_style_t(tern):
+    """-t: To, Cc and Bcc are the recipients, Bcc is removed, a lone dot
+    ends the input; the pickup adds From, Date, Message-ID and a Received
+    field with the caller's uid."""
+    msg = (b"To: alice@example.test\n"
+           b"Cc: Bob <bob@example.test>\n"
+           b"Bcc: postmaster@example.test\n"
+           b"Subject: Cron <nobody@host> run-parts\n"
+           b"\n"
+           b"output of the job\n"
+           b".\n"
+           b"not part of the message\n")
+    sendmail(tern, ["-t", "-FCronDaemon", "-oem", "-odi"], msg)
+    for user in ("alice", "bob", "postmaster"):
+        m = tern.wait_for_messages(user, 1)[0]
+        assert b"\r\noutput of the job\r\n" in m and b"not part" not in m
+        assert b"Bcc" not in header_of(m)
+        assert field(m, b"Received")[0].startswith(b"(from nobody, uid %d)" % NOBODY)
+        assert field(m, b"From") == [b'"CronDaemon" <nobody@%s>' % HOSTNAME.encode()]
+        assert field(m, b"Return-Path") == [b"<nobody@%s>" % HOSTNAME.encode()]
+        assert len(field(m, b"Date")) == 1 and len(field(m, b"Message-ID")) == 1
+    tern.wait_for_log(r"event=pickup file=\S+ uid=%d user=nobody from=<nobody@%s> size=\d+ nrcpt=3"
+                      % (NOBODY, HOSTNAME))
+    assert maildrop_files(tern) == []
+
+
+def test_php_t_i(tern):
+    """PHP's mail(): -t -i, a line holding one dot is text, and the
+    message's own Date and Message-ID are kept."""
+    msg = (b"To: alice@example.test\r\n"
+           b"From: Web <www@example.test>\r\n"
+           b"Date: Mon, 1 Dec 2026 10:00:00 +0000\r\n"
+           b"Message-ID: <php.1@example.test>\r\n"
+           b"Subject: form\r\n"
+           b"\r\n"
+           b"line\r\n.\r\n..\r\nlast")
+    sendmail(tern, ["-t", "-i"], msg)
+    m = tern.wait_for_messages("alice", 1)[0]
+    assert m.endswith(b"\r\n\r\nline\r\n.\r\n..\r\nlast\r\n")
+    assert field(m, b"Message-ID") == [b"<php.1@example.test>"]
+    assert field(m, b"From") == [b"Web <www@example.test>"]
+    assert len(field(m, b"Date")) == 1
+
+
+def test_git_send_email(tern):
+    """git send-email: sendmail -i -f FROM TO TO with the message on stdin;
+    the envelope sender is -f's, the body arrives byte for byte."""
+    body = b"".join(b"line %d of the patch\n" % i for i in range(200))
+    msg = (b"From: Alice <alice@example.test>\nTo: bob@example.test\n"
+           b"Subject: [PATCH] x\n\n" + body)
+    sendmail(tern, ["-i", "-f", "alice@example.test", "bob@example.test", "postmaster@example.test"],
+             msg)
+    for user in ("bob", "postmaster"):
+        m = tern.wait_for_messages(user, 1)[0]
+        assert field(m, b"Return-Path") == [b"<alice@example.test>"]
+        assert m.split(b"\r\n\r\n", 1)[1] == body.replace(b"\n", b"\r\n")
+    # Usage errors are the caller's at once, with sysexits codes.
+    assert sendmail(tern, [], b"x\n", check=False).returncode == 64        # EX_USAGE
+    assert sendmail(tern, ["-bs"], b"", check=False).returncode == 69      # EX_UNAVAILABLE
+
+
+def test_written_while_stopped(tern_factory):
+    """Mail written while ternd is down waits in the maildrop and is
+    delivered once ternd starts."""
+    # bob@HOSTNAME is routed to a closed port, so it stays queued
+    # (deferred) whatever the machine's DNS says of the name.
+    tern = tern_factory(route="%s 127.0.0.1:%d" % (HOSTNAME, free_port()),
+                        retry_initial="1h", retry_max="2h")
+    tern.stop()
+    sendmail(tern, ["alice@example.test"], b"Subject: while down\n\nhello\n")
+    # echo text | sendmail bob: no header at all; the added fields get
+    # the empty line that ends them.
+    sendmail(tern, ["bob"], b"just text\n", user="root")
+    assert len(maildrop_files(tern)) == 2
+    tern.start()
+    m = tern.wait_for_messages("alice", 1)[0]
+    assert b"Subject: while down\r\n" in m and m.endswith(b"\r\n\r\nhello\r\n")
+    tern.wait_for_log(r"event=pickup ", count=2)
+    # Unqualified: bob@hostname, not a domain of ours here, so it waits in
+    # the queue for its route: read the queued copy.
+    tern.wait_for_log(r"status=deferred")
+    queued = [(tern.queue_dir / "msg" / f).read_bytes() for f in tern.queue_files("msg")]
+    queued = [q for q in queued if b"just text" in q]
+    assert len(queued) == 1
+    q = queued[0]
+    assert b"\r\nFrom: <root@%s>\r\n" % HOSTNAME.encode() in q
+    assert q.split(b"\r\n\r\n", 1)[1].startswith(b"just text\r\n")
+    assert b"(from root, uid 0)" in q
+    assert maildrop_files(tern) == []
+
+
+def test_forged_identity(tern):
+    """Nothing the caller writes changes who the pickup says sent it: a
+    forged Received field, From and -f leave the uid the file's owner's.
+    A file written into the maildrop by hand that is no maildrop file is
+    refused and removed."""
+    msg = (b"Received: (from root, uid 0)\n\tby %s (tern) with LOCAL id 0000000000000000;\n"
+           b"\tMon, 1 Dec 2026 10:00:00 +0000\n"
+           b"From: root@example.test\n"
+           b"Subject: forged\n\nhi\n" % HOSTNAME.encode())
+    sendmail(tern, ["-f", "root@example.test", "alice@example.test"], msg)
+    m = tern.wait_for_messages("alice", 1)[0]
+    rcvd = field(m, b"Received")
+    assert rcvd[0].startswith(b"(from nobody, uid %d)" % NOBODY), rcvd
+    assert rcvd[1].startswith(b"(from root, uid 0)")      # the client's own, below ours
+    tern.wait_for_log(r"event=pickup file=\S+ uid=%d user=nobody from=<root@example.test>" % NOBODY)
+    # By hand, as nobody: garbage, then a well-formed file that claims root.
+    drop = tern.data_dir / "maildrop"
+    forged = b"uid: 0\r\n\r\nhi\r\n"
+    script = ("import os\n"
+              "for name, data in ((%r, b'garbage\\n'), (%r, %r)):\n"
+              "    fd = os.open(%r + '/.w', os.O_WRONLY | os.O_CREAT, 0o644)\n"
+              "    os.write(fd, data); os.close(fd)\n"
+              "    os.rename(%r + '/.w', %r + '/' + name)\n"
+              % ("bad", "claims-root",
+                 b"tern-maildrop 1\nsender root@example.test\nrcpt alice@example.test\n"
+                 b"size %d\ndata\n%s" % (len(forged), forged),
+                 str(drop), str(drop), str(drop)))
+    subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                    "/usr/bin/python3", "-c", script], check=True, timeout=t(10))
+    tern.wait_for_log(r"event=pickup-refused file=bad uid=%d reason=" % NOBODY)
+    tern.wait_for_log(r"event=pickup file=claims-root uid=%d user=nobody" % NOBODY)
+    m2 = tern.wait_for_messages("alice", 2)
+    assert any(field(x, b"Received")[0].startswith(b"(from nobody, uid %d)" % NOBODY)
+               and b"uid: 0" in x for x in m2)
+    tern.settle()
+    assert maildrop_files(tern) == []
