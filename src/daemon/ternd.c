@@ -27,6 +27,8 @@
 #include "../deliver/remote.h"
 #include "../dns/dns.h"
 #include "dmarc_send.h"
+#include "metrics_endpoint.h"
+#include "../net/http_serve.h"
 #include "../net/listener.h"
 #include "../policy/submission.h"
 #include "../queue/queue.h"
@@ -72,6 +74,7 @@ struct ternd {
 	struct pop3_server_env pop3_env;
 	struct imap_server_env imap_env;
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
+	struct http_serve *metrics;     /* metrics_listen's endpoint, if configured */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -457,7 +460,8 @@ main(int argc, char **argv)
 		    (d.signer = keeper_signer_new(kfds[1])) == NULL)
 			log_fatal("startup: out of memory");
 	}
-	if (bind_listeners(&d) == -1)
+	if (bind_listeners(&d) == -1 ||
+	    metrics_endpoint_bind(d.base, &d.cfg, &d.queue, &d.metrics) == -1)
 		goto out;
 	if ((d.dns = dns_new(d.base, &d.cfg, &errs)) == NULL) {
 		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
@@ -542,6 +546,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_enable(d.listeners[i], d.tls);
+	if (d.metrics)
+		http_serve_enable(d.metrics);
 	if (queue_recover(d.queue) == -1) {
 		log_warn("queue: recovery");
 		goto out;
@@ -560,6 +566,7 @@ main(int argc, char **argv)
 out:
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_free(&d.listeners[i]);
+	http_serve_free(&d.metrics);
 	smtp_server_close_all();
 	/* Let running jobs complete so every message is back in memory. */
 	if (d.queue)
