@@ -41,8 +41,11 @@ check_ok(const char *s, size_t size, const struct http_req_limits *lim,
 	CHECK(r->pathlen > 0);
 	CHECK(inside(r->path, r->pathlen, s, r->head_len) ||
 	    (r->pathlen == 1 && r->path[0] == '/'));
+	/* Visible ASCII; a path has its query split off ("*" and
+	 * authority-form, for other methods, are kept whole). */
 	for (i = 0; i < r->pathlen; i++)
-		CHECK(r->path[i] > 0x20 && r->path[i] < 0x7f && r->path[i] != '?');
+		CHECK(r->path[i] > 0x20 && r->path[i] < 0x7f &&
+		    (r->path[0] != '/' || r->path[i] != '?'));
 	if (r->method != HTTP_METHOD_OTHER)
 		CHECK(r->path[0] == '/');
 	if (r->query)

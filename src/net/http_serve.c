@@ -33,6 +33,7 @@ struct http_client {
 	struct bufferevent *bev;
 	struct event *deadline;
 	bool answered;               /* the response is queued: closing */
+	bool client_done;            /* the client shut its side (EOF) */
 	char ip[INET6_ADDRSTRLEN];
 	LIST_ENTRY(http_client) link;
 };
@@ -137,23 +138,37 @@ on_read(struct bufferevent *bev, void *arg)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-/* Everything written: shut our side, and wait for the client's close. */
+/* Everything written: shut our side, and wait for the client's close
+ * (or, when it has shut its side already, that was all). */
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
 	struct http_client *c = arg;
 
-	if (c->answered)
-		(void)shutdown(bufferevent_getfd(bev), SHUT_WR);
+	if (!c->answered)
+		return;
+	if (c->client_done) {
+		client_free(c);
+		return;
+	}
+	(void)shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
-	(void)what;
-	/* EOF, an error or a timeout: either way this client is done. */
-	client_free(arg);
+	struct http_client *c = arg;
+
+	/* A client that shut its side after the request (nc, printf | ...)
+	 * still gets the response that is waiting to go out. */
+	if ((what & BEV_EVENT_EOF) && c->answered &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		c->client_done = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	/* EOF, an error: either way this client is done. */
+	client_free(c);
 }
 
 static void
