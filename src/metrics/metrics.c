@@ -91,6 +91,8 @@ static struct {
 	struct hist dns;
 } m;
 
+static void ready(void);
+
 /* ------------------------------------------------------------ clocks ---- */
 
 static double
@@ -111,6 +113,7 @@ metrics_now(void)
 void
 metrics_started(void)
 {
+	ready();
 	m.start_mono = metrics_now();
 	m.start_real = clock_seconds(CLOCK_REALTIME);
 }
@@ -144,21 +147,24 @@ hist_observe(struct hist *h, double v)
 void
 metrics_reset(void)
 {
-	static const double cb[] = COMMIT_BUCKETS, db[] = DNS_BUCKETS;
-	static const char *const cl[] = COMMIT_LE, *const dl[] = DNS_LE;
-
 	memset(&m, 0, sizeof(m));
-	hist_init(&m.commit, cb, cl, NELEM(cb));
-	hist_init(&m.dns, db, dl, NELEM(db));
-	metrics_started();
+	ready();
 }
 
-/* The registry starts zeroed; the histograms need their bounds. */
+/* The registry starts zeroed; the histograms need their bounds, and
+ * the clock a start (metrics_started, at startup, sets the real one). */
 static void
 ready(void)
 {
-	if (m.commit.n == 0)
-		metrics_reset();
+	static const double cb[] = COMMIT_BUCKETS, db[] = DNS_BUCKETS;
+	static const char *const cl[] = COMMIT_LE, *const dl[] = DNS_LE;
+
+	if (m.commit.n != 0)
+		return;
+	hist_init(&m.commit, cb, cl, NELEM(cb));
+	hist_init(&m.dns, db, dl, NELEM(db));
+	m.start_mono = metrics_now();
+	m.start_real = clock_seconds(CLOCK_REALTIME);
 }
 
 enum metrics_service
