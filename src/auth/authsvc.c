@@ -19,6 +19,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
+#include "../metrics/metrics.h"
 #include "auth_limits.h"
 #include "authsvc.h"
 
@@ -183,6 +184,7 @@ log_failed(const struct authsvc_job *j, const char *reason)
 	log_info("sid=%llu event=auth-failed client=%s user=%s%s%s", (unsigned long long)j->conn_id,
 	    j->ip, buf_cstr(&u), reason ? " reason=" : "", reason ? reason : "");
 	buf_release(&u);
+	metrics_auth_failure(reason);
 }
 
 /* Gives j's verdict and forgets j. */

@@ -22,7 +22,7 @@
 
 enum ctype { C_STR, C_TEXT, C_INT, C_SIZE, C_BOOL, C_DOMAINS, C_LISTEN, C_DURATION,
 	C_NETWORKS, C_ROUTE, C_DKIM, C_SYNC, C_QUOTA, C_TRANSPORT, C_ACTION,
-	C_ZONES };
+	C_ZONES, C_HOSTPORT };
 
 struct ckey {
 	const char *name;
@@ -107,6 +107,8 @@ static const struct ckey keys[] = {
 	{ "arc_seal", C_STR, STR(arc_seal), 0, 0 },
 	{ "dnsbl", C_ZONES, OFF(dnsbl), 0, 0, 0 },
 	{ "dnsbl_domain", C_ZONES, OFF(dnsbl_domain), 0, 0, 0 },
+	{ "metrics_listen", C_HOSTPORT, 0, 0, 0, 0 },
+	{ "metrics_listen_any", C_BOOL, OFF(metrics_listen_any), 0, 0, 0 },
 };
 
 void
@@ -558,6 +560,24 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 	}
 	if (k->type == C_LISTEN)
 		return parse_listen(cfg, argv, argc, errs, file, line);
+	if (k->type == C_HOSTPORT) {
+		/* metrics_listen HOST:PORT, [V6]:PORT; the address is checked
+		 * (numeric, loopback) once metrics_listen_any is known. */
+		struct config_transport t = { .port = 0 };
+
+		if (argc != 1) {
+			err_at(errs, file, line, "%s: expected HOST:PORT", k->name);
+			return -1;
+		}
+		if (parse_hostport(argv[0], &t, errs, file, line, k->name) == -1)
+			return -1;
+		if (t.port == 0 || str_copy(cfg->metrics_host, sizeof(cfg->metrics_host), t.host) == -1) {
+			err_at(errs, file, line, "%s: expected HOST:PORT with a numeric address", k->name);
+			return -1;
+		}
+		cfg->metrics_port = t.port;
+		return 0;
+	}
 	if (k->type == C_ACTION) {
 		enum config_action *a = (enum config_action *)(base + k->off);
 
@@ -676,6 +696,36 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 	}
 }
 
+/* metrics_listen: a numeric address, and loopback (127/8, ::1, or
+ * IPv4-mapped 127/8) unless metrics_listen_any says otherwise: the page
+ * tells anyone who can reach it how much mail flows and from where it is
+ * refused, and it has no authentication. */
+static void
+metrics_check(const struct config *cfg, const char *name, struct buf *errs)
+{
+	static const unsigned char v6lo[16] = { [15] = 1 };
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	unsigned char a[16];
+	bool loopback;
+
+	if (cfg->metrics_port == 0)
+		return;
+	if (inet_pton(AF_INET, cfg->metrics_host, a) == 1)
+		loopback = a[0] == 127;
+	else if (inet_pton(AF_INET6, cfg->metrics_host, a) == 1)
+		loopback = memcmp(a, v6lo, 16) == 0 ||
+		    (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+	else {
+		buf_printf(errs, "%s: metrics_listen %s: not a numeric address\n", name,
+		    cfg->metrics_host);
+		return;
+	}
+	if (!loopback && !cfg->metrics_listen_any)
+		buf_printf(errs, "%s: metrics_listen %s: not a loopback address "
+		    "(set metrics_listen_any yes to serve metrics beyond this host)\n", name,
+		    cfg->metrics_host);
+}
+
 /* Longest line: as the file reader always allowed (a 4 KiB line buffer). */
 #define CONFIG_LINE_MAX 4095
 
@@ -748,6 +798,7 @@ config_parse(struct config *cfg, const char *text, size_t len, const char *name,
 			break;
 		}
 	}
+	metrics_check(cfg, name, errs);
 	if (cfg->dmarc_report_org[0] == '\0')
 		str_copy(cfg->dmarc_report_org, sizeof(cfg->dmarc_report_org), cfg->hostname);
 	if (cfg->postmaster[0] == '\0' && cfg->ndomains > 0)

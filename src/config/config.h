@@ -170,6 +170,11 @@ struct config {
 	size_t ndnsbl_domain;
 	/* mailboxes */
 	uint64_t quota_default;    /* octets per user without a quota of their own; 0 = none */
+
+	/* metrics_listen HOST:PORT: the Prometheus endpoint (port 0: off) */
+	char metrics_host[64];     /* numeric; loopback unless metrics_listen_any */
+	int metrics_port;
+	bool metrics_listen_any;   /* allow a non-loopback metrics_listen */
 };
 
 /* True when addr (family AF_INET/AF_INET6, raw bytes) is in relay_networks. */

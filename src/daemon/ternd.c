@@ -28,6 +28,8 @@
 #include "../dns/dns.h"
 #include "control.h"
 #include "dmarc_send.h"
+#include "metrics_endpoint.h"
+#include "../net/http_serve.h"
 #include "../net/listener.h"
 #include "../pickup/pickup.h"
 #include "../policy/submission.h"
@@ -77,6 +79,7 @@ struct ternd {
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
 	struct listener *control_listener;
 	struct control_env control;
+	struct http_serve *metrics;     /* metrics_listen's endpoint, if configured */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -532,7 +535,8 @@ main(int argc, char **argv)
 		    (d.signer = keeper_signer_new(kfds[1])) == NULL)
 			log_fatal("startup: out of memory");
 	}
-	if (bind_listeners(&d) == -1)
+	if (bind_listeners(&d) == -1 ||
+	    metrics_endpoint_bind(d.base, &d.cfg, &d.queue, &d.metrics) == -1)
 		goto out;
 	if (bind_control(&d, &errs) == -1) {
 		log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
@@ -623,6 +627,8 @@ main(int argc, char **argv)
 		listener_enable(d.listeners[i], d.tls);
 	d.control.queue = d.queue;
 	listener_enable(d.control_listener, NULL);
+	if (d.metrics)
+		http_serve_enable(d.metrics);
 	if (queue_recover(d.queue) == -1) {
 		log_warn("queue: recovery");
 		goto out;
@@ -647,6 +653,7 @@ out:
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_free(&d.listeners[i]);
 	listener_free(&d.control_listener);
+	http_serve_free(&d.metrics);
 	smtp_server_close_all();
 	/* Let running jobs complete so every message is back in memory. */
 	pickup_stop(d.pickup);

@@ -34,6 +34,7 @@
 #include "../common/sockaddr.h"
 #include "../common/str.h"
 #include "../config/config.h"
+#include "../metrics/metrics.h"
 #include "../tls/tls_bev.h"
 #include "smtp_client_int.h"
 
@@ -334,6 +335,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_CONNECTED) && c->state == C_TLS) {
 		tls_bev_describe(c->bev, true, c->tls_info, sizeof(c->tls_info));
 		c->tls = true;
+		metrics_tls_handshake(true, c->tls_info);
 		/* RFC 3207 §4.2: start over with EHLO (LHLO). */
 		send_hello(c);
 		return;
@@ -355,9 +357,11 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
-	if (c->state == C_TLS)
+	if (c->state == C_TLS) {
+		metrics_tls_failure(true);
 		smtp_client_broken(c, "4.7.5", false, "TLS handshake with %s failed",
 		    c->relay);
+	}
 	else if (what & BEV_EVENT_TIMEOUT)
 		smtp_client_broken(c, "4.4.2", false, "timeout talking to %s", c->relay);
 	else if (c->state == C_CONNECTING)

@@ -25,6 +25,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
+#include "../metrics/metrics.h"
 #include "../proto/dns_rdata.h"
 #include "../proto/dnsq.h"
 #include "dns_cache.h"
@@ -42,9 +43,12 @@ struct dns {
 	struct event_base *base;
 };
 
+/* Each question notes when it was asked (metrics_now) for the latency
+ * histogram; libunbound's callbacks run on the loop, in ub_process. */
 struct mx_req {
 	dns_mx_cb cb;
 	void *arg;
+	double asked;
 };
 
 struct addr_req {
@@ -53,6 +57,7 @@ struct addr_req {
 	void *arg;
 	int port;
 	int pending;
+	double asked;
 	int nx, temp;
 	struct sockaddr_storage v6[MAX_ADDRS], v4[MAX_ADDRS];
 	size_t n6, n4;
@@ -132,6 +137,7 @@ on_mx(void *arg, int err, struct ub_result *res)
 	struct dns_mx hosts[MAX_MX];
 	size_t n = 0, i, j;
 
+	metrics_dns_observe(metrics_now() - r->asked);
 	if (err != 0 || res == NULL || (res->rcode != 0 && res->rcode != 3)) {
 		r->cb(r->arg, DNS_TEMP, NULL, 0);
 		goto out;
@@ -190,6 +196,7 @@ dns_lookup_mx(struct dns *d, const char *domain, dns_mx_cb cb, void *arg)
 		return -1;
 	r->cb = cb;
 	r->arg = arg;
+	r->asked = metrics_now();
 	if (ub_resolve_async(d->ctx, domain, RR_MX, 1, r, on_mx, NULL) != 0) {
 		free(r);
 		return -1;
@@ -226,6 +233,7 @@ on_addr(void *arg, int err, struct ub_result *res)
 	struct addr_req *r = arg;
 	size_t i;
 
+	metrics_dns_observe(metrics_now() - r->asked);
 	if (err != 0 || res == NULL || (res->rcode != 0 && res->rcode != 3))
 		r->temp = 1;
 	else if (res->nxdomain)
@@ -310,6 +318,7 @@ dns_lookup_addrs(struct dns *d, const char *host, int port, dns_addr_cb cb,
 	memset(r->v4, 0, sizeof(r->v4[0]));
 	memset(r->v6, 0, sizeof(r->v6[0]));
 	r->pending = 2;
+	r->asked = metrics_now();
 	if (ub_resolve_async(d->ctx, host, RR_AAAA, 1, r, on_addr, NULL) != 0) {
 		free(r);
 		return -1;
@@ -331,6 +340,7 @@ struct raw_req {
 	char name[DNSQ_NAME_MAX];
 	int type;
 	int id;                 /* libunbound's, for ub_cancel */
+	double asked;
 	dns_raw_cb cb;          /* NULL: given up, the answer is dropped */
 	void *arg;
 };
@@ -352,6 +362,7 @@ on_raw(void *arg, int err, struct ub_result *res)
 	size_t len[DNSQ_MAX_RR] = { 0 }, n = 0;
 	enum dns_status st;
 
+	metrics_dns_observe(metrics_now() - r->asked);
 	if (err != 0 || res == NULL || (res->rcode != 0 && res->rcode != 3))
 		st = DNS_TEMP;
 	else if (res->nxdomain)
@@ -389,6 +400,7 @@ raw_start(struct dns *d, const char *name, int type, dns_raw_cb cb, void *arg)
 	r->type = type;
 	r->cb = cb;
 	r->arg = arg;
+	r->asked = metrics_now();
 	if (ub_resolve_async(d->ctx, qname, type, 1, r, on_raw, &r->id) != 0) {
 		free(r);
 		return NULL;

@@ -7,6 +7,7 @@
 
 #include "../common/buf.h"
 #include "../common/log.h"
+#include "../metrics/metrics.h"
 
 static void
 kv(struct buf *b, const char *key, const char *val)
@@ -57,6 +58,7 @@ maillog_refused(const char *ip, const char *reason)
 	kv(&b, "client", ip);
 	kv(&b, "reason", reason);
 	emit(&b);
+	metrics_connection_refused();
 }
 
 void
@@ -85,6 +87,7 @@ maillog_reject(uint64_t sid, const char *ip, const char *cmd, size_t cmdlen,
 	log_append_value(&b, cmd, cmdlen > 200 ? 200 : cmdlen);
 	kv(&b, "reply", reply);
 	emit(&b);
+	metrics_rejection(reply);
 }
 
 void
@@ -117,6 +120,7 @@ maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
 		log_append_value(&b, msgid, msgid_len);
 	}
 	emit(&b);
+	metrics_message_accepted();
 }
 
 void
@@ -138,6 +142,7 @@ maillog_delivery(const char *id, const char *to, const char *orig_to,
 	kv(&b, "status", status);
 	kv(&b, "detail", detail);
 	emit(&b);
+	metrics_delivery(status, dsn, relay);
 }
 
 void

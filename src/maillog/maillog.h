@@ -2,7 +2,9 @@
  * maillog: one function per mail event; the only place that formats the
  * lines administrators grep. key=value, queue id first when there is one,
  * every peer-supplied value escaped (log_append_value). docs/logging.md
- * lists the events and their fields.
+ * lists the events and their fields. The events that are counted
+ * (connections refused, rejections, messages accepted, deliveries) bump
+ * their metrics here too (src/metrics/), so no caller does both.
  */
 #ifndef TERN_MAILLOG_H
 #define TERN_MAILLOG_H

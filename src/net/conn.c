@@ -45,6 +45,7 @@
 #include "../common/log.h"
 #include "../common/sockaddr.h"
 #include "../common/str.h"
+#include "../metrics/metrics.h"
 #include "../proto/line.h"
 #include "../tls/tls_bev.h"
 #include "deflate.h"
@@ -90,6 +91,7 @@ struct conn {
 	int64_t session_end, data_end;  /* monotonic seconds; 0 = none */
 	struct deflate_stream *zs;   /* COMPRESS: the filter's (it frees it) */
 	struct event *zev;           /* COMPRESS: flush, or close on bad input */
+	enum metrics_service svc;    /* the listener's, for the session counts */
 	struct conn *hnext;          /* registry chain */
 };
 
@@ -165,6 +167,7 @@ conn_free(struct conn *c, const char *reason)
 	conn_unlink(c);
 	listener_release(c->limit_key);
 	reg.n--;
+	metrics_session_close(c->svc);
 	if (c->linger)
 		event_free(c->linger);
 	if (c->deadline)
@@ -460,6 +463,7 @@ tls_established(struct conn *c)
 	tls_bev_describe(t, false, c->tls_info, sizeof(c->tls_info));
 	log_info("sid=%llu event=tls client=%s tls=\"%s\"",
 	    (unsigned long long)c->id, c->peer.ip, c->tls_info);
+	metrics_tls_handshake(false, c->tls_info);
 	if (c->proto->tls_ready)
 		c->proto->tls_ready(c->ctx);
 }
@@ -852,6 +856,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		tls_bev_error(tls_layer(c), msg, sizeof(msg));
 		log_info("sid=%llu event=tls-failed client=%s reason=\"%s\"",
 		    (unsigned long long)c->id, c->peer.ip, msg);
+		metrics_tls_failure(false);
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && !c->closing && (what & BEV_EVENT_READING)) {
 		if (c->pending) {
@@ -925,6 +930,8 @@ conn_start(struct event_base *base, evutil_socket_t fd, const struct conn_peer *
 	c->hnext = reg.by_id[c->id % REG_BUCKETS];
 	reg.by_id[c->id % REG_BUCKETS] = c;
 	reg.n++;
+	c->svc = metrics_service_of(lc->service);
+	metrics_session_open(c->svc);
 	bev_setup(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if ((c->ctx = proto->greet(c, lc)) == NULL) {

@@ -214,28 +214,44 @@ listener_new_unix(struct event_base *base, const struct config *cfg,
 	return l;
 }
 
+struct evconnlistener *
+listener_bind_tcp(struct event_base *base, const char *host, int port,
+    evconnlistener_cb cb, void *arg)
+{
+	struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+	struct evconnlistener *evl;
+	char portstr[16];
+	int rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((rc = evutil_getaddrinfo(host, portstr, &hints, &ai)) != 0) {
+		log_msg(LOG_LVL_ERR, "listen %s:%d: %s", host, port, evutil_gai_strerror(rc));
+		return NULL;
+	}
+	evl = evconnlistener_new_bind(base, cb, arg, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024,
+	    ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (evl == NULL) {
+		log_warn("listen %s:%d", host, port);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(evl, on_accept_error);
+	return evl;
+}
+
 struct listener *
 listener_new(struct event_base *base, const struct config *cfg,
     const struct listener_conf *lc)
 {
-	struct evutil_addrinfo hints = { 0 }, *ai = NULL;
 	struct listener *l;
-	char port[16];
-	int rc;
 
 	if (lc->path)
 		return listener_new_unix(base, cfg, lc);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
-	snprintf(port, sizeof(port), "%d", lc->port);
-	if ((rc = evutil_getaddrinfo(lc->host, port, &hints, &ai)) != 0) {
-		log_msg(LOG_LVL_ERR, "listen %s:%d: %s", lc->host, lc->port,
-		    evutil_gai_strerror(rc));
-		return NULL;
-	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
-		evutil_freeaddrinfo(ai);
 		log_warnx("listen %s:%d: out of memory", lc->host, lc->port);
 		return NULL;
 	}
@@ -244,16 +260,10 @@ listener_new(struct event_base *base, const struct config *cfg,
 	l->conf.host = l->host;
 	l->cfg = cfg;
 	l->base = base;
-	l->evl = evconnlistener_new_bind(base, on_accept, l, LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024,
-	    ai->ai_addr, (int)ai->ai_addrlen);
-	evutil_freeaddrinfo(ai);
-	if (l->evl == NULL) {
-		log_warn("listen %s:%d", lc->host, lc->port);
+	if ((l->evl = listener_bind_tcp(base, lc->host, lc->port, on_accept, l)) == NULL) {
 		free(l);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(l->evl, on_accept_error);
 	log_info("event=listening service=%s address=%s:%d", lc->service, lc->host,
 	    lc->port);
 	return l;

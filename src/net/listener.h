@@ -12,6 +12,8 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 
+#include <event2/listener.h>
+
 struct config;
 struct conn_proto;
 struct event_base;
@@ -51,6 +53,12 @@ void listener_free(struct listener **lp);
 
 /* The configuration a connection came in on. */
 const struct listener_conf *listener_conf(const struct listener *l);
+
+/* A TCP socket bound to host (numeric) and port, for a listener of any
+ * kind (http_serve.c too): not yet accepting, accept errors logged. NULL
+ * on error (logged). */
+struct evconnlistener *listener_bind_tcp(struct event_base *base, const char *host,
+    int port, evconnlistener_cb cb, void *arg);
 
 /* A connection counted under key has ended (conn.c). */
 void listener_release(const char *key);

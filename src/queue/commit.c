@@ -35,6 +35,7 @@
 #include "../common/iopool.h"
 #include "../deliver/maildir.h"
 #include "../maillog/maillog.h"
+#include "../metrics/metrics.h"
 #include "queue_int.h"
 
 /* ------------------------------------------------------ the group ------ */
@@ -56,6 +57,7 @@ struct commit_group {
 	struct group_reqs pending;  /* for the next batch, FIFO */
 	struct group_reqs batch;    /* on the pool (never empty while there) */
 	bool freeing;
+	double batch_secs;          /* the batch's sync time, set on the pool */
 };
 
 static void start_batch(struct commit_group *g);
@@ -163,6 +165,7 @@ batch_work(void *arg)
 	struct commit_group *g = arg;
 	struct group_req *r, *q;
 	bool renames = false;
+	double start = metrics_now();   /* a clock read: safe on any thread */
 	int err;
 
 	STAILQ_FOREACH(r, &g->batch, link)
@@ -215,6 +218,9 @@ batch_work(void *arg)
 		r->err = fsync(fd) == -1 ? errno : 0;
 		close(fd);
 	}
+	/* Read by batch_done on the loop, after the pool hands the job back;
+	 * the registry itself is the loop's. */
+	g->batch_secs = metrics_now() - start;
 }
 
 static void
@@ -230,6 +236,7 @@ batch_done(void *arg)
 		free(g);
 		return;
 	}
+	metrics_commit_observe(g->batch_secs);
 	/* Start the next batch first, so its fsync overlaps these callbacks. */
 	if (!STAILQ_EMPTY(&g->pending))
 		start_batch(g);

@@ -18,6 +18,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
+#include "../metrics/metrics.h"
 #include "../common/iopool.h"
 #include "../proto/smtp_cmd.h"
 #include "../route/router.h"
@@ -60,8 +61,10 @@ dsn_committed(void *arg, enum queue_err err, const char *id)
 			a->m->env.rcpts[d->sel.failed[i]].state = RCPT_PENDING;
 		log_warnx("id=%s event=dsn-failed reason=\"cannot queue the notification\"",
 		    a->m->env.id);
+		metrics_dsn(false);
 	} else {
 		log_info("id=%s event=dsn dsn_id=%s", a->m->env.id, id);
+		metrics_dsn(true);
 		if (d->sel.delay_warning)
 			a->m->warned = a->warned_now = true;
 	}
@@ -169,6 +172,7 @@ dsn_composed(void *arg)
 none:
 	log_warnx("id=%s event=dsn-failed reason=\"cannot compose or route the notification\"",
 	    a->m->env.id);
+	metrics_dsn(false);
 	/* Failures stay failures: with nobody to tell, retrying won't help. */
 	envelope_clear(&env);
 	dsn_ctx_free(d);
@@ -202,6 +206,7 @@ dsn_send(struct attempt *a, int64_t now)
 	if (iopool_submit(q->pool, dsn_compose_work, dsn_composed, d) == 0)
 		return true;
 	log_warnx("id=%s event=dsn-failed reason=\"out of memory\"", m->env.id);
+	metrics_dsn(false);
 none:
 	/* Failures stay failures: with nobody to tell, retrying won't help. */
 	dsn_ctx_free(d);

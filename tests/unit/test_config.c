@@ -431,6 +431,62 @@ test_transports(void **state)
 	buf_release(&errs);
 }
 
+/* metrics_listen: HOST:PORT, loopback unless metrics_listen_any. */
+static void
+test_metrics_listen(void **state)
+{
+	static const struct {
+		const char *lines;
+		const char *host;       /* NULL: refused */
+		int port;
+	} cases[] = {
+		{ "", "", 0 },
+		{ "metrics_listen 127.0.0.1:9100\n", "127.0.0.1", 9100 },
+		{ "metrics_listen 127.1.2.3:1\n", "127.1.2.3", 1 },
+		{ "metrics_listen [::1]:9100\n", "::1", 9100 },
+		{ "metrics_listen [::ffff:127.0.0.1]:9100\n", "::ffff:127.0.0.1", 9100 },
+		{ "metrics_listen 0.0.0.0:9100\nmetrics_listen_any yes\n", "0.0.0.0", 9100 },
+		{ "metrics_listen_any yes\nmetrics_listen [2001:db8::1]:9100\n", "2001:db8::1", 9100 },
+		{ "metrics_listen 0.0.0.0:9100\n", NULL, 0 },
+		{ "metrics_listen 192.0.2.1:9100\nmetrics_listen_any no\n", NULL, 0 },
+		{ "metrics_listen [::]:9100\n", NULL, 0 },
+		{ "metrics_listen [::ffff:192.0.2.1]:9100\n", NULL, 0 },
+		{ "metrics_listen localhost:9100\n", NULL, 0 },
+		{ "metrics_listen 127.0.0.1\n", NULL, 0 },
+		{ "metrics_listen 127.0.0.1:0\n", NULL, 0 },
+		{ "metrics_listen 127.0.0.1:65536\n", NULL, 0 },
+		{ "metrics_listen 127.0.0.1:9100 x\n", NULL, 0 },
+		{ "metrics_listen [::1:9100\n", NULL, 0 },
+		{ "metrics_listen_any maybe\n", NULL, 0 },
+	};
+	struct buf errs = BUF_INIT, text = BUF_INIT;
+	struct config cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		int rc;
+
+		buf_reset(&text);
+		buf_printf(&text, BASE "%s", cases[i].lines);
+		config_defaults(&cfg);
+		buf_reset(&errs);
+		rc = config_parse(&cfg, text.data, text.len, "t.conf", &errs);
+		if (cases[i].host == NULL) {
+			if (rc != -1)
+				fail_msg("case %zu accepted: %s", i, cases[i].lines);
+			assert_non_null(strstr(buf_cstr(&errs), "metrics_listen"));
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu: %s", i, buf_cstr(&errs));
+		assert_string_equal(cfg.metrics_host, cases[i].host);
+		assert_int_equal(cfg.metrics_port, cases[i].port);
+	}
+	buf_release(&errs);
+	buf_release(&text);
+}
+
 static void
 test_errors_file_line(void **state)
 {
@@ -966,6 +1022,7 @@ main(void)
 		cmocka_unit_test_teardown(test_durations_sizes, teardown_tmp),
 		cmocka_unit_test_teardown(test_bad_lines, teardown_tmp),
 		cmocka_unit_test_teardown(test_transports, teardown_tmp),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test_teardown(test_errors_file_line, teardown_tmp),
 		cmocka_unit_test_teardown(test_long_lines, teardown_tmp),
 		cmocka_unit_test(test_write_default),
