@@ -26,6 +26,7 @@
 #include "../common/log.h"
 #include "../common/str.h"
 #include "../config/config.h"
+#include "../metrics/metrics.h"
 #include "../net/listener.h"
 #include "../proto/envelope.h"
 #include "../proto/word.h"
@@ -105,7 +106,15 @@ do_status(struct control_session *s)
 	put_status(&b, "pid", (long long)getpid());
 	put_status(&b, "started", (long long)env->started);
 	put_status(&b, "uptime", (long long)(time(NULL) - env->started));
-	put_status(&b, "connections", (long long)conn_count());
+	/* Not counting this one. */
+	put_status(&b, "connections", (long long)conn_count() - 1);
+	for (i = 0; i < METRICS_CONTROL; i++) {
+		uint64_t n = metrics_sessions_active((enum metrics_service)i);
+
+		if (n > 0)
+			buf_printf(&b, "status sessions-%s %llu\n",
+			    metrics_service_name((enum metrics_service)i), (unsigned long long)n);
+	}
 	put_status(&b, "users", (long long)directory_user_count(*env->dir));
 	put_status(&b, "queue-messages", (long long)q.messages);
 	put_status(&b, "queue-octets", (long long)q.octets);

@@ -57,7 +57,8 @@ enum { AUTH_PASSWORD, AUTH_CLIENT_LOCKED, AUTH_ACCOUNT_LOCKED, AUTH_NREASONS };
 #define REJ_NSUBJECTS 8
 
 static const char *const service_names[METRICS_NSERVICES] = {
-	"smtp", "submission", "smtps", "lmtp", "pop3", "pop3s", "imap", "imaps", "other",
+	"smtp", "submission", "smtps", "lmtp", "pop3", "pop3s", "imap", "imaps", "control",
+	"other",
 };
 static const char *const delivery_status_names[DEL_NSTATUS] = {
 	"sent", "deferred", "bounced", "expired",
@@ -177,6 +178,18 @@ metrics_service_of(const char *name)
 			return (enum metrics_service)i;
 	}
 	return METRICS_OTHER;
+}
+
+const char *
+metrics_service_name(enum metrics_service svc)
+{
+	return service_names[svc];
+}
+
+uint64_t
+metrics_sessions_active(enum metrics_service svc)
+{
+	return m.sessions_active[svc];
 }
 
 void

@@ -27,12 +27,17 @@ struct buf;
 enum metrics_service {
 	METRICS_SMTP, METRICS_SUBMISSION, METRICS_SMTPS, METRICS_LMTP,
 	METRICS_POP3, METRICS_POP3S, METRICS_IMAP, METRICS_IMAPS,
+	METRICS_CONTROL,            /* ternctl on the control socket */
 	METRICS_OTHER,
 	METRICS_NSERVICES
 };
 
 /* The service of a listener's name ("smtp", ...); METRICS_OTHER if none. */
 enum metrics_service metrics_service_of(const char *name);
+
+const char *metrics_service_name(enum metrics_service svc);
+/* Sessions open now under svc (ternctl status). */
+uint64_t metrics_sessions_active(enum metrics_service svc);
 
 /* Monotonic seconds, for timing what a histogram observes. */
 double metrics_now(void);
