@@ -244,8 +244,12 @@ listener_new(struct event_base *base, const struct config *cfg,
 	l->conf.host = l->host;
 	l->cfg = cfg;
 	l->base = base;
+	/* IPv6 alone on an IPv6 socket: "listen smtp [::]:25" beside
+	 * "listen smtp 0.0.0.0:25" would otherwise take the IPv4 port too
+	 * (Linux's default bindv6only=0) and the second bind would fail. */
 	l->evl = evconnlistener_new_bind(base, on_accept, l, LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED |
+	    (ai->ai_family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0), 1024,
 	    ai->ai_addr, (int)ai->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 	if (l->evl == NULL) {
@@ -254,7 +258,8 @@ listener_new(struct event_base *base, const struct config *cfg,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(l->evl, on_accept_error);
-	log_info("event=listening service=%s address=%s:%d", lc->service, lc->host,
+	log_info("event=listening service=%s address=%s%s%s:%d", lc->service,
+	    strchr(lc->host, ':') ? "[" : "", lc->host, strchr(lc->host, ':') ? "]" : "",
 	    lc->port);
 	return l;
 }
