@@ -40,6 +40,7 @@ usage(void)
 	    "       ternctl [-c FILE] spf [--resolver IP@PORT] [--timeout SEC] IP HELO MAILFROM\n"
 	    "       ternctl [-c FILE] spf [options] --batch   (IP HELO MAILFROM lines on stdin)\n"
 	    "       ternctl [-c FILE] dmarc report [--day YYYY-MM-DD] [--domain DOMAIN] [--xml]\n"
+	    "FILE defaults to " CONFIG_DEFAULT_PATH ".\n"
 	    "After changing users, send ternd SIGHUP to reload them.\n");
 	return 2;
 }
@@ -272,7 +273,7 @@ cmd_dkim_keygen(const char *config, const char *domain, const char *selector,
 int
 main(int argc, char **argv)
 {
-	const char *path = "./var/ternd.conf";
+	const char *path = CONFIG_DEFAULT_PATH;
 	bool path_given = false;
 
 	argv++;
