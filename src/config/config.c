@@ -40,6 +40,7 @@ static const struct ckey keys[] = {
 	{ "data_dir", C_STR, STR(data_dir), 0, 0 },
 	{ "users_file", C_STR, STR(users_file), 0, 0 },
 	{ "aliases_file", C_STR, STR(aliases_file), 0, 0 },
+	{ "control_socket", C_STR, STR(control_socket), 0, 0 },
 	{ "run_as", C_STR, STR(run_as), 0, 0 },
 	{ "sandbox", C_BOOL, OFF(sandbox), 0, 0, 0 },
 	{ "postmaster", C_STR, STR(postmaster), 0, 0 },
@@ -119,6 +120,7 @@ config_defaults(struct config *cfg)
 	str_copy(cfg->data_dir, sizeof(cfg->data_dir), "./var");
 	str_copy(cfg->users_file, sizeof(cfg->users_file), "users");
 	str_copy(cfg->aliases_file, sizeof(cfg->aliases_file), "aliases");
+	str_copy(cfg->control_socket, sizeof(cfg->control_socket), "control.sock");
 	str_copy(cfg->run_as, sizeof(cfg->run_as), "tern");
 	cfg->sandbox = true;
 	cfg->max_message_size = 35u << 20;
@@ -175,9 +177,8 @@ err_at(struct buf *errs, const char *file, int line, const char *fmt, ...)
 	buf_append_char(errs, '\n');
 }
 
-/* "30", "30s", "5m", "4h", "5d" -> seconds */
-static int
-parse_duration(const char *s, long long *out)
+int
+config_parse_duration(const char *s, long long *out)
 {
 	char *end;
 	long long v, mult = 1;
@@ -644,7 +645,7 @@ apply(struct config *cfg, const struct ckey *k, char **argv, int argc,
 		int rc;
 
 		if (k->type == C_DURATION)
-			rc = parse_duration(argv[0], &v);
+			rc = config_parse_duration(argv[0], &v);
 		else if (k->type == C_QUOTA && strcmp(argv[0], "none") == 0) {
 			v = 0;
 			rc = 0;

@@ -99,6 +99,7 @@ struct config {
 	char data_dir[CONFIG_PATH_MAX];
 	char users_file[CONFIG_PATH_MAX];
 	char aliases_file[CONFIG_PATH_MAX];
+	char control_socket[CONFIG_PATH_MAX];  /* ternctl's way in (relative: to data_dir) */
 	char run_as[64];           /* started as root: become this user */
 	bool sandbox;              /* Landlock the processes (where the kernel can) */
 	char domains[CONFIG_MAX_DOMAINS][256];
@@ -207,6 +208,9 @@ int config_load(struct config *cfg, const char *path, struct buf *errs);
  * the errors). */
 int config_parse(struct config *cfg, const char *text, size_t len, const char *name,
     struct buf *errs);
+
+/* "30", "30s", "5m", "4h", "5d" -> seconds; -1 when malformed. */
+int config_parse_duration(const char *s, long long *out);
 
 /* Resolves a path relative to data_dir unless absolute; -1 if too long. */
 int config_path(const struct config *cfg, const char *rel, char *out,

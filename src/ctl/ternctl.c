@@ -26,8 +26,11 @@
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../route/directory.h"
+#include "ctl_control.h"
 #include "ctl_dmarc.h"
+#include "ctl_queue.h"
 #include "ctl_spf.h"
+#include "ctl_trace.h"
 
 static int
 usage(void)
@@ -40,8 +43,12 @@ usage(void)
 	    "       ternctl [-c FILE] spf [--resolver IP@PORT] [--timeout SEC] IP HELO MAILFROM\n"
 	    "       ternctl [-c FILE] spf [options] --batch   (IP HELO MAILFROM lines on stdin)\n"
 	    "       ternctl [-c FILE] dmarc report [--day YYYY-MM-DD] [--domain DOMAIN] [--xml]\n"
+	    "       ternctl [-c FILE] queue list|show|hold|release|delete|bounce|requeue|flush ...\n"
+	    "       ternctl [-c FILE] status\n"
+	    "       ternctl [-c FILE] reload   (users, aliases, DKIM keys, TLS certificate)\n"
+	    "       ternctl [-c FILE] trace ID|ADDRESS|@DOMAIN|<MESSAGE-ID> [--since TIME] [--log FILE|-] [--journal] [--json]\n"
 	    "FILE defaults to " CONFIG_DEFAULT_PATH ".\n"
-	    "After changing users, send ternd SIGHUP to reload them.\n");
+	    "After changing users, run ternctl reload (or send ternd SIGHUP).\n");
 	return 2;
 }
 
@@ -304,5 +311,13 @@ main(int argc, char **argv)
 		return ctl_spf(path, path_given, argc - 1, argv + 1);
 	if (strcmp(argv[0], "dmarc") == 0)
 		return ctl_dmarc(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "queue") == 0)
+		return ctl_queue(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "status") == 0)
+		return ctl_status(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "reload") == 0)
+		return ctl_reload(path, argc - 1, argv + 1);
+	if (strcmp(argv[0], "trace") == 0)
+		return ctl_trace(path, argc - 1, argv + 1);
 	return usage();
 }

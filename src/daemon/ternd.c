@@ -26,6 +26,7 @@
 #include "../config/config.h"
 #include "../deliver/remote.h"
 #include "../dns/dns.h"
+#include "control.h"
 #include "dmarc_send.h"
 #include "init_production.h"
 #include "../net/listener.h"
@@ -73,6 +74,8 @@ struct ternd {
 	struct pop3_server_env pop3_env;
 	struct imap_server_env imap_env;
 	struct listener *listeners[CONFIG_MAX_LISTENERS];
+	struct listener *control_listener;
+	struct control_env control;
 	struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -208,7 +211,7 @@ static void
 on_loaded(void *arg, const struct keeper_reply *r)
 {
 	struct ternd *d = arg;
-	struct buf errs = BUF_INIT;
+	struct buf errs = BUF_INIT, tls_errs = BUF_INIT;
 	struct directory *nd = NULL;
 	FILE *uf = NULL, *af = NULL;
 	size_t i;
@@ -235,8 +238,8 @@ on_loaded(void *arg, const struct keeper_reply *r)
 	directory_set_quota_default(nd, d->cfg.quota_default);
 	if (d->tls == NULL)
 		d->tls = tls_new(r->fds[2], r->fds[3], &errs);
-	else if (tls_reload(d->tls, r->fds[2], r->fds[3], &errs) == -1)
-		log_warnx("event=tls-reload-failed errors=\"%s\"", buf_cstr(&errs));
+	else if (tls_reload(d->tls, r->fds[2], r->fds[3], &tls_errs) == -1)
+		log_warnx("event=tls-reload-failed errors=\"%s\"", buf_cstr(&tls_errs));
 	buf_reset(&errs);
 	directory_free(&d->dir);
 	d->dir = nd;
@@ -264,20 +267,73 @@ out:
 		if (r->fds[i] != -1)
 			close(r->fds[i]);
 	}
+	/* ternctl reload hears what the log says. */
+	if (tls_errs.len && !errs.len)
+		buf_printf(&errs, "TLS certificate not reloaded: %s", buf_cstr(&tls_errs));
+	control_reload_done(&d->control, buf_cstr(&errs));
+	buf_release(&tls_errs);
 	buf_release(&errs);
 }
 
-/* SIGHUP: reload the users and aliases files and the TLS certificate. */
-static void
-on_hup(evutil_socket_t sig, short what, void *arg)
+/* SIGHUP and ternctl reload: the users and aliases files, the DKIM keys
+ * and the TLS certificate again. A reload in flight is joined. */
+static int
+start_reload(void *arg, const char *by)
 {
 	struct ternd *d = arg;
 
+	(void)by;
+	if (!d->loading)
+		d->loading = keeper_load(d->keeper, on_loaded, d) == 0;
+	return d->loading ? 0 : -1;
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
 	(void)sig;
 	(void)what;
-	if (d->loading)
-		return;
-	d->loading = keeper_load(d->keeper, on_loaded, d) == 0;
+	if (start_reload(arg, "signal") == -1)
+		log_warnx("event=reload-failed errors=\"the keeper took no request\"");
+}
+
+/* The control socket (ternctl): bound as root, then given to run_as,
+ * owner only; the session also checks who connects (SO_PEERCRED). */
+static int
+bind_control(struct ternd *d, struct buf *errs)
+{
+	char path[CONFIG_PATH_MAX];
+	struct listener_conf lc = {
+		.proto = &control_proto,
+		.env = &d->control,
+		.tls_mode = LISTENER_TLS_NONE,
+		.service = "control",
+		.path = path,
+		.unix_mode = 0600,
+	};
+
+	if (config_path(&d->cfg, d->cfg.control_socket, path, sizeof(path)) == -1) {
+		buf_printf(errs, "control_socket: path too long");
+		return -1;
+	}
+	if ((d->control_listener = listener_new(d->base, &d->cfg, &lc)) == NULL) {
+		buf_printf(errs, "control_socket %s: cannot listen (see above)", path);
+		return -1;
+	}
+	if (sandbox_chown(&d->user, path, false) == -1) {
+		buf_printf(errs, "chown %s to %s: %s", path, d->user.name, strerror(errno));
+		return -1;
+	}
+	d->control = (struct control_env){
+		.cfg = &d->cfg,
+		.dir = &d->dir,
+		.listeners = d->listeners,
+		.nlisteners = d->cfg.nlisteners,
+		.started = time(NULL),
+		.reload = start_reload,
+		.reload_arg = d,
+	};
+	return 0;
 }
 
 /* The keeper is gone: no password checks, no signatures. Stop cleanly and
@@ -480,6 +536,10 @@ main(int argc, char **argv)
 	}
 	if (bind_listeners(&d) == -1)
 		goto out;
+	if (bind_control(&d, &errs) == -1) {
+		log_msg(LOG_LVL_ERR, "%s", buf_cstr(&errs));
+		goto out;
+	}
 	if ((d.dns = dns_new(d.base, &d.cfg, &errs)) == NULL) {
 		log_msg(LOG_LVL_ERR, "%s", errs.len ? buf_cstr(&errs) : "out of memory");
 		goto out;
@@ -563,6 +623,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_enable(d.listeners[i], d.tls);
+	d.control.queue = d.queue;
+	listener_enable(d.control_listener, NULL);
 	if (queue_recover(d.queue) == -1) {
 		log_warn("queue: recovery");
 		goto out;
@@ -581,6 +643,7 @@ main(int argc, char **argv)
 out:
 	for (i = 0; i < d.cfg.nlisteners; i++)
 		listener_free(&d.listeners[i]);
+	listener_free(&d.control_listener);
 	smtp_server_close_all();
 	/* Let running jobs complete so every message is back in memory. */
 	if (d.queue)

@@ -190,15 +190,21 @@ verdict(struct imap_session *s, enum authsvc_verdict v, const char *user)
 	switch (v) {
 	case AUTHSVC_OK:
 		return logged_in(s, user);
-	case AUTHSVC_FAILED:
-		log_info("event=imap-auth-failed sid=%llu client=%s user=\"%s\"",
-		    (unsigned long long)s->id, conn_ip(s->conn), user);
+	case AUTHSVC_FAILED: {
+		struct buf u = BUF_INIT;
+
+		/* The name is the client's: escaped, or it could forge lines. */
+		log_append_value(&u, user, strlen(user));
+		log_info("event=imap-auth-failed sid=%llu client=%s user=%s",
+		    (unsigned long long)s->id, conn_ip(s->conn), buf_cstr(&u));
+		buf_release(&u);
 		tagged(s, s->sasl_tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
 		if (++s->errors >= (unsigned)s->env->cfg->max_errors) {
 			s->close_reason = "too many errors";
 			return CONN_CLOSE;
 		}
 		return CONN_DONE;
+	}
 	case AUTHSVC_NETWORK_LOCKED:
 		buf_append_str(&s->out, "* BYE Too many failed logins from your address\r\n");
 		tagged(s, s->sasl_tag, "NO", "[AUTHENTICATIONFAILED] Too many failed logins");

@@ -101,7 +101,8 @@ maillog_improper_pipelining(uint64_t sid, const char *ip, const char *cmd, size_
 
 void
 maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
-    uint64_t size, size_t nrcpt, const char *proto)
+    uint64_t size, size_t nrcpt, const char *proto, const char *msgid,
+    size_t msgid_len)
 {
 	struct buf b = BUF_INIT;
 
@@ -110,6 +111,11 @@ maillog_queued(const char *id, uint64_t sid, const char *ip, const char *from,
 	kv_addr(&b, "from", from);
 	buf_printf(&b, " size=%llu nrcpt=%zu", (unsigned long long)size, nrcpt);
 	kv(&b, "proto", proto);
+	if (msgid) {
+		buf_append_str(&b, " msgid=");
+		/* From the message: escaped like any peer data. */
+		log_append_value(&b, msgid, msgid_len);
+	}
 	emit(&b);
 }
 
@@ -144,7 +150,7 @@ void
 maillog_admin(const char *id, const char *action, const char *by)
 {
 	if (by)
-		log_info("id=%s event=admin action=%s by=%s", id, action, by);
+		log_info("id=%s event=admin action=%s uid=%s", id, action, by);
 	else
 		log_info("id=%s event=admin action=%s", id, action);
 }
@@ -157,7 +163,7 @@ maillog_flush(const char *domain, size_t messages, const char *by)
 	buf_printf(&b, "event=flush");
 	kv(&b, "domain", domain ? domain : "*");
 	buf_printf(&b, " messages=%zu", messages);
-	kv(&b, "by", by ? by : "-");
+	kv(&b, "uid", by ? by : "-");
 	emit(&b);
 }
 

@@ -22,8 +22,11 @@ void maillog_reject(uint64_t sid, const char *ip, const char *cmd,
  * (RFC 2920 §3.1) without waiting for its reply. */
 void maillog_improper_pipelining(uint64_t sid, const char *ip, const char *cmd,
     size_t cmdlen);
+/* msgid: the message's Message-ID (msgid_len octets, not terminated;
+ * NULL when it has none), so that `ternctl trace <msgid>` finds it. */
 void maillog_queued(const char *id, uint64_t sid, const char *ip,
-    const char *from, uint64_t size, size_t nrcpt, const char *proto);
+    const char *from, uint64_t size, size_t nrcpt, const char *proto,
+    const char *msgid, size_t msgid_len);
 /* status: sent, deferred, bounced, expired */
 void maillog_delivery(const char *id, const char *to, const char *orig_to,
     const char *relay, const char *tls, double delay, const char *dsn,
@@ -34,8 +37,9 @@ void maillog_delivery(const char *id, const char *to, const char *orig_to,
 void maillog_check(const char *id, uint64_t sid, const char *ip,
     const char *check, const char *result, const char *action);
 void maillog_removed(const char *id);
-/* An administrator's action on a queued message (by: who asked, e.g.
- * "uid=0"; NULL when the queue carries out one asked for earlier). */
+/* An administrator's action on a queued message (by: the uid that asked,
+ * as digits, logged as uid=N; NULL when the queue carries out one asked
+ * for earlier). */
 void maillog_admin(const char *id, const char *action, const char *by);
 void maillog_flush(const char *domain, size_t messages, const char *by);
 void maillog_recovered(size_t messages, size_t removed_tmp, size_t corrupt);

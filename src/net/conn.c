@@ -219,6 +219,19 @@ conn_addr(const struct conn *c)
 	return c->peer.addr;
 }
 
+int
+conn_peer_uid(const struct conn *c, uid_t *uid_r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (c->peer.family != AF_UNIX ||
+	    getsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return -1;
+	*uid_r = cred.uid;
+	return 0;
+}
+
 bool
 conn_tls(const struct conn *c)
 {

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <arpa/inet.h>
+#include <sys/types.h>
 
 #include <event2/util.h>
 
@@ -128,6 +129,9 @@ int conn_port(const struct conn *c);
 int conn_family(const struct conn *c);
 const unsigned char *conn_addr(const struct conn *c);   /* 16 octets */
 bool conn_tls(const struct conn *c);
+/* The uid of the process at the other end of a unix socket (SO_PEERCRED,
+ * as it was at connect time); -1 when not known. */
+int conn_peer_uid(const struct conn *c, uid_t *uid_r);
 bool conn_tls_possible(const struct conn *c);            /* STARTTLS can work (not on implicit TLS) */
 const char *conn_tls_info(const struct conn *c);
 /* Whether a password may cross this connection (RFC 4954 §4, RFC 2595

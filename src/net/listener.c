@@ -208,7 +208,7 @@ listener_new_unix(struct event_base *base, const struct config *cfg,
 		free(l);
 		return NULL;
 	}
-	(void)chmod(lc->path, 0666);
+	(void)chmod(lc->path, lc->unix_mode ? lc->unix_mode : 0666);
 	evconnlistener_set_error_cb(l->evl, on_accept_error);
 	log_info("event=listening service=%s address=unix:%s", lc->service, lc->path);
 	return l;

@@ -35,6 +35,7 @@ struct listener_conf {
 	const char *host;
 	int port;
 	const char *path;           /* a unix socket instead of host:port */
+	unsigned unix_mode;         /* its permissions; 0: 0666 (anyone may connect) */
 };
 
 struct listener;

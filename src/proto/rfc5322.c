@@ -110,26 +110,52 @@ field_done(struct hdr_scan *h)
 	h->name[h->nlen] = '\0';
 	if (strcmp(h->name, "received") == 0)
 		h->received++;
-	else if (strcmp(h->name, "message-id") == 0)
+	else if (strcmp(h->name, "message-id") == 0) {
+		h->in_msgid = !h->has_message_id;
 		h->has_message_id = true;
+	}
 	else if (strcmp(h->name, "date") == 0)
 		h->has_date = true;
 	else if (strcmp(h->name, "from") == 0)
 		h->in_from = h->nfrom++ == 0;
 }
 
-/* The first From's value, unfolded; never cut short without saying so. */
+/* One octet of a kept value, unfolded; never cut short without saying so. */
 static void
-from_char(struct hdr_scan *h, char c)
+keep_char(char *dst, size_t *len, size_t max, bool *too_long, char c)
 {
-	if (!h->in_from)
-		return;
-	if (h->from_len == RFC5322_FROM_MAX) {
-		h->from_long = true;
+	if (*len == max) {
+		*too_long = true;
 		return;
 	}
-	h->from[h->from_len++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' : c;
-	h->from[h->from_len] = '\0';
+	dst[(*len)++] = (c == '\r' || c == '\n' || c == '\t') ? ' ' : c;
+	dst[*len] = '\0';
+}
+
+/* An octet of a field's value: kept when it is the first From or the
+ * first Message-ID. */
+static void
+value_char(struct hdr_scan *h, char c)
+{
+	if (h->in_from)
+		keep_char(h->from, &h->from_len, RFC5322_FROM_MAX, &h->from_long, c);
+	else if (h->in_msgid)
+		keep_char(h->msgid, &h->msgid_len, RFC5322_MSGID_MAX, &h->msgid_long, c);
+}
+
+const char *
+hdr_scan_message_id(const struct hdr_scan *h, size_t *len_r)
+{
+	size_t b = 0, e = h->msgid_len;
+
+	while (b < e && h->msgid[b] == ' ')
+		b++;
+	while (e > b && h->msgid[e - 1] == ' ')
+		e--;
+	if (h->msgid_long || b == e)
+		return NULL;
+	*len_r = e - b;
+	return h->msgid + b;
 }
 
 void
@@ -150,9 +176,9 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 				h->done = true;
 			} else if (c == ' ' || c == '\t') {
 				h->state = H_REST;     /* folded continuation */
-				from_char(h, ' ');
+				value_char(h, ' ');
 			} else {
-				h->in_from = false;
+				h->in_from = h->in_msgid = false;
 				h->nlen = 0;
 				h->nstate = N_NAME;
 				h->state = H_NAME;
@@ -186,10 +212,10 @@ hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n)
 			if (c == '\n')
 				h->state = H_BOL;
 			else if (c != '\r')
-				from_char(h, c);
+				value_char(h, c);
 			break;
 		case H_CR_EMPTY:
-			h->in_from = false;
+			h->in_from = h->in_msgid = false;
 			if (c == '\n')
 				h->done = true;
 			else

@@ -19,6 +19,9 @@
 /* The longest From value (unfolded) the scan keeps. A longer one is not
  * cut: from_long is set and the submission check refuses the message. */
 #define RFC5322_FROM_MAX 2048
+/* The longest Message-ID value (unfolded, with its blanks) the scan keeps
+ * for the log; a longer one is not logged at all rather than cut. */
+#define RFC5322_MSGID_MAX 512
 
 struct hdr_scan {
 	int state;
@@ -33,6 +36,10 @@ struct hdr_scan {
 	size_t from_len;
 	bool from_long;              /* ... was longer than RFC5322_FROM_MAX */
 	bool in_from;
+	char msgid[RFC5322_MSGID_MAX + 1];  /* the first Message-ID value */
+	size_t msgid_len;
+	bool msgid_long;
+	bool in_msgid;
 	bool done;             /* the empty line ending the header was seen */
 	unsigned long long pos;      /* octets fed so far */
 	unsigned long long end_off;  /* when done: where the empty line starts */
@@ -41,6 +48,13 @@ struct hdr_scan {
 void hdr_scan_init(struct hdr_scan *h);
 /* Feeds message octets (CRLF line ends) in any chunking. */
 void hdr_scan_feed(struct hdr_scan *h, const char *p, size_t n);
+
+/*
+ * The first Message-ID field's value, unfolded, without the blanks around
+ * it (*len_r its length), for the log; NULL when there is none, it is
+ * empty, or it was longer than RFC5322_MSGID_MAX.
+ */
+const char *hdr_scan_message_id(const struct hdr_scan *h, size_t *len_r);
 
 /* True when the octets fed so far end with a complete line (or none). */
 bool hdr_scan_at_line_start(const struct hdr_scan *h);

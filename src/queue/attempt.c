@@ -620,8 +620,10 @@ finish_attempt(struct attempt *a)
 	bool expired = (int64_t)now - m->env.arrival >= a->q->cfg->queue_lifetime;
 	size_t i;
 
-	if (m->admin == QADMIN_DELETE) {
-		/* Gone without a notification: no recipient is pending. */
+	if (a->admin_run && m->admin == QADMIN_DELETE) {
+		/* Gone without a notification: no recipient is pending. A
+		 * delete asked for during a delivery waits for the next
+		 * attempt, so what that delivery did is recorded and logged. */
 		for (i = 0; i < m->env.nrcpts; i++)
 			if (a->tried[i])
 				m->env.rcpts[i].state = RCPT_FAILED;
@@ -719,6 +721,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 	if (m->admin != QADMIN_NONE) {
 		/* The administrator's delete or bounce instead of a delivery:
 		 * every pending recipient fails at once (admin.c). */
+		a->admin_run = true;
 		for (i = 0; i < m->env.nrcpts; i++) {
 			if (!a->tried[i])
 				continue;

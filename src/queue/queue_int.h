@@ -162,6 +162,7 @@ struct attempt {
 	bool signed_dkim;                /* dkim holds DKIM-Signature fields */
 	bool sealed;                     /* dkim begins with our ARC set */
 	bool unhold;                     /* removal: the hold marker goes too */
+	bool admin_run;                  /* a delete or bounce instead of a delivery */
 	size_t ndom;                     /* remote parts (domains) */
 	bool lmtp_local;                 /* local recipients: rjobs[ndom], LMTP */
 	LIST_ENTRY(attempt) link;        /* q->running */

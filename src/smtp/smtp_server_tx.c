@@ -234,6 +234,26 @@ tx_end(struct smtp_session *s)
 	smtp_session_idle_timeout(s);
 }
 
+/* The queued line, with the Message-ID: the message's own, or the one a
+ * submission got from tx_add_headers. */
+static void
+log_queued(struct smtp_session *s, const struct smtp_tx *tx, const char *id)
+{
+	struct buf gen = BUF_INIT;
+	const char *mid;
+	size_t mlen = 0;
+
+	if ((mid = hdr_scan_message_id(&tx->hs, &mlen)) == NULL &&
+	    tx->submission && !tx->hs.has_message_id &&
+	    buf_printf(&gen, "<%s@%s>", id, tx->hostname) == 0) {
+		mid = gen.data;
+		mlen = gen.len;
+	}
+	maillog_queued(id, s->id, conn_ip(s->conn), tx->sender, tx->size, tx->nrcpt,
+	    smtp_session_proto(s, tx), mid, mlen);
+	buf_release(&gen);
+}
+
 static void
 on_commit(uint64_t cookie, enum queue_err err, const char *id)
 {
@@ -247,8 +267,7 @@ on_commit(uint64_t cookie, enum queue_err err, const char *id)
 	s->cmdlen = 16;
 	if (err == QUEUE_OK) {
 		s->nmsgs++;
-		maillog_queued(id, s->id, conn_ip(s->conn), tx->sender, tx->size, tx->nrcpt,
-		    smtp_session_proto(s, tx));
+		log_queued(s, tx, id);
 		smtp_session_reply(s, 250, ESC_OK, "Ok: queued as %s", id);
 	} else if (err == QUEUE_ENOSPC)
 		smtp_session_reply(s, 452, ESC_SYSTEM_FULL, "Insufficient system storage");
@@ -274,8 +293,7 @@ on_delivered(uint64_t cookie, const char *id, const struct queue_now_result *res
 	s->cmdline = "(end of message)";
 	s->cmdlen = 16;
 	s->nmsgs++;
-	maillog_queued(id, s->id, conn_ip(s->conn), tx->sender, tx->size, tx->nrcpt,
-	    smtp_session_proto(s, tx));
+	log_queued(s, tx, id);
 	for (i = 0; i < tx->nlr; i++) {
 		const struct lmtp_rcpt *lr = &tx->lr[i];
 		const struct queue_now_result *worst = NULL;

@@ -58,6 +58,9 @@ same(const struct hdr_scan *a, const struct hdr_scan *b)
 	assert_int_equal(a->from_len, b->from_len);
 	assert_memory_equal(a->from, b->from, a->from_len);
 	assert_int_equal(a->from_long, b->from_long);
+	assert_int_equal(a->msgid_len, b->msgid_len);
+	assert_memory_equal(a->msgid, b->msgid, a->msgid_len);
+	assert_int_equal(a->msgid_long, b->msgid_long);
 	assert_int_equal(a->done, b->done);
 	assert_true(a->pos == b->pos);
 	if (a->done)
@@ -419,6 +422,66 @@ test_from_long(void **state)
 	buf_release(&m);
 }
 
+/* The first Message-ID's value for the log: unfolded, blanks trimmed;
+ * none when empty or longer than RFC5322_MSGID_MAX. */
+static const struct {
+	const char *m;
+	const char *want;   /* NULL: hdr_scan_message_id gives none */
+} msgid_cases[] = {
+	{ "Message-ID: <a@b>\r\n\r\n", "<a@b>" },
+	{ "message-id:<a@b>\r\n\r\nMessage-ID: <body@x>\r\n", "<a@b>" },
+	{ "Message-ID:  \t<a=b@c> \r\n\r\n", "<a=b@c>" },
+	{ "Message-ID:\r\n <folded@x>\r\nFrom: f\r\n\r\n", "<folded@x>" },
+	{ "Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\n", "<first@x>" },
+	{ "From: a\r\nMessage-ID: <m@x>\r\n (comment)\r\nSubject: s\r\n\r\n",
+	  "<m@x> (comment)" },
+	{ "Message-ID:   \r\n\r\n", NULL },
+	{ "Subject: Message-ID: <no@x>\r\n\r\n", NULL },
+	{ "X-Message-ID: <no@x>\r\n\r\n", NULL },
+	{ "Message-ID: <cut", "<cut" },
+};
+
+static void
+test_message_id(void **state)
+{
+	struct buf m = BUF_INIT;
+	struct hdr_scan h;
+	const char *v;
+	size_t i, n, len = 0;
+	struct expect e;
+
+	(void)state;
+	for (i = 0; i < sizeof(msgid_cases) / sizeof(msgid_cases[0]); i++) {
+		n = strlen(msgid_cases[i].m);
+		scan(msgid_cases[i].m, n, 0, &h);
+		v = hdr_scan_message_id(&h, &len);
+		if (msgid_cases[i].want == NULL)
+			assert_null(v);
+		else {
+			assert_non_null(v);
+			assert_int_equal(len, strlen(msgid_cases[i].want));
+			assert_memory_equal(v, msgid_cases[i].want, len);
+		}
+		e = (struct expect){ h.received, h.has_message_id, h.has_date, h.done, h.end_off };
+		check(msgid_cases[i].m, n, &e);
+	}
+	/* at the limit kept, one over not logged at all */
+	for (n = RFC5322_MSGID_MAX - 1; n <= RFC5322_MSGID_MAX + 1; n++) {
+		buf_reset(&m);
+		buf_append_str(&m, "Message-ID: <");
+		for (i = 0; i + 3 < n; i++)
+			buf_append_char(&m, 'x');
+		buf_append_str(&m, ">\r\n\r\n");
+		scan(m.data, m.len, 0, &h);
+		/* the value is " <", n - 3 octets and ">": n octets */
+		v = hdr_scan_message_id(&h, &len);
+		assert_int_equal(v != NULL, n <= RFC5322_MSGID_MAX);
+		if (v)
+			assert_int_equal(len, n - 1);
+	}
+	buf_release(&m);
+}
+
 /* Where fields go when the header ends: before the CR of the empty line,
  * which hdr_scan_cr_pending() says may be the last octet fed. */
 static void
@@ -601,6 +664,7 @@ main(void)
 		cmocka_unit_test(test_date_and_message_id),
 		cmocka_unit_test(test_from),
 		cmocka_unit_test(test_from_long),
+		cmocka_unit_test(test_message_id),
 		cmocka_unit_test(test_line_state),
 		cmocka_unit_test(test_field_name),
 		cmocka_unit_test(test_next_address),
