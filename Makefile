@@ -22,7 +22,21 @@ NODEMAILER = nodemailer@6.10.1
 IMAPFLOW   = imapflow@2.10.2
 NODE_DIR   = $(abspath .deps/node)
 
-.PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench clean
+# make install: a release build of its own, installed by meson.
+PREFIX         ?= /usr/local
+SYSCONFDIR     ?= /etc
+LOCALSTATEDIR  ?= /var
+DESTDIR        ?=
+RELEASE_BUILD  ?= build-release
+# 1: /usr/sbin/sendmail, /usr/bin/mailq and /usr/bin/newaliases link to
+# tern-sendmail (never over another MTA's files).
+SENDMAIL_LINKS ?= 0
+RELEASE_OPTS = -Dbuildtype=release -Dwerror=true -Dunit_tests=false -Dfuzz=false \
+  -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR) -Dlocalstatedir=$(LOCALSTATEDIR)
+SENDMAIL_LINK_PATHS = /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
+
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench clean \
+  release install uninstall
 
 all: build
 
@@ -115,8 +129,48 @@ fuzz: deps
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
 test: preflight unit integration asan fuzz
 
+# The build make install installs: -O3, warnings are errors, the paths
+# given above compiled in (the configuration ternd reads without -c is
+# $(SYSCONFDIR)/tern/ternd.conf, production data in $(LOCALSTATEDIR)/lib/tern).
+release: deps
+	@if [ -f $(RELEASE_BUILD)/build.ninja ]; then meson configure $(RELEASE_BUILD) $(RELEASE_OPTS); \
+	else meson setup $(RELEASE_BUILD) $(RELEASE_OPTS); fi
+	ninja -C $(RELEASE_BUILD)
+
+# ternd and ternctl in $(PREFIX)/sbin, man pages, the systemd unit, the
+# sysusers.d and tmpfiles.d snippets, a sample configuration and the
+# operations guide (docs/operations.md). Writes no configuration and
+# starts nothing.
+install: release
+	meson install -C $(RELEASE_BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
+	@if [ "$(SENDMAIL_LINKS)" = 1 ]; then \
+	  target=$(PREFIX)/sbin/tern-sendmail; \
+	  [ -x "$(DESTDIR)$$target" ] || { echo "install: no $$target: tern-sendmail is not built here"; exit 1; }; \
+	  for l in $(SENDMAIL_LINK_PATHS); do \
+	    if [ -e "$(DESTDIR)$$l" ] && [ "$$(readlink "$(DESTDIR)$$l")" != "$$target" ]; then \
+	      echo "install: $$l belongs to another MTA: remove it first (apt-get remove postfix)"; exit 1; fi; \
+	    mkdir -p "$$(dirname "$(DESTDIR)$$l")" && ln -sfn "$$target" "$(DESTDIR)$$l" && echo "link $$l -> $$target"; \
+	  done; \
+	fi
+	@echo "tern: installed. First start: $(PREFIX)/sbin/ternd --init=production (writes $(SYSCONFDIR)/tern/ternd.conf),"
+	@echo "tern: read it, then: systemctl daemon-reload && systemctl enable --now ternd   (docs/operations.md)"
+
+# Removes what make install put there (meson's own list of it); the
+# configuration and the data directory stay.
+uninstall:
+	@[ -f $(RELEASE_BUILD)/build.ninja ] || { echo "uninstall: no $(RELEASE_BUILD): run make install first"; exit 1; }
+	@meson introspect $(RELEASE_BUILD) --installed | $(PYTHON) -c 'import json, sys; \
+	  print("\n".join(json.load(sys.stdin).values()))' | while read -r f; do \
+	  if [ -e "$(DESTDIR)$$f" ] || [ -L "$(DESTDIR)$$f" ]; then rm -f "$(DESTDIR)$$f" && echo "removed $(DESTDIR)$$f"; fi; \
+	done
+	@for l in $(SENDMAIL_LINK_PATHS); do \
+	  [ "$$(readlink "$(DESTDIR)$$l")" = "$(PREFIX)/sbin/tern-sendmail" ] && rm -f "$(DESTDIR)$$l" && echo "removed $(DESTDIR)$$l"; \
+	done; true
+	@rmdir "$(DESTDIR)$(PREFIX)/share/doc/tern" 2>/dev/null; true
+	@echo "tern: left in place: $(SYSCONFDIR)/tern (configuration, users, keys) and $(LOCALSTATEDIR)/lib/tern (queue, mail)"
+
 bench: build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)

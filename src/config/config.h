@@ -9,8 +9,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../common/buf.h"
+
+/* Where ternd, ternctl and tern-sendmail look without -c (-C); the build sets it (meson's
+ * config_path option, else SYSCONFDIR/tern/ternd.conf). */
+#ifndef CONFIG_DEFAULT_PATH
+#define CONFIG_DEFAULT_PATH "/etc/tern/ternd.conf"
+#endif
+/* data_dir of a production configuration (LOCALSTATEDIR/lib/tern). */
+#ifndef CONFIG_PRODUCTION_DATA_DIR
+#define CONFIG_PRODUCTION_DATA_DIR "/var/lib/tern"
+#endif
 
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_DOMAINS   64
@@ -190,9 +201,6 @@ int config_transport_text(const struct config_transport *t, char *out,
     size_t outsize);
 bool config_transport_is_lmtp(const struct config_transport *t);
 
-/* The configuration ternd, ternctl and tern-sendmail read without -c/-C. */
-#define CONFIG_DEFAULT_PATH "./var/ternd.conf"
-
 /* Fills cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
 
@@ -219,5 +227,22 @@ bool config_dkim_domain(const struct config *cfg, const char *domain);
 
 /* The default configuration file that first run writes, for data_dir. */
 int config_write_default(const char *path, const char *data_dir);
+
+/* What a production configuration is written for (ternd --init=production). */
+struct config_production {
+	const char *config_path;   /* named in the comments */
+	const char *hostname;
+	const char *domains;       /* space-separated */
+	const char *data_dir;
+	const char *users_file;    /* absolute paths */
+	const char *aliases_file;
+	const char *tls_cert;
+	const char *tls_key;
+	bool ipv6;                 /* the host has IPv6: [::] listeners too */
+};
+
+/* Writes the production configuration to f: the standard ports on every
+ * address, the given files. 0, or -1 when f failed. */
+int config_write_production(FILE *f, const struct config_production *p);
 
 #endif

@@ -74,3 +74,76 @@ config_write_default(const char *path, const char *data_dir)
 	    "idle_timeout           5m\n", path, data_dir);
 	return fclose(f) == 0 ? 0 : -1;
 }
+
+int
+config_write_production(FILE *f, const struct config_production *p)
+{
+	/* The standard ports (RFC 5321, 6409, 8314, 1939, 9051). */
+	static const struct {
+		const char *service;
+		int port;
+		const char *what;
+	} ports[] = {
+		{ "smtp", 25, "MX: mail from other servers" },
+		{ "submission", 587, "mail clients sending: STARTTLS, then AUTH" },
+		{ "smtps", 465, "the same with implicit TLS" },
+		{ "pop3", 110, "POP3: STLS, then login" },
+		{ "pop3s", 995, "POP3 with implicit TLS" },
+		{ "imap", 143, "IMAP: STARTTLS, then login" },
+		{ "imaps", 993, "IMAP with implicit TLS" },
+	};
+	size_t i;
+
+	fprintf(f,
+	    "# tern production configuration, written by ternd --init=production.\n"
+	    "# Every key is described in ternd.conf(5) and docs/configuration.md.\n"
+	    "# Check it with: ternctl -c %s check\n"
+	    "# The users, aliases and TLS certificate are re-read on SIGHUP\n"
+	    "# (systemctl reload ternd); any other change needs a restart.\n"
+	    "\n"
+	    "# The name in the greeting, in Received fields and on bounces: the name\n"
+	    "# your MX record points to, with A/AAAA and a PTR record that match.\n"
+	    "hostname     %s\n"
+	    "# The domains whose mail is delivered here, separated by spaces.\n"
+	    "domains      %s\n"
+	    "\n"
+	    "data_dir     %s   # queue/, mail/ (the Maildirs), dmarc/: back it up\n"
+	    "users_file   %s   # ternctl user add|passwd|del; root, mode 0600\n"
+	    "aliases_file %s\n"
+	    "run_as       tern   # ternd starts as root and becomes this user\n"
+	    "\n"
+	    "# Every address: 0.0.0.0 is IPv4, [::] IPv6 (bound IPv6-only, so both fit).\n",
+	    p->config_path, p->hostname, p->domains, p->data_dir, p->users_file,
+	    p->aliases_file);
+	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		fprintf(f, "listen %-10s 0.0.0.0:%-4d  # %s\n", ports[i].service, ports[i].port,
+		    ports[i].what);
+		fprintf(f, "%slisten %-10s [::]:%d%s\n", p->ipv6 ? "" : "# ", ports[i].service,
+		    ports[i].port, p->ipv6 ? "" : "   (no IPv6 on this host)");
+	}
+	fprintf(f,
+	    "\n"
+	    "# TLS for every listener: the certificate chain (leaf first) and its key,\n"
+	    "# PEM. ternd --init=production put a self-signed pair here so that the\n"
+	    "# first start works; replace it with a certificate for the hostname,\n"
+	    "# e.g. from an ACME client (certbot: /etc/letsencrypt/live/NAME/\n"
+	    "# fullchain.pem and privkey.pem may be named here directly) and reload\n"
+	    "# after each renewal. Keep the key root-owned, mode 0600: only ternd's\n"
+	    "# keeper process reads it.\n"
+	    "tls_cert     %s\n"
+	    "tls_key      %s\n"
+	    "\n"
+	    "max_message_size       35M\n"
+	    "max_recipients         1000\n"
+	    "max_connections        2000\n"
+	    "max_connections_per_ip 50\n"
+	    "\n"
+	    "# Signing outbound mail (ternctl dkim keygen DOMAIN SELECTOR prints the line):\n"
+	    "# dkim_key example.org s1 %s/dkim/example.org.s1.key\n"
+	    "# Checking inbound mail (docs/verify.md):\n"
+	    "# check_spf   yes\n"
+	    "# check_dkim  yes\n"
+	    "# check_dmarc yes\n",
+	    p->tls_cert, p->tls_key, p->data_dir);
+	return ferror(f) ? -1 : 0;
+}

@@ -47,6 +47,7 @@ usage(void)
 	    "       ternctl [-c FILE] status\n"
 	    "       ternctl [-c FILE] reload   (users, aliases, DKIM keys, TLS certificate)\n"
 	    "       ternctl [-c FILE] trace ID|ADDRESS|@DOMAIN|<MESSAGE-ID> [--since TIME] [--log FILE|-] [--journal] [--json]\n"
+	    "FILE defaults to " CONFIG_DEFAULT_PATH ".\n"
 	    "After changing users, run ternctl reload (or send ternd SIGHUP).\n");
 	return 2;
 }

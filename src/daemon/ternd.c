@@ -30,6 +30,7 @@
 #include "dmarc_send.h"
 #include "metrics_endpoint.h"
 #include "../net/http_serve.h"
+#include "init_production.h"
 #include "../net/listener.h"
 #include "../pickup/pickup.h"
 #include "../policy/submission.h"
@@ -86,11 +87,19 @@ struct ternd {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ternd [-n] [-c config] [--init]\n"
-	    "  -c FILE  configuration file (default ./var/ternd.conf)\n"
+	fprintf(stderr, "usage: ternd [-n] [-c config] [--init[=production]] [--sample-config]\n"
+	    "  -c FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
 	    "  -n       check the configuration and exit\n"
-	    "  --init   on first run, write a default configuration, users and\n"
-	    "           aliases file under the configuration's directory\n");
+	    "  --init   on first run, write a development configuration (loopback,\n"
+	    "           ports 2525...), users and aliases file under the configuration's\n"
+	    "           directory, then start\n"
+	    "  --init=production\n"
+	    "           write a production configuration (ports 25, 587, 465, 110, 995,\n"
+	    "           143, 993 on every address; data in " CONFIG_PRODUCTION_DATA_DIR "),\n"
+	    "           users, aliases and a self-signed certificate beside it, each\n"
+	    "           unless it exists, and exit\n"
+	    "  --sample-config\n"
+	    "           print a production configuration with example names and exit\n");
 	exit(2);
 }
 
@@ -471,7 +480,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "init", no_argument, NULL, 'I' },
+		{ "init", optional_argument, NULL, 'I' },
+		{ "sample-config", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ternd d;
@@ -485,10 +495,21 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': d.config_path = optarg; break;
 		case 'n': check_only = 1; break;
-		case 'I': init = 1; break;
+		case 'I':
+			if (optarg && strcmp(optarg, "production") != 0)
+				usage();
+			init = optarg ? 2 : 1;
+			break;
+		case 'S': return init_production_sample(stdout) == 0 ? 0 : 1;
 		default: usage();
 		}
 	}
+	if (optind != argc)
+		usage();
+	/* Production: write, and let the administrator read it before the
+	 * first start. */
+	if (init == 2)
+		return init_production(d.config_path) == 0 ? 0 : 1;
 	if (init && init_files(d.config_path) == -1)
 		return 1;
 	config_defaults(&d.cfg);

@@ -231,8 +231,12 @@ listener_bind_tcp(struct event_base *base, const char *host, int port,
 		log_msg(LOG_LVL_ERR, "listen %s:%d: %s", host, port, evutil_gai_strerror(rc));
 		return NULL;
 	}
+	/* IPv6 alone on an IPv6 socket: "listen smtp [::]:25" beside
+	 * "listen smtp 0.0.0.0:25" would otherwise take the IPv4 port too
+	 * (Linux's default bindv6only=0) and the second bind would fail. */
 	evl = evconnlistener_new_bind(base, cb, arg, LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED |
+	    (ai->ai_family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0), 1024,
 	    ai->ai_addr, (int)ai->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 	if (evl == NULL) {
@@ -264,7 +268,8 @@ listener_new(struct event_base *base, const struct config *cfg,
 		free(l);
 		return NULL;
 	}
-	log_info("event=listening service=%s address=%s:%d", lc->service, lc->host,
+	log_info("event=listening service=%s address=%s%s%s:%d", lc->service,
+	    strchr(lc->host, ':') ? "[" : "", lc->host, strchr(lc->host, ':') ? "]" : "",
 	    lc->port);
 	return l;
 }

@@ -9,6 +9,7 @@
 #include "keeper.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -275,7 +276,8 @@ parent_of(const char *path, char *out, size_t n)
 static void
 keeper_main(struct keeper *k, const struct sandbox_user *u)
 {
-	char dirs[4][CONFIG_PATH_MAX];
+	const char *files[4] = { k->users_path, k->aliases_path, k->cert_path, k->key_path };
+	char dirs[4][2][PATH_MAX];
 	struct sandbox_rules rules = { 0 };
 	struct buf errs = BUF_INIT;
 	/* Two threads for the loop's requests (password checks are slow),
@@ -305,10 +307,19 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	/* Dropping privileges clears the parent-death signal; set it after
 	 * (SIGKILL: SIGTERM is ignored). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	rules.read[rules.nread++] = parent_of(k->users_path, dirs[0], sizeof(dirs[0]));
-	rules.read[rules.nread++] = parent_of(k->aliases_path, dirs[1], sizeof(dirs[1]));
-	rules.read[rules.nread++] = parent_of(k->cert_path, dirs[2], sizeof(dirs[2]));
-	rules.read[rules.nread++] = parent_of(k->key_path, dirs[3], sizeof(dirs[3]));
+	/* Landlock checks the file a path resolves to: a symlink's target
+	 * (certbot's live/NAME/fullchain.pem points into archive/NAME/) needs
+	 * a rule of its own. A renewal writes its new files beside the old
+	 * ones, so the directory resolved now stays the right one. */
+	for (i = 0; i < 4; i++) {
+		const char *path = files[i];
+		char real[PATH_MAX];
+
+		rules.read[rules.nread++] = parent_of(path, dirs[i][0], sizeof(dirs[i][0]));
+		if (realpath(path, real) != NULL &&
+		    strcmp(parent_of(real, dirs[i][1], sizeof(dirs[i][1])), dirs[i][0]) != 0)
+			rules.read[rules.nread++] = dirs[i][1];
+	}
 	if (SANITIZED_BUILD)
 		rules.read[rules.nread++] = "/proc";   /* LeakSanitizer's thread list */
 	rules.restrict_tcp = true;   /* no ports: the keeper never connects */

@@ -531,8 +531,9 @@ mime_write_envelope(const struct mime_msg *m, size_t part, struct buf *out)
 
 	if (part >= m->nparts)
 		return buf_append_str(out, "NIL");
+	/* ve too: a missing From is copied to Sender and Reply-To whole. */
 	for (k = 0; k < E_N; k++)
-		vs[k] = NONE;
+		vs[k] = ve[k] = NONE;
 	pos = m->parts[part].hdr_start;
 	while (pos < m->parts[part].hdr_end &&
 	    !mime_is_empty_line(d, m->parts[part].hdr_end, pos)) {

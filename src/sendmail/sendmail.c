@@ -37,7 +37,7 @@
 #include "../proto/smtp_cmd.h"
 
 #ifndef TERN_BINDIR
-#define TERN_BINDIR "/usr/local/bin"
+#define TERN_BINDIR "/usr/local/sbin"
 #endif
 
 enum mode { MODE_SEND, MODE_QUEUE_LIST, MODE_RELOAD, MODE_FLUSH };

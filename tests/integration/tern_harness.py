@@ -145,6 +145,7 @@ class Tern:
         self.aliases = ALIASES if aliases is None else aliases
         self.proc = None
         self.exits = []           # (how, returncode) of every stopped process
+        self.ternd = TERND        # the binary start() runs (an installed copy, say)
         self.write_files()
 
     # ------------------------------------------------------------ files --
@@ -253,7 +254,7 @@ class Tern:
         reachable_by_tern(self.data_dir)   # a later pytest run may have reset it
         logf = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen([str(TERND), "-c", str(self.config_path)],
+            self.proc = subprocess.Popen([str(self.ternd), "-c", str(self.config_path)],
                                          stdin=subprocess.DEVNULL, stdout=logf,
                                          stderr=logf, env=env, cwd=str(self.root))
         finally:
@@ -468,6 +469,21 @@ class RawClient:
         assert code == 354, lines
         self.send(data)
         return self.reply()
+
+
+def meson_install(destdir):
+    """`meson install --destdir` of the build under test (what make install
+    does after its release build); returns {build file: installed path
+    without destdir}."""
+    import json
+    p = subprocess.run(["meson", "install", "-C", str(BUILD), "--no-rebuild", "--quiet",
+                        "--destdir", str(destdir)],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=t(120))
+    assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+    p = subprocess.run(["meson", "introspect", str(BUILD), "--installed"],
+                       capture_output=True, timeout=t(60))
+    assert p.returncode == 0, p.stderr.decode()
+    return json.loads(p.stdout)
 
 
 def queue_id_of(lines):
