@@ -45,7 +45,7 @@ usage(void)
 	    "       ternctl [-c FILE] dmarc report [--day YYYY-MM-DD] [--domain DOMAIN] [--xml]\n"
 	    "       ternctl [-c FILE] queue list|show|hold|release|delete|bounce|requeue|flush ...\n"
 	    "       ternctl [-c FILE] status\n"
-	    "       ternctl [-c FILE] reload   (users, aliases, DKIM keys, TLS certificate)\n"
+	    "       ternctl [-c FILE] reload   (users, aliases, TLS certificate)\n"
 	    "       ternctl [-c FILE] trace ID|ADDRESS|@DOMAIN|<MESSAGE-ID> [--since TIME] [--log FILE|-] [--journal] [--json]\n"
 	    "FILE defaults to " CONFIG_DEFAULT_PATH ".\n"
 	    "After changing users, run ternctl reload (or send ternd SIGHUP).\n");

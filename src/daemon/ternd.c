@@ -280,7 +280,7 @@ out:
 	buf_release(&errs);
 }
 
-/* SIGHUP and ternctl reload: the users and aliases files, the DKIM keys
+/* SIGHUP and ternctl reload: the users and aliases files
  * and the TLS certificate again. A reload in flight is joined. */
 static int
 start_reload(void *arg, const char *by)
