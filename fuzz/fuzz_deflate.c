@@ -24,14 +24,8 @@
 
 #include <zlib.h>
 
+#include "fuzz_check.h"
 #include "net/deflate.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 #define OUT_MAX (4u << 20)   /* what zlib's reference may inflate to */
 

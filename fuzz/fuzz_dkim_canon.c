@@ -15,14 +15,8 @@
 
 #include <openssl/evp.h>
 
+#include "fuzz_check.h"
 #include "policy/dkim_sign.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 static struct dkim_key key;
 

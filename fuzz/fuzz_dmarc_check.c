@@ -21,14 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_check.h"
 #include "proto/dmarc.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 #define MAX_LINES 64
 #define MAX_DKIM 8

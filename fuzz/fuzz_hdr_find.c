@@ -11,15 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_check.h"
 #include "common/buf.h"
 #include "proto/hdr_find.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 static const char NAME[] = "Authentication-Results";
 

@@ -13,14 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "proto/http_req.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 static bool
 inside(const char *p, size_t n, const char *s, size_t size)

@@ -14,14 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_check.h"
 #include "proto/imap_search.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 #define MAX_TOKS 512
 

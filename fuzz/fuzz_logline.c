@@ -10,16 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "proto/logline.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 static struct logline A, B;
 

@@ -12,14 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "proto/passwd.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 static int
 inside(const char *p, size_t n, const char *base, size_t len)

@@ -19,14 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_check.h"
 #include "proto/rfc5322.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 /* Inputs up to this long are also split at every position. */
 #define EVERY_SPLIT_MAX 256

@@ -21,17 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "common/buf.h"
 #include "proto/dnsq.h"
 #include "proto/spf.h"
 #include "proto/spf_record.h"
-
-#define CHECK(x) do { \
-	if (!(x)) { \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-		abort(); \
-	} \
-} while (0)
 
 #define INPUT_MAX 8192
 #define REPLAYS_MAX 400
