@@ -11,6 +11,7 @@ import json
 import os
 import smtplib
 import stat
+import time
 import subprocess
 
 import pytest
@@ -161,3 +162,38 @@ def test_status_reload_and_who_may(stuck):
     stuck.stop()
     rc, _, err = ternctl(stuck, "status")
     assert rc == 1 and "is ternd running?" in err
+
+
+def test_delete_during_delivery_waits_for_the_attempt(tern_factory):
+    """A delete asked for while the message is being delivered is carried
+    out when that attempt ends: the attempt's outcome is logged first, and
+    the sender hears nothing."""
+    from relayenv import Peer
+
+    port = free_port()
+    peer = Peer("127.0.0.1", port, "slow.example").start()
+    try:
+        peer.data_delay = t(2.0)
+        peer.data_reply = "451 4.3.0 try again later"
+        tn = tern_factory(relay_networks="127.0.0.0/8", retry_initial="1h", retry_max="2h",
+                          route="slow.example 127.0.0.1:%d" % port,
+                          reject_own_domain_sender="no")
+        with smtplib.SMTP("127.0.0.1", tn.port, timeout=t(10)) as s:
+            s.sendmail("alice@example.test", ["x@slow.example"], "Subject: slow\r\n\r\nx\r\n")
+        tn.wait_for_log(r"event=queued")
+        (mid, m), = queue_json(tn).items()
+        for _ in range(int(t(100))):
+            if queue_json(tn)[mid]["state"] == "delivering" and peer.data_started:
+                break
+            time.sleep(0.05)
+        rc, out, _ = ternctl(tn, "queue", "delete", mid)
+        assert rc == 0 and out == "%s: being delivered: deleted when this attempt ends\n" % mid
+        assert queue_json(tn)[mid]["state"] == "deleting"
+        tn.wait_for_log(r"id=%s event=removed" % mid, timeout=t(15))
+        log = tn.log
+        deferred = log.index("id=%s event=delivery to=<x@slow.example>" % mid)
+        assert "status=deferred" in log[deferred:].splitlines()[0]
+        assert deferred < log.index("id=%s event=admin action=deleted" % mid)
+        assert "event=dsn" not in log and not tn.message_files("alice")
+    finally:
+        peer.stop()
