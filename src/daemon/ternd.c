@@ -335,9 +335,12 @@ switch_listeners(struct ternd *d, struct listener **nl, const bool *fresh, size_
 		if (!kept) {
 			const struct listener_conf *lc = listener_conf(d->listeners[j]);
 
-			log_info("event=listener-closed service=%s address=%s%s:%d", lc->service,
-			    lc->path ? "unix:" : "", lc->path ? lc->path : lc->host,
-			    lc->path ? 0 : lc->port);
+			if (lc->path)
+				log_info("event=listener-closed service=%s address=unix:%s",
+				    lc->service, lc->path);
+			else
+				log_info("event=listener-closed service=%s address=%s:%d",
+				    lc->service, lc->host, lc->port);
 			listener_free(&d->listeners[j]);
 		}
 	}
