@@ -48,7 +48,8 @@ def refused(port):
 
 @pytest.fixture
 def tn(tern_factory):
-    inst = tern_factory(start=False, max_message_size="1000000")
+    # log_debug: the retired configurations' release is logged.
+    inst = tern_factory(start=False, max_message_size="1000000", log_debug="yes")
     inst.extra_port = free_port()
     write_config(inst, ["listen smtp 127.0.0.1:%d" % inst.extra_port])
     return inst.start()
@@ -73,7 +74,8 @@ def test_listeners_and_domains_switch(tn):
     with RawClient("127.0.0.1", new_port, timeout=t(10)) as c:
         c.expect(220)
         c.ehlo()
-        assert c.send_message("someone@example.net", ["carol@new.test"], b"Subject: new\r\n\r\nhi\r\n.\r\n")[0] == 250
+        assert c.send_message("someone@example.net", ["carol@new.test"],
+                              b"Subject: new\r\n\r\nhi\r\n.\r\n")[0] == 250
     tn.wait_for_messages("carol@new.test", 1)
     # The old port still works, and so does the session open across the reload.
     with tn.smtp() as s:
@@ -84,6 +86,8 @@ def test_listeners_and_domains_switch(tn):
     before.close()
     tn.wait_for_messages("alice", 1)
     tn.wait_for_messages("bob", 1)
+    # The old configuration is freed once its last session has gone.
+    tn.wait_for_log(r"event=config-freed")
 
 
 def test_broken_file_is_refused_with_file_and_line(tn):
@@ -119,8 +123,10 @@ def test_session_keeps_its_settings(tn):
     assert old.cmd("MAIL FROM:<a@example.net>")[0] == 250
     assert old.cmd("RCPT TO:<alice@example.test>")[0] == 250
     assert old.cmd("RCPT TO:<bob@example.test>")[0] == 250
+    assert tn.log_count(r"event=config-freed") == 0    # the old session holds it
     old.cmd("QUIT")
     old.close()
+    tn.wait_for_log(r"event=config-freed")
 
 
 def test_sighup_reloads_the_configuration(tn):
