@@ -103,6 +103,21 @@ def test_broken_file_is_refused_with_file_and_line(tn):
     # The listener the bad file still named is open as before.
     assert not refused(tn.extra_port)
 
+    # A valid file whose new listener cannot be bound is refused whole:
+    # the listener it drops stays open, the limit stays.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        write_config(tn, ["listen smtp 127.0.0.1:%d" % port], max_message_size="2000000")
+        rc, out, err = ternctl_reload(tn)
+    assert rc == 1 and "listen smtp 127.0.0.1:%d: Address already in use" % port in err, err
+    assert tn.log_count(r"event=reload-failed") == 2
+    assert not refused(tn.extra_port)
+    with RawClient("127.0.0.1", tn.port, timeout=t(10)) as c:
+        c.expect(220)
+        assert ehlo_size(c) == 1000000
+
 
 def test_session_keeps_its_settings(tn):
     old = RawClient("127.0.0.1", tn.port, timeout=t(10))
