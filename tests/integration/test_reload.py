@@ -144,17 +144,35 @@ def test_session_keeps_its_settings(tn):
     tn.wait_for_log(r"event=config-freed")
 
 
-def test_sighup_reloads_the_configuration(tn):
+def test_sighup_reloads_the_configuration(tern_factory):
+    """SIGHUP does what ternctl reload does. An outbound connection kept
+    idle across the reload holds the old configuration until it closes."""
+    sink = tern_factory(name="sink", hostname="sink.test", domains="far.test",
+                        users=["u@far.test"])
+    tn = tern_factory(name="a", start=False, max_message_size="1000000", log_debug="yes",
+                      relay_networks="127.0.0.0/8", smtp_idle_timeout="1s",
+                      route="far.test 127.0.0.1:%d" % sink.port)
+    tn.extra_port = free_port()
+    write_config(tn, ["listen smtp 127.0.0.1:%d" % tn.extra_port])
+    tn.start()
+    with tn.smtp() as s:
+        assert s.sendmail("a@example.net", ["u@far.test"], b"Subject: 1\r\n\r\nx\r\n") == {}
+    tn.wait_for_log(r"status=sent")
+
     write_config(tn, max_message_size="3000000", data_dir="/nonexistent")
     before = tn.log_count(r"event=reloaded ")
     tn.proc.send_signal(signal.SIGHUP)
     tn.wait_for_log(r"event=reloaded ", count=before + 1)
     assert tn.log_count(r"event=reloaded .*notes=\"data_dir: needs a restart, unchanged") == 1
+    assert refused(tn.extra_port)
     with RawClient("127.0.0.1", tn.port, timeout=t(10)) as c:
         c.expect(220)
         assert ehlo_size(c) == 3000000
-    # data_dir was kept: mail still lands where it did.
+    # data_dir was kept: mail still lands where it did. The relayed one
+    # goes over the connection opened before the reload.
     with tn.smtp() as s:
-        assert s.sendmail("a@example.net", ["alice@example.test"], b"Subject: h\r\n\r\nx\r\n") == {}
+        assert s.sendmail("a@example.net", ["alice@example.test", "u@far.test"],
+                          b"Subject: h\r\n\r\nx\r\n") == {}
     tn.wait_for_messages("alice", 1)
-    assert refused(tn.extra_port)
+    sink.wait_for_messages("u@far.test", 2)
+    tn.wait_for_log(r"event=config-freed")
