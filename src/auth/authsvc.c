@@ -87,6 +87,12 @@ job_free(struct authsvc_job *j)
 }
 
 void
+authsvc_set_config(struct authsvc *svc, const struct config *cfg)
+{
+	svc->cfg = cfg;
+}
+
+void
 authsvc_free(struct authsvc **svcp)
 {
 	struct authsvc *svc = *svcp;

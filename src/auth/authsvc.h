@@ -58,6 +58,8 @@ typedef void (*authsvc_cb)(uint64_t conn_id, enum authsvc_verdict v, const char 
 /* NULL on ENOMEM. cfg and the backend's ctx outlive the service. */
 struct authsvc *authsvc_new(struct event_base *base, const struct config *cfg,
     const struct authsvc_backend *backend);
+/* A reload's configuration (the failure limits; the table's size stays). */
+void authsvc_set_config(struct authsvc *svc, const struct config *cfg);
 /* Frees pending refusal delays (without calling back). Call it after the
  * backend has finished its checks (keeper_client_free fails them). */
 void authsvc_free(struct authsvc **svcp);

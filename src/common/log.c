@@ -77,6 +77,7 @@ log_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vemit(LOG_LVL_WARN, fmt, ap, err);
 	va_end(ap);
+	errno = err;   /* the caller may report it too */
 }
 
 void

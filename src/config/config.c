@@ -111,6 +111,48 @@ static const struct ckey keys[] = {
 	{ "metrics_listen_any", C_BOOL, OFF(metrics_listen_any), 0, 0, 0 },
 };
 
+struct config *
+config_new(void)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+
+	if (cfg == NULL)
+		return NULL;
+	config_defaults(cfg);
+	cfg->refs = 1;
+	return cfg;
+}
+
+void
+config_free(struct config **cfgp)
+{
+	free(*cfgp);
+	*cfgp = NULL;
+}
+
+/* The count is the one field that changes after parsing; the holders see
+ * a const configuration, so the cast is confined here. */
+const struct config *
+config_ref(const struct config *cfg)
+{
+	if (cfg != NULL)
+		((struct config *)cfg)->refs++;
+	return cfg;
+}
+
+void
+config_unref(const struct config *cfg)
+{
+	if (cfg != NULL && cfg->refs > 0)
+		((struct config *)cfg)->refs--;
+}
+
+unsigned
+config_refs(const struct config *cfg)
+{
+	return cfg->refs;
+}
+
 void
 config_defaults(struct config *cfg)
 {

@@ -1,7 +1,10 @@
 /*
  * config: the one configuration of ternd, read from one file of
  * "key value" lines. Immutable after config_load(); a reload builds a new
- * struct config and swaps it.
+ * struct config and swaps it. ternd's configurations live on the heap
+ * with a reference count (loop thread only): a session, an outbound
+ * connection or a delivery attempt holds the one it started with, so a
+ * reload never changes the settings under it.
  */
 #ifndef TERN_CONFIG_H
 #define TERN_CONFIG_H
@@ -186,7 +189,25 @@ struct config {
 	char metrics_host[64];     /* numeric; loopback unless metrics_listen_any */
 	int metrics_port;
 	bool metrics_listen_any;   /* allow a non-loopback metrics_listen */
+	/* Not a setting: the holders of a config_new() one (config_ref). */
+	unsigned refs;
 };
+
+/* A heap configuration with the defaults and one reference (the
+ * caller's); NULL when out of memory. Freed by config_free() once
+ * config_refs() says nobody holds it. */
+struct config *config_new(void);
+void config_free(struct config **cfgp);
+/*
+ * A holder's reference (loop thread only). The configuration itself stays
+ * read-only: only the count changes. Dropping the last reference does not
+ * free: the owner (ternd) frees a retired configuration when no reference
+ * and no I/O job is left. A configuration on the stack (tools, tests) may
+ * be passed too: its count is never looked at.
+ */
+const struct config *config_ref(const struct config *cfg);
+void config_unref(const struct config *cfg);
+unsigned config_refs(const struct config *cfg);
 
 /* True when addr (family AF_INET/AF_INET6, raw bytes) is in relay_networks. */
 bool config_relay_allowed(const struct config *cfg, int family,
@@ -209,6 +230,9 @@ void config_defaults(struct config *cfg);
  * "file:line: text\n"; returns 0 when there were none, else -1.
  */
 int config_load(struct config *cfg, const char *path, struct buf *errs);
+/* The same from an open file (ternd's reload: the keeper opens it); name
+ * is for the errors. */
+int config_load_stream(struct config *cfg, FILE *f, const char *name, struct buf *errs);
 /* The same from text in memory (pure: what config_load reads; name is for
  * the errors). */
 int config_parse(struct config *cfg, const char *text, size_t len, const char *name,
@@ -224,6 +248,15 @@ int config_path(const struct config *cfg, const char *rel, char *out,
 bool config_is_local_domain(const struct config *cfg, const char *domain);
 /* True when a dkim_key is configured for domain. */
 bool config_dkim_domain(const struct config *cfg, const char *domain);
+
+/*
+ * A reload (config_reload.c, pure): the settings of next that cannot
+ * change in a running ternd (data_dir, run_as, sandbox, io_threads, the
+ * keeper's files, ...) are given back their running value from run, and
+ * each that differed is named in notes, "KEY: needs a restart,
+ * unchanged\n". Returns how many were kept.
+ */
+size_t config_keep_fixed(const struct config *run, struct config *next, struct buf *notes);
 
 /* The default configuration file that first run writes, for data_dir. */
 int config_write_default(const char *path, const char *data_dir);

@@ -11,9 +11,6 @@
 int
 config_load(struct config *cfg, const char *path, struct buf *errs)
 {
-	struct buf text = BUF_INIT;
-	char chunk[8192];
-	size_t n;
 	FILE *f;
 	int rc;
 
@@ -21,22 +18,32 @@ config_load(struct config *cfg, const char *path, struct buf *errs)
 		buf_printf(errs, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	rc = config_load_stream(cfg, f, path, errs);
+	fclose(f);
+	return rc;
+}
+
+int
+config_load_stream(struct config *cfg, FILE *f, const char *name, struct buf *errs)
+{
+	struct buf text = BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	int rc;
+
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (buf_append(&text, chunk, n) == -1) {
-			buf_printf(errs, "%s: out of memory\n", path);
-			fclose(f);
+			buf_printf(errs, "%s: out of memory\n", name);
 			buf_release(&text);
 			return -1;
 		}
 	}
 	if (ferror(f)) {
-		buf_printf(errs, "%s: %s\n", path, strerror(errno));
-		fclose(f);
+		buf_printf(errs, "%s: %s\n", name, strerror(errno));
 		buf_release(&text);
 		return -1;
 	}
-	fclose(f);
-	rc = config_parse(cfg, text.data ? text.data : "", text.len, path, errs);
+	rc = config_parse(cfg, text.data ? text.data : "", text.len, name, errs);
 	buf_release(&text);
 	return rc;
 }

@@ -198,15 +198,25 @@ ctl_reload(const char *config, int argc, char **argv)
 {
 	struct config cfg;
 	struct ctl_conn cc;
-	int rc;
+	struct buf errs = BUF_INIT;
+	int rc, bad;
 
 	(void)argv;
 	if (argc != 0) {
 		fprintf(stderr, "usage: ternctl [-c FILE] reload\n");
 		return 2;
 	}
-	if (ctl_load_config(config, &cfg) == -1 || ctl_connect(&cfg, &cc) == -1)
+	/* A file with errors is still ternd's to refuse (it logs and answers
+	 * them, and keeps running as it was); the errors are printed here only
+	 * when ternd cannot be asked. */
+	config_defaults(&cfg);
+	bad = config_load(&cfg, config, &errs) == -1;
+	if (ctl_connect(&cfg, &cc) == -1) {
+		fprintf(stderr, "%s", bad ? buf_cstr(&errs) : "");
+		buf_release(&errs);
 		return 1;
+	}
+	buf_release(&errs);
 	if (ctl_send(&cc, "reload", NULL, 0) == -1) {
 		ctl_close(&cc);
 		return 1;

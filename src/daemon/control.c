@@ -266,9 +266,18 @@ do_reload(struct control_session *s)
 }
 
 void
-control_reload_done(struct control_env *env, const char *errors)
+control_reload_done(struct control_env *env, const char *errors, const char *notes)
 {
+	struct buf ok = BUF_INIT;
 	size_t i;
+
+	buf_append_str(&ok, "reloaded");
+	if (notes && notes[0]) {
+		buf_append_str(&ok, "\n");
+		buf_append_str(&ok, notes);
+		while (ok.len > 0 && ok.data[ok.len - 1] == '\n')
+			buf_cut(&ok, ok.len - 1, 1);
+	}
 
 	for (i = 0; i < env->nreload_waiters; i++) {
 		struct control_session *s = conn_ctx(conn_find(env->reload_waiters[i]),
@@ -279,10 +288,11 @@ control_reload_done(struct control_env *env, const char *errors)
 		if (errors && errors[0])
 			finish(s, "err", errors);
 		else
-			finish(s, "ok", "reloaded");
+			finish(s, "ok", buf_cstr(&ok));
 		conn_resume(s->c, CONN_DONE);
 	}
 	env->nreload_waiters = 0;
+	buf_release(&ok);
 }
 
 /* ------------------------------------------------------------ dispatch - */

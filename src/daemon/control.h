@@ -38,8 +38,9 @@ struct control_env {
 
 extern const struct conn_proto control_proto;
 
-/* A reload has finished: errors NULL or "" when it worked. Answers every
- * ternctl waiting for it. */
-void control_reload_done(struct control_env *env, const char *errors);
+/* A reload has finished: errors NULL or "" when it worked, else the
+ * reasons it was refused; notes what it did not change (settings that
+ * need a restart), one per line. Answers every ternctl waiting for it. */
+void control_reload_done(struct control_env *env, const char *errors, const char *notes);
 
 #endif

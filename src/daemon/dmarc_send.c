@@ -491,6 +491,13 @@ dmarc_sender_new(struct event_base *base, struct iopool *pool, struct queue *q,
 }
 
 void
+dmarc_sender_set_config(struct dmarc_sender *s, const struct config *cfg)
+{
+	if (s != NULL)
+		s->cfg = cfg;
+}
+
+void
 dmarc_sender_free(struct dmarc_sender **sp)
 {
 	struct dmarc_sender *s = *sp;

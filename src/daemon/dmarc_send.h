@@ -22,6 +22,9 @@ struct dmarc_sender;
 /* NULL when dmarc_reports is off (or out of memory: logged). */
 struct dmarc_sender *dmarc_sender_new(struct event_base *base, struct iopool *pool,
     struct queue *q, struct dns *dns, const struct config *cfg);
+/* A reload's configuration, for the reports made from now on (s may be
+ * NULL: reports off). */
+void dmarc_sender_set_config(struct dmarc_sender *s, const struct config *cfg);
 /* After the I/O pool has drained: cancels the lookups, frees. */
 void dmarc_sender_free(struct dmarc_sender **sp);
 

@@ -235,6 +235,12 @@ remote_new(struct event_base *base, const struct config *cfg, struct dns *dns,
 }
 
 void
+remote_set_config(struct remote *r, const struct config *cfg)
+{
+	r->cfg = cfg;
+}
+
+void
 remote_free(struct remote **rp)
 {
 	struct remote *r = *rp;

@@ -45,6 +45,9 @@ struct remote_job {
 struct tls;
 struct remote *remote_new(struct event_base *base, const struct config *cfg,
     struct dns *dns, struct tls *tls);
+/* A reload's configuration: limits, routes and the listeners (for loop
+ * detection) for jobs from now on; open connections keep theirs. */
+void remote_set_config(struct remote *r, const struct config *cfg);
 void remote_free(struct remote **rp);
 /* Starts a delivery; job->done runs once every recipient has a result. */
 void remote_deliver(struct remote *r, struct remote_job *job);

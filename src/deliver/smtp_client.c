@@ -384,7 +384,9 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	if (c == NULL)
 		return NULL;
 	c->base = base;
-	c->cfg = cfg;
+	/* Held while the connection lives (kept idle, it may outlast a
+	 * reload): its EHLO name and timeouts stay the ones it opened with. */
+	c->cfg = config_ref(cfg);
 	c->cb = on_ready;
 	c->cb_arg = arg;
 	c->tls_ctx = tls;
@@ -406,6 +408,7 @@ smtp_client_connect(struct event_base *base, const struct config *cfg,
 	    (c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		if (c->done_ev)
 			event_free(c->done_ev);
+		config_unref(c->cfg);
 		free(c);
 		return NULL;
 	}
@@ -465,6 +468,7 @@ client_free(struct smtp_client *c)
 	event_free(c->done_ev);
 	smtp_reply_parser_release(&c->rp);
 	bufferevent_free(c->bev);
+	config_unref(c->cfg);
 	free(c);
 }
 

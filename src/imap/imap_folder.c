@@ -534,7 +534,7 @@ status_line(struct imap_job *j, const char *name, const char *dir, unsigned item
 	ITEM(IMAP_STATUS_DELETED, "DELETED %zu", deleted);
 	ITEM(IMAP_STATUS_SIZE, "SIZE %llu", (unsigned long long)size);
 	ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)mb->highestmodseq);
-	ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)b->env->cfg->max_message_size);
+	ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)b->max_message_size);
 #undef ITEM
 	buf_append_str(&j->out, ")\r\n");
 	mbox_free(&tmp);

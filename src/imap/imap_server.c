@@ -25,6 +25,7 @@
 
 #include "../auth/authsvc.h"
 #include "../common/log.h"
+#include "../config/config.h"
 #include "../common/str.h"
 #include "../deliver/maildir.h"
 #include "../mailbox/watch.h"
@@ -71,7 +72,7 @@ static enum conn_step
 bad(struct imap_session *s, const char *tag, const char *text)
 {
 	tagged(s, tag, "BAD", "%s", text);
-	if (++s->errors < (unsigned)s->env->cfg->max_errors)
+	if (++s->errors < (unsigned)s->cfg->max_errors)
 		return CONN_DONE;
 	buf_append_str(&s->out, "* BYE Too many invalid commands\r\n");
 	s->close_reason = "too many errors";
@@ -81,7 +82,7 @@ bad(struct imap_session *s, const char *tag, const char *text)
 static bool
 password_ok(const struct imap_session *s)
 {
-	return conn_password_ok(s->conn, s->env->cfg->auth_cleartext_loopback);
+	return conn_password_ok(s->conn, s->cfg->auth_cleartext_loopback);
 }
 
 /* ------------------------------------------------------ capabilities -- */
@@ -104,7 +105,7 @@ put_capabilities(struct imap_session *s, struct buf *out)
 	    " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SEARCHRES"
 	    " SORT SORT=DISPLAY THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
 	    " MULTIAPPEND BINARY COMPRESS=DEFLATE APPENDLIMIT=%llu",
-	    (unsigned long long)s->env->cfg->max_message_size);
+	    (unsigned long long)s->cfg->max_message_size);
 }
 
 /* ---------------------------------------------------- per-user limit -- */
@@ -162,7 +163,7 @@ logged_in(struct imap_session *s, const char *user)
 {
 	struct imap_box *b;
 
-	if (!user_count_take(user, (unsigned)s->env->cfg->imap_max_user_sessions)) {
+	if (!user_count_take(user, (unsigned)s->cfg->imap_max_user_sessions)) {
 		log_info("event=imap-user-limit sid=%llu user=%s", (unsigned long long)s->id, user);
 		tagged(s, s->sasl_tag, "NO", "[LIMIT] Too many sessions for this user");
 		return CONN_DONE;
@@ -176,6 +177,7 @@ logged_in(struct imap_session *s, const char *user)
 	}
 	s->counted = true;
 	b->env = s->env;
+	b->max_message_size = s->cfg->max_message_size;
 	str_copy(b->user, sizeof(b->user), user);
 	str_copy(s->login, sizeof(s->login), user);
 	if (s->env->dir)
@@ -199,7 +201,7 @@ verdict(struct imap_session *s, enum authsvc_verdict v, const char *user)
 		    (unsigned long long)s->id, conn_ip(s->conn), buf_cstr(&u));
 		buf_release(&u);
 		tagged(s, s->sasl_tag, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
-		if (++s->errors >= (unsigned)s->env->cfg->max_errors) {
+		if (++s->errors >= (unsigned)s->cfg->max_errors) {
 			s->close_reason = "too many errors";
 			return CONN_CLOSE;
 		}
@@ -652,7 +654,7 @@ static void
 limits(const struct imap_session *s, struct imap_cmd_limits *lim)
 {
 	imap_cmd_limits_default(lim);
-	lim->max_literal = s->env->cfg->max_message_size;
+	lim->max_literal = s->cfg->max_message_size;
 	/* A command is held whole in memory: one message's worth (a
 	 * MULTIAPPEND's messages together) and its lines, no more. */
 	lim->max_command = lim->max_literal + 65536;
@@ -877,6 +879,7 @@ session_closed(void *ctx, const char *reason)
 	sasl_server_clear(&s->sasl);
 	buf_wipe(&s->cmd);
 	buf_release(&s->out);
+	config_unref(s->cfg);
 	free(s);
 }
 
@@ -891,13 +894,14 @@ session_greet(struct conn *c, const struct listener_conf *lc)
 	s->conn = c;
 	s->id = conn_id(c);
 	s->env = env;
+	s->cfg = config_ref(env->cfg);
 	s->state = I_NOT_AUTH;
 	maillog_connect(s->id, conn_ip(c), conn_port(c), lc->service);
 	conn_set_timeout(c, IMAP_PREAUTH_TIMEOUT);
 	conn_set_line_max(c, IMAP_LINE_MAX);
 	buf_append_str(&s->out, "* OK [CAPABILITY ");
 	put_capabilities(s, &s->out);
-	buf_printf(&s->out, "] %s IMAP ready\r\n", env->cfg->hostname);
+	buf_printf(&s->out, "] %s IMAP ready\r\n", s->cfg->hostname);
 	imap_flush(s);
 	return s;
 }

@@ -67,6 +67,7 @@ struct imap_seen {
 /* A session's mailboxes: the session's, lent to a job while one runs. */
 struct imap_box {
 	const struct imap_server_env *env;
+	uint64_t max_message_size;       /* APPENDLIMIT: the session's, for the pool */
 	char user[SASL_USER_MAX + 1];
 	char root[MBOX_PATH_MAX];        /* the user's Maildir: INBOX */
 	struct quota_limits quota;       /* from the users file */
@@ -104,6 +105,7 @@ typedef void (*imap_exec_fn)(struct imap_job *j);
 struct imap_session {
 	uint64_t id;
 	const struct imap_server_env *env;
+	const struct config *cfg;        /* the one the session started with (a reference) */
 	struct conn *conn;
 	enum imap_state state;
 	struct buf out;                  /* answers not yet handed to the conn */

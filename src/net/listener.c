@@ -288,6 +288,24 @@ listener_conf(const struct listener *l)
 }
 
 void
+listener_set_config(struct listener *l, const struct config *cfg)
+{
+	l->cfg = cfg;
+}
+
+bool
+listener_same(const struct listener *l, const struct listener_conf *lc)
+{
+	if (l->conf.proto != lc->proto || l->conf.env != lc->env ||
+	    l->conf.tls_mode != lc->tls_mode || l->conf.auth_required != lc->auth_required ||
+	    strcmp(l->conf.service, lc->service) != 0)
+		return false;
+	if (lc->path != NULL)
+		return strcmp(l->path, lc->path) == 0;
+	return l->path[0] == '\0' && strcmp(l->host, lc->host) == 0 && l->conf.port == lc->port;
+}
+
+void
 listener_free(struct listener **lp)
 {
 	struct listener *l = *lp;

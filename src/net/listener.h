@@ -49,6 +49,12 @@ struct listener *listener_new(struct event_base *base, const struct config *cfg,
 /* Starts accepting. tls (loaded after binding, kept across reloads)
  * outlives the listener; NULL: no TLS at all. */
 void listener_enable(struct listener *l, struct tls *tls);
+/* A reload's configuration, for the connection limits (cfg outlives the
+ * listener's use of it). */
+void listener_set_config(struct listener *l, const struct config *cfg);
+/* Whether l listens where lc says (same service, host and port, or path):
+ * a reload keeps such a listener open. */
+bool listener_same(const struct listener *l, const struct listener_conf *lc);
 void listener_free(struct listener **lp);
 
 /* The configuration a connection came in on. */

@@ -71,6 +71,10 @@ struct batch {
 	size_t n;
 	size_t pending;           /* commits not yet back */
 	bool full;                /* BATCH_MAX files read: there may be more */
+	/* The limits, copied on the loop: the pool never reads the
+	 * configuration, which a reload replaces. */
+	uint64_t max_file, max_size;
+	size_t max_line;
 };
 
 struct pickup {
@@ -79,7 +83,6 @@ struct pickup {
 	struct queue *q;
 	const struct config *cfg;
 	char dir[CONFIG_PATH_MAX + 16];
-	uint64_t max_file;
 	int ifd;
 	struct event *ev_watch, *ev_timer;
 	bool busy, again, stopping;
@@ -117,7 +120,7 @@ pickup_prepare(const char *data_dir, bool change, uid_t uid, gid_t gid)
 
 /* Pool thread: one file, opened by name in the directory fd. */
 static void
-read_one(struct pickup *p, int dfd, struct item *it)
+read_one(const struct batch *b, int dfd, struct item *it)
 {
 	struct stat st;
 	struct passwd pw, *pwr = NULL;
@@ -147,7 +150,7 @@ read_one(struct pickup *p, int dfd, struct item *it)
 		it->why = "has more than one link";
 		goto out;
 	}
-	if ((uint64_t)st.st_size > p->max_file) {
+	if ((uint64_t)st.st_size > b->max_file) {
 		it->why = "too large";
 		goto out;
 	}
@@ -157,8 +160,7 @@ read_one(struct pickup *p, int dfd, struct item *it)
 		goto out;
 	}
 	it->file.len--;
-	e = maildrop_decode(it->file.data, it->file.len, p->cfg->max_message_size,
-	    p->cfg->max_line_length, &it->md);
+	e = maildrop_decode(it->file.data, it->file.len, b->max_size, b->max_line, &it->md);
 	if (e != MAILDROP_OK) {
 		it->why = maildrop_strerror(e);
 		goto out;
@@ -201,7 +203,7 @@ read_work(void *arg)
 		it = &b->items[b->n++];
 		it->b = b;
 		str_copy(it->name, sizeof(it->name), de->d_name);
-		read_one(p, dirfd(d), it);
+		read_one(b, dirfd(d), it);
 		b->full = b->n == BATCH_MAX;
 	}
 	closedir(d);
@@ -464,6 +466,9 @@ scan(struct pickup *p)
 		return;   /* the timer tries again */
 	}
 	b->p = p;
+	b->max_size = p->cfg->max_message_size;
+	b->max_line = p->cfg->max_line_length;
+	b->max_file = (b->max_size ? b->max_size : NO_LIMIT_SIZE) + HEADER_SLACK;
 	if (iopool_submit(p->pool, read_work, read_done, b) == -1) {
 		free(b->items);
 		free(b);
@@ -506,7 +511,6 @@ pickup_new(struct event_base *base, struct iopool *pool, struct queue *q,
 	p->q = q;
 	p->cfg = cfg;
 	p->ifd = -1;
-	p->max_file = (cfg->max_message_size ? cfg->max_message_size : NO_LIMIT_SIZE) + HEADER_SLACK;
 	if (str_fmt(p->dir, sizeof(p->dir), "%s/maildrop", cfg->data_dir) == -1)
 		goto fail;
 	/* Without inotify the minute's listing still finds every file. */
@@ -524,6 +528,13 @@ pickup_new(struct event_base *base, struct iopool *pool, struct queue *q,
 fail:
 	pickup_free(&p);
 	return NULL;
+}
+
+void
+pickup_set_config(struct pickup *p, const struct config *cfg)
+{
+	if (p)
+		p->cfg = cfg;
 }
 
 void

@@ -21,6 +21,9 @@ struct pickup;
 struct pickup *pickup_new(struct event_base *base, struct iopool *pool, struct queue *q,
     const struct config *cfg);
 /* Starts no further batch; one in flight finishes with the pool. */
+/* A reload's new configuration (loop thread; jobs in flight keep the
+ * limits they were given). */
+void pickup_set_config(struct pickup *p, const struct config *cfg);
 void pickup_stop(struct pickup *p);
 /* Once the I/O pool is idle. */
 void pickup_free(struct pickup **pp);

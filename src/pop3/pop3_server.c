@@ -29,6 +29,7 @@
 
 #include "../auth/authsvc.h"
 #include "../common/buf.h"
+#include "../config/config.h"
 #include "../common/iopool.h"
 #include "../common/log.h"
 #include "../common/str.h"
@@ -82,7 +83,7 @@ pop3_refuse(struct pop3_session *s, const char *fmt, ...)
 	buf_vprintf(&s->out, fmt, ap);
 	va_end(ap);
 	buf_append(&s->out, "\r\n", 2);
-	if (++s->errors < (unsigned)s->env->cfg->max_errors)
+	if (++s->errors < (unsigned)s->cfg->max_errors)
 		return CONN_DONE;
 	pop3_reply(s, "-ERR Too many bad commands");
 	s->close_reason = "too many errors";
@@ -92,7 +93,7 @@ pop3_refuse(struct pop3_session *s, const char *fmt, ...)
 static bool
 auth_allowed(const struct pop3_session *s)
 {
-	return conn_password_ok(s->conn, s->env->cfg->auth_cleartext_loopback);
+	return conn_password_ok(s->conn, s->cfg->auth_cleartext_loopback);
 }
 
 /* ----------------------------------------------------------- logging in -- */
@@ -495,6 +496,7 @@ session_closed(void *ctx, const char *reason)
 	free(s->retrieved);
 	sasl_server_clear(&s->sasl);
 	buf_release(&s->out);
+	config_unref(s->cfg);
 	free(s);
 }
 
@@ -509,11 +511,12 @@ session_greet(struct conn *c, const struct listener_conf *lc)
 	s->conn = c;
 	s->id = conn_id(c);
 	s->env = env;
+	s->cfg = config_ref(env->cfg);
 	s->state = P_AUTHORIZATION;
 	maillog_connect(s->id, conn_ip(c), conn_port(c), lc->service);
 	conn_set_timeout(c, POP3_IDLE_TIMEOUT);
 	conn_set_line_max(c, POP3_LINE_MAX);
-	pop3_reply(s, "+OK %s POP3 ready", env->cfg->hostname);
+	pop3_reply(s, "+OK %s POP3 ready", s->cfg->hostname);
 	pop3_flush(s);
 	return s;
 }

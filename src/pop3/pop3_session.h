@@ -32,6 +32,7 @@ enum pop3_state { P_AUTHORIZATION, P_TRANSACTION };
 struct pop3_session {
 	uint64_t id;
 	struct pop3_server_env *env;
+	const struct config *cfg;     /* the one the session started with (a reference) */
 	struct conn *conn;
 	enum pop3_state state;
 	struct buf out;               /* replies not yet handed to the conn */

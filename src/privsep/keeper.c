@@ -51,6 +51,7 @@ struct keeper {
 	char aliases_path[CONFIG_PATH_MAX];
 	char cert_path[CONFIG_PATH_MAX];
 	char key_path[CONFIG_PATH_MAX];
+	char config_path[CONFIG_PATH_MAX];  /* ternd.conf, for a reload */
 	pthread_rwlock_t lock;          /* users, swapped by LOAD */
 	struct passwd_table *users;
 	struct dkim_key dkim[CONFIG_MAX_DKIM];
@@ -164,7 +165,7 @@ do_load(struct keeper *k, int sock, const struct keeper_msg *m)
 {
 	struct buf errs = BUF_INIT;
 	struct passwd_table *nt, *old;
-	int fds[KEEPER_LOAD_FDS] = { -1, -1, -1, -1 };
+	int fds[KEEPER_LOAD_FDS] = { -1, -1, -1, -1, -1 };
 	uint8_t kinds[CONFIG_MAX_DKIM];
 	size_t i;
 
@@ -193,6 +194,12 @@ do_load(struct keeper *k, int sock, const struct keeper_msg *m)
 	    (fds[3] = open(k->key_path, O_RDONLY | O_CLOEXEC)) == -1) {
 		buf_printf(&errs, "tls: %s: %s\n", fds[2] == -1 ? k->cert_path : k->key_path,
 		    strerror(errno));
+		goto fail;
+	}
+	/* The configuration too: a reload parses it in the network process,
+	 * which may not open it (root's, or outside its Landlock). */
+	if ((fds[4] = open(k->config_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		buf_printf(&errs, "%s: %s\n", k->config_path, strerror(errno));
 		goto fail;
 	}
 	pthread_rwlock_wrlock(&k->lock);
@@ -276,8 +283,9 @@ parent_of(const char *path, char *out, size_t n)
 static void
 keeper_main(struct keeper *k, const struct sandbox_user *u)
 {
-	const char *files[4] = { k->users_path, k->aliases_path, k->cert_path, k->key_path };
-	char dirs[4][2][PATH_MAX];
+	const char *files[5] = { k->users_path, k->aliases_path, k->cert_path, k->key_path,
+	    k->config_path };
+	char dirs[5][2][PATH_MAX];
 	struct sandbox_rules rules = { 0 };
 	struct buf errs = BUF_INIT;
 	/* Two threads for the loop's requests (password checks are slow),
@@ -311,7 +319,7 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 	 * (certbot's live/NAME/fullchain.pem points into archive/NAME/) needs
 	 * a rule of its own. A renewal writes its new files beside the old
 	 * ones, so the directory resolved now stays the right one. */
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		const char *path = files[i];
 		char real[PATH_MAX];
 
@@ -345,8 +353,8 @@ keeper_main(struct keeper *k, const struct sandbox_user *u)
 }
 
 int
-keeper_spawn(const struct config *cfg, const struct sandbox_user *u,
-    int fds[2], pid_t *pid_r, struct buf *errs)
+keeper_spawn(const struct config *cfg, const char *conf_file,
+    const struct sandbox_user *u, int fds[2], pid_t *pid_r, struct buf *errs)
 {
 	static struct keeper k;   /* the child's, set up after fork */
 	int sv[2], ss[2];
@@ -388,6 +396,8 @@ keeper_spawn(const struct config *cfg, const struct sandbox_user *u,
 	    config_path(cfg, cfg->aliases_file, k.aliases_path, sizeof(k.aliases_path)) == -1)
 		log_fatal("keeper: users_file or aliases_file: path too long");
 	tls_paths(cfg, k.cert_path, k.key_path, sizeof(k.cert_path));
+	if (str_copy(k.config_path, sizeof(k.config_path), conf_file) == -1)
+		log_fatal("keeper: %s: path too long", conf_file);
 	keeper_main(&k, u);
 	exit(0);
 }

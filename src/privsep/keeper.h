@@ -28,9 +28,10 @@ struct sandbox_user;
  * requests (keeper_client) and fds[1] for the I/O threads' blocking
  * signatures (keeper_signer), and the child's pid; the child never
  * returns. Call it before opening listeners or starting threads. 0, or -1
- * with a reason in errs.
+ * with a reason in errs. conf_file is ternd.conf, whose descriptor every
+ * LOAD passes (a reload parses it).
  */
-int keeper_spawn(const struct config *cfg, const struct sandbox_user *u,
-    int fds[2], pid_t *pid_r, struct buf *errs);
+int keeper_spawn(const struct config *cfg, const char *conf_file,
+    const struct sandbox_user *u, int fds[2], pid_t *pid_r, struct buf *errs);
 
 #endif

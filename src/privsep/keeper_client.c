@@ -122,7 +122,7 @@ on_writable(evutil_socket_t fd, short what, void *arg)
 static void
 dispatch(struct keeper_client *kc, const uint8_t *pkt, size_t n, int *fds, size_t nfds)
 {
-	struct keeper_reply r = { .fds = { -1, -1, -1, -1 } };
+	struct keeper_reply r = { .fds = { -1, -1, -1, -1, -1 } };
 	struct keeper_msg m;
 	struct pending **pp, *p;
 	size_t i;

@@ -31,7 +31,7 @@ enum keeper_key_kind { KEEPER_KEY_RSA = 1, KEEPER_KEY_ED25519 = 2 };
 #define KEEPER_USER_MAX    512
 #define KEEPER_PASS_MAX    512
 #define KEEPER_DIGEST_LEN  32
-#define KEEPER_LOAD_FDS    4      /* users (stripped), aliases, cert, key */
+#define KEEPER_LOAD_FDS    5      /* users (stripped), aliases, cert, key, ternd.conf */
 
 struct keeper_msg {
 	uint32_t type;

@@ -49,7 +49,7 @@ static void launch_parts(struct attempt *a);
 
 /* True when the message leaves signed: a key for the sender's domain. */
 static bool
-dkim_wanted(const struct queue *q, const struct qmsg *m)
+dkim_wanted(const struct queue *q, const struct config *cfg, const struct qmsg *m)
 {
 	const char *at = strrchr(m->env.sender, '@');
 	size_t i;
@@ -57,7 +57,7 @@ dkim_wanted(const struct queue *q, const struct qmsg *m)
 	if (!m->env.dkim || at == NULL || q->signer == NULL)
 		return false;
 	for (i = 0; i < q->ndkim; i++) {
-		if (str_ieq(q->cfg->dkim[i].domain, at + 1))
+		if (str_ieq(cfg->dkim[i].domain, at + 1))
 			return true;
 	}
 	return false;
@@ -65,14 +65,14 @@ dkim_wanted(const struct queue *q, const struct qmsg *m)
 
 /* The key that seals forwarded mail (arc_seal's domain), or -1. */
 static int
-arc_key(const struct queue *q, const struct qmsg *m)
+arc_key(const struct queue *q, const struct config *cfg, const struct qmsg *m)
 {
 	size_t i;
 
-	if (!m->env.arc || q->cfg->arc_seal[0] == '\0' || q->signer == NULL)
+	if (!m->env.arc || cfg->arc_seal[0] == '\0' || q->signer == NULL)
 		return -1;
 	for (i = 0; i < q->ndkim; i++)
-		if (str_ieq(q->cfg->dkim[i].domain, q->cfg->arc_seal))
+		if (str_ieq(cfg->dkim[i].domain, cfg->arc_seal))
 			return (int)i;
 	return -1;
 }
@@ -97,10 +97,10 @@ arc_sign_keeper(void *arg, const uint8_t digest[DKIM_DIGEST_LEN], uint8_t *sig,
  * the message, and the chain's status as we found it ("arc=" there).
  */
 static void
-arc_arrival(const struct queue *q, const char *msg, size_t len, struct buf *authres,
+arc_arrival(const struct config *cfg, const char *msg, size_t len, struct buf *authres,
     enum arc_cv *cv)
 {
-	const char *id = q->cfg->authserv_id[0] ? q->cfg->authserv_id : q->cfg->hostname;
+	const char *id = cfg->authserv_id[0] ? cfg->authserv_id : cfg->hostname;
 	static const char name[] = "Authentication-Results:";
 	size_t at = 0, end, i;
 
@@ -142,7 +142,8 @@ static void
 arc_work(struct attempt *a, const struct buf *msg)
 {
 	const struct queue *q = a->q;
-	int k = arc_key(q, a->m);
+	const struct config *cfg = a->cfg;
+	int k = arc_key(q, cfg, a->m);
 	struct arc_signer as;
 	struct buf whole = BUF_INIT, authres = BUF_INIT, seal = BUF_INIT;
 	enum arc_cv cv;
@@ -151,10 +152,10 @@ arc_work(struct attempt *a, const struct buf *msg)
 		return;
 	as.signer = q->signer;
 	as.key = (uint32_t)k;
-	arc_arrival(q, msg->data, msg->len, &authres, &cv);
+	arc_arrival(cfg, msg->data, msg->len, &authres, &cv);
 	if (buf_append(&whole, a->dkim.data, a->dkim.len) == 0 &&
 	    buf_append(&whole, msg->data, msg->len) == 0 &&
-	    arc_seal(q->cfg->dkim[k].domain, q->cfg->dkim[k].selector,
+	    arc_seal(cfg->dkim[k].domain, cfg->dkim[k].selector,
 	    q->dkim_kinds[k] == KEEPER_KEY_ED25519, whole.data, whole.len, cv,
 	    buf_cstr(&authres), (int64_t)time(NULL), arc_sign_keeper, &as, &seal) == 0 &&
 	    buf_append(&seal, a->dkim.data, a->dkim.len) == 0) {
@@ -189,8 +190,8 @@ dkim_work(void *arg)
 		return;
 	}
 	msg.len = m->body_len;
-	for (i = 0; dkim_wanted(q, m) && at != NULL && i < q->ndkim; i++) {
-		const struct config_dkim *cd = &q->cfg->dkim[i];
+	for (i = 0; dkim_wanted(q, a->cfg, m) && at != NULL && i < q->ndkim; i++) {
+		const struct config_dkim *cd = &a->cfg->dkim[i];
 		struct dkim_pending p;
 		uint8_t sig[DKIM_SIG_MAX];
 		size_t siglen = sizeof(sig);
@@ -215,10 +216,10 @@ dkim_done(void *arg)
 {
 	struct attempt *a = arg;
 
-	if (dkim_wanted(a->q, a->m) && (a->dkim.len == 0 || (a->sealed && !a->signed_dkim)))
+	if (dkim_wanted(a->q, a->cfg, a->m) && (a->dkim.len == 0 || (a->sealed && !a->signed_dkim)))
 		log_warnx("id=%s event=dkim-failed sender=%s note=\"sent unsigned\"",
 		    a->m->env.id, a->m->env.sender);
-	if (arc_key(a->q, a->m) >= 0 && !a->sealed)
+	if (arc_key(a->q, a->cfg, a->m) >= 0 && !a->sealed)
 		log_warnx("id=%s event=arc-seal-failed note=\"forwarded without tern's ARC set\"",
 		    a->m->env.id);
 	launch_parts(a);
@@ -234,9 +235,9 @@ is_local_rcpt(const struct attempt *a, size_t i)
 
 /* Local recipients go to a mailbox server over LMTP, not to a Maildir. */
 static bool
-local_by_lmtp(const struct queue *q)
+local_by_lmtp(const struct attempt *a)
 {
-	return config_transport_is_lmtp(&q->cfg->local_transport);
+	return config_transport_is_lmtp(&a->cfg->local_transport);
 }
 
 /*
@@ -305,7 +306,7 @@ local_work(void *arg)
 		}
 		buf_reset(&prefix);
 		maildir_trace_prefix(&prefix, m->env.sender, r->addr);
-		maildir_deliver(box, junk ? ".Junk" : NULL, a->q->cfg->hostname, prefix.data,
+		maildir_deliver(box, junk ? ".Junk" : NULL, a->q->mailhost, prefix.data,
 		    prefix.len, fd, (off_t)m->body_off, m->body_len, &a->quota[i], res);
 	}
 	buf_release(&prefix);
@@ -327,6 +328,7 @@ attempt_free(struct attempt *a)
 	free(a->rjobs);
 	free(a->ridx);
 	buf_release(&a->dkim);
+	config_unref(a->cfg);
 	free(a);
 }
 
@@ -705,6 +707,9 @@ attempt_start(struct queue *q, struct qmsg *m)
 		goto retry;
 	a->q = q;
 	a->m = m;
+	/* Held to the end: its pool jobs and its LMTP transport read it, and
+	 * a reload must not change the rules halfway through an attempt. */
+	a->cfg = config_ref(q->cfg);
 	LIST_INSERT_HEAD(&q->running, a, link);
 	for (i = 0; i < m->env.nrcpts; i++) {
 		a->tried[i] = m->env.rcpts[i].state == RCPT_PENDING;
@@ -729,7 +734,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 			str_copy(a->res[i].dsn, sizeof(a->res[i].dsn), "5.0.0");
 			str_copy(a->res[i].relay, sizeof(a->res[i].relay), "none");
 			str_fmt(a->res[i].detail, sizeof(a->res[i].detail),
-			    "returned to the sender by the postmaster of %s", q->cfg->hostname);
+			    "returned to the sender by the postmaster of %s", a->cfg->hostname);
 		}
 		if (m->admin == QADMIN_BOUNCE)
 			maillog_admin(m->env.id, "bounced", NULL);
@@ -737,7 +742,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 		return;
 	}
 	m->attempts++;
-	a->lmtp_local = nlocal > 0 && local_by_lmtp(q);
+	a->lmtp_local = nlocal > 0 && local_by_lmtp(a);
 	if (nremote > 0 || a->lmtp_local) {
 		queue_path(path, q->msgdir, m->env.id);
 		a->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -767,7 +772,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 		struct remote_job *lj = &a->rjobs[ndom];
 
 		lj->domain = "local";
-		lj->transport = &q->cfg->local_transport;
+		lj->transport = &a->cfg->local_transport;
 		lj->idx = a->ridx + nremote;
 		for (i = 0; i < m->env.nrcpts; i++) {
 			if (is_local_rcpt(a, i))
@@ -776,7 +781,7 @@ attempt_start(struct queue *q, struct qmsg *m)
 	}
 	a->ndom = ndom;
 	/* Signatures first (on the pool), then the parts. */
-	if (nremote > 0 && a->fd != -1 && (dkim_wanted(q, m) || arc_key(q, m) >= 0) &&
+	if (nremote > 0 && a->fd != -1 && (dkim_wanted(q, a->cfg, m) || arc_key(q, a->cfg, m) >= 0) &&
 	    iopool_submit(q->pool, dkim_work, dkim_done, a) == 0)
 		return;
 	launch_parts(a);

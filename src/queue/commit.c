@@ -417,7 +417,7 @@ commit_work(void *arg)
 {
 	struct queue_tx *tx = arg;
 	char trailer[ENVELOPE_TRAILER_LEN + 1];
-	bool batched = tx->q->cfg->commit_syncfs;
+	bool batched = tx->q->syncfs;
 	struct maildir_result over;
 
 	if (tx->err != QUEUE_OK)
@@ -586,9 +586,9 @@ commit_fail(struct queue_tx *tx, bool after_rename)
 	if (tx->fd != -1)
 		close(tx->fd);
 	/* After a batched commit failed, either name may be the file. */
-	if (after_rename || tx->q->cfg->commit_syncfs)
+	if (after_rename || tx->q->syncfs)
 		unlink(tx->final_path);
-	if (!after_rename || tx->q->cfg->commit_syncfs)
+	if (!after_rename || tx->q->syncfs)
 		unlink(tx->tmp_path);
 	commit_report(tx, tx->err, tx->env.id);
 	envelope_clear(&tx->env);
@@ -604,7 +604,7 @@ commit_done(void *arg)
 		commit_fail(tx, false);
 		return;
 	}
-	if (tx->q->cfg->commit_syncfs) {
+	if (tx->q->syncfs) {
 		int fd = tx->fd;
 
 		tx->fd = -1;   /* commit_group_rename closes it */

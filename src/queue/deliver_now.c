@@ -65,7 +65,7 @@ now_work(void *arg)
 				snprintf(mr->error, sizeof(mr->error), "out of memory");
 				continue;
 			}
-			maildir_deliver(box, NULL, q->cfg->hostname, prefix.data, prefix.len, fd,
+			maildir_deliver(box, NULL, q->mailhost, prefix.data, prefix.len, fd,
 			    (off_t)tx->hdr_len, tx->body_len, &j->quota[i], mr);
 		}
 	}

@@ -131,7 +131,7 @@ dsn_compose_work(void *arg)
 		orig.len = m->body_len;
 	close(fd);
 	d->composed = orig.len == m->body_len &&
-	    bounce_compose(a->q->cfg->hostname, m->env.id, &m->env, d->sel.items,
+	    bounce_compose(a->cfg->hostname, m->env.id, &m->env, d->sel.items,
 	    d->sel.n, d->sel.to,
 	    orig.data ? orig.data : "", orig.len, d->now, &d->msg, &d->eightbit) == 0;
 	buf_release(&orig);

@@ -85,6 +85,8 @@ queue_open(struct event_base *base, struct iopool *pool,
 	q->base = base;
 	q->pool = pool;
 	q->cfg = cfg;
+	q->syncfs = cfg->commit_syncfs;
+	str_copy(q->mailhost, sizeof(q->mailhost), cfg->hostname);
 	TAILQ_INIT(&q->ready);
 	TAILQ_INIT(&q->held);
 	TAILQ_INIT(&q->onhold);
@@ -132,6 +134,13 @@ size_t
 queue_count(const struct queue *q)
 {
 	return q->nmsgs;
+}
+
+void
+queue_set_config(struct queue *q, const struct config *cfg)
+{
+	q->cfg = cfg;
+	q->max_inflight = cfg->io_threads * 2 + cfg->max_outbound * 2;
 }
 
 void
@@ -237,7 +246,7 @@ begin_direct(struct queue *q, struct queue_tx *tx, const struct envelope *env)
 	 * is dealt with at the rename: commit.c's redo.) */
 	if (!queue_box_known(q, tx->box))
 		return false;
-	tx->fd = maildir_open_tmp(tx->box, q->cfg->hostname, tx->tmp_path,
+	tx->fd = maildir_open_tmp(tx->box, q->mailhost, tx->tmp_path,
 	    tx->final_path, tx->sync_dir, QPATH_MAX);
 	if (tx->fd == -1) {
 		if (errno == ENOENT)

@@ -42,6 +42,9 @@ struct queue *queue_open(struct event_base *base, struct iopool *pool,
 int queue_recover(struct queue *q);
 struct remote;
 struct directory;
+/* A reload's configuration: what deliveries started from now on use
+ * (running attempts keep theirs). cfg outlives its use by the queue. */
+void queue_set_config(struct queue *q, const struct config *cfg);
 /* Where remote recipients go; without one they wait in the queue. */
 void queue_set_remote(struct queue *q, struct remote *r);
 

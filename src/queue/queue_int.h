@@ -81,7 +81,10 @@ LIST_HEAD(attempt_list, attempt);
 struct queue {
 	struct event_base *base;
 	struct iopool *pool;
-	const struct config *cfg;
+	const struct config *cfg;       /* the running one (loop thread; a reload
+	                                 * sets it: pool work reads its job's) */
+	bool syncfs;                    /* commit_sync at start (a restart changes it) */
+	char mailhost[256];             /* the host name in Maildir file names, at start */
 	struct commit_group *group;
 	struct ids ids;
 	char tmpdir[QPATH_MAX], msgdir[QPATH_MAX], statedir[QPATH_MAX];
@@ -143,6 +146,7 @@ struct queue_tx {
  */
 struct attempt {
 	struct queue *q;
+	const struct config *cfg;        /* a reference: the one it started under */
 	struct qmsg *m;
 	struct courier_result *res;      /* per recipient */
 	struct maildir_result *mres;     /* per recipient, local part */

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "../common/buf.h"
+#include "../config/config.h"
 #include "../common/limtab.h"
 #include "../common/log.h"
 #include "../common/str.h"
@@ -88,7 +89,7 @@ smtp_session_find(uint64_t id)
 void
 smtp_session_enter(struct smtp_session *s, enum smtp_state st)
 {
-	int data_deadline = s->env->cfg->data_deadline;
+	int data_deadline = s->cfg->data_deadline;
 
 	if (s->state != st)
 		log_debug("sid=%llu state %s -> %s", (unsigned long long)s->id,
@@ -165,23 +166,24 @@ session_closed(void *ctx, const char *reason)
 {
 	struct smtp_session *s = ctx;
 	const char *why = reason ? reason : s->close_reason ? s->close_reason :
-	    s->errors >= (unsigned)s->env->cfg->max_errors ? "too many errors" : "quit";
+	    s->errors >= (unsigned)s->cfg->max_errors ? "too many errors" : "quit";
 
 	maillog_disconnect(s->id, conn_ip(s->conn), s->nmsgs, s->ncmds, why);
 	smtp_tx_free(&s->tx);
 	buf_release(&s->out);
 	buf_release(&s->bdat_reply);
 	buf_release(&s->rcpt_wait);
+	config_unref(s->cfg);
 	free(s);
 }
 
 enum conn_step
 smtp_session_count_error(struct smtp_session *s)
 {
-	if (++s->errors < (unsigned)s->env->cfg->max_errors)
+	if (++s->errors < (unsigned)s->cfg->max_errors)
 		return CONN_DONE;
 	smtp_session_reply(s, 421, ESC_POLICY_TEMP, "%s Error: too many errors",
-	    s->env->cfg->hostname);
+	    s->cfg->hostname);
 	return CONN_CLOSE;
 }
 
@@ -225,7 +227,7 @@ smtp_session_in_tx(const struct smtp_session *s)
 static enum conn_step
 cmd_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
 {
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	char line[600];
 	size_t i;
 
@@ -286,7 +288,7 @@ cmd_lhlo(struct smtp_session *s, const char *arg, size_t len)
 void
 smtp_session_idle_timeout(struct smtp_session *s)
 {
-	conn_set_timeout(s->conn, s->env->cfg->idle_timeout);
+	conn_set_timeout(s->conn, s->cfg->idle_timeout);
 }
 
 /*
@@ -302,7 +304,7 @@ count_junk(struct smtp_session *s)
 		s->junk = 0;
 		s->junk_nmsgs = s->nmsgs;
 	}
-	if (++s->junk > (unsigned)s->env->cfg->max_junk_commands)
+	if (++s->junk > (unsigned)s->cfg->max_junk_commands)
 		return smtp_session_count_error(s);
 	return CONN_DONE;
 }
@@ -569,10 +571,10 @@ session_timer(void *ctx, enum conn_timer which)
 	if (which == CONN_TIMER_IDLE) {
 		/* RFC 5321 §4.5.3.2: the client went quiet. */
 		s->close_reason = "idle timeout";
-		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: timeout exceeded", s->env->cfg->hostname);
+		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: timeout exceeded", s->cfg->hostname);
 	} else {
 		s->close_reason = data ? "data deadline" : "session deadline";
-		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: %s exceeded", s->env->cfg->hostname,
+		smtp_session_reply(s, 421, ESC_TIMEOUT, "%s Error: %s exceeded", s->cfg->hostname,
 		    data ? "message time limit" : "session time limit");
 	}
 	smtp_session_flush(s);
@@ -587,6 +589,8 @@ session_start(struct conn *c, const struct listener_conf *lc, bool lmtp)
 	const struct config *cfg = env->cfg;
 	struct smtp_session *s;
 
+	/* Settings do not change under a session: a reload's apply to the
+	 * sessions that start after it. */
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warnx("smtp: out of memory accepting a connection");
 		return NULL;
@@ -594,6 +598,7 @@ session_start(struct conn *c, const struct listener_conf *lc, bool lmtp)
 	s->conn = c;
 	s->id = conn_id(c);
 	s->env = env;
+	s->cfg = config_ref(cfg);
 	s->auth_required = lc->auth_required;
 	s->lmtp = lmtp;
 	s->state = S_CONNECTED;

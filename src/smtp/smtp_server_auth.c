@@ -25,27 +25,27 @@
 bool
 smtp_auth_allowed(const struct smtp_session *s)
 {
-	return conn_password_ok(s->conn, s->env->cfg->auth_cleartext_loopback);
+	return conn_password_ok(s->conn, s->cfg->auth_cleartext_loopback);
 }
 
 /* The submission rules (policy/submission.c) for this session's login. */
 bool
 smtp_auth_sender_owned(const struct smtp_session *s, const struct smtp_path *from)
 {
-	return submission_sender_owned(s->env->cfg, s->env->dir, s->auth_user, from);
+	return submission_sender_owned(s->cfg, s->env->dir, s->auth_user, from);
 }
 
 bool
 smtp_auth_from_owned(const struct smtp_session *s, const struct hdr_scan *hs)
 {
-	return submission_from_owned(s->env->cfg, s->env->dir, s->auth_user, hs);
+	return submission_from_owned(s->cfg, s->env->dir, s->auth_user, hs);
 }
 
 /* Per-user messages per hour (submission_rate_limit; 0 = no limit). */
 bool
 smtp_auth_rate_allow(struct smtp_session *s)
 {
-	unsigned limit = (unsigned)s->env->cfg->submission_rate_limit;
+	unsigned limit = (unsigned)s->cfg->submission_rate_limit;
 
 	if (limit == 0 || s->env->rates == NULL)
 		return true;
@@ -88,7 +88,7 @@ auth_reply(struct smtp_session *s, enum authsvc_verdict v, const char *user)
 	case AUTHSVC_NETWORK_LOCKED:
 		/* Over auth_max_failures: 421 and close. */
 		snprintf(locked, sizeof(locked), "%s Too many failed logins from your address",
-		    s->env->cfg->hostname);
+		    s->cfg->hostname);
 		auth_say(s, 421, ESC_POLICY_TEMP, locked);
 		return CONN_CLOSE;
 	case AUTHSVC_TEMPFAIL:

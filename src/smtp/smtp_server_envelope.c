@@ -28,7 +28,7 @@
 bool
 smtp_session_relay_allowed(const struct smtp_session *s)
 {
-	return config_relay_allowed(s->env->cfg, conn_family(s->conn), conn_addr(s->conn));
+	return config_relay_allowed(s->cfg, conn_family(s->conn), conn_addr(s->conn));
 }
 
 static enum conn_step
@@ -151,7 +151,7 @@ smtp_session_start_checks(struct smtp_session *s)
 	struct verify_env ve;
 	int family = conn_family(s->conn);
 
-	if (s->env->cfg->ndnsbl == 0 || s->env->dns == NULL || s->lmtp ||
+	if (s->cfg->ndnsbl == 0 || s->env->dns == NULL || s->lmtp ||
 	    (family != AF_INET && family != AF_INET6) || smtp_session_relay_allowed(s))
 		return;
 	smtp_session_verify_env(s, &ve);
@@ -164,14 +164,14 @@ smtp_session_verify_env(const struct smtp_session *s, struct verify_env *ve)
 {
 	ve->base = s->env->base;
 	ve->dns = s->env->dns;
-	ve->cfg = s->env->cfg;
+	ve->cfg = s->cfg;
 }
 
 /* The sender-domain check applies: mail from outside, a domain name. */
 static bool
 sender_checked(const struct smtp_session *s, const struct smtp_path *from)
 {
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 
 	return (cfg->check_sender_domain || cfg->ndnsbl_domain > 0) && s->env->dns &&
 	    !from->null && !s->authed && !s->lmtp && from->domain[0] != '[' &&
@@ -197,7 +197,7 @@ mail_checked(uint64_t cookie, enum verify_check v, const char *text)
 		free(j);
 		return;
 	}
-	cfg = s->env->cfg;
+	cfg = s->cfg;
 	s->cmdline = "MAIL (sender domain)";
 	s->cmdlen = 20;
 	if (v == VERIFY_NXDOMAIN && cfg->check_sender_domain)
@@ -243,7 +243,7 @@ mail_check(struct smtp_session *s, const struct smtp_path *from,
 enum conn_step
 smtp_tx_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 {
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	struct smtp_mail_params mp;
 	struct smtp_path from;
 	enum smtp_addr_err pe;
@@ -426,7 +426,7 @@ rcpt_quota_check(struct smtp_session *s, struct route_list *dests, const char *o
 	size_t i, n = 0;
 
 	/* Mailboxes on another server (local_transport LMTP) are its to count. */
-	if (s->env->cfg->local_transport.kind != TRANSPORT_MAILDIR)
+	if (s->cfg->local_transport.kind != TRANSPORT_MAILDIR)
 		return CONN_DONE;
 	for (i = 0; i < dests->n; i++)
 		n += dests->dests[i].local &&
@@ -466,7 +466,7 @@ rcpt_quota_check(struct smtp_session *s, struct route_list *dests, const char *o
 enum conn_step
 smtp_tx_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 {
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	struct smtp_tx *tx = s->tx;
 	struct smtp_rcpt_params rp;
 	struct route_list dests = { 0 };

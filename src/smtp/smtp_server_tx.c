@@ -36,7 +36,7 @@ static bool
 tx_open_queue(struct smtp_session *s, struct buf *err_reply)
 {
 	struct smtp_tx *tx = s->tx;
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	enum queue_err qe = QUEUE_EIO;
 	char date[64], forward[SMTP_PATH_MAX + 16] = "";
 	time_t now = time(NULL);
@@ -349,7 +349,7 @@ static enum queue_err
 tx_finish_file(struct smtp_session *s)
 {
 	struct smtp_tx *tx = s->tx;
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	const char *id = cfg->authserv_id[0] ? cfg->authserv_id : cfg->hostname;
 	const struct buf *top = tx->verify ? verify_fields(tx->verify) : NULL;
 	uint64_t (*drop)[2] = NULL;
@@ -459,7 +459,7 @@ on_verified(void *arg)
 static enum conn_step
 end_of_message(struct smtp_session *s)
 {
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	struct smtp_tx *tx = s->tx;
 	size_t start = s->out.len;
 
@@ -515,7 +515,7 @@ smtp_tx_feed_data(struct smtp_session *s, const char *p, size_t n, size_t *used_
 		return CONN_CLOSE;
 	}
 	*used_r = used;
-	if (!tx->too_big && tx->data.size > s->env->cfg->max_message_size) {
+	if (!tx->too_big && tx->data.size > s->cfg->max_message_size) {
 		/* RFC 1870 §6.2: read to the end, then 552. */
 		tx->too_big = true;
 		tx->data.discard = true;
@@ -605,7 +605,7 @@ smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 	}
 	smtp_session_enter(s, S_DATA);
 	smtp_session_reply(s, 354, "", "End data with <CR><LF>.<CR><LF>");
-	conn_set_timeout(s->conn, s->env->cfg->data_timeout);
+	conn_set_timeout(s->conn, s->cfg->data_timeout);
 	conn_raw_begin(s->conn);
 	return CONN_DONE;
 }
@@ -613,7 +613,7 @@ smtp_tx_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 enum conn_step
 smtp_tx_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
 {
-	const struct config *cfg = s->env->cfg;
+	const struct config *cfg = s->cfg;
 	struct smtp_tx *tx = s->tx;
 	uint64_t size;
 	bool last;

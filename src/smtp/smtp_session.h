@@ -93,6 +93,7 @@ struct smtp_tx {
 struct smtp_session {
 	uint64_t id;
 	struct smtp_server_env *env;
+	const struct config *cfg;    /* the one the session started with (a reference) */
 	struct conn *conn;           /* socket, peer address, TLS, timers */
 	enum smtp_state state;
 	bool auth_required;          /* submission: no MAIL without AUTH */

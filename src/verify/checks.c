@@ -165,6 +165,7 @@ check_done(void *arg, int rc)
 	j->cb(j->cookie, rc < 0 ? VERIFY_TEMP : (enum verify_check)rc, j->text);
 	dns_eval_cancel(&j->eval);
 	dnsq_release(&j->cache);
+	config_unref(j->cfg);
 	free(j);
 }
 
@@ -172,10 +173,13 @@ static int
 check_start(const struct verify_env *ve, struct check_job *j, dns_eval_fn fn)
 {
 	dnsq_init(&j->cache);
-	j->cfg = ve->cfg;
+	/* The lookups may outlive the session that asked (the answer then
+	 * finds no session): the job holds its configuration. */
+	j->cfg = config_ref(ve->cfg);
 	j->eval = dns_eval_start(ve->dns, &j->cache, (unsigned)ve->cfg->verify_timeout * 1000,
 	    fn, check_done, j);
 	if (j->eval == NULL) {
+		config_unref(j->cfg);
 		free(j);
 		return -1;
 	}

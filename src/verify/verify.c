@@ -240,7 +240,7 @@ verify_new(const struct verify_env *ve, const struct verify_client *cl,
 		free(v);
 		return NULL;
 	}
-	v->cfg = ve->cfg;
+	v->cfg = config_ref(ve->cfg);   /* the session's; held in case v outlives it */
 	v->dns = ve->dns;
 	str_copy(v->ip, sizeof(v->ip), cl->ip);
 	str_copy(v->helo, sizeof(v->helo), cl->helo);
@@ -290,6 +290,7 @@ verify_free(struct verify **vp)
 	dkim_verify_free(&v->dkim);
 	arc_verify_free(&v->arc);
 	buf_release(&v->fields);
+	config_unref(v->cfg);
 	free(v);
 	*vp = NULL;
 }

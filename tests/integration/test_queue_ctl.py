@@ -48,6 +48,12 @@ def stuck(tern_factory):
                        "Subject: stuck %d\r\nMessage-ID: <stuck%d@example.test>\r\n\r\n"
                        "body %d\r\n" % (i, i, i))
     tn.wait_for_log(r"status=deferred", count=3)
+    # The deferral is logged before the attempt has put the message back
+    # in the schedule: wait for the queue to say so too.
+    for _ in range(int(t(200))):
+        if all(m["state"] == "deferred" for m in queue_json(tn).values()):
+            break
+        time.sleep(0.05)
     return tn
 
 

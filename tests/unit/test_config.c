@@ -1013,6 +1013,59 @@ test_directory_many(void **state)
 	buf_release(&errs);
 }
 
+/* A reload keeps what a running ternd cannot change, and names it; the
+ * rest comes from the new file. The reference count survives parsing. */
+static void
+test_keep_fixed(void **state)
+{
+	static const char run_text[] =
+	    "domains example.org\ndata_dir /srv/mail\nio_threads 4\nresolver 127.0.0.1@5353\n"
+	    "dkim_key example.org s1 /k1\nmax_message_size 1M\nlisten smtp 127.0.0.1:25\n";
+	static const char next_text[] =
+	    "domains example.org\ndata_dir /elsewhere\nio_threads 8\nresolver 127.0.0.1@5353\n"
+	    "dkim_key example.org s2 /k2\nmax_message_size 2M\nlisten smtp 127.0.0.1:26\n"
+	    "commit_sync fsync\n";
+	struct config *run = config_new(), *next = config_new();
+	struct buf errs = BUF_INIT, notes = BUF_INIT;
+
+	(void)state;
+	assert_non_null(run);
+	assert_non_null(next);
+	if (config_parse(run, run_text, sizeof(run_text) - 1, "run", &errs) != 0)
+		fail_msg("%s", buf_cstr(&errs));
+	if (config_parse(next, next_text, sizeof(next_text) - 1, "next", &errs) != 0)
+		fail_msg("%s", buf_cstr(&errs));
+	assert_int_equal(config_refs(next), 1);
+	assert_int_equal(config_keep_fixed(run, next, &notes), 4);
+	assert_string_equal(buf_cstr(&notes),
+	    "data_dir: needs a restart, unchanged\n"
+	    "io_threads: needs a restart, unchanged\n"
+	    "commit_sync: needs a restart, unchanged\n"
+	    "dkim_key: needs a restart, unchanged\n");
+	assert_string_equal(next->data_dir, "/srv/mail");
+	assert_int_equal(next->io_threads, 4);
+	assert_true(next->commit_syncfs == run->commit_syncfs);
+	assert_string_equal(next->dkim[0].selector, "s1");
+	/* What may change did. */
+	assert_true(next->max_message_size == 2u << 20);
+	assert_int_equal(next->listeners[0].port, 26);
+	/* Nothing differs the second time. */
+	buf_reset(&notes);
+	assert_int_equal(config_keep_fixed(run, next, &notes), 0);
+	assert_int_equal(notes.len, 0);
+	config_ref(next);
+	config_unref(next);
+	config_unref(next);
+	assert_int_equal(config_refs(next), 0);
+	config_unref(next);   /* never below zero */
+	assert_int_equal(config_refs(next), 0);
+	config_free(&run);
+	config_free(&next);
+	assert_null(next);
+	buf_release(&errs);
+	buf_release(&notes);
+}
+
 int
 main(void)
 {
@@ -1026,6 +1079,7 @@ main(void)
 		cmocka_unit_test_teardown(test_errors_file_line, teardown_tmp),
 		cmocka_unit_test_teardown(test_long_lines, teardown_tmp),
 		cmocka_unit_test(test_write_default),
+		cmocka_unit_test(test_keep_fixed),
 		cmocka_unit_test(test_config_path),
 		cmocka_unit_test_setup_teardown(test_directory, setup_route,
 		    teardown_route),
