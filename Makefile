@@ -4,10 +4,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 # Debian's python3, which has python3-pytest and python3-aiosmtpd.
 PYTHON     ?= /usr/bin/python3
-FUZZ_SECONDS ?= 5
+FUZZ_SECONDS ?= 3
 # pytest-xdist workers for the integration suites: each test starts its
-# own ternd on its own ports, so two run side by side (one per core).
-TEST_JOBS ?= 2
+# own ternd on its own ports. Most of a test's time is waiting (on ternd,
+# a peer, a timer), so four side by side keep two cores busy: the suites
+# took half the time they took with two (docs/testing.md).
+TEST_JOBS ?= 4
 
 DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
