@@ -15,10 +15,11 @@ and the checks below hold:
 - a file whose fsync (or fdatasync) failed is not fsync'd again: no later
   sync of that path unless it was created anew in between.
 
-`make test` runs a sample (every kind's first and last call with EIO,
-and write/fsync kinds with ENOSPC and a short write too); TERN_DRILL=1
-(`make drills`) walks every call of every kind.
+`make test` runs a sample (faults_for: about a dozen calls a scenario, on
+the files a 250 stands on); TERN_DRILL=1 (`make drills`) walks every call
+of every kind.
 """
+import json
 import os
 import re
 import time
@@ -30,8 +31,11 @@ from tern_harness import BUILD, SANITIZED, TernError, split_delivered, t
 SHIM = BUILD / "libfaultinj.so"
 EXHAUSTIVE = os.environ.get("TERN_DRILL", "") not in ("", "0")
 SCENARIOS = ["direct", "queued", "dsn", "recovery"]
-# make test: each scenario's sample split over this many tests (xdist).
-SHARDS = 1 if EXHAUSTIVE else 2
+if EXHAUSTIVE:
+    # commit_sync fsync: the per-file fsync, rename and directory fsync.
+    SCENARIOS += ["direct-fsync", "queued-fsync"]
+# Each scenario's faults split over this many tests (xdist spreads them).
+SHARDS = 1
 WRITE_KINDS = ("write", "fsync", "fdatasync", "sync_file_range", "syncfs")
 SYNC_KINDS = ("fsync", "fdatasync")
 
@@ -87,20 +91,24 @@ class Drill:
     (or none: count mode)."""
 
     def __init__(self, tern_factory, tmp_path, scenario, fault, name):
+        settings = {}
+        self.label = scenario
+        if scenario.endswith("-fsync"):
+            scenario = scenario[:-len("-fsync")]
+            settings["commit_sync"] = "fsync"
         self.scenario = scenario
         self.fault = fault
         self.name = name
         self.peer = None
         self.logfile = tmp_path / ("%s.calls" % name)
-        settings = {}
         if scenario == "dsn":
             from relayenv import Peer, free_port
             port = free_port()
             self.peer = Peer("127.0.0.1", port, "mx.peer.example")
             self.peer.set_rcpt("x@peer.example", "550 5.1.1 no such user here")
             self.peer.start()
-            settings = {"route": "peer.example 127.0.0.1:%d" % port,
-                        "relay_networks": "127.0.0.0/8"}
+            settings.update({"route": "peer.example 127.0.0.1:%d" % port,
+                             "relay_networks": "127.0.0.0/8"})
         self.tern = tern_factory(start=False, name=name, **settings)
         self.sent = {}        # token -> (message, mailboxes, code)
 
@@ -190,13 +198,17 @@ class Drill:
         return
 
     def wait_quiet(self):
-        """Until the queue is empty or a short while has passed (a failed
-        step may leave a message queued for its retry)."""
+        """Until everything acknowledged is delivered, a delivery was
+        deferred by the fault (the restart without the shim delivers it:
+        recovery tested too, and no waiting for the retry), or a short
+        while has passed."""
         deadline = time.monotonic() + t(3)
         while time.monotonic() < deadline:
             self.tern.check_alive()
-            if not self.tern.queue_files("msg") and not self.tern.queue_files("tmp") \
-                    and self.delivered_all():
+            if not self.tern.queue_files("msg") and self.delivered_all():
+                return
+            if re.search(r"status=deferred|event=dsn-failed", self.tern.log):
+                time.sleep(0.2)     # let the attempt record its outcome
                 return
             time.sleep(0.05)
 
@@ -266,9 +278,11 @@ class Drill:
     def _run(self):
         self.prepare()
         self.tern.env = self.shim_env(self.fault)
+        self.outcome = {"fault": self.fault, "scenario": self.label}
         try:
             self.tern.start()
         except TernError:
+            self.outcome["start"] = "refused"
             # A fault at startup may stop ternd: cleanly, not by a crash.
             assert self.tern.exits and self.tern.exits[-1][1] not in (-6, -11, 134, 139), \
                 self.tern.log_tail()
@@ -278,13 +292,26 @@ class Drill:
             self.tern.start()
         self.act()
         self.wait_quiet()
-        self.tern.stop()
+        self.outcome["queued_at_stop"] = len(self.tern.queue_files("msg"))
+        rc = self.tern.stop()
+        if rc != 0:
+            # Reported, not failed: an exit code is no durability matter.
+            self.outcome["exit"] = rc
         self.check_sync_not_retried()
         # The same data_dir without the shim: recovery, then the retries.
         self.tern.env = {}
         self.tern.exits = [e for e in self.tern.exits if e[1] == 0]
         self.tern.start()
         self.check_final()
+        self.tern.stop()        # not left running until the test ends
+        found = self.found()
+        self.outcome["codes"] = {k: c for k, (_, _, c) in self.sent.items()}
+        self.outcome["copies"] = {k: [len(found[b].get(k, [])) for b in boxes]
+                                  for k, (_, boxes, _) in self.sent.items()}
+        report = os.environ.get("TERN_DRILL_REPORT")
+        if report:
+            with open(report, "a") as f:
+                f.write(json.dumps(self.outcome) + "\n")
 
     def calls(self):
         return read_log(self.logfile)
@@ -296,22 +323,54 @@ def counted(tern_factory, tmp_path, scenario):
     return d.calls()
 
 
+SAMPLE = 8       # make test: faults per scenario (besides the two below)
+
+
 def faults_for(calls):
-    """The faults to inject: [(kind, n, err)]."""
-    per_kind = {}
-    for kind, n, _, _ in calls:
-        per_kind[kind] = max(per_kind.get(kind, 0), n)
-    out = []
-    for kind in sorted(per_kind):
-        last = per_kind[kind]
-        idx = range(1, last + 1) if EXHAUSTIVE else sorted({1, (last + 1) // 2, last})
-        for n in idx:
-            out.append((kind, n, "EIO"))
-            if kind in WRITE_KINDS and (EXHAUSTIVE or n == last):
-                out.append((kind, n, "ENOSPC"))
+    """The faults to inject: [(kind, n, err)]. Exhaustive: every call of
+    every kind with EIO, and write/sync kinds with ENOSPC (write: and a
+    short write). Sampled: the first call of each kind on each message
+    file (a queue or Maildir tmp/ file: where a 250 is made), the next
+    two files' creation (a DSN's queue file among them), others evenly
+    to SAMPLE; plus a short write and an ENOSPC fsync."""
+    if EXHAUSTIVE:
+        last = {}
+        for kind, n, _, _ in calls:
+            last[kind] = max(last.get(kind, 0), n)
+        out = []
+        for kind in sorted(last):
+            for n in range(1, last[kind] + 1):
+                out.append((kind, n, "EIO"))
+                if kind in WRITE_KINDS:
+                    out.append((kind, n, "ENOSPC"))
                 if kind == "write":
                     out.append((kind, n, "SHORT"))
-    return out
+        return out
+    # One fault of each kind on a message file, the creation of each
+    # queue file (the DSN's among them), then the rest evenly to SAMPLE.
+    seen, cands = set(), []
+    for kind, n, path, _ in calls:
+        if "/tmp/" in path and kind != "close" and (kind, path) not in seen:
+            seen.add((kind, path))
+            cands.append((kind, n, "EIO"))
+    picked = []
+    for c in cands:
+        if c[0] not in {p[0] for p in picked}:
+            picked.append(c)
+    picked += [c for c in cands if c[0] == "open" and c not in picked][:2]
+    rest = [c for c in cands if c not in picked]
+    room = max(0, SAMPLE - len(picked))
+    if rest and room:
+        step = len(rest) / room
+        picked += sorted({rest[int(i * step)] for i in range(room) if int(i * step) < len(rest)},
+                         key=rest.index)
+    writes = [c for c in cands if c[0] == "write"]
+    syncs = [c for c in cands if c[0] == "fsync"]
+    if writes:
+        picked.append((writes[-1][0], writes[-1][1], "SHORT"))
+    if syncs:
+        picked.append((syncs[0][0], syncs[0][1], "ENOSPC"))
+    return picked
 
 
 @pytest.mark.skipif(not SHIM.exists(), reason="no libfaultinj.so in the build")
@@ -325,8 +384,20 @@ def test_faults(tern_factory, tmp_path, scenario, shard):
         kinds[kind] = kinds.get(kind, 0) + 1
     plan = faults_for(calls)[shard::SHARDS]
     print("%s: calls %s; %d faults in this shard" % (scenario, kinds, len(plan)))
+    failures = []
     for i, (kind, n, err) in enumerate(plan):
         spec = "%s:%d:%s" % (kind, n, err)
         d = Drill(tern_factory, tmp_path, scenario, spec, "f%d" % i)
-        d.run()
-        print("  %s: ok" % spec)
+        try:
+            d.run()
+        except AssertionError as e:
+            # The walk goes on to report every failing call at once.
+            failures.append("%s: %s" % (spec, str(e)[:1500]))
+            if not EXHAUSTIVE:
+                raise
+            d.tern.kill9()
+            d.tern.exits.clear()
+            continue
+        codes = sorted({c for _, _, c in d.sent.values()})
+        print("  %s: codes %s" % (spec, codes))
+    assert not failures, "\n\n".join(failures)
