@@ -37,7 +37,7 @@ RELEASE_OPTS = -Dbuildtype=release -Dwerror=true -Dunit_tests=false -Dfuzz=false
   -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR) -Dlocalstatedir=$(LOCALSTATEDIR)
 SENDMAIL_LINK_PATHS = /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
 
-.PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench clean \
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz drills bench clean \
   release install uninstall
 
 all: build
@@ -127,6 +127,13 @@ fuzz: deps
 	      $$FUZZ_BUILD/corpus/$$n fuzz/corpus/$$n > $$FUZZ_BUILD/$$n.log 2>&1 || \
 	      { tail -30 $$FUZZ_BUILD/$$n.log; echo "fuzz: $$n FAILED"; exit 255; }' || \
 	  { echo "fuzz: FAILED"; exit 1; }
+
+# The fault drill's exhaustive walk: every system call of the commit,
+# delivery, DSN and recovery paths failed in turn (docs/testing.md, "Fault
+# injection"; about 10 minutes). make test runs a sample of it.
+drills: build
+	TERN_DRILL=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -n $(TEST_JOBS) \
+	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/drills-tmp tests/durability/test_faults.py
 
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
 test: preflight unit integration asan fuzz

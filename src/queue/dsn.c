@@ -46,22 +46,30 @@ dsn_ctx_free(struct dsn_ctx *d)
 	free(d);
 }
 
+/* Without its bounce a failure may not be recorded (DESIGN.md durability
+ * 2): those recipients stay pending and are tried, and reported, again
+ * later. For every local failure to make the notification durable. */
+static void
+dsn_not_queued(struct dsn_ctx *d)
+{
+	struct attempt *a = d->a;
+	size_t i;
+
+	for (i = 0; i < d->sel.nfailed; i++)
+		a->m->env.rcpts[d->sel.failed[i]].state = RCPT_PENDING;
+	log_warnx("id=%s event=dsn-failed reason=\"cannot queue the notification\"",
+	    a->m->env.id);
+	metrics_dsn(false);
+}
+
 static void
 dsn_committed(void *arg, enum queue_err err, const char *id)
 {
 	struct dsn_ctx *d = arg;
 	struct attempt *a = d->a;
-	size_t i;
 
 	if (err != QUEUE_OK) {
-		/* Without its bounce a failure may not be recorded (DESIGN.md
-		 * durability 2): those recipients stay pending and are tried,
-		 * and reported, again later. */
-		for (i = 0; i < d->sel.nfailed; i++)
-			a->m->env.rcpts[d->sel.failed[i]].state = RCPT_PENDING;
-		log_warnx("id=%s event=dsn-failed reason=\"cannot queue the notification\"",
-		    a->m->env.id);
-		metrics_dsn(false);
+		dsn_not_queued(d);
 	} else {
 		log_info("id=%s event=dsn dsn_id=%s", a->m->env.id, id);
 		metrics_dsn(true);
@@ -150,24 +158,33 @@ dsn_composed(void *arg)
 	enum queue_err qe;
 	bool is_bounce = a->m->env.sender[0] == '\0';
 
+	/* The original unread (an I/O error), memory, the queue file (a
+	 * full or failing disk): all local and passing, so the failures
+	 * wait for a notification that can be queued. */
 	if (!d->composed)
-		goto none;
+		goto not_queued;
 	env.arrival = d->now;
 	env.body = d->eightbit ? SMTP_BODY_8BITMIME : SMTP_BODY_7BIT;
 	if (envelope_set(&env.sender, "") || envelope_set(&env.helo, q->cfg->hostname) ||
 	    envelope_set(&env.client, "127.0.0.1") || envelope_set(&env.proto, "DSN") ||
 	    envelope_set(&env.envid, ""))
-		goto none;
+		goto not_queued;
 	/* Undeliverable sender: the postmaster reads it instead. */
 	if (dsn_route(q, d->sel.to, &env) == -1 || env.nrcpts == 0) {
 		if (is_bounce || dsn_route(q, q->cfg->postmaster, &env) == -1 || env.nrcpts == 0)
 			goto none;
 	}
 	if ((tx = queue_tx_begin(q, &env, &qe)) == NULL)
-		goto none;
+		goto not_queued;
 	queue_tx_write(tx, d->msg.data, d->msg.len);
 	buf_release(&d->msg);
 	queue_tx_commit_internal(tx, dsn_committed, d);
+	return;
+not_queued:
+	dsn_not_queued(d);
+	envelope_clear(&env);
+	dsn_ctx_free(d);
+	attempt_record_outcome(a);
 	return;
 none:
 	log_warnx("id=%s event=dsn-failed reason=\"cannot compose or route the notification\"",

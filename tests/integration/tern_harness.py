@@ -146,6 +146,7 @@ class Tern:
         self.proc = None
         self.exits = []           # (how, returncode) of every stopped process
         self.ternd = TERND        # the binary start() runs (an installed copy, say)
+        self.env = {}             # added to ternd's environment (LD_PRELOAD, say)
         self.write_files()
 
     # ------------------------------------------------------------ files --
@@ -250,6 +251,7 @@ class Tern:
         if SANITIZED:
             env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
             env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.update(self.env)
         before = self.log_count(r"event=started")
         reachable_by_tern(self.data_dir)   # a later pytest run may have reset it
         logf = open(self.log_path, "ab")
