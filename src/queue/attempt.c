@@ -470,6 +470,49 @@ remote_part_done(void *arg)
 
 /* -------------------------------------------------------- the end ----- */
 
+/*
+ * Pool thread: the last append to this state file failed, so what of it
+ * reached the disk is unknown (after a failed fdatasync the kernel may
+ * have dropped the pages, and a second fdatasync of the same file would
+ * report success for data that is gone). A complete new file replaces
+ * it: every recipient's state as known in memory, written to
+ * state/<id>.new, synced, renamed over; finish_done syncs the directory.
+ * A leftover .new has no message of its name: recovery removes it.
+ */
+static void
+rewrite_state(struct attempt *a, const char *path, const struct queue_state_update *last)
+{
+	struct qmsg *m = a->m;
+	struct queue_state_update u = *last;
+	char tmp[QPATH_MAX + 8];
+	struct buf lines = BUF_INIT;
+	bool *all;
+	int fd = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((all = malloc(m->env.nrcpts ? m->env.nrcpts : 1)) == NULL) {
+		a->finish_err = ENOMEM;
+		return;
+	}
+	memset(all, 1, m->env.nrcpts);
+	u.tried = all;
+	u.new_file = true;
+	u.warned = m->warned || last->warned;
+	if (queue_state_encode(&u, &lines) == -1)
+		a->finish_err = ENOMEM;
+	else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    fileio_write_all(fd, lines.data, lines.len) == -1 || fdatasync(fd) == -1 ||
+	    rename(tmp, path) == -1) {
+		a->finish_err = errno;
+		(void)unlink(tmp);
+	} else
+		a->state_new = a->state_rewritten = true;
+	if (fd != -1)
+		close(fd);
+	buf_release(&lines);
+	free(all);
+}
+
 /* Pool thread: record outcomes, or remove a finished message. */
 static void
 finish_work(void *arg)
@@ -506,6 +549,10 @@ finish_work(void *arg)
 	u = (struct queue_state_update){ .env = &m->env, .tried = a->tried,
 	    .next_try = a->next_try, .attempts = m->attempts,
 	    .warned = a->warned_now, .now = (int64_t)time(NULL) };
+	if (m->state_suspect) {
+		rewrite_state(a, path, &u);
+		return;
+	}
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600)) != -1)
 		a->state_new = u.new_file = true;
 	else if (errno == EEXIST)
@@ -581,7 +628,10 @@ finish_done(void *arg)
 		errno = a->finish_err;
 		log_warn("id=%s queue: %s", m->env.id,
 		    a->remove ? "remove" : "record recipient state");
-	}
+		if (!a->remove)
+			m->state_suspect = true;
+	} else if (a->state_rewritten)
+		m->state_suspect = false;
 	if (a->state_new)
 		m->has_state = true;
 	sync = a->finish_err == 0 &&

@@ -66,6 +66,7 @@ struct qmsg {
 	size_t heap_idx;        /* while QMSG_HEAP; SIZE_MAX otherwise */
 	TAILQ_ENTRY(qmsg) link; /* while QMSG_READY or QMSG_HELD */
 	bool warned;            /* a delay DSN went out ("w" in state/<id>) */
+	bool state_suspect;     /* the last append to state/<id> failed: rewrite it whole */
 	bool has_state;         /* state/<id> exists */
 	char held_domain[256];  /* while QMSG_HELD */
 	bool on_hold;           /* hold/<id> exists or is being made */
@@ -167,6 +168,7 @@ struct attempt {
 	bool sealed;                     /* dkim begins with our ARC set */
 	bool unhold;                     /* removal: the hold marker goes too */
 	bool admin_run;                  /* a delete or bounce instead of a delivery */
+	bool state_rewritten;            /* finish_work replaced a suspect state file */
 	size_t ndom;                     /* remote parts (domains) */
 	bool lmtp_local;                 /* local recipients: rjobs[ndom], LMTP */
 	LIST_ENTRY(attempt) link;        /* q->running */

@@ -417,3 +417,64 @@ def test_faults(tern_factory, tmp_path, scenario, shard):
         codes = sorted({c for _, _, c in d.sent.values()})
         print("  %s: codes %s" % (spec, codes))
     assert not failures, "\n\n".join(failures)
+
+
+def test_failed_state_sync_rewrites_the_file(tern_factory, tmp_path):
+    """A deferral's append to state/<id> whose fdatasync fails is not
+    synced again as if it had worked: the next attempt writes the whole
+    state anew (state/<id>.new, synced, renamed over), and the message is
+    still delivered once the peer takes it."""
+    from relayenv import Peer, free_port
+
+    port = free_port()
+    peer = Peer("127.0.0.1", port, "mx.peer.example")
+    peer.data_reply = "451 4.3.0 not now"
+    peer.start()
+    logs = []
+    try:
+        def run(fault, name):
+            log = tmp_path / ("%s.calls" % name)
+            tn = tern_factory(start=False, name=name, retry_initial="1s", retry_max="1s",
+                              route="peer.example 127.0.0.1:%d" % port,
+                              relay_networks="127.0.0.0/8")
+            tn.env = {"LD_PRELOAD": str(SHIM), "TERN_FAULT_DIR": str(tn.data_dir),
+                      "TERN_FAULT_LOG": str(log)}
+            if fault:
+                tn.env["TERN_FAULT"] = fault
+            if SANITIZED:
+                tn.env["ASAN_OPTIONS"] = "detect_leaks=1:verify_asan_link_order=0"
+            tn.start()
+            c = tn.raw(timeout=t(30))
+            c.ehlo()
+            code, lines = transaction(c, ALICE, ["x@peer.example"], message("deferred"))
+            assert code == 250, lines
+            c.cmd("QUIT")
+            c.close()
+            return tn, log
+
+        # Count: which fdatasync is the first state file's.
+        tn, log = run(None, "count")
+        tn.wait_for_log(r"status=deferred", count=2)
+        tn.stop()
+        syncs = [c for c in read_log(log) if c[0] == "fdatasync"]
+        first = next(i for i, c in enumerate(syncs, 1) if "/queue/state/" in c[2])
+
+        tn, log = run("fdatasync:%d:EIO" % first, "fail")
+        tn.wait_for_log(r"record recipient state")
+        n = tn.log_count(r"status=deferred")
+        tn.wait_for_log(r"status=deferred", count=n + 1)
+        peer.data_reply = None
+        tn.wait_for_log(r"status=sent", timeout=t(20))
+        tn.wait_for_log(r"event=removed")
+        calls = read_log(log)
+        failed = next(i for i, c in enumerate(calls) if c[3])
+        path = calls[failed][2]
+        assert "/queue/state/" in path and not path.endswith(".new")
+        later = calls[failed + 1:]
+        assert not [c for c in later if c[0] in SYNC_KINDS and c[2] == path], \
+            "the state file whose fdatasync failed was synced again"
+        assert [c for c in later if c[0] == "fdatasync" and c[2] == path + ".new"]
+        assert [c for c in later if c[0].startswith("rename") and path + ".new" in c[2]]
+        assert len(peer.snapshot()) == 1
+    finally:
+        peer.stop()
