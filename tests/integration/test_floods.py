@@ -344,3 +344,31 @@ def test_slowloris(tern_factory):
     tern.settle()
     assert len(tern.messages("alice")) == len(latencies)
     assert all(b"Subject: legit " in m for m in tern.messages("alice"))
+
+
+def test_deadline_rearmed_keeps_time(tern_factory):
+    """A session deadline holds to its time when DATA's deadline arms the
+    timer again. In whole seconds a session started at x.9 and a DATA at
+    (x+1).1 had the session cut 0.8 s early: the clocks are the same
+    (CLOCK_MONOTONIC), so the test places both instants so."""
+    tern = tern_factory(session_deadline="3s", data_deadline="60s")
+
+    def at_fraction(f):
+        now = time.monotonic()
+        wait = (f - now % 1.0) % 1.0
+        time.sleep(wait)
+
+    at_fraction(0.9)
+    c = tern.raw(timeout=t(15))
+    start = time.monotonic()
+    at_fraction(0.1)
+    c.ehlo()
+    assert c.cmd("MAIL FROM:<s@example.net>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    code, lines = c.reply(timeout=t(15))
+    took = time.monotonic() - start
+    c.close()
+    assert code == 421 and "session time limit" in lines[0], lines
+    assert 2.9 <= took <= 3 + t(2), took
+    tern.wait_for_log(r'event=disconnect [^\n]*reason="session deadline"')
