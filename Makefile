@@ -37,7 +37,7 @@ RELEASE_OPTS = -Dbuildtype=release -Dwerror=true -Dunit_tests=false -Dfuzz=false
   -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR) -Dlocalstatedir=$(LOCALSTATEDIR)
 SENDMAIL_LINK_PATHS = /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
 
-.PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench clean \
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz bench drills clean \
   release install uninstall
 
 all: build
@@ -173,6 +173,13 @@ uninstall:
 
 bench: build
 	bench/run.sh
+
+# The floods at full size (10,000 idle connections, a slowloris of 2,000),
+# one test at a time; make test runs them at 1,000 and 300
+# (docs/testing.md, "Drills").
+drills: build
+	TERN_DRILLS=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider \
+	  --basetemp=$(abspath $(BUILD))/pytest-drills tests/integration/test_floods.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)
