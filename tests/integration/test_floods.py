@@ -10,7 +10,6 @@ not stop it all at once. Sizes: 1,000 idle connections and a slowloris of
 import asyncio
 import os
 import random
-import re
 import resource
 import smtplib
 import socket
