@@ -12,6 +12,9 @@
  * it is let go, the waiting connection accepted with it, refused as over
  * max_connections and closed, and the descriptor taken again. Every such
  * turn answers one client, and the loop sleeps once the backlog is empty.
+ * Another thread may take the descriptor let go first (the I/O pool opens
+ * files): then the listener pauses for ACCEPT_PAUSE_SEC, and the spare is
+ * taken again whenever one is free.
  */
 #include "listener.h"
 
@@ -38,6 +41,7 @@
 #include "conn.h"
 
 #define IP_BUCKETS 4096
+#define ACCEPT_PAUSE_SEC 1
 
 struct listener {
 	struct listener_conf conf;
@@ -47,6 +51,7 @@ struct listener {
 	struct tls *tls;
 	struct event_base *base;
 	struct evconnlistener *evl;
+	struct event *resume;        /* ends a pause for want of descriptors */
 };
 
 struct ip_count {
@@ -127,8 +132,9 @@ spare_take(void)
 
 /*
  * After accept() failed: when for want of a descriptor, the connection
- * that waits, accepted on the spare one (-1: none, or another error).
- * The caller closes it and calls spare_take().
+ * that waits, accepted on the spare one; -1 with errno EAGAIN when none
+ * waits (accept() says EMFILE before it looks), else with the error. The
+ * caller closes it and calls spare_take().
  */
 static evutil_socket_t
 accept_on_spare(struct evconnlistener *evl, struct sockaddr_storage *ss)
@@ -137,7 +143,7 @@ accept_on_spare(struct evconnlistener *evl, struct sockaddr_storage *ss)
 	socklen_t len = sizeof(*ss);
 
 	if ((err != EMFILE && err != ENFILE) || spare_fd == -1)
-		return -1;
+		return -1;   /* errno: still accept()'s */
 	close(spare_fd);
 	spare_fd = -1;
 	return accept4(evconnlistener_get_fd(evl), (struct sockaddr *)ss, &len,
@@ -212,14 +218,29 @@ on_accept_error(struct evconnlistener *evl, void *arg)
 {
 	struct sockaddr_storage ss;
 	evutil_socket_t fd;
+	int err;
 
 	(void)arg;
-	if ((fd = accept_on_spare(evl, &ss)) == -1) {
-		log_warn("accept");
-		return;
-	}
-	close(fd);
+
+	fd = accept_on_spare(evl, &ss);
+	err = errno;
+	if (fd != -1)
+		close(fd);
 	spare_take();
+	if (fd == -1 && err != EAGAIN && err != EWOULDBLOCK) {
+		errno = err;
+		log_warn("accept");
+	}
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->evl);
 }
 
 /* A mail listener: out of descriptors, the waiting connection gets the
@@ -228,17 +249,33 @@ static void
 on_listener_error(struct evconnlistener *evl, void *arg)
 {
 	struct listener *l = arg;
+	struct timeval tv = { ACCEPT_PAUSE_SEC, 0 };
 	struct sockaddr_storage ss;
 	struct conn_peer peer;
 	evutil_socket_t fd;
+	int err;
 
-	if ((fd = accept_on_spare(evl, &ss)) == -1) {
-		log_warn("accept");
+	fd = accept_on_spare(evl, &ss);
+	err = errno;
+	if (fd != -1) {
+		conn_peer_from((struct sockaddr *)&ss, &peer);
+		refuse(l, fd, &peer, false, "out of file descriptors");
+		spare_take();   /* the descriptor refuse() closed */
 		return;
 	}
-	conn_peer_from((struct sockaddr *)&ss, &peer);
-	refuse(l, fd, &peer, false, "out of file descriptors");
 	spare_take();
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return;   /* none waited after all */
+	errno = err;
+	log_warn("accept");
+	if (err != EMFILE && err != ENFILE)
+		return;
+	/* No spare: the waiting connection would wake the loop at once,
+	 * again and again. Let it wait a little. */
+	if (l->resume == NULL && (l->resume = evtimer_new(l->base, on_resume, l)) == NULL)
+		return;
+	evconnlistener_disable(evl);
+	evtimer_add(l->resume, &tv);
 }
 
 /* ------------------------------------------------------------ setup ----- */
@@ -386,6 +423,8 @@ listener_free(struct listener **lp)
 
 	if (l == NULL)
 		return;
+	if (l->resume)
+		event_free(l->resume);
 	evconnlistener_free(l->evl);
 	free(l);
 	*lp = NULL;

@@ -148,6 +148,8 @@ def test_idle_flood(tern_factory):
     pid = tern.pid
     send_mail(tern.port, "warm-up")
     tern.wait_for_messages("alice", 1)
+    tern.settle()
+    time.sleep(0.2)     # the delivery's files closed: a baseline of descriptors
     rss0, fds0 = rss_kib(pid), nfds(pid)
 
     # A legitimate client sends all along while the flood connects.
@@ -177,7 +179,8 @@ def test_idle_flood(tern_factory):
     try:
         assert burst and max(burst) < t(LEGIT_SECONDS), burst
         tern.wait_for_messages("alice", 1 + len(burst))
-        assert fds1 - fds0 >= IDLE_N
+        # One descriptor each (a few of the baseline's may be transient).
+        assert fds1 >= IDLE_N and fds1 - fds0 >= IDLE_N - 5, (fds0, fds1)
         if not SANITIZED:
             assert per_conn < KIB_PER_CONN, "%.1f KiB per idle connection" % per_conn
 
@@ -412,7 +415,21 @@ def test_out_of_descriptors(tern_factory):
     tern.start()
     pid = tern.pid
     cpu0 = cpu_seconds(pid)
-    socks, greets = open_flood(tern.port, n)
+    # One at a time first: each accept that takes the last descriptor is
+    # followed by one that fails with EMFILE although none waits (the
+    # held-back descriptor must survive that), then all at once.
+    socks, greets = [], []
+    try:
+        for i in range(n // 2):
+            more, g = open_flood(tern.port, 1, start=i, timeout=10)
+            socks += more
+            greets += g
+        more, g = open_flood(tern.port, n - n // 2, start=n // 2)
+        socks += more
+        greets += g
+    except BaseException:
+        close_all(socks)
+        raise
     try:
         ok = sum(g.startswith("220 ") for g in greets)
         refused = [g for g in greets if not g.startswith("220 ")]
