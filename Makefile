@@ -128,12 +128,15 @@ fuzz: deps
 	      { tail -30 $$FUZZ_BUILD/$$n.log; echo "fuzz: $$n FAILED"; exit 255; }' || \
 	  { echo "fuzz: FAILED"; exit 1; }
 
-# The fault drill's exhaustive walk: every system call of the commit,
-# delivery, DSN and recovery paths failed in turn (docs/testing.md, "Fault
-# injection"; about 10 minutes). make test runs a sample of it.
+# The drills at full size (docs/testing.md): the fault drill's exhaustive
+# walk, every system call of the commit, delivery, DSN and recovery paths
+# failed in turn (about 10 minutes), then the floods: 10,000 idle
+# connections and a slowloris of 2,000. make test runs samples of both.
 drills: build
 	TERN_DRILL=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -n $(TEST_JOBS) \
 	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/drills-tmp tests/durability/test_faults.py
+	TERN_DRILLS=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider \
+	  --basetemp=$(abspath $(BUILD))/pytest-drills tests/integration/test_floods.py
 
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
 test: preflight unit integration asan fuzz

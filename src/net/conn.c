@@ -88,7 +88,7 @@ struct conn {
 	struct event *linger;
 	int linger_ticks;
 	struct event *deadline;
-	int64_t session_end, data_end;  /* monotonic seconds; 0 = none */
+	int64_t session_end, data_end;  /* monotonic milliseconds; 0 = none */
 	struct deflate_stream *zs;   /* COMPRESS: the filter's (it frees it) */
 	struct event *zev;           /* COMPRESS: flush, or close on bad input */
 	enum metrics_service svc;    /* the listener's, for the session counts */
@@ -352,13 +352,15 @@ conn_set_timeout(struct conn *c, int seconds)
 
 /* --------------------------------------------------------- deadlines ---- */
 
+/* Milliseconds: in whole seconds a deadline rearmed later (DATA's beside
+ * the session's) was off by the two fractions, up to a second early. */
 static int64_t
-now_mono(void)
+now_mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -370,7 +372,7 @@ now_mono(void)
 static void
 deadline_arm(struct conn *c)
 {
-	int64_t end = c->session_end;
+	int64_t end = c->session_end, left;
 	struct timeval tv = { 0, 0 };
 
 	if (c->data_end && (end == 0 || c->data_end < end))
@@ -383,14 +385,18 @@ deadline_arm(struct conn *c)
 	if (c->deadline == NULL &&
 	    (c->deadline = evtimer_new(c->base, on_deadline, c)) == NULL)
 		return;   /* out of memory: the idle timeouts still hold */
-	tv.tv_sec = end > now_mono() ? (time_t)(end - now_mono()) : 0;
+	left = end - now_mono_ms();
+	if (left > 0) {
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	}
 	evtimer_add(c->deadline, &tv);
 }
 
 void
 conn_set_deadline(struct conn *c, enum conn_timer which, int seconds)
 {
-	int64_t end = seconds ? now_mono() + seconds : 0;
+	int64_t end = seconds ? now_mono_ms() + (int64_t)seconds * 1000 : 0;
 
 	if (which == CONN_TIMER_SESSION)
 		c->session_end = end;
@@ -423,8 +429,10 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(c->deadline, &again);
 		return;
 	}
-	which = c->data_end && now_mono() >= c->data_end ? CONN_TIMER_DATA :
-	    CONN_TIMER_SESSION;
+	/* The earlier one fired (the loop's clock may run a little ahead of
+	 * ours, so not "the one that has passed"). */
+	which = c->data_end && (c->session_end == 0 || c->data_end <= c->session_end) ?
+	    CONN_TIMER_DATA : CONN_TIMER_SESSION;
 	if (c->proto->timer(c->ctx, which) == CONN_CLOSE)
 		conn_close_after_flush(c);
 	bufferevent_enable(c->bev, EV_WRITE);
