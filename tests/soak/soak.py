@@ -14,7 +14,8 @@ run_soak(workdir, seconds, ...) starts
   and remote recipients, a POP3 reader (RETR + DELE) for bob and an IMAP
   reader (UID FETCH, UID STORE \\Deleted, EXPUNGE) for alice;
 - a sampler: RSS and open fds of ternd and its keeper, and the queue
-  size from `ternctl status`, every `sample_every` seconds, into a CSV.
+  size from `ternctl status`, every `sample_every` seconds, appended to
+  samples.csv as it goes.
 
 Every message carries a token (Message-ID <soak-N@soak.test>). A ledger
 holds what each accepted (250 after DATA) message must become: a copy per
@@ -328,6 +329,13 @@ class Soak:
         row = {"t": round(time.monotonic() - t0, 1), "rss_kb": rss, "fds": fds, "queue": queue,
                "accepted": accepted, "phase": "load" if not self.stop_load.is_set() else "drain"}
         self.samples.append(row)
+        # written as it goes, so that a run cut short still has its curve
+        new = not self.csv_path.exists()
+        with open(self.csv_path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
         return row
 
     def sampler(self, t0):
@@ -390,7 +398,6 @@ class Soak:
                 if tok:
                     for rcpt in r.rcpt_tos:
                         self.ledger.saw(tok.group(1).decode(), rcpt.lower())
-        self.write_csv()
         return Report(self)
 
     def scan_maildirs(self):
@@ -401,12 +408,6 @@ class Soak:
                 d = box / sub
                 for f in (sorted(d.iterdir()) if d.is_dir() else []):
                     classify(f.read_bytes(), user, self.ledger)
-
-    def write_csv(self):
-        with open(self.csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["t", "rss_kb", "fds", "queue", "accepted", "phase"])
-            w.writeheader()
-            w.writerows(self.samples)
 
     def close(self):
         """Stops everything; returns the harness's teardown problems."""
