@@ -10,6 +10,8 @@ FUZZ_SECONDS ?= 3
 # a peer, a timer), so four side by side keep two cores busy: the suites
 # took half the time they took with two (docs/testing.md).
 TEST_JOBS ?= 4
+# make soak: seconds of steady mixed load (make test runs 45 of them).
+SOAK_SECONDS ?= 1800
 
 DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        libunbound-dev libcrypt-dev libcmocka-dev python3 python3-pytest \
@@ -37,7 +39,7 @@ RELEASE_OPTS = -Dbuildtype=release -Dwerror=true -Dunit_tests=false -Dfuzz=false
   -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR) -Dlocalstatedir=$(LOCALSTATEDIR)
 SENDMAIL_LINK_PATHS = /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
 
-.PHONY: all deps test-deps preflight build run test unit integration asan fuzz drills bench clean \
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz drills bench soak clean \
   release install uninstall
 
 all: build
@@ -96,7 +98,13 @@ unit: build
 
 integration: build
 	TERN_BUILD=$(abspath $(BUILD)) TERN_NODE_DIR=$(NODE_DIR) $(PYTHON) -m pytest -q -n $(TEST_JOBS) \
-	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/pytest-tmp tests/integration tests/durability
+	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/pytest-tmp tests/soak tests/integration tests/durability
+
+# The long soak (docs/testing.md, "Drills"): SOAK_SECONDS of mixed load,
+# then the audit; samples in $(BUILD)/soak-tmp/test_soak0/samples.csv.
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s \
+	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/soak-tmp tests/soak
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
