@@ -4,7 +4,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 # Debian's python3, which has python3-pytest and python3-aiosmtpd.
 PYTHON     ?= /usr/bin/python3
-FUZZ_SECONDS ?= 3
+FUZZ_SECONDS ?= 2
+# make fuzz-long: seconds per target (one CPU-hour each), targets side by
+# side (one per core), nice level, and the cap on each kept corpus.
+FUZZ_LONG_SECONDS ?= 3600
+FUZZ_LONG_PAR ?= 2
+FUZZ_LONG_NICE ?= 0
 # pytest-xdist workers for the integration suites: each test starts its
 # own ternd on its own ports. Most of a test's time is waiting (on ternd,
 # a peer, a timer), so four side by side keep two cores busy: the suites
@@ -39,7 +44,7 @@ RELEASE_OPTS = -Dbuildtype=release -Dwerror=true -Dunit_tests=false -Dfuzz=false
   -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR) -Dlocalstatedir=$(LOCALSTATEDIR)
 SENDMAIL_LINK_PATHS = /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
 
-.PHONY: all deps test-deps preflight build run test unit integration asan fuzz drills bench soak clean \
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz fuzz-long drills bench soak clean \
   release install uninstall
 
 all: build
@@ -145,6 +150,19 @@ drills: build
 	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/drills-tmp tests/durability/test_faults.py
 	TERN_DRILLS=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider \
 	  --basetemp=$(abspath $(BUILD))/pytest-drills tests/integration/test_floods.py
+
+# The long run, not part of make test: every target FUZZ_LONG_SECONDS
+# from its kept corpus plus a work corpus in the build dir, the work
+# corpus minimised (-merge=1) into fuzz/corpus/ (at most 300 files / 2 MiB
+# a target), findings copied to fuzz/crashes/ (and the run fails), the
+# summary in $(FUZZ_BUILD)/fuzz-long.txt. See fuzz/fuzz-long.sh.
+fuzz-long: deps
+	@command -v clang >/dev/null || { echo "fuzz-long: clang missing"; exit 1; }
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dunit_tests=false \
+	  -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C $(FUZZ_BUILD) >/dev/null
+	FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_LONG_PAR=$(FUZZ_LONG_PAR) FUZZ_LONG_NICE=$(FUZZ_LONG_NICE) \
+	  fuzz/fuzz-long.sh $(FUZZ_BUILD)
 
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.
 test: preflight unit integration asan fuzz
