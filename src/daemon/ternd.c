@@ -388,6 +388,8 @@ switch_config(struct ternd *d, struct config *next)
 	d->pop3_env.cfg = next;
 	d->imap_env.cfg = next;
 	d->control.cfg = next;
+	/* The control socket's listener reads max_connections on accept. */
+	listener_set_config(d->control_listener, next);
 	queue_set_config(d->queue, next);
 	remote_set_config(d->remote, next);
 	authsvc_set_config(d->auth, next);
