@@ -100,3 +100,15 @@ str_fmt(char *dst, size_t dstsize, const char *fmt, ...)
 	va_end(ap);
 	return (n < 0 || (size_t)n >= dstsize) ? -1 : 0;
 }
+
+int
+str_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

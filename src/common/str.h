@@ -22,6 +22,8 @@ bool str_ieqn(const char *a, size_t alen, const char *b);
 void str_lower(char *s);                              /* ASCII only */
 char *str_dup(const char *s);                         /* NULL on ENOMEM */
 char *str_dupn(const char *s, size_t n);
+/* The value of a hex digit of either case, or -1. */
+int str_hexval(char c);
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *str_trim(char *s);
 

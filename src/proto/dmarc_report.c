@@ -225,18 +225,6 @@ dmarc_report_line_write(const struct dmarc_report_result *r, struct buf *out)
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undoes put_value into out[outsize]; -1 on a raw control octet, a bad
  * or NUL escape, or a value that does not fit. */
 static int
@@ -251,7 +239,7 @@ get_text(const struct field *f, char *out, size_t outsize)
 			int hi, lo;
 
 			if (f->len - i < 4 || f->p[i + 1] != 'x' ||
-			    (hi = hexval(f->p[i + 2])) < 0 || (lo = hexval(f->p[i + 3])) < 0 ||
+			    (hi = str_hexval(f->p[i + 2])) < 0 || (lo = str_hexval(f->p[i + 3])) < 0 ||
 			    (hi | lo) == 0)
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);
@@ -1230,8 +1218,8 @@ uri_parse(const char *s, size_t n, struct dmarc_report_uri *u)
 		if (c == '%') {
 			int hi, lo;
 
-			if (alen - i < 3 || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0 || (hi | lo) == 0)
+			if (alen - i < 3 || (hi = str_hexval(s[i + 1])) < 0 ||
+			    (lo = str_hexval(s[i + 2])) < 0 || (hi | lo) == 0)
 				return -1;
 			c = (char)(hi << 4 | lo);
 			i += 2;

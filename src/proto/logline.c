@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "../common/str.h"
+
 static bool
 is_digit(char c)
 {
@@ -250,18 +252,6 @@ is_key_char(char c)
 	    c == '_' || c == '-' || c == '.';
 }
 
-static int
-hexval(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A quoted value from s[*pos] (just after its quote) into dst. */
 static enum logline_err
 quoted(const char *s, size_t len, size_t *pos, char *dst, size_t *n)
@@ -280,9 +270,9 @@ quoted(const char *s, size_t len, size_t *pos, char *dst, size_t *n)
 		if (i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\')) {
 			dst[(*n)++] = s[i + 1];
 			i += 2;
-		} else if (i + 3 < len && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 &&
-		    hexval(s[i + 3]) >= 0) {
-			dst[(*n)++] = (char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
+		} else if (i + 3 < len && s[i + 1] == 'x' && str_hexval(s[i + 2]) >= 0 &&
+		    str_hexval(s[i + 3]) >= 0) {
+			dst[(*n)++] = (char)(str_hexval(s[i + 2]) * 16 + str_hexval(s[i + 3]));
 			i += 4;
 		} else
 			return LOGLINE_E_ESCAPE;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/str.h"
+
 /* ---- base64 ---- */
 
 static int
@@ -63,18 +65,6 @@ b64_dec_feed(struct b64_dec *d, const char *in, size_t n, struct buf *out)
 
 enum { Q_TEXT, Q_EQ, Q_EQ1, Q_EQ_WSP };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 void
 qp_dec_init(struct qp_dec *d)
 {
@@ -123,7 +113,7 @@ qp_char(struct qp_dec *d, char c, struct buf *out)
 
 	switch (d->state) {
 	case Q_EQ:
-		if (hexval(c) >= 0) {
+		if (str_hexval(c) >= 0) {
 			d->hex = c;
 			d->state = Q_EQ1;
 			return 0;
@@ -137,10 +127,10 @@ qp_char(struct qp_dec *d, char c, struct buf *out)
 			return -1;
 		break;
 	case Q_EQ1:
-		if (hexval(c) >= 0) {
+		if (str_hexval(c) >= 0) {
 			d->state = Q_TEXT;
 			return buf_append_char(out,
-			    (char)(hexval(d->hex) * 16 + hexval(c)));
+			    (char)(str_hexval(d->hex) * 16 + str_hexval(c)));
 		}
 		if (qp_flush(d, out) < 0)
 			return -1;
@@ -351,9 +341,9 @@ decode_q(const char *t, size_t n, struct buf *out)
 
 		if (c == '_')
 			c = ' ';
-		else if (c == '=' && i + 2 < n && hexval(t[i + 1]) >= 0 &&
-		    hexval(t[i + 2]) >= 0) {
-			c = (char)(hexval(t[i + 1]) * 16 + hexval(t[i + 2]));
+		else if (c == '=' && i + 2 < n && str_hexval(t[i + 1]) >= 0 &&
+		    str_hexval(t[i + 2]) >= 0) {
+			c = (char)(str_hexval(t[i + 1]) * 16 + str_hexval(t[i + 2]));
 			i += 2;
 		}
 		if (buf_append_char(out, c) < 0)

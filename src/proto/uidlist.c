@@ -43,18 +43,6 @@ take_u32(const char *s, size_t n, size_t *i, uint32_t *v_r)
 	return *i > start;
 }
 
-static int
-hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 rec_key(char c)
 {
@@ -185,7 +173,7 @@ header_v3(const char *l, size_t n, struct uidlist *ul)
 			if (end - j != 2 * UIDLIST_GUID_LEN)
 				goto bad;
 			for (size_t k = 0; k < UIDLIST_GUID_LEN; k++) {
-				int hi = hex_val(l[j + 2 * k]), lo = hex_val(l[j + 2 * k + 1]);
+				int hi = str_hexval(l[j + 2 * k]), lo = str_hexval(l[j + 2 * k + 1]);
 
 				if (hi < 0 || lo < 0)
 					goto bad;

@@ -124,6 +124,29 @@ out:
 	return m;
 }
 
+/* Removes each entry of dir that names no message in msg/. */
+static void
+remove_orphans(struct queue *q, const char *dir)
+{
+	char path[QPATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		queue_path(path, q->msgdir, de->d_name);
+		if (stat(path, &st) == -1 && errno == ENOENT) {
+			queue_path(path, dir, de->d_name);
+			unlink(path);
+		}
+	}
+	closedir(d);
+}
+
 int
 queue_recover(struct queue *q)
 {
@@ -173,37 +196,11 @@ queue_recover(struct queue *q)
 		scheduler_add(q, m, m->next_try);
 	}
 	closedir(d);
-	/* state/ files whose message is gone are leftovers of a removal. */
-	if ((d = opendir(q->statedir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			struct stat st;
-
-			if (de->d_name[0] == '.')
-				continue;
-			queue_path(path, q->msgdir, de->d_name);
-			if (stat(path, &st) == -1 && errno == ENOENT) {
-				queue_path(path, q->statedir, de->d_name);
-				unlink(path);
-			}
-		}
-		closedir(d);
-	}
-	/* hold/ markers of messages gone (a hold asked for while the
-	 * message was being removed, or a crash between two unlinks). */
-	if ((d = opendir(q->holddir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			struct stat st;
-
-			if (de->d_name[0] == '.')
-				continue;
-			queue_path(path, q->msgdir, de->d_name);
-			if (stat(path, &st) == -1 && errno == ENOENT) {
-				queue_path(path, q->holddir, de->d_name);
-				unlink(path);
-			}
-		}
-		closedir(d);
-	}
+	/* state/ files and hold/ markers whose message is gone are leftovers
+	 * of a removal (a crash between its unlinks, or a hold asked for
+	 * while the message was being removed). */
+	remove_orphans(q, q->statedir);
+	remove_orphans(q, q->holddir);
 	maillog_recovered(loaded, removed, corrupt);
 	scheduler_pump(q);
 	return 0;
