@@ -16,6 +16,7 @@
 
 #include "../common/buf.h"
 #include "../common/fileio.h"
+#include "../common/sockaddr.h"
 #include "../common/str.h"
 #include "../proto/word.h"
 
@@ -41,20 +42,31 @@ ctl_load_config(const char *path, struct config *cfg)
 int
 ctl_connect(const struct config *cfg, struct ctl_conn *cc)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun;
 	struct timeval tv = { .tv_sec = CTL_TIMEOUT };
 	char path[CONFIG_PATH_MAX];
+	int dirfd, rc;
 
 	memset(cc, 0, sizeof(*cc));
 	cc->fd = -1;
-	if (config_path(cfg, cfg->control_socket, path, sizeof(path)) == -1 ||
-	    str_copy(sun.sun_path, sizeof(sun.sun_path), path) == -1) {
+	if (config_path(cfg, cfg->control_socket, path, sizeof(path)) == -1) {
 		fprintf(stderr, "ternctl: control_socket: path too long\n");
 		return -1;
 	}
-	if ((cc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	if (sockaddr_unix(&sun, path, &dirfd) == -1) {
+		fprintf(stderr, "ternctl: cannot reach ternd at %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	rc = (cc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    setsockopt(cc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    connect(cc->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	    connect(cc->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ? -1 : 0;
+	if (dirfd != -1) {
+		int err = errno;
+
+		close(dirfd);
+		errno = err;
+	}
+	if (rc == -1) {
 		int err = errno;
 
 		fprintf(stderr, "ternctl: cannot reach ternd at %s: %s%s\n", path, strerror(err),

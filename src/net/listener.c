@@ -35,6 +35,7 @@
 
 #include "../common/limtab.h"
 #include "../common/log.h"
+#include "../common/sockaddr.h"
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../maillog/maillog.h"
@@ -287,18 +288,21 @@ static struct listener *
 listener_new_unix(struct event_base *base, const struct config *cfg,
     const struct listener_conf *lc)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun;
 	struct listener *l;
 	struct stat st;
+	int dirfd;
 
-	if (str_copy(sun.sun_path, sizeof(sun.sun_path), lc->path) == -1) {
-		log_warnx("listen unix:%s: path too long", lc->path);
+	if (sockaddr_unix(&sun, lc->path, &dirfd) == -1) {
+		log_warn("listen unix:%s", lc->path);
 		return NULL;
 	}
 	if (lstat(lc->path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(lc->path);
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		log_warnx("listen unix:%s: out of memory", lc->path);
+		if (dirfd != -1)
+			close(dirfd);
 		return NULL;
 	}
 	l->conf = *lc;
@@ -311,6 +315,8 @@ listener_new_unix(struct event_base *base, const struct config *cfg,
 	l->evl = evconnlistener_new_bind(base, on_accept, l, LEV_OPT_CLOSE_ON_FREE |
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 1024, (struct sockaddr *)&sun,
 	    (int)sizeof(sun));
+	if (dirfd != -1)
+		close(dirfd);
 	if (l->evl == NULL) {
 		log_warn("listen unix:%s", lc->path);
 		free(l);

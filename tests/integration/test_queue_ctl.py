@@ -203,3 +203,18 @@ def test_delete_during_delivery_waits_for_the_attempt(tern_factory):
         assert "event=dsn" not in log and not tn.message_files("alice")
     finally:
         peer.stop()
+
+
+def test_control_socket_under_a_deep_data_dir(tern_factory, tmp_path):
+    """A data_dir deep enough that data_dir/control.sock passes sun_path's
+    108 octets (a build tree on a CI runner was enough): ternd still
+    listens and ternctl still reaches it, both through the directory."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    tn = tern_factory(data_dir=deep / "data")
+    sock = tn.data_dir / "control.sock"
+    assert len(str(sock)) > 108 and sock.is_socket()
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    rc, out, err = ternctl(tn, "status")
+    assert rc == 0, err
+    assert "queue-messages" in out
