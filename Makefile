@@ -143,11 +143,13 @@ fuzz: deps
 
 # The drills at full size (docs/testing.md): the fault drill's exhaustive
 # walk, every system call of the commit, delivery, DSN and recovery paths
-# failed in turn (about 10 minutes), then the floods: 10,000 idle
-# connections and a slowloris of 2,000. make test runs samples of both.
+# failed in turn, and the power-loss drill's every crash point (about 15
+# minutes together), then the floods: 10,000 idle connections and a
+# slowloris of 2,000. make test runs samples of all three.
 drills: build
 	TERN_DRILL=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -n $(TEST_JOBS) \
-	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/drills-tmp tests/durability/test_faults.py
+	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/drills-tmp \
+	  tests/durability/test_faults.py tests/durability/test_powerloss.py
 	TERN_DRILLS=1 TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s -p no:cacheprovider \
 	  --basetemp=$(abspath $(BUILD))/pytest-drills tests/integration/test_floods.py
 

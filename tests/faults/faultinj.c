@@ -14,6 +14,11 @@
  *   TERN_FAULT=KIND:N:ERR     the Nth call of KIND fails once, with ERR one
  *                             of EIO ENOSPC EDQUOT EINTR, or SHORT (a write
  *                             that writes half and returns that)
+ *   TERN_FAULT_RECORD=/file   the power-loss drill's recording (tests/
+ *                             durability/powerloss.py): every change that
+ *                             succeeded below the data_dir, with the data
+ *                             written, and each "queued as ID" ternd sent
+ *                             on a socket; see "Recording" below
  *
  * KIND is one of open write fsync fdatasync syncfs sync_file_range rename
  * unlink mkdir link close ("write" covers write, pwrite, writev and
@@ -37,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -59,11 +65,12 @@ static struct {
 	char real[PATH_MAX];      /* and resolved */
 	size_t dirlen, reallen;
 	int logfd;                /* -1: no log */
+	int recfd;                /* -1: not recording */
 	int fail_kind;            /* -1: count only */
 	long fail_n;
 	int fail_err;             /* 0: a short write */
 	bool active;
-} cfg = { .logfd = -1, .fail_kind = -1 };
+} cfg = { .logfd = -1, .recfd = -1, .fail_kind = -1 };
 
 static atomic_long counters[K_COUNT];
 
@@ -111,6 +118,7 @@ faultinj_init(void)
 	const char *dir = getenv("TERN_FAULT_DIR");
 	const char *log = getenv("TERN_FAULT_LOG");
 	const char *fault = getenv("TERN_FAULT");
+	const char *rec = getenv("TERN_FAULT_RECORD");
 
 	if (dir == NULL || dir[0] != '/' || strlen(dir) >= sizeof(cfg.dir))
 		return;
@@ -122,6 +130,9 @@ faultinj_init(void)
 		cfg.reallen = strlen(cfg.real);
 	if (log != NULL && log[0] != '\0')
 		cfg.logfd = (int)syscall(SYS_openat, AT_FDCWD, log,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (rec != NULL && rec[0] != '\0')
+		cfg.recfd = (int)syscall(SYS_openat, AT_FDCWD, rec,
 		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fault != NULL && fault[0] != '\0')
 		parse_fault(fault);
@@ -232,6 +243,233 @@ decide_at(enum kind k, int dirfd, const char *path)
 	return decide(k, at_path(dirfd, path, p, sizeof(p)) ? p : NULL);
 }
 
+/* ----------------------------------------------------------- Recording --
+ *
+ * One record per change that succeeded, appended after the call returned
+ * (so a change is in the file before anything that depends on it can
+ * happen: an acknowledgement, another thread's sync of the same file):
+ *
+ *   C INO MODE UID GID PATH    open(O_CREAT) of PATH gave inode INO
+ *   W INO OFF LEN\n + LEN octets   data written at OFF (write, pwrite,
+ *                               writev, copy_file_range: read back)
+ *   T INO SIZE                  truncated (ftruncate, O_TRUNC)
+ *   S INO                       fsync or fdatasync of INO (file or directory)
+ *   A                           syncfs: everything
+ *   N FLAGS OLD\tNEW            rename (renameat2's flags)
+ *   L OLD\tNEW                  link
+ *   U PATH / D PATH             unlink / rmdir
+ *   M INO MODE UID GID PATH     mkdir
+ *   K ID                        "queued as ID" about to go out on a socket
+ *
+ * Each record is one writev(2) to an O_APPEND file: whole, in the order
+ * the calls completed, whatever the thread or the process.
+ */
+
+static void
+rec_emit(const char *head, int headlen, const void *data, size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)head, .iov_len = (size_t)headlen },
+		{ .iov_base = (void *)data, .iov_len = len },
+	};
+
+	if (headlen > 0 && headlen < PATH_MAX * 2 + 128)
+		(void)syscall(SYS_writev, cfg.recfd, iov, len > 0 ? 2 : 1);
+}
+
+static void
+rec_line(const char *fmt, ...)
+{
+	char line[PATH_MAX * 2 + 128];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(line))
+		rec_emit(line, n, NULL, 0);
+}
+
+static bool
+recording(void)
+{
+	return cfg.active && cfg.recfd >= 0;
+}
+
+/* The watched path of fd into p, or false. */
+static bool
+rec_fd_path(int fd, char *p, size_t cap)
+{
+	return fd_path(fd, p, cap) && watched(p);
+}
+
+static bool
+rec_stat_fd(int fd, struct stat *st)
+{
+	return syscall(SYS_fstat, fd, st) == 0;
+}
+
+/* A new or reopened file: C, and T when it was truncated. */
+static void
+rec_open(int fd, int flags)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (!recording() || fd < 0 || !(flags & (O_CREAT | O_TRUNC)) ||
+	    !rec_fd_path(fd, p, sizeof(p)) || !rec_stat_fd(fd, &st) || !S_ISREG(st.st_mode))
+		return;
+	rec_line("C %lu %o %u %u %s\n", (unsigned long)st.st_ino, (unsigned)st.st_mode & 07777,
+	    (unsigned)st.st_uid, (unsigned)st.st_gid, p);
+	if (flags & O_TRUNC)
+		rec_line("T %lu 0\n", (unsigned long)st.st_ino);
+}
+
+/* An acknowledgement about to go out: a socket's data saying "queued as". */
+static void
+rec_socket(int fd, const char *b, size_t n)
+{
+	static const char key[] = "queued as ";
+	struct stat st;
+	size_t i, j;
+
+	if (!recording() || !rec_stat_fd(fd, &st) || !S_ISSOCK(st.st_mode))
+		return;
+	for (i = 0; i + sizeof(key) - 1 <= n; i++) {
+		if (memcmp(b + i, key, sizeof(key) - 1) != 0)
+			continue;
+		i += sizeof(key) - 1;
+		for (j = i; j < n && b[j] != '\r' && b[j] != '\n' && b[j] != ' '; j++)
+			;
+		rec_line("K %.*s\n", (int)(j - i), b + i);
+	}
+}
+
+static void
+rec_socket_iov(int fd, const struct iovec *iov, int cnt)
+{
+	for (int i = 0; i < cnt; i++)
+		rec_socket(fd, iov[i].iov_base, iov[i].iov_len);
+}
+
+/* n octets now at off in fd's file; data is NULL when they must be read
+ * from src at srcoff (copy_file_range: fd is often write-only). */
+static void
+rec_write_from(int fd, const void *data, size_t n, off_t off, int src, off_t srcoff)
+{
+	char p[PATH_MAX], head[128], *copy = NULL;
+	struct stat st;
+	int len;
+
+	if (!recording() || n == 0 || !rec_fd_path(fd, p, sizeof(p)) ||
+	    !rec_stat_fd(fd, &st) || !S_ISREG(st.st_mode))
+		return;
+	if (data == NULL) {
+		if ((copy = malloc(n)) == NULL ||
+		    syscall(SYS_pread64, src, copy, n, srcoff) != (long)n) {
+			free(copy);
+			return;
+		}
+		data = copy;
+	}
+	len = snprintf(head, sizeof(head), "W %lu %lld %zu\n", (unsigned long)st.st_ino,
+	    (long long)off, n);
+	rec_emit(head, len, data, n);
+	free(copy);
+}
+
+static void
+rec_write(int fd, const void *data, size_t n, off_t off)
+{
+	rec_write_from(fd, data, n, off, -1, 0);
+}
+
+/* After a write(2) kind of call: where it wrote is where the offset is now,
+ * less what it wrote (O_APPEND too). */
+static void
+rec_write_here(int fd, const void *data, ssize_t n)
+{
+	off_t end;
+
+	if (!recording() || n <= 0)
+		return;
+	if ((end = (off_t)syscall(SYS_lseek, fd, 0, SEEK_CUR)) < n)
+		return;
+	rec_write(fd, data, (size_t)n, end - n);
+}
+
+static void
+rec_writev(int fd, const struct iovec *iov, int cnt, ssize_t n)
+{
+	char *flat;
+	size_t done = 0;
+
+	if (!recording() || n <= 0 || (flat = malloc((size_t)n)) == NULL)
+		return;
+	for (int i = 0; i < cnt && done < (size_t)n; i++) {
+		size_t take = iov[i].iov_len < (size_t)n - done ? iov[i].iov_len : (size_t)n - done;
+		memcpy(flat + done, iov[i].iov_base, take);
+		done += take;
+	}
+	rec_write_here(fd, flat, n);
+	free(flat);
+}
+
+static void
+rec_fd_op(int fd, const char *op, long long arg, bool with_arg)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (!recording() || !rec_fd_path(fd, p, sizeof(p)) || !rec_stat_fd(fd, &st))
+		return;
+	if (with_arg)
+		rec_line("%s %lu %lld\n", op, (unsigned long)st.st_ino, arg);
+	else
+		rec_line("%s %lu\n", op, (unsigned long)st.st_ino);
+}
+
+/* A change of names: op with one path, or two (tab between). */
+static void
+rec_names(const char *op, int da, const char *a, int db, const char *b)
+{
+	char pa[PATH_MAX], pb[PATH_MAX];
+
+	if (!recording() || !at_path(da, a, pa, sizeof(pa)) || !watched(pa))
+		return;
+	if (b == NULL)
+		rec_line("%s %s\n", op, pa);
+	else if (at_path(db, b, pb, sizeof(pb)))
+		rec_line("%s %s\t%s\n", op, pa, pb);
+}
+
+static void
+rec_mkdir(int d, const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (!recording() || !at_path(d, path, p, sizeof(p)) || !watched(p) ||
+	    syscall(SYS_newfstatat, AT_FDCWD, p, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return;
+	rec_line("M %lu %o %u %u %s\n", (unsigned long)st.st_ino, (unsigned)st.st_mode & 07777,
+	    (unsigned)st.st_uid, (unsigned)st.st_gid, p);
+}
+
+/* A name change's result, recorded when it succeeded. */
+static int
+rec_done(int rc, const char *op, int da, const char *a, int db, const char *b)
+{
+	if (rc == 0) {
+		int err = errno;
+
+		rec_names(op, da, a, db, b);
+		errno = err;
+	}
+	return rc;
+}
+
 #define REAL(name) \
 	static __typeof__(name) *real_##name; \
 	if (real_##name == NULL) \
@@ -247,9 +485,13 @@ open_common(int dirfd, const char *path, int flags, mode_t mode,
 {
 	int v;
 
+	int fd;
+
 	if ((flags & O_CREAT) && (v = decide_at(K_OPEN, dirfd, path)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real(dirfd, path, flags, mode);
+	fd = real(dirfd, path, flags, mode);
+	rec_open(fd, flags);
+	return fd;
 }
 
 static mode_t
@@ -352,9 +594,14 @@ write(int fd, const void *b, size_t n)
 	int v;
 	REAL(write);
 
+	ssize_t r;
+
 	if ((v = decide_fd(K_WRITE, fd)) > 0)
 		FAIL_WITH(v);
-	return real_write(fd, b, v < 0 && n > 1 ? n / 2 : n);
+	rec_socket(fd, b, n);
+	r = real_write(fd, b, v < 0 && n > 1 ? n / 2 : n);
+	rec_write_here(fd, b, r);
+	return r;
 }
 
 ssize_t
@@ -363,9 +610,14 @@ pwrite(int fd, const void *b, size_t n, off_t off)
 	int v;
 	REAL(pwrite);
 
+	ssize_t r;
+
 	if ((v = decide_fd(K_WRITE, fd)) > 0)
 		FAIL_WITH(v);
-	return real_pwrite(fd, b, v < 0 && n > 1 ? n / 2 : n, off);
+	r = real_pwrite(fd, b, v < 0 && n > 1 ? n / 2 : n, off);
+	if (r > 0)
+		rec_write(fd, b, (size_t)r, off);
+	return r;
 }
 
 ssize_t
@@ -374,15 +626,21 @@ pwrite64(int fd, const void *b, size_t n, off64_t off)
 	int v;
 	REAL(pwrite64);
 
+	ssize_t r;
+
 	if ((v = decide_fd(K_WRITE, fd)) > 0)
 		FAIL_WITH(v);
-	return real_pwrite64(fd, b, v < 0 && n > 1 ? n / 2 : n, off);
+	r = real_pwrite64(fd, b, v < 0 && n > 1 ? n / 2 : n, off);
+	if (r > 0)
+		rec_write(fd, b, (size_t)r, off);
+	return r;
 }
 
 ssize_t
 writev(int fd, const struct iovec *iov, int cnt)
 {
 	int v;
+	ssize_t r;
 	REAL(writev);
 	REAL(write);
 
@@ -399,13 +657,17 @@ writev(int fd, const struct iovec *iov, int cnt)
 			ssize_t w = real_write(fd, iov[i].iov_base, take);
 			if (w < 0)
 				return done > 0 ? (ssize_t)done : -1;
+			rec_write_here(fd, iov[i].iov_base, w);
 			done += (size_t)w;
 			if ((size_t)w < take)
 				break;
 		}
 		return (ssize_t)done;
 	}
-	return real_writev(fd, iov, cnt);
+	rec_socket_iov(fd, iov, cnt);
+	r = real_writev(fd, iov, cnt);
+	rec_writev(fd, iov, cnt, r);
+	return r;
 }
 
 ssize_t
@@ -414,9 +676,19 @@ copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t n, unsi
 	int v;
 	REAL(copy_file_range);
 
+	off64_t at = -1, from = -1;
+	ssize_t r;
+
 	if ((v = decide_fd(K_WRITE, out)) > 0)
 		FAIL_WITH(v);
-	return real_copy_file_range(in, inoff, out, outoff, v < 0 && n > 1 ? n / 2 : n, flags);
+	if (recording()) {
+		at = outoff != NULL ? *outoff : (off64_t)syscall(SYS_lseek, out, 0, SEEK_CUR);
+		from = inoff != NULL ? *inoff : (off64_t)syscall(SYS_lseek, in, 0, SEEK_CUR);
+	}
+	r = real_copy_file_range(in, inoff, out, outoff, v < 0 && n > 1 ? n / 2 : n, flags);
+	if (r > 0 && at >= 0 && from >= 0)
+		rec_write_from(out, NULL, (size_t)r, at, in, from);
+	return r;
 }
 
 /* --------------------------------------------------------------- syncs -- */
@@ -429,7 +701,10 @@ fsync(int fd)
 
 	if ((v = decide_fd(K_FSYNC, fd)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_fsync(fd);
+	if (real_fsync(fd) == -1)
+		return -1;
+	rec_fd_op(fd, "S", 0, false);
+	return 0;
 }
 
 int
@@ -440,7 +715,10 @@ fdatasync(int fd)
 
 	if ((v = decide_fd(K_FDATASYNC, fd)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_fdatasync(fd);
+	if (real_fdatasync(fd) == -1)
+		return -1;
+	rec_fd_op(fd, "S", 0, false);
+	return 0;
 }
 
 int
@@ -451,7 +729,11 @@ syncfs(int fd)
 
 	if ((v = decide_fd(K_SYNCFS, fd)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_syncfs(fd);
+	if (real_syncfs(fd) == -1)
+		return -1;
+	if (recording())
+		rec_line("A\n");
+	return 0;
 }
 
 int
@@ -475,7 +757,7 @@ rename(const char *a, const char *b)
 
 	if ((v = decide_at(K_RENAME, AT_FDCWD, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_rename(a, b);
+	return rec_done(real_rename(a, b), "N 0", AT_FDCWD, a, AT_FDCWD, b);
 }
 
 int
@@ -486,7 +768,7 @@ renameat(int da, const char *a, int db, const char *b)
 
 	if ((v = decide_at(K_RENAME, da, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_renameat(da, a, db, b);
+	return rec_done(real_renameat(da, a, db, b), "N 0", da, a, db, b);
 }
 
 int
@@ -495,9 +777,12 @@ renameat2(int da, const char *a, int db, const char *b, unsigned int flags)
 	int v;
 	REAL(renameat2);
 
+	char op[16];
+
 	if ((v = decide_at(K_RENAME, da, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_renameat2(da, a, db, b, flags);
+	snprintf(op, sizeof(op), "N %u", flags);
+	return rec_done(real_renameat2(da, a, db, b, flags), op, da, a, db, b);
 }
 
 int
@@ -508,7 +793,7 @@ unlink(const char *p)
 
 	if ((v = decide_at(K_UNLINK, AT_FDCWD, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_unlink(p);
+	return rec_done(real_unlink(p), "U", AT_FDCWD, p, AT_FDCWD, NULL);
 }
 
 int
@@ -519,7 +804,8 @@ unlinkat(int d, const char *p, int flags)
 
 	if ((v = decide_at(K_UNLINK, d, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_unlinkat(d, p, flags);
+	return rec_done(real_unlinkat(d, p, flags), flags & AT_REMOVEDIR ? "D" : "U", d, p,
+	    AT_FDCWD, NULL);
 }
 
 int
@@ -530,7 +816,10 @@ mkdir(const char *p, mode_t mode)
 
 	if ((v = decide_at(K_MKDIR, AT_FDCWD, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_mkdir(p, mode);
+	if (real_mkdir(p, mode) == -1)
+		return -1;
+	rec_mkdir(AT_FDCWD, p);
+	return 0;
 }
 
 int
@@ -541,7 +830,10 @@ mkdirat(int d, const char *p, mode_t mode)
 
 	if ((v = decide_at(K_MKDIR, d, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_mkdirat(d, p, mode);
+	if (real_mkdirat(d, p, mode) == -1)
+		return -1;
+	rec_mkdir(d, p);
+	return 0;
 }
 
 int
@@ -552,7 +844,7 @@ link(const char *a, const char *b)
 
 	if ((v = decide_at(K_LINK, AT_FDCWD, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_link(a, b);
+	return rec_done(real_link(a, b), "L", AT_FDCWD, a, AT_FDCWD, b);
 }
 
 int
@@ -563,7 +855,7 @@ linkat(int da, const char *a, int db, const char *b, int flags)
 
 	if ((v = decide_at(K_LINK, da, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return real_linkat(da, a, db, b, flags);
+	return rec_done(real_linkat(da, a, db, b, flags), "L", da, a, db, b);
 }
 
 /* Linux releases the descriptor even when close reports an error: do the
@@ -579,4 +871,54 @@ close(int fd)
 	if (v != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
 	return r;
+}
+
+/* --------------------------------------- recorded only, never failed -- */
+
+int
+rmdir(const char *p)
+{
+	REAL(rmdir);
+	return rec_done(real_rmdir(p), "D", AT_FDCWD, p, AT_FDCWD, NULL);
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	REAL(ftruncate);
+
+	if (real_ftruncate(fd, len) == -1)
+		return -1;
+	rec_fd_op(fd, "T", (long long)len, true);
+	return 0;
+}
+
+int
+ftruncate64(int fd, off64_t len)
+{
+	REAL(ftruncate64);
+
+	if (real_ftruncate64(fd, len) == -1)
+		return -1;
+	rec_fd_op(fd, "T", (long long)len, true);
+	return 0;
+}
+
+ssize_t
+send(int fd, const void *b, size_t n, int flags)
+{
+	REAL(send);
+
+	rec_socket(fd, b, n);
+	return real_send(fd, b, n, flags);
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	REAL(sendmsg);
+
+	if (m != NULL)
+		rec_socket_iov(fd, m->msg_iov, (int)m->msg_iovlen);
+	return real_sendmsg(fd, m, flags);
 }
