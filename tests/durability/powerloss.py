@@ -16,10 +16,13 @@ ext4 and XFS keep more, so tern must not count on them):
   be torn: only a prefix of it.
 - A name (create, rename, link, unlink, mkdir, rmdir) is on disk once
   the directory holding it has been fsync'd (or a syncfs) after the
-  change. Each later change may or may not be there, whole (a rename in
-  one directory is one change: old name or new name, never neither); a
-  rename between two directories is two changes, the new name and the
-  old name's removal, each with its own directory.
+  change. Each later change may or may not be there, whole: a rename is
+  old name or new name, never neither (every journaling filesystem
+  Linux has commits a rename as one transaction). Between two
+  directories it is two changes, the new name and the old name's
+  removal, each made durable by its own directory's fsync: both names
+  may be there after a crash, and the removal is never there without
+  the new name (an fsync of the old directory commits the new name too).
 
 For each crash point (after each recorded change) the drill takes the
 state with only the synced changes, the one with every pending name
@@ -156,6 +159,12 @@ class Model:
                     obj.pdata = b""
                     self.inodes[obj.ino] = obj
                     self._pend(("add", d, name, obj))
+        elif op == "P":
+            # Modes are not modelled as losable: the new one counts at once.
+            ino, mode = rest.split()
+            obj = self.inodes.get(int(ino))
+            if obj is not None:
+                obj.mode = int(mode, 8)
         elif op in ("W", "T", "S"):
             fields = rest.split()
             obj = self.inodes.get(int(fields[0]))
@@ -170,8 +179,15 @@ class Model:
                 self.pending = [p for p in self.pending if not (p[0] in ("w", "t") and p[1] is obj)]
             else:
                 obj.pent = dict(obj.vent)
+                # A rename's other half goes with it (one transaction).
+                pairs = [p[4] for p in self.pending
+                         if p[0] == "rm" and p[1] is obj and len(p) > 4]
+                for add in pairs:
+                    if any(q is add for q in self.pending):
+                        add[1].pent[add[2]] = add[3]
                 self.pending = [p for p in self.pending
-                                if not (p[0] in ("add", "rm", "mv") and p[1] is obj)]
+                                if not (p[0] in ("add", "rm", "mv") and p[1] is obj)
+                                and not any(p is a for a in pairs)]
         elif op == "A":
             for obj in self._all():
                 obj.pdata = bytes(obj.vdata)
@@ -203,8 +219,9 @@ class Model:
                 elif la[0] is lb[0]:
                     self._pend(("mv", la[0], la[1], lb[1], obj))
                 else:
-                    self._pend(("add", lb[0], lb[1], obj))
-                    self._pend(("rm", la[0], la[1], obj))
+                    add = ("add", lb[0], lb[1], obj)
+                    self._pend(add)
+                    self._pend(("rm", la[0], la[1], obj, add))
         self.points.append(self._freeze())
 
     def _all(self):
@@ -239,8 +256,10 @@ class Model:
                ("everything", self._image(synced, pending))]
         for i in range(randoms):
             chosen = []
+            dropped = set()
             for p in pending:
-                if rng.random() < 0.5:
+                if rng.random() < 0.5 or (p[0] == "rm" and len(p) > 4 and id(p[4]) in dropped):
+                    dropped.add(id(p))
                     continue
                 if p[0] == "w" and len(p[3]) > 1 and rng.random() < 0.5:
                     cut = rng.randrange(1, len(p[3]))
@@ -303,7 +322,7 @@ def apply_op(op, data_of, ent_of):
         _, dobj, name, o = op
         ent_of(dobj)[name] = o
     elif kind == "rm":
-        _, dobj, name, o = op
+        dobj, name, o = op[1:4]
         e = ent_of(dobj)
         if e.get(name) is o:
             del e[name]

@@ -259,6 +259,7 @@ decide_at(enum kind k, int dirfd, const char *path)
  *   L OLD\tNEW                  link
  *   U PATH / D PATH             unlink / rmdir
  *   M INO MODE UID GID PATH     mkdir
+ *   P INO MODE                  chmod, fchmod, fchmodat
  *   K ID                        "queued as ID" about to go out on a socket
  *
  * Each record is one writev(2) to an O_APPEND file: whole, in the order
@@ -921,4 +922,43 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 	if (m != NULL)
 		rec_socket_iov(fd, m->msg_iov, (int)m->msg_iovlen);
 	return real_sendmsg(fd, m, flags);
+}
+
+/* A mode change: the inode's number and new mode, read back. */
+static int
+rec_mode(int rc, int fd, int dirfd, const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	int err = errno;
+
+	if (rc != 0 || !recording())
+		return rc;
+	if (path == NULL ? rec_fd_path(fd, p, sizeof(p)) && rec_stat_fd(fd, &st) :
+	    at_path(dirfd, path, p, sizeof(p)) && watched(p) &&
+	    syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0)
+		rec_line("P %lu %o\n", (unsigned long)st.st_ino, (unsigned)st.st_mode & 07777);
+	errno = err;
+	return rc;
+}
+
+int
+fchmod(int fd, mode_t mode)
+{
+	REAL(fchmod);
+	return rec_mode(real_fchmod(fd, mode), fd, -1, NULL);
+}
+
+int
+chmod(const char *path, mode_t mode)
+{
+	REAL(chmod);
+	return rec_mode(real_chmod(path, mode), -1, AT_FDCWD, path);
+}
+
+int
+fchmodat(int d, const char *path, mode_t mode, int flags)
+{
+	REAL(fchmodat);
+	return rec_mode(real_fchmodat(d, path, mode, flags), -1, d, path);
 }
