@@ -2,8 +2,10 @@
  * store_lock: the uidlist lock of a folder (see store.c for the sync it
  * guards, docs/mailbox.md for the crash analysis). dovecot-uidlist.lock
  * is created O_EXCL, as Dovecot's dotlock, and holds "<pid>:<host>": one
- * whose holder has died is broken at once, one nobody has touched for two
- * minutes (Dovecot's own carry no pid) then. The next list is written to
+ * whose holder has died is broken at once, and one last changed before
+ * this boot (a power cut can leave it empty, or naming a pid that is
+ * someone else's now), one nobody has touched for two minutes (Dovecot's
+ * own carry no pid) then. The next list is written to
  * tern-uidlist.tmp, synced, renamed over dovecot-uidlist, then the lock
  * goes and the folder is synced. Also the path and fsync helpers the
  * store's files share.
@@ -111,12 +113,27 @@ lock_dead_holder(const char *path, const struct stat *st)
 	return pid;
 }
 
+/* When this boot began, in seconds since the epoch (0 if unknown): no
+ * lock older than that has a holder. */
+static time_t
+boot_began(void)
+{
+	struct timespec now, up;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1 || clock_gettime(CLOCK_BOOTTIME, &up) == -1)
+		return 0;
+	return now.tv_sec - up.tv_sec - 1;   /* a second's slack for the two readings */
+}
+
 /* The uidlist lock: its descriptor (the new list is written into it), or
  * -1 with *err set. A lock is broken when its holder is a process of this
  * host that has died (ternd after a kill -9: at once, not after two
  * minutes; Dovecot reads the same "<pid>:<host>"), or when nobody has
  * touched it for two minutes (a holder we cannot name: Dovecot's own
- * uidlist locks carry no pid). */
+ * uidlist locks carry no pid), or when it was last changed before this
+ * boot: after a power cut its "<pid>:<host>" may be lost (the lock is not
+ * synced, it is a lock) or name a pid reused since, and a reboot can take
+ * less than the two minutes. */
 int
 store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 {
@@ -146,13 +163,17 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 			return -1;
 		}
 		if (stat(path, &st) == 0 && ((dead = lock_dead_holder(path, &st)) > 0 ||
-		    st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
+		    st.st_mtime < boot_began() || st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
+			long long age = (long long)(time(NULL) - st.st_mtime);
+
 			if (dead > 0)
 				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld dead_pid=%ld",
-				    path, (long long)(time(NULL) - st.st_mtime), dead);
+				    path, age, dead);
+			else if (st.st_mtime < boot_began())
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld "
+				    "reason=\"made before this boot\"", path, age);
 			else
-				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path,
-				    (long long)(time(NULL) - st.st_mtime));
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld", path, age);
 			(void)unlink(path);
 			continue;
 		}

@@ -344,9 +344,20 @@ def image_key(tree, acked):
     return h.hexdigest()
 
 
+def boot_time():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("btime "):
+                return int(line.split()[1])
+    raise RuntimeError("no btime in /proc/stat")
+
+
 def materialize(tree, root, root_obj):
     """Writes the tree at root (emptied first), owners and modes kept;
-    names of one object become hard links."""
+    names of one object become hard links. Every file and directory is
+    dated a minute before this boot, as a restart after a power cut finds
+    them: older than anything this boot's processes made (a lock file
+    left by the cut, say)."""
     if os.path.lexists(root):
         shutil.rmtree(root)
     os.mkdir(root)
@@ -367,3 +378,7 @@ def materialize(tree, root, root_obj):
                 f.write(e[4])
         os.chown(path, e[2], e[3])
         os.chmod(path, e[1])
+    when = boot_time() - 60
+    for rel in sorted(tree, key=lambda p: p.count("/"), reverse=True):
+        os.utime(os.path.join(root, rel), (when, when), follow_symlinks=False)
+    os.utime(root, (when, when))

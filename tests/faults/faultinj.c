@@ -261,6 +261,7 @@ decide_at(enum kind k, int dirfd, const char *path)
  *   M INO MODE UID GID PATH     mkdir
  *   P INO MODE                  chmod, fchmod, fchmodat
  *   K ID                        "queued as ID" about to go out on a socket
+ *   K A<UIDVALIDITY>.<UID>      and an IMAP APPEND's "[APPENDUID V UID]"
  *
  * Each record is one writev(2) to an O_APPEND file: whole, in the order
  * the calls completed, whatever the thread or the process.
@@ -327,23 +328,32 @@ rec_open(int fd, int flags)
 		rec_line("T %lu 0\n", (unsigned long)st.st_ino);
 }
 
-/* An acknowledgement about to go out: a socket's data saying "queued as". */
+/* An acknowledgement about to go out: a socket's data saying "queued as
+ * ID" (SMTP) or "[APPENDUID V UID]" (IMAP, in the clear). */
 static void
 rec_socket(int fd, const char *b, size_t n)
 {
-	static const char key[] = "queued as ";
+	static const char smtp[] = "queued as ", imap[] = "[APPENDUID ";
 	struct stat st;
-	size_t i, j;
+	size_t i, j, k;
 
 	if (!recording() || !rec_stat_fd(fd, &st) || !S_ISSOCK(st.st_mode))
 		return;
-	for (i = 0; i + sizeof(key) - 1 <= n; i++) {
-		if (memcmp(b + i, key, sizeof(key) - 1) != 0)
-			continue;
-		i += sizeof(key) - 1;
-		for (j = i; j < n && b[j] != '\r' && b[j] != '\n' && b[j] != ' '; j++)
-			;
-		rec_line("K %.*s\n", (int)(j - i), b + i);
+	for (i = 0; i < n; i++) {
+		if (i + sizeof(smtp) - 1 <= n && memcmp(b + i, smtp, sizeof(smtp) - 1) == 0) {
+			i += sizeof(smtp) - 1;
+			for (j = i; j < n && b[j] != '\r' && b[j] != '\n' && b[j] != ' '; j++)
+				;
+			rec_line("K %.*s\n", (int)(j - i), b + i);
+		} else if (i + sizeof(imap) - 1 <= n && memcmp(b + i, imap, sizeof(imap) - 1) == 0) {
+			i += sizeof(imap) - 1;
+			for (j = i; j < n && b[j] != ' ' && b[j] != ']'; j++)
+				;
+			for (k = j + 1; k < n && b[k] != ']'; k++)
+				;
+			if (k < n)
+				rec_line("K A%.*s.%.*s\n", (int)(j - i), b + i, (int)(k - j - 1), b + j + 1);
+		}
 	}
 }
 
