@@ -42,7 +42,7 @@ ROUNDS = 3 if EXHAUSTIVE else 1
 SEED = int(os.environ.get("TERN_POWERLOSS_SEED", "20261202"))
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
-QUEUED_AS = re.compile(rb"queued as ([0-9A-F]{16})")
+QUEUED_AS = re.compile(rb"(?:queued|delivered) as ([0-9A-F]{16})")
 
 
 def message(token, size):
@@ -98,6 +98,14 @@ PICKUP = [
     ("sm-one", None, [ALICE], 1500),
     ("sm-two", None, [ALICE, BOB], 4000),
     ("sm-big", None, [BOB], 90000),
+]
+# Through LMTP (tern's LMTP server: straight into the Maildirs), one
+# recipient a transaction so that its reply is the whole acknowledgement.
+LMTP = [
+    ("lm-one", "s@example.net", [ALICE], 1800),
+    ("lm-two", "s@example.net", [BOB], 7000),
+    ("lm-team", "s@example.net", ["team@example.test"], 2500),
+    ("lm-big", "s@example.net", [ALICE], 100000),
 ]
 # Through IMAP (in the clear, so the shim sees the APPENDUID): appended,
 # acknowledged by the APPEND's OK; then flagged, moved and expunged.
@@ -162,7 +170,8 @@ class Run:
     def __init__(self, tern_factory, tmp_path, scenario, name):
         settings = {"commit_sync": "fsync" if scenario == "local-fsync" else "syncfs"}
         self.scenario = scenario
-        self.traffic = {"relay": RELAY, "pickup": PICKUP, "imap": IMAP}.get(scenario, LOCAL)
+        self.traffic = {"relay": RELAY, "pickup": PICKUP, "imap": IMAP,
+                        "lmtp": LMTP}.get(scenario, LOCAL)
         self.peer = None
         self.gen = None
         self.expunged = set()
@@ -183,6 +192,10 @@ class Run:
             self.tn = next(self.gen)(start=False, name=name, auth_cleartext_loopback="yes",
                                      **settings)
         else:
+            if scenario == "lmtp":
+                from relayenv import free_port
+                self.lmtp_port = free_port()
+                settings["listen"] = "lmtp 127.0.0.1:%d" % self.lmtp_port
             self.tn = tern_factory(start=False, name=name, **settings)
         # id -> (token, msg, boxes, peer recipients, bounced); a pickup's
         # id is "sendmail-TOKEN" and its msg what tern-sendmail read.
@@ -298,16 +311,24 @@ class Run:
             c.logout()
         return out
 
+    def session(self):
+        if self.scenario != "lmtp":
+            c = self.tn.raw(timeout=t(30))
+            c.ehlo()
+            return c
+        from tern_harness import RawClient
+        c = RawClient("127.0.0.1", self.lmtp_port, timeout=t(30))
+        assert c.reply()[0] == 220
+        assert c.cmd("LHLO client.example.net")[0] == 250
+        return c
+
     def send_smtp(self):
-        tn = self.tn
-        c = tn.raw(timeout=t(30))
-        c.ehlo()
+        c = self.session()
         for i, (token, sender, rcpts, size) in enumerate(self.traffic):
             if i == 3:          # a second session for the rest
                 c.cmd("QUIT")
                 c.close()
-                c = tn.raw(timeout=t(30))
-                c.ehlo()
+                c = self.session()
             msg = message(token, size)
             self.sent[send(c, sender, rcpts, msg)] = (token, msg) + expected(sender, rcpts)
         c.cmd("QUIT")
@@ -394,7 +415,8 @@ class Run:
 
 @pytest.mark.skipif(not SHIM.exists(), reason="no libfaultinj.so in the build")
 @pytest.mark.parametrize("round_", range(ROUNDS))
-@pytest.mark.parametrize("scenario", ["local-syncfs", "local-fsync", "relay", "pickup", "imap"])
+@pytest.mark.parametrize("scenario", ["local-syncfs", "local-fsync", "relay", "pickup", "lmtp",
+                                      "imap"])
 def test_power_loss(tern_factory, tmp_path, scenario, round_):
     run = Run(tern_factory, tmp_path, scenario, "power-%s-%d" % (scenario, round_))
     try:

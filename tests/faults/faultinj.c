@@ -260,7 +260,8 @@ decide_at(enum kind k, int dirfd, const char *path)
  *   U PATH / D PATH             unlink / rmdir
  *   M INO MODE UID GID PATH     mkdir
  *   P INO MODE                  chmod, fchmod, fchmodat
- *   K ID                        "queued as ID" about to go out on a socket
+ *   K ID                        "queued as ID" (SMTP) or "delivered as ID"
+ *                               (LMTP) about to go out on a socket
  *   K A<UIDVALIDITY>.<UID>      and an IMAP APPEND's "[APPENDUID V UID]"
  *
  * Each record is one writev(2) to an O_APPEND file: whole, in the order
@@ -328,25 +329,35 @@ rec_open(int fd, int flags)
 		rec_line("T %lu 0\n", (unsigned long)st.st_ino);
 }
 
+/* Whether b[i..n) starts with the string key; i is moved past it if so. */
+static bool
+rec_skip(const char *b, size_t n, size_t *i, const char *key)
+{
+	size_t len = strlen(key);
+
+	if (*i + len > n || memcmp(b + *i, key, len) != 0)
+		return false;
+	*i += len;
+	return true;
+}
+
 /* An acknowledgement about to go out: a socket's data saying "queued as
- * ID" (SMTP) or "[APPENDUID V UID]" (IMAP, in the clear). */
+ * ID" (SMTP), "delivered as ID" (LMTP) or "[APPENDUID V UID]" (IMAP, in
+ * the clear). */
 static void
 rec_socket(int fd, const char *b, size_t n)
 {
-	static const char smtp[] = "queued as ", imap[] = "[APPENDUID ";
 	struct stat st;
 	size_t i, j, k;
 
 	if (!recording() || !rec_stat_fd(fd, &st) || !S_ISSOCK(st.st_mode))
 		return;
 	for (i = 0; i < n; i++) {
-		if (i + sizeof(smtp) - 1 <= n && memcmp(b + i, smtp, sizeof(smtp) - 1) == 0) {
-			i += sizeof(smtp) - 1;
+		if (rec_skip(b, n, &i, "queued as ") || rec_skip(b, n, &i, "delivered as ")) {
 			for (j = i; j < n && b[j] != '\r' && b[j] != '\n' && b[j] != ' '; j++)
 				;
 			rec_line("K %.*s\n", (int)(j - i), b + i);
-		} else if (i + sizeof(imap) - 1 <= n && memcmp(b + i, imap, sizeof(imap) - 1) == 0) {
-			i += sizeof(imap) - 1;
+		} else if (rec_skip(b, n, &i, "[APPENDUID ")) {
 			for (j = i; j < n && b[j] != ' ' && b[j] != ']'; j++)
 				;
 			for (k = j + 1; k < n && b[k] != ']'; k++)
