@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -73,6 +74,9 @@ static struct {
 } cfg = { .logfd = -1, .recfd = -1, .fail_kind = -1 };
 
 static atomic_long counters[K_COUNT];
+
+static void rec_fork_prepare(void);
+static void rec_fork_done(void);
 
 static int
 parse_kind(const char *s, size_t len)
@@ -134,6 +138,8 @@ faultinj_init(void)
 	if (rec != NULL && rec[0] != '\0')
 		cfg.recfd = (int)syscall(SYS_openat, AT_FDCWD, rec,
 		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (cfg.recfd >= 0)
+		pthread_atfork(rec_fork_prepare, rec_fork_done, rec_fork_done);
 	if (fault != NULL && fault[0] != '\0')
 		parse_fault(fault);
 	cfg.active = true;
@@ -265,8 +271,62 @@ decide_at(enum kind k, int dirfd, const char *path)
  *   K A<UIDVALIDITY>.<UID>      and an IMAP APPEND's "[APPENDUID V UID]"
  *
  * Each record is one writev(2) to an O_APPEND file: whole, in the order
- * the calls completed, whatever the thread or the process.
+ * the calls completed, whatever the thread or the process. Recording, a
+ * change and its record are made under one lock (rec_begin, rec_end), so
+ * that no thread can see a change (a new directory, say) and record its
+ * own use of it before the change's record is in: the file's order is
+ * the order of the changes.
  */
+
+static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool recording(void);
+
+static bool
+rec_begin(void)
+{
+	if (!recording())
+		return false;
+	pthread_mutex_lock(&rec_mu);
+	return true;
+}
+
+/* The same for a write on fd: only when fd is a file below the data_dir.
+ * A signal handler writes to its pipe through these wrappers (libevent's),
+ * and must not wait for a lock the thread it interrupted holds. */
+static bool rec_fd_path(int fd, char *p, size_t cap);
+
+static bool
+rec_begin_fd(int fd)
+{
+	char p[PATH_MAX];
+
+	return recording() && rec_fd_path(fd, p, sizeof(p)) && rec_begin();
+}
+
+static void
+rec_end(bool held)
+{
+	int err = errno;
+
+	if (held)
+		pthread_mutex_unlock(&rec_mu);
+	errno = err;
+}
+
+/* A fork while another thread holds the lock must not leave the child
+ * with it held. */
+static void
+rec_fork_prepare(void)
+{
+	pthread_mutex_lock(&rec_mu);
+}
+
+static void
+rec_fork_done(void)
+{
+	pthread_mutex_unlock(&rec_mu);
+}
 
 static void
 rec_emit(const char *head, int headlen, const void *data, size_t len)
@@ -481,7 +541,7 @@ rec_mkdir(int d, const char *path)
 
 /* A name change's result, recorded when it succeeded. */
 static int
-rec_done(int rc, const char *op, int da, const char *a, int db, const char *b)
+rec_done(bool held, int rc, const char *op, int da, const char *a, int db, const char *b)
 {
 	if (rc == 0) {
 		int err = errno;
@@ -489,6 +549,7 @@ rec_done(int rc, const char *op, int da, const char *a, int db, const char *b)
 		rec_names(op, da, a, db, b);
 		errno = err;
 	}
+	rec_end(held);
 	return rc;
 }
 
@@ -505,14 +566,15 @@ static int
 open_common(int dirfd, const char *path, int flags, mode_t mode,
     int (*real)(int, const char *, int, ...))
 {
-	int v;
-
-	int fd;
+	int v, fd;
+	bool held;
 
 	if ((flags & O_CREAT) && (v = decide_at(K_OPEN, dirfd, path)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
+	held = rec_begin();
 	fd = real(dirfd, path, flags, mode);
 	rec_open(fd, flags);
+	rec_end(held);
 	return fd;
 }
 
@@ -617,12 +679,15 @@ write(int fd, const void *b, size_t n)
 	REAL(write);
 
 	ssize_t r;
+	bool held;
 
 	if ((v = decide_fd(K_WRITE, fd)) > 0)
 		FAIL_WITH(v);
 	rec_socket(fd, b, n);
+	held = rec_begin_fd(fd);
 	r = real_write(fd, b, v < 0 && n > 1 ? n / 2 : n);
 	rec_write_here(fd, b, r);
+	rec_end(held);
 	return r;
 }
 
@@ -633,12 +698,15 @@ pwrite(int fd, const void *b, size_t n, off_t off)
 	REAL(pwrite);
 
 	ssize_t r;
+	bool held;
 
 	if ((v = decide_fd(K_WRITE, fd)) > 0)
 		FAIL_WITH(v);
+	held = rec_begin_fd(fd);
 	r = real_pwrite(fd, b, v < 0 && n > 1 ? n / 2 : n, off);
 	if (r > 0)
 		rec_write(fd, b, (size_t)r, off);
+	rec_end(held);
 	return r;
 }
 
@@ -649,12 +717,15 @@ pwrite64(int fd, const void *b, size_t n, off64_t off)
 	REAL(pwrite64);
 
 	ssize_t r;
+	bool held;
 
 	if ((v = decide_fd(K_WRITE, fd)) > 0)
 		FAIL_WITH(v);
+	held = rec_begin_fd(fd);
 	r = real_pwrite64(fd, b, v < 0 && n > 1 ? n / 2 : n, off);
 	if (r > 0)
 		rec_write(fd, b, (size_t)r, off);
+	rec_end(held);
 	return r;
 }
 
@@ -663,6 +734,7 @@ writev(int fd, const struct iovec *iov, int cnt)
 {
 	int v;
 	ssize_t r;
+	bool held;
 	REAL(writev);
 	REAL(write);
 
@@ -676,10 +748,13 @@ writev(int fd, const struct iovec *iov, int cnt)
 		half = total / 2;
 		for (int i = 0; i < cnt && done < half; i++) {
 			size_t take = iov[i].iov_len < half - done ? iov[i].iov_len : half - done;
+			bool held = rec_begin_fd(fd);
 			ssize_t w = real_write(fd, iov[i].iov_base, take);
+
+			rec_write_here(fd, iov[i].iov_base, w);
+			rec_end(held);
 			if (w < 0)
 				return done > 0 ? (ssize_t)done : -1;
-			rec_write_here(fd, iov[i].iov_base, w);
 			done += (size_t)w;
 			if ((size_t)w < take)
 				break;
@@ -687,8 +762,10 @@ writev(int fd, const struct iovec *iov, int cnt)
 		return (ssize_t)done;
 	}
 	rec_socket_iov(fd, iov, cnt);
+	held = rec_begin_fd(fd);
 	r = real_writev(fd, iov, cnt);
 	rec_writev(fd, iov, cnt, r);
+	rec_end(held);
 	return r;
 }
 
@@ -700,16 +777,19 @@ copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t n, unsi
 
 	off64_t at = -1, from = -1;
 	ssize_t r;
+	bool held;
 
 	if ((v = decide_fd(K_WRITE, out)) > 0)
 		FAIL_WITH(v);
-	if (recording()) {
+	held = rec_begin_fd(out);
+	if (held) {
 		at = outoff != NULL ? *outoff : (off64_t)syscall(SYS_lseek, out, 0, SEEK_CUR);
 		from = inoff != NULL ? *inoff : (off64_t)syscall(SYS_lseek, in, 0, SEEK_CUR);
 	}
 	r = real_copy_file_range(in, inoff, out, outoff, v < 0 && n > 1 ? n / 2 : n, flags);
 	if (r > 0 && at >= 0 && from >= 0)
 		rec_write_from(out, NULL, (size_t)r, at, in, from);
+	rec_end(held);
 	return r;
 }
 
@@ -719,13 +799,18 @@ int
 fsync(int fd)
 {
 	int v;
+	bool held;
 	REAL(fsync);
 
 	if ((v = decide_fd(K_FSYNC, fd)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	if (real_fsync(fd) == -1)
+	held = rec_begin();
+	if (real_fsync(fd) == -1) {
+		rec_end(held);
 		return -1;
+	}
 	rec_fd_op(fd, "S", 0, false);
+	rec_end(held);
 	return 0;
 }
 
@@ -733,13 +818,18 @@ int
 fdatasync(int fd)
 {
 	int v;
+	bool held;
 	REAL(fdatasync);
 
 	if ((v = decide_fd(K_FDATASYNC, fd)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	if (real_fdatasync(fd) == -1)
+	held = rec_begin();
+	if (real_fdatasync(fd) == -1) {
+		rec_end(held);
 		return -1;
+	}
 	rec_fd_op(fd, "S", 0, false);
+	rec_end(held);
 	return 0;
 }
 
@@ -747,14 +837,19 @@ int
 syncfs(int fd)
 {
 	int v;
+	bool held;
 	REAL(syncfs);
 
 	if ((v = decide_fd(K_SYNCFS, fd)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	if (real_syncfs(fd) == -1)
+	held = rec_begin();
+	if (real_syncfs(fd) == -1) {
+		rec_end(held);
 		return -1;
-	if (recording())
+	}
+	if (held)
 		rec_line("A\n");
+	rec_end(held);
 	return 0;
 }
 
@@ -775,28 +870,33 @@ int
 rename(const char *a, const char *b)
 {
 	int v;
+	bool held;
 	REAL(rename);
 
 	if ((v = decide_at(K_RENAME, AT_FDCWD, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return rec_done(real_rename(a, b), "N 0", AT_FDCWD, a, AT_FDCWD, b);
+	held = rec_begin();
+	return rec_done(held, real_rename(a, b), "N 0", AT_FDCWD, a, AT_FDCWD, b);
 }
 
 int
 renameat(int da, const char *a, int db, const char *b)
 {
 	int v;
+	bool held;
 	REAL(renameat);
 
 	if ((v = decide_at(K_RENAME, da, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return rec_done(real_renameat(da, a, db, b), "N 0", da, a, db, b);
+	held = rec_begin();
+	return rec_done(held, real_renameat(da, a, db, b), "N 0", da, a, db, b);
 }
 
 int
 renameat2(int da, const char *a, int db, const char *b, unsigned int flags)
 {
 	int v;
+	bool held;
 	REAL(renameat2);
 
 	char op[16];
@@ -804,29 +904,34 @@ renameat2(int da, const char *a, int db, const char *b, unsigned int flags)
 	if ((v = decide_at(K_RENAME, da, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
 	snprintf(op, sizeof(op), "N %u", flags);
-	return rec_done(real_renameat2(da, a, db, b, flags), op, da, a, db, b);
+	held = rec_begin();
+	return rec_done(held, real_renameat2(da, a, db, b, flags), op, da, a, db, b);
 }
 
 int
 unlink(const char *p)
 {
 	int v;
+	bool held;
 	REAL(unlink);
 
 	if ((v = decide_at(K_UNLINK, AT_FDCWD, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return rec_done(real_unlink(p), "U", AT_FDCWD, p, AT_FDCWD, NULL);
+	held = rec_begin();
+	return rec_done(held, real_unlink(p), "U", AT_FDCWD, p, AT_FDCWD, NULL);
 }
 
 int
 unlinkat(int d, const char *p, int flags)
 {
 	int v;
+	bool held;
 	REAL(unlinkat);
 
 	if ((v = decide_at(K_UNLINK, d, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return rec_done(real_unlinkat(d, p, flags), flags & AT_REMOVEDIR ? "D" : "U", d, p,
+	held = rec_begin();
+	return rec_done(held, real_unlinkat(d, p, flags), flags & AT_REMOVEDIR ? "D" : "U", d, p,
 	    AT_FDCWD, NULL);
 }
 
@@ -834,13 +939,18 @@ int
 mkdir(const char *p, mode_t mode)
 {
 	int v;
+	bool held;
 	REAL(mkdir);
 
 	if ((v = decide_at(K_MKDIR, AT_FDCWD, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	if (real_mkdir(p, mode) == -1)
+	held = rec_begin();
+	if (real_mkdir(p, mode) == -1) {
+		rec_end(held);
 		return -1;
+	}
 	rec_mkdir(AT_FDCWD, p);
+	rec_end(held);
 	return 0;
 }
 
@@ -848,13 +958,18 @@ int
 mkdirat(int d, const char *p, mode_t mode)
 {
 	int v;
+	bool held;
 	REAL(mkdirat);
 
 	if ((v = decide_at(K_MKDIR, d, p)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	if (real_mkdirat(d, p, mode) == -1)
+	held = rec_begin();
+	if (real_mkdirat(d, p, mode) == -1) {
+		rec_end(held);
 		return -1;
+	}
 	rec_mkdir(d, p);
+	rec_end(held);
 	return 0;
 }
 
@@ -862,22 +977,26 @@ int
 link(const char *a, const char *b)
 {
 	int v;
+	bool held;
 	REAL(link);
 
 	if ((v = decide_at(K_LINK, AT_FDCWD, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return rec_done(real_link(a, b), "L", AT_FDCWD, a, AT_FDCWD, b);
+	held = rec_begin();
+	return rec_done(held, real_link(a, b), "L", AT_FDCWD, a, AT_FDCWD, b);
 }
 
 int
 linkat(int da, const char *a, int db, const char *b, int flags)
 {
 	int v;
+	bool held;
 	REAL(linkat);
 
 	if ((v = decide_at(K_LINK, da, a)) != 0)
 		FAIL_WITH(v > 0 ? v : EIO);
-	return rec_done(real_linkat(da, a, db, b, flags), "L", da, a, db, b);
+	held = rec_begin();
+	return rec_done(held, real_linkat(da, a, db, b, flags), "L", da, a, db, b);
 }
 
 /* Linux releases the descriptor even when close reports an error: do the
@@ -900,8 +1019,11 @@ close(int fd)
 int
 rmdir(const char *p)
 {
+	bool held;
 	REAL(rmdir);
-	return rec_done(real_rmdir(p), "D", AT_FDCWD, p, AT_FDCWD, NULL);
+
+	held = rec_begin();
+	return rec_done(held, real_rmdir(p), "D", AT_FDCWD, p, AT_FDCWD, NULL);
 }
 
 int
@@ -909,9 +1031,14 @@ ftruncate(int fd, off_t len)
 {
 	REAL(ftruncate);
 
-	if (real_ftruncate(fd, len) == -1)
+	bool held = rec_begin();
+
+	if (real_ftruncate(fd, len) == -1) {
+		rec_end(held);
 		return -1;
+	}
 	rec_fd_op(fd, "T", (long long)len, true);
+	rec_end(held);
 	return 0;
 }
 
@@ -920,9 +1047,14 @@ ftruncate64(int fd, off64_t len)
 {
 	REAL(ftruncate64);
 
-	if (real_ftruncate64(fd, len) == -1)
+	bool held = rec_begin();
+
+	if (real_ftruncate64(fd, len) == -1) {
+		rec_end(held);
 		return -1;
+	}
 	rec_fd_op(fd, "T", (long long)len, true);
+	rec_end(held);
 	return 0;
 }
 
@@ -947,18 +1079,21 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 
 /* A mode change: the inode's number and new mode, read back. */
 static int
-rec_mode(int rc, int fd, int dirfd, const char *path)
+rec_mode(bool held, int rc, int fd, int dirfd, const char *path)
 {
 	char p[PATH_MAX];
 	struct stat st;
 	int err = errno;
 
-	if (rc != 0 || !recording())
+	if (rc != 0 || !recording()) {
+		rec_end(held);
 		return rc;
+	}
 	if (path == NULL ? rec_fd_path(fd, p, sizeof(p)) && rec_stat_fd(fd, &st) :
 	    at_path(dirfd, path, p, sizeof(p)) && watched(p) &&
 	    syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0)
 		rec_line("P %lu %o\n", (unsigned long)st.st_ino, (unsigned)st.st_mode & 07777);
+	rec_end(held);
 	errno = err;
 	return rc;
 }
@@ -967,19 +1102,25 @@ int
 fchmod(int fd, mode_t mode)
 {
 	REAL(fchmod);
-	return rec_mode(real_fchmod(fd, mode), fd, -1, NULL);
+	bool held = rec_begin();
+
+	return rec_mode(held, real_fchmod(fd, mode), fd, -1, NULL);
 }
 
 int
 chmod(const char *path, mode_t mode)
 {
 	REAL(chmod);
-	return rec_mode(real_chmod(path, mode), -1, AT_FDCWD, path);
+	bool held = rec_begin();
+
+	return rec_mode(held, real_chmod(path, mode), -1, AT_FDCWD, path);
 }
 
 int
 fchmodat(int d, const char *path, mode_t mode, int flags)
 {
 	REAL(fchmodat);
-	return rec_mode(real_fchmodat(d, path, mode, flags), -1, d, path);
+	bool held = rec_begin();
+
+	return rec_mode(held, real_fchmodat(d, path, mode, flags), -1, d, path);
 }
