@@ -342,9 +342,27 @@ class Run:
                 and blob.endswith(b"\r\n\r\n" + msg)
         return split_delivered(blob)[3] == msg
 
+    def rebooted(self):
+        """ternd as after a reboot: in a mount namespace of its own where
+        /proc/sys/kernel/random/boot_id is a new one (what the mailbox
+        index trusts only within one boot), the same pid (unshare and sh
+        exec), so the harness's signals reach it."""
+        wrapper = self.tn.root / "ternd-rebooted"
+        if not wrapper.exists():
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                "# ternd with a boot_id of its own (test_powerloss.py)\n"
+                "exec unshare --mount --propagation private sh -c '\n"
+                "  f=$(mktemp) && cat /proc/sys/kernel/random/uuid > \"$f\" &&\n"
+                "  mount --bind \"$f\" /proc/sys/kernel/random/boot_id && rm -f \"$f\" &&\n"
+                "  exec \"$0\" \"$@\"' %s \"$@\"\n" % self.tn.ternd)
+            wrapper.chmod(0o755)
+        return wrapper
+
     def recover_and_check(self, label, k, tree, acked):
         tn = self.tn
         powerloss.materialize(tree, str(tn.data_dir), self.snap)
+        real, tn.ternd = tn.ternd, self.rebooted()
         if self.peer is not None:
             with self.peer.lock:
                 self.peer.messages.clear()
@@ -366,6 +384,7 @@ class Run:
             left = tn.queue_files("msg")
         finally:
             tn.stop()
+            tn.ternd = real
         assert not left, (label, "still queued after recovery", left, tn.log_tail())
         assert not tn.queue_files("corrupt"), (label, tn.queue_files("corrupt"), tn.log_tail())
         if self.scenario == "imap":
