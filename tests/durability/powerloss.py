@@ -13,7 +13,9 @@ ext4 and XFS keep more, so tern must not count on them):
 
 - A file's data is on disk as of its last fsync or fdatasync (or a
   syncfs). Each later write may or may not be there, and one that is may
-  be torn: only a prefix of it.
+  be torn (only a prefix of it, cut anywhere or at a 512-octet sector) or
+  zeroes (the size reached the disk, the data did not: XFS and ext4's
+  delayed allocation).
 - A name (create, rename, link, unlink, mkdir, rmdir) is on disk once
   the directory holding it has been fsync'd (or a syncfs) after the
   change. Each later change may or may not be there, whole: a rename is
@@ -261,11 +263,14 @@ class Model:
                 if rng.random() < 0.5 or (p[0] == "rm" and len(p) > 4 and id(p[4]) in dropped):
                     dropped.add(id(p))
                     continue
-                if p[0] == "w" and len(p[3]) > 1 and rng.random() < 0.5:
+                how = rng.random()
+                if p[0] == "w" and len(p[3]) > 1 and how < 1 / 3:
                     cut = rng.randrange(1, len(p[3]))
                     if rng.random() < 0.5:
                         cut = max(1, cut - cut % 512)
                     p = ("w", p[1], p[2], p[3][:cut])
+                elif p[0] == "w" and how < 2 / 3:
+                    p = ("w", p[1], p[2], bytes(len(p[3])))
                 chosen.append(p)
             out.append(("mix%d" % i, self._image(synced, chosen)))
         return [(label, img, acked) for label, img in out]

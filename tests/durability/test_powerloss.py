@@ -163,6 +163,12 @@ def delivered(data_dir):
     return out
 
 
+def maildrop(tn):
+    d = tn.data_dir / "maildrop"
+    return sorted(p.name for p in d.iterdir() if not p.name.startswith(".")) \
+        if d.is_dir() else []
+
+
 class Run:
     """One scenario: the recorded run, then its crash states replayed on
     the same ternd (same config, its data_dir rebuilt each time)."""
@@ -372,7 +378,9 @@ class Run:
                 held = self.imap_contents()
             deadline = time.monotonic() + t(10)
             flushed = False
-            while tn.queue_files("msg"):
+            # The pickup starts on its own after the queue's recovery:
+            # wait for the maildrop too (what the recovery must drain).
+            while tn.queue_files("msg") or maildrop(tn):
                 if time.monotonic() > deadline:
                     if flushed:
                         break
@@ -381,10 +389,10 @@ class Run:
                                    capture_output=True, timeout=t(30))
                     flushed, deadline = True, time.monotonic() + t(10)
                 time.sleep(0.03)
-            left = tn.queue_files("msg")
         finally:
             tn.stop()
             tn.ternd = real
+        left = tn.queue_files("msg") + maildrop(tn)
         assert not left, (label, "still queued after recovery", left, tn.log_tail())
         assert not tn.queue_files("corrupt"), (label, tn.queue_files("corrupt"), tn.log_tail())
         if self.scenario == "imap":

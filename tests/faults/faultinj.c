@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -275,7 +276,10 @@ decide_at(enum kind k, int dirfd, const char *path)
  * change and its record are made under one lock (rec_begin, rec_end), so
  * that no thread can see a change (a new directory, say) and record its
  * own use of it before the change's record is in: the file's order is
- * the order of the changes.
+ * the order of the changes. The lock is a mutex for the threads and an
+ * flock(2) of the recording for the processes (tern-sendmail renames a
+ * file into the maildrop; ternd's pickup must not read it and record
+ * its queue file before that rename's record is in).
  */
 
 static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -288,6 +292,7 @@ rec_begin(void)
 	if (!recording())
 		return false;
 	pthread_mutex_lock(&rec_mu);
+	(void)syscall(SYS_flock, cfg.recfd, LOCK_EX);
 	return true;
 }
 
@@ -309,8 +314,10 @@ rec_end(bool held)
 {
 	int err = errno;
 
-	if (held)
+	if (held) {
+		(void)syscall(SYS_flock, cfg.recfd, LOCK_UN);
 		pthread_mutex_unlock(&rec_mu);
+	}
 	errno = err;
 }
 
