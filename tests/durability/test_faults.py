@@ -30,7 +30,7 @@ from tern_harness import BUILD, SANITIZED, TernError, split_delivered, t
 
 SHIM = BUILD / "libfaultinj.so"
 EXHAUSTIVE = os.environ.get("TERN_DRILL", "") not in ("", "0")
-SCENARIOS = ["direct", "queued", "dsn", "recovery"]
+SCENARIOS = ["direct", "queued", "dsn", "recovery", "pickup", "imap"]
 if EXHAUSTIVE:
     # commit_sync fsync: the per-file fsync, rename and directory fsync.
     SCENARIOS += ["direct-fsync", "queued-fsync"]
@@ -109,7 +109,15 @@ class Drill:
             self.peer.start()
             settings.update({"route": "peer.example 127.0.0.1:%d" % port,
                              "relay_networks": "127.0.0.0/8"})
-        self.tern = tern_factory(start=False, name=name, **settings)
+        self.gen = None
+        if scenario == "imap":
+            from imapenv import IMAP_USERS, ImapTern
+            from subenv import instances
+            self.gen = instances(tmp_path, ImapTern, default_users=IMAP_USERS)
+            self.tern = next(self.gen)(start=False, name=name, auth_cleartext_loopback="yes",
+                                       **settings)
+        else:
+            self.tern = tern_factory(start=False, name=name, **settings)
         self.sent = {}        # token -> (message, mailboxes, code)
 
     def shim_env(self, fault):
@@ -156,6 +164,10 @@ class Drill:
         """The scenario's traffic; returns the codes the client got."""
         if self.scenario == "recovery":
             return []
+        if self.scenario == "pickup":
+            return self.act_pickup()
+        if self.scenario == "imap":
+            return self.act_imap()
         c = self.tern.raw(timeout=t(30))
         c.ehlo()
         if self.scenario == "direct":
@@ -197,6 +209,53 @@ class Drill:
         conn.close()
         return
 
+    def act_pickup(self):
+        """Two messages through tern-sendmail (as nobody, without the
+        shim: the faults are ternd's, in the pickup, the commit and the
+        deliveries); exit 0 is the acknowledgement."""
+        import subprocess
+        from tern_harness import BUILD as build
+        for token in ("first", "second"):
+            body = b"".join(b"line %d of the pickup's %s message\n" % (i, token.encode())
+                            for i in range(60))
+            text = b"To: alice@example.test\nSubject: fault %s\n\n" % token.encode() + body
+            p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                str(build / "tern-sendmail"), "-C", str(self.tern.config_path),
+                                "-t", "-i"], input=text, capture_output=True, timeout=t(30))
+            assert p.returncode == 0, p.stderr
+            self.sent[token] = (body.replace(b"\n", b"\r\n"), ["alice"], 250)
+        return []
+
+    def act_imap(self):
+        """APPENDs over IMAP (imaplib, in the clear on loopback): OK is the
+        acknowledgement, NO a refusal (the client may send it again); a
+        fault must give neither a BAD nor a dropped connection, and the
+        session goes on. The last APPEND, in a new session, must get OK
+        unless the fault came while it was being taken."""
+        import imaplib
+        from imapenv import IMAP_PASSWORDS
+
+        def session():
+            c = imaplib.IMAP4("127.0.0.1", self.tern.imap_port, timeout=t(30))
+            c.login(ALICE, IMAP_PASSWORDS[ALICE])
+            return c
+        c = session()
+        for token in ("first", "same-session", "new-session", "last"):
+            if token == "new-session":
+                c.logout()
+                c = session()
+            if token == "last":
+                mark = len(read_log(self.logfile))
+            msg = message(token)
+            typ, data = c.append("INBOX", None, None, msg)
+            assert typ in ("OK", "NO"), (self.fault, token, data)
+            self.sent[token] = (msg, ["alice"], 250 if typ == "OK" else 450)
+            if token == "last" and typ != "OK":
+                assert not any(f for _, _, _, f in read_log(self.logfile)[:mark]), \
+                    (self.fault, "the fault was spent, yet", data)
+        c.logout()
+        return []
+
     def wait_quiet(self):
         """Until everything acknowledged is delivered, a delivery was
         deferred by the fault (the restart without the shim delivers it:
@@ -222,7 +281,11 @@ class Drill:
         out = {}
         for box in ("alice", "bob"):
             got = out.setdefault(box, {})
-            for blob in self.tern.messages(box):
+            blobs = self.tern.messages(box)
+            if self.scenario == "imap":     # APPENDs go to cur/
+                cur = self.tern.maildir(box) / "cur"
+                blobs += [p.read_bytes() for p in sorted(cur.iterdir())] if cur.is_dir() else []
+            for blob in blobs:
                 m = re.search(rb"^Subject: fault (\S+)\r$", blob, re.M)
                 if m:
                     got.setdefault(m.group(1).decode(), []).append(blob)
@@ -244,6 +307,10 @@ class Drill:
                     if self.scenario == "dsn" and token == "first":
                         assert b"Content-Type: multipart/report" in blob, blob[:300]
                         assert b"550 5.1.1 no such user here" in blob, blob[:2000]
+                    elif self.scenario == "pickup":
+                        assert blob.endswith(b"\r\n\r\n" + msg), (self.fault, token, box)
+                    elif self.scenario == "imap":
+                        assert blob == msg, (self.fault, token, box)
                     else:
                         assert split_delivered(blob)[3] == msg, (self.fault, token, box)
         for box in ("alice", "bob"):
@@ -252,6 +319,9 @@ class Drill:
             assert left == [], (self.fault, box, left)
         assert self.tern.queue_files("tmp") == [], self.fault
         assert self.tern.queue_files("corrupt") == [], (self.fault, self.tern.log_tail())
+        if self.scenario == "pickup":
+            drop = self.tern.data_dir / "maildrop"
+            assert sorted(os.listdir(drop)) == [], (self.fault, "left in the maildrop")
 
     def check_sync_not_retried(self):
         """No fsync/fdatasync of a file after one of it failed, unless the
@@ -274,6 +344,8 @@ class Drill:
         finally:
             if self.peer is not None:
                 self.peer.stop()
+            if self.gen is not None:
+                next(self.gen, None)    # the instance's teardown checks
 
     def _run(self):
         self.prepare()
@@ -357,7 +429,10 @@ def faults_for(calls):
                 if kind in WRITE_KINDS:
                     out.append((kind, n, "ENOSPC"))
                 if kind == "write":
-                    out.append((kind, n, "SHORT"))
+                    # EINTR: fileio_write_all writes again; EDQUOT: as ENOSPC.
+                    out += [(kind, n, "SHORT"), (kind, n, "EINTR"), (kind, n, "EDQUOT")]
+                if kind in SYNC_KINDS:
+                    out.append((kind, n, "EINTR"))      # a failed sync, as any other
         return out
     # One fault of each kind on a message file, the creation of each
     # queue file (the DSN's among them), then the rest evenly to SAMPLE.
@@ -381,8 +456,11 @@ def faults_for(calls):
     syncs = [c for c in cands if c[0] == "fsync"]
     if writes:
         picked.append((writes[-1][0], writes[-1][1], "SHORT"))
+        picked.append((writes[0][0], writes[0][1], "EINTR"))
+        picked.append((writes[-1][0], writes[-1][1], "EDQUOT"))
     if syncs:
         picked.append((syncs[0][0], syncs[0][1], "ENOSPC"))
+        picked.append((syncs[-1][0], syncs[-1][1], "EINTR"))
     return picked
 
 
