@@ -35,7 +35,6 @@ with torn writes. A message is acknowledged at a crash point if its
 """
 import hashlib
 import os
-import random
 import shutil
 import stat
 

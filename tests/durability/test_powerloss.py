@@ -29,7 +29,7 @@ import time
 import pytest
 
 import powerloss
-from tern_harness import BUILD, SANITIZED, TERNCTL, split_delivered, t
+from tern_harness import BUILD, SANITIZED, TERNCTL, split_delivered, stuff, t
 
 SHIM = BUILD / "libfaultinj.so"
 EXHAUSTIVE = os.environ.get("TERN_DRILL", "") not in ("", "0")
@@ -50,28 +50,6 @@ def message(token, size):
     head = (b"From: s@example.net\r\nSubject: power %s\r\nMessage-ID: <%s@example.net>\r\n\r\n"
             % (token.encode(), token.encode()))
     return head + line * max(1, (size - len(head)) // len(line))
-
-
-def stuffed(msg):
-    return b"\r\n".join((b"." + l) if l.startswith(b".") else l
-                        for l in msg.split(b"\r\n")) + b".\r\n"
-
-
-def send(c, rcpts, msg):
-    """The queue id of the 250, or None."""
-    code, _ = c.cmd("MAIL FROM:<s@example.net>")
-    assert code == 250
-    for r in rcpts:
-        code, lines = c.cmd("RCPT TO:<%s>" % r)
-        assert code == 250, lines
-    code, _ = c.cmd("DATA")
-    assert code == 354
-    c.send(stuffed(msg))
-    code, lines = c.reply()
-    assert code == 250, lines
-    m = QUEUED_AS.search(b" ".join(l if isinstance(l, bytes) else l.encode() for l in lines))
-    assert m, lines
-    return m.group(1).decode()
 
 
 # What a recorded run sends: (token, sender, recipients, size), and where
@@ -140,7 +118,7 @@ def send(c, sender, rcpts, msg):
         assert code == 250, lines
     code, _ = c.cmd("DATA")
     assert code == 354
-    c.send(stuffed(msg))
+    c.send(stuff(msg))
     code, lines = c.reply()
     assert code == 250, lines
     m = QUEUED_AS.search(" ".join(lines).encode())
