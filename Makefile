@@ -44,7 +44,7 @@ RELEASE_OPTS = -Dbuildtype=release -Dwerror=true -Dunit_tests=false -Dfuzz=false
   -Dprefix=$(PREFIX) -Dsysconfdir=$(SYSCONFDIR) -Dlocalstatedir=$(LOCALSTATEDIR)
 SENDMAIL_LINK_PATHS = /usr/sbin/sendmail /usr/bin/mailq /usr/bin/newaliases
 
-.PHONY: all deps test-deps preflight build run test unit integration asan fuzz fuzz-long drills bench soak clean \
+.PHONY: all deps test-deps preflight build run test unit integration asan fuzz fuzz-long drills bench soak soak-asan clean \
   release install uninstall
 
 all: build
@@ -110,6 +110,16 @@ integration: build
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) TERN_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -s \
 	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/soak-tmp tests/soak
+
+# The soak under AddressSanitizer and UBSan: no curve is judged (ASan's
+# quarantine only grows), LeakSanitizer's check at ternd's exit and any
+# sanitizer report in its log fail it. SOAK_SECONDS as for soak.
+soak-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  SOAK_SECONDS=$(SOAK_SECONDS) TERN_BUILD=$(abspath $(ASAN_BUILD)) TERN_SANITIZED=1 \
+	  $(PYTHON) -m pytest -q -s -p no:cacheprovider \
+	  --basetemp=$(abspath $(ASAN_BUILD))/soak-tmp tests/soak
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
