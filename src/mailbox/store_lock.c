@@ -4,8 +4,9 @@
  * is created O_EXCL, as Dovecot's dotlock, and holds "<pid>:<host>": one
  * whose holder has died is broken at once, and one last changed before
  * this boot (a power cut can leave it empty, or naming a pid that is
- * someone else's now), one nobody has touched for two minutes (Dovecot's
- * own carry no pid) then. The next list is written to
+ * someone else's now), and one naming this process that none of its
+ * threads holds (its unlink failed), one nobody has touched for two
+ * minutes (Dovecot's own carry no pid) then. The next list is written to
  * tern-uidlist.tmp, synced, renamed over dovecot-uidlist, then the lock
  * goes and the folder is synced. Also the path and fsync helpers the
  * store's files share.
@@ -15,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,69 @@ store_this_host(char *out, size_t outsize)
 	out[outsize - 1] = '\0';
 }
 
+/*
+ * The locks this process holds, by the lock file's inode: a lock naming
+ * this process that is not among them was left by a failed unlink (an
+ * I/O error) and has no holder. Without this it looked held by another
+ * thread, and the folder refused every change for two minutes (found by
+ * the fault drill, docs/testing.md). A multiset: an inode number freed by
+ * one lock's unlink may come back for the next one before the first is
+ * forgotten. This table is the one piece of state the module owns.
+ */
+static struct {
+	pthread_mutex_t mu;
+	struct held_lock { dev_t dev; ino_t ino; } *v;
+	size_t n, cap;
+} held = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* Registered before the lock says whose it is, so that no thread reads
+ * our pid in a lock that is not in the table yet. -1: out of memory. */
+static int
+held_add(const struct stat *st)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&held.mu);
+	if (held.n == held.cap) {
+		size_t cap = held.cap ? held.cap * 2 : 8;
+		struct held_lock *v = realloc(held.v, cap * sizeof(*v));
+
+		if (v == NULL)
+			rc = -1;
+		else
+			held.v = v, held.cap = cap;
+	}
+	if (rc == 0)
+		held.v[held.n++] = (struct held_lock){ st->st_dev, st->st_ino };
+	pthread_mutex_unlock(&held.mu);
+	return rc;
+}
+
+static void
+held_remove(dev_t dev, ino_t ino)
+{
+	pthread_mutex_lock(&held.mu);
+	for (size_t i = 0; i < held.n; i++) {
+		if (held.v[i].dev == dev && held.v[i].ino == ino) {
+			held.v[i] = held.v[--held.n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&held.mu);
+}
+
+static bool
+held_has(const struct stat *st)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&held.mu);
+	for (size_t i = 0; i < held.n && !found; i++)
+		found = held.v[i].dev == st->st_dev && held.v[i].ino == st->st_ino;
+	pthread_mutex_unlock(&held.mu);
+	return found;
+}
+
 /* Says who holds a lock just taken: "<pid>:<host>", what Dovecot's
  * dotlocks hold, for as long as it is held. */
 static void
@@ -78,9 +143,10 @@ lock_mark(int fd)
 }
 
 /* The pid of a process of this host that held the lock seen as *st and no
- * longer runs, or 0. A lock without a holder (empty, or a list being
- * written), another host's, ours (another thread's) or a live process's
- * is not stale by this rule. */
+ * longer runs (or this process, when none of its threads holds it), or 0.
+ * A lock without a holder (empty, or a list being written), another
+ * host's, another thread's of ours or a live process's is not stale by
+ * this rule. */
 static long
 lock_dead_holder(const char *path, const struct stat *st)
 {
@@ -103,8 +169,9 @@ lock_dead_holder(const char *path, const struct stat *st)
 	*colon = '\0';
 	errno = 0;
 	pid = strtol(buf, &end, 10);
-	if (end == buf || *end != '\0' || errno != 0 || pid <= 0 || pid == (long)getpid() ||
-	    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+	if (end == buf || *end != '\0' || errno != 0 || pid <= 0)
+		return 0;
+	if (pid == (long)getpid() ? held_has(st) : kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 		return 0;
 	/* Still the file we read, not one taken anew since. */
 	if (stat(path, &again) == -1 || again.st_ino != st->st_ino ||
@@ -150,6 +217,13 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 	}
 	for (;;) {
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
+			if (fstat(fd, &st) == -1 || held_add(&st) == -1) {
+				log_warn("mailbox: %s", path);
+				close(fd);
+				(void)unlink(path);
+				*err = MBOX_IO;
+				return -1;
+			}
 			lock_mark(fd);
 			return fd;
 		}
@@ -166,7 +240,10 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 		    st.st_mtime < boot_began() || st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
 			long long age = (long long)(time(NULL) - st.st_mtime);
 
-			if (dead > 0)
+			if (dead == (long)getpid())
+				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld "
+				    "reason=\"left by this process\"", path, age);
+			else if (dead > 0)
 				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld dead_pid=%ld",
 				    path, age, dead);
 			else if (st.st_mtime < boot_began())
@@ -191,10 +268,18 @@ void
 store_lock_drop(const char *dir, int fd)
 {
 	char path[MBOX_PATH_MAX];
+	struct stat st;
+	bool known = fstat(fd, &st) == 0;
 
 	close(fd);
-	if (store_path(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == 0)
-		(void)unlink(path);
+	/* Unlinked first, forgotten after: forgotten while its file is
+	 * there, it would look left behind to another thread, which would
+	 * break it, take a new one, and lose it to this unlink. */
+	if (store_path(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == 0 &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("mailbox: %s (broken at the next sync)", path);
+	if (known)
+		held_remove(st.st_dev, st.st_ino);
 }
 
 /* The list in ul becomes dovecot-uidlist: written to tern-uidlist.tmp,

@@ -236,9 +236,25 @@ class Drill:
         from imapenv import IMAP_PASSWORDS
 
         def session():
-            c = imaplib.IMAP4("127.0.0.1", self.tern.imap_port, timeout=t(30))
-            c.login(ALICE, IMAP_PASSWORDS[ALICE])
-            return c
+            # A fault while LOGIN opens the mailbox (its folders made,
+            # its list read) is a NO [UNAVAILABLE]: a refusal the client
+            # retries, as a 4xx; the fault is spent by then.
+            for _ in range(2):
+                c = imaplib.IMAP4("127.0.0.1", self.tern.imap_port, timeout=t(30))
+                try:
+                    c.login(ALICE, IMAP_PASSWORDS[ALICE])
+                    return c
+                except imaplib.IMAP4.error as e:
+                    assert "[UNAVAILABLE]" in str(e), (self.fault, "LOGIN", str(e))
+                    c.shutdown()
+            raise AssertionError((self.fault, "LOGIN refused twice"))
+        try:
+            self._act_imap(session)
+        except (imaplib.IMAP4.error, OSError) as e:
+            raise AssertionError((self.fault, "IMAP", repr(e)))
+        return []
+
+    def _act_imap(self, session):
         c = session()
         for token in ("first", "same-session", "new-session", "last"):
             if token == "new-session":
@@ -254,7 +270,6 @@ class Drill:
                 assert not any(f for _, _, _, f in read_log(self.logfile)[:mark]), \
                     (self.fault, "the fault was spent, yet", data)
         c.logout()
-        return []
 
     def wait_quiet(self):
         """Until everything acknowledged is delivered, a delivery was
@@ -452,6 +467,10 @@ def faults_for(calls):
         step = len(rest) / room
         picked += sorted({rest[int(i * step)] for i in range(room) if int(i * step) < len(rest)},
                          key=rest.index)
+    # The unlink of a folder's uidlist lock (imap): once it failed, the
+    # lock looked held by another thread and wedged the folder.
+    picked += [(kind, n, "EIO") for kind, n, path, _ in calls
+               if kind == "unlink" and path.endswith("/dovecot-uidlist.lock")][:1]
     writes = [c for c in cands if c[0] == "write"]
     syncs = [c for c in cands if c[0] == "fsync"]
     if writes:
