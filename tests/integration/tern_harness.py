@@ -205,10 +205,14 @@ class Tern:
 
     def settle(self, timeout=10):
         """Waits until every queued message is removed from the queue (each
-        one delivered or bounced), so mailboxes are final."""
+        one delivered or bounced), so mailboxes are final; and its state
+        file too, which goes a directory fsync after its message
+        (docs/queue.md)."""
         deadline = time.monotonic() + t(timeout)
         while True:
-            if not self.queue_files("msg") and not self.queue_files("tmp"):
+            msgs = self.queue_files("msg")
+            if not msgs and not self.queue_files("tmp") and \
+                    set(self.queue_files("state")) <= set(msgs):
                 return
             if time.monotonic() > deadline:
                 raise TernError("queue not empty after %.1fs: %s\n%s"
