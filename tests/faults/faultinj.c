@@ -282,9 +282,26 @@ decide_at(enum kind k, int dirfd, const char *path)
  * its queue file before that rename's record is in).
  */
 
-static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool
+recording(void)
+{
+	return cfg.active && cfg.recfd >= 0;
+}
 
-static bool recording(void);
+/* The watched path of fd into p, or false. */
+static bool
+rec_fd_path(int fd, char *p, size_t cap)
+{
+	return fd_path(fd, p, cap) && watched(p);
+}
+
+static bool
+rec_stat_fd(int fd, struct stat *st)
+{
+	return syscall(SYS_fstat, fd, st) == 0;
+}
+
+static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static bool
 rec_begin(void)
@@ -299,8 +316,6 @@ rec_begin(void)
 /* The same for a write on fd: only when fd is a file below the data_dir.
  * A signal handler writes to its pipe through these wrappers (libevent's),
  * and must not wait for a lock the thread it interrupted holds. */
-static bool rec_fd_path(int fd, char *p, size_t cap);
-
 static bool
 rec_begin_fd(int fd)
 {
@@ -359,25 +374,6 @@ rec_line(const char *fmt, ...)
 	va_end(ap);
 	if (n > 0 && (size_t)n < sizeof(line))
 		rec_emit(line, n, NULL, 0);
-}
-
-static bool
-recording(void)
-{
-	return cfg.active && cfg.recfd >= 0;
-}
-
-/* The watched path of fd into p, or false. */
-static bool
-rec_fd_path(int fd, char *p, size_t cap)
-{
-	return fd_path(fd, p, cap) && watched(p);
-}
-
-static bool
-rec_stat_fd(int fd, struct stat *st)
-{
-	return syscall(SYS_fstat, fd, st) == 0;
 }
 
 /* A new or reopened file: C, and T when it was truncated. */
