@@ -7,7 +7,15 @@
 # Environment: FUZZ_LONG_SECONDS (3600), FUZZ_LONG_PAR (targets side by
 # side, 2), FUZZ_LONG_NICE (0), FUZZ_LONG_MAX_FILES (300) and
 # FUZZ_LONG_MAX_BYTES (2 MiB): the cap on what a target's kept corpus may
-# grow to. Run from the top of the source tree.
+# grow to; FUZZ_LONG_LEAST=N: only the N targets with the fewest CPU
+# seconds in the ledger (below), when no TARGET is named. Run from the
+# top of the source tree.
+#
+# The ledger, fuzz/ledger.tsv (kept in git), gets one line a target a run:
+# date, target, seconds asked, CPU seconds, executions, coverage,
+# features, findings. One CPU-hour a target is more than one sitting of
+# this 2-core machine gives, so the hours add up across runs;
+# fuzz/fuzz-hours.sh sums them.
 #
 # Per target: the fuzzer runs from fuzz/corpus/NAME plus BUILD/corpus-long/
 # NAME (the work corpus, kept between runs), with its dictionary; then
@@ -82,6 +90,8 @@ one() {
 	printf '%-24s %6s %6s %10s %6s %7s %6s %8s %6s %7s\n' "$n" "$seconds" \
 		"$cpu" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$files" "$bytes" "$added" \
 		"$crashes" >>"$summary"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$n" \
+		"$seconds" "$cpu" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$crashes" >>fuzz/ledger.tsv
 	if [ "$crashes" -gt 0 ] || { [ "$rc" -ne 0 ] && [ -z "$execs" ]; }; then
 		tail -30 "$log"
 		echo "fuzz-long: $n FAILED (rc $rc, $crashes findings in fuzz/crashes/)"
@@ -94,8 +104,22 @@ export build seconds max_files max_bytes summary
 
 printf '%-24s %6s %6s %10s %6s %7s %6s %8s %6s %7s\n' target secs cpu_s execs cov \
 	ft files bytes added crashes >"$summary"
+# Every target's CPU seconds so far (0 for one the ledger lacks), fewest
+# first, as "SECONDS PATH".
+by_cpu() {
+	local t n
+	for t in "$build"/fuzz/fuzz_*; do
+		[ -f "$t" ] && [ -x "$t" ] || continue
+		n=$(basename "$t")
+		echo "$(awk -F'\t' -v n="$n" '$2 == n { s += $4 } END { print s + 0 }' \
+			fuzz/ledger.tsv 2>/dev/null || echo 0) $t"
+	done | sort -n -k1,1
+}
+
 if [ $# -gt 0 ]; then
 	printf '%s\n' "$@"
+elif [ -n "${FUZZ_LONG_LEAST:-}" ]; then
+	by_cpu | head -n "$FUZZ_LONG_LEAST" | cut -d' ' -f2
 else
 	for t in "$build"/fuzz/fuzz_*; do [ -f "$t" ] && [ -x "$t" ] && echo "$t"; done
 fi | xargs -P "$par" -n 1 bash -c 'one "$0"' || {
