@@ -16,7 +16,7 @@ FUZZ_LONG_LEAST ?=
 # a peer, a timer), so four side by side keep two cores busy: the suites
 # took half the time they took with two (docs/testing.md).
 TEST_JOBS ?= 4
-# make soak: seconds of steady mixed load (make test runs 45 of them).
+# make soak: seconds of steady mixed load (make test runs 120 of them).
 SOAK_SECONDS ?= 1800
 
 DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \

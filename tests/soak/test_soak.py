@@ -1,7 +1,7 @@
 """The soak, judged: nothing accepted is lost and ternd's RSS, open fds
 and queue stay flat under a steady mixed load (tests/soak/soak.py).
 
-SOAK_SECONDS (default 45: the short run of `make test`) is the length of
+SOAK_SECONDS (default 120: the short run of `make test`, two minutes as the issue asks) is the length of
 the load; `make soak` runs 1800. The samples go to samples.csv in the
 test's directory, the summary to stdout (pytest -s) and to soak.txt.
 """
@@ -10,7 +10,7 @@ import os
 from soak import run_soak
 from tern_harness import SANITIZED
 
-SECONDS = float(os.environ.get("SOAK_SECONDS", "45"))
+SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
 RATE = float(os.environ.get("SOAK_RATE", "6"))
 
 # Growth limits, over the samples after warm-up. RSS: the last third's
