@@ -209,6 +209,7 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 	time_t give_up = time(NULL) + (timeout > 0 ? timeout : 1);
 	struct stat st;
 	long dead = 0;
+	const time_t boot = boot_began();
 	int fd;
 
 	if (store_path(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == -1) {
@@ -237,7 +238,7 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 			return -1;
 		}
 		if (stat(path, &st) == 0 && ((dead = lock_dead_holder(path, &st)) > 0 ||
-		    st.st_mtime < boot_began() || st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
+		    st.st_mtime < boot || st.st_mtime + LOCK_STALE_SECS < time(NULL))) {
 			long long age = (long long)(time(NULL) - st.st_mtime);
 
 			if (dead == (long)getpid())
@@ -246,7 +247,7 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 			else if (dead > 0)
 				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld dead_pid=%ld",
 				    path, age, dead);
-			else if (st.st_mtime < boot_began())
+			else if (st.st_mtime < boot)
 				log_info("event=mailbox-lock-broken path=\"%s\" age=%lld "
 				    "reason=\"made before this boot\"", path, age);
 			else
