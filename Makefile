@@ -25,7 +25,8 @@ DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        python3-nacl unbound clang libclang-rt-14-dev openssl libnet-ssleay-perl \
        nodejs libseccomp-dev dovecot-core dovecot-pop3d dovecot-imapd \
        dovecot-lmtpd fetchmail getmail6 python3-pytest-xdist libunistring-dev \
-       zlib1g-dev isync python3-spf python3-dnslib python3-authheaders python3-yaml
+       zlib1g-dev isync python3-spf python3-dnslib python3-authheaders python3-yaml \
+       php-cli php-symfony-mailer
 # nodemailer (a client the submission tests drive) and imapflow (an IMAP
 # client test_imap_clients.py drives) come from the npm registry.
 NODEMAILER = nodemailer@6.10.1

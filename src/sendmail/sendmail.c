@@ -34,13 +34,14 @@
 #include "../common/str.h"
 #include "../config/config.h"
 #include "../proto/maildrop.h"
+#include "../proto/sendmail_bs.h"
 #include "../proto/smtp_cmd.h"
 
 #ifndef TERN_BINDIR
 #define TERN_BINDIR "/usr/local/sbin"
 #endif
 
-enum mode { MODE_SEND, MODE_QUEUE_LIST, MODE_RELOAD, MODE_FLUSH };
+enum mode { MODE_SEND, MODE_SMTP, MODE_QUEUE_LIST, MODE_RELOAD, MODE_FLUSH };
 
 struct opts {
 	enum mode mode;
@@ -176,13 +177,11 @@ parse_args(int argc, char **argv, struct opts *o, int *code)
 					o->mode = MODE_QUEUE_LIST;
 				else if (c == 'i' && a[j + 2] == '\0')
 					o->mode = MODE_RELOAD;
-				else if (c == 's' && a[j + 2] == '\0') {
-					*code = fail(EX_UNAVAILABLE, "-bs (SMTP on stdin) is not "
-					    "supported: speak SMTP to ternd's port 25 or 587 instead");
-					return -1;
-				} else {
+				else if (c == 's' && a[j + 2] == '\0')
+					o->mode = MODE_SMTP;
+				else {
 					*code = fail(EX_USAGE, "-%s: mode not supported "
-					    "(-bm, -bp, -bi are)", a + j);
+					    "(-bm, -bs, -bp, -bi are)", a + j);
 					return -1;
 				}
 				j = strlen(a) - 1;
@@ -291,19 +290,20 @@ add_arg_rcpts(struct rcpts *r, char *word)
 	return 0;
 }
 
-/* Writes the file: a dot name, fsync, the final name, syncfs. */
+/* Writes the file: a dot name, fsync, the final name, syncfs. The name
+ * goes to name[64]. */
 static int
-drop_file(const char *dir, const struct buf *file, bool verbose)
+drop_file(const char *dir, const struct buf *file, bool verbose, char name[64])
 {
 	uint8_t rnd[8];
-	char name[64], tmp[CONFIG_PATH_MAX + 80], final[CONFIG_PATH_MAX + 80];
+	char tmp[CONFIG_PATH_MAX + 80], final[CONFIG_PATH_MAX + 80];
 	int fd, i;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return fail(EX_OSERR, "getrandom: %s", strerror(errno));
-	i = snprintf(name, sizeof(name), "%lld.%ld.", (long long)time(NULL), (long)getpid());
+	i = snprintf(name, 64, "%lld.%ld.", (long long)time(NULL), (long)getpid());
 	for (size_t k = 0; k < sizeof(rnd); k++)
-		i += snprintf(name + i, sizeof(name) - (size_t)i, "%02x", rnd[k]);
+		i += snprintf(name + i, 64 - (size_t)i, "%02x", rnd[k]);
 	if (str_fmt(tmp, sizeof(tmp), "%s/.tmp.%s", dir, name) == -1 ||
 	    str_fmt(final, sizeof(final), "%s/%s", dir, name) == -1)
 		return fail(EX_CONFIG, "data_dir too long");
@@ -336,14 +336,34 @@ drop_file(const char *dir, const struct buf *file, bool verbose)
 	return EX_OK;
 }
 
+/* Encodes md and writes it as a maildrop file named name[64]. */
+static int
+write_drop(const struct opts *o, const struct config *cfg, const struct maildrop *md,
+    char name[64])
+{
+	struct buf file = BUF_INIT;
+	char dir[CONFIG_PATH_MAX + 16];
+	int code;
+
+	if (maildrop_encode(md, &file) == -1)
+		code = fail(EX_DATAERR, "an address, the -F name or the -V envid cannot be "
+		    "written (too long, or control characters)");
+	else if (str_fmt(dir, sizeof(dir), "%s/maildrop", cfg->data_dir) == -1)
+		code = fail(EX_CONFIG, "data_dir too long");
+	else
+		code = drop_file(dir, &file, o->verbose, name);
+	buf_release(&file);
+	return code;
+}
+
 static int
 send_message(const struct opts *o, const struct config *cfg, char **args, int nargs)
 {
 	struct maildrop md = { 0 };
 	struct rcpts r = { .md = &md, .hostname = cfg->hostname };
 	struct maildrop_input in;
-	struct buf msg = BUF_INIT, cut = BUF_INIT, file = BUF_INIT;
-	char sender[MAILDROP_VALUE_MAX + 1], dir[CONFIG_PATH_MAX + 16], chunk[65536];
+	struct buf msg = BUF_INIT, cut = BUF_INIT;
+	char sender[MAILDROP_VALUE_MAX + 1], name[64], chunk[65536];
 	struct passwd *pw;
 	ssize_t n;
 	int code = EX_SOFTWARE, k;
@@ -426,16 +446,7 @@ send_message(const struct opts *o, const struct config *cfg, char **args, int na
 		code = fail(EX_USAGE, "no recipients: name them, or give -t");
 		goto out;
 	}
-	if (maildrop_encode(&md, &file) == -1) {
-		code = fail(EX_DATAERR, "an address, the -F name or the -V envid cannot be "
-		    "written (too long, or control characters)");
-		goto out;
-	}
-	if (str_fmt(dir, sizeof(dir), "%s/maildrop", cfg->data_dir) == -1) {
-		code = fail(EX_CONFIG, "data_dir too long");
-		goto out;
-	}
-	code = drop_file(dir, &file, o->verbose);
+	code = write_drop(o, cfg, &md, name);
 out:
 	for (size_t j = 0; j < r.n; j++)
 		free(r.owned[j]);
@@ -443,7 +454,106 @@ out:
 	maildrop_clear(&md);
 	buf_release(&msg);
 	buf_release(&cut);
-	buf_release(&file);
+	return code;
+}
+
+/* -bs: SMTP on stdin and stdout, each message a maildrop file. */
+static int
+write_out(struct buf *out)
+{
+	int rc = fileio_write_all(STDOUT_FILENO, out->data, out->len);
+
+	buf_reset(out);
+	return rc;
+}
+
+static int
+smtp_message(const struct opts *o, const struct config *cfg, struct sendmail_bs *bs)
+{
+	struct maildrop md = { 0 };
+	char name[64];
+	int code = EX_OK;
+
+	md.sender = bs->sender;
+	md.fullname = o->fullname ? o->fullname : "";
+	md.envid = o->envid ? o->envid : "";
+	md.notify = o->notify;
+	md.ret = o->ret;
+	md.msg = bs->msg.data ? bs->msg.data : "";
+	md.msglen = bs->msg.len;
+	for (size_t k = 0; k < bs->nrcpts && code == EX_OK; k++)
+		if (maildrop_add_rcpt(&md, bs->rcpts[k]) == -1)
+			code = fail(EX_OSERR, "out of memory");
+	if (code == EX_OK)
+		code = write_drop(o, cfg, &md, name);
+	maildrop_clear(&md);
+	switch (code) {
+	case EX_OK:
+		sendmail_bs_stored(bs, name, 0, NULL, NULL);
+		return 0;
+	case EX_TEMPFAIL:
+		sendmail_bs_stored(bs, NULL, 452, "4.3.1", "Insufficient system storage");
+		return 0;
+	case EX_DATAERR:
+		sendmail_bs_stored(bs, NULL, 554, "5.6.0", "The -F name or -V envid "
+		    "cannot be written");
+		return 0;
+	case EX_OSERR:
+		return -1;
+	default:       /* the reason is on stderr */
+		sendmail_bs_stored(bs, NULL, 451, "4.3.0", "Cannot write into the maildrop");
+		return 0;
+	}
+}
+
+static int
+smtp_stdio(const struct opts *o, const struct config *cfg)
+{
+	struct sendmail_bs bs;
+	char chunk[65536];
+	int code = EX_OK;
+
+	sendmail_bs_init(&bs, cfg->hostname, cfg->postmaster, cfg->max_message_size, cfg->max_line_length);
+	for (;;) {
+		ssize_t n;
+		size_t off = 0, used;
+		int ev = SENDMAIL_BS_MORE;
+
+		if (write_out(&bs.out) == -1) {
+			code = fail(EX_IOERR, "writing replies: %s", strerror(errno));
+			break;
+		}
+		if ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) < 0) {
+			if (errno == EINTR)
+				continue;
+			code = fail(EX_IOERR, "reading: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			if (sendmail_bs_in_data(&bs))
+				code = fail(EX_DATAERR, "the input ended inside a message, "
+				    "which was not sent");
+			break;
+		}
+		while (off < (size_t)n) {
+			ev = sendmail_bs_feed(&bs, chunk + off, (size_t)n - off, &used);
+			off += used;
+			if (ev == -1 || (ev == SENDMAIL_BS_MESSAGE &&
+			    smtp_message(o, cfg, &bs) == -1)) {
+				code = fail(EX_OSERR, "out of memory");
+				goto out;
+			}
+			if (ev == SENDMAIL_BS_QUIT)
+				break;
+		}
+		if (ev == SENDMAIL_BS_QUIT) {
+			if (write_out(&bs.out) == -1)
+				code = fail(EX_IOERR, "writing replies: %s", strerror(errno));
+			break;
+		}
+	}
+out:
+	sendmail_bs_clear(&bs);
 	return code;
 }
 
@@ -466,7 +576,7 @@ main(int argc, char **argv)
 	case MODE_QUEUE_LIST: return run_ternctl(&o, "queue", "list");
 	case MODE_RELOAD: return run_ternctl(&o, "reload", NULL);
 	case MODE_FLUSH: return run_ternctl(&o, "queue", "flush");
-	case MODE_SEND: break;
+	case MODE_SEND: case MODE_SMTP: break;
 	}
 	config_defaults(&cfg);
 	if (config_load(&cfg, o.config ? o.config : CONFIG_DEFAULT_PATH, &errs) == -1) {
@@ -476,5 +586,7 @@ main(int argc, char **argv)
 		    o.config ? o.config : CONFIG_DEFAULT_PATH);
 	}
 	buf_release(&errs);
+	if (o.mode == MODE_SMTP)
+		return smtp_stdio(&o, &cfg);
 	return send_message(&o, &cfg, argv + first, argc - first);
 }

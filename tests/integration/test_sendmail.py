@@ -5,9 +5,14 @@ the recipients' Maildirs.
     cron:            sendmail -t            (recipients from To/Cc/Bcc, lone dot ends)
     PHP mail():      sendmail -t -i
     git send-email:  sendmail -i -f FROM TO...
+    Symfony Mailer:  sendmail -bs           (SMTP on stdin and stdout)
 """
+import json
 import os
 import pwd
+import quopri
+import smtplib
+import socket
 import subprocess
 
 import pytest
@@ -107,7 +112,7 @@ def test_git_send_email(tern):
         assert m.split(b"\r\n\r\n", 1)[1] == body.replace(b"\n", b"\r\n")
     # Usage errors are the caller's at once, with sysexits codes.
     assert sendmail(tern, [], b"x\n", check=False).returncode == 64        # EX_USAGE
-    assert sendmail(tern, ["-bs"], b"", check=False).returncode == 69      # EX_UNAVAILABLE
+    assert sendmail(tern, ["-bd"], b"", check=False).returncode == 64
 
 
 def test_written_while_stopped(tern_factory):
@@ -176,3 +181,160 @@ def test_forged_identity(tern):
                and b"uid: 0" in x for x in m2)
     tern.settle()
     assert maildrop_files(tern) == []
+
+
+# ------------------------------------------------------------------ -bs --
+
+SYMFONY_PHP = r"""<?php
+require_once '/usr/share/php/Symfony/Component/Mailer/autoload.php';
+use Symfony\Component\Mailer\Transport\SendmailTransport;
+use Symfony\Component\Mime\Email;
+use Symfony\Component\Mime\Address;
+
+$cfg = json_decode($argv[1], true);
+$transport = new SendmailTransport($cfg['command']);
+$out = [];
+foreach ($cfg['messages'] as $m) {
+    $e = (new Email())->from($m['from'])->to(...$m['to'])->subject($m['subject'])
+        ->text($m['text']);
+    if (!empty($m['bcc']))
+        $e->bcc(...$m['bcc']);
+    $sent = $transport->send($e);
+    $out[] = ['id' => $sent->getMessageId(), 'debug' => $sent->getDebug()];
+}
+$transport = null;   // QUIT
+echo json_encode($out), "\n";
+"""
+
+
+def test_symfony_mailer_bs(tern, tmp_path):
+    """Symfony Mailer's SendmailTransport (its default is sendmail -bs):
+    two messages in one SMTP session on the program's stdin and stdout,
+    the second with Bcc, leading dots and 8-bit text; each is a maildrop
+    file, picked up as from the calling user."""
+    script = tmp_path / "send.php"
+    script.write_text(SYMFONY_PHP)
+    command = "setpriv --reuid=nobody --regid=nogroup --clear-groups %s -C %s -bs" % (
+        SENDMAIL, tern.config_path)
+    body2 = ".starts with a dot\n..two dots\nGrüße aus Köln\n.\nend\n"
+    cfg = {"command": command, "messages": [
+        {"from": "web@example.test", "to": ["alice@example.test"], "subject": "first",
+         "text": "Hello from PHP.\n"},
+        {"from": "web@example.test", "to": ["bob@example.test"],
+         "bcc": ["postmaster@example.test"], "subject": "second", "text": body2},
+    ]}
+    p = subprocess.run(["php", str(script), json.dumps(cfg)], capture_output=True,
+                       timeout=t(30))
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads(p.stdout)
+    assert len(out) == 2
+    for o in out:
+        assert "250 2.0.0 Ok: queued as" in o["debug"], o["debug"]
+    m = tern.wait_for_messages("alice", 1)[0]
+    assert field(m, b"Subject") == [b"first"] and b"Hello from PHP." in m
+    assert field(m, b"Return-Path") == [b"<web@example.test>"]
+    assert field(m, b"Received")[0].startswith(b"(from nobody, uid %d)" % NOBODY)
+    for user in ("bob", "postmaster"):
+        m = tern.wait_for_messages(user, 1)[0]
+        assert field(m, b"Subject") == [b"second"]
+        assert b"Bcc" not in header_of(m)
+        text = m.split(b"\r\n\r\n", 1)[1]
+        # Symfony sends the 8-bit text quoted-printable: the dots come
+        # back as written, and the lone "." did not end the message.
+        assert quopri.decodestring(text).rstrip(b"\r\n") == \
+            body2.replace("\n", "\r\n").encode().rstrip(b"\r\n")
+    tern.wait_for_log(r"event=pickup file=\S+ uid=%d user=nobody from=<web@example.test> "
+                      r"size=\d+ nrcpt=2" % NOBODY)
+    tern.settle()
+    assert maildrop_files(tern) == []
+
+
+class PipeSMTP(smtplib.SMTP):
+    """smtplib over one end of a socketpair whose other end is the
+    program's stdin and stdout."""
+
+    def __init__(self, sock, **kw):
+        self._pipe_sock = sock
+        super().__init__(**kw)
+
+    def _get_socket(self, host, port, timeout):
+        return self._pipe_sock
+
+
+def start_bs(tern, *args):
+    mine, theirs = socket.socketpair()
+    cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+           str(SENDMAIL), "-C", str(tern.config_path), "-bs"] + list(args)
+    proc = subprocess.Popen(cmd, stdin=theirs, stdout=theirs, stderr=subprocess.PIPE)
+    theirs.close()
+    mine.settimeout(t(10))
+    s = PipeSMTP(mine, local_hostname="client.example.test")
+    s.connect("pipe", 1)
+    return s, proc
+
+
+def test_bs_replies_with_smtplib(tern):
+    """sendmail -bs driven by smtplib: what is offered, what is refused
+    and why, messages in one session, then QUIT and exit status 0."""
+    s, proc = start_bs(tern)
+    code, _ = s.ehlo()
+    assert code == 250
+    assert s.has_extn("pipelining") and s.has_extn("8bitmime") and s.has_extn("size")
+    assert not s.has_extn("dsn") and not s.has_extn("starttls") and not s.has_extn("auth")
+    assert int(s.esmtp_features["size"]) > 0
+    # Refused, each with its reason; the session goes on.
+    assert s.rcpt("alice@example.test")[0] == 503                   # no MAIL yet
+    assert s.docmd("MAIL FROM:<web@example.test> SIZE=999999999999")[0] == 552
+    assert s.docmd("MAIL FROM:<web@example.test> RET=FULL")[0] == 555   # DSN not offered
+    assert s.docmd("MAIL FROM:<bad address>")[0] == 501
+    assert s.docmd("STARTTLS")[0] == 502
+    assert s.docmd("FROB")[0] == 500
+    assert s.docmd("DATA")[0] == 503
+    assert s.mail("web@example.test")[0] == 250
+    assert s.docmd("MAIL FROM:<x@example.test>")[0] == 503          # nested
+    assert s.docmd("RCPT TO:<alice@example.test> NOTIFY=NEVER")[0] == 555
+    assert s.docmd("RCPT TO:<" + "a" * 600 + "@example.test>")[0] == 500  # line too long
+    assert s.rcpt("alice@example.test")[0] == 250
+    assert s.rcpt("<postmaster>")[0] == 250
+    code, resp = s.data(b"Subject: one\r\n\r\n.leading\r\nbody\r\n")
+    assert code == 250 and resp.startswith(b"2.0.0 Ok: queued as "), resp
+    # Two more in the same session, the second after RSET.
+    assert s.sendmail("<>", ["bob@example.test"], b"Subject: two\r\n\r\nnull sender\r\n") == {}
+    s.rset()
+    assert s.noop()[0] == 250
+    assert s.sendmail("web@example.test", ["bob@example.test"],
+                      b"Subject: three\r\n\r\n" + (b"x" * 900 + b"\r\n") * 3) == {}
+    assert s.quit()[0] == 221
+    assert proc.wait(timeout=t(10)) == 0, proc.stderr.read()
+    a = tern.wait_for_messages("alice", 1)[0]
+    assert a.endswith(b"\r\n\r\n.leading\r\nbody\r\n")
+    assert field(tern.wait_for_messages("postmaster", 1)[0], b"Subject") == [b"one"]
+    bob = tern.wait_for_messages("bob", 2)
+    assert sorted(field(m, b"Subject")[0] for m in bob) == [b"three", b"two"]
+    two = [m for m in bob if field(m, b"Subject") == [b"two"]][0]
+    assert field(two, b"Return-Path") == [b"<>"]
+
+
+def test_bs_lines_too_long_and_cut_off(tern):
+    """A message line longer than max_line_length is refused (500 5.5.2)
+    and the session goes on; input that ends inside DATA sends nothing
+    and exits 65 (EX_DATAERR)."""
+    s, proc = start_bs(tern)
+    s.ehlo()
+    s.mail("web@example.test")
+    s.rcpt("alice@example.test")
+    code, resp = s.data(b"Subject: long\r\n\r\n" + b"y" * 5000 + b"\r\n")
+    assert code == 500 and b"longer than" in resp
+    assert s.sendmail("web@example.test", ["alice@example.test"], b"Subject: ok\r\n\r\nok\r\n") == {}
+    s.mail("web@example.test")
+    s.rcpt("alice@example.test")
+    assert s.docmd("DATA")[0] == 354
+    s.send(b"Subject: cut\r\n\r\nhalf a mess")
+    s.sock.shutdown(socket.SHUT_WR)
+    assert proc.wait(timeout=t(10)) == 65
+    assert b"ended inside a message" in proc.stderr.read()
+    s.close()
+    msgs = tern.wait_for_messages("alice", 1)
+    tern.settle()
+    assert [field(m, b"Subject") for m in tern.wait_for_messages("alice", 1)] == [[b"ok"]]
+    assert len(msgs) == 1 and maildrop_files(tern) == []
