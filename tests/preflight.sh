@@ -104,6 +104,18 @@ else
 	bad "node missing" nodejs
 fi
 
+# PHP with Symfony Mailer (test_sendmail.py drives sendmail -bs with it).
+if have php; then
+	if php -r "require '/usr/share/php/Symfony/Component/Mailer/autoload.php';
+	    exit(class_exists('Symfony\\Component\\Mailer\\Transport\\SendmailTransport') ? 0 : 1);" 2>/dev/null; then
+		ok "php Symfony Mailer"
+	else
+		bad "php cannot load Symfony Mailer" php-symfony-mailer
+	fi
+else
+	bad "php missing" php-cli
+fi
+
 # clang with libFuzzer and the sanitizer runtimes (the fuzz targets).
 if have clang; then
 	t=$(mktemp -d)
