@@ -17,6 +17,7 @@
  * Every field is one escaped word (proto/word.h).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,20 @@ put_status(struct buf *b, const char *key, long long value)
 	buf_printf(b, "status %s %lld\n", key, value);
 }
 
+/*
+ * The allocator's view of this process: octets handed out (in use) and
+ * held free inside its arenas. Beside RSS it tells a growing heap (a list
+ * or cache that keeps growing) from fragmentation (free octets held).
+ */
+static void
+heap_status(struct buf *b)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	put_status(b, "heap-in-use", (long long)(mi.uordblks + mi.hblkhd));
+	put_status(b, "heap-free", (long long)mi.fordblks);
+}
+
 static enum conn_step
 do_status(struct control_session *s)
 {
@@ -122,6 +137,7 @@ do_status(struct control_session *s)
 	put_status(&b, "queue-delivering", (long long)q.delivering);
 	put_status(&b, "queue-hold", (long long)q.on_hold);
 	put_status(&b, "queue-oldest", (long long)q.oldest);
+	heap_status(&b);
 	buf_printf(&b, "status hostname ");
 	word_put(&b, env->cfg->hostname);
 	buf_append_char(&b, '\n');

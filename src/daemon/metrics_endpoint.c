@@ -6,8 +6,14 @@
  */
 #include "metrics_endpoint.h"
 
+#include <dirent.h>
+#include <malloc.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/buf.h"
 #include "../config/config.h"
@@ -20,11 +26,50 @@
 /* A scraper or two, and a person with curl. */
 #define METRICS_MAX_CLIENTS 4
 
+/* This process, as Prometheus's process collector reads one: resident
+ * memory from /proc/self/statm, CPU from getrusage, descriptors from
+ * /proc/self/fd; and the allocator's figures. */
+static void
+process_stats(struct metrics_process *p)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	struct mallinfo2 mi = mallinfo2();
+	unsigned long long size, resident;
+	FILE *f;
+	DIR *d;
+
+	memset(p, 0, sizeof(*p));
+	p->known = true;
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%llu %llu", &size, &resident) == 2)
+			p->rss = resident * (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		p->cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		const struct dirent *e;
+
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				p->open_fds++;
+		p->open_fds--;     /* the listing's own */
+		closedir(d);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		p->max_fds = rl.rlim_cur == RLIM_INFINITY ? 0 : rl.rlim_cur;
+	p->heap_in_use = mi.uordblks + mi.hblkhd;
+	p->heap_free = mi.fordblks;
+}
+
 static int
 metrics_page(void *arg, struct buf *body)
 {
 	struct queue *const *qp = arg;
 	struct metrics_queue mq = { .known = false };
+	struct metrics_process mp;
 
 	if (*qp) {
 		struct queue_summary s;
@@ -37,7 +82,8 @@ metrics_page(void *arg, struct buf *body)
 		mq.octets = s.octets;
 		mq.oldest_age = s.oldest ? difftime(time(NULL), (time_t)s.oldest) : 0;
 	}
-	return metrics_render(body, &mq);
+	process_stats(&mp);
+	return metrics_render(body, &mq, &mp);
 }
 
 int

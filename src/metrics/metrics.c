@@ -460,8 +460,33 @@ render_queue(struct out *out, const struct metrics_queue *q)
 	    q->oldest_age > 0 ? q->oldest_age : 0.0);
 }
 
+static void
+render_process(struct out *out, const struct metrics_process *p)
+{
+	if (p == NULL || !p->known)
+		return;
+	/* The names and meanings of Prometheus's own process collectors. */
+	family(out, "process_resident_memory_bytes", "gauge",
+	    "Resident memory of ternd's network process, in bytes.");
+	put(out, "process_resident_memory_bytes %llu\n", (unsigned long long)p->rss);
+	family(out, "process_cpu_seconds_total", "counter",
+	    "User and system CPU time of ternd's network process, in seconds.");
+	put(out, "process_cpu_seconds_total %.3f\n", p->cpu_seconds);
+	family(out, "process_open_fds", "gauge", "Open file descriptors of the network process.");
+	put(out, "process_open_fds %llu\n", (unsigned long long)p->open_fds);
+	family(out, "process_max_fds", "gauge", "The network process's descriptor limit.");
+	put(out, "process_max_fds %llu\n", (unsigned long long)p->max_fds);
+	family(out, "tern_heap_in_use_bytes", "gauge",
+	    "Octets the allocator has handed out in the network process.");
+	put(out, "tern_heap_in_use_bytes %llu\n", (unsigned long long)p->heap_in_use);
+	family(out, "tern_heap_free_bytes", "gauge",
+	    "Octets the allocator holds free in its arenas (fragmentation, or room to reuse).");
+	put(out, "tern_heap_free_bytes %llu\n", (unsigned long long)p->heap_free);
+}
+
 int
-metrics_render(struct buf *page, const struct metrics_queue *q)
+metrics_render(struct buf *page, const struct metrics_queue *q,
+    const struct metrics_process *p)
 {
 	struct out o = { page, 0 }, *out = &o;
 	int c, s, r;
@@ -511,6 +536,7 @@ metrics_render(struct buf *page, const struct metrics_queue *q)
 	    AUTH_NREASONS);
 	render_tls(out);
 	render_queue(out, q);
+	render_process(out, p);
 	hist_render(out, "tern_queue_commit_duration_seconds",
 	    "Time one group commit batch spent on its syncs and renames (I/O pool).", &m.commit);
 	hist_render(out, "tern_dns_query_duration_seconds",

@@ -78,9 +78,21 @@ struct metrics_queue {
 	double oldest_age;          /* seconds; 0 when empty */
 };
 
-/* Appends the whole exposition (text format 0.0.4) to out. -1: out of
- * memory (out then holds part of it). */
-int metrics_render(struct buf *out, const struct metrics_queue *q);
+/* What the network process says of itself at scrape time (/proc, the
+ * allocator): the standard process_* metrics and the heap. */
+struct metrics_process {
+	bool known;
+	uint64_t rss;               /* octets resident */
+	uint64_t open_fds, max_fds;
+	uint64_t heap_in_use;       /* octets the allocator handed out */
+	uint64_t heap_free;         /* octets it holds free in its arenas */
+	double cpu_seconds;         /* user and system */
+};
+
+/* Appends the whole exposition (text format 0.0.4) to out; q and p may be
+ * NULL. -1: out of memory (out then holds part of it). */
+int metrics_render(struct buf *out, const struct metrics_queue *q,
+    const struct metrics_process *p);
 
 /* Back to zero, as at startup (unit tests). */
 void metrics_reset(void);

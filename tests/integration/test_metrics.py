@@ -7,6 +7,7 @@ the grammar, not to be lenient with it). Then the counters must have
 moved by exactly what the test did, and requests that are not a scrape
 are refused with the right status.
 """
+import os
 import re
 import socket
 import ssl
@@ -207,8 +208,21 @@ def test_metrics_count_mail(tern_factory):
     assert after[("tern_queue_commit_duration_seconds_count", ())] >= 1, moved
     assert after[("tern_queue_messages", ())] == 0
     assert after[("tern_uptime_seconds", ())] > 0
+    # The network process, as Prometheus's process collector names it:
+    # against what /proc says of ternd itself (within a scrape's drift).
+    with open("/proc/%d/status" % tern.pid) as f:
+        rss = [int(x.split()[1]) * 1024 for x in f if x.startswith("VmRSS:")][0]
+    assert 0.5 * rss < after[("process_resident_memory_bytes", ())] < 2 * rss
+    fds = len(os.listdir("/proc/%d/fd" % tern.pid))
+    assert abs(after[("process_open_fds", ())] - fds) <= 4, (after[("process_open_fds", ())], fds)
+    assert after[("process_max_fds", ())] >= fds
+    assert after[("process_cpu_seconds_total", ())] > 0
+    assert 0 < after[("tern_heap_in_use_bytes", ())] < rss
+    assert after[("tern_heap_free_bytes", ())] >= 0
     # Nothing else moved: no refusals, bounces, DSNs or login failures.
     for k in moved:
+        if k[0].startswith("process_") or k[0].startswith("tern_heap_"):
+            continue
         assert k[0] in ("tern_sessions_total", "tern_messages_accepted_total",
                         "tern_deliveries_total", "tern_smtp_rejections_total",
                         "tern_tls_handshakes_total", "tern_uptime_seconds",

@@ -321,13 +321,18 @@ class Soak:
         queue = -1
         p = subprocess.run([str(TERNCTL), "-c", str(self.tern.config_path), "status"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=t(30))
-        m = re.search(r"^queue-messages\s+(\d+)", p.stdout.decode(), re.M)
+        out = p.stdout.decode()
+        m = re.search(r"^queue-messages\s+(\d+)", out, re.M)
         if m:
             queue = int(m.group(1))
+        # The network process's allocator: in use vs held free (ternctl
+        # status), to tell a growing heap from fragmentation.
+        heap = [re.search(r"^%s\s+(\d+)" % k, out, re.M) for k in ("heap-in-use", "heap-free")]
+        heap = [int(h.group(1)) // 1024 if h else -1 for h in heap]
         with self.ledger.lock:
             accepted = sum(self.ledger.sent.values())
         row = {"t": round(time.monotonic() - t0, 1), "rss_kb": rss, "fds": fds, "queue": queue,
-               "accepted": accepted, "phase": "load" if not self.stop_load.is_set() else "drain"}
+               "heap_kb": heap[0], "heap_free_kb": heap[1], "accepted": accepted, "phase": "load" if not self.stop_load.is_set() else "drain"}
         self.samples.append(row)
         # written as it goes, so that a run cut short still has its curve
         new = not self.csv_path.exists()
@@ -472,7 +477,7 @@ class Report:
         warm = [s for s in load if s["t"] >= max(10.0, 0.2 * soak.load_seconds)]
         self.samples = load
         self.curves = {}
-        for key in ("rss_kb", "fds", "queue"):
+        for key in ("rss_kb", "fds", "queue", "heap_kb", "heap_free_kb"):
             vals = [(s["t"], s[key]) for s in warm]
             third = max(1, len(vals) // 3)
             half = vals[len(vals) // 2:]

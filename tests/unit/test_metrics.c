@@ -24,7 +24,7 @@ has_line(const char *line)
 {
 	struct buf page = BUF_INIT, want = BUF_INIT;
 
-	assert_int_equal(metrics_render(&page, NULL), 0);
+	assert_int_equal(metrics_render(&page, NULL, NULL), 0);
 	buf_printf(&want, "\n%s\n", line);
 	if (strstr(buf_cstr(&page), buf_cstr(&want)) == NULL)
 		fail_msg("no line '%s' in:\n%s", line, buf_cstr(&page));
@@ -150,14 +150,30 @@ test_histograms_queue(void **state)
 
 	/* The queue's gauges only when the queue is known. */
 	has_line("tern_messages_accepted_total 0");
-	assert_int_equal(metrics_render(&page, NULL), 0);
+	assert_int_equal(metrics_render(&page, NULL, NULL), 0);
 	assert_null(strstr(buf_cstr(&page), "tern_queue_messages"));
 	buf_reset(&page);
-	assert_int_equal(metrics_render(&page, &q), 0);
+	assert_int_equal(metrics_render(&page, &q, NULL), 0);
 	assert_non_null(strstr(buf_cstr(&page), "\ntern_queue_messages 3\n"));
 	assert_non_null(strstr(buf_cstr(&page), "\ntern_queue_deferred_messages 1\n"));
 	assert_non_null(strstr(buf_cstr(&page), "\ntern_queue_size_bytes 4096\n"));
 	assert_non_null(strstr(buf_cstr(&page), "\ntern_queue_oldest_message_age_seconds 12.500\n"));
+	assert_null(strstr(buf_cstr(&page), "process_"));
+
+	/* The process's figures only when given. */
+	struct metrics_process p = { .known = true, .rss = 15 << 20, .open_fds = 31,
+	    .max_fds = 1024, .heap_in_use = 7 << 20, .heap_free = 600 << 10,
+	    .cpu_seconds = 1.25 };
+
+	buf_reset(&page);
+	assert_int_equal(metrics_render(&page, NULL, &p), 0);
+	assert_non_null(strstr(buf_cstr(&page), "\nprocess_resident_memory_bytes 15728640\n"));
+	assert_non_null(strstr(buf_cstr(&page), "\nprocess_cpu_seconds_total 1.250\n"));
+	assert_non_null(strstr(buf_cstr(&page), "\nprocess_open_fds 31\n"));
+	assert_non_null(strstr(buf_cstr(&page), "\nprocess_max_fds 1024\n"));
+	assert_non_null(strstr(buf_cstr(&page), "\ntern_heap_in_use_bytes 7340032\n"));
+	assert_non_null(strstr(buf_cstr(&page), "\ntern_heap_free_bytes 614400\n"));
+	assert_non_null(strstr(buf_cstr(&page), "# TYPE process_cpu_seconds_total counter\n"));
 	buf_release(&page);
 }
 
