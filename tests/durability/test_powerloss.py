@@ -93,6 +93,13 @@ IMAP = [
     ("im-big", None, None, 120000),
     ("im-three", None, None, 1500),
 ]
+# Delivered by SMTP, then read over POP3 and pop-two deleted (DELE, QUIT).
+POP3 = [
+    ("pop-one", "s@example.net", [ALICE], 2000),
+    ("pop-two", "s@example.net", [ALICE], 6000),
+    ("pop-big", "s@example.net", [ALICE, BOB], 120000),
+    ("pop-three", "s@example.net", [ALICE], 1500),
+]
 MAILBOX = {ALICE: ["alice"], BOB: ["bob"], "team@example.test": ["alice", "bob"]}
 
 
@@ -155,7 +162,7 @@ class Run:
         settings = {"commit_sync": "fsync" if scenario == "local-fsync" else "syncfs"}
         self.scenario = scenario
         self.traffic = {"relay": RELAY, "pickup": PICKUP, "imap": IMAP,
-                        "lmtp": LMTP}.get(scenario, LOCAL)
+                        "lmtp": LMTP, "pop3": POP3}.get(scenario, LOCAL)
         self.peer = None
         self.gen = None
         self.expunged = set()
@@ -169,7 +176,7 @@ class Run:
             settings.update({"route": "peer.example 127.0.0.1:%d" % port,
                              "relay_networks": "127.0.0.0/8",
                              "reject_own_domain_sender": "no"})
-        if scenario == "imap":
+        if scenario in ("imap", "pop3"):
             from imapenv import IMAP_USERS, ImapTern
             from subenv import instances
             self.gen = instances(tmp_path, ImapTern, default_users=IMAP_USERS)
@@ -213,6 +220,8 @@ class Run:
             self.send_imap()
         else:
             self.send_smtp()
+        if self.scenario == "pop3":
+            self.pop3_delete()
         if self.peer is not None:
             # Two deferrals of far-later: its state file written, rewritten.
             tn.wait_for_log(r"status=deferred", count=2, timeout=20)
@@ -277,6 +286,31 @@ class Run:
         assert c.expunge()[0] == "OK"
         self.expunged.add("im-two")     # may come back after a crash; not checked
         c.logout()
+
+    def pop3_contents(self):
+        """Every message alice's POP3 session lists, read whole (RETR)."""
+        p = self.tn.pop3(ALICE, timeout=30)
+        try:
+            n = p.stat()[0]
+            return [b"\r\n".join(p.retr(i)[1]) + b"\r\n" for i in range(1, n + 1)]
+        finally:
+            p.quit()
+
+    def pop3_delete(self):
+        """Once alice has her four: a POP3 session reads them all and
+        deletes pop-two (DELE, then QUIT's UPDATE state)."""
+        deadline = time.monotonic() + t(20)
+        while len(delivered(self.tn.data_dir)["alice"]) < 4:
+            assert time.monotonic() < deadline, self.tn.log_tail()
+            time.sleep(0.05)
+        p = self.tn.pop3(ALICE, timeout=30)
+        n = p.stat()[0]
+        assert n == 4
+        gone = [i for i in range(1, n + 1) if b"pop-two" in b"\n".join(p.retr(i)[1])]
+        assert len(gone) == 1
+        assert p.dele(gone[0]).startswith(b"+OK")
+        assert p.quit().startswith(b"+OK")
+        self.expunged.add("pop-two")    # may come back after a crash; not checked
 
     def imap_contents(self):
         """Every message in INBOX and Archive, read back over IMAP."""
@@ -354,6 +388,8 @@ class Run:
         try:
             if self.scenario == "imap":
                 held = self.imap_contents()
+            elif self.scenario == "pop3":
+                held = self.pop3_contents()
             deadline = time.monotonic() + t(10)
             flushed = False
             # The pickup starts on its own after the queue's recovery:
@@ -383,6 +419,18 @@ class Run:
                     assert msg in held, (label, "acknowledged APPEND lost", token, key,
                                          tn.log_tail())
             return
+        if self.scenario == "pop3":
+            # What POP3 shows: whole messages, every acknowledged one
+            # that was not deleted.
+            for blob in held:
+                assert any(self.matches(key, blob) for key in self.sent), \
+                    (label, "torn message over POP3", blob[:200])
+            for key in acked:
+                token, _, boxes = self.sent[key][:3]
+                if "alice" in boxes and token not in self.expunged:
+                    assert any(self.matches(key, blob) for blob in held), \
+                        (label, "acknowledged message not listed by POP3", token, key,
+                         tn.log_tail())
         found = delivered(tn.data_dir)
         for user, files in found.items():
             for name, blob in files:
@@ -394,7 +442,7 @@ class Run:
         at_peer = self.peer.snapshot() if self.peer is not None else []
         for qid in acked:
             token, msg, boxes, peer, bounced = self.sent[qid]
-            for b in boxes:
+            for b in boxes if token not in self.expunged else []:
                 copies = sum(1 for _, blob in found[b]
                              if not blob.startswith(b"Return-Path: <>")
                              and self.matches(qid, blob))
@@ -421,7 +469,7 @@ class Run:
 @pytest.mark.skipif(not SHIM.exists(), reason="no libfaultinj.so in the build")
 @pytest.mark.parametrize("round_", range(ROUNDS))
 @pytest.mark.parametrize("scenario", ["local-syncfs", "local-fsync", "relay", "pickup", "lmtp",
-                                      "imap"])
+                                      "imap", "pop3"])
 def test_power_loss(tern_factory, tmp_path, scenario, round_):
     run = Run(tern_factory, tmp_path, scenario, "power-%s-%d" % (scenario, round_))
     try:
