@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import time
 
-from tern_harness import TERND, free_port, t
+from tern_harness import SANITIZED, TERND, free_port, t
 
 # ----------------------------------------------------- the strict parser --
 
@@ -217,7 +217,9 @@ def test_metrics_count_mail(tern_factory):
     assert abs(after[("process_open_fds", ())] - fds) <= 4, (after[("process_open_fds", ())], fds)
     assert after[("process_max_fds", ())] >= fds
     assert after[("process_cpu_seconds_total", ())] > 0
-    assert 0 < after[("tern_heap_in_use_bytes", ())] < rss
+    # Under ASan, malloc is ASan's: glibc's arenas (mallinfo2) stay empty.
+    assert 0 < after[("tern_heap_in_use_bytes", ())] < rss or \
+        SANITIZED and after[("tern_heap_in_use_bytes", ())] >= 0
     assert after[("tern_heap_free_bytes", ())] >= 0
     # Nothing else moved: no refusals, bounces, DSNs or login failures.
     for k in moved:
