@@ -25,6 +25,10 @@ RATE = float(os.environ.get("SOAK_RATE", "6"))
 # deferrals come and go at random).
 RSS_RATIO, RSS_SLACK_KB = 1.20, 4096
 RSS_SLOPE_KB_MIN = 256 if SECONDS >= 600 else 2048
+# The heap in use (glibc's count, the network process): a cleaner signal
+# than RSS, which also holds the allocator's free memory; tighter bounds.
+HEAP_RATIO, HEAP_SLACK_KB = 1.10, 2048
+HEAP_SLOPE_KB_MIN = 128 if SECONDS >= 600 else 1024
 FD_MARGIN = 24
 QUEUE_MARGIN = 40
 
@@ -53,5 +57,9 @@ def test_soak(tmp_path):
         return
     assert rss["last_third_max"] <= rss["first_third_max"] * RSS_RATIO + RSS_SLACK_KB, text
     assert rss["slope_per_min"] < RSS_SLOPE_KB_MIN, text
+    heap = report.curves["heap_kb"]
+    if heap["first_third_max"] > 0:
+        assert heap["last_third_max"] <= heap["first_third_max"] * HEAP_RATIO + HEAP_SLACK_KB, text
+        assert heap["slope_per_min"] < HEAP_SLOPE_KB_MIN, text
     assert fds["last_third_max"] <= fds["first_third_max"] + FD_MARGIN, text
     assert queue["last_third_max"] <= queue["first_third_max"] + QUEUE_MARGIN, text
