@@ -26,7 +26,7 @@ DEPS = build-essential pkg-config meson ninja-build libevent-dev libssl-dev \
        nodejs libseccomp-dev dovecot-core dovecot-pop3d dovecot-imapd \
        dovecot-lmtpd fetchmail getmail6 python3-pytest-xdist libunistring-dev \
        zlib1g-dev isync python3-spf python3-dnslib python3-authheaders python3-yaml \
-       php-cli php-symfony-mailer
+       php-cli php-symfony-mailer git git-email libmailtools-perl
 # nodemailer (a client the submission tests drive) and imapflow (an IMAP
 # client test_imap_clients.py drives) come from the npm registry.
 NODEMAILER = nodemailer@6.10.1

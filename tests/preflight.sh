@@ -116,6 +116,17 @@ else
 	bad "php missing" php-cli
 fi
 
+# git send-email (git-email; Mail::Address is only its Recommends).
+if have git && git send-email --help >/dev/null 2>&1; then
+	if perl -MMail::Address -e 1 2>/dev/null; then
+		ok "git send-email"
+	else
+		bad "git send-email lacks Mail::Address" libmailtools-perl
+	fi
+else
+	bad "git send-email missing" git-email
+fi
+
 # clang with libFuzzer and the sanitizer runtimes (the fuzz targets).
 if have clang; then
 	t=$(mktemp -d)

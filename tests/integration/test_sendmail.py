@@ -115,6 +115,49 @@ def test_git_send_email(tern):
     assert sendmail(tern, ["-bd"], b"", check=False).returncode == 64
 
 
+def test_git_send_email_itself(tern, tmp_path):
+    """git send-email (Debian's git-email) with tern-sendmail as its
+    --smtp-server: a patch made by git format-patch reaches the To and Cc
+    recipients whole, the envelope sender is --envelope-sender's."""
+    home = tmp_path / "home"
+    repo = home / "repo"
+    repo.mkdir(parents=True)
+    env = dict(os.environ, HOME=str(home), GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    wrapper = tmp_path / "sendmail-as-nobody"
+    wrapper.write_text("#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups "
+                       "%s -C %s \"$@\"\n" % (SENDMAIL, tern.config_path))
+    wrapper.chmod(0o755)
+
+    def git(*args):
+        p = subprocess.run(["git", "-C", str(repo)] + list(args), env=env,
+                           capture_output=True, timeout=t(30))
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+        return p.stdout
+
+    git("init", "-q")
+    git("config", "user.name", "Alice")
+    git("config", "user.email", "alice@example.test")
+    (repo / "hello.c").write_text("".join("int line%d;\n" % i for i in range(100)))
+    git("add", "hello.c")
+    git("commit", "-q", "-m", "hello: a hundred lines\n\n.a body line that starts with a dot")
+    git("format-patch", "-q", "-1", "-o", str(tmp_path / "out"))
+    patch, = (tmp_path / "out").iterdir()
+    out = git("send-email", "--smtp-server=%s" % wrapper, "--to=bob@example.test",
+              "--cc=postmaster@example.test", "--from=Alice <alice@example.test>",
+              "--envelope-sender=alice@example.test", "--confirm=never", "--suppress-cc=all",
+              "--no-validate", str(patch))
+    assert b"Result: OK" in out, out
+    for user in ("bob", "postmaster"):
+        m = tern.wait_for_messages(user, 1)[0]
+        assert field(m, b"Return-Path") == [b"<alice@example.test>"]
+        assert field(m, b"Subject") == [b"[PATCH] hello: a hundred lines"]
+        body = m.split(b"\r\n\r\n", 1)[1]
+        assert body.startswith(b".a body line that starts with a dot\r\n---\r\n")
+        assert b"\r\n+int line99;\r\n" in body
+    tern.wait_for_log(r"event=pickup file=\S+ uid=%d user=nobody from=<alice@example.test> "
+                      r"size=\d+ nrcpt=2" % NOBODY)
+
+
 def test_written_while_stopped(tern_factory):
     """Mail written while ternd is down waits in the maildrop and is
     delivered once ternd starts."""
