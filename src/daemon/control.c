@@ -17,7 +17,6 @@
  * Every field is one escaped word (proto/word.h).
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "../queue/queue.h"
 #include "../route/directory.h"
 #include "control.h"
+#include "metrics_endpoint.h"
 
 #define CONTROL_LINE_MAX (64 * 1024)
 #define CONTROL_MAX_WORDS 1001          /* a verb and up to 1000 ids */
@@ -103,10 +103,11 @@ put_status(struct buf *b, const char *key, long long value)
 static void
 heap_status(struct buf *b)
 {
-	struct mallinfo2 mi = mallinfo2();
+	struct metrics_process p;
 
-	put_status(b, "heap-in-use", (long long)(mi.uordblks + mi.hblkhd));
-	put_status(b, "heap-free", (long long)mi.fordblks);
+	metrics_endpoint_process(&p);
+	put_status(b, "heap-in-use", (long long)p.heap_in_use);
+	put_status(b, "heap-free", (long long)p.heap_free);
 }
 
 static enum conn_step

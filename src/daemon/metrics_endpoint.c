@@ -26,11 +26,10 @@
 /* A scraper or two, and a person with curl. */
 #define METRICS_MAX_CLIENTS 4
 
-/* This process, as Prometheus's process collector reads one: resident
- * memory from /proc/self/statm, CPU from getrusage, descriptors from
- * /proc/self/fd; and the allocator's figures. */
-static void
-process_stats(struct metrics_process *p)
+/* Resident memory from /proc/self/statm, CPU from getrusage, descriptors
+ * from /proc/self/fd, as Prometheus's process collector reads them. */
+void
+metrics_endpoint_process(struct metrics_process *p)
 {
 	struct rusage ru;
 	struct rlimit rl;
@@ -82,7 +81,7 @@ metrics_page(void *arg, struct buf *body)
 		mq.octets = s.octets;
 		mq.oldest_age = s.oldest ? difftime(time(NULL), (time_t)s.oldest) : 0;
 	}
-	process_stats(&mp);
+	metrics_endpoint_process(&mp);
 	return metrics_render(body, &mq, &mp);
 }
 

@@ -9,6 +9,7 @@
 struct config;
 struct event_base;
 struct http_serve;
+struct metrics_process;
 struct queue;
 
 /*
@@ -20,5 +21,10 @@ struct queue;
  */
 int metrics_endpoint_bind(struct event_base *base, const struct config *cfg,
     struct queue *const *queue, struct http_serve **out);
+
+
+/* This process now: memory, CPU, descriptors, the allocator's heap
+ * (the metrics page and ternctl status). */
+void metrics_endpoint_process(struct metrics_process *p);
 
 #endif

@@ -95,21 +95,19 @@ path_string(const struct sendmail_bs *s, const struct smtp_path *p, char *out, s
 	return str_fmt(out, size, "%s@%s", p->local, p->domain);
 }
 
+/* MAIL's or RCPT's arguments did not parse (e, and pe for a path): why. */
 static void
-path_refused(struct sendmail_bs *s, enum smtp_addr_err e, bool sender)
+args_refused(struct sendmail_bs *s, enum smtp_cmd_err e, enum smtp_addr_err pe, bool mail)
 {
-	if (e == SMTP_ADDR_NEED_UTF8)
+	if (e == SMTP_CMD_E_PATH && pe == SMTP_ADDR_NEED_UTF8)
 		reply(s, 553, "5.6.7", "Non-ASCII address: SMTPUTF8 is not offered here");
-	else if (sender)
-		reply(s, 501, "5.1.7", "Bad sender address syntax");
-	else
-		reply(s, 501, "5.1.3", "Bad recipient address syntax");
-}
-
-static void
-param_refused(struct sendmail_bs *s, enum smtp_cmd_err e)
-{
-	if (e == SMTP_CMD_E_PARAM_UNKNOWN)
+	else if (e == SMTP_CMD_E_PATH)
+		reply(s, 501, mail ? "5.1.7" : "5.1.3", mail ? "Bad sender address syntax" :
+		    "Bad recipient address syntax");
+	else if (e == SMTP_CMD_E_SYNTAX)
+		reply(s, 501, "5.5.4", mail ? "Syntax: MAIL FROM:<address>" :
+		    "Syntax: RCPT TO:<address>");
+	else if (e == SMTP_CMD_E_PARAM_UNKNOWN)
 		reply(s, 555, "5.5.4", "Unsupported parameter");
 	else
 		reply(s, 501, "5.5.4", "Syntax error in parameters");
@@ -154,15 +152,8 @@ cmd_mail(struct sendmail_bs *s, const struct smtp_cmd *c)
 		return;
 	}
 	e = smtp_cmd_parse_mail(c->arg, c->arglen, &from, &p, &pe);
-	if (e == SMTP_CMD_E_PATH) {
-		path_refused(s, pe, true);
-		return;
-	}
 	if (e != SMTP_CMD_OK) {
-		if (e == SMTP_CMD_E_SYNTAX)
-			reply(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
-		else
-			param_refused(s, e);
+		args_refused(s, e, pe, true);
 		return;
 	}
 	/* Only what EHLO offered. */
@@ -197,15 +188,8 @@ cmd_rcpt(struct sendmail_bs *s, const struct smtp_cmd *c)
 		return;
 	}
 	e = smtp_cmd_parse_rcpt(c->arg, c->arglen, false, &to, &p, &pe);
-	if (e == SMTP_CMD_E_PATH) {
-		path_refused(s, pe, false);
-		return;
-	}
 	if (e != SMTP_CMD_OK) {
-		if (e == SMTP_CMD_E_SYNTAX)
-			reply(s, 501, "5.5.4", "Syntax: RCPT TO:<address>");
-		else
-			param_refused(s, e);
+		args_refused(s, e, pe, false);
 		return;
 	}
 	if (p.notify || p.orcpt[0]) {

@@ -336,6 +336,16 @@ drop_file(const char *dir, const struct buf *file, bool verbose, char name[64])
 	return EX_OK;
 }
 
+/* What the command line says of every message: -F, -V, -N, -R. */
+static void
+command_line_options(const struct opts *o, struct maildrop *md)
+{
+	md->fullname = o->fullname ? o->fullname : "";
+	md->envid = o->envid ? o->envid : "";
+	md->notify = o->notify;
+	md->ret = o->ret;
+}
+
 /* Encodes md and writes it as a maildrop file named name[64]. */
 static int
 write_drop(const struct opts *o, const struct config *cfg, const struct maildrop *md,
@@ -390,10 +400,7 @@ send_message(const struct opts *o, const struct config *cfg, char **args, int na
 		goto out;
 	}
 	md.sender = sender;
-	md.fullname = o->fullname ? o->fullname : "";
-	md.envid = o->envid ? o->envid : "";
-	md.notify = o->notify;
-	md.ret = o->ret;
+	command_line_options(o, &md);
 	md.flags = (o->t ? MAILDROP_F_T : 0) | (o->i ? MAILDROP_F_I : 0);
 	for (k = 0; k < nargs; k++)
 		if (add_arg_rcpts(&r, args[k]) == -1) {
@@ -475,10 +482,7 @@ smtp_message(const struct opts *o, const struct config *cfg, struct sendmail_bs 
 	int code = EX_OK;
 
 	md.sender = bs->sender;
-	md.fullname = o->fullname ? o->fullname : "";
-	md.envid = o->envid ? o->envid : "";
-	md.notify = o->notify;
-	md.ret = o->ret;
+	command_line_options(o, &md);
 	md.msg = bs->msg.data ? bs->msg.data : "";
 	md.msglen = bs->msg.len;
 	for (size_t k = 0; k < bs->nrcpts && code == EX_OK; k++)
