@@ -149,8 +149,11 @@ mbox_append_kw(const char *dir, int src_fd, uint64_t size, unsigned flags,
 		return MBOX_IO;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
 		return errno == ENOENT ? MBOX_NOENT : MBOX_IO;
-	if (copy_counting(src_fd, fd, size, &vsize) == -1 || fsync(fd) == -1 ||
-	    futimens(fd, times) == -1) {
+	/* The internal date is the mtime: set before the fsync, which makes
+	 * the inode durable with the data (a date set after it could be lost
+	 * to a power cut while the message survives). */
+	if (copy_counting(src_fd, fd, size, &vsize) == -1 || futimens(fd, times) == -1 ||
+	    fsync(fd) == -1) {
 		log_warn("mailbox: append to %s", dir);
 		close(fd);
 		(void)unlink(tmp);

@@ -25,6 +25,10 @@ ext4 and XFS keep more, so tern must not count on them):
   removal, each made durable by its own directory's fsync: both names
   may be there after a crash, and the removal is never there without
   the new name (an fsync of the old directory commits the new name too).
+- An inode's mode, owner and a time set by futimens (its metadata) are on
+  disk as of the inode's last fsync (not fdatasync: that syncs what the
+  data needs) or a syncfs; each later change may or may not be there.
+  A new file or directory comes with the mode and owner it was made with.
 
 For each crash point (after each recorded change) the drill takes the
 state with only the synced changes, the one with every pending name
@@ -42,13 +46,18 @@ import stat
 class Obj:
     """A file or a directory: what a process sees (v*) and what the disk
     holds (p*)."""
-    __slots__ = ("kind", "ino", "mode", "uid", "gid", "vdata", "pdata", "vent", "pent", "n")
+    __slots__ = ("kind", "ino", "mode", "uid", "gid", "vdata", "pdata", "vent", "pent",
+                 "vmeta", "pmeta", "n")
     count = 0
 
     def __init__(self, kind, ino, mode, uid, gid, data=b"", ent=None):
         self.kind, self.ino, self.mode, self.uid, self.gid = kind, ino, mode, uid, gid
         self.vdata, self.pdata = bytearray(data), bytes(data)
         self.vent, self.pent = dict(ent or {}), dict(ent or {})
+        # The metadata: "own" (mode, uid, gid) and "mtime" ((s, ns) once
+        # set by futimens; None: whatever the writes left).
+        self.vmeta = {"own": (mode, uid, gid), "mtime": None}
+        self.pmeta = dict(self.vmeta)
         Obj.count += 1
         self.n = Obj.count      # stable identity for hashing and links
 
@@ -141,7 +150,7 @@ class Model:
 
     # --------------------------------------------------------------- step --
     def _pend(self, op):
-        apply_op(op, lambda o: o.vdata, lambda o: o.vent)
+        apply_op(op, lambda o: o.vdata, lambda o: o.vent, lambda o: o.vmeta)
         self.pending.append(op)
 
     def _step(self, op, rest, payload):
@@ -160,13 +169,17 @@ class Model:
                     obj.pdata = b""
                     self.inodes[obj.ino] = obj
                     self._pend(("add", d, name, obj))
-        elif op == "P":
-            # Modes are not modelled as losable: the new one counts at once.
-            ino, mode = rest.split()
-            obj = self.inodes.get(int(ino))
-            if obj is not None:
-                obj.mode = int(mode, 8)
-        elif op in ("W", "T", "S"):
+        elif op in ("P", "I"):
+            fields = rest.split()
+            obj = self.inodes.get(int(fields[0]))
+            if obj is None:
+                pass    # not a file nor a directory: the control socket's mode
+            elif op == "P":
+                self._pend(("meta", obj, "own", (int(fields[1], 8), int(fields[2]),
+                                                 int(fields[3]))))
+            else:
+                self._pend(("meta", obj, "mtime", (int(fields[1]), int(fields[2]))))
+        elif op in ("W", "T", "S", "Y"):
             fields = rest.split()
             obj = self.inodes.get(int(fields[0]))
             if obj is None:
@@ -177,9 +190,17 @@ class Model:
                 self._pend(("t", obj, int(fields[1])))
             elif obj.kind == "f":
                 obj.pdata = bytes(obj.vdata)
-                self.pending = [p for p in self.pending if not (p[0] in ("w", "t") and p[1] is obj)]
+                synced = ("w", "t")
+                if op == "S":
+                    obj.pmeta = dict(obj.vmeta)
+                    synced = ("w", "t", "meta")
+                self.pending = [p for p in self.pending if not (p[0] in synced and p[1] is obj)]
             else:
                 obj.pent = dict(obj.vent)
+                if op == "S":
+                    obj.pmeta = dict(obj.vmeta)
+                    self.pending = [p for p in self.pending
+                                    if not (p[0] == "meta" and p[1] is obj)]
                 # A rename's other half goes with it (one transaction).
                 pairs = [p[4] for p in self.pending
                          if p[0] == "rm" and p[1] is obj and len(p) > 4]
@@ -193,6 +214,7 @@ class Model:
             for obj in self._all():
                 obj.pdata = bytes(obj.vdata)
                 obj.pent = dict(obj.vent)
+                obj.pmeta = dict(obj.vmeta)
             self.pending = []
         elif op in ("U", "D"):
             loc = self._parent(rest)
@@ -239,22 +261,23 @@ class Model:
         return list(seen.values())
 
     def _freeze(self):
-        """What a crash now would find: the synced contents of every
-        object reachable, the pending list, the acknowledged ids."""
+        """What a crash now would find: the synced contents and metadata
+        of every object reachable, the pending list, the acknowledged ids."""
         objs = self._all()
         return ({o.n: (o.pdata if o.kind == "f" else dict(o.pent)) for o in objs},
-                list(self.pending), len(self.acked))
+                {o.n: dict(o.pmeta) for o in objs}, list(self.pending), len(self.acked))
 
     # ------------------------------------------------------------- states --
     def states(self, k, randoms, rng):
         """The disks a crash after change k could leave: a list of
         (label, image, acked ids); image as image_of gives."""
-        synced, pending, nacked = self.points[k]
+        synced, smeta, pending, nacked = self.points[k]
         acked = self.acked[:nacked]
-        out = [("synced", self._image(synced, [])),
-               ("names-not-data", self._image(synced, [p for p in pending
-                                                     if p[0] in ("add", "rm", "mv")])),
-               ("everything", self._image(synced, pending))]
+        out = [("synced", self._image(synced, smeta, [])),
+               ("names-not-data", self._image(synced, smeta,
+                                              [p for p in pending
+                                               if p[0] in ("add", "rm", "mv")])),
+               ("everything", self._image(synced, smeta, pending))]
         for i in range(randoms):
             chosen = []
             dropped = set()
@@ -271,14 +294,16 @@ class Model:
                 elif p[0] == "w" and how < 2 / 3:
                     p = ("w", p[1], p[2], bytes(len(p[3])))
                 chosen.append(p)
-            out.append(("mix%d" % i, self._image(synced, chosen)))
+            out.append(("mix%d" % i, self._image(synced, smeta, chosen)))
         return [(label, img, acked) for label, img in out]
 
-    def _image(self, synced, ops):
+    def _image(self, synced, smeta, ops):
         """The tree after synced plus ops: {relpath: entry}, entry
-        ("d", mode, uid, gid) or ("f", mode, uid, gid, data, obj n)."""
+        ("d", mode, uid, gid, mtime) or ("f", mode, uid, gid, data, obj n,
+        mtime); mtime (s, ns) or None."""
         data = {}
         ents = {}
+        metas = {}
 
         def get_data(o):
             if o.n not in data:
@@ -289,8 +314,13 @@ class Model:
             if o.n not in ents:
                 ents[o.n] = dict(synced.get(o.n, o.pent))
             return ents[o.n]
+
+        def get_meta(o):
+            if o.n not in metas:
+                metas[o.n] = dict(smeta.get(o.n, o.pmeta))
+            return metas[o.n]
         for op in ops:
-            apply_op(op, get_data, get_ent)
+            apply_op(op, get_data, get_ent, get_meta)
         tree = {}
 
         def walk(o, rel, depth):
@@ -298,18 +328,22 @@ class Model:
                 return
             for name, c in sorted(get_ent(o).items()):
                 p = rel + "/" + name if rel else name
+                m = get_meta(c)
                 if c.kind == "d":
-                    tree[p] = ("d", c.mode, c.uid, c.gid)
+                    tree[p] = ("d",) + m["own"] + (m["mtime"],)
                     walk(c, p, depth + 1)
                 else:
-                    tree[p] = ("f", c.mode, c.uid, c.gid, bytes(get_data(c)), c.n)
+                    tree[p] = ("f",) + m["own"] + (bytes(get_data(c)), c.n, m["mtime"])
         walk(self.root, "", 0)
         return tree
 
 
-def apply_op(op, data_of, ent_of):
+def apply_op(op, data_of, ent_of, meta_of):
     kind = op[0]
-    if kind == "w":
+    if kind == "meta":
+        _, o, field, value = op
+        meta_of(o)[field] = value
+    elif kind == "w":
         _, o, off, b = op
         d = data_of(o)
         if len(d) < off:
@@ -343,6 +377,7 @@ def image_key(tree, acked):
     for p in sorted(tree):
         e = tree[p]
         h.update(p.encode("utf-8", "surrogateescape") + b"\0" + e[0].encode())
+        h.update(repr(e[1:4] + e[-1:]).encode())    # mode, owner, mtime
         if e[0] == "f":
             h.update(hashlib.sha256(e[4]).digest())
     return h.hexdigest()
@@ -358,10 +393,11 @@ def boot_time():
 
 def materialize(tree, root, root_obj):
     """Writes the tree at root (emptied first), owners and modes kept;
-    names of one object become hard links. Every file and directory is
-    dated a minute before this boot, as a restart after a power cut finds
-    them: older than anything this boot's processes made (a lock file
-    left by the cut, say)."""
+    names of one object become hard links. A file or directory whose
+    mtime was set by futimens has it; every other one is dated a minute
+    before this boot, as a restart after a power cut finds them: older
+    than anything this boot's processes made (a lock file left by the
+    cut, say)."""
     if os.path.lexists(root):
         shutil.rmtree(root)
     os.mkdir(root)
@@ -384,5 +420,7 @@ def materialize(tree, root, root_obj):
         os.chmod(path, e[1])
     when = boot_time() - 60
     for rel in sorted(tree, key=lambda p: p.count("/"), reverse=True):
-        os.utime(os.path.join(root, rel), (when, when), follow_symlinks=False)
+        set_ = tree[rel][-1]
+        ns = set_[0] * 10**9 + set_[1] if set_ is not None else when * 10**9
+        os.utime(os.path.join(root, rel), ns=(ns, ns), follow_symlinks=False)
     os.utime(root, (when, when))

@@ -86,11 +86,13 @@ LMTP = [
     ("lm-big", "s@example.net", [ALICE], 100000),
 ]
 # Through IMAP (in the clear, so the shim sees the APPENDUID): appended,
-# acknowledged by the APPEND's OK; then flagged, moved and expunged.
+# acknowledged by the APPEND's OK (two with a date-time: the internal
+# date, the file's mtime, must come through a cut too); then flagged,
+# moved and expunged.
 IMAP = [
-    ("im-one", None, None, 2000),
+    ("im-one", '"01-Jul-2025 09:30:00 +0000"', None, 2000),
     ("im-two", None, r"(\Seen)", 6000),
-    ("im-big", None, None, 120000),
+    ("im-big", '"24-Dec-2024 18:05:07 +0000"', None, 120000),
     ("im-three", None, None, 1500),
 ]
 # Delivered by SMTP, then read over POP3 and pop-two deleted (DELE, QUIT).
@@ -271,9 +273,9 @@ class Run:
         c = self.imap_login()
         c.create("Archive")         # NO [ALREADYEXISTS] where it is made at login
         uid = {}
-        for token, _, flags, size in self.traffic:
+        for token, date, flags, size in self.traffic:
             msg = message(token, size)
-            typ, data = c.append("INBOX", flags, None, msg)
+            typ, data = c.append("INBOX", flags, date, msg)
             m = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
             assert typ == "OK" and m, data
             key = "A%s.%s" % (m.group(1).decode(), m.group(2).decode())
@@ -313,7 +315,8 @@ class Run:
         self.expunged.add("pop-two")    # may come back after a crash; not checked
 
     def imap_contents(self):
-        """Every message in INBOX and Archive, read back over IMAP."""
+        """Every message in INBOX and Archive, read back over IMAP: a
+        list of (message, its INTERNALDATE)."""
         c = self.imap_login()
         out = []
         try:
@@ -322,9 +325,10 @@ class Run:
                 if box == "Archive" and typ == "NO" and b"NONEXISTENT" in data[0]:
                     continue        # made after the crash point
                 assert typ == "OK", (box, data)
-                typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[])")
+                typ, data = c.uid("FETCH", "1:*", "(INTERNALDATE BODY.PEEK[])")
                 assert typ == "OK", data
-                out += [d[1] for d in data if isinstance(d, tuple)]
+                out += [(d[1], re.search(rb'INTERNALDATE "([^"]*)"', d[0]).group(1).decode())
+                        for d in data if isinstance(d, tuple)]
         finally:
             c.logout()
         return out
@@ -411,13 +415,19 @@ class Run:
         assert not tn.queue_files("corrupt"), (label, tn.queue_files("corrupt"), tn.log_tail())
         if self.scenario == "imap":
             whole = {v[1] for v in self.sent.values()}
-            for blob in held:
+            dates = {}
+            for blob, date in held:
                 assert blob in whole, (label, "torn message in the mailbox", blob[:200])
+                dates.setdefault(blob, set()).add(date)
+            asked = {token: date for token, date, _, _ in IMAP}
             for key in acked:
                 token, msg = self.sent[key][:2]
                 if token not in self.expunged:
-                    assert msg in held, (label, "acknowledged APPEND lost", token, key,
-                                         tn.log_tail())
+                    assert msg in dates, (label, "acknowledged APPEND lost", token, key,
+                                          tn.log_tail())
+                    if asked[token] is not None:
+                        assert dates[msg] == {asked[token].strip('"')}, \
+                            (label, "APPEND's date-time lost", token, dates[msg])
             return
         if self.scenario == "pop3":
             # What POP3 shows: whole messages, every acknowledged one
@@ -487,8 +497,8 @@ def replay(run, scenario):
         # Always the points right after the first acknowledgements and
         # the end; the rest at random.
         must = {len(points) - 1}
-        ack_at = [i for i, (_, _, n) in enumerate(model.points)
-                  if i > 0 and n > model.points[i - 1][2]]
+        ack_at = [i for i, (*_, n) in enumerate(model.points)
+                  if i > 0 and n > model.points[i - 1][-1]]
         must.update(ack_at[:2])
         rest = [p for p in points if p not in must]
         points = sorted(must | set(rng.sample(rest, SAMPLE - len(must))))

@@ -260,13 +260,17 @@ decide_at(enum kind k, int dirfd, const char *path)
  *   W INO OFF LEN\n + LEN octets   data written at OFF (write, pwrite,
  *                               writev, copy_file_range: read back)
  *   T INO SIZE                  truncated (ftruncate, O_TRUNC)
- *   S INO                       fsync or fdatasync of INO (file or directory)
+ *   S INO                       fsync of INO (file or directory): its data,
+ *                               its names and its inode (mode, owner, times)
+ *   Y INO                       fdatasync of INO: its data, not its inode
  *   A                           syncfs: everything
  *   N FLAGS OLD\tNEW            rename (renameat2's flags)
  *   L OLD\tNEW                  link
  *   U PATH / D PATH             unlink / rmdir
  *   M INO MODE UID GID PATH     mkdir
- *   P INO MODE                  chmod, fchmod, fchmodat
+ *   P INO MODE UID GID          chmod, chown and their kin: the inode's
+ *                               mode and owner, read back
+ *   I INO SEC NSEC              futimens, utimensat: the mtime, read back
  *   K ID                        "queued as ID" (SMTP) or "delivered as ID"
  *                               (LMTP) about to go out on a socket
  *   K A<UIDVALIDITY>.<UID>      and an IMAP APPEND's "[APPENDUID V UID]"
@@ -831,7 +835,7 @@ fdatasync(int fd)
 		rec_end(held);
 		return -1;
 	}
-	rec_fd_op(fd, "S", 0, false);
+	rec_fd_op(fd, "Y", 0, false);
 	rec_end(held);
 	return 0;
 }
@@ -1080,9 +1084,10 @@ sendmsg(int fd, const struct msghdr *m, int flags)
 	return real_sendmsg(fd, m, flags);
 }
 
-/* A mode change: the inode's number and new mode, read back. */
+/* A change of an inode's mode, owner or times (what = 'P' or 'I'): its
+ * number and the new values, read back. */
 static int
-rec_mode(bool held, int rc, int fd, int dirfd, const char *path)
+rec_meta(bool held, int rc, char what, int fd, int dirfd, const char *path, int atflags)
 {
 	char p[PATH_MAX];
 	struct stat st;
@@ -1094,8 +1099,14 @@ rec_mode(bool held, int rc, int fd, int dirfd, const char *path)
 	}
 	if (path == NULL ? rec_fd_path(fd, p, sizeof(p)) && rec_stat_fd(fd, &st) :
 	    at_path(dirfd, path, p, sizeof(p)) && watched(p) &&
-	    syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0)
-		rec_line("P %lu %o\n", (unsigned long)st.st_ino, (unsigned)st.st_mode & 07777);
+	    syscall(SYS_newfstatat, AT_FDCWD, p, &st, atflags & AT_SYMLINK_NOFOLLOW) == 0) {
+		if (what == 'P')
+			rec_line("P %lu %o %u %u\n", (unsigned long)st.st_ino,
+			    (unsigned)st.st_mode & 07777, (unsigned)st.st_uid, (unsigned)st.st_gid);
+		else
+			rec_line("I %lu %lld %ld\n", (unsigned long)st.st_ino,
+			    (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+	}
 	rec_end(held);
 	errno = err;
 	return rc;
@@ -1107,7 +1118,7 @@ fchmod(int fd, mode_t mode)
 	REAL(fchmod);
 	bool held = rec_begin();
 
-	return rec_mode(held, real_fchmod(fd, mode), fd, -1, NULL);
+	return rec_meta(held, real_fchmod(fd, mode), 'P', fd, -1, NULL, 0);
 }
 
 int
@@ -1116,7 +1127,7 @@ chmod(const char *path, mode_t mode)
 	REAL(chmod);
 	bool held = rec_begin();
 
-	return rec_mode(held, real_chmod(path, mode), -1, AT_FDCWD, path);
+	return rec_meta(held, real_chmod(path, mode), 'P', -1, AT_FDCWD, path, 0);
 }
 
 int
@@ -1125,5 +1136,60 @@ fchmodat(int d, const char *path, mode_t mode, int flags)
 	REAL(fchmodat);
 	bool held = rec_begin();
 
-	return rec_mode(held, real_fchmodat(d, path, mode, flags), -1, d, path);
+	return rec_meta(held, real_fchmodat(d, path, mode, flags), 'P', -1, d, path, flags);
+}
+
+int
+fchown(int fd, uid_t uid, gid_t gid)
+{
+	REAL(fchown);
+	bool held = rec_begin();
+
+	return rec_meta(held, real_fchown(fd, uid, gid), 'P', fd, -1, NULL, 0);
+}
+
+int
+chown(const char *path, uid_t uid, gid_t gid)
+{
+	REAL(chown);
+	bool held = rec_begin();
+
+	return rec_meta(held, real_chown(path, uid, gid), 'P', -1, AT_FDCWD, path, 0);
+}
+
+int
+lchown(const char *path, uid_t uid, gid_t gid)
+{
+	REAL(lchown);
+	bool held = rec_begin();
+
+	return rec_meta(held, real_lchown(path, uid, gid), 'P', -1, AT_FDCWD, path,
+	    AT_SYMLINK_NOFOLLOW);
+}
+
+int
+fchownat(int d, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	REAL(fchownat);
+	bool held = rec_begin();
+
+	return rec_meta(held, real_fchownat(d, path, uid, gid, flags), 'P', -1, d, path, flags);
+}
+
+int
+futimens(int fd, const struct timespec times[2])
+{
+	REAL(futimens);
+	bool held = rec_begin();
+
+	return rec_meta(held, real_futimens(fd, times), 'I', fd, -1, NULL, 0);
+}
+
+int
+utimensat(int d, const char *path, const struct timespec times[2], int flags)
+{
+	REAL(utimensat);
+	bool held = rec_begin();
+
+	return rec_meta(held, real_utimensat(d, path, times, flags), 'I', -1, d, path, flags);
 }
