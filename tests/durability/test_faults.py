@@ -572,10 +572,16 @@ def test_failed_state_sync_rewrites_the_file(tern_factory, tmp_path):
         path = calls[failed][2]
         assert "/queue/state/" in path and not path.endswith(".new")
         later = calls[failed + 1:]
-        assert not [c for c in later if c[0] in SYNC_KINDS and c[2] == path], \
+        renamed = [i for i, c in enumerate(later)
+                   if c[0].startswith("rename") and path + ".new" in c[2]]
+        assert renamed, "the state was not written anew"
+        # Until the new file is renamed over it, the path is the file whose
+        # fdatasync failed; after, it is the new one (a later deferral's
+        # append to it is synced as usual).
+        before = later[:renamed[0]]
+        assert not [c for c in before if c[0] in SYNC_KINDS and c[2] == path], \
             "the state file whose fdatasync failed was synced again"
-        assert [c for c in later if c[0] == "fdatasync" and c[2] == path + ".new"]
-        assert [c for c in later if c[0].startswith("rename") and path + ".new" in c[2]]
+        assert [c for c in before if c[0] == "fdatasync" and c[2] == path + ".new"]
         assert len(peer.snapshot()) == 1
     finally:
         peer.stop()
