@@ -6,6 +6,7 @@
  * only process-wide state, struct ternd, and passes pieces of it down.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,6 +139,7 @@ init_files(const char *config_path)
 {
 	char dir[CONFIG_PATH_MAX], path[CONFIG_PATH_MAX + 32], *slash;
 	FILE *f;
+	int fd;
 
 	snprintf(dir, sizeof(dir), "%s", config_path);
 	if ((slash = strrchr(dir, '/')) != NULL)
@@ -155,9 +157,15 @@ init_files(const char *config_path)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/users", dir);
-	/* Password hashes go in here: owner only. */
-	if (access(path, F_OK) != 0 && (f = fopen(path, "w")) != NULL) {
-		fchmod(fileno(f), 0600);
+	/* Password hashes go in here: owner only, from its creation (the
+	 * mode comes with the inode; no window, nothing to lose to a cut). */
+	if (access(path, F_OK) != 0 && (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) != -1) {
+		if ((f = fdopen(fd, "w")) == NULL) {
+			fprintf(stderr, "ternd: write %s: %s\n", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
 		fprintf(f, "# One mailbox per line: user@domain[:{SCHEME}hash]\n"
 		    "# (Dovecot passwd-file format). Set a password with\n"
 		    "#   ternctl -c %s user passwd postmaster@localhost\n"

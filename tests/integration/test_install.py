@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tern_harness import free_port, meson_install, t
+from tern_harness import TERND, free_port, meson_install, t
 
 SERVICES = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
             "pop3s": 995, "imap": 143, "imaps": 993}
@@ -222,3 +222,25 @@ def test_production_serves(installed, tern_factory, tmp_path):
     der, s = served_cert(ports["submission"], host)
     s.close()
     assert der == second
+
+
+def test_init_development(tmp_path):
+    """--init (what make run does) writes a configuration that checks,
+    a users file readable by its owner only (password hashes go there;
+    it is created 0600, not chmod'ed after), and aliases; a second --init
+    keeps them."""
+    conf = tmp_path / "etc" / "ternd.conf"
+    old = os.umask(0o022)
+    try:
+        rc, out, err = run([TERND, "--init", "-n", "-c", conf])
+    finally:
+        os.umask(old)
+    assert rc == 0 and out == "%s: ok\n" % conf, err
+    users, aliases = conf.parent / "users", conf.parent / "aliases"
+    assert users.stat().st_mode & 0o777 == 0o600
+    assert "postmaster@localhost" in users.read_text()
+    assert "abuse: postmaster" in aliases.read_text()
+    users.write_text("postmaster@localhost\nkept@localhost\n")
+    rc, _, err = run([TERND, "--init", "-n", "-c", conf])
+    assert rc == 0, err
+    assert "kept@localhost" in users.read_text()
