@@ -1,7 +1,8 @@
 /*
  * store_lock: the uidlist lock of a folder (see store.c for the sync it
  * guards, docs/mailbox.md for the crash analysis). dovecot-uidlist.lock
- * is created O_EXCL, as Dovecot's dotlock, and holds "<pid>:<host>": one
+ * is a dotlock made by link(2) from a file of tmp/ that already holds
+ * "<pid>:<host>", so that it never exists naming nobody: one
  * whose holder has died is broken at once, and one last changed before
  * this boot (a power cut can leave it empty, or naming a pid that is
  * someone else's now), and one naming this process that none of its
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,58 @@ lock_mark(int fd)
 		(void)ftruncate(fd, 0);   /* anonymous: only the age rule then */
 }
 
+/* Creates the lock at path already naming its holder: the mark is written
+ * into a file of the folder's tmp/ (a name like a delivery's, so that
+ * mbox_clean_tmp removes it should we die before the end) and that file
+ * is linked as the lock. Created empty and marked after, a kill -9
+ * between the two left a lock naming nobody, and the folder waited out
+ * the two minutes (found by test_crash_readers.py). The descriptor, or -1
+ * with errno (EEXIST: someone holds it). Where tmp/ or hard links are
+ * missing, the lock is made in place as before. */
+static int
+lock_create(const char *dir, const char *path)
+{
+	static _Atomic uint64_t lock_seq;
+	char host[256], name[MAILDIR_NAME_MAX + 1], tmp[MBOX_PATH_MAX];
+	struct maildir_uniq uq = { 0 };
+	struct timespec now;
+	int fd, e;
+
+	store_this_host(host, sizeof(host));
+	clock_gettime(CLOCK_REALTIME, &now);
+	uq.secs = now.tv_sec;
+	uq.usecs = (uint32_t)(now.tv_nsec / 1000);
+	uq.pid = (uint64_t)getpid();
+	uq.with_seq = true;
+	uq.seq = atomic_fetch_add(&lock_seq, 1);
+	uq.host = host;
+	uq.host_len = strlen(host);
+	if (host[0] == '\0' || maildir_name_new_base(&uq, name, sizeof(name)) == 0 ||
+	    store_path(tmp, sizeof(tmp), dir, "tmp", name) == -1)
+		goto in_place;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		if (errno == ENOENT)
+			goto in_place;
+		return -1;
+	}
+	lock_mark(fd);
+	if (link(tmp, path) == -1) {
+		e = errno;
+		(void)unlink(tmp);
+		close(fd);
+		if (e == EPERM || e == EOPNOTSUPP || e == EXDEV || e == EMLINK)
+			goto in_place;
+		errno = e;
+		return -1;
+	}
+	(void)unlink(tmp);
+	return fd;
+in_place:
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1)
+		lock_mark(fd);
+	return fd;
+}
+
 /* The pid of a process of this host that held the lock seen as *st and no
  * longer runs (or this process, when none of its threads holds it), or 0.
  * A lock without a holder (empty, or a list being written), another
@@ -217,7 +271,7 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 		return -1;
 	}
 	for (;;) {
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
+		if ((fd = lock_create(dir, path)) != -1) {
 			if (fstat(fd, &st) == -1 || held_add(&st) == -1) {
 				log_warn("mailbox: %s", path);
 				close(fd);
@@ -225,7 +279,6 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 				*err = MBOX_IO;
 				return -1;
 			}
-			lock_mark(fd);
 			return fd;
 		}
 		if (errno == ENOENT) {

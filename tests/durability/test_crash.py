@@ -54,6 +54,7 @@ class Load:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.attempted = {}   # token -> (sha256 of message, mailboxes)
+        self.sent = {}        # token -> the message itself (to show a damage)
         self.acked = {}       # token -> queue id
         self.failures = 0     # refused/broken transactions (not acked)
         self.seed = seed if seed is not None else random.randrange(1 << 30)
@@ -89,6 +90,7 @@ class Load:
                     msg = make_message(token, rnd)
                     with self.lock:
                         self.attempted[token] = (hashlib.sha256(msg).hexdigest(), boxes)
+                        self.sent[token] = msg
                     s.mail("crash@example.net")
                     for r in rcpts:
                         code, resp = s.rcpt(r)

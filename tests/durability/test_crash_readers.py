@@ -35,6 +35,13 @@ def token_and_sha(blob):
     return m.group(1).decode(), hashlib.sha256(msg).hexdigest()
 
 
+def damage(sent, got):
+    """Where a retrieved message differs from the one sent, in words."""
+    at = next((i for i, (a, b) in enumerate(zip(sent, got)) if a != b), min(len(sent), len(got)))
+    return "sent %d octets, got %d, first difference at %d: sent %r, got %r" % (
+        len(sent), len(got), at, sent[max(0, at - 40):at + 40], got[max(0, at - 40):at + 40])
+
+
 class Reader(threading.Thread):
     """A UIDL-tracking POP3 client that carries on through ternd's deaths:
     each session lists, RETRs up to 25 it has not seen (checking each
@@ -73,9 +80,11 @@ class Reader(threading.Thread):
                     fresh += 1
                     if fresh > self.PER_SESSION:
                         continue
-                    token, sha = token_and_sha(body_of(p.retr(n)[1]))
+                    blob = body_of(p.retr(n)[1])
+                    token, sha = token_and_sha(blob)
                     if self.load.attempted[token][0] != sha:
-                        self.problems.append("%s retrieved damaged" % token)
+                        self.problems.append("%s retrieved damaged: %s" % (
+                            token, damage(self.load.sent[token], split_delivered(blob)[3])))
                     self.check(u, token)
                 elif self.rnd.random() < 0.2:
                     lines = p.top(n, 0)[1]
