@@ -391,13 +391,14 @@ def boot_time():
     raise RuntimeError("no btime in /proc/stat")
 
 
-def materialize(tree, root, root_obj):
+def materialize(tree, root, root_obj, rebooted=True):
     """Writes the tree at root (emptied first), owners and modes kept;
     names of one object become hard links. A file or directory whose
     mtime was set by futimens has it; every other one is dated a minute
     before this boot, as a restart after a power cut finds them: older
     than anything this boot's processes made (a lock file left by the
-    cut, say)."""
+    cut, say). Not rebooted (the disk a kill -9 leaves), the files are
+    left dated now."""
     if os.path.lexists(root):
         shutil.rmtree(root)
     os.mkdir(root)
@@ -421,6 +422,9 @@ def materialize(tree, root, root_obj):
     when = boot_time() - 60
     for rel in sorted(tree, key=lambda p: p.count("/"), reverse=True):
         set_ = tree[rel][-1]
+        if set_ is None and not rebooted:
+            continue
         ns = set_[0] * 10**9 + set_[1] if set_ is not None else when * 10**9
         os.utime(os.path.join(root, rel), ns=(ns, ns), follow_symlinks=False)
-    os.utime(root, (when, when))
+    if rebooted:
+        os.utime(root, (when, when))

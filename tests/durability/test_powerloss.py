@@ -383,8 +383,11 @@ class Run:
 
     def recover_and_check(self, label, k, tree, acked):
         tn = self.tn
-        powerloss.materialize(tree, str(tn.data_dir), self.snap)
-        real, tn.ternd = tn.ternd, self.rebooted()
+        kill9 = label.startswith("kill9")
+        powerloss.materialize(tree, str(tn.data_dir), self.snap, rebooted=not kill9)
+        real = tn.ternd
+        if not kill9:
+            tn.ternd = self.rebooted()
         if self.peer is not None:
             with self.peer.lock:
                 self.peer.messages.clear()
@@ -508,6 +511,11 @@ def replay(run, scenario):
             key = powerloss.image_key(tree, acked)
             if key not in seen or len(acked) > len(seen[key][3]):
                 seen[key] = ("%s@%d" % (label, k), k, tree, acked)
+            if label == "everything":
+                # The same disk as kill -9 leaves it: no reboot, files
+                # dated now (a lock left by the dead ternd is not older
+                # than this boot, so only what it holds can break it).
+                seen.setdefault(key + "-kill9", ("kill9@%d" % k, k, tree, acked))
     for label, k, tree, acked in seen.values():
         run.recover_and_check(label, k, tree, acked)
     report = os.environ.get("TERN_DRILL_REPORT")
