@@ -3,7 +3,7 @@
  *
  * A sync first asks the folder's tern-index whether anything changed
  * (store_index.c: a few stats). If something did, the full sync: take
- * dovecot-uidlist.lock (created O_EXCL, as Dovecot's dotlock, holding
+ * dovecot-uidlist.lock (a dotlock linked into place already holding
  * "<pid>:<host>"; one whose holder has died, or older than two minutes,
  * is a crashed writer's and is broken), read dovecot-uidlist, list new/
  * and cur/, match files to UIDs by their base name, give the rest new
