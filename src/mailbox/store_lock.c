@@ -144,6 +144,32 @@ lock_mark(int fd)
 		(void)ftruncate(fd, 0);   /* anonymous: only the age rule then */
 }
 
+/* The new lock's inode joins the held table before the lock names this
+ * process: another thread that read our pid in a lock not in the table
+ * would break it as left by a failed unlink. 0, or -1 with errno. */
+static int
+lock_register(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (held_add(&st) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+lock_unregister(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0)
+		held_remove(st.st_dev, st.st_ino);
+}
+
 /* Creates the lock at path already naming its holder: the mark is written
  * into a file of the folder's tmp/ (a name like a delivery's, so that
  * mbox_clean_tmp removes it should we die before the end) and that file
@@ -151,7 +177,8 @@ lock_mark(int fd)
  * between the two left a lock naming nobody, and the folder waited out
  * the two minutes (found by test_crash_readers.py). The descriptor, or -1
  * with errno (EEXIST: someone holds it). Where tmp/ or hard links are
- * missing, the lock is made in place as before. */
+ * missing, the lock is made in place as before. Should the unlink of the
+ * tmp/ name fail, store_lock_drop removes it with the lock. */
 static int
 lock_create(const char *dir, const char *path)
 {
@@ -178,9 +205,17 @@ lock_create(const char *dir, const char *path)
 			goto in_place;
 		return -1;
 	}
+	if (lock_register(fd) == -1) {
+		e = errno;
+		(void)unlink(tmp);
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	lock_mark(fd);
 	if (link(tmp, path) == -1) {
 		e = errno;
+		lock_unregister(fd);
 		(void)unlink(tmp);
 		close(fd);
 		if (e == EPERM || e == EOPNOTSUPP || e == EXDEV || e == EMLINK)
@@ -191,8 +226,16 @@ lock_create(const char *dir, const char *path)
 	(void)unlink(tmp);
 	return fd;
 in_place:
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1)
-		lock_mark(fd);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (lock_register(fd) == -1) {
+		e = errno;
+		close(fd);
+		(void)unlink(path);
+		errno = e;
+		return -1;
+	}
+	lock_mark(fd);
 	return fd;
 }
 
@@ -271,16 +314,8 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 		return -1;
 	}
 	for (;;) {
-		if ((fd = lock_create(dir, path)) != -1) {
-			if (fstat(fd, &st) == -1 || held_add(&st) == -1) {
-				log_warn("mailbox: %s", path);
-				close(fd);
-				(void)unlink(path);
-				*err = MBOX_IO;
-				return -1;
-			}
+		if ((fd = lock_create(dir, path)) != -1)
 			return fd;
-		}
 		if (errno == ENOENT) {
 			*err = MBOX_NOENT;
 			return -1;
@@ -318,6 +353,32 @@ store_lock_take(const char *dir, int timeout, enum mbox_err *err)
 	}
 }
 
+/* The tmp/ name a lock was linked from, left by a failed unlink: found
+ * by its inode, removed with the lock (else it stays until this process
+ * is gone and mbox_clean_tmp sees a dead writer). */
+static void
+lock_unlink_stray(const char *dir, const struct stat *lock)
+{
+	char path[MBOX_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (store_path(path, sizeof(path), dir, "tmp", NULL) == -1 || (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_ino == lock->st_ino &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == lock->st_dev && st.st_ino == lock->st_ino) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == -1)
+				log_warn("mailbox: %s/%s", path, de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 void
 store_lock_drop(const char *dir, int fd)
 {
@@ -332,6 +393,8 @@ store_lock_drop(const char *dir, int fd)
 	if (store_path(path, sizeof(path), dir, NULL, UIDLIST_LOCK) == 0 &&
 	    unlink(path) == -1 && errno != ENOENT)
 		log_warn("mailbox: %s (broken at the next sync)", path);
+	if (known && st.st_nlink > 1)
+		lock_unlink_stray(dir, &st);
 	if (known)
 		held_remove(st.st_dev, st.st_ino);
 }
