@@ -45,7 +45,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from tern_harness import reachable_by_tern
+from tern_harness import free_port, reachable_by_tern  # noqa: F401  (free_port: for the tests)
 from aiosmtpd.smtp import SMTP
 
 BUILD = Path(os.environ.get("TERN_BUILD", "/work/main/build"))
@@ -76,44 +76,6 @@ def wait_until(pred, timeout, what="condition", interval=0.02):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout * SLOW, what))
         time.sleep(interval)
-
-
-def _bindable(family, kind, host, port):
-    try:
-        s = socket.socket(family, kind)
-    except OSError:          # no IPv6 here: nothing can use it either
-        return True
-    try:
-        # No SO_REUSEADDR: binding the wildcard fails if anything at all
-        # uses this port on any address.
-        s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-_handed = []     # ports free_port() returned lately
-
-
-def free_port():
-    """A port nobody uses on any IPv4 or IPv6 address, TCP or UDP, outside
-    the ephemeral range."""
-    for _ in range(500):
-        p = _rng.randrange(11000, 32000)
-        # Never the same port twice in a while from this process: two
-        # listeners of one ternd given one port would collide on every
-        # retry (its listen lines are rewritten by port).
-        if p in _handed:
-            continue
-        if (_bindable(socket.AF_INET, socket.SOCK_STREAM, "0.0.0.0", p) and
-                _bindable(socket.AF_INET, socket.SOCK_DGRAM, "0.0.0.0", p) and
-                _bindable(socket.AF_INET6, socket.SOCK_STREAM, "::", p)):
-            _handed.append(p)
-            del _handed[:-2000]
-            return p
-    raise RuntimeError("no free port")
 
 
 def have_ipv6_loopback():

@@ -8,6 +8,7 @@ stretches the bounds.
 import atexit
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -42,10 +43,66 @@ def t(seconds):
     return seconds * SLOW
 
 
+def _bindable(family, kind, host, port):
+    try:
+        s = socket.socket(family, kind)
+    except OSError:          # no IPv6 here: nothing can use it either
+        return True
+    try:
+        # No SO_REUSEADDR: binding the wildcard fails if anything at all
+        # uses this port on any address.
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _port_slice():
+    """The ports this test process picks from: below the ephemeral range
+    (a port the kernel gave us for bind(0) may be its source port for
+    someone's connect() before ternd binds it), and under pytest-xdist
+    one slice per worker, so that two workers never pick the same port
+    between one's check and its server's bind (they did: "Address
+    already in use", once in a CI run)."""
+    lo, hi = 11000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = min(hi, int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        pass
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and worker[2:].isdigit() and count > 1:
+        width = (hi - lo) // count
+        lo += int(worker[2:]) % count * width
+        hi = lo + width
+    return lo, hi
+
+
+_port_rng = random.Random()
+_handed = []     # ports free_port() returned lately
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody uses on any IPv4 or IPv6 address, TCP or UDP, from
+    this process's slice (see _port_slice)."""
+    lo, hi = _port_slice()
+    for _ in range(500):
+        p = _port_rng.randrange(lo, hi)
+        # Never the same port twice in a while from this process: two
+        # listeners of one ternd given one port would collide on every
+        # retry (its listen lines are rewritten by port).
+        if p in _handed:
+            continue
+        if (_bindable(socket.AF_INET, socket.SOCK_STREAM, "0.0.0.0", p) and
+                _bindable(socket.AF_INET, socket.SOCK_DGRAM, "0.0.0.0", p) and
+                _bindable(socket.AF_INET6, socket.SOCK_STREAM, "::", p)):
+            _handed.append(p)
+            del _handed[:-2000]
+            return p
+    raise RuntimeError("no free port")
 
 
 _tls_pair = None
