@@ -11,6 +11,7 @@ FUZZ_LONG_SECONDS ?= 3600
 FUZZ_LONG_PAR ?= 2
 FUZZ_LONG_NICE ?= 0
 FUZZ_LONG_LEAST ?=
+FUZZ_LONG_TOPUP ?=
 # pytest-xdist workers for the integration suites: each test starts its
 # own ternd on its own ports. Most of a test's time is waiting (on ternd,
 # a peer, a timer), so four side by side keep two cores busy: the suites
@@ -171,14 +172,15 @@ drills: build
 # a target), findings copied to fuzz/crashes/ (and the run fails), the
 # summary in $(FUZZ_BUILD)/fuzz-long.txt, each target's CPU time added to
 # fuzz/ledger.tsv (fuzz/fuzz-hours.sh sums it). FUZZ_LONG_LEAST=N: only
-# the N targets with the fewest CPU seconds so far. See fuzz/fuzz-long.sh.
+# the N targets with the fewest CPU seconds so far; FUZZ_LONG_TOPUP=1: each
+# for what it lacks of one CPU-hour. See fuzz/fuzz-long.sh.
 fuzz-long: deps
 	@command -v clang >/dev/null || { echo "fuzz-long: clang missing"; exit 1; }
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dunit_tests=false \
 	  -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	@ninja -C $(FUZZ_BUILD) >/dev/null
 	FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_LONG_PAR=$(FUZZ_LONG_PAR) FUZZ_LONG_NICE=$(FUZZ_LONG_NICE) \
-	  FUZZ_LONG_LEAST=$(FUZZ_LONG_LEAST) fuzz/fuzz-long.sh $(FUZZ_BUILD)
+	  FUZZ_LONG_LEAST=$(FUZZ_LONG_LEAST) FUZZ_LONG_TOPUP=$(FUZZ_LONG_TOPUP) fuzz/fuzz-long.sh $(FUZZ_BUILD)
 	@fuzz/fuzz-hours.sh
 
 # Everything: unit and integration tests, the same under ASan+UBSan, fuzzers.

@@ -8,8 +8,12 @@
 # side, 2), FUZZ_LONG_NICE (0), FUZZ_LONG_MAX_FILES (300) and
 # FUZZ_LONG_MAX_BYTES (2 MiB): the cap on what a target's kept corpus may
 # grow to; FUZZ_LONG_LEAST=N: only the N targets with the fewest CPU
-# seconds in the ledger (below), when no TARGET is named. Run from the
-# top of the source tree.
+# seconds in the ledger (below), when no TARGET is named;
+# FUZZ_LONG_TOPUP=1: each target runs for what it lacks of one CPU-hour
+# in the ledger (and a margin: a niced fuzzer gets a little less CPU than
+# wall time), so that one sitting finishes what earlier ones began; a
+# target that has its hour is skipped. Run from the top of the source
+# tree.
 #
 # The ledger, fuzz/ledger.tsv (kept in git), gets one line a target a run:
 # date, target, seconds asked, CPU seconds, executions, coverage,
@@ -35,8 +39,16 @@ summary=$build/fuzz-long.txt
 
 # One target: fuzz, merge, one summary line. Runs in a child (xargs).
 one() {
-	local t=$1 n
+	local t=$1 n seconds=$seconds
 	n=$(basename "$t")
+	if [ -n "${FUZZ_LONG_TOPUP:-}" ]; then
+		seconds=$(awk -F'\t' -v n="$n" '$2 == n { s += $4 }
+			END { r = 3600 - s; print (r > 0 ? int(r * 1.05) + 30 : 0) }' fuzz/ledger.tsv)
+		if [ "$seconds" -eq 0 ]; then
+			echo "fuzz-long: $n has its CPU-hour"
+			return 0
+		fi
+	fi
 	local work=$build/corpus-long/$n keep=fuzz/corpus/$n
 	local art=$build/artifacts-long/$n/ log=$build/$n.long.log
 	rm -rf "$art"; mkdir -p "$work" "$keep" "$art"
