@@ -37,17 +37,23 @@ max_files=${FUZZ_LONG_MAX_FILES:-300}
 max_bytes=${FUZZ_LONG_MAX_BYTES:-2097152}
 summary=$build/fuzz-long.txt
 
+# The CPU seconds target $1 has had so far, summed over the ledger.
+ledger_cpu() {
+	awk -F'\t' -v n="$1" '$2 == n { s += $4 } END { print s + 0 }' \
+		fuzz/ledger.tsv 2>/dev/null || echo 0
+}
+
 # One target: fuzz, merge, one summary line. Runs in a child (xargs).
 one() {
 	local t=$1 n seconds=$seconds
 	n=$(basename "$t")
 	if [ -n "${FUZZ_LONG_TOPUP:-}" ]; then
-		seconds=$(awk -F'\t' -v n="$n" '$2 == n { s += $4 }
-			END { r = 3600 - s; print (r > 0 ? int(r * 1.05) + 30 : 0) }' fuzz/ledger.tsv)
-		if [ "$seconds" -eq 0 ]; then
+		local lack=$((3600 - $(ledger_cpu "$n")))
+		if [ "$lack" -le 0 ]; then
 			echo "fuzz-long: $n has its CPU-hour"
 			return 0
 		fi
+		seconds=$((lack * 105 / 100 + 30))
 	fi
 	local work=$build/corpus-long/$n keep=fuzz/corpus/$n
 	local art=$build/artifacts-long/$n/ log=$build/$n.long.log
@@ -111,7 +117,7 @@ one() {
 	fi
 	return 0
 }
-export -f one
+export -f one ledger_cpu
 export build seconds max_files max_bytes summary
 
 printf '%-24s %6s %6s %10s %6s %7s %6s %8s %6s %7s\n' target secs cpu_s execs cov \
@@ -123,8 +129,7 @@ by_cpu() {
 	for t in "$build"/fuzz/fuzz_*; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		n=$(basename "$t")
-		echo "$(awk -F'\t' -v n="$n" '$2 == n { s += $4 } END { print s + 0 }' \
-			fuzz/ledger.tsv 2>/dev/null || echo 0) $t"
+		echo "$(ledger_cpu "$n") $t"
 	done | sort -n -k1,1
 }
 
