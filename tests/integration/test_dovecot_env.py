@@ -32,6 +32,15 @@ def alive(pid):
     return stat[stat.rfind(")") + 2] != "Z"
 
 
+def comm(pid):
+    """pid's command name, or None once it has gone: Dovecot's short-lived
+    helpers can exit between the listing of the session and this read."""
+    try:
+        return Path("/proc/%d/comm" % pid).read_text().rstrip("\n")
+    except OSError:
+        return None
+
+
 def files_under(d):
     return sorted(p for p in Path(d).rglob("*") if p.is_file())
 
@@ -104,7 +113,11 @@ def test_processes_left_by_a_dead_master_are_killed(dovecot_factory):
     its master's death) is found by its session, killed, and reported."""
     dc = dovecot_factory()
     master = dc.pid
-    stuck, = [p for p in dc.processes() if Path("/proc/%d/comm" % p).read_text() == "stats\n"]
+    deadline = time.monotonic() + t(10)
+    while not (stats := [p for p in dc.processes() if comm(p) == "stats"]):
+        assert time.monotonic() < deadline, "no stats process in Dovecot's session"
+        time.sleep(0.05)
+    stuck, = stats
     os.kill(stuck, signal.SIGSTOP)
     dc.proc.kill()
     dc.proc.wait(timeout=10)
