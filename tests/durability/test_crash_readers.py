@@ -42,6 +42,25 @@ def damage(sent, got):
         len(sent), len(got), at, sent[max(0, at - 40):at + 40], got[max(0, at - 40):at + 40])
 
 
+def on_disk(mt, box, token, sha):
+    """The files of box that hold token, each with its size and whether
+    its message is the one sent: tells damage in the store from damage on
+    the way out."""
+    out = []
+    md = mt.maildir(box)
+    for d in ("new", "cur"):
+        for p in (md / d).iterdir():
+            try:
+                blob = p.read_bytes()
+                got, got_sha = token_and_sha(blob)
+            except (OSError, AssertionError):
+                continue          # deleted meanwhile, or not a test message
+            if got == token:
+                out.append("%s/%s %d octets %s" % (d, p.name, len(blob),
+                                                  "intact" if got_sha == sha else "DAMAGED"))
+    return ", ".join(out) or "none"
+
+
 class Reader(threading.Thread):
     """A UIDL-tracking POP3 client that carries on through ternd's deaths:
     each session lists, RETRs up to 25 it has not seen (checking each
@@ -83,8 +102,10 @@ class Reader(threading.Thread):
                     blob = body_of(p.retr(n)[1])
                     token, sha = token_and_sha(blob)
                     if self.load.attempted[token][0] != sha:
-                        self.problems.append("%s retrieved damaged: %s" % (
-                            token, damage(self.load.sent[token], split_delivered(blob)[3])))
+                        self.problems.append("%s retrieved damaged: %s; %s; on disk: %s" % (
+                            token, damage(self.load.sent[token], split_delivered(blob)[3]),
+                            "acknowledged" if token in self.load.acked else "not acknowledged",
+                            on_disk(self.mt, self.box, token, self.load.attempted[token][0])))
                     self.check(u, token)
                 elif self.rnd.random() < 0.2:
                     lines = p.top(n, 0)[1]
