@@ -305,6 +305,31 @@ identity_ok(const char *v, size_t len, const char *d)
 	return il == dl || at[il - dl] == '.';
 }
 
+/*
+ * i= as kept: the verifier wants its domain (a key's t=s compares it with
+ * d=), so a value too long for dst loses the end of its local part, never
+ * the "@" and domain (at most 253 octets when the signature parses; one
+ * without "@" or with a longer domain fails identity_ok and is cut).
+ */
+static void
+auid_copy(char *dst, size_t dstsize, const char *v, size_t len)
+{
+	const char *at = NULL;
+	size_t i, dl, keep;
+
+	for (i = 0; i < len; i++)
+		if (v[i] == '@')
+			at = v + i;
+	if (len < dstsize || at == NULL || (dl = len - (size_t)(at - v)) >= dstsize) {
+		str_copyn(dst, dstsize, v, len);
+		return;
+	}
+	keep = dstsize - 1 - dl;
+	memcpy(dst, v, keep);
+	memcpy(dst + keep, at, dl);
+	dst[keep + dl] = '\0';
+}
+
 /* t= or x= (§3.5: 1*12DIGIT), when given; false when it is bad. */
 static bool
 time_tag(const struct dkim_tag *tags, size_t n, const char *name, bool *has,
@@ -383,7 +408,7 @@ dkim_sig_parse_kind(const char *text, size_t len, enum dkim_sig_kind kind,
 		/* ARC's i= is the instance (RFC 8617 §4.2.1): the AUID is
 		 * "@" d, as for a DKIM signature without i=. */
 		if (kind == DKIM_SIG_DKIM && (t = dkim_tags_find(tags, n, "i")) != NULL)
-			str_copyn(sig->i, sizeof(sig->i), t->val, t->vlen);
+			auid_copy(sig->i, sizeof(sig->i), t->val, t->vlen);
 		else
 			str_fmt(sig->i, sizeof(sig->i), "@%s", sig->d);
 	}

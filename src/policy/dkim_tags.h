@@ -75,7 +75,7 @@ struct dkim_sig {
 	enum dkim_canon hcanon, bcanon;
 	char d[DKIM_DOMAIN_MAX];             /* lower-cased */
 	char s[DKIM_SELECTOR_MAX];
-	char i[256];                         /* i=, or "@" d; cut if longer */
+	char i[256];                         /* i=, or "@" d; a longer local part is cut */
 	bool has_i;
 	bool has_l;
 	uint64_t l;                          /* saturates at UINT64_MAX */

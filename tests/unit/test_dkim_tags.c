@@ -192,6 +192,22 @@ test_sig_parse(void **state)
 		assert_string_equal(sig.b_prefix, "abcdefgh");
 		assert_memory_equal(full + sig.b_raw_off, "abcd\r\n efgh ijkl ", sig.b_raw_len);
 	}
+	/* an i= too long to keep loses its local part's end, never its domain
+	 * (found by fuzz_dkim_tags: the verifier's t=s check reads it) */
+	{
+		char longi[512];
+		int k = snprintf(longi, sizeof(longi), "v=1; a=rsa-sha256; d=example.org; s=sel; "
+		    "h=from; bh=AAAA; b=AAAA; i=");
+
+		memset(longi + k, 'j', 300);
+		strcpy(longi + k + 300, "@sub.example.org");
+		assert_int_equal(dkim_sig_parse(longi, strlen(longi), &sig, why, sizeof(why)), 0);
+		assert_true(sig.has_i);
+		assert_int_equal(strlen(sig.i), sizeof(sig.i) - 1);
+		assert_string_equal(sig.i + sizeof(sig.i) - 1 - 16, "@sub.example.org");
+		assert_int_equal(sig.i[0], 'j');
+		assert_ptr_equal(strchr(sig.i, '@'), sig.i + sizeof(sig.i) - 1 - 16);
+	}
 	/* l= saturates, rsa-sha1 and unknown algorithms parse (the verifier refuses) */
 	{
 		static const char l76[] = "v=1; a=rsa-sha1; d=example.org; s=sel; h=from; bh=AAAA; b=AAAA; l="
