@@ -289,12 +289,9 @@ field_name_ok(const char *v, size_t len)
 static bool
 identity_ok(const char *v, size_t len, const char *d)
 {
-	const char *at = NULL;
-	size_t i, dl = strlen(d), il;
+	const char *at = memrchr(v, '@', len);
+	size_t dl = strlen(d), il;
 
-	for (i = 0; i < len; i++)
-		if (v[i] == '@')
-			at = v + i;
 	if (at == NULL)
 		return false;
 	il = len - (size_t)(at + 1 - v);
@@ -314,12 +311,9 @@ identity_ok(const char *v, size_t len, const char *d)
 static void
 auid_copy(char *dst, size_t dstsize, const char *v, size_t len)
 {
-	const char *at = NULL;
-	size_t i, dl, keep;
+	const char *at = memrchr(v, '@', len);
+	size_t dl, keep;
 
-	for (i = 0; i < len; i++)
-		if (v[i] == '@')
-			at = v + i;
 	if (len < dstsize || at == NULL || (dl = len - (size_t)(at - v)) >= dstsize) {
 		str_copyn(dst, dstsize, v, len);
 		return;
